@@ -1,0 +1,39 @@
+/*
+ * cli: one file per subcommand; main.c only dispatches. Each command parses its own flags
+ * (flags win over LOCALAI_* variables) and returns the process exit code:
+ * 0 success, 1 a runtime failure, 2 a bad command line.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdio.h>
+
+#include "base/base.h"
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+    void (*usage)(FILE *f);
+} cli_command;
+
+/* The table of subcommands (NULL-terminated), defined in main.c. */
+extern const cli_command cli_commands[];
+
+int cmd_run(int argc, char **argv);
+void cmd_run_usage(FILE *f);
+
+/* Print "local-ai CMD: MESSAGE" and the command's usage to stderr; return 2. */
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const cli_command *cli_find(const char *name);
+/* The value of environment variable var, or def when unset or empty. */
+const char *cli_env(const char *var, const char *def);
+/* Parse a whole decimal number in [lo, hi]. */
+int cli_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out);
+/* Number of online CPUs (at least 1). */
+unsigned cli_default_threads(void);
+
+#define LOCALAI_VERSION "0.1.0"
+
+#endif

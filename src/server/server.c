@@ -1,0 +1,293 @@
+/*
+ * The HTTP server: libmicrohttpd in internal-thread-pool mode. We gather the request body
+ * (bounded by max_body_bytes), then call the route's handler once, on the HTTP thread.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define MAX_ROUTES 128
+#define MAX_RESP_HEADERS 16
+
+typedef struct route {
+    char method[8];
+    char *path;
+    bool prefix;
+    srv_handler fn;
+    void *ud;
+} route;
+
+struct server {
+    server_params p;
+    char host[256];
+    unsigned port;
+    struct MHD_Daemon *mhd;
+    route routes[MAX_ROUTES];
+    int n_routes;
+};
+
+struct srv_req {
+    struct MHD_Connection *conn;
+    server *srv;
+    arena *arena;
+    const char *method, *path;
+    buf body;
+    bool too_large;
+    bool responded;
+    int n_headers;
+    const char *hdr_name[MAX_RESP_HEADERS], *hdr_value[MAX_RESP_HEADERS];
+};
+
+server_params server_default_params(void) {
+    return (server_params){
+        .address = "127.0.0.1:8080",
+        .threads = 8,
+        .max_body_bytes = 64u << 20,
+        .conn_timeout_s = 600,
+    };
+}
+
+int server_parse_address(const char *addr, char *host, size_t host_cap, unsigned *port,
+                         err_buf *eb) {
+    if (!addr || !*addr) return err_set(eb, BASE_EINVAL, "empty address");
+    const char *colon;
+    const char *h = addr;
+    size_t hlen;
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (!close || close[1] != ':')
+            return err_set(eb, BASE_EINVAL, "bad address '%s': expected [ipv6]:port", addr);
+        h = addr + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon) return err_set(eb, BASE_EINVAL, "bad address '%s': expected host:port", addr);
+        hlen = (size_t)(colon - addr);
+    }
+    char *end;
+    long v = strtol(colon + 1, &end, 10);
+    if (colon[1] == 0 || *end || v < 0 || v > 65535)
+        return err_set(eb, BASE_EINVAL, "bad port in address '%s'", addr);
+    if (hlen >= host_cap) return err_set(eb, BASE_EINVAL, "host name too long in '%s'", addr);
+    memcpy(host, h, hlen);
+    host[hlen] = 0;
+    *port = (unsigned)v;
+    return BASE_OK;
+}
+
+int server_new(const server_params *p, server **out, err_buf *eb) {
+    server *s = mem_calloc(1, sizeof *s);
+    if (!s) return err_set(eb, BASE_ENOMEM, "out of memory");
+    s->p = *p;
+    if (!s->p.threads) s->p.threads = 1;
+    int rc = server_parse_address(p->address, s->host, sizeof s->host, &s->port, eb);
+    if (rc) {
+        mem_free(s);
+        return rc;
+    }
+    s->p.address = NULL; /* borrowed; not needed after parsing */
+    *out = s;
+    return BASE_OK;
+}
+
+int server_route(server *s, const char *method, const char *path, srv_handler h, void *ud) {
+    if (s->n_routes == MAX_ROUTES || strlen(method) >= sizeof s->routes[0].method)
+        return BASE_EFULL;
+    route *r = &s->routes[s->n_routes];
+    size_t n = strlen(path);
+    r->prefix = n > 0 && path[n - 1] == '*';
+    r->path = mem_strndup(path, r->prefix ? n - 1 : n);
+    if (!r->path) return BASE_ENOMEM;
+    strcpy(r->method, method);
+    r->fn = h;
+    r->ud = ud;
+    s->n_routes++;
+    return BASE_OK;
+}
+
+/* ---- request accessors ---- */
+
+const char *srv_req_method(const srv_req *r) { return r->method; }
+const char *srv_req_path(const srv_req *r) { return r->path; }
+arena *srv_req_arena(srv_req *r) { return r->arena; }
+
+const char *srv_req_header(const srv_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *srv_req_query(const srv_req *r, const char *key) {
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+str_slice srv_req_body(const srv_req *r) {
+    return (str_slice){r->body.data ? r->body.data : "", r->body.len};
+}
+
+int srv_set_header(srv_req *r, const char *name, const char *value) {
+    if (r->n_headers == MAX_RESP_HEADERS) return BASE_EFULL;
+    const char *n = arena_strdup(r->arena, name), *v = arena_strdup(r->arena, value);
+    if (!n || !v) return BASE_ENOMEM;
+    r->hdr_name[r->n_headers] = n;
+    r->hdr_value[r->n_headers] = v;
+    r->n_headers++;
+    return BASE_OK;
+}
+
+int srv_respond(srv_req *r, int status, const char *content_type, const char *body, size_t len) {
+    if (r->responded) return BASE_EINTERNAL;
+    r->responded = true;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return BASE_ENOMEM;
+    if (content_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    for (int i = 0; i < r->n_headers; i++)
+        MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ok == MHD_YES ? BASE_OK : BASE_EIO;
+}
+
+/* Append s to b as the inside of a JSON string. */
+static void json_escape_into(buf *b, const char *s) {
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') buf_printf(b, "\\%c", c);
+        else if (c == '\n') buf_append_str(b, "\\n");
+        else if (c < 0x20) buf_printf(b, "\\u%04x", c);
+        else buf_append(b, s, 1);
+    }
+}
+
+int srv_respond_error(srv_req *r, int status, const char *type, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    buf b = {0};
+    buf_append_str(&b, "{\"error\":{\"message\":\"");
+    json_escape_into(&b, msg);
+    buf_printf(&b, "\",\"type\":\"%s\",\"code\":%d}}", type, status);
+    int rc = b.oom ? BASE_ENOMEM
+                   : srv_respond(r, status, "application/json", b.data, b.len);
+    buf_free(&b);
+    return rc;
+}
+
+/* ---- libmicrohttpd callbacks ---- */
+
+static const route *find_route(server *s, const char *method, const char *path, bool *path_known) {
+    *path_known = false;
+    for (int i = 0; i < s->n_routes; i++) {
+        const route *rt = &s->routes[i];
+        bool match = rt->prefix ? strncmp(path, rt->path, strlen(rt->path)) == 0
+                                : strcmp(path, rt->path) == 0;
+        if (!match) continue;
+        *path_known = true;
+        if (strcmp(rt->method, method) == 0 || (!strcmp(method, "HEAD") && !strcmp(rt->method, "GET")))
+            return rt;
+    }
+    return NULL;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls) {
+    server *s = cls;
+    srv_req *r = *con_cls;
+    if (!r) {
+        r = mem_calloc(1, sizeof *r);
+        if (!r) return MHD_NO;
+        r->arena = arena_new(16 * 1024);
+        if (!r->arena) {
+            mem_free(r);
+            return MHD_NO;
+        }
+        r->conn = conn;
+        r->srv = s;
+        r->method = method;
+        r->path = url;
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->too_large && r->body.len + *upload_size > s->p.max_body_bytes) r->too_large = true;
+        if (!r->too_large && buf_append(&r->body, upload_data, *upload_size)) return MHD_NO;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->responded) return MHD_YES;
+    if (r->too_large) {
+        srv_respond_error(r, 413, "invalid_request_error", "request body larger than %zu bytes",
+                          s->p.max_body_bytes);
+        return MHD_YES;
+    }
+    bool known;
+    const route *rt = find_route(s, method, url, &known);
+    if (!rt) {
+        if (known) srv_respond_error(r, 405, "invalid_request_error", "method %s not allowed on %s", method, url);
+        else srv_respond_error(r, 404, "invalid_request_error", "no route for %s %s", method, url);
+        return MHD_YES;
+    }
+    log_debug("%s %s", method, url);
+    rt->fn(r, rt->ud);
+    if (!r->responded)
+        srv_respond_error(r, 500, "server_error", "handler for %s gave no response", url);
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    srv_req *r = *con_cls;
+    if (!r) return;
+    buf_free(&r->body);
+    arena_free(r->arena);
+    mem_free(r);
+    *con_cls = NULL;
+}
+
+int server_start(server *s, err_buf *eb) {
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof port, "%u", s->port);
+    int gai = getaddrinfo(s->host[0] ? s->host : NULL, port, &hints, &ai);
+    if (gai) return err_set(eb, BASE_EINVAL, "cannot resolve '%s': %s", s->host, gai_strerror(gai));
+    /* With no host, prefer the IPv6 wildcard (dual-stack) if present, else the first. */
+    struct addrinfo *pick = ai;
+    if (!s->host[0])
+        for (struct addrinfo *a = ai; a; a = a->ai_next)
+            if (a->ai_family == AF_INET6) pick = a;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (pick->ai_family == AF_INET6) flags |= MHD_USE_IPv6 | MHD_USE_DUAL_STACK;
+    s->mhd = MHD_start_daemon(flags, (uint16_t)s->port, NULL, NULL, on_request, s,
+                              MHD_OPTION_SOCK_ADDR, pick->ai_addr,
+                              MHD_OPTION_THREAD_POOL_SIZE, s->p.threads,
+                              MHD_OPTION_CONNECTION_TIMEOUT, s->p.conn_timeout_s,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                              MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!s->mhd)
+        return err_set(eb, BASE_EIO, "cannot listen on %s:%u (address in use or not permitted)",
+                       s->host[0] ? s->host : "*", s->port);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    if (info && info->port) s->port = info->port;
+    return BASE_OK;
+}
+
+unsigned server_port(const server *s) { return s->port; }
+
+void server_free(server *s) {
+    if (!s) return;
+    if (s->mhd) MHD_stop_daemon(s->mhd);
+    for (int i = 0; i < s->n_routes; i++) mem_free(s->routes[i].path);
+    mem_free(s);
+}

@@ -1,0 +1,68 @@
+/*
+ * server: HTTP glue on libmicrohttpd. It knows routes, not models: each route maps a method
+ * and a path to a handler in api/ (or cli/ for the health checks).
+ *
+ *   server_params p = server_default_params();
+ *   p.address = "127.0.0.1:8080";
+ *   server *s;
+ *   if (server_new(&p, &s, &eb)) ...;
+ *   server_route(s, "GET", "/healthz", on_health, NULL);
+ *   if (server_start(s, &eb)) ...;
+ *   ... wait for a signal ...
+ *   server_free(s);   // stops, waits for in-flight requests
+ *
+ * A handler runs on an HTTP thread once the whole body has arrived, and must answer with
+ * exactly one srv_respond* call before it returns. Request memory comes from the request's
+ * arena (srv_req_arena) and is freed when the response has been sent.
+ */
+#ifndef SERVER_H
+#define SERVER_H
+
+#include "base/base.h"
+
+typedef struct server server;
+typedef struct srv_req srv_req;
+typedef void (*srv_handler)(srv_req *req, void *ud);
+
+typedef struct server_params {
+    const char *address;   /* "host:port", ":port" (all interfaces), "[v6]:port"; port 0 picks one */
+    unsigned threads;      /* HTTP worker threads */
+    size_t max_body_bytes; /* larger bodies get 413 */
+    unsigned conn_timeout_s;
+} server_params;
+
+server_params server_default_params(void);
+
+/* Parse an address into host and port. host is "" for all interfaces. */
+int server_parse_address(const char *addr, char *host, size_t host_cap, unsigned *port,
+                         err_buf *eb);
+
+int server_new(const server_params *p, server **out, err_buf *eb);
+/* path is exact, or a prefix when it ends in '*'. Routes are matched in the order added. */
+int server_route(server *s, const char *method, const char *path, srv_handler h, void *ud);
+int server_start(server *s, err_buf *eb);
+/* The port actually bound (useful with port 0). */
+unsigned server_port(const server *s);
+/* Stop accepting, finish in-flight requests, free everything. NULL is fine. */
+void server_free(server *s);
+
+/* ---- inside a handler ---- */
+const char *srv_req_method(const srv_req *r);
+const char *srv_req_path(const srv_req *r);
+/* A request header (case-insensitive name), NULL when absent. */
+const char *srv_req_header(const srv_req *r, const char *name);
+/* A query-string argument, NULL when absent. */
+const char *srv_req_query(const srv_req *r, const char *key);
+/* The request body; empty when there is none. Borrowed until the response is sent. */
+str_slice srv_req_body(const srv_req *r);
+arena *srv_req_arena(srv_req *r);
+
+/* Add a response header (call before srv_respond). Copies both strings. */
+int srv_set_header(srv_req *r, const char *name, const char *value);
+/* Send a complete response; body is copied. */
+int srv_respond(srv_req *r, int status, const char *content_type, const char *body, size_t len);
+/* An error in OpenAI's shape: {"error":{"message":...,"type":...,"code":status}}. */
+int srv_respond_error(srv_req *r, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
