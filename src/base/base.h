@@ -169,6 +169,21 @@ uint64_t time_now_ns(void);
 /* Wall clock, seconds since the epoch. */
 int64_t time_unix(void);
 
+/* ---- thread pool ------------------------------------------------------------------------ */
+
+/* A persistent pool for compute: n_threads in all, the caller being thread 0. tpool_run
+ * wakes the workers, runs fn(ctx, ith, nth) on every thread and returns when all are done.
+ * Workers spin briefly between runs (a forward pass issues many short runs), then sleep. */
+typedef struct tpool tpool;
+typedef void (*tpool_fn)(void *ctx, int ith, int nth);
+
+tpool *tpool_new(int n_threads); /* NULL when out of memory or threads cannot start */
+void tpool_free(tpool *p);       /* NULL is fine */
+int tpool_size(const tpool *p);  /* 1 for a NULL pool */
+/* Run fn on every thread of p (p NULL: once, on the caller, as fn(ctx, 0, 1)).
+ * Not reentrant: one tpool_run at a time per pool. */
+void tpool_run(tpool *p, tpool_fn fn, void *ctx);
+
 /* ---- files ------------------------------------------------------------------------------ */
 
 /* Read a whole file into a NUL-terminated heap buffer (free with mem_free). */

@@ -1,0 +1,128 @@
+/*
+ * kernels: the numeric core. One table of tensor types (block size, bytes, to-float,
+ * quantize, dot product), matrix products split across a thread pool, and the element-wise
+ * ops the models need.
+ *
+ * Every op and type has a plain-C reference (*_ref, in *_ref.c files) that defines it; SIMD
+ * versions live in per-ISA files (*_avx2.c, *_avx512.c) and are picked once at start-up by
+ * kern_init from the CPU's features. LOCALAI_KERNELS=ref (or kern_init(KERN_ISA_REF)) forces
+ * the reference.
+ *
+ *   kern_init(KERN_ISA_AUTO);
+ *   const kern_traits *tt = kern_traits_of(GGUF_TYPE_Q4_K);       // NULL: unsupported type
+ *   size_t sc = kern_matmul_scratch_size(GGUF_TYPE_Q4_K, n_in, n_tok);
+ *   kern_matmul(pool, GGUF_TYPE_Q4_K, W, n_in, n_out, X, n_tok, Y, scratch);
+ *
+ * Layouts are ggml's, bit for bit: a GGUF file's quantized tensors are used in place.
+ */
+#ifndef KERNELS_H
+#define KERNELS_H
+
+#include "base/base.h"
+#include "gguf/gguf.h"
+
+/* ---- dispatch ---- */
+
+typedef enum kern_isa {
+    KERN_ISA_AUTO = 0, /* the best the CPU supports (or LOCALAI_KERNELS=ref|avx2|avx512) */
+    KERN_ISA_REF,
+    KERN_ISA_AVX2,     /* AVX2 + FMA + F16C */
+    KERN_ISA_AVX512,   /* AVX-512 F/BW/DQ/VL (+VNNI where present) */
+} kern_isa;
+
+/* Choose implementations; returns the ISA in use. Asking for an ISA the CPU lacks falls back
+ * to the best it has. Safe to call again (tests switch between ref and SIMD). Not thread-safe:
+ * call it before starting compute. */
+kern_isa kern_init(kern_isa want);
+kern_isa kern_active_isa(void);
+const char *kern_isa_name(kern_isa isa);
+bool kern_cpu_supports(kern_isa isa);
+
+/* ---- the type table ---- */
+
+/* x: n elements' worth of blocks of the type; y: n floats. n is a multiple of block_size. */
+typedef void (*kern_to_float_fn)(const void *x, float *y, int64_t n);
+typedef void (*kern_from_float_fn)(const float *x, void *y, int64_t n);
+/* *s = dot(x, y) over n elements: x a row of this type, y a row of vec_dot_type. */
+typedef void (*kern_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y);
+
+typedef struct kern_traits {
+    int type;            /* gguf_type */
+    const char *name;
+    int block_size;      /* elements per block */
+    size_t type_size;    /* bytes per block */
+    kern_to_float_fn to_float;
+    kern_from_float_fn from_float; /* quantizer; NULL where we have none */
+    int vec_dot_type;    /* what activations are converted to for vec_dot (Q8_0, Q8_K, F32...) */
+    kern_vec_dot_fn vec_dot;
+} kern_traits;
+
+/* The active table's entry, or NULL when this type cannot be computed with. */
+const kern_traits *kern_traits_of(int type);
+/* The reference entry, whatever ISA is active (tests compare against it). */
+const kern_traits *kern_traits_ref(int type);
+/* 0, or BASE_EUNSUPPORTED with "tensor type IQ2_XXS (16) is not supported" in eb. */
+int kern_check_type(int type, err_buf *eb);
+
+/* ---- scalar conversions ---- */
+
+float kern_f16_to_f32(uint16_t h);
+uint16_t kern_f32_to_f16(float f);   /* round to nearest even */
+float kern_bf16_to_f32(uint16_t h);
+uint16_t kern_f32_to_bf16(float f);  /* round to nearest even, NaN kept quiet */
+void kern_f16_to_f32_row(const uint16_t *x, float *y, int64_t n);
+void kern_f32_to_f16_row(const float *x, uint16_t *y, int64_t n);
+
+/* ---- matrix products ---- */
+
+/* Y = X W^T. W: n_out rows of n_in elements of wtype (a GGUF matrix [ne0 = n_in, ne1 = n_out],
+ * rows contiguous). X: n_tok rows of n_in floats. Y: n_tok rows of n_out floats.
+ * Y[t*n_out + o] = sum_i W[o][i] * X[t*n_in + i].
+ * scratch holds X converted to the type's vec_dot_type: kern_matmul_scratch_size bytes, owned
+ * by the caller (no allocation here). pool may be NULL (single thread). */
+size_t kern_matmul_scratch_size(int wtype, int64_t n_in, int64_t n_tok);
+int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_out,
+                const float *X, int64_t n_tok, float *Y, void *scratch);
+
+/* ---- element-wise ops (f32) ---- */
+
+/* y = x / sqrt(mean(x^2) + eps) * w; w NULL means no scale. y may alias x. */
+void kern_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
+/* y = (x - mean) / sqrt(var + eps) * w + b; w, b may be NULL. */
+void kern_layernorm(float *y, const float *x, const float *w, const float *b, int64_t n, float eps);
+/* In place, numerically stable. */
+void kern_softmax(float *x, int64_t n);
+void kern_silu(float *y, const float *x, int64_t n);
+/* GELU as llama.cpp computes it (tanh approximation). */
+void kern_gelu(float *y, const float *x, int64_t n);
+/* y = silu(gate) * up and y = gelu(gate) * up. */
+void kern_swiglu(float *y, const float *gate, const float *up, int64_t n);
+void kern_geglu(float *y, const float *gate, const float *up, int64_t n);
+void kern_add(float *y, const float *a, const float *b, int64_t n);
+void kern_mul(float *y, const float *a, const float *b, int64_t n);
+void kern_scale(float *y, const float *x, float s, int64_t n);
+/* y += a * x */
+void kern_axpy(float *y, float a, const float *x, int64_t n);
+void kern_axpy_f16(float *y, float a, const uint16_t *x, int64_t n);
+float kern_dot_f32(const float *a, const float *b, int64_t n);
+float kern_dot_f16_f32(const uint16_t *a, const float *b, int64_t n);
+/* x = cap * tanh(x / cap) */
+void kern_softcap(float *x, float cap, int64_t n);
+
+/* Rotary position embedding, in place, on n_heads consecutive heads of head_dim floats. */
+typedef struct kern_rope_params {
+    int n_rot;                 /* rotated dimensions per head (<= head_dim, even) */
+    bool neox;                 /* NeoX style: pairs (i, i + n_rot/2) instead of (2i, 2i+1) */
+    float freq_base;           /* theta base, e.g. 10000 */
+    float freq_scale;          /* 1 / linear scaling factor */
+    const float *freq_factors; /* n_rot/2 divisors of the frequencies (Llama 3), or NULL */
+    /* YaRN; ext_factor 0 disables it (llama.cpp's semantics). */
+    float ext_factor, attn_factor, beta_fast, beta_slow;
+    int n_ctx_orig;
+} kern_rope_params;
+
+kern_rope_params kern_rope_default_params(void);
+void kern_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t pos,
+               const kern_rope_params *p);
+
+#endif
