@@ -12,7 +12,7 @@
 
 CC      ?= cc
 ARCH    := $(shell uname -m)
-PKGS    := libmicrohttpd libpcre2-8 libcurl
+PKGS    := libmicrohttpd libpcre2-8 libcurl jansson
 BUILD   ?= build
 MODE    ?= release
 
