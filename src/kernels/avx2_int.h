@@ -55,9 +55,18 @@ static inline __m256i dot_s8s8_i32(__m256i x, __m256i y) {
     return dot_u8s8_i32(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
-/* 16 int16 holding scale a in the low 8 and scale b in the high 8 (for 16-element groups). */
-static inline __m256i scale_pair_i16(const int8_t *sc, int a) {
-    return _mm256_set_m128i(_mm_set1_epi16(sc[a + 1]), _mm_set1_epi16(sc[a]));
+/* 16 int8 scales of 16-element sub-blocks -> 16 int16 with the even sub-blocks' scales in the
+ * low 128-bit lane and the odd ones' in the high lane, so that bcast_pair(v, m) (an in-lane
+ * shuffle) gives the scales of sub-blocks 2m (low 8 lanes) and 2m+1 (high 8 lanes): exactly
+ * the layout of maddubs products over 32 consecutive elements. */
+static inline __m256i scales_even_odd(__m128i sc8) {
+    const __m128i perm = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, perm));
+}
+
+/* All 16-bit lanes of each 128-bit half set to that half's int16 number m. */
+static inline __m256i bcast_pair(__m256i v, int m) {
+    return _mm256_shuffle_epi8(v, _mm256_set1_epi16((short)(((2 * m + 1) << 8) | (2 * m))));
 }
 
 #endif

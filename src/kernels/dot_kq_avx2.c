@@ -25,9 +25,16 @@ static inline __m128i q8k_sums32(const block_q8_K *y) {
     return _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
 }
 
-/* 16 int16 lanes all holding the int16 scale k of v (v: 8 int16 scales in both halves). */
-static inline __m256i bcast_i16(__m256i v, int k) {
-    return _mm256_shuffle_epi8(v, _mm256_set1_epi16((short)(((2 * k + 1) << 8) | (2 * k))));
+/* The 16 six-bit Q3_K scales (0..63, before the -32) from their 12 packed bytes. */
+static inline __m128i q3k_scales(const uint8_t *q) {
+    uint32_t a[3];
+    memcpy(a, q, 12);
+    const uint32_t m2 = 0x0f0f0f0f, m3 = 0x03030303;
+    const uint32_t s0 = (a[0] & m2) | (((a[2] >> 0) & m3) << 4);
+    const uint32_t s1 = (a[1] & m2) | (((a[2] >> 2) & m3) << 4);
+    const uint32_t s2 = ((a[0] >> 4) & m2) | (((a[2] >> 4) & m3) << 4);
+    const uint32_t s3 = ((a[1] >> 4) & m2) | (((a[2] >> 6) & m3) << 4);
+    return _mm_set_epi32((int)s3, (int)s2, (int)s1, (int)s0);
 }
 
 static void vec_dot_q4_K(int64_t n, float *s, const void *vx, const void *vy) {
@@ -45,14 +52,15 @@ static void vec_dot_q4_K(int64_t n, float *s, const void *vx, const void *vy) {
         const uint8_t *q4 = x[i].qs;
         const int8_t *q8 = y[i].qs;
         __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 4
         for (int j = 0; j < 4; j++, q4 += 32, q8 += 64) {
             const __m256i bits = _mm256_loadu_si256((const __m256i *)q4);
             const __m256i lo = _mm256_and_si256(bits, m4);
             const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
             __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
             __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-            pl = _mm256_madd_epi16(bcast_i16(sc, 2 * j), pl);
-            ph = _mm256_madd_epi16(bcast_i16(sc, 2 * j + 1), ph);
+            pl = _mm256_madd_epi16(bcast_pair(sc, 2 * j), pl);
+            ph = _mm256_madd_epi16(bcast_pair(sc, 2 * j + 1), ph);
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -79,6 +87,7 @@ static void vec_dot_q5_K(int64_t n, float *s, const void *vx, const void *vy) {
         /* Bit j of qh[l] is the fifth bit of element 32*j + l: shift it down as we go. */
         __m256i hb = _mm256_loadu_si256((const __m256i *)x[i].qh);
         __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 4
         for (int j = 0; j < 4; j++, q4 += 32, q8 += 64) {
             const __m256i bits = _mm256_loadu_si256((const __m256i *)q4);
             const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(hb, m1), 4);
@@ -88,8 +97,8 @@ static void vec_dot_q5_K(int64_t n, float *s, const void *vx, const void *vy) {
             const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), h1);
             __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
             __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-            pl = _mm256_madd_epi16(bcast_i16(sc, 2 * j), pl);
-            ph = _mm256_madd_epi16(bcast_i16(sc, 2 * j + 1), ph);
+            pl = _mm256_madd_epi16(bcast_pair(sc, 2 * j), pl);
+            ph = _mm256_madd_epi16(bcast_pair(sc, 2 * j + 1), ph);
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -108,7 +117,9 @@ static void vec_dot_q6_K(int64_t n, float *s, const void *vx, const void *vy) {
         const float d = y[i].d * H2F(x[i].d);
         const uint8_t *ql = x[i].ql, *qh = x[i].qh;
         const int8_t *q8 = y[i].qs;
+        const __m256i sc = scales_even_odd(_mm_loadu_si128((const __m128i *)x[i].scales));
         __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 2
         for (int j = 0; j < 2; j++, ql += 64, qh += 32, q8 += 128) {
             const __m256i b1 = _mm256_loadu_si256((const __m256i *)ql);
             const __m256i b2 = _mm256_loadu_si256((const __m256i *)(ql + 32));
@@ -121,11 +132,12 @@ static void vec_dot_q6_K(int64_t n, float *s, const void *vx, const void *vy) {
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 4), m2), 4));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 6), m2), 4));
+#pragma GCC unroll 4
             for (int k = 0; k < 4; k++) {
                 const __m256i a = _mm256_loadu_si256((const __m256i *)(q8 + 32 * k));
                 /* (q - 32) * a = q * a - 32 * a, both unsigned-by-signed. */
                 const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], a), _mm256_maddubs_epi16(m32, a));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair_i16(x[i].scales, 8 * j + 2 * k), p));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(bcast_pair(sc, 4 * j + k), p));
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -140,23 +152,22 @@ static void vec_dot_q3_K(int64_t n, float *s, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = y[i].d * H2F(x[i].d);
-        uint8_t usc[16];
-        int8_t sc[16];
-        kern_q3k_unpack_scales(x[i].scales, usc);
-        for (int j = 0; j < 16; j++) sc[j] = (int8_t)(usc[j] - 32);
+        const __m256i sc = scales_even_odd(_mm_sub_epi8(q3k_scales(x[i].scales), _mm_set1_epi8(32)));
         /* 4 where the high bit is clear: q = low - 4 * !high. */
         __m256i nh = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x[i].hmask), _mm256_set1_epi8(-1));
         const int8_t *q8 = y[i].qs;
         __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 2
         for (int j = 0; j < 2; j++) {
             const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
+#pragma GCC unroll 4
             for (int k = 0; k < 4; k++, q8 += 32) {
                 const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3);
                 const __m256i h4 = _mm256_slli_epi16(_mm256_and_si256(nh, m1), 2);
                 nh = _mm256_srli_epi16(nh, 1);
                 const __m256i a = _mm256_loadu_si256((const __m256i *)q8);
                 const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, a), _mm256_maddubs_epi16(h4, a));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair_i16(sc, 8 * j + 2 * k), p));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(bcast_pair(sc, 4 * j + k), p));
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -175,16 +186,17 @@ static void vec_dot_q2_K(int64_t n, float *s, const void *vx, const void *vy) {
         const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0xF)));
         const __m256i prod = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y[i].bsums));
         acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc_m);
-        int8_t sc[16];
-        for (int j = 0; j < 16; j++) sc[j] = (int8_t)(x[i].scales[j] & 0xF);
+        const __m256i sc = scales_even_odd(_mm_and_si128(packed, _mm_set1_epi8(0xF)));
         const int8_t *q8 = y[i].qs;
         __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 2
         for (int j = 0; j < 2; j++) {
             const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
+#pragma GCC unroll 4
             for (int k = 0; k < 4; k++, q8 += 32) {
                 const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3);
                 const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair_i16(sc, 8 * j + 2 * k), p));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(bcast_pair(sc, 4 * j + k), p));
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(dall), _mm256_cvtepi32_ps(sumi), acc);
@@ -200,6 +212,7 @@ static void vec_dot_iq4_xs(int64_t n, float *s, const void *vx, const void *vy) 
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = y[i].d * H2F(x[i].d);
         __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 8
         for (int ib = 0; ib < QK_K / 32; ib++) {
             const int ls = ((x[i].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xF) |
                            (((x[i].scales_h >> 2 * ib) & 3) << 4);
