@@ -6,25 +6,6 @@
  */
 #include "avx2_int.h"
 
-/* The 8 six-bit scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K/Q5_K block. */
-static inline __m128i k4_scales_mins(const uint8_t *q) {
-    uint32_t u[4];
-    memcpy(u, q, 12);
-    const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
-    u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
-    const uint32_t mins_lo = u[1] & m1;
-    u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
-    u[2] = mins_lo;
-    u[0] &= m1;
-    return _mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]);
-}
-
-/* Pairs of adjacent bsums: the activation sums over each 32-element sub-block. */
-static inline __m128i q8k_sums32(const block_q8_K *y) {
-    const __m256i b = _mm256_loadu_si256((const __m256i *)y->bsums);
-    return _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
-}
-
 /* The 16 six-bit Q3_K scales (0..63, before the -32) from their 12 packed bytes. */
 static inline __m128i q3k_scales(const uint8_t *q) {
     uint32_t a[3];
