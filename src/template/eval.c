@@ -220,13 +220,52 @@ static int eval_args(rstate *rs, const node *n, call_args *a) {
     memset(a, 0, sizeof *a);
     a->npos = n->body.n;
     a->nkw = n->kwv.n;
+    bool star = false;
+    for (size_t i = 0; i < n->body.n; i++) star |= n->body.v[i]->kind == N_STAR || n->body.v[i]->kind == N_STARSTAR;
     if (a->npos && !(a->pos = arena_alloc(rs->a, a->npos * sizeof(tmpl_value)))) return rs_oom(rs);
     if (a->nkw && !(a->kwv = arena_alloc(rs->a, a->nkw * sizeof(tmpl_value)))) return rs_oom(rs);
     a->kwn = n->kwn;
-    for (size_t i = 0; i < a->npos; i++)
-        if ((rc = eval_expr(rs, n->body.v[i], &a->pos[i]))) return rc;
     for (size_t i = 0; i < a->nkw; i++)
         if ((rc = eval_expr(rs, n->kwv.v[i], &a->kwv[i]))) return rc;
+    if (!star) {
+        for (size_t i = 0; i < a->npos; i++)
+            if ((rc = eval_expr(rs, n->body.v[i], &a->pos[i]))) return rc;
+        return 0;
+    }
+    /* Splats: collect positional values and keyword pairs into growable lists. */
+    tmpl_value pos = tv_list_new(rs), kw = tv_dict_new(rs), v;
+    if (pos.kind != TV_LIST || kw.kind != TV_DICT) return BASE_ENOMEM;
+    for (size_t i = 0; i < a->nkw; i++)
+        if ((rc = tv_dict_set_cstr(rs, kw.dict, a->kwn[i], a->kwv[i]))) return rc;
+    for (size_t i = 0; i < n->body.n; i++) {
+        const node *e = n->body.v[i];
+        if ((rc = eval_expr(rs, e->kind == N_STAR || e->kind == N_STARSTAR ? e->a : e, &v))) return rc;
+        if (e->kind == N_STARSTAR) {
+            if (v.kind != TV_DICT) return rs_err(rs, BASE_ETYPE, "TypeError", "argument after ** must be a mapping, not %s", tv_type_name(v));
+            for (size_t k = 0; k < v.dict->n; k++) {
+                if (v.dict->k[k].kind != TV_STR) return rs_err(rs, BASE_ETYPE, "TypeError", "keywords must be strings");
+                if ((rc = tv_dict_set(rs, kw.dict, v.dict->k[k], v.dict->v[k]))) return rc;
+            }
+        } else if (e->kind == N_STAR) {
+            tmpl_value l;
+            if ((rc = tv_iter_list(rs, v, &l))) return rc;
+            for (size_t k = 0; k < l.list->n; k++)
+                if ((rc = tv_list_push(rs, pos.list, l.list->v[k]))) return rc;
+        } else if ((rc = tv_list_push(rs, pos.list, v))) {
+            return rc;
+        }
+    }
+    a->pos = pos.list->v; a->npos = pos.list->n;
+    a->nkw = kw.dict->n;
+    a->kwv = kw.dict->v;
+    const char **names = arena_alloc(rs->a, (a->nkw + 1) * sizeof(char *));
+    if (!names) return rs_oom(rs);
+    for (size_t k = 0; k < a->nkw; k++) {
+        char *s = arena_strndup(rs->a, kw.dict->k[k].s.p, kw.dict->k[k].s.n);
+        if (!s) return rs_oom(rs);
+        names[k] = s;
+    }
+    a->kwn = names;
     return 0;
 }
 
@@ -329,7 +368,8 @@ static int repeat(rstate *rs, tmpl_value seq, int64_t times, tmpl_value *out) {
 static int binop(rstate *rs, int op, tmpl_value a, tmpl_value b, tmpl_value *out) {
     static const char *const names[] = {"+", "-", "*", "/", "//", "%", "**"};
     bool ints = (a.kind == TV_INT || a.kind == TV_BOOL) && (b.kind == TV_INT || b.kind == TV_BOOL);
-    int64_t x = a.kind == TV_INT ? a.i : a.b, y = b.kind == TV_INT ? b.i : b.b, r;
+    int64_t x = a.kind == TV_INT ? a.i : a.kind == TV_BOOL ? a.b : 0;
+    int64_t y = b.kind == TV_INT ? b.i : b.kind == TV_BOOL ? b.b : 0, r;
     if (tv_is_num(a) && tv_is_num(b)) {
         double fx = tv_num(a), fy = tv_num(b);
         switch (op) {

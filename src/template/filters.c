@@ -167,9 +167,10 @@ static int f_items(F_ARGS) {
 /* select/reject/selectattr/rejectattr: keep items whose test (or truth) matches. */
 static int select_impl(rstate *rs, tmpl_value v, call_args *a, tmpl_value *out, bool attr, bool want) {
     tmpl_value l, r = tv_list_new(rs);
+    if (r.kind != TV_LIST) return BASE_ENOMEM;
+    if (!tv_truthy(v)) { *out = r; return 0; } /* jinja: "if value:" before iterating */
     int rc = tv_iter_list(rs, v, &l);
     if (rc) return rc;
-    if (r.kind != TV_LIST) return BASE_ENOMEM;
     size_t first = attr ? 1 : 0;
     tmpl_value *path = attr ? arg_get(a, 0, NULL) : NULL;
     if (attr && !path) return rs_err(rs, BASE_EINVAL, "TypeError", "missing attribute");
@@ -200,9 +201,10 @@ static int f_rejectattr(F_ARGS) { return select_impl(rs, v, a, out, true, false)
 
 static int f_map(F_ARGS) {
     tmpl_value l, r = tv_list_new(rs);
+    if (r.kind != TV_LIST) return BASE_ENOMEM;
+    if (!tv_truthy(v)) { *out = r; return 0; }
     int rc = tv_iter_list(rs, v, &l);
     if (rc) return rc;
-    if (r.kind != TV_LIST) return BASE_ENOMEM;
     tmpl_value *attr = arg_get(a, (size_t)-1, "attribute"), *def = arg_get(a, (size_t)-1, "default");
     tmpl_value *fname = a->npos ? &a->pos[0] : NULL;
     call_args fargs = {0};

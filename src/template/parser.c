@@ -100,6 +100,11 @@ static int parse_args(parser *p, node *n) {
             p->i++;
             if ((rc = expr(p, true, &v)) || (rc = nl_push(p, &n->kwv, v))) return rc;
             nk++;
+        } else if (is_op(cur(p), "*") || is_op(cur(p), "**")) { /* f(*args) / f(**kwargs) */
+            node *s = nnew(p, is_op(cur(p), "*") ? N_STAR : N_STARSTAR, cur(p));
+            if (!s) return BASE_ENOMEM;
+            p->i++;
+            if ((rc = expr(p, true, &s->a)) || (rc = nl_push(p, &n->body, s))) return rc;
         } else {
             if (nk) return perr(p, cur(p), "positional argument after keyword argument%s", NULL);
             if ((rc = expr(p, true, &v)) || (rc = nl_push(p, &n->body, v))) return rc;
