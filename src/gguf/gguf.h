@@ -115,7 +115,8 @@ typedef struct gguf_tensor {
 
 /* Map and validate a file. On error *out is NULL and eb says what and where. */
 int gguf_open(const char *path, gguf **out, err_buf *eb);
-/* Parse a file image already in memory (fuzzing, tests). data must outlive the gguf. */
+/* Parse a file image already in memory (fuzzing, tests). data must outlive the gguf. Tensor
+ * data is aligned in memory only as far as data itself is (mem_alloc_aligned it if needed). */
 int gguf_open_memory(const void *data, size_t size, gguf **out, err_buf *eb);
 void gguf_close(gguf *g);
 

@@ -6,7 +6,9 @@
 #include "gguf/gguf.h"
 #include "test.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static err_buf *EB(err_buf *e) { return e; } /* see read_test.c: gcc -Waddress */
 
@@ -134,4 +136,28 @@ TEST(gguf_robust_oom_sorted) {
     ASSERT_EQ_INT(gguf_find_tensor(g, "b")->offset, 0);
     gguf_close(g);
     buf_free(&out);
+}
+
+/* The fuzz seeds (tests/corpus/gguf) stay what they claim to be: valid files made by the
+ * writer, plus truncated slices that must fail. */
+TEST(gguf_robust_corpus_seeds) {
+    static const struct { const char *name; int ok; uint32_t version; } seeds[] = {
+        {"all_types.gguf", 1, 3}, {"align64.gguf", 1, 3}, {"v2.gguf", 1, 2},
+        {"nested.gguf", 1, 3}, {"stories_meta.gguf", 1, 3}, {"slice_llama_q4k_3000.gguf", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/corpus/gguf/%s", seeds[i].name);
+        if (access(path, R_OK) != 0) TEST_SKIP("run from the repository root");
+        gguf *g = NULL;
+        err_buf eb = {0};
+        int rc = gguf_open(path, &g, &eb);
+        if (!seeds[i].ok) {
+            ASSERT_EQ_INT(rc, BASE_EFORMAT);
+            continue;
+        }
+        ASSERT_OK(rc, EB(&eb));
+        ASSERT_EQ_INT(gguf_version(g), seeds[i].version);
+        gguf_close(g);
+    }
 }
