@@ -1,0 +1,494 @@
+/*
+ * The scheduler thread and its slots. The lock guards only the queue, the slot table's
+ * assignment and the counters; decoding and sampling run without it, so submitting never
+ * waits for a forward pass. Jobs are shared by the scheduler and the consumer, each holding
+ * one reference; events cross over in the job's own small queue.
+ */
+#include "sched.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+struct sched_job {
+    atomic_int refs;
+    atomic_bool cancelled;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sched_event *head, *tail; /* events not yet taken by the consumer */
+    /* What the scheduler reads; fixed at submit. */
+    int32_t *prompt;
+    int n_prompt;
+    smp_params sp;
+    smp_bias *bias;
+    int max_tokens;
+    char **stops;
+    int n_stops;
+    int n_top;
+    void (*notify)(void *ud);
+    void *ud;
+    sched_job *next_queued;
+};
+
+typedef struct slot {
+    llm_session *sess;
+    int32_t *hist; /* (n_ctx) the tokens in the KV cache */
+    int n_hist;
+    sched_job *job; /* NULL: free */
+    /* Per-job state, set when a job is assigned. */
+    smp *smp;
+    smp_stop *stop;
+    tok_decoder *dec;
+    int n_fed;   /* prompt tokens in the cache */
+    int n_cached;
+    int n_gen;
+    bool have_logits; /* the last decode left logits to sample from */
+    buf text;
+} slot;
+
+struct sched {
+    sched_params p;
+    const llm_model *model;
+    const tok *tok;
+    int n_vocab, n_ctx;
+    tpool *pool;
+    slot *slots;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool quit;
+    sched_job *q_head, *q_tail;
+    int n_queued;
+    sched_stats stats;
+};
+
+sched_params sched_default_params(void) {
+    return (sched_params){.n_slots = 1, .n_ctx = 0, .queue_cap = 64, .n_threads = 1,
+                          .n_chunk = 256};
+}
+
+sched_job_params sched_job_default_params(void) {
+    return (sched_job_params){.sampling = smp_default_params(), .n_top_logprobs = -1};
+}
+
+/* ---- jobs and events ---- */
+
+static void job_unref(sched_job *j) {
+    if (atomic_fetch_sub(&j->refs, 1) != 1) return;
+    for (sched_event *e = j->head, *n; e; e = n) {
+        n = e->next;
+        sched_event_free(e);
+    }
+    for (int i = 0; i < j->n_stops; i++) mem_free(j->stops[i]);
+    mem_free(j->stops);
+    mem_free(j->prompt);
+    mem_free(j->bias);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    mem_free(j);
+}
+
+static sched_event *event_new(sched_event_kind kind, const char *text, size_t len) {
+    sched_event *e = mem_calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->kind = kind;
+    e->text = mem_strndup(text ? text : "", text ? len : 0);
+    if (!e->text) {
+        mem_free(e);
+        return NULL;
+    }
+    e->len = text ? len : 0;
+    return e;
+}
+
+void sched_event_free(sched_event *ev) {
+    if (!ev) return;
+    mem_free(ev->text);
+    mem_free(ev);
+}
+
+/* Hand an event to the consumer (takes ownership) and tell it. */
+static void job_push(sched_job *j, sched_event *e) {
+    pthread_mutex_lock(&j->mu);
+    if (j->tail) j->tail->next = e;
+    else j->head = e;
+    j->tail = e;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    if (j->notify) j->notify(j->ud);
+}
+
+sched_event *sched_job_pop(sched_job *j) {
+    pthread_mutex_lock(&j->mu);
+    sched_event *e = j->head;
+    if (e) {
+        j->head = e->next;
+        if (!j->head) j->tail = NULL;
+        e->next = NULL;
+    }
+    pthread_mutex_unlock(&j->mu);
+    return e;
+}
+
+int sched_job_wait(sched_job *j, int timeout_ms, sched_event **out) {
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&j->mu);
+    while (!j->head)
+        if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT) break;
+    pthread_mutex_unlock(&j->mu);
+    *out = sched_job_pop(j);
+    return *out ? BASE_OK : BASE_ETIMEDOUT;
+}
+
+void sched_job_cancel(sched_job *j) { atomic_store(&j->cancelled, true); }
+
+void sched_job_free(sched_job *j) {
+    if (!j) return;
+    sched_job_cancel(j);
+    job_unref(j);
+}
+
+static char **copy_strings(const char *const *v, int n) {
+    char **c = mem_calloc(n ? (size_t)n : 1, sizeof *c);
+    for (int i = 0; c && i < n; i++)
+        if (!(c[i] = mem_strdup(v[i] ? v[i] : ""))) {
+            for (int k = 0; k < i; k++) mem_free(c[k]);
+            mem_free(c);
+            return NULL;
+        }
+    return c;
+}
+
+int sched_submit(sched *s, const sched_job_params *p, sched_job **out, err_buf *eb) {
+    *out = NULL;
+    if (p->n_prompt <= 0) return err_set(eb, BASE_EINVAL, "the prompt is empty");
+    if (p->n_prompt >= s->n_ctx)
+        return err_set(eb, BASE_EFULL,
+                       "the prompt has %d tokens; this model's context holds %d", p->n_prompt,
+                       s->n_ctx);
+    sched_job *j = mem_calloc(1, sizeof *j);
+    if (!j) return err_set(eb, BASE_ENOMEM, "out of memory");
+    atomic_init(&j->refs, 2);
+    atomic_init(&j->cancelled, false);
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    j->prompt = mem_alloc((size_t)p->n_prompt * sizeof *j->prompt);
+    j->stops = copy_strings(p->stops, p->n_stops);
+    j->bias = p->sampling.n_bias ? mem_alloc((size_t)p->sampling.n_bias * sizeof *j->bias) : NULL;
+    if (!j->prompt || !j->stops || (p->sampling.n_bias && !j->bias)) {
+        atomic_store(&j->refs, 1);
+        job_unref(j);
+        return err_set(eb, BASE_ENOMEM, "out of memory");
+    }
+    memcpy(j->prompt, p->prompt, (size_t)p->n_prompt * sizeof *j->prompt);
+    j->n_prompt = p->n_prompt;
+    j->n_stops = p->n_stops;
+    j->sp = p->sampling;
+    if (j->bias) memcpy(j->bias, p->sampling.bias, (size_t)p->sampling.n_bias * sizeof *j->bias);
+    j->sp.bias = j->bias;
+    j->max_tokens = p->max_tokens;
+    j->n_top = p->n_top_logprobs > SMP_MAX_TOP ? SMP_MAX_TOP : p->n_top_logprobs;
+    j->notify = p->notify;
+    j->ud = p->ud;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->n_queued >= s->p.queue_cap || s->quit) {
+        pthread_mutex_unlock(&s->mu);
+        atomic_store(&j->refs, 1);
+        job_unref(j);
+        return err_set(eb, BASE_EBUSY, "the server is busy: %d requests are waiting",
+                       s->p.queue_cap);
+    }
+    if (s->q_tail) s->q_tail->next_queued = j;
+    else s->q_head = j;
+    s->q_tail = j;
+    s->n_queued++;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    *out = j;
+    return BASE_OK;
+}
+
+/* ---- slots ---- */
+
+static void slot_finish(sched *s, slot *sl, sched_event_kind kind, sched_finish finish,
+                        const char *msg) {
+    sched_job *j = sl->job;
+    sched_event *e;
+    if (kind == SCHED_EV_DONE) {
+        if (finish != SCHED_FINISH_CANCELLED) {
+            /* Release what was held back: a partial character, or text that might have
+             * begun a stop string. */
+            buf tail = {0};
+            if (sl->dec) tok_decoder_flush(sl->dec, &tail);
+            if (tail.len) smp_stop_feed(sl->stop, tail.data, tail.len, &sl->text);
+            smp_stop_flush(sl->stop, &sl->text);
+            buf_free(&tail);
+        }
+        e = event_new(kind, sl->text.data, sl->text.len);
+    } else {
+        e = event_new(kind, msg, strlen(msg));
+    }
+    /* Counted before the consumer can see the end, so stats never lag behind it. */
+    pthread_mutex_lock(&s->mu);
+    s->stats.active--;
+    s->stats.completed++;
+    pthread_mutex_unlock(&s->mu);
+    if (e) {
+        e->finish = finish;
+        e->n_prompt = j->n_prompt;
+        e->n_cached = sl->n_cached;
+        e->n_gen = sl->n_gen;
+        job_push(j, e);
+    } else {
+        /* Out of memory for the last event: the consumer would wait forever, so wake it
+         * with a cancellation it can see on its next pop. */
+        log_error("sched: out of memory ending a request");
+    }
+    smp_free(sl->smp);
+    smp_stop_free(sl->stop);
+    tok_decoder_free(sl->dec);
+    buf_free(&sl->text);
+    sl->smp = NULL, sl->stop = NULL, sl->dec = NULL;
+    sl->job = NULL;
+    job_unref(j);
+}
+
+static int common_prefix(const int32_t *a, int na, const int32_t *b, int nb) {
+    int n = na < nb ? na : nb, i = 0;
+    while (i < n && a[i] == b[i]) i++;
+    return i;
+}
+
+/* Give job j to the free slot whose history shares the longest prefix with its prompt, and
+ * set the slot up. Called with the lock held. Returns false when no slot is free. */
+static bool slot_assign(sched *s, sched_job *j) {
+    slot *best = NULL;
+    int best_len = -1;
+    for (int i = 0; i < s->p.n_slots; i++) {
+        slot *sl = &s->slots[i];
+        if (sl->job) continue;
+        int l = common_prefix(sl->hist, sl->n_hist, j->prompt, j->n_prompt);
+        if (l > best_len) best = sl, best_len = l;
+    }
+    if (!best) return false;
+    /* At least the last prompt token is decoded again: its logits start the generation. */
+    int keep = best_len < j->n_prompt ? best_len : j->n_prompt - 1;
+    llm_session_truncate(best->sess, keep);
+    best->n_hist = keep;
+    best->n_fed = keep;
+    best->n_cached = keep;
+    best->n_gen = 0;
+    best->have_logits = false;
+    best->text = (buf){0};
+    best->job = j;
+    s->stats.prompt_tokens_reused += keep;
+    return true;
+}
+
+/* Set up the sampler, stop filter and decoder of a newly assigned slot (no lock held). */
+static int slot_begin(sched *s, slot *sl, err_buf *eb) {
+    sched_job *j = sl->job;
+    int rc = smp_new(&j->sp, s->n_vocab, &sl->smp, eb);
+    if (rc) return rc;
+    if (smp_stop_new((const char *const *)j->stops, j->n_stops, &sl->stop) ||
+        !(sl->dec = tok_decoder_new(s->tok, false)))
+        return err_set(eb, BASE_ENOMEM, "out of memory");
+    for (int i = 0; i < j->n_prompt; i++) smp_accept(sl->smp, j->prompt[i]);
+    /* Prime the decoder with the last prompt token so that the first generated piece keeps
+     * its leading space (the decoder drops the space only at the start of a text). */
+    buf skip = {0};
+    tok_decoder_push(sl->dec, j->prompt[j->n_prompt - 1], &skip);
+    buf_free(&skip);
+    return BASE_OK;
+}
+
+static int slot_decode(sched *s, slot *sl, const int32_t *toks, int n, err_buf *eb) {
+    int rc = llm_decode(sl->sess, toks, n, false, eb);
+    if (rc) return rc;
+    memcpy(sl->hist + sl->n_hist, toks, (size_t)n * sizeof *toks);
+    sl->n_hist += n;
+    return BASE_OK;
+}
+
+/* One step of one slot: a prompt chunk, or sample a token and decode it. */
+static void slot_step(sched *s, slot *sl) {
+    sched_job *j = sl->job;
+    err_buf eb = {0};
+    if (atomic_load(&j->cancelled)) {
+        slot_finish(s, sl, SCHED_EV_DONE, SCHED_FINISH_CANCELLED, NULL);
+        return;
+    }
+    if (sl->n_fed < j->n_prompt) {
+        int n = j->n_prompt - sl->n_fed;
+        if (n > s->p.n_chunk) n = s->p.n_chunk;
+        if (slot_decode(s, sl, j->prompt + sl->n_fed, n, &eb)) {
+            sl->n_hist = 0;
+            llm_session_truncate(sl->sess, 0);
+            slot_finish(s, sl, SCHED_EV_ERROR, 0, err_msg(&eb));
+            return;
+        }
+        sl->n_fed += n;
+        sl->have_logits = sl->n_fed == j->n_prompt;
+        return;
+    }
+    smp_logprobs lp;
+    int32_t t = smp_sample(sl->smp, llm_logits(sl->sess, -1), j->n_top >= 0 ? &lp : NULL,
+                           j->n_top >= 0 ? j->n_top : 0);
+    smp_accept(sl->smp, t);
+    if (tok_is_eog(s->tok, t)) {
+        slot_finish(s, sl, SCHED_EV_DONE, SCHED_FINISH_STOP, NULL);
+        return;
+    }
+    sl->n_gen++;
+    buf piece = {0}, out = {0};
+    tok_decoder_push(sl->dec, t, &piece);
+    bool stopped = piece.len && smp_stop_feed(sl->stop, piece.data, piece.len, &out);
+    buf_free(&piece);
+    sched_event *e = event_new(SCHED_EV_TOKEN, out.data, out.len);
+    buf_free(&out);
+    if (e) {
+        e->token = t;
+        e->has_logprobs = j->n_top >= 0;
+        if (e->has_logprobs) e->lp = lp;
+        job_push(j, e);
+    }
+    if (stopped) {
+        slot_finish(s, sl, SCHED_EV_DONE, SCHED_FINISH_STOP, NULL);
+        return;
+    }
+    if ((j->max_tokens > 0 && sl->n_gen >= j->max_tokens) || sl->n_hist >= s->n_ctx) {
+        slot_finish(s, sl, SCHED_EV_DONE, SCHED_FINISH_LENGTH, NULL);
+        return;
+    }
+    if (slot_decode(s, sl, &t, 1, &eb)) {
+        sl->n_hist = 0;
+        llm_session_truncate(sl->sess, 0);
+        slot_finish(s, sl, SCHED_EV_ERROR, 0, err_msg(&eb));
+    }
+}
+
+static void *sched_main(void *arg) {
+    sched *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        /* Admit waiting jobs into free slots; collect the new ones to set up. */
+        slot *fresh[64];
+        int n_fresh = 0;
+        while (!s->quit && s->q_head && n_fresh < 64) {
+            sched_job *j = s->q_head;
+            if (!slot_assign(s, j)) break;
+            s->q_head = j->next_queued;
+            if (!s->q_head) s->q_tail = NULL;
+            s->n_queued--;
+            s->stats.active++;
+            for (int i = 0; i < s->p.n_slots; i++)
+                if (s->slots[i].job == j) fresh[n_fresh++] = &s->slots[i];
+        }
+        bool any = s->stats.active > 0;
+        if (s->quit) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        if (!any) {
+            pthread_cond_wait(&s->cv, &s->mu);
+            pthread_mutex_unlock(&s->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&s->mu);
+        for (int i = 0; i < n_fresh; i++) {
+            err_buf eb = {0};
+            if (slot_begin(s, fresh[i], &eb)) slot_finish(s, fresh[i], SCHED_EV_ERROR, 0, err_msg(&eb));
+        }
+        for (int i = 0; i < s->p.n_slots; i++)
+            if (s->slots[i].job) slot_step(s, &s->slots[i]);
+    }
+    return NULL;
+}
+
+int sched_new(const llm_model *model, const tok *t, const sched_params *p, sched **out,
+              err_buf *eb) {
+    sched *s = mem_calloc(1, sizeof *s);
+    if (!s) return err_set(eb, BASE_ENOMEM, "out of memory");
+    s->p = *p;
+    if (s->p.n_slots < 1) s->p.n_slots = 1;
+    if (s->p.n_chunk < 1) s->p.n_chunk = 256;
+    if (s->p.queue_cap < 1) s->p.queue_cap = 1;
+    s->model = model;
+    s->tok = t;
+    s->n_vocab = llm_model_hparams(model)->n_vocab;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    int rc = BASE_OK;
+    s->pool = tpool_new(p->n_threads > 0 ? p->n_threads : 1);
+    s->slots = mem_calloc((size_t)s->p.n_slots, sizeof *s->slots);
+    if (!s->pool || !s->slots) rc = err_set(eb, BASE_ENOMEM, "out of memory");
+    llm_session_params lp = llm_session_default_params();
+    lp.n_ctx = p->n_ctx;
+    for (int i = 0; !rc && i < s->p.n_slots; i++) {
+        slot *sl = &s->slots[i];
+        rc = llm_session_new(model, &lp, s->pool, &sl->sess, eb);
+        if (rc) break;
+        s->n_ctx = llm_session_n_ctx(sl->sess);
+        sl->hist = mem_alloc((size_t)s->n_ctx * sizeof *sl->hist);
+        if (!sl->hist) rc = err_set(eb, BASE_ENOMEM, "out of memory");
+    }
+    if (!rc && pthread_create(&s->thread, NULL, sched_main, s))
+        rc = err_set(eb, BASE_EIO, "cannot start the scheduler thread");
+    if (rc) {
+        sched_free(s);
+        return rc;
+    }
+    s->started = true;
+    *out = s;
+    return BASE_OK;
+}
+
+void sched_free(sched *s) {
+    if (!s) return;
+    if (s->started) {
+        pthread_mutex_lock(&s->mu);
+        s->quit = true;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+    }
+    /* Whatever is still running or waiting ends as cancelled. */
+    for (int i = 0; s->slots && i < s->p.n_slots; i++)
+        if (s->slots[i].job) slot_finish(s, &s->slots[i], SCHED_EV_DONE, SCHED_FINISH_CANCELLED, NULL);
+    for (sched_job *j = s->q_head, *n; j; j = n) {
+        n = j->next_queued;
+        sched_event *e = event_new(SCHED_EV_DONE, NULL, 0);
+        if (e) {
+            e->finish = SCHED_FINISH_CANCELLED;
+            e->n_prompt = j->n_prompt;
+            job_push(j, e);
+        }
+        job_unref(j);
+    }
+    for (int i = 0; s->slots && i < s->p.n_slots; i++) {
+        llm_session_free(s->slots[i].sess);
+        mem_free(s->slots[i].hist);
+    }
+    mem_free(s->slots);
+    tpool_free(s->pool);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    mem_free(s);
+}
+
+int sched_n_ctx(const sched *s) { return s->n_ctx; }
+
+void sched_get_stats(sched *s, sched_stats *out) {
+    pthread_mutex_lock(&s->mu);
+    *out = s->stats;
+    out->queued = s->n_queued;
+    pthread_mutex_unlock(&s->mu);
+}
