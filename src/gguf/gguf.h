@@ -61,6 +61,7 @@ typedef enum gguf_type {
     GGUF_TYPE_BF16 = 30,
     GGUF_TYPE_TQ1_0 = 34,
     GGUF_TYPE_TQ2_0 = 35,
+    GGUF_TYPE_MXFP4 = 39, /* gpt-oss: 32 elements, an E8M0 scale and 16 bytes of FP4 */
     GGUF_TYPE_COUNT = 40, /* ids at or above this are unknown */
 } gguf_type;
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <ftw.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -95,6 +96,94 @@ uint32_t test_rand_u32(uint64_t *s) {
 }
 
 float test_rand_f32(uint64_t *s) { return (float)((double)test_rand_u32(s) / 2147483648.0 - 1.0); }
+
+extern char **environ;
+
+/* fork+exec with extra environment variables; stdout/stderr go to the given fds. */
+static int spawn_with(char *const argv[], char *const env_extra[], int out_fd, int err_fd) {
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    for (int i = 0; env_extra && env_extra[i]; i++) putenv(env_extra[i]);
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    execv(argv[0], argv);
+    _exit(127);
+}
+
+static char *slurp_fd(int fd) {
+    size_t cap = 4096, len = 0;
+    char *s = malloc(cap);
+    for (;;) {
+        if (len + 1024 > cap) s = realloc(s, cap *= 2);
+        ssize_t n = read(fd, s + len, cap - len - 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    s[len] = 0;
+    return s;
+}
+
+int test_run(char *const argv[], char *const env_extra[], char **out, char **err) {
+    char tmpl_o[] = "/tmp/localai-out-XXXXXX", tmpl_e[] = "/tmp/localai-err-XXXXXX";
+    int fo = mkstemp(tmpl_o), fe = mkstemp(tmpl_e);
+    unlink(tmpl_o);
+    unlink(tmpl_e);
+    int pid = spawn_with(argv, env_extra, fo, fe);
+    int st = -1;
+    if (pid > 0) while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    lseek(fo, 0, SEEK_SET);
+    lseek(fe, 0, SEEK_SET);
+    char *o = slurp_fd(fo), *e = slurp_fd(fe);
+    close(fo);
+    close(fe);
+    if (out) *out = o; else free(o);
+    if (err) *err = e; else free(e);
+    return pid > 0 ? st : -1;
+}
+
+int test_spawn(char *const argv[], char *const env_extra[], int *pid, int *fd) {
+    int p[2];
+    if (pipe(p)) return -1;
+    int child = spawn_with(argv, env_extra, p[1], p[1]);
+    close(p[1]);
+    if (child < 0) {
+        close(p[0]);
+        return -1;
+    }
+    *pid = child;
+    *fd = p[0];
+    return 0;
+}
+
+int test_wait_line(int fd, const char *needle, int timeout_ms, char *line, size_t cap) {
+    static char acc[65536];
+    static size_t len;
+    double end = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    end = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6 + timeout_ms;
+    for (;;) {
+        char *nl;
+        while ((nl = memchr(acc, '\n', len)) != NULL) {
+            *nl = 0;
+            bool hit = strstr(acc, needle) != NULL;
+            if (hit) snprintf(line, cap, "%s", acc);
+            size_t used = (size_t)(nl - acc) + 1;
+            memmove(acc, nl + 1, len - used);
+            len -= used;
+            if (hit) return 0;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        double left = end - (ts.tv_sec * 1e3 + ts.tv_nsec / 1e6);
+        if (left <= 0 || len == sizeof acc - 1) return -1;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, (int)left) <= 0) return -1;
+        ssize_t n = read(fd, acc + len, sizeof acc - 1 - len);
+        if (n <= 0) return -1;
+        len += (size_t)n;
+    }
+}
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb, (void)flag, (void)ftw;

@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/base.h"
+
 typedef void (*test_fn)(void);
 void test_register(const char *name, const char *file, test_fn fn);
 
@@ -106,9 +108,10 @@ _Noreturn void test_skip(const char *why);
 #define ASSERT_OK(rc, eb)                                                          \
     do {                                                                           \
         int rc_ = (rc);                                                            \
+        const err_buf *eb_ = (eb);                                                 \
         if (rc_ != 0)                                                              \
             test_fail(__FILE__, __LINE__, "%s returned %d: %s", #rc, rc_,          \
-                      (eb) ? (eb)->msg : "");                                      \
+                      eb_ ? eb_->msg : "");                                        \
     } while (0)
 
 /* Path of a file under ../shared (or $LOCALAI_SHARED), in a static buffer valid until the
@@ -120,6 +123,15 @@ const char *test_shared_file(const char *rel);
 const char *test_bin_path(void);
 /* A fresh temporary directory for this test (removed by the runner afterwards). */
 const char *test_tmpdir(void);
+/* Run a program to completion: argv[0] is a path, env_extra a NULL-terminated list of
+ * "NAME=value" added to the environment (or NULL). Its stdout and stderr are returned in
+ * heap strings (free with free()). Returns the exit status as waitpid gives it, or -1. */
+int test_run(char *const argv[], char *const env_extra[], char **out, char **err);
+/* Start a program in the background with stderr (and stdout) on a pipe; *fd reads it. */
+int test_spawn(char *const argv[], char *const env_extra[], int *pid, int *fd);
+/* Read from fd until a line containing needle arrives (or timeout_ms); the line is copied
+ * into line. Returns 0 when found. */
+int test_wait_line(int fd, const char *needle, int timeout_ms, char *line, size_t cap);
 /* Deterministic pseudo-random numbers for tests (xorshift). */
 uint32_t test_rand_u32(uint64_t *state);
 float test_rand_f32(uint64_t *state); /* uniform in [-1, 1) */

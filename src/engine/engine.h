@@ -1,0 +1,98 @@
+/*
+ * engine: transformer LLMs read from GGUF. A model is loaded once (read-only, shared by
+ * every session); a session owns its KV cache and scratch, sized when it is opened, so the
+ * per-token loop allocates nothing.
+ *
+ *   llm_model *m;
+ *   if (llm_model_load("model.gguf", &m, &eb)) ...;
+ *   llm_session_params sp = llm_session_default_params();
+ *   sp.n_ctx = 2048;
+ *   llm_session *s;
+ *   if (llm_session_new(m, &sp, pool, &s, &eb)) ...;
+ *   llm_decode(s, prompt, n_prompt, false, &eb);      // a batch; logits of the last token
+ *   const float *logits = llm_logits(s, -1);           // n_vocab floats
+ *   ... sample a token t ...
+ *   llm_decode(s, &t, 1, false, &eb);
+ *   llm_session_free(s);
+ *   llm_model_free(m);
+ *
+ * Architectures: llama (Llama 2/3, Mistral, TinyLlama, SmolLM), qwen2, qwen3, gemma, gemma2,
+ * gemma3, phi3. Anything else is an error that names the architecture.
+ */
+#ifndef ENGINE_H
+#define ENGINE_H
+
+#include "base/base.h"
+#include "gguf/gguf.h"
+
+typedef struct llm_model llm_model;
+typedef struct llm_session llm_session;
+
+/* What the model file says, after defaults are applied. */
+typedef struct llm_hparams {
+    char arch[32];       /* general.architecture */
+    int n_vocab;
+    int n_ctx_train;
+    int n_embd;
+    int n_layer;
+    int n_head;
+    int n_head_kv;
+    int head_dim;        /* key_length (== value_length) */
+    int n_ff;
+    int n_rot;
+    float norm_eps;
+    float rope_base;
+    float rope_base_swa;   /* gemma3 sliding layers */
+    float rope_freq_scale; /* 1 / linear factor */
+    int rope_neox;         /* 1: NeoX pairs (i, i + n_rot/2) */
+    int rope_yarn;         /* 1: YaRN scaling */
+    float yarn_ext_factor, yarn_attn_factor, yarn_beta_fast, yarn_beta_slow;
+    int yarn_n_ctx_orig;
+    float attn_softcap;    /* 0: none */
+    float final_softcap;   /* 0: none */
+    int sliding_window;    /* 0: none */
+    float attn_scale;      /* multiplies q.k */
+    uint64_t weight_bytes; /* bytes of all tensors */
+} llm_hparams;
+
+/* Map the file and check every tensor the architecture needs (names, shapes, types). */
+int llm_model_load(const char *path, llm_model **out, err_buf *eb);
+/* Build a model from an already open GGUF; the model takes ownership of g (even on error). */
+int llm_model_from_gguf(gguf *g, llm_model **out, err_buf *eb);
+void llm_model_free(llm_model *m);
+const llm_hparams *llm_model_hparams(const llm_model *m);
+/* The underlying file (tokenizer and template metadata live there). Borrowed. */
+const gguf *llm_model_gguf(const llm_model *m);
+/* One line: "llama 2 layers, 256 embd, 4/2 heads x 64, ... Q4_K". Static storage per model. */
+const char *llm_model_describe(const llm_model *m);
+
+typedef struct llm_session_params {
+    int n_ctx;     /* KV cache positions; 0: the model's training context (capped at 4096) */
+    int n_batch;   /* most tokens per llm_decode call (larger calls are split) */
+    bool kv_f32;   /* F32 KV cache instead of F16 */
+    bool all_logits; /* room for the logits of every position of a batch (eval, perplexity) */
+} llm_session_params;
+
+llm_session_params llm_session_default_params(void);
+
+/* pool (may be NULL) runs the compute; it is borrowed and must outlive the session, and only
+ * one session may use a pool at a time. */
+int llm_session_new(const llm_model *m, const llm_session_params *p, tpool *pool,
+                    llm_session **out, err_buf *eb);
+void llm_session_free(llm_session *s);
+int llm_session_n_ctx(const llm_session *s);
+/* Tokens in the KV cache. */
+int llm_session_n_past(const llm_session *s);
+/* Forget cached positions from n_keep on (0 clears the session). */
+void llm_session_truncate(llm_session *s, int n_keep);
+
+/* Run n tokens at positions n_past .. n_past+n-1 and append them to the cache. With
+ * all_logits (the session must have been opened with all_logits), the logits of every one of
+ * the n positions are kept (n must then be at most n_batch); otherwise only the last. BASE_EFULL when the context has no room (nothing is
+ * changed then); BASE_EINVAL for a token id outside the vocabulary. */
+int llm_decode(llm_session *s, const int32_t *tokens, int n, bool all_logits, err_buf *eb);
+/* Logits (n_vocab floats) of position i of the last llm_decode (-1: its last token).
+ * Valid until the next llm_decode. NULL when that position's logits were not kept. */
+const float *llm_logits(const llm_session *s, int i);
+
+#endif

@@ -1,0 +1,67 @@
+/* Internals shared by the engine's files: the model's tensors per layer and the session. */
+#ifndef ENGINE_INT_H
+#define ENGINE_INT_H
+
+#include "engine.h"
+#include "kernels/kernels.h"
+
+typedef enum llm_arch {
+    LLM_ARCH_LLAMA,
+    LLM_ARCH_QWEN2,
+    LLM_ARCH_QWEN3,
+    LLM_ARCH_GEMMA,
+    LLM_ARCH_GEMMA2,
+    LLM_ARCH_GEMMA3,
+    LLM_ARCH_PHI3,
+} llm_arch;
+
+typedef enum llm_act { LLM_ACT_SILU, LLM_ACT_GELU } llm_act;
+
+typedef struct llm_layer {
+    const gguf_tensor *attn_norm;
+    const gguf_tensor *wq, *wk, *wv, *wqkv, *wo; /* wqkv: phi3's fused projection */
+    const gguf_tensor *bq, *bk, *bv;             /* qwen2 biases */
+    const gguf_tensor *q_norm, *k_norm;          /* qwen3, gemma3: per-head RMS norm */
+    const gguf_tensor *post_attn_norm;           /* gemma2, gemma3 */
+    const gguf_tensor *ffn_norm;
+    const gguf_tensor *w_gate, *w_up, *w_down;   /* phi3: w_up holds gate|up, no w_gate */
+    const gguf_tensor *post_ffw_norm;            /* gemma2, gemma3 */
+    bool sliding;                                /* sliding-window attention on this layer */
+    float rope_base;
+} llm_layer;
+
+struct llm_model {
+    gguf *g;
+    llm_arch arch;
+    llm_hparams hp;
+    llm_act act;
+    float embd_scale; /* 1, or sqrt(n_embd) for the gemma family */
+    const gguf_tensor *tok_embd, *output_norm, *output, *rope_freqs;
+    llm_layer *layers;
+    char desc[256];
+};
+
+struct llm_session {
+    const llm_model *m;
+    tpool *pool;
+    int n_ctx, n_batch, n_past;
+    bool kv_f32;
+    /* KV cache, per layer: n_ctx rows of n_head_kv*head_dim, F16 or F32. */
+    void **k_cache, **v_cache;
+    /* Scratch for one batch of up to n_batch tokens (rows). */
+    float *x, *h, *q, *k, *v, *o, *a, *g, *u, *qkv;
+    float *scores;   /* per thread: n_ctx floats */
+    float *logits;   /* n_batch (all_logits) rows of n_vocab */
+    void *mm_scratch;
+    int n_logits;    /* rows of logits valid from the last decode */
+    bool logits_all; /* opened with room for a whole batch of logits */
+};
+
+/* arch.c: read hyper-parameters and bind tensors for m->g; fills m. */
+int llm_arch_load(llm_model *m, err_buf *eb);
+
+/* attention.c: causal attention for n tokens at positions n_past.. on layer il. q holds the
+ * roped queries (n rows of n_head*head_dim), o receives n rows of n_head*head_dim. */
+void llm_attention(llm_session *s, int il, int n, const float *q, float *o);
+
+#endif

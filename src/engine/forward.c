@@ -1,0 +1,172 @@
+/*
+ * The forward pass: one decoder block serves every supported family, with the differences
+ * (biases, fused projections, q/k norms, post-norms, GELU, soft-caps, sliding windows) read
+ * from the model. Matrix products run on the thread pool; row-wise ops are cheap and run on
+ * the calling thread.
+ */
+#include <string.h>
+
+#include "engine_int.h"
+
+/* Y (n rows of W->ne[1]) = X (n rows of W->ne[0]) W^T */
+static void mm(llm_session *s, const gguf_tensor *W, const float *X, int n, float *Y) {
+    kern_matmul(s->pool, W->type, W->data, W->ne[0], W->ne[1], X, n, Y, s->mm_scratch);
+}
+
+static const float *fdata(const gguf_tensor *t) { return (const float *)t->data; }
+
+static void add_bias(float *y, const gguf_tensor *b, int n, int64_t dim) {
+    if (!b) return;
+    for (int t = 0; t < n; t++) kern_add(y + (size_t)t * dim, y + (size_t)t * dim, fdata(b), dim);
+}
+
+/* Per-head RMS norm of n rows holding n_heads heads each (qwen3, gemma3). */
+static void head_norm(float *x, int n, int n_heads, int hd, const gguf_tensor *w, float eps) {
+    for (int r = 0; r < n * n_heads; r++) kern_rmsnorm(x + (size_t)r * hd, x + (size_t)r * hd, fdata(w), hd, eps);
+}
+
+static void store_kv(llm_session *s, int il, int n) {
+    const llm_hparams *hp = &s->m->hp;
+    size_t kd = (size_t)hp->n_head_kv * hp->head_dim;
+    for (int t = 0; t < n; t++) {
+        size_t row = (size_t)(s->n_past + t) * kd;
+        if (s->kv_f32) {
+            memcpy((float *)s->k_cache[il] + row, s->k + t * kd, kd * sizeof(float));
+            memcpy((float *)s->v_cache[il] + row, s->v + t * kd, kd * sizeof(float));
+        } else {
+            kern_f32_to_f16_row(s->k + t * kd, (uint16_t *)s->k_cache[il] + row, (int64_t)kd);
+            kern_f32_to_f16_row(s->v + t * kd, (uint16_t *)s->v_cache[il] + row, (int64_t)kd);
+        }
+    }
+}
+
+static void attention_block(llm_session *s, int il, int n) {
+    const llm_model *m = s->m;
+    const llm_hparams *hp = &m->hp;
+    const llm_layer *L = &m->layers[il];
+    int E = hp->n_embd, hd = hp->head_dim;
+    size_t QD = (size_t)hp->n_head * hd, KD = (size_t)hp->n_head_kv * hd;
+
+    for (int t = 0; t < n; t++)
+        kern_rmsnorm(s->h + (size_t)t * E, s->x + (size_t)t * E, fdata(L->attn_norm), E, hp->norm_eps);
+    if (L->wqkv) {
+        size_t W = QD + 2 * KD;
+        mm(s, L->wqkv, s->h, n, s->qkv);
+        for (int t = 0; t < n; t++) {
+            const float *r = s->qkv + t * W;
+            memcpy(s->q + t * QD, r, QD * sizeof(float));
+            memcpy(s->k + t * KD, r + QD, KD * sizeof(float));
+            memcpy(s->v + t * KD, r + QD + KD, KD * sizeof(float));
+        }
+    } else {
+        mm(s, L->wq, s->h, n, s->q);
+        mm(s, L->wk, s->h, n, s->k);
+        mm(s, L->wv, s->h, n, s->v);
+    }
+    add_bias(s->q, L->bq, n, (int64_t)QD);
+    add_bias(s->k, L->bk, n, (int64_t)KD);
+    add_bias(s->v, L->bv, n, (int64_t)KD);
+    if (L->q_norm) head_norm(s->q, n, hp->n_head, hd, L->q_norm, hp->norm_eps);
+    if (L->k_norm) head_norm(s->k, n, hp->n_head_kv, hd, L->k_norm, hp->norm_eps);
+
+    kern_rope_params rp = kern_rope_default_params();
+    rp.n_rot = hp->n_rot;
+    rp.neox = hp->rope_neox;
+    rp.freq_base = L->rope_base;
+    rp.freq_scale = hp->rope_freq_scale;
+    rp.freq_factors = m->rope_freqs ? fdata(m->rope_freqs) : NULL;
+    rp.ext_factor = hp->yarn_ext_factor;
+    rp.attn_factor = hp->yarn_attn_factor;
+    rp.beta_fast = hp->yarn_beta_fast;
+    rp.beta_slow = hp->yarn_beta_slow;
+    rp.n_ctx_orig = hp->yarn_n_ctx_orig;
+    for (int t = 0; t < n; t++) {
+        kern_rope(s->q + t * QD, hp->n_head, hd, s->n_past + t, &rp);
+        kern_rope(s->k + t * KD, hp->n_head_kv, hd, s->n_past + t, &rp);
+    }
+    store_kv(s, il, n);
+    llm_attention(s, il, n, s->q, s->o);
+    mm(s, L->wo, s->o, n, s->a);
+    if (L->post_attn_norm)
+        for (int t = 0; t < n; t++)
+            kern_rmsnorm(s->a + (size_t)t * E, s->a + (size_t)t * E, fdata(L->post_attn_norm), E, hp->norm_eps);
+    kern_add(s->x, s->x, s->a, (int64_t)n * E);
+}
+
+static void ffn_block(llm_session *s, int il, int n) {
+    const llm_model *m = s->m;
+    const llm_hparams *hp = &m->hp;
+    const llm_layer *L = &m->layers[il];
+    int E = hp->n_embd;
+    size_t F = (size_t)hp->n_ff;
+
+    for (int t = 0; t < n; t++)
+        kern_rmsnorm(s->h + (size_t)t * E, s->x + (size_t)t * E, fdata(L->ffn_norm), E, hp->norm_eps);
+    if (!L->w_gate) {
+        /* phi3: ffn_up yields gate | up per row. */
+        mm(s, L->w_up, s->h, n, s->u);
+        for (int t = 0; t < n; t++)
+            kern_swiglu(s->g + t * F, s->u + t * 2 * F, s->u + t * 2 * F + F, (int64_t)F);
+    } else {
+        mm(s, L->w_gate, s->h, n, s->g);
+        mm(s, L->w_up, s->h, n, s->u);
+        if (m->act == LLM_ACT_GELU) kern_geglu(s->g, s->g, s->u, (int64_t)n * F);
+        else kern_swiglu(s->g, s->g, s->u, (int64_t)n * F);
+    }
+    mm(s, L->w_down, s->g, n, s->a);
+    if (L->post_ffw_norm)
+        for (int t = 0; t < n; t++)
+            kern_rmsnorm(s->a + (size_t)t * E, s->a + (size_t)t * E, fdata(L->post_ffw_norm), E, hp->norm_eps);
+    kern_add(s->x, s->x, s->a, (int64_t)n * E);
+}
+
+/* Run n tokens (n <= n_batch); keep logits of none, the last, or all rows. */
+enum { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL };
+
+static void forward(llm_session *s, const int32_t *tokens, int n, int want) {
+    const llm_model *m = s->m;
+    const llm_hparams *hp = &m->hp;
+    int E = hp->n_embd;
+    const kern_traits *et = kern_traits_of(m->tok_embd->type);
+    size_t row_bytes = (size_t)E / (size_t)et->block_size * et->type_size;
+    for (int t = 0; t < n; t++) {
+        float *x = s->x + (size_t)t * E;
+        et->to_float((const char *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, x, E);
+        if (m->embd_scale != 1.0f) kern_scale(x, x, m->embd_scale, E);
+    }
+    for (int il = 0; il < hp->n_layer; il++) {
+        attention_block(s, il, n);
+        ffn_block(s, il, n);
+    }
+    s->n_past += n;
+    if (want == LOGITS_NONE) return;
+    int first = want == LOGITS_ALL ? 0 : n - 1, rows = n - first;
+    for (int t = 0; t < rows; t++)
+        kern_rmsnorm(s->h + (size_t)t * E, s->x + (size_t)(first + t) * E, fdata(m->output_norm), E,
+                     hp->norm_eps);
+    mm(s, m->output, s->h, rows, s->logits);
+    if (hp->final_softcap > 0) kern_softcap(s->logits, hp->final_softcap, (int64_t)rows * hp->n_vocab);
+    s->n_logits = rows;
+}
+
+int llm_decode(llm_session *s, const int32_t *tokens, int n, bool all_logits, err_buf *eb) {
+    const llm_hparams *hp = &s->m->hp;
+    if (n <= 0) return err_set(eb, BASE_EINVAL, "no tokens to decode");
+    if (n > s->n_ctx - s->n_past)
+        return err_set(eb, BASE_EFULL, "context full: %d cached + %d new tokens exceed n_ctx %d",
+                       s->n_past, n, s->n_ctx);
+    if (all_logits && (!s->logits_all || n > s->n_batch))
+        return err_set(eb, BASE_EINVAL, "all logits need a session opened with all_logits and at most n_batch (%d) tokens",
+                       s->n_batch);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
+            return err_set(eb, BASE_EINVAL, "token id %d at index %d is outside the vocabulary (0..%d)",
+                           tokens[i], i, hp->n_vocab - 1);
+    s->n_logits = 0;
+    for (int off = 0; off < n; off += s->n_batch) {
+        int c = n - off < s->n_batch ? n - off : s->n_batch;
+        bool last = off + c == n;
+        forward(s, tokens + off, c, !last ? LOGITS_NONE : all_logits ? LOGITS_ALL : LOGITS_LAST);
+    }
+    return 0;
+}

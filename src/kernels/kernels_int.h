@@ -1,0 +1,166 @@
+/*
+ * kernels internals: ggml's block layouts (bit for bit, so GGUF tensors are used in place),
+ * small helpers shared by the reference and SIMD files, and the per-type function names that
+ * types.c puts in the table. Not for use outside src/kernels/.
+ */
+#ifndef KERNELS_INT_H
+#define KERNELS_INT_H
+
+#include "kernels.h"
+
+#include <assert.h>
+#include <string.h>
+
+#define QK4_0 32
+#define QK4_1 32
+#define QK5_0 32
+#define QK5_1 32
+#define QK8_0 32
+#define QK8_1 32
+#define QK4_NL 32
+#define QK_K 256
+#define K_SCALE_SIZE 12
+
+typedef uint16_t kern_half; /* IEEE binary16 bits */
+
+typedef struct { kern_half d; uint8_t qs[QK4_0 / 2]; } block_q4_0;
+typedef struct { kern_half d, m; uint8_t qs[QK4_1 / 2]; } block_q4_1;
+typedef struct { kern_half d; uint8_t qh[4]; uint8_t qs[QK5_0 / 2]; } block_q5_0;
+typedef struct { kern_half d, m; uint8_t qh[4]; uint8_t qs[QK5_1 / 2]; } block_q5_1;
+typedef struct { kern_half d; int8_t qs[QK8_0]; } block_q8_0;
+/* s = d * sum(qs): lets Q4_1/Q5_1 dots add the weight's offset without a second pass. */
+typedef struct { kern_half d, s; int8_t qs[QK8_1]; } block_q8_1;
+typedef struct { kern_half d; uint8_t qs[QK4_NL / 2]; } block_iq4_nl;
+
+/* 16 sub-blocks of 16: 4-bit scale and 4-bit min each; 2-bit quants. */
+typedef struct {
+    uint8_t scales[QK_K / 16];
+    uint8_t qs[QK_K / 4];
+    kern_half d, dmin;
+} block_q2_K;
+/* 16 sub-blocks of 16: 6-bit scales packed in 12 bytes; 2 low bits + 1 high bit (hmask). */
+typedef struct {
+    uint8_t hmask[QK_K / 8];
+    uint8_t qs[QK_K / 4];
+    uint8_t scales[12];
+    kern_half d;
+} block_q3_K;
+/* 8 sub-blocks of 32: 6-bit scale and min packed in 12 bytes; 4-bit quants. */
+typedef struct {
+    kern_half d, dmin;
+    uint8_t scales[K_SCALE_SIZE];
+    uint8_t qs[QK_K / 2];
+} block_q4_K;
+typedef struct {
+    kern_half d, dmin;
+    uint8_t scales[K_SCALE_SIZE];
+    uint8_t qh[QK_K / 8];
+    uint8_t qs[QK_K / 2];
+} block_q5_K;
+/* 16 sub-blocks of 16 with int8 scales; 4 low bits in ql, 2 high bits in qh. */
+typedef struct {
+    uint8_t ql[QK_K / 2];
+    uint8_t qh[QK_K / 4];
+    int8_t scales[QK_K / 16];
+    kern_half d;
+} block_q6_K;
+/* Activations for the K-quants: float scale, and sums of each 16 quants (for the mins). */
+typedef struct {
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16];
+} block_q8_K;
+typedef struct {
+    kern_half d;
+    uint16_t scales_h;
+    uint8_t scales_l[QK_K / 64];
+    uint8_t qs[QK_K / 2];
+} block_iq4_xs;
+
+static_assert(sizeof(block_q4_0) == 18, "block_q4_0 size");
+static_assert(sizeof(block_q4_1) == 20, "block_q4_1 size");
+static_assert(sizeof(block_q5_0) == 22, "block_q5_0 size");
+static_assert(sizeof(block_q5_1) == 24, "block_q5_1 size");
+static_assert(sizeof(block_q8_0) == 34, "block_q8_0 size");
+static_assert(sizeof(block_q8_1) == 36, "block_q8_1 size");
+static_assert(sizeof(block_iq4_nl) == 18, "block_iq4_nl size");
+static_assert(sizeof(block_q2_K) == 84, "block_q2_K size");
+static_assert(sizeof(block_q3_K) == 110, "block_q3_K size");
+static_assert(sizeof(block_q4_K) == 144, "block_q4_K size");
+static_assert(sizeof(block_q5_K) == 176, "block_q5_K size");
+static_assert(sizeof(block_q6_K) == 210, "block_q6_K size");
+static_assert(sizeof(block_q8_K) == 292, "block_q8_K size");
+static_assert(sizeof(block_iq4_xs) == 136, "block_iq4_xs size");
+
+/* The 16 non-linear levels of IQ4_NL / IQ4_XS. */
+extern const int8_t kern_iq4nl_values[16];
+
+/* Scale and min j (0..7) of a Q4_K/Q5_K block, from the 12 packed bytes. */
+static inline void kern_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* Round to nearest, ties to even, for |f| < 2^22 (ggml's nearest_int, same results). */
+static inline int kern_nearest_int(float f) {
+    float v = f + 12582912.f;
+    int32_t i;
+    memcpy(&i, &v, 4);
+    return (i & 0x007fffff) - 0x00400000;
+}
+
+/* Unpack the 12 bytes of Q3_K scales into 16 unsigned 6-bit values (before the -32). */
+void kern_q3k_unpack_scales(const uint8_t *packed, uint8_t out[16]);
+
+/* ---- reference implementations (the definition of each type) ---- */
+
+#define KERN_DECL_TYPE(t)                                                          \
+    void kern_to_float_##t##_ref(const void *x, float *y, int64_t n);              \
+    void kern_vec_dot_##t##_ref(int64_t n, float *s, const void *x, const void *y);
+
+KERN_DECL_TYPE(f32)
+KERN_DECL_TYPE(f16)
+KERN_DECL_TYPE(bf16)
+KERN_DECL_TYPE(q4_0)
+KERN_DECL_TYPE(q4_1)
+KERN_DECL_TYPE(q5_0)
+KERN_DECL_TYPE(q5_1)
+KERN_DECL_TYPE(q8_0)
+KERN_DECL_TYPE(iq4_nl)
+KERN_DECL_TYPE(q2_K)
+KERN_DECL_TYPE(q3_K)
+KERN_DECL_TYPE(q4_K)
+KERN_DECL_TYPE(q5_K)
+KERN_DECL_TYPE(q6_K)
+KERN_DECL_TYPE(iq4_xs)
+
+void kern_to_float_q8_1_ref(const void *x, float *y, int64_t n);
+void kern_to_float_q8_K_ref(const void *x, float *y, int64_t n);
+
+void kern_from_float_f32_ref(const float *x, void *y, int64_t n);
+void kern_from_float_f16_ref(const float *x, void *y, int64_t n);
+void kern_from_float_bf16_ref(const float *x, void *y, int64_t n);
+void kern_from_float_q4_0_ref(const float *x, void *y, int64_t n);
+void kern_from_float_q8_0_ref(const float *x, void *y, int64_t n);
+void kern_from_float_q8_1_ref(const float *x, void *y, int64_t n);
+void kern_from_float_q8_K_ref(const float *x, void *y, int64_t n);
+void kern_from_float_q4_K_ref(const float *x, void *y, int64_t n);
+
+void kern_f16_to_f32_row_ref(const uint16_t *x, float *y, int64_t n);
+void kern_f32_to_f16_row_ref(const float *x, uint16_t *y, int64_t n);
+
+/* ---- per-ISA tables: each overrides the entries it has faster versions of ---- */
+
+void kern_patch_avx2(kern_traits *table);
+void kern_patch_avx2_kq(kern_traits *table); /* dot_kq_avx2.c, called by kern_patch_avx2 */
+void kern_patch_avx512(kern_traits *table, bool vnni);
+/* Used by the patch functions to install SIMD versions of the public row conversions. */
+void kern_set_f16_rows(void (*to32)(const uint16_t *, float *, int64_t),
+                       void (*to16)(const float *, uint16_t *, int64_t));
+
+#endif

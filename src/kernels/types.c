@@ -1,0 +1,186 @@
+/*
+ * The tensor type table and run-time dispatch. The reference table below defines every
+ * supported type; kern_init copies it and lets the ISA files (dot_avx2.c, dot_avx512.c)
+ * override the entries they have faster versions of, once, from the CPU's features or the
+ * LOCALAI_KERNELS environment variable.
+ */
+#include "kernels_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#define ROW(id, nm, bs, sz, tof, fromf, vdt, dot)                                    \
+    [id] = {.type = id, .name = nm, .block_size = bs, .type_size = sz, .to_float = tof, \
+            .from_float = fromf, .vec_dot_type = vdt, .vec_dot = dot}
+
+static const kern_traits ref_table[GGUF_TYPE_COUNT] = {
+    ROW(GGUF_TYPE_F32, "F32", 1, 4, kern_to_float_f32_ref, kern_from_float_f32_ref,
+        GGUF_TYPE_F32, kern_vec_dot_f32_ref),
+    ROW(GGUF_TYPE_F16, "F16", 1, 2, kern_to_float_f16_ref, kern_from_float_f16_ref,
+        GGUF_TYPE_F16, kern_vec_dot_f16_ref),
+    ROW(GGUF_TYPE_BF16, "BF16", 1, 2, kern_to_float_bf16_ref, kern_from_float_bf16_ref,
+        GGUF_TYPE_BF16, kern_vec_dot_bf16_ref),
+    ROW(GGUF_TYPE_Q4_0, "Q4_0", QK4_0, sizeof(block_q4_0), kern_to_float_q4_0_ref,
+        kern_from_float_q4_0_ref, GGUF_TYPE_Q8_0, kern_vec_dot_q4_0_ref),
+    ROW(GGUF_TYPE_Q4_1, "Q4_1", QK4_1, sizeof(block_q4_1), kern_to_float_q4_1_ref, NULL,
+        GGUF_TYPE_Q8_1, kern_vec_dot_q4_1_ref),
+    ROW(GGUF_TYPE_Q5_0, "Q5_0", QK5_0, sizeof(block_q5_0), kern_to_float_q5_0_ref, NULL,
+        GGUF_TYPE_Q8_0, kern_vec_dot_q5_0_ref),
+    ROW(GGUF_TYPE_Q5_1, "Q5_1", QK5_1, sizeof(block_q5_1), kern_to_float_q5_1_ref, NULL,
+        GGUF_TYPE_Q8_1, kern_vec_dot_q5_1_ref),
+    ROW(GGUF_TYPE_Q8_0, "Q8_0", QK8_0, sizeof(block_q8_0), kern_to_float_q8_0_ref,
+        kern_from_float_q8_0_ref, GGUF_TYPE_Q8_0, kern_vec_dot_q8_0_ref),
+    /* Activation-only formats: no dot of their own. */
+    ROW(GGUF_TYPE_Q8_1, "Q8_1", QK8_1, sizeof(block_q8_1), kern_to_float_q8_1_ref,
+        kern_from_float_q8_1_ref, GGUF_TYPE_Q8_1, NULL),
+    ROW(GGUF_TYPE_Q8_K, "Q8_K", QK_K, sizeof(block_q8_K), kern_to_float_q8_K_ref,
+        kern_from_float_q8_K_ref, GGUF_TYPE_Q8_K, NULL),
+    ROW(GGUF_TYPE_Q2_K, "Q2_K", QK_K, sizeof(block_q2_K), kern_to_float_q2_K_ref, NULL,
+        GGUF_TYPE_Q8_K, kern_vec_dot_q2_K_ref),
+    ROW(GGUF_TYPE_Q3_K, "Q3_K", QK_K, sizeof(block_q3_K), kern_to_float_q3_K_ref, NULL,
+        GGUF_TYPE_Q8_K, kern_vec_dot_q3_K_ref),
+    ROW(GGUF_TYPE_Q4_K, "Q4_K", QK_K, sizeof(block_q4_K), kern_to_float_q4_K_ref,
+        kern_from_float_q4_K_ref, GGUF_TYPE_Q8_K, kern_vec_dot_q4_K_ref),
+    ROW(GGUF_TYPE_Q5_K, "Q5_K", QK_K, sizeof(block_q5_K), kern_to_float_q5_K_ref, NULL,
+        GGUF_TYPE_Q8_K, kern_vec_dot_q5_K_ref),
+    ROW(GGUF_TYPE_Q6_K, "Q6_K", QK_K, sizeof(block_q6_K), kern_to_float_q6_K_ref, NULL,
+        GGUF_TYPE_Q8_K, kern_vec_dot_q6_K_ref),
+    ROW(GGUF_TYPE_IQ4_NL, "IQ4_NL", QK4_NL, sizeof(block_iq4_nl), kern_to_float_iq4_nl_ref,
+        NULL, GGUF_TYPE_Q8_0, kern_vec_dot_iq4_nl_ref),
+    ROW(GGUF_TYPE_IQ4_XS, "IQ4_XS", QK_K, sizeof(block_iq4_xs), kern_to_float_iq4_xs_ref,
+        NULL, GGUF_TYPE_Q8_K, kern_vec_dot_iq4_xs_ref),
+};
+
+/* Names of the ids we do not compute with, for error messages (ggml's names). */
+static const char *const other_names[GGUF_TYPE_COUNT] = {
+    [GGUF_TYPE_IQ2_XXS] = "IQ2_XXS", [GGUF_TYPE_IQ2_XS] = "IQ2_XS",
+    [GGUF_TYPE_IQ3_XXS] = "IQ3_XXS", [GGUF_TYPE_IQ1_S] = "IQ1_S",
+    [GGUF_TYPE_IQ3_S] = "IQ3_S",     [GGUF_TYPE_IQ2_S] = "IQ2_S",
+    [GGUF_TYPE_I8] = "I8",           [GGUF_TYPE_I16] = "I16",
+    [GGUF_TYPE_I32] = "I32",         [GGUF_TYPE_I64] = "I64",
+    [GGUF_TYPE_F64] = "F64",         [GGUF_TYPE_IQ1_M] = "IQ1_M",
+    [GGUF_TYPE_TQ1_0] = "TQ1_0",     [GGUF_TYPE_TQ2_0] = "TQ2_0",
+};
+
+static kern_traits active_table[GGUF_TYPE_COUNT];
+static kern_isa active_isa = KERN_ISA_REF;
+static pthread_once_t auto_once = PTHREAD_ONCE_INIT;
+static bool inited;
+
+static void (*f16_to_f32_row_fn)(const uint16_t *, float *, int64_t) = kern_f16_to_f32_row_ref;
+static void (*f32_to_f16_row_fn)(const float *, uint16_t *, int64_t) = kern_f32_to_f16_row_ref;
+
+/* Set by the ISA files' patch functions for the row conversions. */
+void kern_set_f16_rows(void (*to32)(const uint16_t *, float *, int64_t),
+                       void (*to16)(const float *, uint16_t *, int64_t)) {
+    f16_to_f32_row_fn = to32;
+    f32_to_f16_row_fn = to16;
+}
+
+bool kern_cpu_supports(kern_isa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    switch (isa) {
+    case KERN_ISA_AUTO:
+    case KERN_ISA_REF: return true;
+    case KERN_ISA_AVX2:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
+    case KERN_ISA_AVX512:
+        return kern_cpu_supports(KERN_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512vl");
+    }
+    return false;
+#else
+    return isa == KERN_ISA_REF || isa == KERN_ISA_AUTO;
+#endif
+}
+
+static bool cpu_has_vnni(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni");
+#else
+    return false;
+#endif
+}
+
+const char *kern_isa_name(kern_isa isa) {
+    switch (isa) {
+    case KERN_ISA_AUTO: return "auto";
+    case KERN_ISA_REF: return "ref";
+    case KERN_ISA_AVX2: return "avx2";
+    case KERN_ISA_AVX512: return "avx512";
+    }
+    return "unknown";
+}
+
+static kern_isa isa_from_env(void) {
+    const char *s = getenv("LOCALAI_KERNELS");
+    if (!s || !*s) return KERN_ISA_AUTO;
+    if (!strcmp(s, "ref")) return KERN_ISA_REF;
+    if (!strcmp(s, "avx2")) return KERN_ISA_AVX2;
+    if (!strcmp(s, "avx512")) return KERN_ISA_AVX512;
+    log_warn("LOCALAI_KERNELS=%s is not one of ref, avx2, avx512: choosing automatically", s);
+    return KERN_ISA_AUTO;
+}
+
+kern_isa kern_init(kern_isa want) {
+    if (want == KERN_ISA_AUTO) want = isa_from_env();
+    if (want == KERN_ISA_AUTO) want = KERN_ISA_AVX512;
+    /* Fall back to the best the CPU has. */
+    if (want == KERN_ISA_AVX512 && !kern_cpu_supports(KERN_ISA_AVX512)) want = KERN_ISA_AVX2;
+    if (want == KERN_ISA_AVX2 && !kern_cpu_supports(KERN_ISA_AVX2)) want = KERN_ISA_REF;
+
+    memcpy(active_table, ref_table, sizeof active_table);
+    kern_set_f16_rows(kern_f16_to_f32_row_ref, kern_f32_to_f16_row_ref);
+#if defined(__x86_64__)
+    if (want == KERN_ISA_AVX2 || want == KERN_ISA_AVX512) kern_patch_avx2(active_table);
+    if (want == KERN_ISA_AVX512) kern_patch_avx512(active_table, cpu_has_vnni());
+#endif
+    active_isa = want;
+    inited = true;
+    return want;
+}
+
+static void init_auto(void) {
+    if (!inited) kern_init(KERN_ISA_AUTO);
+}
+
+static inline void ensure_init(void) {
+    if (!inited) pthread_once(&auto_once, init_auto);
+}
+
+kern_isa kern_active_isa(void) {
+    ensure_init();
+    return active_isa;
+}
+
+const kern_traits *kern_traits_of(int type) {
+    if (type < 0 || type >= GGUF_TYPE_COUNT || !ref_table[type].name) return NULL;
+    ensure_init();
+    return &active_table[type];
+}
+
+const kern_traits *kern_traits_ref(int type) {
+    if (type < 0 || type >= GGUF_TYPE_COUNT || !ref_table[type].name) return NULL;
+    return &ref_table[type];
+}
+
+int kern_check_type(int type, err_buf *eb) {
+    if (kern_traits_ref(type)) return 0;
+    const char *name = type >= 0 && type < GGUF_TYPE_COUNT ? other_names[type] : NULL;
+    if (!name) name = "unknown";
+    return err_set(eb, BASE_EUNSUPPORTED, "tensor type %s (%d) is not supported", name, type);
+}
+
+void kern_f16_to_f32_row(const uint16_t *x, float *y, int64_t n) {
+    ensure_init();
+    f16_to_f32_row_fn(x, y, n);
+}
+
+void kern_f32_to_f16_row(const float *x, uint16_t *y, int64_t n) {
+    ensure_init();
+    f32_to_f16_row_fn(x, y, n);
+}
