@@ -62,6 +62,8 @@ static const char *const other_names[GGUF_TYPE_COUNT] = {
     [GGUF_TYPE_TQ1_0] = "TQ1_0",     [GGUF_TYPE_TQ2_0] = "TQ2_0",
 };
 
+float kern_f16_table[65536];
+
 static kern_traits active_table[GGUF_TYPE_COUNT];
 static kern_isa active_isa = KERN_ISA_REF;
 static pthread_once_t auto_once = PTHREAD_ONCE_INIT;
@@ -133,6 +135,8 @@ kern_isa kern_init(kern_isa want) {
     if (want == KERN_ISA_AVX512 && !kern_cpu_supports(KERN_ISA_AVX512)) want = KERN_ISA_AVX2;
     if (want == KERN_ISA_AVX2 && !kern_cpu_supports(KERN_ISA_AVX2)) want = KERN_ISA_REF;
 
+    if (!inited)
+        for (uint32_t h = 0; h < 65536; h++) kern_f16_table[h] = kern_f16_to_f32((uint16_t)h);
     memcpy(active_table, ref_table, sizeof active_table);
     kern_set_f16_rows(kern_f16_to_f32_row_ref, kern_f32_to_f16_row_ref);
 #if defined(__x86_64__)
@@ -173,6 +177,15 @@ int kern_check_type(int type, err_buf *eb) {
     const char *name = type >= 0 && type < GGUF_TYPE_COUNT ? other_names[type] : NULL;
     if (!name) name = "unknown";
     return err_set(eb, BASE_EUNSUPPORTED, "tensor type %s (%d) is not supported", name, type);
+}
+
+void kern_vec_dot_multi(const kern_traits *t, int64_t n, float *s, size_t bs, const void *x,
+                        const void *y, size_t by, int nrc) {
+    if (t->vec_dot_multi) {
+        t->vec_dot_multi(n, s, bs, x, y, by, nrc);
+        return;
+    }
+    for (int r = 0; r < nrc; r++) t->vec_dot(n, s + (size_t)r * bs, x, (const char *)y + (size_t)r * by);
 }
 
 void kern_f16_to_f32_row(const uint16_t *x, float *y, int64_t n) {
