@@ -9,20 +9,60 @@
 #define INLINE static inline __attribute__((always_inline))
 #define YROW(T, y, r, by) ((const T *)((const char *)(y) + (size_t)(r) * (by)))
 
+/* 8 int32 sums of x*y over groups of 4, given ax = |x| and x (for its sign), y from memory. */
+static inline __m256i dot_abs_signed(__m256i ax, __m256i x, const int8_t *y) {
+    const __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y), x);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+}
+
+/* Sum of (q - 8) * y over one Q4_0 block, q the unsigned nibbles. For one row, q * y - 8 * y
+ * (two maddubs) takes fewer instructions; for several rows the sign trick's shared half (qx,
+ * ax computed once) wins. Both give the same exact integers. */
+INLINE __m256i q4_0_block(const int nr, __m256i qu, __m256i qx, __m256i ax, const int8_t *y) {
+    if (nr == 1) {
+        const __m256i a = _mm256_loadu_si256((const __m256i *)y);
+        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(qu, a),
+                                           _mm256_maddubs_epi16(_mm256_set1_epi8(8), a));
+        return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+    }
+    return dot_abs_signed(ax, qx, y);
+}
+
 INLINE void q4_0_rows(int64_t n, float *s, size_t bs, const void *vx, const void *vy, size_t by,
                       const int nr) {
     const block_q4_0 *x = vx;
+    const int64_t nb = n / QK4_0;
+    const __m256i eight = _mm256_set1_epi8(8);
     __m256 acc[4];
     for (int r = 0; r < nr; r++) acc[r] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK4_0; i++) {
-        const __m256i qx = _mm256_sub_epi8(nibbles_32(x[i].qs), _mm256_set1_epi8(8));
-        const __m256i ax = _mm256_sign_epi8(qx, qx);
-        const __m256 dx = _mm256_broadcast_ss(&kern_f16_table[x[i].d]);
+    /* Blocks in pairs: acc += d0 * p0 + d1 * p1 halves the accumulator's dependency chain. */
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const __m256i qu0 = nibbles_32(x[i].qs), qu1 = nibbles_32(x[i + 1].qs);
+        const __m256i qx0 = _mm256_sub_epi8(qu0, eight), qx1 = _mm256_sub_epi8(qu1, eight);
+        const __m256i ax0 = _mm256_sign_epi8(qx0, qx0), ax1 = _mm256_sign_epi8(qx1, qx1);
+        const float dx0 = kern_f16_table[x[i].d];
+        const float dx1 = kern_f16_table[x[i + 1].d];
         for (int r = 0; r < nr; r++) {
             const block_q8_0 *y = YROW(block_q8_0, vy, r, by) + i;
-            const __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), qx);
-            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
-            const __m256 d = _mm256_mul_ps(dx, _mm256_broadcast_ss(&kern_f16_table[y->d]));
+            const __m256i p0 = q4_0_block(nr, qu0, qx0, ax0, y[0].qs);
+            const __m256i p1 = q4_0_block(nr, qu1, qx1, ax1, y[1].qs);
+            const __m256 d0 = _mm256_set1_ps(dx0 * kern_f16_table[y[0].d]);
+            const __m256 d1 = _mm256_set1_ps(dx1 * kern_f16_table[y[1].d]);
+            const __m256 t = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0),
+                                             _mm256_mul_ps(d1, _mm256_cvtepi32_ps(p1)));
+            acc[r] = _mm256_add_ps(acc[r], t);
+        }
+    }
+    if (i < nb) {
+        const __m256i qu = nibbles_32(x[i].qs);
+        const __m256i qx = _mm256_sub_epi8(qu, eight);
+        const __m256i ax = _mm256_sign_epi8(qx, qx);
+        const float dx = kern_f16_table[x[i].d];
+        for (int r = 0; r < nr; r++) {
+            const block_q8_0 *y = YROW(block_q8_0, vy, r, by) + i;
+            const __m256i p = q4_0_block(nr, qu, qx, ax, y->qs);
+            const __m256 d = _mm256_set1_ps(dx * kern_f16_table[y->d]);
             acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[r]);
         }
     }
@@ -32,17 +72,37 @@ INLINE void q4_0_rows(int64_t n, float *s, size_t bs, const void *vx, const void
 INLINE void q8_0_rows(int64_t n, float *s, size_t bs, const void *vx, const void *vy, size_t by,
                       const int nr) {
     const block_q8_0 *x = vx;
+    const int64_t nb = n / QK8_0;
     __m256 acc[4];
     for (int r = 0; r < nr; r++) acc[r] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK8_0; i++) {
-        const __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        const __m256i ax = _mm256_sign_epi8(qx, qx);
-        const __m256 dx = _mm256_broadcast_ss(&kern_f16_table[x[i].d]);
+    /* Blocks in pairs: acc += d0 * p0 + d1 * p1 halves the accumulator's dependency chain. */
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const __m256i qx0 = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        const __m256i ax0 = _mm256_sign_epi8(qx0, qx0);
+        const float dx0 = kern_f16_table[x[i].d];
+        const __m256i qx1 = _mm256_loadu_si256((const __m256i *)x[i + 1].qs);
+        const __m256i ax1 = _mm256_sign_epi8(qx1, qx1);
+        const float dx1 = kern_f16_table[x[i + 1].d];
         for (int r = 0; r < nr; r++) {
             const block_q8_0 *y = YROW(block_q8_0, vy, r, by) + i;
-            const __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), qx);
-            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
-            const __m256 d = _mm256_mul_ps(dx, _mm256_broadcast_ss(&kern_f16_table[y->d]));
+            const __m256i p0 = dot_abs_signed(ax0, qx0, y[0].qs);
+            const __m256i p1 = dot_abs_signed(ax1, qx1, y[1].qs);
+            const __m256 d0 = _mm256_set1_ps(dx0 * kern_f16_table[y[0].d]);
+            const __m256 d1 = _mm256_set1_ps(dx1 * kern_f16_table[y[1].d]);
+            const __m256 t = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0),
+                                             _mm256_mul_ps(d1, _mm256_cvtepi32_ps(p1)));
+            acc[r] = _mm256_add_ps(acc[r], t);
+        }
+    }
+    if (i < nb) {
+        const __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        const __m256i ax = _mm256_sign_epi8(qx, qx);
+        const float dx = kern_f16_table[x[i].d];
+        for (int r = 0; r < nr; r++) {
+            const block_q8_0 *y = YROW(block_q8_0, vy, r, by) + i;
+            const __m256i p = dot_abs_signed(ax, qx, y->qs);
+            const __m256 d = _mm256_set1_ps(dx * kern_f16_table[y->d]);
             acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[r]);
         }
     }
@@ -140,16 +200,17 @@ INLINE void q6_K_rows(int64_t n, float *s, size_t bs, const void *vx, const void
     for (int r = 0; r < nr; r++) s[(size_t)r * bs] = hsum_f32x8(acc[r]);
 }
 
-/* vec_dot (one row) and vec_dot_multi (groups of 4, then the rest) for each kernel above. */
-#define DEFINE_ROWS(t)                                                                       \
+/* vec_dot (one row) and vec_dot_multi (groups of G rows, then the rest) for each kernel
+ * above. G is what fits the 16 vector registers without spilling. */
+#define DEFINE_ROWS(t, G)                                                                    \
     static void vec_dot_##t(int64_t n, float *s, const void *x, const void *y) {             \
         t##_rows(n, s, 1, x, y, 0, 1);                                                       \
     }                                                                                        \
     static void vec_dot_multi_##t(int64_t n, float *s, size_t bs, const void *x,             \
                                   const void *y, size_t by, int nrc) {                       \
         int r = 0;                                                                           \
-        for (; r + 4 <= nrc; r += 4)                                                         \
-            t##_rows(n, s + (size_t)r * bs, bs, x, (const char *)y + (size_t)r * by, by, 4); \
+        for (; r + G <= nrc; r += G)                                                         \
+            t##_rows(n, s + (size_t)r * bs, bs, x, (const char *)y + (size_t)r * by, by, G); \
         float *sr = s + (size_t)r * bs;                                                      \
         const void *yr = (const char *)y + (size_t)r * by;                                   \
         switch (nrc - r) {                                                                   \
@@ -160,10 +221,10 @@ INLINE void q6_K_rows(int64_t n, float *s, size_t bs, const void *vx, const void
         }                                                                                    \
     }
 
-DEFINE_ROWS(q4_0)
-DEFINE_ROWS(q8_0)
-DEFINE_ROWS(q4_K)
-DEFINE_ROWS(q6_K)
+DEFINE_ROWS(q4_0, 4)
+DEFINE_ROWS(q8_0, 4)
+DEFINE_ROWS(q4_K, 2)
+DEFINE_ROWS(q6_K, 2)
 
 void kern_patch_avx2_rows(kern_traits *t) {
     t[GGUF_TYPE_Q4_0].vec_dot = vec_dot_q4_0;
