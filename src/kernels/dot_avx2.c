@@ -178,4 +178,5 @@ void kern_patch_avx2(kern_traits *t) {
     kern_set_f16_rows(f16_to_f32_row, f32_to_f16_row);
     kern_patch_avx2_kq(t);
     kern_patch_avx2_rows(t);
+    kern_patch_avx2_quant(t);
 }
