@@ -7,6 +7,9 @@
 #include "kernels_int.h"
 
 #include <pthread.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <stdlib.h>
 
 #define ROW(id, nm, bs, sz, tof, fromf, vdt, dot)                                    \
@@ -79,33 +82,49 @@ void kern_set_f16_rows(void (*to32)(const uint16_t *, float *, int64_t),
     f32_to_f16_row_fn = to16;
 }
 
-bool kern_cpu_supports(kern_isa isa) {
+/* CPU features straight from CPUID (compilers disagree on __builtin_cpu_supports' names), and
+ * XGETBV for whether the OS saves the wider registers. */
+typedef struct cpu_feats {
+    bool avx2, avx512, vnni;
+} cpu_feats;
+
+static cpu_feats feats;
+static pthread_once_t feats_once = PTHREAD_ONCE_INIT;
+
+static void detect_cpu(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    switch (isa) {
-    case KERN_ISA_AUTO:
-    case KERN_ISA_REF: return true;
-    case KERN_ISA_AVX2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
-    case KERN_ISA_AVX512:
-        return kern_cpu_supports(KERN_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
-               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("avx512vl");
-    }
-    return false;
-#else
-    return isa == KERN_ISA_REF || isa == KERN_ISA_AUTO;
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28);
+    const bool f16c = c & (1u << 29);
+    if (!osxsave || !avx) return;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    const bool os_ymm = (xlo & 0x6) == 0x6, os_zmm = (xlo & 0xe6) == 0xe6;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
+    const bool avx2 = b & (1u << 5), bmi2 = b & (1u << 8);
+    const bool avx512f = b & (1u << 16), avx512dq = b & (1u << 17);
+    const bool avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
+    feats.avx2 = os_ymm && avx2 && fma && f16c && bmi2;
+    feats.avx512 = feats.avx2 && os_zmm && avx512f && avx512dq && avx512bw && avx512vl;
+    feats.vnni = feats.avx512 && (c & (1u << 11));
 #endif
 }
 
-static bool cpu_has_vnni(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni");
-#else
+bool kern_cpu_supports(kern_isa isa) {
+    pthread_once(&feats_once, detect_cpu);
+    switch (isa) {
+    case KERN_ISA_AUTO:
+    case KERN_ISA_REF: return true;
+    case KERN_ISA_AVX2: return feats.avx2;
+    case KERN_ISA_AVX512: return feats.avx512;
+    }
     return false;
-#endif
+}
+
+static bool cpu_has_vnni(void) {
+    pthread_once(&feats_once, detect_cpu);
+    return feats.vnni;
 }
 
 const char *kern_isa_name(kern_isa isa) {
