@@ -6,32 +6,7 @@
  */
 #include "avx2_int.h"
 
-/* ---- Q4_0, Q5_0, Q8_0, IQ4_NL x Q8_0 ---- */
-
-static void vec_dot_q4_0(int64_t n, float *s, const void *vx, const void *vy) {
-    const block_q4_0 *x = vx;
-    const block_q8_0 *y = vy;
-    const int64_t nb = n / QK4_0;
-    const __m256i off = _mm256_set1_epi8(8);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    /* Two blocks per step with two accumulators hide the FMA latency. */
-    for (; i + 1 < nb; i += 2) {
-        const __m256i qx0 = _mm256_sub_epi8(nibbles_32(x[i].qs), off);
-        const __m256i qx1 = _mm256_sub_epi8(nibbles_32(x[i + 1].qs), off);
-        const __m256i p0 = dot_s8s8_i32(qx0, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        const __m256i p1 = dot_s8s8_i32(qx1, _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i + 1].d) * H2F(y[i + 1].d)),
-                               _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; i++) {
-        const __m256i qx = _mm256_sub_epi8(nibbles_32(x[i].qs), off);
-        const __m256i p = dot_s8s8_i32(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc0);
-    }
-    *s = hsum_f32x8(_mm256_add_ps(acc0, acc1));
-}
+/* ---- Q5_0, IQ4_NL x Q8_0 (Q4_0 and Q8_0 are in dot_rows_avx2.c) ---- */
 
 static void vec_dot_q5_0(int64_t n, float *s, const void *vx, const void *vy) {
     const block_q5_0 *x = vx;
@@ -45,29 +20,6 @@ static void vec_dot_q5_0(int64_t n, float *s, const void *vx, const void *vy) {
         acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
     }
     *s = hsum_f32x8(acc);
-}
-
-static void vec_dot_q8_0(int64_t n, float *s, const void *vx, const void *vy) {
-    const block_q8_0 *x = vx;
-    const block_q8_0 *y = vy;
-    const int64_t nb = n / QK8_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const __m256i p0 = dot_s8s8_i32(_mm256_loadu_si256((const __m256i *)x[i].qs),
-                                        _mm256_loadu_si256((const __m256i *)y[i].qs));
-        const __m256i p1 = dot_s8s8_i32(_mm256_loadu_si256((const __m256i *)x[i + 1].qs),
-                                        _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i + 1].d) * H2F(y[i + 1].d)),
-                               _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; i++) {
-        const __m256i p = dot_s8s8_i32(_mm256_loadu_si256((const __m256i *)x[i].qs),
-                                       _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc0);
-    }
-    *s = hsum_f32x8(_mm256_add_ps(acc0, acc1));
 }
 
 static void vec_dot_iq4_nl(int64_t n, float *s, const void *vx, const void *vy) {
@@ -217,14 +169,14 @@ void kern_patch_avx2(kern_traits *t) {
     t[GGUF_TYPE_F16].to_float = to_float_f16;
     t[GGUF_TYPE_F16].from_float = from_float_f16;
     t[GGUF_TYPE_BF16].vec_dot = vec_dot_bf16;
-    t[GGUF_TYPE_Q4_0].vec_dot = vec_dot_q4_0;
     t[GGUF_TYPE_Q4_0].to_float = to_float_q4_0;
     t[GGUF_TYPE_Q4_1].vec_dot = vec_dot_q4_1;
     t[GGUF_TYPE_Q5_0].vec_dot = vec_dot_q5_0;
     t[GGUF_TYPE_Q5_1].vec_dot = vec_dot_q5_1;
-    t[GGUF_TYPE_Q8_0].vec_dot = vec_dot_q8_0;
     t[GGUF_TYPE_Q8_0].to_float = to_float_q8_0;
     t[GGUF_TYPE_IQ4_NL].vec_dot = vec_dot_iq4_nl;
     kern_set_f16_rows(f16_to_f32_row, f32_to_f16_row);
     kern_patch_avx2_kq(t);
+    kern_patch_avx2_rows(t);
+    kern_patch_avx2_quant(t);
 }
