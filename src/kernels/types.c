@@ -7,6 +7,7 @@
 #include "kernels_int.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -70,7 +71,8 @@ float kern_f16_table[65536];
 static kern_traits active_table[GGUF_TYPE_COUNT];
 static kern_isa active_isa = KERN_ISA_REF;
 static pthread_once_t auto_once = PTHREAD_ONCE_INIT;
-static bool inited;
+/* Set (release) once the table is filled, so readers on other threads see a whole table. */
+static atomic_bool inited;
 
 static void (*f16_to_f32_row_fn)(const uint16_t *, float *, int64_t) = kern_f16_to_f32_row_ref;
 static void (*f32_to_f16_row_fn)(const float *, uint16_t *, int64_t) = kern_f32_to_f16_row_ref;
@@ -154,7 +156,7 @@ kern_isa kern_init(kern_isa want) {
     if (want == KERN_ISA_AVX512 && !kern_cpu_supports(KERN_ISA_AVX512)) want = KERN_ISA_AVX2;
     if (want == KERN_ISA_AVX2 && !kern_cpu_supports(KERN_ISA_AVX2)) want = KERN_ISA_REF;
 
-    if (!inited)
+    if (!atomic_load_explicit(&inited, memory_order_acquire))
         for (uint32_t h = 0; h < 65536; h++) kern_f16_table[h] = kern_f16_to_f32((uint16_t)h);
     memcpy(active_table, ref_table, sizeof active_table);
     kern_set_f16_rows(kern_f16_to_f32_row_ref, kern_f32_to_f16_row_ref);
@@ -163,16 +165,16 @@ kern_isa kern_init(kern_isa want) {
     if (want == KERN_ISA_AVX512) kern_patch_avx512(active_table, cpu_has_vnni());
 #endif
     active_isa = want;
-    inited = true;
+    atomic_store_explicit(&inited, true, memory_order_release);
     return want;
 }
 
 static void init_auto(void) {
-    if (!inited) kern_init(KERN_ISA_AUTO);
+    if (!atomic_load_explicit(&inited, memory_order_acquire)) kern_init(KERN_ISA_AUTO);
 }
 
 static inline void ensure_init(void) {
-    if (!inited) pthread_once(&auto_once, init_auto);
+    if (!atomic_load_explicit(&inited, memory_order_acquire)) pthread_once(&auto_once, init_auto);
 }
 
 kern_isa kern_active_isa(void) {
