@@ -3,6 +3,7 @@
  * parsing, byte fallback, the streaming decoder (characters split across tokens, invalid
  * bytes), hostile metadata, and out-of-memory at every allocation.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -427,4 +428,55 @@ TEST(tok_oom_loop) {
         ASSERT_CMP_INT(n, <, 1000);
     }
     gguf_close(g);
+}
+
+/* End of generation beyond eos: fill-in-the-middle pad tokens and DeepSeek's end token. */
+TEST(tok_eog_detection) {
+    tok *t = load(VOCAB("starcoder"));
+    ASSERT_EQ_INT(tok_find(t, "<fim_pad>", 9), 4);
+    ASSERT_TRUE(tok_is_eog(t, 4));
+    ASSERT_TRUE(tok_is_eog(t, 0)); /* <|endoftext|>, also eos */
+    ASSERT_FALSE(tok_is_eog(t, 1)); /* <fim_prefix> */
+    tok_free(t);
+    t = load(VOCAB("deepseek-coder"));
+    ASSERT_EQ_INT(tok_eos(t), 32014);
+    ASSERT_EQ_INT(tok_eot(t), 32014);
+    ASSERT_EQ_INT(tok_bos(t), 32013);
+    ASSERT_TRUE(tok_add_bos(t));
+    EXPECT_IDS(t, "x", true, false, 32013, tok_find(t, "x", 1));
+    tok_free(t);
+}
+
+static void *encode_many(void *arg) {
+    const tok *t = arg;
+    const char *text = "Hello, world! \xf0\x9f\xa6\x99 <|im_end|> 12345 caf\xc3\xa9";
+    int32_t *first = NULL;
+    size_t n_first = 0;
+    for (int i = 0; i < 200; i++) {
+        int32_t *ids;
+        size_t n;
+        if (tok_encode(t, text, strlen(text), true, true, &ids, &n, NULL)) return (void *)1;
+        if (!first) {
+            first = ids, n_first = n;
+            continue;
+        }
+        bool same = n == n_first && memcmp(ids, first, n * sizeof *ids) == 0;
+        mem_free(ids);
+        if (!same) return (void *)1;
+    }
+    mem_free(first);
+    return NULL;
+}
+
+/* A loaded tokenizer is shared read-only: threads encode at once and agree. */
+TEST(tok_concurrent_encode) {
+    tok *t = load(VOCAB("qwen2"));
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) ASSERT_EQ_INT(pthread_create(&th[i], NULL, encode_many, t), 0);
+    for (int i = 0; i < 3; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        ASSERT_NULL(r);
+    }
+    tok_free(t);
 }
