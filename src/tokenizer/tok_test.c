@@ -3,12 +3,13 @@
  * parsing, byte fallback, the streaming decoder (characters split across tokens, invalid
  * bytes), hostile metadata, and out-of-memory at every allocation.
  */
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "test.h"
-#include "tokenizer/tokenizer.h"
+#include "tokenizer/tok_int.h"
 
 static tok *load(const char *rel) {
     err_buf eb = {0}, *e = &eb; /* a pointer: ASSERT_OK(rc, &eb) trips -Waddress */
@@ -479,4 +480,59 @@ TEST(tok_concurrent_encode) {
         ASSERT_NULL(r);
     }
     tok_free(t);
+}
+
+/* The real model's greedy output decodes to the reference text (llama2.c's decoding rule:
+ * BOS skipped, the first piece's leading space dropped), streamed one id at a time. */
+TEST(tok_stories_greedy_text) {
+    json_error_t jerr;
+    json_t *root = json_load_file(test_shared_file("testdata/llm/stories260K.greedy.json"), 0, &jerr);
+    ASSERT_NOT_NULL(root);
+    json_t *gen = json_object_get(root, "generated_ids");
+    const char *want = json_string_value(json_object_get(root, "generated_text"));
+    ASSERT_NOT_NULL(want);
+    ASSERT_CMP_INT(json_array_size(gen), >, 100);
+    tok *t = load(STORIES);
+    tok_decoder *d = tok_decoder_new(t, false);
+    buf out = {0};
+    ASSERT_EQ_INT(tok_decoder_push(d, 1, &out), 0); /* the prompt: BOS */
+    for (size_t i = 0; i < json_array_size(gen); i++)
+        ASSERT_EQ_INT(tok_decoder_push(d, (int32_t)json_integer_value(json_array_get(gen, i)), &out), 0);
+    ASSERT_EQ_INT(tok_decoder_flush(d, &out), 0);
+    ASSERT_EQ_STR(out.data, want);
+    buf_free(&out);
+    tok_decoder_free(d);
+    tok_free(t);
+    json_decref(root);
+}
+
+/* Spot checks of the generated tables (scripts/gen_tok_unicode.py; the whole range was
+ * compared with Python's unicodedata when they were generated) and the GPT-2 byte map. */
+TEST(tok_unicode_tables) {
+    ASSERT_EQ_INT(tok_cpt_lower('A'), 'a');
+    ASSERT_EQ_INT(tok_cpt_lower('z'), 'z');
+    ASSERT_EQ_INT(tok_cpt_lower(0xD6), 0xF6);     /* Ö -> ö */
+    ASSERT_EQ_INT(tok_cpt_lower(0x100), 0x101);   /* Ā -> ā (stride-2 range) */
+    ASSERT_EQ_INT(tok_cpt_lower(0x101), 0x101);
+    ASSERT_EQ_INT(tok_cpt_lower(0x130), 'i');     /* İ -> i (first of "i̇") */
+    ASSERT_EQ_INT(tok_cpt_lower(0x411), 0x431);   /* Б -> б */
+    ASSERT_EQ_INT(tok_cpt_lower(0x1E9E), 0xDF);   /* ẞ -> ß (negative delta) */
+    ASSERT_EQ_INT(tok_cpt_lower(0x10400), 0x10428);
+    ASSERT_EQ_INT(tok_cpt_nfd(0xE9), 'e');        /* é */
+    ASSERT_EQ_INT(tok_cpt_nfd(0x1EED), 'u');      /* ử */
+    ASSERT_EQ_INT(tok_cpt_nfd(0xAC00), 0x1100);   /* 가 -> ᄀ */
+    ASSERT_EQ_INT(tok_cpt_nfd('x'), 'x');
+    ASSERT_EQ_INT(tok_cpt_nfd(0x4E2D), 0x4E2D);   /* 中 */
+    size_t n;
+    ASSERT_EQ_STR(tok_byte_to_unicode(' ', &n), "\xc4\xa0"); /* Ġ */
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_EQ_STR(tok_byte_to_unicode('a', &n), "a");
+    ASSERT_EQ_INT(tok_unicode_to_byte(0x120), ' ');
+    ASSERT_EQ_INT(tok_unicode_to_byte(0x10A), '\n'); /* Ċ */
+    ASSERT_EQ_INT(tok_unicode_to_byte(0x4E2D), -1);
+    for (int b = 0; b < 256; b++) {
+        const char *u = tok_byte_to_unicode((uint8_t)b, &n);
+        size_t i = 0;
+        ASSERT_EQ_INT(tok_unicode_to_byte(tok_utf8_decode(u, n, &i)), b);
+    }
 }
