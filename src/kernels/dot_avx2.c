@@ -1,6 +1,230 @@
 /*
- * AVX2 (+FMA, F16C) kernels. Placeholder table patch; filled in below as kernels land.
+ * AVX2 (+FMA, F16C) kernels for the 32-element block types and the float types: vec_dot for
+ * each, and bit-exact to_float for Q4_0, Q8_0 and F16. The int8 products use maddubs/madd
+ * (exact integer sums per block), then one FMA per block into float accumulators, as ggml does;
+ * only the order of the float additions differs from the reference.
  */
-#include "kernels_int.h"
+#include "avx2_int.h"
 
-void kern_patch_avx2(kern_traits *t) { (void)t; }
+/* ---- Q4_0, Q5_0, Q8_0, IQ4_NL x Q8_0 ---- */
+
+static void vec_dot_q4_0(int64_t n, float *s, const void *vx, const void *vy) {
+    const block_q4_0 *x = vx;
+    const block_q8_0 *y = vy;
+    const int64_t nb = n / QK4_0;
+    const __m256i off = _mm256_set1_epi8(8);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    /* Two blocks per step with two accumulators hide the FMA latency. */
+    for (; i + 1 < nb; i += 2) {
+        const __m256i qx0 = _mm256_sub_epi8(nibbles_32(x[i].qs), off);
+        const __m256i qx1 = _mm256_sub_epi8(nibbles_32(x[i + 1].qs), off);
+        const __m256i p0 = dot_s8s8_i32(qx0, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        const __m256i p1 = dot_s8s8_i32(qx1, _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i + 1].d) * H2F(y[i + 1].d)),
+                               _mm256_cvtepi32_ps(p1), acc1);
+    }
+    for (; i < nb; i++) {
+        const __m256i qx = _mm256_sub_epi8(nibbles_32(x[i].qs), off);
+        const __m256i p = dot_s8s8_i32(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc0);
+    }
+    *s = hsum_f32x8(_mm256_add_ps(acc0, acc1));
+}
+
+static void vec_dot_q5_0(int64_t n, float *s, const void *vx, const void *vy) {
+    const block_q5_0 *x = vx;
+    const block_q8_0 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK5_0; i++) {
+        /* (q | h << 4) - 16 is q where h is set and q | 0xF0 (as int8) where it is not. */
+        const __m256i nh = _mm256_andnot_si256(bits_to_bytes_32(x[i].qh), _mm256_set1_epi8((char)0xF0));
+        const __m256i qx = _mm256_or_si256(nibbles_32(x[i].qs), nh);
+        const __m256i p = dot_s8s8_i32(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    *s = hsum_f32x8(acc);
+}
+
+static void vec_dot_q8_0(int64_t n, float *s, const void *vx, const void *vy) {
+    const block_q8_0 *x = vx;
+    const block_q8_0 *y = vy;
+    const int64_t nb = n / QK8_0;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const __m256i p0 = dot_s8s8_i32(_mm256_loadu_si256((const __m256i *)x[i].qs),
+                                        _mm256_loadu_si256((const __m256i *)y[i].qs));
+        const __m256i p1 = dot_s8s8_i32(_mm256_loadu_si256((const __m256i *)x[i + 1].qs),
+                                        _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i + 1].d) * H2F(y[i + 1].d)),
+                               _mm256_cvtepi32_ps(p1), acc1);
+    }
+    for (; i < nb; i++) {
+        const __m256i p = dot_s8s8_i32(_mm256_loadu_si256((const __m256i *)x[i].qs),
+                                       _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc0);
+    }
+    *s = hsum_f32x8(_mm256_add_ps(acc0, acc1));
+}
+
+static void vec_dot_iq4_nl(int64_t n, float *s, const void *vx, const void *vy) {
+    const block_iq4_nl *x = vx;
+    const block_q8_0 *y = vy;
+    const __m256i values = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kern_iq4nl_values));
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK4_NL; i++) {
+        const __m256i qx = _mm256_shuffle_epi8(values, nibbles_32(x[i].qs));
+        const __m256i p = dot_s8s8_i32(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    *s = hsum_f32x8(acc);
+}
+
+/* ---- Q4_1, Q5_1 x Q8_1: unsigned quants, the offset m comes in through y's s ---- */
+
+static void vec_dot_q4_1(int64_t n, float *s, const void *vx, const void *vy) {
+    const block_q4_1 *x = vx;
+    const block_q8_1 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0;
+    for (int64_t i = 0; i < n / QK4_1; i++) {
+        summs += H2F(x[i].m) * H2F(y[i].s);
+        const __m256i p = dot_u8s8_i32(nibbles_32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    *s = hsum_f32x8(acc) + summs;
+}
+
+static void vec_dot_q5_1(int64_t n, float *s, const void *vx, const void *vy) {
+    const block_q5_1 *x = vx;
+    const block_q8_1 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0;
+    for (int64_t i = 0; i < n / QK5_1; i++) {
+        summs += H2F(x[i].m) * H2F(y[i].s);
+        const __m256i h = _mm256_and_si256(bits_to_bytes_32(x[i].qh), _mm256_set1_epi8(0x10));
+        const __m256i qx = _mm256_or_si256(nibbles_32(x[i].qs), h);
+        const __m256i p = dot_u8s8_i32(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    *s = hsum_f32x8(acc) + summs;
+}
+
+/* ---- float types ---- */
+
+static void vec_dot_f32(int64_t n, float *s, const void *vx, const void *vy) {
+    const float *x = vx, *y = vy;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+    float sum = hsum_f32x8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) sum += x[i] * y[i];
+    *s = sum;
+}
+
+static inline __m256 load_f16x8(const uint16_t *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+static void vec_dot_f16(int64_t n, float *s, const void *vx, const void *vy) {
+    const uint16_t *x = vx, *y = vy;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
+        a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), load_f16x8(y + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), load_f16x8(y + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
+    float sum = hsum_f32x8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) sum += H2F(x[i]) * H2F(y[i]);
+    *s = sum;
+}
+
+static inline __m256 load_bf16x8(const uint16_t *p) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+static void vec_dot_bf16(int64_t n, float *s, const void *vx, const void *vy) {
+    const uint16_t *x = vx, *y = vy;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
+        a1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8), a1);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
+    float sum = hsum_f32x8(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) sum += kern_bf16_to_f32(x[i]) * kern_bf16_to_f32(y[i]);
+    *s = sum;
+}
+
+/* ---- to_float (bit-exact with the reference: one rounding per product, no FMA) ---- */
+
+static void f16_to_f32_row(const uint16_t *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, load_f16x8(x + i));
+    for (; i < n; i++) y[i] = H2F(x[i]);
+}
+
+static void f32_to_f16_row(const float *x, uint16_t *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = kern_f32_to_f16(x[i]);
+}
+
+static void to_float_f16(const void *x, float *y, int64_t n) { f16_to_f32_row(x, y, n); }
+static void from_float_f16(const float *x, void *y, int64_t n) { f32_to_f16_row(x, y, n); }
+
+/* 32 int8 -> 32 floats times d. */
+static inline void store_i8x32_scaled(float *y, __m256i q, __m256 d) {
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    _mm256_storeu_ps(y + 0, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), d));
+    _mm256_storeu_ps(y + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), d));
+    _mm256_storeu_ps(y + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), d));
+    _mm256_storeu_ps(y + 24, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), d));
+}
+
+static void to_float_q4_0(const void *vx, float *y, int64_t n) {
+    const block_q4_0 *x = vx;
+    for (int64_t i = 0; i < n / QK4_0; i++, y += QK4_0) {
+        const __m256i q = _mm256_sub_epi8(nibbles_32(x[i].qs), _mm256_set1_epi8(8));
+        store_i8x32_scaled(y, q, _mm256_set1_ps(H2F(x[i].d)));
+    }
+}
+
+static void to_float_q8_0(const void *vx, float *y, int64_t n) {
+    const block_q8_0 *x = vx;
+    for (int64_t i = 0; i < n / QK8_0; i++, y += QK8_0)
+        store_i8x32_scaled(y, _mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_set1_ps(H2F(x[i].d)));
+}
+
+void kern_patch_avx2(kern_traits *t) {
+    t[GGUF_TYPE_F32].vec_dot = vec_dot_f32;
+    t[GGUF_TYPE_F16].vec_dot = vec_dot_f16;
+    t[GGUF_TYPE_F16].to_float = to_float_f16;
+    t[GGUF_TYPE_F16].from_float = from_float_f16;
+    t[GGUF_TYPE_BF16].vec_dot = vec_dot_bf16;
+    t[GGUF_TYPE_Q4_0].vec_dot = vec_dot_q4_0;
+    t[GGUF_TYPE_Q4_0].to_float = to_float_q4_0;
+    t[GGUF_TYPE_Q4_1].vec_dot = vec_dot_q4_1;
+    t[GGUF_TYPE_Q5_0].vec_dot = vec_dot_q5_0;
+    t[GGUF_TYPE_Q5_1].vec_dot = vec_dot_q5_1;
+    t[GGUF_TYPE_Q8_0].vec_dot = vec_dot_q8_0;
+    t[GGUF_TYPE_Q8_0].to_float = to_float_q8_0;
+    t[GGUF_TYPE_IQ4_NL].vec_dot = vec_dot_iq4_nl;
+    kern_set_f16_rows(f16_to_f32_row, f32_to_f16_row);
+    kern_patch_avx2_kq(t);
+}

@@ -26,7 +26,8 @@ float kern_f16_to_f32(uint16_t h) {
         float f = (float)mant * u2f(0x33800000u);
         return u2f(f2u(f) | sign);
     }
-    if (exp == 31) return u2f(sign | 0x7f800000u | (mant << 13));
+    /* NaNs come out quiet, as F16C converts them (so scalar and SIMD rows agree). */
+    if (exp == 31) return u2f(sign | 0x7f800000u | (mant << 13) | (mant ? 0x00400000u : 0));
     return u2f(sign | ((exp + 112) << 23) | (mant << 13));
 }
 

@@ -157,6 +157,7 @@ void kern_f32_to_f16_row_ref(const float *x, uint16_t *y, int64_t n);
 /* ---- per-ISA tables: each overrides the entries it has faster versions of ---- */
 
 void kern_patch_avx2(kern_traits *table);
+void kern_patch_avx2_kq(kern_traits *table); /* dot_kq_avx2.c, called by kern_patch_avx2 */
 void kern_patch_avx512(kern_traits *table, bool vnni);
 /* Used by the patch functions to install SIMD versions of the public row conversions. */
 void kern_set_f16_rows(void (*to32)(const uint16_t *, float *, int64_t),

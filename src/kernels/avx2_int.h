@@ -1,0 +1,97 @@
+/*
+ * Helpers shared by the AVX2 kernel files (compiled with -mavx2 -mfma -mf16c only): int8 dot
+ * products with maddubs/madd, nibble unpacking, horizontal sums.
+ */
+#ifndef AVX2_INT_H
+#define AVX2_INT_H
+
+#include "kernels_int.h"
+
+#include <immintrin.h>
+
+#define H2F(h) _cvtsh_ss(h)
+
+static inline float hsum_f32x8(__m256 x) {
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+static inline int hsum_i32x8(__m256i x) {
+    __m128i r = _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+    r = _mm_add_epi32(r, _mm_unpackhi_epi64(r, r));
+    r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 1));
+    return _mm_cvtsi128_si32(r);
+}
+
+/* 16 bytes of nibbles -> 32 bytes: low nibbles in bytes 0..15, high nibbles in 16..31
+ * (the element order of the 32-blocks). */
+static inline __m256i nibbles_32(const uint8_t *p) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)p);
+    const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+}
+
+/* 32 bits -> 32 bytes, 0xFF where the bit is set. */
+static inline __m256i bits_to_bytes_32(const uint8_t *p) {
+    uint32_t x;
+    memcpy(&x, p, 4);
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)x),
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+    /* Byte k keeps only bit k%8 clear in the mask; all ones after the OR iff that bit is set. */
+    const __m256i m = _mm256_or_si256(spread, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+    return _mm256_cmpeq_epi8(m, _mm256_set1_epi64x(-1));
+}
+
+/* Sum of pairs of u8 * s8 products into 8 int32 (u <= 127 or pairs that cannot saturate). */
+static inline __m256i dot_u8s8_i32(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+/* The same for two signed vectors: move x's sign onto y. */
+static inline __m256i dot_s8s8_i32(__m256i x, __m256i y) {
+    return dot_u8s8_i32(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+/* 16 int8 scales of 16-element sub-blocks -> 16 int16 with the even sub-blocks' scales in the
+ * low 128-bit lane and the odd ones' in the high lane, so that bcast_pair(v, m) (an in-lane
+ * shuffle) gives the scales of sub-blocks 2m (low 8 lanes) and 2m+1 (high 8 lanes): exactly
+ * the layout of maddubs products over 32 consecutive elements. */
+static inline __m256i scales_even_odd(__m128i sc8) {
+    const __m128i perm = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, perm));
+}
+
+/* All 16-bit lanes of each 128-bit half set to that half's int16 number m. */
+static inline __m256i bcast_pair(__m256i v, int m) {
+    return _mm256_shuffle_epi8(v, _mm256_set1_epi16((short)(((2 * m + 1) << 8) | (2 * m))));
+}
+
+/* The 8 six-bit scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K/Q5_K block. */
+static inline __m128i k4_scales_mins(const uint8_t *q) {
+    uint32_t u[4];
+    memcpy(u, q, 12);
+    const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
+    u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
+    const uint32_t mins_lo = u[1] & m1;
+    u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
+    u[2] = mins_lo;
+    u[0] &= m1;
+    return _mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]);
+}
+
+/* Pairs of adjacent bsums: the activation sums over each 32-element sub-block. */
+static inline __m128i q8k_sums32(const block_q8_K *y) {
+    const __m256i b = _mm256_loadu_si256((const __m256i *)y->bsums);
+    return _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+}
+
+static inline int hsum_i32x4(__m128i r) {
+    r = _mm_add_epi32(r, _mm_unpackhi_epi64(r, r));
+    r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 1));
+    return _mm_cvtsi128_si32(r);
+}
+
+#endif
