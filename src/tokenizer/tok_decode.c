@@ -103,6 +103,7 @@ static int utf8_check(const uint8_t *p, size_t n) {
 static int drain(tok_decoder *d, buf *out) {
     const uint8_t *p = (const uint8_t *)d->acc.data;
     size_t n = d->acc.len, i = 0, run = 0; /* run: start of valid bytes not yet copied */
+    if (n == 0) return BASE_OK;
     while (i < n) {
         int r = utf8_check(p + i, n - i);
         if (r > 0) {
@@ -133,7 +134,9 @@ int tok_decoder_push(tok_decoder *d, int32_t id, buf *out) {
     if (rc) return rc;
     if (d->at_start) {
         d->at_start = false;
-        if (t->add_space_prefix && d->acc.len > before && d->acc.data[before] == ' ') {
+        /* WordPiece marks word starts with '▁' too; its first word has no space before. */
+        bool strip = t->add_space_prefix || t->type == TOK_VOCAB_WPM;
+        if (strip && d->acc.len > before && d->acc.data[before] == ' ') {
             memmove(d->acc.data + before, d->acc.data + before + 1, d->acc.len - before - 1);
             d->acc.len--;
         }

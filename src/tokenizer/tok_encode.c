@@ -113,13 +113,24 @@ static int split_on(const tok *t, const char *text, int32_t id, const frags *cur
 static int partition(const tok *t, const char *text, size_t len, bool parse_special, frags *out) {
     frags other = {0};
     out->n = 0;
+    /* Which byte pairs occur in the text: bit (a << 8 | b) of 65536. */
+    uint64_t *pairs = t->n_specials && len >= 2 ? mem_calloc(1024, sizeof *pairs) : NULL;
+    if (t->n_specials && len >= 2 && !pairs) return BASE_ENOMEM;
+    for (size_t i = 0; pairs && i + 1 < len; i++) {
+        unsigned k = (unsigned)(uint8_t)text[i] << 8 | (uint8_t)text[i + 1];
+        pairs[k >> 6] |= 1ull << (k & 63);
+    }
     int rc = len ? frags_push(out, (frag){TOK_NULL, 0, len}) : BASE_OK;
     for (size_t s = 0; !rc && s < t->n_specials && len; s++) {
         int32_t id = t->specials[s];
         /* Control and unknown tokens only when asked; user-defined ones always. */
         if (!parse_special && (t->tokens[id].attr & (TOK_ATTR_CONTROL | TOK_ATTR_UNKNOWN)))
             continue;
-        if (t->tokens[id].len > len) continue;
+        const tok_token *tk = &t->tokens[id];
+        const uint8_t *p = (const uint8_t *)t->pool + tk->off;
+        /* Most special tokens are absent: their first two bytes never occur together. */
+        if (tk->len > len || (tk->len >= 2 && !(pairs[p[0] << 2 | p[1] >> 6] >> (p[1] & 63) & 1)))
+            continue;
         rc = split_on(t, text, id, out, &other);
         if (!rc) {
             frags tmp = *out;
@@ -128,6 +139,7 @@ static int partition(const tok *t, const char *text, size_t len, bool parse_spec
         }
     }
     mem_free(other.v);
+    mem_free(pairs);
     return rc;
 }
 

@@ -114,6 +114,6 @@ uint32_t tok_cpt_lower(uint32_t cp);
 extern const size_t tok_nfd_count;
 extern const uint32_t tok_nfd_ranges[][3];
 extern const size_t tok_lower_count;
-extern const uint32_t tok_lower_pairs[][2];
+extern const uint32_t tok_lower_ranges[][4]; /* first, last, stride, delta (mod 2^32) */
 
 #endif

@@ -73,6 +73,8 @@ static int load_tokens(tok *t, const gguf *g, err_buf *eb) {
     if (has_scores && (rc = gguf_get_arr(g, "tokenizer.ggml.scores", -1, &scores, eb))) return rc;
     if (has_types && (rc = gguf_get_arr(g, "tokenizer.ggml.token_type", -1, &types, eb)))
         return rc;
+    if ((has_scores && scores.type == GGUF_VT_STRING) || (has_types && types.type == GGUF_VT_STRING))
+        return err_set(eb, BASE_EFORMAT, "tokenizer scores/token_type hold strings");
     if ((has_scores && scores.n != toks.n) || (has_types && types.n != toks.n))
         return err_set(eb, BASE_EFORMAT, "tokenizer scores/token_type length differs from tokens");
 
@@ -169,36 +171,51 @@ static void read_bool(const gguf *g, const char *key, bool *v) {
     if (gguf_get_bool(g, key, &b, NULL) == 0) *v = b;
 }
 
-/* Tokens llama.cpp recognizes by text as end of turn / end of generation. */
-static const char *const eot_names[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>", "_<EOT>",
-    "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", /* DeepSeek */
-};
-static const char *const eog_names[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-    "<EOT>", "_<EOT>",
-};
+/* Tokens llama.cpp recognizes by their text: end of turn, end of message, and the
+ * fill-in-the-middle pad / repo / file-separator tokens, which also end generation. */
+#define DEEPSEEK_EOS "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
+static const char *const eot_names[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+                                        "<|endoftext|>", "<EOT>", "_<EOT>", DEEPSEEK_EOS, NULL};
+static const char *const eom_names[] = {"<|eom_id|>", NULL};
+static const char *const fim_pad_names[] = {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", NULL};
+static const char *const fim_rep_names[] = {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>",
+                                            "<REPO>", NULL};
+static const char *const fim_sep_names[] = {"<|file_sep|>", NULL};
+static const char *const eog_names[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+                                        "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", NULL};
 
 static int32_t find_cstr(const tok *t, const char *s) { return tok_find(t, s, strlen(s)); }
+
+/* The first of names in the vocabulary, made a control token as llama.cpp does. */
+static int32_t detect(tok *t, const char *const *names) {
+    for (; *names; names++) {
+        int32_t id = find_cstr(t, *names);
+        if (id == TOK_NULL) continue;
+        if (!(t->tokens[id].attr & TOK_ATTR_CONTROL)) t->tokens[id].attr = TOK_ATTR_CONTROL;
+        return id;
+    }
+    return TOK_NULL;
+}
+
+static void mark_eog(tok *t, int32_t id) {
+    if (id != TOK_NULL) t->eog[id] = 1;
+}
 
 static int set_eog(tok *t) {
     t->eog = mem_calloc((size_t)t->n_vocab, 1);
     if (!t->eog) return BASE_ENOMEM;
-    if (t->eot == TOK_NULL) {
-        for (size_t i = 0; i < sizeof eot_names / sizeof *eot_names && t->eot == TOK_NULL; i++)
-            t->eot = find_cstr(t, eot_names[i]);
-        if (t->eot != TOK_NULL) t->tokens[t->eot].attr = TOK_ATTR_CONTROL;
+    if (t->eot == TOK_NULL) t->eot = detect(t, eot_names);
+    if (t->eom == TOK_NULL) t->eom = detect(t, eom_names);
+    mark_eog(t, detect(t, fim_pad_names));
+    mark_eog(t, detect(t, fim_rep_names));
+    mark_eog(t, detect(t, fim_sep_names));
+    for (const char *const *n = eog_names; *n; n++) {
+        const char *one[] = {*n, NULL};
+        mark_eog(t, detect(t, one));
     }
-    if (t->eom == TOK_NULL) t->eom = find_cstr(t, "<|eom_id|>");
-    for (size_t i = 0; i < sizeof eog_names / sizeof *eog_names; i++) {
-        int32_t id = find_cstr(t, eog_names[i]);
-        if (id == TOK_NULL) continue;
-        t->eog[id] = 1;
-        if (!(t->tokens[id].attr & TOK_ATTR_CONTROL)) t->tokens[id].attr = TOK_ATTR_CONTROL;
-    }
-    if (t->eos != TOK_NULL) t->eog[t->eos] = 1;
-    if (t->eot != TOK_NULL) t->eog[t->eot] = 1;
-    if (t->eom != TOK_NULL) t->eog[t->eom] = 1;
+    mark_eog(t, t->eos);
+    mark_eog(t, t->eot);
+    mark_eog(t, t->eom);
     return BASE_OK;
 }
 

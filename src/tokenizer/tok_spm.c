@@ -27,9 +27,10 @@ static int try_bigram(spm_ctx *c, int32_t left, int32_t right) {
 static int emit_symbol(const tok *t, const char *s, size_t n, tok_ids *out) {
     int32_t id = tok_find(t, s, n);
     if (id != TOK_NULL) return tok_ids_push(out, id);
+    bool unk_done = false; /* a vocabulary without byte tokens: one <unk> per symbol */
     for (size_t i = 0; i < n; i++) {
         int32_t b = t->byte_tok[(uint8_t)s[i]];
-        if (b == TOK_NULL) b = t->unk;
+        if (b == TOK_NULL && !unk_done) b = t->unk, unk_done = true;
         if (b != TOK_NULL && tok_ids_push(out, b)) return BASE_ENOMEM;
     }
     return BASE_OK;

@@ -119,9 +119,11 @@ uint32_t tok_cpt_lower(uint32_t cp) {
     size_t lo = 0, hi = tok_lower_count;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (tok_lower_pairs[mid][0] < cp) lo = mid + 1;
+        if (tok_lower_ranges[mid][1] < cp) lo = mid + 1;
         else hi = mid;
     }
-    if (lo < tok_lower_count && tok_lower_pairs[lo][0] == cp) return tok_lower_pairs[lo][1];
-    return cp;
+    if (lo == tok_lower_count) return cp;
+    const uint32_t *r = tok_lower_ranges[lo];
+    if (cp < r[0] || (cp - r[0]) % r[2] != 0) return cp;
+    return cp + r[3]; /* unsigned wrap-around gives negative deltas */
 }

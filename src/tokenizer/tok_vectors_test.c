@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "test.h"
-#include "tokenizer/tok_int.h"
+#include "tokenizer/tokenizer.h"
 
 #define SEP "\n__ggml_vocab_test__\n"
 
@@ -25,14 +25,14 @@ static void print_ids(const char *what, const int32_t *ids, size_t n) {
     fprintf(stderr, "\n");
 }
 
-/* Parse the .inp/.out pair into cases (pointers into the files' buffers). */
+/* Parse the .inp/.out pair (name: the path under testdata/tokenizer/ less ".gguf.inp") into cases (pointers into the files' buffers). */
 static size_t read_cases(const char *name, char **inp, char **outp, vcase *cases, size_t max) {
     char path[256];
     err_buf eb = {0}, *e = &eb; /* a pointer: ASSERT_OK(rc, &eb) trips -Waddress */
     size_t inp_len, out_len;
-    snprintf(path, sizeof path, "testdata/tokenizer/ggml-vocab-%s.gguf.inp", name);
+    snprintf(path, sizeof path, "testdata/tokenizer/%s.gguf.inp", name);
     ASSERT_OK(file_read_all(test_shared_file(path), inp, &inp_len, e), e);
-    snprintf(path, sizeof path, "testdata/tokenizer/ggml-vocab-%s.gguf.out", name);
+    snprintf(path, sizeof path, "testdata/tokenizer/%s.gguf.out", name);
     ASSERT_OK(file_read_all(test_shared_file(path), outp, &out_len, e), e);
     size_t n = 0;
     for (char *p = *inp, *end = *inp + inp_len; p < end && n < max;) {
@@ -75,10 +75,10 @@ static tok *load_vocab(const char *name) {
 }
 
 /* Encode every case; also check decode(encode(text)) == text where the vocab is lossless. */
-static void run_vectors(const char *name, bool lossless) {
+static void run_vectors_from(const char *name, const char *vectors, bool lossless) {
     char *inp = NULL, *outp = NULL;
     vcase cases[64];
-    size_t n = read_cases(name, &inp, &outp, cases, 64);
+    size_t n = read_cases(vectors, &inp, &outp, cases, 64);
     ASSERT_EQ_INT(n, 46);
     tok *t = load_vocab(name);
     size_t failed = 0, rt_failed = 0;
@@ -114,6 +114,12 @@ static void run_vectors(const char *name, bool lossless) {
     ASSERT_EQ_INT(rt_failed, 0);
 }
 
+static void run_vectors(const char *name, bool lossless) {
+    char vectors[128];
+    snprintf(vectors, sizeof vectors, "ggml-vocab-%s", name);
+    run_vectors_from(name, vectors, lossless);
+}
+
 TEST(tok_vectors_bert_bge) { run_vectors("bert-bge", false); }
 TEST(tok_vectors_deepseek_coder) { run_vectors("deepseek-coder", true); }
 TEST(tok_vectors_deepseek_llm) { run_vectors("deepseek-llm", true); }
@@ -126,3 +132,7 @@ TEST(tok_vectors_phi_3) { run_vectors("phi-3", true); }
 TEST(tok_vectors_qwen2) { run_vectors("qwen2", true); }
 TEST(tok_vectors_refact) { run_vectors("refact", true); }
 TEST(tok_vectors_starcoder) { run_vectors("starcoder", true); }
+/* DeepSeek-R1-Distill-Qwen shares Qwen2's vocabulary and merges (PROVENANCE.md). */
+TEST(tok_vectors_deepseek_r1_qwen_on_qwen2) {
+    run_vectors_from("qwen2", "no-vocab/ggml-vocab-deepseek-r1-qwen", true);
+}

@@ -68,8 +68,9 @@ int32_t tok_sep(const tok *t);
 /* Whether encoding with add_special prepends BOS / appends EOS (from the GGUF or defaults). */
 bool tok_add_bos(const tok *t);
 bool tok_add_eos(const tok *t);
-/* End of generation: eos, eot, and the tokens llama.cpp treats so (<|im_end|>, <|eot_id|>,
- * <end_of_turn>, <|end|>, <|endoftext|>, <|eom_id|>, <EOT>, ...). False for bad ids. */
+/* End of generation: eos, eot, eom, and the tokens llama.cpp treats so by their text
+ * (<|im_end|>, <|eot_id|>, <end_of_turn>, <|end|>, <|endoftext|>, <|eom_id|>, <EOT>, and the
+ * fill-in-the-middle pad/repo/file-separator tokens). False for bad ids. */
 bool tok_is_eog(const tok *t, int32_t id);
 /* TOK_ATTR_* bits of a token, 0 for an id out of range. */
 uint32_t tok_attr(const tok *t, int32_t id);
@@ -99,8 +100,12 @@ int tok_encode(const tok *t, const char *text, size_t len, bool add_special, boo
 /* Turns ids, one at a time, into text, emitting only complete UTF-8: a multi-byte character
  * split across tokens is held back until it completes. A sequence that can never complete
  * becomes U+FFFD at once; one still incomplete at flush becomes U+FFFD then.
- * Like llama.cpp, a leading BOS is skipped and, when the vocabulary adds a space prefix (SPM),
- * the leading space of the first text piece is dropped. special: render control tokens. */
+ * Like llama.cpp, a leading BOS is skipped (unless special) and, when the vocabulary adds a
+ * space prefix (SPM) or marks word starts (WordPiece), the leading space of the first piece is
+ * dropped. special: render control and unknown tokens as their text.
+ * llama.cpp's optional clean-up of spaces before punctuation is not applied, so BPE and SPM
+ * decode back to the exact input text; WordPiece decoding is lossy (lowercase, no accents,
+ * "hello , world"). A decoder belongs to one thread; several may share one tok. */
 typedef struct tok_decoder tok_decoder;
 
 tok_decoder *tok_decoder_new(const tok *t, bool special); /* NULL when out of memory */
