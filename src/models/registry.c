@@ -40,6 +40,8 @@ struct mdl_registry {
     mdl_handle **entries;
     int n, cap;
     uint64_t clock;
+    char **seen; /* directory entries already looked at, so a rescan reads only new files */
+    int n_seen, cap_seen;
 };
 
 mdl_registry_params mdl_registry_default_params(void) {
@@ -105,11 +107,28 @@ static bool file_claimed(mdl_registry *r, const char *path) {
     return false;
 }
 
+/* Whether fn was looked at before; remembers it otherwise. */
+static bool seen_before(mdl_registry *r, const char *fn) {
+    for (int i = 0; i < r->n_seen; i++)
+        if (!strcmp(r->seen[i], fn)) return true;
+    if (r->n_seen == r->cap_seen) {
+        int cap = r->cap_seen ? r->cap_seen * 2 : 16;
+        char **ns = mem_realloc(r->seen, (size_t)cap * sizeof *ns);
+        if (!ns) return false;
+        r->seen = ns;
+        r->cap_seen = cap;
+    }
+    char *copy = mem_strdup(fn);
+    if (copy) r->seen[r->n_seen++] = copy;
+    return false;
+}
+
 static void scan_configs(mdl_registry *r, DIR *d) {
     const char *dir = r->p.models_path;
     for (struct dirent *de; (de = readdir(d));) {
         const char *fn = de->d_name;
         if (fn[0] == '.' || !(has_suffix(fn, ".yaml") || has_suffix(fn, ".yml"))) continue;
+        if (seen_before(r, fn)) continue;
         buf path = {0};
         buf_printf(&path, "%s/%s", dir, fn);
         char *text = NULL;
@@ -140,6 +159,7 @@ static void scan_gguf(mdl_registry *r, DIR *d) {
     for (struct dirent *de; (de = readdir(d));) {
         const char *fn = de->d_name;
         if (fn[0] == '.' || !has_suffix(fn, ".gguf")) continue;
+        if (seen_before(r, fn)) continue;
         mdl_config *cfg = mem_calloc(1, sizeof *cfg);
         buf path = {0};
         buf_printf(&path, "%s/%s", dir, fn);
@@ -209,6 +229,8 @@ void mdl_registry_free(mdl_registry *r) {
         entry_free(e);
     }
     mem_free(r->entries);
+    for (int i = 0; i < r->n_seen; i++) mem_free(r->seen[i]);
+    mem_free(r->seen);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     mem_free(r);
