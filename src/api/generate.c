@@ -22,7 +22,7 @@ typedef struct choice {
     size_t text_off;
     sched_finish finish;
     bool done, failed;
-    int n_prompt, n_gen;
+    int n_prompt, n_cached, n_gen;
 } choice;
 
 typedef struct gen {
@@ -61,18 +61,22 @@ static json_t *base_object(gen *g, const char *object) {
 }
 
 static json_t *usage_object(gen *g) {
-    long prompt = 0, completion = 0;
+    long prompt = 0, cached = 0, completion = 0;
     for (int i = 0; i < g->n_choices; i++) {
         /* Each prompt counts once, however many choices it has. */
         bool first = true;
         for (int k = 0; k < i; k++) first &= g->ch[k].prompt_i != g->ch[i].prompt_i;
-        if (first) prompt += g->ch[i].n_prompt;
+        if (first) prompt += g->ch[i].n_prompt, cached += g->ch[i].n_cached;
         completion += g->ch[i].n_gen;
     }
     json_t *u = json_object();
     json_object_set_new(u, "prompt_tokens", json_integer(prompt));
     json_object_set_new(u, "completion_tokens", json_integer(completion));
     json_object_set_new(u, "total_tokens", json_integer(prompt + completion));
+    /* Prompt tokens whose KV cache a slot still held from an earlier request. */
+    json_t *details = json_object();
+    json_object_set_new(details, "cached_tokens", json_integer(cached));
+    json_object_set_new(u, "prompt_tokens_details", details);
     return u;
 }
 
@@ -207,6 +211,7 @@ static void on_token(gen *g, choice *c, const sched_event *ev) {
 static void on_end(gen *g, choice *c, const sched_event *ev) {
     c->done = true;
     c->n_prompt = ev->n_prompt;
+    c->n_cached = ev->n_cached;
     c->n_gen = ev->n_gen;
     c->finish = ev->finish;
     g->n_live--;
@@ -227,6 +232,9 @@ static void on_end(gen *g, choice *c, const sched_event *ev) {
         }
         return;
     }
+    if (ev->finish == SCHED_FINISH_CANCELLED)
+        log_info("%s: choice %d cancelled after %d tokens (client gone)", g->id, c->index,
+                 ev->n_gen);
     if (g->stream) {
         if (ev->len) stream_chunk(g, c, ev->text, ev->len, NULL, NULL, false);
         if (ev->finish != SCHED_FINISH_CANCELLED)

@@ -134,6 +134,13 @@ static const char *make_dir(void) {
     f = fopen(path, "w");
     fputs("parameters:\n  model: missing.gguf\n", f);
     fclose(f);
+    /* A GGUF of the directory that a config names is served under the config's name only. */
+    snprintf(path, sizeof path, "%s/claimed.gguf", dir);
+    ASSERT_EQ_INT(symlink(llama, path), 0);
+    snprintf(path, sizeof path, "%s/claimer.yaml", dir);
+    f = fopen(path, "w");
+    fputs("parameters:\n  model: claimed.gguf\n", f);
+    fclose(f);
     snprintf(path, sizeof path, "%s/bad.yaml", dir);
     f = fopen(path, "w");
     fputs("name: [\n", f);
@@ -160,10 +167,11 @@ TEST(models_registry_lists_and_loads_lazily) {
     char **names;
     int n;
     ASSERT_OK(mdl_registry_list(r, &names, &n, &eb), &eb);
-    ASSERT_EQ_INT(n, 3); /* bad.yaml is skipped with a warning */
+    ASSERT_EQ_INT(n, 4); /* bad.yaml is skipped with a warning */
     ASSERT_EQ_STR(names[0], "bare.gguf");
     ASSERT_EQ_STR(names[1], "broken");
-    ASSERT_EQ_STR(names[2], "stories");
+    ASSERT_EQ_STR(names[2], "claimer");
+    ASSERT_EQ_STR(names[3], "stories");
     mdl_names_free(names, n);
     ASSERT_EQ_INT(mdl_registry_n_loaded(r), 0);
     ASSERT_TRUE(mdl_registry_has(r, "bare")); /* without the extension too */

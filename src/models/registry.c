@@ -5,7 +5,6 @@
  * registry is freed or the LRU rule unloads an idle one to make room.
  */
 #include <dirent.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,13 +95,12 @@ static bool has_suffix(const char *s, const char *suf) {
     return n > m && !strcmp(s + n - m, suf);
 }
 
-/* Is path the model file of a config already known? Compared by real path. */
+/* Is path the model file of a config already known? Compared as written (both are joined to
+ * the models directory the same way), as LocalAI compares file names: a config that points
+ * at a file elsewhere, even through a link, does not hide a GGUF of the directory. */
 static bool file_claimed(mdl_registry *r, const char *path) {
-    char a[PATH_MAX], b[PATH_MAX];
-    if (!realpath(path, a)) return false;
     for (int i = 0; i < r->n; i++)
-        if (r->entries[i]->cfg->model_path && realpath(r->entries[i]->cfg->model_path, b) &&
-            !strcmp(a, b))
+        if (r->entries[i]->cfg->model_path && !strcmp(r->entries[i]->cfg->model_path, path))
             return true;
     return false;
 }

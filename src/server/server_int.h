@@ -50,7 +50,7 @@ struct srv_stream {
     pthread_mutex_t mu;
     int refs;                     /* producer, request, and MHD's reader while it exists */
     server *srv;
-    srv_stream *prev, *next;      /* in srv->streams */
+    srv_stream *prev, *next;      /* in srv->streams while the request lives */
     struct MHD_Connection *conn;  /* NULL once the request is over */
     srv_req *req;                 /* likewise */
     bool suspended, closed, ended, started, full, queued;

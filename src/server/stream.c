@@ -11,22 +11,14 @@
 
 #include "server_int.h"
 
-static void stream_unref_locked_out(srv_stream *st, bool *freed) {
-    *freed = --st->refs == 0;
-}
-
+/* A stream is in its server's list only while its request lives (server_free must be able
+ * to wake it); a producer may hold it longer, even past server_free, so nothing here
+ * touches the server. */
 static void stream_unref(srv_stream *st) {
     pthread_mutex_lock(&st->mu);
-    bool freed;
-    stream_unref_locked_out(st, &freed);
+    bool last = --st->refs == 0;
     pthread_mutex_unlock(&st->mu);
-    if (!freed) return;
-    server *s = st->srv;
-    pthread_mutex_lock(&s->streams_mu);
-    if (st->prev) st->prev->next = st->next;
-    else if (s->streams == st) s->streams = st->next;
-    if (st->next) st->next->prev = st->prev;
-    pthread_mutex_unlock(&s->streams_mu);
+    if (!last) return;
     buf_free(&st->data);
     pthread_mutex_destroy(&st->mu);
     mem_free(st);
@@ -209,6 +201,14 @@ void srv_stream_detach(srv_req *r) {
     st->req = NULL;
     st->suspended = false;
     pthread_mutex_unlock(&st->mu);
+    server *s = st->srv;
+    pthread_mutex_lock(&s->streams_mu);
+    if (st->prev) st->prev->next = st->next;
+    else s->streams = st->next;
+    if (st->next) st->next->prev = st->prev;
+    st->prev = st->next = NULL;
+    pthread_mutex_unlock(&s->streams_mu);
+    st->srv = NULL;
     r->stream = NULL;
     stream_unref(st);
 }
