@@ -192,3 +192,43 @@ TEST(api_client_gone_frees_slot) {
     api_resp_free(&r);
     api_server_stop(&s);
 }
+
+/* Stop reading after the first content so the stream is left waiting on the server. */
+static size_t read_one(char *p, size_t sz, size_t n, void *ud) {
+    buf *b = ud;
+    buf_append(b, p, sz * n);
+    return sz * n;
+}
+
+TEST(api_shutdown_with_a_stream_in_flight) {
+    api_server s;
+    api_server_start(&s, NULL);
+    CURLM *m = curl_multi_init();
+    CURL *c = curl_easy_init();
+    char url[128];
+    snprintf(url, sizeof url, "%s/v1/chat/completions", s.base);
+    buf got = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+                     "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Go\"}],\"stream\":true}");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, read_one);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &got);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_multi_add_handle(m, c);
+    int running = 1;
+    while (running && !(got.data && strstr(got.data, "\"content\""))) {
+        curl_multi_perform(m, &running);
+        if (running) curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    ASSERT_TRUE(running); /* still generating: no max_tokens */
+    /* SIGTERM now: the server must stop cleanly (api_server_stop checks exit status 0). */
+    api_server_stop(&s);
+    while (running) {
+        curl_multi_perform(m, &running);
+        if (running) curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    curl_multi_remove_handle(m, c);
+    curl_easy_cleanup(c);
+    curl_multi_cleanup(m);
+    buf_free(&got);
+}

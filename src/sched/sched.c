@@ -44,7 +44,7 @@ typedef struct slot {
     int n_fed;   /* prompt tokens in the cache */
     int n_cached;
     int n_gen;
-    bool have_logits; /* the last decode left logits to sample from */
+    int n_staged; /* tokens this step adds (hist[n_hist ..]) */
     buf text;
 } slot;
 
@@ -52,9 +52,10 @@ struct sched {
     sched_params p;
     const llm_model *model;
     const tok *tok;
-    int n_vocab, n_ctx;
+    int n_vocab, n_ctx, n_batch;
     tpool *pool;
     slot *slots;
+    llm_batch_item *items; /* (n_batch) one step's forward pass */
     pthread_t thread;
     bool started;
     pthread_mutex_t mu;
@@ -286,7 +287,6 @@ static bool slot_assign(sched *s, sched_job *j) {
     best->n_fed = keep;
     best->n_cached = keep;
     best->n_gen = 0;
-    best->have_logits = false;
     best->text = (buf){0};
     best->job = j;
     s->stats.prompt_tokens_reused += keep;
@@ -310,42 +310,17 @@ static int slot_begin(sched *s, slot *sl, err_buf *eb) {
     return BASE_OK;
 }
 
-static int slot_decode(sched *s, slot *sl, const int32_t *toks, int n, err_buf *eb) {
-    int rc = llm_decode(sl->sess, toks, n, false, eb);
-    if (rc) return rc;
-    memcpy(sl->hist + sl->n_hist, toks, (size_t)n * sizeof *toks);
-    sl->n_hist += n;
-    return BASE_OK;
-}
-
-/* One step of one slot: a prompt chunk, or sample a token and decode it. */
-static void slot_step(sched *s, slot *sl) {
+/* Sample the next token of a slot whose last decode left logits, and pass its text on.
+ * Returns the token to decode next, or -1 when the job has ended. */
+static int32_t slot_sample(sched *s, slot *sl) {
     sched_job *j = sl->job;
-    err_buf eb = {0};
-    if (atomic_load(&j->cancelled)) {
-        slot_finish(s, sl, SCHED_EV_DONE, SCHED_FINISH_CANCELLED, NULL);
-        return;
-    }
-    if (sl->n_fed < j->n_prompt) {
-        int n = j->n_prompt - sl->n_fed;
-        if (n > s->p.n_chunk) n = s->p.n_chunk;
-        if (slot_decode(s, sl, j->prompt + sl->n_fed, n, &eb)) {
-            sl->n_hist = 0;
-            llm_session_truncate(sl->sess, 0);
-            slot_finish(s, sl, SCHED_EV_ERROR, 0, err_msg(&eb));
-            return;
-        }
-        sl->n_fed += n;
-        sl->have_logits = sl->n_fed == j->n_prompt;
-        return;
-    }
     smp_logprobs lp;
     int32_t t = smp_sample(sl->smp, llm_logits(sl->sess, -1), j->n_top >= 0 ? &lp : NULL,
                            j->n_top >= 0 ? j->n_top : 0);
     smp_accept(sl->smp, t);
     if (tok_is_eog(s->tok, t)) {
         slot_finish(s, sl, SCHED_EV_DONE, SCHED_FINISH_STOP, NULL);
-        return;
+        return -1;
     }
     sl->n_gen++;
     buf piece = {0}, out = {0};
@@ -362,16 +337,61 @@ static void slot_step(sched *s, slot *sl) {
     }
     if (stopped) {
         slot_finish(s, sl, SCHED_EV_DONE, SCHED_FINISH_STOP, NULL);
-        return;
+        return -1;
     }
     if ((j->max_tokens > 0 && sl->n_gen >= j->max_tokens) || sl->n_hist >= s->n_ctx) {
         slot_finish(s, sl, SCHED_EV_DONE, SCHED_FINISH_LENGTH, NULL);
-        return;
+        return -1;
     }
-    if (slot_decode(s, sl, &t, 1, &eb)) {
-        sl->n_hist = 0;
-        llm_session_truncate(sl->sess, 0);
-        slot_finish(s, sl, SCHED_EV_ERROR, 0, err_msg(&eb));
+    return t;
+}
+
+/* One step for every active slot, as one forward pass: first each generating slot samples
+ * and adds its token, then prompts fill the rest of the batch in chunks. The tokens each
+ * slot adds are staged in its history past n_hist, and kept only if the pass succeeds. */
+static void sched_step(sched *s) {
+    int n = 0;
+    for (int i = 0; i < s->p.n_slots; i++) {
+        slot *sl = &s->slots[i];
+        sl->n_staged = 0;
+        if (!sl->job) continue;
+        if (atomic_load(&sl->job->cancelled)) {
+            slot_finish(s, sl, SCHED_EV_DONE, SCHED_FINISH_CANCELLED, NULL);
+            continue;
+        }
+        if (sl->n_fed < sl->job->n_prompt) continue;
+        int32_t t = slot_sample(s, sl);
+        if (t < 0) continue;
+        s->items[n++] = (llm_batch_item){sl->sess, t, true};
+        sl->hist[sl->n_hist] = t;
+        sl->n_staged = 1;
+    }
+    for (int i = 0; i < s->p.n_slots && n < s->n_batch; i++) {
+        slot *sl = &s->slots[i];
+        if (!sl->job || sl->n_fed >= sl->job->n_prompt) continue;
+        sched_job *j = sl->job;
+        int k = j->n_prompt - sl->n_fed;
+        if (k > s->p.n_chunk) k = s->p.n_chunk;
+        if (k > s->n_batch - n) k = s->n_batch - n;
+        for (int q = 0; q < k; q++) {
+            int32_t t = j->prompt[sl->n_fed + q];
+            s->items[n++] = (llm_batch_item){sl->sess, t, sl->n_fed + q == j->n_prompt - 1};
+            sl->hist[sl->n_hist + q] = t;
+        }
+        sl->n_staged = k;
+    }
+    if (n == 0) return;
+    err_buf eb = {0};
+    int rc = llm_decode_batch(s->items, n, &eb);
+    for (int i = 0; i < s->p.n_slots; i++) {
+        slot *sl = &s->slots[i];
+        if (!sl->n_staged) continue;
+        if (rc) {
+            slot_finish(s, sl, SCHED_EV_ERROR, 0, err_msg(&eb));
+            continue;
+        }
+        if (sl->n_fed < sl->job->n_prompt) sl->n_fed += sl->n_staged;
+        sl->n_hist += sl->n_staged;
     }
 }
 
@@ -407,8 +427,7 @@ static void *sched_main(void *arg) {
             err_buf eb = {0};
             if (slot_begin(s, fresh[i], &eb)) slot_finish(s, fresh[i], SCHED_EV_ERROR, 0, err_msg(&eb));
         }
-        for (int i = 0; i < s->p.n_slots; i++)
-            if (s->slots[i].job) slot_step(s, &s->slots[i]);
+        sched_step(s);
     }
     return NULL;
 }
@@ -432,14 +451,21 @@ int sched_new(const llm_model *model, const tok *t, const sched_params *p, sched
     if (!s->pool || !s->slots) rc = err_set(eb, BASE_ENOMEM, "out of memory");
     llm_session_params lp = llm_session_default_params();
     lp.n_ctx = p->n_ctx;
+    lp.n_seq = s->p.n_slots; /* any slot's session may drive a step's batch */
     for (int i = 0; !rc && i < s->p.n_slots; i++) {
         slot *sl = &s->slots[i];
         rc = llm_session_new(model, &lp, s->pool, &sl->sess, eb);
         if (rc) break;
         s->n_ctx = llm_session_n_ctx(sl->sess);
+        s->n_batch = lp.n_batch < s->n_ctx ? lp.n_batch : s->n_ctx;
         sl->hist = mem_alloc((size_t)s->n_ctx * sizeof *sl->hist);
         if (!sl->hist) rc = err_set(eb, BASE_ENOMEM, "out of memory");
     }
+    if (!rc && s->p.n_slots > s->n_batch)
+        rc = err_set(eb, BASE_EINVAL, "%d slots do not fit one batch of %d tokens", s->p.n_slots,
+                     s->n_batch);
+    if (!rc && !(s->items = mem_alloc((size_t)s->n_batch * sizeof *s->items)))
+        rc = err_set(eb, BASE_ENOMEM, "out of memory");
     if (!rc && pthread_create(&s->thread, NULL, sched_main, s))
         rc = err_set(eb, BASE_EIO, "cannot start the scheduler thread");
     if (rc) {
@@ -478,6 +504,7 @@ void sched_free(sched *s) {
         mem_free(s->slots[i].hist);
     }
     mem_free(s->slots);
+    mem_free(s->items);
     tpool_free(s->pool);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

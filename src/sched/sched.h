@@ -1,8 +1,9 @@
 /*
  * sched: the per-model scheduler. One thread owns the model's slots (an engine session each,
  * sized at start); requests wait in a bounded queue until a slot is free. Each step the
- * thread advances every active slot by one decode (a prompt chunk or the last sampled token),
- * then samples; a later engine will run one batched forward pass for all slots per step.
+ * thread samples every generating slot, then runs one forward pass (llm_decode_batch) over
+ * their new tokens plus chunks of the prompts still being read: continuous batching, so the
+ * weights are read once per step for all slots.
  *
  * A free slot keeps the tokens in its KV cache: a new request goes to the free slot whose
  * history shares the longest prefix with its prompt, and only the rest is decoded.
@@ -39,7 +40,7 @@ typedef struct sched_params {
     int n_ctx;     /* context per slot; 0: the model's (capped by the engine) */
     int queue_cap; /* waiting requests at most; more get BASE_EBUSY */
     int n_threads; /* compute threads */
-    int n_chunk;   /* prompt tokens decoded per slot per step */
+    int n_chunk;   /* prompt tokens read per slot per step (the batch bounds the sum) */
 } sched_params;
 
 sched_params sched_default_params(void);

@@ -13,7 +13,7 @@ typedef struct fixture {
     sched *s;
 } fixture;
 
-static void fx_open(fixture *f, int n_slots, int queue_cap) {
+static void fx_open_chunk(fixture *f, int n_slots, int queue_cap, int n_chunk) {
     const char *path = test_shared_file("testdata/llm/stories260K.gguf");
     err_buf eb = {0};
     ASSERT_OK(llm_model_load(path, &f->m, &eb), &eb);
@@ -22,8 +22,11 @@ static void fx_open(fixture *f, int n_slots, int queue_cap) {
     sp.n_slots = n_slots;
     sp.n_ctx = 128;
     sp.queue_cap = queue_cap;
+    if (n_chunk) sp.n_chunk = n_chunk;
     ASSERT_OK(sched_new(f->m, f->t, &sp, &f->s, &eb), &eb);
 }
+
+static void fx_open(fixture *f, int n_slots, int queue_cap) { fx_open_chunk(f, n_slots, queue_cap, 0); }
 
 static void fx_close(fixture *f) {
     sched_free(f->s);
@@ -151,5 +154,28 @@ TEST(sched_cancel_and_queue_full) {
     jp.n_prompt = 200;
     ASSERT_EQ_INT(sched_submit(f.s, &jp, &c, &eb), BASE_EFULL);
     buf_free(&out);
+    fx_close(&f);
+}
+
+TEST(sched_slots_batched_together_match_alone) {
+    fixture f = {0};
+    /* Three slots in one forward pass per step, prompts fed two tokens at a time. */
+    fx_open_chunk(&f, 3, 4, 2);
+    sched_job *a = submit_text(&f, "", 20, NULL);
+    sched_job *b = submit_text(&f, "Once upon a time", 12, NULL);
+    sched_job *c = submit_text(&f, "Once upon a time", 12, NULL);
+    buf ta = {0}, tb = {0}, tc = {0};
+    sched_event_free(collect(a, &ta));
+    sched_event_free(collect(b, &tb));
+    sched_event_free(collect(c, &tc));
+    ASSERT_TRUE(strncmp(GREEDY, ta.data, ta.len) == 0);
+    ASSERT_TRUE(strncmp(GREEDY + strlen("Once upon a time"), tb.data, tb.len) == 0);
+    ASSERT_EQ_STR(tb.data, tc.data);
+    sched_job_free(a);
+    sched_job_free(b);
+    sched_job_free(c);
+    buf_free(&ta);
+    buf_free(&tb);
+    buf_free(&tc);
     fx_close(&f);
 }
