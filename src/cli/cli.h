@@ -22,6 +22,8 @@ extern const cli_command cli_commands[];
 
 int cmd_run(int argc, char **argv);
 void cmd_run_usage(FILE *f);
+int cmd_tokenize(int argc, char **argv);
+void cmd_tokenize_usage(FILE *f);
 
 /* Print "local-ai CMD: MESSAGE" and the command's usage to stderr; return 2. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)

@@ -11,6 +11,7 @@ static void cmd_help_usage(FILE *f);
 
 const cli_command cli_commands[] = {
     {"run", "Start the API server", cmd_run, cmd_run_usage},
+    {"tokenize", "Print the token ids of a text", cmd_tokenize, cmd_tokenize_usage},
     {"version", "Print the version", cmd_version, cmd_version_usage},
     {"help", "Show help for a command", cmd_help, cmd_help_usage},
     {NULL, NULL, NULL, NULL},
