@@ -14,10 +14,12 @@ static void vec_dot_q5_0(int64_t n, float *s, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK5_0; i++) {
         /* (q | h << 4) - 16 is q where h is set and q | 0xF0 (as int8) where it is not. */
-        const __m256i nh = _mm256_andnot_si256(bits_to_bytes_32(x[i].qh), _mm256_set1_epi8((char)0xF0));
+        const __m256i nh =
+            _mm256_andnot_si256(bits_to_bytes_32(x[i].qh), _mm256_set1_epi8((char)0xF0));
         const __m256i qx = _mm256_or_si256(nibbles_32(x[i].qs), nh);
         const __m256i p = dot_s8s8_i32(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
     }
     *s = hsum_f32x8(acc);
 }
@@ -25,12 +27,14 @@ static void vec_dot_q5_0(int64_t n, float *s, const void *vx, const void *vy) {
 static void vec_dot_iq4_nl(int64_t n, float *s, const void *vx, const void *vy) {
     const block_iq4_nl *x = vx;
     const block_q8_0 *y = vy;
-    const __m256i values = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kern_iq4nl_values));
+    const __m256i values =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kern_iq4nl_values));
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK4_NL; i++) {
         const __m256i qx = _mm256_shuffle_epi8(values, nibbles_32(x[i].qs));
         const __m256i p = dot_s8s8_i32(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
     }
     *s = hsum_f32x8(acc);
 }
@@ -44,8 +48,10 @@ static void vec_dot_q4_1(int64_t n, float *s, const void *vx, const void *vy) {
     float summs = 0;
     for (int64_t i = 0; i < n / QK4_1; i++) {
         summs += H2F(x[i].m) * H2F(y[i].s);
-        const __m256i p = dot_u8s8_i32(nibbles_32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+        const __m256i p =
+            dot_u8s8_i32(nibbles_32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
     }
     *s = hsum_f32x8(acc) + summs;
 }
@@ -60,7 +66,8 @@ static void vec_dot_q5_1(int64_t n, float *s, const void *vx, const void *vy) {
         const __m256i h = _mm256_and_si256(bits_to_bytes_32(x[i].qh), _mm256_set1_epi8(0x10));
         const __m256i qx = _mm256_or_si256(nibbles_32(x[i].qs), h);
         const __m256i p = dot_u8s8_i32(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
     }
     *s = hsum_f32x8(acc) + summs;
 }
@@ -77,7 +84,8 @@ static void vec_dot_f32(int64_t n, float *s, const void *vx, const void *vy) {
         a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
         a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
     }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+    for (; i + 8 <= n; i += 8)
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
     float sum = hsum_f32x8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     for (; i < n; i++) sum += x[i] * y[i];
     *s = sum;
@@ -147,7 +155,8 @@ static void f16_to_f32_row(const uint16_t *x, float *y, int64_t n) {
 static void f32_to_f16_row(const float *x, uint16_t *y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+        _mm_storeu_si128((__m128i *)(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
     for (; i < n; i++) y[i] = kern_f32_to_f16(x[i]);
 }
 
@@ -158,9 +167,11 @@ static void from_float_f16(const float *x, void *y, int64_t n) { f32_to_f16_row(
 static inline void store_i8x32_scaled(float *y, __m256i q, __m256 d) {
     const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
     _mm256_storeu_ps(y + 0, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), d));
-    _mm256_storeu_ps(y + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), d));
+    _mm256_storeu_ps(
+        y + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), d));
     _mm256_storeu_ps(y + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), d));
-    _mm256_storeu_ps(y + 24, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), d));
+    _mm256_storeu_ps(
+        y + 24, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), d));
 }
 
 static void to_float_q4_0(const void *vx, float *y, int64_t n) {
@@ -174,7 +185,8 @@ static void to_float_q4_0(const void *vx, float *y, int64_t n) {
 static void to_float_q8_0(const void *vx, float *y, int64_t n) {
     const block_q8_0 *x = vx;
     for (int64_t i = 0; i < n / QK8_0; i++, y += QK8_0)
-        store_i8x32_scaled(y, _mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_set1_ps(H2F(x[i].d)));
+        store_i8x32_scaled(y, _mm256_loadu_si256((const __m256i *)x[i].qs),
+                           _mm256_set1_ps(H2F(x[i].d)));
 }
 
 void kern_patch_avx2(kern_traits *t) {

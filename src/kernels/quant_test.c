@@ -133,8 +133,8 @@ TEST(kern_ref_dot_matches_dequant) {
         t->vec_dot(n, &s, w, a);
         double abs_sum, want = ktest_dot_dequant(t->type, w, vt->type, a, n, &abs_sum);
         if (fabs(s - want) > 1e-5 * abs_sum)
-            test_fail(__FILE__, __LINE__, "%s: dot %.9g, dequantized %.9g (abs sum %g)",
-                      t->name, s, want, abs_sum);
+            test_fail(__FILE__, __LINE__, "%s: dot %.9g, dequantized %.9g (abs sum %g)", t->name, s,
+                      want, abs_sum);
         /* And close to the float activations: the Q8 error of x is bounded by ~1% here. */
         float *wf = mem_alloc((size_t)n * 4);
         t->to_float(w, wf, n);
@@ -203,7 +203,8 @@ TEST(kern_quantize_degenerate) {
             t->to_float(q, y, 512);
             for (int i = 0; i < 512; i++) {
                 if (!(fabsf(y[i] - v) <= 0.02f * fabsf(v)))
-                    test_fail(__FILE__, __LINE__, "%s constant %g: element %d is %g", t->name, v, i, y[i]);
+                    test_fail(__FILE__, __LINE__, "%s constant %g: element %d is %g", t->name, v, i,
+                              y[i]);
             }
         }
     }
