@@ -189,6 +189,10 @@ void kern_patch_avx2_kq(kern_traits *table);
 void kern_patch_avx2_rows(kern_traits *table);
 void kern_patch_avx2_quant(kern_traits *table); /* quant_avx2.c */
 void kern_patch_avx512(kern_traits *table, bool vnni);
+/* Compare table[type]'s vec_dot with the reference on fixed data; false (and a warning) when
+ * they disagree. selfcheck.c. */
+bool kern_selfcheck(const kern_traits *table, int type);
+
 /* Used by the patch functions to install SIMD versions of the public row conversions. */
 void kern_set_f16_rows(void (*to32)(const uint16_t *, float *, int64_t),
                        void (*to16)(const float *, uint16_t *, int64_t));

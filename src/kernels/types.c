@@ -166,7 +166,20 @@ kern_isa kern_init(kern_isa want) {
     kern_set_f16_rows(kern_f16_to_f32_row_ref, kern_f32_to_f16_row_ref);
 #if defined(__x86_64__)
     if (want == KERN_ISA_AVX2 || want == KERN_ISA_AVX512) kern_patch_avx2(active_table);
-    if (want == KERN_ISA_AVX512) kern_patch_avx512(active_table, cpu_has_vnni());
+    if (want == KERN_ISA_AVX512) {
+        /* Our AVX-512 kernels could not be run where they were written: check them against
+         * the reference once, and stay on AVX2 if any disagrees. */
+        kern_patch_avx512(active_table, cpu_has_vnni());
+        bool ok = true;
+        for (int t = 0; t < GGUF_TYPE_COUNT; t++)
+            if (ref_table[t].name && !kern_selfcheck(active_table, t)) ok = false;
+        if (!ok) {
+            log_warn("kernels: AVX-512 kernels disabled, using AVX2");
+            want = KERN_ISA_AVX2;
+            memcpy(active_table, ref_table, sizeof active_table);
+            kern_patch_avx2(active_table);
+        }
+    }
 #endif
     active_isa = want;
     atomic_store_explicit(&inited, true, memory_order_release);

@@ -108,3 +108,24 @@ TEST(kern_cpu_detection) {
     ASSERT_EQ_INT(kern_cpu_supports(KERN_ISA_AVX512), avx512);
 }
 #endif
+
+/* The start-up self-check (guarding the AVX-512 kernels) passes on correct kernels and catches
+ * a wrong one; exercised here on the AVX2 table, which this machine can run. */
+static void wrong_dot(int64_t n, float *s, const void *x, const void *y) {
+    /* A typical bug: the last super-block is dropped. */
+    kern_traits_ref(GGUF_TYPE_Q4_K)->vec_dot(n - 256, s, x, y);
+}
+
+TEST(kern_selfcheck_catches_bad_kernel) {
+    if (!kern_cpu_supports(KERN_ISA_AVX2)) TEST_SKIP("no AVX2");
+    kern_init(KERN_ISA_AVX2);
+    kern_traits table[GGUF_TYPE_COUNT];
+    memset(table, 0, sizeof table);
+    for (int t = 0; t < GGUF_TYPE_COUNT; t++)
+        if (kern_traits_of(t)) table[t] = *kern_traits_of(t);
+    for (int t = 0; t < GGUF_TYPE_COUNT; t++)
+        if (kern_traits_of(t)) ASSERT_TRUE(kern_selfcheck(table, t));
+    table[GGUF_TYPE_Q4_K].vec_dot = wrong_dot;
+    log_set_level(LOG_ERROR); /* the expected warning */
+    ASSERT_FALSE(kern_selfcheck(table, GGUF_TYPE_Q4_K));
+}
