@@ -20,11 +20,6 @@ static inline __m256i dot_abs_signed(__m256i ax, __m256i x, const int8_t *y) {
  * activations are loaded to match, so one maddubs pair covers 64 elements and each int32 lane
  * of the result holds 4 products' sums of one block: lanes 0-3 block i, 4-7 block i+1. That
  * halves the conversions and FMAs per block, and the unpacking is 5 instructions per 2 blocks. */
-static inline __m256i load_2x16(const void *a, const void *b) {
-    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
-                                   _mm_loadu_si128((const __m128i *)b), 1);
-}
-
 /* Sum of (q - 8) * y per 4 elements: q * y - 8 * y, with lo/hi nibbles against ylo/yhi. */
 static inline __m256i q4_0_pair_dot(__m256i lo, __m256i hi, __m256i ylo, __m256i yhi) {
     const __m256i eight = _mm256_set1_epi8(8);
@@ -34,10 +29,6 @@ static inline __m256i q4_0_pair_dot(__m256i lo, __m256i hi, __m256i ylo, __m256i
     const __m256i oy =
         _mm256_add_epi16(_mm256_maddubs_epi16(eight, ylo), _mm256_maddubs_epi16(eight, yhi));
     return _mm256_madd_epi16(_mm256_sub_epi16(qy, oy), _mm256_set1_epi16(1));
-}
-
-static inline __m256 scales_2x4(float a, float b) {
-    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_set1_ps(a)), _mm_set1_ps(b), 1);
 }
 
 INLINE void q4_0_rows(int64_t n, float *s, size_t bs, const void *vx, const void *vy, size_t by,
