@@ -536,3 +536,38 @@ TEST(tok_unicode_tables) {
         ASSERT_EQ_INT(tok_unicode_to_byte(tok_utf8_decode(u, n, &i)), b);
     }
 }
+
+/* The fuzz seeds (tests/corpus/tokenizer, see tok_fuzz.c) hold the target's properties:
+ * byte-level BPE gives back the input, and decoding yields complete UTF-8 only. */
+TEST(tok_corpus_seeds) {
+    static const char *const seeds[] = {"gpt2_hello", "bpe_special", "spm_bytes",
+                                        "bert_cjk",   "mpt_spaces",  "phi3_special"};
+    static const char *const vocabs[] = {"llama-spm", "gpt-2", "llama-bpe",
+                                         "bert-bge",  "mpt",   "phi-3"};
+    for (size_t s = 0; s < sizeof seeds / sizeof *seeds; s++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/corpus/tokenizer/%s", seeds[s]);
+        char *data;
+        size_t size;
+        err_buf eb = {0}, *e = &eb;
+        ASSERT_OK(file_read_all(path, &data, &size, e), e);
+        ASSERT_CMP_INT(size, >, 1);
+        char vpath[128];
+        snprintf(vpath, sizeof vpath, "testdata/tokenizer/ggml-vocab-%s.gguf",
+                 vocabs[(data[0] & 0x0F) % 6]);
+        tok *t = load(vpath);
+        int32_t *ids;
+        size_t n;
+        bool parse = data[0] & 0x20;
+        ASSERT_OK(tok_encode(t, data + 1, size - 1, data[0] & 0x10, parse, &ids, &n, e), e);
+        ASSERT_CMP_INT(n, >, 0);
+        buf out = {0};
+        ASSERT_EQ_INT(tok_detokenize(t, ids, n, true, &out), 0);
+        if (tok_get_type(t) == TOK_VOCAB_BPE) ASSERT_EQ_STR(out.data, data + 1); /* lossless */
+        else ASSERT_TRUE(out.len > 0);
+        buf_free(&out);
+        mem_free(ids);
+        mem_free(data);
+        tok_free(t);
+    }
+}
