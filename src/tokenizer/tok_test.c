@@ -571,3 +571,28 @@ TEST(tok_corpus_seeds) {
         tok_free(t);
     }
 }
+
+/* Jina v2's <mask> eats the whitespace on its left (llama.cpp's LSTRIP), other pres do not. */
+TEST(tok_special_lstrip_jina) {
+    static const char *const toks[] = {"a", "\xc4\xa0", "<mask>"};
+    static const int32_t types[] = {1, 1, 3};
+    static const char *const merges[] = {"a a"};
+    const char *pres[] = {"jina-v2-es", "gpt-2"};
+    for (int i = 0; i < 2; i++) {
+        gguf_writer *w = gguf_writer_new();
+        gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
+        gguf_writer_set_str(w, "tokenizer.ggml.pre", pres[i]);
+        gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, 3);
+        gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VT_I32, types, 3);
+        gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+        mini m;
+        mini_open(&m, w);
+        tok *t = NULL;
+        err_buf eb = {0}, *e = &eb;
+        ASSERT_OK(tok_load(m.g, &t, e), e);
+        mini_close(&m);
+        if (i == 0) EXPECT_IDS(t, "a  <mask>", false, true, 0, 2);
+        else EXPECT_IDS(t, "a  <mask>", false, true, 0, 1, 1, 2);
+        tok_free(t);
+    }
+}
