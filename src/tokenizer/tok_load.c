@@ -28,6 +28,7 @@ static uint32_t merge_hash(const char *l, size_t ll, const char *r, size_t rl) {
 
 int32_t tok_find(const tok *t, const char *text, size_t len) {
     if (!t || (!text && len)) return TOK_NULL;
+    if (!text) text = ""; /* memcmp wants a pointer even for 0 bytes */
     uint32_t i = tok_hash(text, len, TOK_HASH_SEED) & t->map_mask;
     for (;; i = (i + 1) & t->map_mask) {
         int32_t id = t->map[i];

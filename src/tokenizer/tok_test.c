@@ -76,6 +76,15 @@ TEST(tok_stories_once_upon_a_time) {
     ASSERT_NULL(tok_piece(t, -1, NULL));
     ASSERT_EQ_INT(tok_find(t, "\xe2\x96\x81Once", 7), 403);
     ASSERT_EQ_INT(tok_find(t, "no such piece", 13), TOK_NULL);
+    ASSERT_EQ_INT(tok_find(t, NULL, 0), TOK_NULL);
+    ASSERT_EQ_INT(tok_find(t, "", 0), TOK_NULL);
+    int32_t *none;
+    size_t n_none;
+    ASSERT_EQ_INT(tok_encode(t, NULL, 0, false, false, &none, &n_none, NULL), 0);
+    ASSERT_EQ_INT(n_none, 0);
+    mem_free(none);
+    ASSERT_EQ_INT(tok_encode(t, NULL, 3, false, false, &none, &n_none, NULL), BASE_EINVAL);
+    ASSERT_NULL(none);
     ASSERT_TRUE(tok_is_eog(t, 2));
     ASSERT_FALSE(tok_is_eog(t, 1));
     ASSERT_FALSE(tok_is_eog(t, 9999));
