@@ -6,32 +6,7 @@
  */
 #include "avx2_int.h"
 
-/* ---- Q4_0, Q5_0, Q8_0, IQ4_NL x Q8_0 ---- */
-
-static void vec_dot_q4_0(int64_t n, float *s, const void *vx, const void *vy) {
-    const block_q4_0 *x = vx;
-    const block_q8_0 *y = vy;
-    const int64_t nb = n / QK4_0;
-    const __m256i off = _mm256_set1_epi8(8);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    /* Two blocks per step with two accumulators hide the FMA latency. */
-    for (; i + 1 < nb; i += 2) {
-        const __m256i qx0 = _mm256_sub_epi8(nibbles_32(x[i].qs), off);
-        const __m256i qx1 = _mm256_sub_epi8(nibbles_32(x[i + 1].qs), off);
-        const __m256i p0 = dot_s8s8_i32(qx0, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        const __m256i p1 = dot_s8s8_i32(qx1, _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i + 1].d) * H2F(y[i + 1].d)),
-                               _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; i++) {
-        const __m256i qx = _mm256_sub_epi8(nibbles_32(x[i].qs), off);
-        const __m256i p = dot_s8s8_i32(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc0);
-    }
-    *s = hsum_f32x8(_mm256_add_ps(acc0, acc1));
-}
+/* ---- Q5_0, IQ4_NL x Q8_0 (Q4_0 and Q8_0 are in dot_rows_avx2.c) ---- */
 
 static void vec_dot_q5_0(int64_t n, float *s, const void *vx, const void *vy) {
     const block_q5_0 *x = vx;
@@ -45,29 +20,6 @@ static void vec_dot_q5_0(int64_t n, float *s, const void *vx, const void *vy) {
         acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc);
     }
     *s = hsum_f32x8(acc);
-}
-
-static void vec_dot_q8_0(int64_t n, float *s, const void *vx, const void *vy) {
-    const block_q8_0 *x = vx;
-    const block_q8_0 *y = vy;
-    const int64_t nb = n / QK8_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const __m256i p0 = dot_s8s8_i32(_mm256_loadu_si256((const __m256i *)x[i].qs),
-                                        _mm256_loadu_si256((const __m256i *)y[i].qs));
-        const __m256i p1 = dot_s8s8_i32(_mm256_loadu_si256((const __m256i *)x[i + 1].qs),
-                                        _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i + 1].d) * H2F(y[i + 1].d)),
-                               _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; i++) {
-        const __m256i p = dot_s8s8_i32(_mm256_loadu_si256((const __m256i *)x[i].qs),
-                                       _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), _mm256_cvtepi32_ps(p), acc0);
-    }
-    *s = hsum_f32x8(_mm256_add_ps(acc0, acc1));
 }
 
 static void vec_dot_iq4_nl(int64_t n, float *s, const void *vx, const void *vy) {
@@ -156,16 +108,30 @@ static inline __m256 load_bf16x8(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
 }
 
+/* A bf16 is the top half of an f32: interleaving zeros below each one gives the floats. The
+ * unpacks work per 128-bit lane, so elements come out permuted, identically for x and y,
+ * which a dot product does not mind. */
 static void vec_dot_bf16(int64_t n, float *s, const void *vx, const void *vy) {
     const uint16_t *x = vx, *y = vy;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    const __m256i z = _mm256_setzero_si256();
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
-        a1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8), a1);
+    for (; i + 32 <= n; i += 32) {
+        const __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + i));
+        const __m256i y0 = _mm256_loadu_si256((const __m256i *)(y + i));
+        const __m256i x1 = _mm256_loadu_si256((const __m256i *)(x + i + 16));
+        const __m256i y1 = _mm256_loadu_si256((const __m256i *)(y + i + 16));
+        a0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(z, x0)),
+                             _mm256_castsi256_ps(_mm256_unpacklo_epi16(z, y0)), a0);
+        a1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(z, x0)),
+                             _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, y0)), a1);
+        a2 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(z, x1)),
+                             _mm256_castsi256_ps(_mm256_unpacklo_epi16(z, y1)), a2);
+        a3 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(z, x1)),
+                             _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, y1)), a3);
     }
     for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
-    float sum = hsum_f32x8(_mm256_add_ps(a0, a1));
+    float sum = hsum_f32x8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     for (; i < n; i++) sum += kern_bf16_to_f32(x[i]) * kern_bf16_to_f32(y[i]);
     *s = sum;
 }
@@ -217,14 +183,14 @@ void kern_patch_avx2(kern_traits *t) {
     t[GGUF_TYPE_F16].to_float = to_float_f16;
     t[GGUF_TYPE_F16].from_float = from_float_f16;
     t[GGUF_TYPE_BF16].vec_dot = vec_dot_bf16;
-    t[GGUF_TYPE_Q4_0].vec_dot = vec_dot_q4_0;
     t[GGUF_TYPE_Q4_0].to_float = to_float_q4_0;
     t[GGUF_TYPE_Q4_1].vec_dot = vec_dot_q4_1;
     t[GGUF_TYPE_Q5_0].vec_dot = vec_dot_q5_0;
     t[GGUF_TYPE_Q5_1].vec_dot = vec_dot_q5_1;
-    t[GGUF_TYPE_Q8_0].vec_dot = vec_dot_q8_0;
     t[GGUF_TYPE_Q8_0].to_float = to_float_q8_0;
     t[GGUF_TYPE_IQ4_NL].vec_dot = vec_dot_iq4_nl;
     kern_set_f16_rows(f16_to_f32_row, f32_to_f16_row);
     kern_patch_avx2_kq(t);
+    kern_patch_avx2_rows(t);
+    kern_patch_avx2_quant(t);
 }

@@ -180,4 +180,10 @@ void kern_patch_avx512(kern_traits *t, bool vnni) {
     t[GGUF_TYPE_Q4_0].vec_dot = vnni ? vec_dot_q4_0_vnni : vec_dot_q4_0;
     t[GGUF_TYPE_Q4_K].vec_dot = vec_dot_q4_K;
     t[GGUF_TYPE_Q6_K].vec_dot = vec_dot_q6_K;
+    /* The AVX2 multi-row kernels would round differently from these: loop over vec_dot, so
+     * batched and single results stay identical. */
+    t[GGUF_TYPE_Q8_0].vec_dot_multi = NULL;
+    t[GGUF_TYPE_Q4_0].vec_dot_multi = NULL;
+    t[GGUF_TYPE_Q4_K].vec_dot_multi = NULL;
+    t[GGUF_TYPE_Q6_K].vec_dot_multi = NULL;
 }

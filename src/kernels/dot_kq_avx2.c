@@ -1,5 +1,5 @@
 /*
- * AVX2 kernels for the super-block types: vec_dot of Q2_K..Q6_K and IQ4_XS with Q8_K, and
+ * AVX2 kernels for the super-block types: vec_dot of Q2_K, Q3_K, Q5_K and IQ4_XS with Q8_K (Q4_K and Q6_K are in dot_rows_avx2.c), and
  * bit-exact to_float for Q4_K and Q6_K. Per 256-element block the quant products are summed
  * exactly in int32 lanes (maddubs, then madd with the sub-block scales), converted once and
  * added with one FMA; the mins go through the activations' bsums.
@@ -16,39 +16,6 @@ static inline __m128i q3k_scales(const uint8_t *q) {
     const uint32_t s2 = ((a[0] >> 4) & m2) | (((a[2] >> 4) & m3) << 4);
     const uint32_t s3 = ((a[1] >> 4) & m2) | (((a[2] >> 6) & m3) << 4);
     return _mm_set_epi32((int)s3, (int)s2, (int)s1, (int)s0);
-}
-
-static void vec_dot_q4_K(int64_t n, float *s, const void *vx, const void *vy) {
-    const block_q4_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    __m256 acc = _mm256_setzero_ps();
-    __m128 acc_m = _mm_setzero_ps();
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * H2F(x[i].d), dmin = -y[i].d * H2F(x[i].dmin);
-        const __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales));
-        const __m128i prod = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), q8k_sums32(&y[i]));
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m);
-        const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
-        const uint8_t *q4 = x[i].qs;
-        const int8_t *q8 = y[i].qs;
-        __m256i sumi = _mm256_setzero_si256();
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++, q4 += 32, q8 += 64) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)q4);
-            const __m256i lo = _mm256_and_si256(bits, m4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-            __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
-            __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-            pl = _mm256_madd_epi16(bcast_pair(sc, 2 * j), pl);
-            ph = _mm256_madd_epi16(bcast_pair(sc, 2 * j + 1), ph);
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    __m128 m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
-    m = _mm_add_ss(m, _mm_movehdup_ps(m));
-    *s = hsum_f32x8(acc) + _mm_cvtss_f32(m);
 }
 
 static void vec_dot_q5_K(int64_t n, float *s, const void *vx, const void *vy) {
@@ -87,43 +54,6 @@ static void vec_dot_q5_K(int64_t n, float *s, const void *vx, const void *vy) {
     __m128 m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
     m = _mm_add_ss(m, _mm_movehdup_ps(m));
     *s = hsum_f32x8(acc) + _mm_cvtss_f32(m);
-}
-
-static void vec_dot_q6_K(int64_t n, float *s, const void *vx, const void *vy) {
-    const block_q6_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * H2F(x[i].d);
-        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
-        const int8_t *q8 = y[i].qs;
-        const __m256i sc = scales_even_odd(_mm_loadu_si128((const __m128i *)x[i].scales));
-        __m256i sumi = _mm256_setzero_si256();
-#pragma GCC unroll 2
-        for (int j = 0; j < 2; j++, ql += 64, qh += 32, q8 += 128) {
-            const __m256i b1 = _mm256_loadu_si256((const __m256i *)ql);
-            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            const __m256i bh = _mm256_loadu_si256((const __m256i *)qh);
-            __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(b1, m4), _mm256_slli_epi16(_mm256_and_si256(bh, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(b2, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 6), m2), 4));
-#pragma GCC unroll 4
-            for (int k = 0; k < 4; k++) {
-                const __m256i a = _mm256_loadu_si256((const __m256i *)(q8 + 32 * k));
-                /* (q - 32) * a = q * a - 32 * a, both unsigned-by-signed. */
-                const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], a), _mm256_maddubs_epi16(m32, a));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(bcast_pair(sc, 4 * j + k), p));
-            }
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    *s = hsum_f32x8(acc);
 }
 
 static void vec_dot_q3_K(int64_t n, float *s, const void *vx, const void *vy) {
@@ -274,10 +204,8 @@ static void to_float_q6_K(const void *vx, float *y, int64_t n) {
 void kern_patch_avx2_kq(kern_traits *t) {
     t[GGUF_TYPE_Q2_K].vec_dot = vec_dot_q2_K;
     t[GGUF_TYPE_Q3_K].vec_dot = vec_dot_q3_K;
-    t[GGUF_TYPE_Q4_K].vec_dot = vec_dot_q4_K;
     t[GGUF_TYPE_Q4_K].to_float = to_float_q4_K;
     t[GGUF_TYPE_Q5_K].vec_dot = vec_dot_q5_K;
-    t[GGUF_TYPE_Q6_K].vec_dot = vec_dot_q6_K;
     t[GGUF_TYPE_Q6_K].to_float = to_float_q6_K;
     t[GGUF_TYPE_IQ4_XS].vec_dot = vec_dot_iq4_xs;
 }

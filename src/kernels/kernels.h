@@ -45,6 +45,14 @@ typedef void (*kern_to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*kern_from_float_fn)(const float *x, void *y, int64_t n);
 /* *s = dot(x, y) over n elements: x a row of this type, y a row of vec_dot_type. */
 typedef void (*kern_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y);
+/* One weight row x against nrc activation rows: s[r * bs] = dot(x, y + r * by) for r < nrc
+ * (bs in floats, by in bytes; each y row is n elements of vec_dot_type). Gives the same
+ * floats, bit for bit, as nrc calls of vec_dot, so results do not depend on how a batch is
+ * grouped; faster where a type has a multi-row kernel because the weight row is unpacked once
+ * for all rows (prompt batches: pass 4-8 token rows per weight row). Call it through
+ * kern_vec_dot_multi, which loops over vec_dot where the table has no multi-row kernel. */
+typedef void (*kern_vec_dot_multi_fn)(int64_t n, float *s, size_t bs, const void *x,
+                                      const void *y, size_t by, int nrc);
 
 typedef struct kern_traits {
     int type;            /* gguf_type */
@@ -55,12 +63,16 @@ typedef struct kern_traits {
     kern_from_float_fn from_float; /* quantizer; NULL where we have none */
     int vec_dot_type;    /* what activations are converted to for vec_dot (Q8_0, Q8_K, F32...) */
     kern_vec_dot_fn vec_dot;
+    kern_vec_dot_multi_fn vec_dot_multi; /* NULL where there is no multi-row kernel */
 } kern_traits;
 
 /* The active table's entry, or NULL when this type cannot be computed with. */
 const kern_traits *kern_traits_of(int type);
 /* The reference entry, whatever ISA is active (tests compare against it). */
 const kern_traits *kern_traits_ref(int type);
+/* t->vec_dot_multi, or nrc calls of t->vec_dot where it is NULL (same results either way). */
+void kern_vec_dot_multi(const kern_traits *t, int64_t n, float *s, size_t bs, const void *x,
+                        const void *y, size_t by, int nrc);
 /* 0, or BASE_EUNSUPPORTED with "tensor type IQ2_XXS (16) is not supported" in eb. */
 int kern_check_type(int type, err_buf *eb);
 

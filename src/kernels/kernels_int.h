@@ -114,6 +114,10 @@ static inline int kern_nearest_int(float f) {
     return (i & 0x007fffff) - 0x00400000;
 }
 
+/* Every half's float value (kern_f16_to_f32), filled by kern_init: a load is cheaper than a
+ * conversion in the per-block scale arithmetic of the SIMD dots. */
+extern float kern_f16_table[65536];
+
 /* Unpack the 12 bytes of Q3_K scales into 16 unsigned 6-bit values (before the -32). */
 void kern_q3k_unpack_scales(const uint8_t *packed, uint8_t out[16]);
 
@@ -157,7 +161,10 @@ void kern_f32_to_f16_row_ref(const float *x, uint16_t *y, int64_t n);
 /* ---- per-ISA tables: each overrides the entries it has faster versions of ---- */
 
 void kern_patch_avx2(kern_traits *table);
-void kern_patch_avx2_kq(kern_traits *table); /* dot_kq_avx2.c, called by kern_patch_avx2 */
+/* dot_kq_avx2.c and dot_rows_avx2.c, called by kern_patch_avx2 */
+void kern_patch_avx2_kq(kern_traits *table);
+void kern_patch_avx2_rows(kern_traits *table);
+void kern_patch_avx2_quant(kern_traits *table); /* quant_avx2.c */
 void kern_patch_avx512(kern_traits *table, bool vnni);
 /* Used by the patch functions to install SIMD versions of the public row conversions. */
 void kern_set_f16_rows(void (*to32)(const uint16_t *, float *, int64_t),

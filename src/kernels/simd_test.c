@@ -69,7 +69,10 @@ static void check_isa(kern_isa isa) {
         size_t nbytes = (size_t)(n / t->block_size) * t->type_size;
         void *q1 = mem_alloc(nbytes), *q2 = mem_alloc(nbytes);
         ktest_random_floats(x, n, &rng);
-        x[5] = 0; /* an all-zero block too */
+        /* Exact halves after scaling (each 32-block's extreme is 127, so d = 1 and
+         * Q8_K's iscale = -1): they check the rounding rules (roundf vs nearest even). */
+        for (int j = 0; j < 256; j++) x[j] = j % 32 == 0 ? 127.0f : (float)(j % 7 - 3) + 0.5f;
+        x[256 + 5] = 0; /* an all-zero block too */
         memset(x + 256, 0, 256 * 4);
         t->from_float(x, q1, n);
         r->from_float(x, q2, n);
@@ -95,3 +98,43 @@ static void check_isa(kern_isa isa) {
 
 TEST(kern_simd_avx2_vs_ref) { check_isa(KERN_ISA_AVX2); }
 TEST(kern_simd_avx512_vs_ref) { check_isa(KERN_ISA_AVX512); }
+
+/* kern_vec_dot_multi gives exactly vec_dot's floats for every row, whatever the grouping,
+ * with output and activation strides. */
+static void check_multi(kern_isa isa) {
+    if (!kern_cpu_supports(isa)) TEST_SKIP("the CPU lacks this instruction set");
+    ASSERT_EQ_INT(kern_init(isa), isa);
+    uint64_t rng = 77;
+    for (int ti = 0; ti < KTEST_N_DOT_TYPES; ti++) {
+        const kern_traits *t = kern_traits_of(ktest_dot_types[ti]);
+        const kern_traits *vt = kern_traits_ref(t->vec_dot_type);
+        const int64_t n = 3 * 256;
+        const size_t by = (size_t)(n / vt->block_size) * vt->type_size + 64; /* padded rows */
+        void *w = mem_alloc((size_t)(n / t->block_size) * t->type_size);
+        char *a = mem_alloc(by * 9);
+        float *x = mem_alloc((size_t)n * 4);
+        ktest_random_row(t->type, w, n, &rng);
+        for (int r = 0; r < 9; r++) {
+            ktest_random_floats(x, n, &rng);
+            vt->from_float(x, a + r * by, n);
+        }
+        for (int nrc = 1; nrc <= 9; nrc++) {
+            float s[9 * 3];
+            kern_vec_dot_multi(t, n, s, 3, w, a, by, nrc);
+            for (int r = 0; r < nrc; r++) {
+                float one;
+                t->vec_dot(n, &one, w, a + r * by);
+                if (memcmp(&one, &s[3 * r], 4) != 0)
+                    test_fail(__FILE__, __LINE__, "%s %s nrc=%d row %d: multi %.9g, vec_dot %.9g",
+                              kern_isa_name(isa), t->name, nrc, r, s[3 * r], one);
+            }
+        }
+        mem_free(w);
+        mem_free(a);
+        mem_free(x);
+    }
+}
+
+TEST(kern_multi_ref) { check_multi(KERN_ISA_REF); }
+TEST(kern_multi_avx2) { check_multi(KERN_ISA_AVX2); }
+TEST(kern_multi_avx512) { check_multi(KERN_ISA_AVX512); }

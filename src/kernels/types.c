@@ -7,6 +7,10 @@
 #include "kernels_int.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <stdlib.h>
 
 #define ROW(id, nm, bs, sz, tof, fromf, vdt, dot)                                    \
@@ -62,10 +66,13 @@ static const char *const other_names[GGUF_TYPE_COUNT] = {
     [GGUF_TYPE_TQ1_0] = "TQ1_0",     [GGUF_TYPE_TQ2_0] = "TQ2_0",
 };
 
+float kern_f16_table[65536];
+
 static kern_traits active_table[GGUF_TYPE_COUNT];
 static kern_isa active_isa = KERN_ISA_REF;
 static pthread_once_t auto_once = PTHREAD_ONCE_INIT;
-static bool inited;
+/* Set (release) once the table is filled, so readers on other threads see a whole table. */
+static atomic_bool inited;
 
 static void (*f16_to_f32_row_fn)(const uint16_t *, float *, int64_t) = kern_f16_to_f32_row_ref;
 static void (*f32_to_f16_row_fn)(const float *, uint16_t *, int64_t) = kern_f32_to_f16_row_ref;
@@ -77,33 +84,49 @@ void kern_set_f16_rows(void (*to32)(const uint16_t *, float *, int64_t),
     f32_to_f16_row_fn = to16;
 }
 
-bool kern_cpu_supports(kern_isa isa) {
+/* CPU features straight from CPUID (compilers disagree on __builtin_cpu_supports' names), and
+ * XGETBV for whether the OS saves the wider registers. */
+typedef struct cpu_feats {
+    bool avx2, avx512, vnni;
+} cpu_feats;
+
+static cpu_feats feats;
+static pthread_once_t feats_once = PTHREAD_ONCE_INIT;
+
+static void detect_cpu(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    switch (isa) {
-    case KERN_ISA_AUTO:
-    case KERN_ISA_REF: return true;
-    case KERN_ISA_AVX2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
-    case KERN_ISA_AVX512:
-        return kern_cpu_supports(KERN_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
-               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("avx512vl");
-    }
-    return false;
-#else
-    return isa == KERN_ISA_REF || isa == KERN_ISA_AUTO;
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28);
+    const bool f16c = c & (1u << 29);
+    if (!osxsave || !avx) return;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    const bool os_ymm = (xlo & 0x6) == 0x6, os_zmm = (xlo & 0xe6) == 0xe6;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
+    const bool avx2 = b & (1u << 5), bmi2 = b & (1u << 8);
+    const bool avx512f = b & (1u << 16), avx512dq = b & (1u << 17);
+    const bool avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
+    feats.avx2 = os_ymm && avx2 && fma && f16c && bmi2;
+    feats.avx512 = feats.avx2 && os_zmm && avx512f && avx512dq && avx512bw && avx512vl;
+    feats.vnni = feats.avx512 && (c & (1u << 11));
 #endif
 }
 
-static bool cpu_has_vnni(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni");
-#else
+bool kern_cpu_supports(kern_isa isa) {
+    pthread_once(&feats_once, detect_cpu);
+    switch (isa) {
+    case KERN_ISA_AUTO:
+    case KERN_ISA_REF: return true;
+    case KERN_ISA_AVX2: return feats.avx2;
+    case KERN_ISA_AVX512: return feats.avx512;
+    }
     return false;
-#endif
+}
+
+static bool cpu_has_vnni(void) {
+    pthread_once(&feats_once, detect_cpu);
+    return feats.vnni;
 }
 
 const char *kern_isa_name(kern_isa isa) {
@@ -133,6 +156,8 @@ kern_isa kern_init(kern_isa want) {
     if (want == KERN_ISA_AVX512 && !kern_cpu_supports(KERN_ISA_AVX512)) want = KERN_ISA_AVX2;
     if (want == KERN_ISA_AVX2 && !kern_cpu_supports(KERN_ISA_AVX2)) want = KERN_ISA_REF;
 
+    if (!atomic_load_explicit(&inited, memory_order_acquire))
+        for (uint32_t h = 0; h < 65536; h++) kern_f16_table[h] = kern_f16_to_f32((uint16_t)h);
     memcpy(active_table, ref_table, sizeof active_table);
     kern_set_f16_rows(kern_f16_to_f32_row_ref, kern_f32_to_f16_row_ref);
 #if defined(__x86_64__)
@@ -140,16 +165,16 @@ kern_isa kern_init(kern_isa want) {
     if (want == KERN_ISA_AVX512) kern_patch_avx512(active_table, cpu_has_vnni());
 #endif
     active_isa = want;
-    inited = true;
+    atomic_store_explicit(&inited, true, memory_order_release);
     return want;
 }
 
 static void init_auto(void) {
-    if (!inited) kern_init(KERN_ISA_AUTO);
+    if (!atomic_load_explicit(&inited, memory_order_acquire)) kern_init(KERN_ISA_AUTO);
 }
 
 static inline void ensure_init(void) {
-    if (!inited) pthread_once(&auto_once, init_auto);
+    if (!atomic_load_explicit(&inited, memory_order_acquire)) pthread_once(&auto_once, init_auto);
 }
 
 kern_isa kern_active_isa(void) {
@@ -173,6 +198,15 @@ int kern_check_type(int type, err_buf *eb) {
     const char *name = type >= 0 && type < GGUF_TYPE_COUNT ? other_names[type] : NULL;
     if (!name) name = "unknown";
     return err_set(eb, BASE_EUNSUPPORTED, "tensor type %s (%d) is not supported", name, type);
+}
+
+void kern_vec_dot_multi(const kern_traits *t, int64_t n, float *s, size_t bs, const void *x,
+                        const void *y, size_t by, int nrc) {
+    if (t->vec_dot_multi) {
+        t->vec_dot_multi(n, s, bs, x, y, by, nrc);
+        return;
+    }
+    for (int r = 0; r < nrc; r++) t->vec_dot(n, s + (size_t)r * bs, x, (const char *)y + (size_t)r * by);
 }
 
 void kern_f16_to_f32_row(const uint16_t *x, float *y, int64_t n) {

@@ -85,3 +85,16 @@ TEST(kern_dispatch_env) {
     if (kern_cpu_supports(KERN_ISA_AVX2)) ASSERT_EQ_INT(kern_init(KERN_ISA_AUTO), KERN_ISA_AVX2);
     unsetenv("LOCALAI_KERNELS");
 }
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+/* Our CPUID reading agrees with GCC's own feature detection. */
+TEST(kern_cpu_detection) {
+    __builtin_cpu_init();
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
+    bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    ASSERT_EQ_INT(kern_cpu_supports(KERN_ISA_AVX2), avx2);
+    ASSERT_EQ_INT(kern_cpu_supports(KERN_ISA_AVX512), avx512);
+}
+#endif

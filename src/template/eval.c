@@ -416,11 +416,14 @@ static int binop(rstate *rs, int op, tmpl_value a, tmpl_value b, tmpl_value *out
         }
     }
     if (op == OP_ADD && a.kind == TV_STR && b.kind == TV_STR) {
+        /* Markup + str escapes the plain side (markupsafe), so "x"|safe + y escapes y. */
+        bool markup = a.safe || b.safe;
         sbuf s = {0};
-        int rc = sb_put(rs, &s, a.s.p, a.s.n);
-        if (!rc) rc = sb_put(rs, &s, b.s.p, b.s.n);
+        int rc = markup && !a.safe ? str_escape_html(rs, &s, a) : sb_put(rs, &s, a.s.p, a.s.n);
+        if (!rc) rc = markup && !b.safe ? str_escape_html(rs, &s, b) : sb_put(rs, &s, b.s.p, b.s.n);
         if (rc) return rc;
         *out = tv_strn(s.p ? s.p : "", s.n);
+        out->safe = markup;
         return 0;
     }
     if (op == OP_ADD && a.kind == TV_LIST && b.kind == TV_LIST) {
@@ -437,28 +440,66 @@ static int binop(rstate *rs, int op, tmpl_value a, tmpl_value b, tmpl_value *out
     if (op == OP_MUL && (b.kind == TV_STR || b.kind == TV_LIST) && (a.kind == TV_INT || a.kind == TV_BOOL))
         return repeat(rs, b, x, out);
     if (op == OP_MOD && a.kind == TV_STR) {
-        /* printf-style formatting: only %s / %d with one value or a tuple */
-        tmpl_value one = b;
-        tv_list single = {&one, 1, 1};
-        tv_list *args = b.kind == TV_LIST && b.is_tuple ? b.list : &single;
-        sbuf s = {0};
-        size_t k = 0;
-        int rc = 0;
-        for (size_t i = 0; i < a.s.n && !rc; i++) {
-            if (a.s.p[i] != '%' || i + 1 >= a.s.n) { rc = sb_put(rs, &s, a.s.p + i, 1); continue; }
-            char c = a.s.p[++i];
-            if (c == '%') { rc = sb_puts(rs, &s, "%"); continue; }
-            if (k >= args->n) return rs_err(rs, BASE_EINVAL, "TypeError", "not enough arguments for format string");
-            tmpl_value v = args->v[k++];
-            if (c == 'r') rc = tv_write_repr(rs, &s, v);
-            else if (c == 'd' || c == 'i') rc = tv_write_str(rs, &s, tv_is_num(v) ? tv_int((int64_t)tv_num(v)) : v);
-            else rc = tv_write_str(rs, &s, v);
-        }
-        if (rc) return rc;
-        *out = tv_strn(s.p ? s.p : "", s.n);
-        return 0;
+        return str_percent(rs, a, b, out);
     }
     return arith_err(rs, names[op], a, b);
+}
+
+int str_percent(rstate *rs, tmpl_value fmt, tmpl_value b, tmpl_value *out) {
+    tmpl_value one = b;
+    tv_list single = {&one, 1, 1};
+    tv_list *args = b.kind == TV_LIST && b.is_tuple ? b.list : &single;
+    sbuf s = {0};
+    size_t k = 0;
+    int rc = 0;
+    const char *p = fmt.s.p;
+    size_t n = fmt.s.n;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (p[i] != '%') { rc = sb_put(rs, &s, p + i, 1); continue; }
+        if (++i >= n) return rs_err(rs, BASE_EINVAL, "ValueError", "incomplete format");
+        if (p[i] == '%') { rc = sb_puts(rs, &s, "%"); continue; }
+        tmpl_value v;
+        bool have = false;
+        if (p[i] == '(') { /* %(name)s takes from a dict */
+            size_t e = i + 1;
+            while (e < n && p[e] != ')') e++;
+            if (e >= n || b.kind != TV_DICT) return rs_err(rs, BASE_EINVAL, "TypeError", "format requires a mapping");
+            tmpl_value *dv = tv_dict_get_str(b.dict, p + i + 1, e - i - 1);
+            if (!dv) return rs_err(rs, BASE_ENOTFOUND, "KeyError", "%.*s", (int)(e - i - 1), p + i + 1);
+            v = *dv; have = true;
+            i = e + 1;
+        }
+        char spec[32] = "%";
+        size_t sl = 1;
+        while (i < n && strchr("-+ #0123456789.", p[i]) && sl < sizeof spec - 4) spec[sl++] = p[i++];
+        if (i >= n) return rs_err(rs, BASE_EINVAL, "ValueError", "incomplete format");
+        char c = p[i];
+        if (!have) {
+            if (k >= args->n) return rs_err(rs, BASE_EINVAL, "TypeError", "not enough arguments for format string");
+            v = args->v[k++];
+        }
+        char num[128];
+        if (c == 'd' || c == 'i' || c == 'x' || c == 'X' || c == 'o') {
+            if (!tv_is_num(v)) return rs_err(rs, BASE_ETYPE, "TypeError", "%%%c format: a real number is required, not %s", c, tv_type_name(v));
+            spec[sl++] = 'l'; spec[sl++] = 'l'; spec[sl++] = c == 'i' ? 'd' : c; spec[sl] = 0;
+            snprintf(num, sizeof num, spec, (long long)tv_num(v));
+            rc = sb_puts(rs, &s, num);
+        } else if (c == 'f' || c == 'F' || c == 'e' || c == 'E' || c == 'g' || c == 'G') {
+            if (!tv_is_num(v)) return rs_err(rs, BASE_ETYPE, "TypeError", "must be real number, not %s", tv_type_name(v));
+            spec[sl++] = c; spec[sl] = 0;
+            snprintf(num, sizeof num, spec, tv_num(v));
+            rc = sb_puts(rs, &s, num);
+        } else if (c == 's' || c == 'r' || c == 'a') {
+            rc = c == 's' ? tv_write_str(rs, &s, v) : tv_write_repr(rs, &s, v);
+        } else {
+            return rs_err(rs, BASE_EINVAL, "ValueError", "unsupported format character '%c'", c);
+        }
+    }
+    if (rc) return rc;
+    if (b.kind == TV_LIST && b.is_tuple && k < args->n)
+        return rs_err(rs, BASE_EINVAL, "TypeError", "not all arguments converted during string formatting");
+    *out = tv_strn(s.p ? s.p : "", s.n);
+    return 0;
 }
 
 static int contains(rstate *rs, tmpl_value hay, tmpl_value needle, bool *out) {

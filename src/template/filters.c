@@ -56,7 +56,6 @@ static int f_tojson(F_ARGS) {
 }
 
 static int f_string(F_ARGS) { (void)a; return as_str(rs, v, out); }
-static int f_safe(F_ARGS) { (void)rs; (void)a; *out = v; return 0; }
 
 static int f_trim(F_ARGS) {
     tmpl_value s;
@@ -69,6 +68,7 @@ static int f_trim(F_ARGS) {
     while (e > st && STRIPPABLE(s.s.p[e - 1])) e--;
 #undef STRIPPABLE
     *out = tv_strn(s.s.p + st, e - st);
+    out->safe = s.safe;
     return 0;
 }
 
@@ -494,13 +494,11 @@ static int f_indent(F_ARGS) {
     if (rc) return rc;
     const char *is = ind.p ? ind.p : "";
     if (first && tv_truthy(*first) && (rc = sb_puts(rs, &b, is))) return rc;
-    /* Lines as Python's (s + "\n").splitlines(): a trailing newline yields no extra line. */
+    /* Lines as Python's (s + "\n").splitlines(): every newline starts a line, even at the end. */
     size_t st = 0, line = 0;
-    while (st < s.s.n) {
+    for (;;) {
         size_t e = st;
         while (e < s.s.n && s.s.p[e] != '\n' && s.s.p[e] != '\r') e++;
-        size_t next = e;
-        if (next < s.s.n) { if (s.s.p[next] == '\r' && next + 1 < s.s.n && s.s.p[next + 1] == '\n') next++; next++; }
         bool empty = e == st;
         if (line > 0) {
             if ((rc = sb_puts(rs, &b, "\n"))) return rc;
@@ -508,25 +506,47 @@ static int f_indent(F_ARGS) {
         }
         if ((rc = sb_put(rs, &b, s.s.p + st, e - st))) return rc;
         line++;
-        st = next;
+        if (e >= s.s.n) break;
+        if (s.s.p[e] == '\r' && e + 1 < s.s.n && s.s.p[e + 1] == '\n') e++;
+        st = e + 1;
     }
     *out = tv_strn(b.p ? b.p : "", b.n);
     return 0;
+}
+
+int str_escape_html(rstate *rs, sbuf *b, tmpl_value s) {
+    int rc = 0;
+    size_t run = 0;
+    for (size_t i = 0; i < s.s.n && !rc; i++) {
+        char c = s.s.p[i];
+        const char *e = c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '"' ? "&#34;"
+                      : c == '\'' ? "&#39;" : NULL;
+        if (!e) continue;
+        rc = sb_put(rs, b, s.s.p + run, i - run);
+        if (!rc) rc = sb_puts(rs, b, e);
+        run = i + 1;
+    }
+    return rc ? rc : sb_put(rs, b, s.s.p + run, s.s.n - run);
 }
 
 static int f_escape(F_ARGS) {
     (void)a;
     tmpl_value s;
     int rc = as_str(rs, v, &s);
-    sbuf b = {0};
-    for (size_t i = 0; i < s.s.n && !rc; i++) {
-        char c = s.s.p[i];
-        rc = c == '&' ? sb_puts(rs, &b, "&amp;") : c == '<' ? sb_puts(rs, &b, "&lt;") : c == '>' ? sb_puts(rs, &b, "&gt;")
-           : c == '"' ? sb_puts(rs, &b, "&#34;") : c == '\'' ? sb_puts(rs, &b, "&#39;") : sb_put(rs, &b, &c, 1);
-    }
     if (rc) return rc;
+    if (s.safe) { *out = s; return 0; }
+    sbuf b = {0};
+    if ((rc = str_escape_html(rs, &b, s))) return rc;
     *out = tv_strn(b.p ? b.p : "", b.n);
+    out->safe = true;
     return 0;
+}
+
+static int f_safe(F_ARGS) {
+    (void)a;
+    int rc = as_str(rs, v, out);
+    if (!rc) out->safe = true;
+    return rc;
 }
 
 static int f_attr(F_ARGS) {
@@ -551,6 +571,25 @@ static int f_wordcount(F_ARGS) {
     return 0;
 }
 
+static int f_format(F_ARGS) {
+    tmpl_value s, args;
+    int rc = as_str(rs, v, &s);
+    if (rc) return rc;
+    if (a->nkw) {
+        args = tv_dict_new(rs);
+        if (args.kind != TV_DICT) return BASE_ENOMEM;
+        for (size_t i = 0; i < a->nkw; i++)
+            if ((rc = tv_dict_set_cstr(rs, args.dict, a->kwn[i], a->kwv[i]))) return rc;
+    } else {
+        args = tv_list_new(rs);
+        if (args.kind != TV_LIST) return BASE_ENOMEM;
+        args.is_tuple = true;
+        for (size_t i = 0; i < a->npos; i++)
+            if ((rc = tv_list_push(rs, args.list, a->pos[i]))) return rc;
+    }
+    return str_percent(rs, s, args, out);
+}
+
 typedef struct filter_def { const char *name; int (*fn)(F_ARGS); } filter_def;
 
 static const filter_def FILTERS[] = {
@@ -564,12 +603,12 @@ static const filter_def FILTERS[] = {
     {"reverse", f_reverse}, {"int", f_int}, {"float", f_float}, {"abs", f_abs},
     {"round", f_round}, {"sum", f_sum}, {"replace", f_replace}, {"indent", f_indent},
     {"escape", f_escape}, {"e", f_escape}, {"forceescape", f_escape}, {"attr", f_attr},
-    {"wordcount", f_wordcount}, {NULL, NULL}};
+    {"wordcount", f_wordcount}, {"format", f_format}, {NULL, NULL}};
 
 int filter_apply(rstate *rs, const char *name, tmpl_value v, call_args *a, tmpl_value *out) {
     for (const filter_def *f = FILTERS; f->name; f++)
         if (!strcmp(f->name, name)) return f->fn(rs, v, a, out);
-    return rs_err(rs, BASE_EUNSUPPORTED, "TemplateAssertionError", "No filter named '%s'.", name);
+    return rs_err(rs, BASE_EUNSUPPORTED, "TemplateRuntimeError", "No filter named '%s' found.", name);
 }
 
 /* ---- tests ---- */
@@ -649,7 +688,7 @@ int test_apply(rstate *rs, const char *name, tmpl_value v, call_args *a, bool *o
         for (const filter_def *f = FILTERS; x && x->kind == TV_STR && f->name; f++)
             if (strlen(f->name) == x->s.n && !memcmp(f->name, x->s.p, x->s.n)) *out = true;
     } else {
-        return rs_err(rs, BASE_EUNSUPPORTED, "TemplateAssertionError", "No test named '%s'.", name);
+        return rs_err(rs, BASE_EUNSUPPORTED, "TemplateRuntimeError", "No test named '%s' found.", name);
     }
 #undef IS
     return 0;

@@ -26,6 +26,7 @@ typedef struct tmpl_macro tmpl_macro;
 typedef struct tmpl_value {
     uint8_t kind;
     bool is_tuple; /* lists: print as (a, b) */
+    bool safe;     /* strings: a markupsafe.Markup (from |safe or |escape); "+" escapes the other side */
     union {
         bool b;
         int64_t i;
@@ -211,6 +212,11 @@ int test_apply(rstate *rs, const char *name, tmpl_value v, call_args *a, bool *o
 bool method_lookup(rstate *rs, tmpl_value self, const char *name, size_t n, tmpl_value *out);
 int globals_install(rstate *rs, tv_dict *g);
 int rs_step(rstate *rs); /* count a loop iteration / call against max_steps */
+
+/* HTML-escape s like markupsafe.escape (& < > " '), appending to b. */
+int str_escape_html(rstate *rs, sbuf *b, tmpl_value s);
+/* Python's fmt % args (args a tuple, a dict for %(name)s, or one value). */
+int str_percent(rstate *rs, tmpl_value fmt, tmpl_value args, tmpl_value *out);
 
 /* Argument helpers for builtins. */
 tmpl_value *arg_get(call_args *a, size_t pos, const char *kw);

@@ -1,0 +1,141 @@
+/*
+ * Matrix products Y = X W^T on the thread pool, for every type in the table.
+ *
+ * The activations X are first converted to the weight type's vec_dot_type (Q8_0, Q8_K, F16...)
+ * in the caller's scratch, then each thread computes its share of Y with the type's vec_dot.
+ *   - Mat-vec (one token, the generation hot path) is bound by reading W once from memory:
+ *     each thread takes one contiguous chunk of W's rows, so the hardware prefetchers see one
+ *     long stream per core.
+ *   - Mat-mat (prompt batches): W is walked in tiles of rows small enough to stay in L2 while
+ *     every token row is dotted with them, so W comes from memory once per call rather than
+ *     once per token.
+ */
+#include "kernels.h"
+
+/* Bytes of weight rows per tile in mat-mat: well inside a 512 KiB-1 MiB L2 with room for the
+ * token row being dotted and the output. */
+#define MM_TILE_BYTES (192 * 1024)
+
+typedef struct mm_ctx {
+    const kern_traits *wt;   /* weight type */
+    const kern_traits *vt;   /* activation (vec_dot) type */
+    const uint8_t *W;        /* (n_out, n_in) of wt */
+    size_t w_row;            /* bytes per weight row */
+    const float *X;          /* (n_tok, n_in) */
+    uint8_t *xq;             /* (n_tok, n_in) of vt: X converted, or X itself for F32 */
+    size_t x_row;            /* bytes per converted row */
+    float *Y;                /* (n_tok, n_out) */
+    int64_t n_in, n_out, n_tok;
+} mm_ctx;
+
+static inline void split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi) {
+    *lo = n * ith / nth;
+    *hi = n * (ith + 1) / nth;
+}
+
+static void convert_rows(const mm_ctx *c, int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++)
+        c->vt->from_float(c->X + t * c->n_in, c->xq + (size_t)t * c->x_row, c->n_in);
+}
+
+static void convert_fn(void *vctx, int ith, int nth) {
+    const mm_ctx *c = vctx;
+    int64_t t0, t1;
+    split(c->n_tok, ith, nth, &t0, &t1);
+    convert_rows(c, t0, t1);
+}
+
+/* Y[t][o] for o in [o0, o1), t in [t0, t1), W tile by W tile. */
+static void mm_block(const mm_ctx *c, int64_t o0, int64_t o1, int64_t t0, int64_t t1) {
+    const kern_vec_dot_fn dot = c->wt->vec_dot;
+    int64_t tile = (int64_t)(MM_TILE_BYTES / c->w_row);
+    if (tile < 1) tile = 1;
+    for (int64_t ob = o0; ob < o1; ob += tile) {
+        const int64_t oe = ob + tile < o1 ? ob + tile : o1;
+        for (int64_t t = t0; t < t1; t++) {
+            const uint8_t *x = c->xq + (size_t)t * c->x_row;
+            float *y = c->Y + t * c->n_out;
+            for (int64_t o = ob; o < oe; o++) dot(c->n_in, &y[o], c->W + (size_t)o * c->w_row, x);
+        }
+    }
+}
+
+static void matvec_fn(void *vctx, int ith, int nth) {
+    const mm_ctx *c = vctx;
+    const kern_vec_dot_fn dot = c->wt->vec_dot;
+    int64_t o0, o1;
+    split(c->n_out, ith, nth, &o0, &o1);
+    const uint8_t *w = c->W + (size_t)o0 * c->w_row;
+    for (int64_t o = o0; o < o1; o++, w += c->w_row) dot(c->n_in, &c->Y[o], w, c->xq);
+}
+
+static void matmat_fn(void *vctx, int ith, int nth) {
+    const mm_ctx *c = vctx;
+    int64_t lo, hi;
+    /* Split the weight rows while there are enough to go round (each thread then reads only
+     * its part of W); otherwise split the tokens. */
+    if (c->n_out >= 8 * (int64_t)nth) {
+        split(c->n_out, ith, nth, &lo, &hi);
+        mm_block(c, lo, hi, 0, c->n_tok);
+    } else {
+        split(c->n_tok, ith, nth, &lo, &hi);
+        mm_block(c, 0, c->n_out, lo, hi);
+    }
+}
+
+/* The weight type's traits and its activation type's, or NULL when W cannot be computed with. */
+static bool mm_types(int wtype, const kern_traits **wt, const kern_traits **vt) {
+    *wt = kern_traits_of(wtype);
+    if (!*wt || !(*wt)->vec_dot) return false;
+    *vt = kern_traits_of((*wt)->vec_dot_type);
+    return *vt && (*vt)->from_float;
+}
+
+static bool mm_shape_ok(const kern_traits *wt, const kern_traits *vt, int64_t n_in) {
+    return n_in > 0 && n_in % wt->block_size == 0 && n_in % vt->block_size == 0;
+}
+
+size_t kern_matmul_scratch_size(int wtype, int64_t n_in, int64_t n_tok) {
+    const kern_traits *wt, *vt;
+    if (!mm_types(wtype, &wt, &vt) || !mm_shape_ok(wt, vt, n_in) || n_tok <= 0) return 0;
+    if (vt->type == GGUF_TYPE_F32) return 0; /* X is used as it is */
+    size_t row, total;
+    if (!size_mul((size_t)(n_in / vt->block_size), vt->type_size, &row) ||
+        !size_mul(row, (size_t)n_tok, &total))
+        return 0;
+    return total;
+}
+
+int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_out,
+                const float *X, int64_t n_tok, float *Y, void *scratch) {
+    const kern_traits *wt, *vt;
+    if (!mm_types(wtype, &wt, &vt)) return BASE_EUNSUPPORTED;
+    if (!mm_shape_ok(wt, vt, n_in) || n_out < 0 || n_tok < 0) return BASE_EINVAL;
+    if (n_out == 0 || n_tok == 0) return BASE_OK;
+    if (!W || !X || !Y || (vt->type != GGUF_TYPE_F32 && !scratch)) return BASE_EINVAL;
+
+    mm_ctx c = {
+        .wt = wt,
+        .vt = vt,
+        .W = W,
+        .w_row = (size_t)(n_in / wt->block_size) * wt->type_size,
+        .X = X,
+        .x_row = (size_t)(n_in / vt->block_size) * vt->type_size,
+        .Y = Y,
+        .n_in = n_in,
+        .n_out = n_out,
+        .n_tok = n_tok,
+    };
+    if (vt->type == GGUF_TYPE_F32) {
+        c.xq = (uint8_t *)(uintptr_t)X;
+    } else {
+        c.xq = scratch;
+        /* A single row converts in about a microsecond: cheaper than waking the pool twice. */
+        if (n_tok < 2 * tpool_size(pool))
+            convert_rows(&c, 0, n_tok);
+        else
+            tpool_run(pool, convert_fn, &c);
+    }
+    tpool_run(pool, n_tok == 1 ? matvec_fn : matmat_fn, &c);
+    return BASE_OK;
+}

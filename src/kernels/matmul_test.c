@@ -1,0 +1,171 @@
+/*
+ * kern_matmul against a naive double-precision reference: W dequantized with the reference
+ * to_float, dotted with the unquantized X in double. The activations are rounded to the
+ * weight type's vec_dot_type, which bounds the error: each X element moves by at most
+ * ulp/2 of its block's scale, i.e. |X_t|max / 254 for the 8-bit formats (Q8_0, Q8_1, Q8_K),
+ * 2^-9 |x| for BF16, 2^-12 |x| for F16. So |Y - ref| <= bound(type) * sum_i |W_oi| * |X_t|max
+ * (+ float rounding), which a wrong row, token or tile would exceed by far.
+ */
+#include "kernels.h"
+#include "kernels_testutil.h"
+#include "test.h"
+
+#include <math.h>
+
+static double act_bound(int vdt) {
+    switch (vdt) {
+    case GGUF_TYPE_F32: return 0;
+    case GGUF_TYPE_F16: return 1.0 / 4096;
+    case GGUF_TYPE_BF16: return 1.0 / 512;
+    default: return 1.0 / 254; /* the 8-bit activation formats */
+    }
+}
+
+typedef struct mm_case {
+    int type;
+    int64_t n_in, n_out, n_tok;
+} mm_case;
+
+/* Run one product and check every output against the reference. */
+static void check_case(tpool *pool, const mm_case *k, uint64_t *rng) {
+    const kern_traits *rt = kern_traits_ref(k->type);
+    ASSERT_NOT_NULL(rt);
+    const size_t w_row = (size_t)(k->n_in / rt->block_size) * rt->type_size;
+    uint8_t *W = mem_alloc(w_row * (size_t)k->n_out);
+    float *X = mem_alloc(sizeof(float) * (size_t)(k->n_in * k->n_tok));
+    float *Y = mem_alloc(sizeof(float) * (size_t)(k->n_out * k->n_tok));
+    float *wf = mem_alloc(sizeof(float) * (size_t)k->n_in);
+    const size_t sc_size = kern_matmul_scratch_size(k->type, k->n_in, k->n_tok);
+    void *sc = mem_alloc(sc_size ? sc_size : 1);
+    ASSERT_TRUE(W && X && Y && wf && sc);
+    for (int64_t o = 0; o < k->n_out; o++) ktest_random_row(k->type, W + o * w_row, k->n_in, rng);
+    ktest_random_floats(X, k->n_in * k->n_tok, rng);
+    for (int64_t i = 0; i < k->n_out * k->n_tok; i++) Y[i] = NAN;
+
+    /* No allocation inside kern_matmul. */
+    mem_fail_after(0);
+    int rc = kern_matmul(pool, k->type, W, k->n_in, k->n_out, X, k->n_tok, Y, sc);
+    mem_fail_after(-1);
+    ASSERT_EQ_INT(rc, 0);
+
+    const double bound = act_bound(rt->vec_dot_type) * 1.01;
+    for (int64_t o = 0; o < k->n_out; o++) {
+        rt->to_float(W + o * w_row, wf, k->n_in);
+        for (int64_t t = 0; t < k->n_tok; t++) {
+            const float *x = X + t * k->n_in;
+            double ref = 0, wabs = 0, mag = 0, xmax = 0;
+            for (int64_t i = 0; i < k->n_in; i++) {
+                ref += (double)wf[i] * x[i];
+                wabs += fabs(wf[i]);
+                mag += fabs((double)wf[i] * x[i]);
+                xmax = fmax(xmax, fabs(x[i]));
+            }
+            const double tol = bound * wabs * xmax + 2e-6 * mag + 1e-30;
+            const double got = Y[t * k->n_out + o];
+            if (!(fabs(got - ref) <= tol))
+                test_fail(__FILE__, __LINE__,
+                          "%s n_in=%lld n_out=%lld n_tok=%lld threads=%d: Y[%lld][%lld] = %.9g, "
+                          "reference %.9g, tolerance %.3g",
+                          rt->name, (long long)k->n_in, (long long)k->n_out, (long long)k->n_tok,
+                          tpool_size(pool), (long long)t, (long long)o, got, ref, tol);
+        }
+    }
+    mem_free(W);
+    mem_free(X);
+    mem_free(Y);
+    mem_free(wf);
+    mem_free(sc);
+}
+
+static void check_all_types(kern_isa isa) {
+    kern_init(isa);
+    static const int64_t outs[] = {1, 3, 67};
+    static const int64_t toks[] = {1, 2, 5, 33};
+    uint64_t rng = 42;
+    for (int nt = 1; nt <= 3; nt++) {
+        tpool *pool = tpool_new(nt);
+        ASSERT_NOT_NULL(pool);
+        for (int ti = 0; ti < KTEST_N_DOT_TYPES; ti++) {
+            const int type = ktest_dot_types[ti];
+            const int64_t bs = kern_traits_ref(type)->block_size;
+            const int64_t n_in = bs == 256 ? 512 : 96;
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 4; b++) {
+                    mm_case k = {type, n_in, outs[a], toks[b]};
+                    check_case(pool, &k, &rng);
+                }
+        }
+        tpool_free(pool);
+    }
+    kern_init(KERN_ISA_AUTO);
+}
+
+TEST(matmul_all_types_match_reference) { check_all_types(KERN_ISA_AUTO); }
+
+TEST(matmul_all_types_match_reference_ref_kernels) { check_all_types(KERN_ISA_REF); }
+
+/* Enough rows to span several weight tiles, and a NULL pool. */
+TEST(matmul_many_tiles) {
+    uint64_t rng = 5;
+    mm_case k1 = {GGUF_TYPE_F32, 1024, 300, 9};
+    check_case(NULL, &k1, &rng);
+    tpool *pool = tpool_new(2);
+    ASSERT_NOT_NULL(pool);
+    check_case(pool, &k1, &rng);
+    mm_case k2 = {GGUF_TYPE_Q8_0, 4096, 200, 7};
+    check_case(pool, &k2, &rng);
+    mm_case k3 = {GGUF_TYPE_Q4_K, 2048, 131, 1};
+    check_case(pool, &k3, &rng);
+    tpool_free(pool);
+}
+
+/* Token t of a batch gives bit for bit what the same token gives alone (same conversion,
+ * same vec_dot), whatever the split across threads. */
+TEST(matmul_batch_equals_single_token) {
+    uint64_t rng = 9;
+    const int64_t n_in = 256, n_out = 45, n_tok = 6;
+    const int types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q6_K, GGUF_TYPE_F16};
+    tpool *pool = tpool_new(3);
+    ASSERT_NOT_NULL(pool);
+    for (int ti = 0; ti < 3; ti++) {
+        const kern_traits *t = kern_traits_of(types[ti]);
+        const size_t w_row = (size_t)(n_in / t->block_size) * t->type_size;
+        static uint8_t W[45 * 256 * 4];
+        static float X[6 * 256], Yb[6 * 45], Y1[45];
+        static uint8_t sc[6 * 256 * 4];
+        ASSERT_CMP_INT(kern_matmul_scratch_size(types[ti], n_in, n_tok), <=, (long long)sizeof sc);
+        for (int64_t o = 0; o < n_out; o++) ktest_random_row(types[ti], W + o * w_row, n_in, &rng);
+        ktest_random_floats(X, n_in * n_tok, &rng);
+        ASSERT_EQ_INT(kern_matmul(pool, types[ti], W, n_in, n_out, X, n_tok, Yb, sc), 0);
+        for (int64_t tk = 0; tk < n_tok; tk++) {
+            ASSERT_EQ_INT(kern_matmul(pool, types[ti], W, n_in, n_out, X + tk * n_in, 1, Y1, sc), 0);
+            ASSERT_EQ_INT(memcmp(Y1, Yb + tk * n_out, sizeof Y1), 0);
+        }
+    }
+    tpool_free(pool);
+}
+
+TEST(matmul_errors) {
+    float X[64] = {0}, Y[4];
+    uint8_t W[256] = {0}, sc[256];
+    /* A type without traits. */
+    ASSERT_EQ_INT(kern_matmul(NULL, GGUF_TYPE_IQ2_XXS, W, 64, 1, X, 1, Y, sc), BASE_EUNSUPPORTED);
+    ASSERT_EQ_INT(kern_matmul(NULL, 9999, W, 64, 1, X, 1, Y, sc), BASE_EUNSUPPORTED);
+    ASSERT_EQ_INT(kern_matmul(NULL, -1, W, 64, 1, X, 1, Y, sc), BASE_EUNSUPPORTED);
+    /* Activation-only formats have no vec_dot. */
+    ASSERT_EQ_INT(kern_matmul(NULL, GGUF_TYPE_Q8_K, W, 256, 1, X, 1, Y, sc), BASE_EUNSUPPORTED);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_IQ2_XXS, 256, 1), 0);
+    /* n_in not a whole number of blocks. */
+    ASSERT_EQ_INT(kern_matmul(NULL, GGUF_TYPE_Q4_0, W, 48, 1, X, 1, Y, sc), BASE_EINVAL);
+    ASSERT_EQ_INT(kern_matmul(NULL, GGUF_TYPE_Q4_K, W, 64, 1, X, 1, Y, sc), BASE_EINVAL);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_K, 64, 1), 0);
+    ASSERT_EQ_INT(kern_matmul(NULL, GGUF_TYPE_Q8_0, W, 64, 1, X, 1, Y, NULL), BASE_EINVAL);
+    /* Empty products do nothing. */
+    ASSERT_EQ_INT(kern_matmul(NULL, GGUF_TYPE_Q8_0, W, 64, 0, X, 1, Y, sc), 0);
+    ASSERT_EQ_INT(kern_matmul(NULL, GGUF_TYPE_Q8_0, W, 64, 1, X, 0, Y, sc), 0);
+    /* Scratch sizes: Q8_0 is 34 bytes per 32, Q8_K 292 per 256, F32 needs none. */
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_0, 64, 3), 3 * 2 * 34);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_K, 512, 2), 2 * 2 * 292);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_F16, 10, 2), 2 * 10 * 2);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_F32, 64, 5), 0);
+}
