@@ -95,7 +95,7 @@ asan: deps
 
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
-	$(BIN) run $(ARGS)
+	scripts/foreground $(BIN) run $(ARGS)
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCHBIN)

@@ -26,7 +26,8 @@ typedef struct shape {
 } shape;
 
 static const shape shapes[] = {
-    {"tinyllama", "llama", 2048, 22, 32, 4, 5632, 32000, false, false, NULL},
+    {"tinyllama", "llama", 2048, 22, 32, 4, 5632, 32000, false, false,
+     "testdata/tokenizer/ggml-vocab-llama-spm.gguf"},
     {"qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 50257, true, true,
      "testdata/tokenizer/ggml-vocab-gpt-2.gguf"},
 };
@@ -123,6 +124,11 @@ int main(int argc, char **argv) {
         gguf *v;
         if (gguf_open(path, &v, &eb)) {
             fprintf(stderr, "mkmodel: %s\n", err_msg(&eb));
+            return 1;
+        }
+        gguf_arr toks;
+        if (gguf_get_arr(v, "tokenizer.ggml.tokens", GGUF_VT_STRING, &toks, &eb) || toks.n != (uint64_t)sh->n_vocab) {
+            fprintf(stderr, "mkmodel: %s does not hold a %d-token vocabulary\n", path, sh->n_vocab);
             return 1;
         }
         gguf_writer_copy_kv(w, v, "tokenizer.");

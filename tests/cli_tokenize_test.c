@@ -87,3 +87,16 @@ TEST(cli_tokenize_errors) {
     free(out), free(err);
     free(model);
 }
+
+TEST(cli_tokenize_stdin) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "printf 'Hello world' | '%s' tokenize -m '%s' -f -", test_bin_path(),
+             test_shared_file(SPM));
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    char *out, *err;
+    int st = test_run(argv, NULL, &out, &err);
+    ASSERT_TRUE(WIFEXITED(st));
+    ASSERT_EQ_INT(WEXITSTATUS(st), 0);
+    ASSERT_EQ_STR(out, "1 15043 3186\n");
+    free(out), free(err);
+}

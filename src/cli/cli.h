@@ -31,6 +31,8 @@ int cmd_bench(int argc, char **argv);
 void cmd_bench_usage(FILE *f);
 int cmd_generate(int argc, char **argv);
 void cmd_generate_usage(FILE *f);
+int cmd_chat_template(int argc, char **argv);
+void cmd_chat_template_usage(FILE *f);
 int cmd_perplexity(int argc, char **argv);
 void cmd_perplexity_usage(FILE *f);
 

@@ -94,7 +94,9 @@ int cmd_bench(int argc, char **argv) {
 
     llm_model *m;
     tpool *pool;
+    uint64_t t_load = time_now_ns();
     if (cli_open_model(model, threads, &m, &pool)) return 1;
+    t_load = time_now_ns() - t_load;
     const llm_hparams *hp = llm_model_hparams(m);
     err_buf eb = {0};
     llm_session_params sp = llm_session_default_params();
@@ -134,12 +136,12 @@ int cmd_bench(int argc, char **argv) {
         printf("[");
         for (int i = 0; i < nres; i++)
             printf("%s\n  {\"model\": \"%s\", \"model_size\": %llu, \"threads\": %u, \"kv\": \"%s\", "
-                   "\"test\": \"%s%d\", \"n_tokens\": %d, \"avg_ts\": %.3f, \"stddev_ts\": %.3f}",
-                   i ? "," : "", model, (unsigned long long)hp->weight_bytes, threads, kv,
+                   "\"load_ms\": %.1f, \"test\": \"%s%d\", \"n_tokens\": %d, \"avg_ts\": %.3f, \"stddev_ts\": %.3f}",
+                   i ? "," : "", model, (unsigned long long)hp->weight_bytes, threads, kv, t_load / 1e6,
                    res[i].name, res[i].n, res[i].n, res[i].mean, res[i].sd);
         printf("\n]\n");
     } else {
-        printf("model: %s\n", desc);
+        printf("model: %s (loaded in %.1f ms)\n", desc, t_load / 1e6);
         printf("| %-40s | %10s | %7s | %6s | %18s |\n", "model", "size", "threads", "test", "t/s");
         for (int i = 0; i < nres; i++) {
             char name[16];

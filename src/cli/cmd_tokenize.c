@@ -16,8 +16,27 @@ void cmd_tokenize_usage(FILE *f) {
                "  -m, --model PATH      GGUF file whose vocabulary to use\n"
                "  --no-bos              add no BOS/EOS (CLS/SEP) tokens (default: as the vocab says)\n"
                "  --parse-special       turn special-token text such as <|im_end|> into its token\n"
-               "  -f, --file F          read the text from F instead of the command line\n"
+               "  -f, --file F          read the text from F ('-': standard input)\n"
                "  -h, --help            show this help\n");
+}
+
+/* All of standard input in a heap buffer (free with mem_free). */
+static int read_stdin(char **out, size_t *out_len, err_buf *eb) {
+    buf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+        if (buf_append(&b, chunk, n)) {
+            buf_free(&b);
+            return err_set(eb, BASE_ENOMEM, "out of memory reading standard input");
+        }
+    if (ferror(stdin)) {
+        buf_free(&b);
+        return err_set(eb, BASE_EIO, "cannot read standard input");
+    }
+    *out = b.data;
+    *out_len = b.len;
+    return BASE_OK;
 }
 
 int cmd_tokenize(int argc, char **argv) {
@@ -58,7 +77,9 @@ int cmd_tokenize(int argc, char **argv) {
     size_t len = 0;
     const char *text = NULL;
     if (file) {
-        if (file_read_all(file, &data, &len, &eb)) {
+        int rc = strcmp(file, "-") == 0 ? read_stdin(&data, &len, &eb)
+                                        : file_read_all(file, &data, &len, &eb);
+        if (rc) {
             fprintf(stderr, "local-ai tokenize: %s\n", err_msg(&eb));
             return 1;
         }

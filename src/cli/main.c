@@ -15,6 +15,7 @@ const cli_command cli_commands[] = {
     {"eval", "Evaluate tokens and write the logits of every position", cmd_eval, cmd_eval_usage},
     {"generate", "Complete a prompt and stream the text", cmd_generate, cmd_generate_usage},
     {"bench", "Measure prompt and generation speed", cmd_bench, cmd_bench_usage},
+    {"chat-template", "Render a chat with a model's template", cmd_chat_template, cmd_chat_template_usage},
     {"perplexity", "Compute the perplexity of a text", cmd_perplexity, cmd_perplexity_usage},
     {"version", "Print the version", cmd_version, cmd_version_usage},
     {"help", "Show help for a command", cmd_help, cmd_help_usage},

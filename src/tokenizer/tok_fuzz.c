@@ -1,10 +1,11 @@
 /*
  * libFuzzer target: arbitrary bytes through every tokenizer family. The first input byte picks
- * the vocabulary and the flags; the rest is the text. Checks: encoding never fails on any
+ * the vocabulary (low nibble) and the flags (0x10 add_special, 0x20 parse_special, 0x40 render
+ * specials when decoding); the rest is the text. Checks: encoding never fails on any
  * bytes, byte-level BPE gives back exactly the input bytes when they are valid UTF-8 (some
  * vocabularies lack the bytes UTF-8 never uses, like 0xFF), and the streaming decoder accepts
  * every id and emits valid UTF-8.
- *   make fuzz && build/fuzz/tokenizer/tok_fuzz src/tokenizer/corpus
+ *   make fuzz && build/fuzz/tokenizer/tok_fuzz tests/corpus/tokenizer
  * The vocabularies come from $LOCALAI_SHARED (default ../shared)/testdata/tokenizer.
  */
 #include <stdio.h>
@@ -46,7 +47,7 @@ static bool valid_utf8(const char *s, size_t n) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    tok *t = get_vocab(data[0] % N_VOCAB);
+    tok *t = get_vocab((data[0] & 0x0F) % N_VOCAB);
     if (!t) return 0;
     bool add_special = data[0] & 0x10, parse_special = data[0] & 0x20;
     const char *text = (const char *)data + 1;

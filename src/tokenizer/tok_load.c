@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tok_int.h"
 
@@ -27,6 +28,7 @@ static uint32_t merge_hash(const char *l, size_t ll, const char *r, size_t rl) {
 
 int32_t tok_find(const tok *t, const char *text, size_t len) {
     if (!t || (!text && len)) return TOK_NULL;
+    if (!text) text = ""; /* memcmp wants a pointer even for 0 bytes */
     uint32_t i = tok_hash(text, len, TOK_HASH_SEED) & t->map_mask;
     for (;; i = (i + 1) & t->map_mask) {
         int32_t id = t->map[i];
@@ -251,19 +253,28 @@ static int build_specials(tok *t) {
     return BASE_OK;
 }
 
-/* llama.cpp marks Phi-3's special tokens as eating whitespace on their right. */
-static void set_phi3_attrs(tok *t, const gguf *g) {
-    str_slice name;
-    if (gguf_get_str(g, "general.name", &name, NULL)) return;
-    char low[64];
-    size_t n = name.len < sizeof low - 1 ? name.len : sizeof low - 1;
-    for (size_t i = 0; i < n; i++)
-        low[i] = (char)(name.ptr[i] >= 'A' && name.ptr[i] <= 'Z' ? name.ptr[i] + 32 : name.ptr[i]);
-    low[n] = 0;
-    if (!strstr(low, "phi-3") && !strstr(low, "phi3")) return;
+static bool contains_ci(str_slice s, const char *needle) {
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= s.len; i++)
+        if (strncasecmp(s.ptr + i, needle, n) == 0) return true;
+    return false;
+}
+
+/* Per-model token attributes llama.cpp sets by name (GGUF files do not carry them): Jina v2's
+ * <mask> eats whitespace on its left; Phi-3's special tokens eat whitespace on their right. */
+static void set_name_attrs(tok *t, const gguf *g) {
+    str_slice pre = {"", 0}, name = {"", 0};
+    gguf_get_str(g, "tokenizer.ggml.pre", &pre, NULL);
+    gguf_get_str(g, "general.name", &name, NULL);
+    int32_t id;
+    if (contains_ci(pre, "jina-v2-de") || contains_ci(pre, "jina-v2-es") ||
+        contains_ci(pre, "jina-v2-code")) {
+        if ((id = find_cstr(t, "<mask>")) != TOK_NULL) t->tokens[id].attr |= TOK_ATTR_LSTRIP;
+        return;
+    }
+    if (!contains_ci(name, "phi-3") && !contains_ci(name, "phi3")) return;
     for (size_t i = 0; i < t->n_specials; i++) t->tokens[t->specials[i]].attr |= TOK_ATTR_RSTRIP;
-    int32_t id = find_cstr(t, "</s>");
-    if (id != TOK_NULL) t->tokens[id].attr |= TOK_ATTR_RSTRIP;
+    if ((id = find_cstr(t, "</s>")) != TOK_NULL) t->tokens[id].attr |= TOK_ATTR_RSTRIP;
     static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>"};
     for (size_t i = 0; i < 3; i++)
         if ((id = find_cstr(t, keep[i])) != TOK_NULL) t->tokens[id].attr &= ~(uint32_t)TOK_ATTR_RSTRIP;
@@ -339,7 +350,7 @@ int tok_load(const gguf *g, tok **out, err_buf *eb) {
         err_set(eb, rc, "out of memory");
         goto fail;
     }
-    set_phi3_attrs(t, g);
+    set_name_attrs(t, g);
     *out = t;
     return BASE_OK;
 fail:

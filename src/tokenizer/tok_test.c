@@ -76,6 +76,15 @@ TEST(tok_stories_once_upon_a_time) {
     ASSERT_NULL(tok_piece(t, -1, NULL));
     ASSERT_EQ_INT(tok_find(t, "\xe2\x96\x81Once", 7), 403);
     ASSERT_EQ_INT(tok_find(t, "no such piece", 13), TOK_NULL);
+    ASSERT_EQ_INT(tok_find(t, NULL, 0), TOK_NULL);
+    ASSERT_EQ_INT(tok_find(t, "", 0), TOK_NULL);
+    int32_t *none;
+    size_t n_none;
+    ASSERT_EQ_INT(tok_encode(t, NULL, 0, false, false, &none, &n_none, NULL), 0);
+    ASSERT_EQ_INT(n_none, 0);
+    mem_free(none);
+    ASSERT_EQ_INT(tok_encode(t, NULL, 3, false, false, &none, &n_none, NULL), BASE_EINVAL);
+    ASSERT_NULL(none);
     ASSERT_TRUE(tok_is_eog(t, 2));
     ASSERT_FALSE(tok_is_eog(t, 1));
     ASSERT_FALSE(tok_is_eog(t, 9999));
@@ -534,5 +543,65 @@ TEST(tok_unicode_tables) {
         const char *u = tok_byte_to_unicode((uint8_t)b, &n);
         size_t i = 0;
         ASSERT_EQ_INT(tok_unicode_to_byte(tok_utf8_decode(u, n, &i)), b);
+    }
+}
+
+/* The fuzz seeds (tests/corpus/tokenizer, see tok_fuzz.c) hold the target's properties:
+ * byte-level BPE gives back the input, and decoding yields complete UTF-8 only. */
+TEST(tok_corpus_seeds) {
+    static const char *const seeds[] = {"gpt2_hello", "bpe_special", "spm_bytes",
+                                        "bert_cjk",   "mpt_spaces",  "phi3_special"};
+    static const char *const vocabs[] = {"llama-spm", "gpt-2", "llama-bpe",
+                                         "bert-bge",  "mpt",   "phi-3"};
+    for (size_t s = 0; s < sizeof seeds / sizeof *seeds; s++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/corpus/tokenizer/%s", seeds[s]);
+        char *data;
+        size_t size;
+        err_buf eb = {0}, *e = &eb;
+        ASSERT_OK(file_read_all(path, &data, &size, e), e);
+        ASSERT_CMP_INT(size, >, 1);
+        char vpath[128];
+        snprintf(vpath, sizeof vpath, "testdata/tokenizer/ggml-vocab-%s.gguf",
+                 vocabs[(data[0] & 0x0F) % 6]);
+        tok *t = load(vpath);
+        int32_t *ids;
+        size_t n;
+        bool parse = data[0] & 0x20;
+        ASSERT_OK(tok_encode(t, data + 1, size - 1, data[0] & 0x10, parse, &ids, &n, e), e);
+        ASSERT_CMP_INT(n, >, 0);
+        buf out = {0};
+        ASSERT_EQ_INT(tok_detokenize(t, ids, n, true, &out), 0);
+        if (tok_get_type(t) == TOK_VOCAB_BPE) ASSERT_EQ_STR(out.data, data + 1); /* lossless */
+        else ASSERT_TRUE(out.len > 0);
+        buf_free(&out);
+        mem_free(ids);
+        mem_free(data);
+        tok_free(t);
+    }
+}
+
+/* Jina v2's <mask> eats the whitespace on its left (llama.cpp's LSTRIP), other pres do not. */
+TEST(tok_special_lstrip_jina) {
+    static const char *const toks[] = {"a", "\xc4\xa0", "<mask>"};
+    static const int32_t types[] = {1, 1, 3};
+    static const char *const merges[] = {"a a"};
+    const char *pres[] = {"jina-v2-es", "gpt-2"};
+    for (int i = 0; i < 2; i++) {
+        gguf_writer *w = gguf_writer_new();
+        gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
+        gguf_writer_set_str(w, "tokenizer.ggml.pre", pres[i]);
+        gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, 3);
+        gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VT_I32, types, 3);
+        gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+        mini m;
+        mini_open(&m, w);
+        tok *t = NULL;
+        err_buf eb = {0}, *e = &eb;
+        ASSERT_OK(tok_load(m.g, &t, e), e);
+        mini_close(&m);
+        if (i == 0) EXPECT_IDS(t, "a  <mask>", false, true, 0, 2);
+        else EXPECT_IDS(t, "a  <mask>", false, true, 0, 1, 1, 2);
+        tok_free(t);
     }
 }
