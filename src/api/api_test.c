@@ -217,3 +217,25 @@ TEST(api_ids_are_unique) {
     for (const char *p = a + 9; *p; p++)
         ASSERT_TRUE((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'));
 }
+
+/* Fail allocation N, N+1, ... until parsing succeeds: each failure is a clean 500. */
+TEST(api_parse_oom_loop) {
+    const char *body = "{\"model\":\"m\",\"prompt\":[\"a\",[1,2]],\"stop\":[\"x\"],\"logit_bias\":{\"3\":1}}";
+    for (long n = 0;; n++) {
+        arena *a = arena_new(0);
+        api_gen_req q;
+        api_err e;
+        mem_fail_after(n);
+        int rc = api_parse_gen(API_COMPLETION, (str_slice){body, strlen(body)}, a, &q, &e);
+        mem_fail_after(-1);
+        if (rc == 0) {
+            ASSERT_EQ_INT(q.n_prompts, 2);
+            ASSERT_EQ_STR(q.stops[0], "x");
+            arena_free(a);
+            break;
+        }
+        ASSERT_EQ_INT(e.status, 500);
+        arena_free(a);
+        ASSERT_TRUE(n < 200);
+    }
+}

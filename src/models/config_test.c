@@ -233,3 +233,25 @@ TEST(models_registry_lru_unloads_idle_only) {
     mdl_release(b);
     mdl_registry_free(r);
 }
+
+/* Fail allocation N, N+1, ... until parsing succeeds: each failure is a clean error. */
+TEST(models_config_oom_loop) {
+    const char *yaml = "name: t\nstopwords: [a, b]\nparameters:\n  model: t.gguf\n  top_k: 3\n";
+    for (long n = 0;; n++) {
+        mem_fail_after(n);
+        mdl_config *c = NULL;
+        err_buf eb = {0};
+        int rc = mdl_config_parse(yaml, strlen(yaml), "/m", &c, &eb);
+        long used = mem_alloc_count();
+        mem_fail_after(-1);
+        if (rc == 0) {
+            ASSERT_EQ_STR(c->stopwords[1], "b");
+            mdl_config_free(c);
+            break;
+        }
+        ASSERT_EQ_INT(rc, BASE_ENOMEM);
+        ASSERT_NULL(c);
+        ASSERT_TRUE(n < used + 1);
+        ASSERT_TRUE(n < 100);
+    }
+}

@@ -18,6 +18,7 @@ struct sched_job {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     sched_event *head, *tail; /* events not yet taken by the consumer */
+    sched_event *final;       /* the last event, allocated at submit so ending cannot fail */
     /* What the scheduler reads; fixed at submit. */
     int32_t *prompt;
     int n_prompt;
@@ -83,6 +84,7 @@ static void job_unref(sched_job *j) {
         n = e->next;
         sched_event_free(e);
     }
+    sched_event_free(j->final);
     for (int i = 0; i < j->n_stops; i++) mem_free(j->stops[i]);
     mem_free(j->stops);
     mem_free(j->prompt);
@@ -120,6 +122,25 @@ static void job_push(sched_job *j, sched_event *e) {
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
     if (j->notify) j->notify(j->ud);
+}
+
+/* Send the job's last event (DONE or ERROR) with text when it can be copied. */
+static void job_end(sched_job *j, sched_event_kind kind, sched_finish finish, const char *text,
+                    size_t len, int n_cached, int n_gen) {
+    sched_event *e = j->final;
+    j->final = NULL;
+    char *copy = text ? mem_strndup(text, len) : NULL;
+    if (copy) {
+        mem_free(e->text);
+        e->text = copy;
+        e->len = len;
+    }
+    e->kind = kind;
+    e->finish = finish;
+    e->n_prompt = j->n_prompt;
+    e->n_cached = n_cached;
+    e->n_gen = n_gen;
+    job_push(j, e);
 }
 
 sched_event *sched_job_pop(sched_job *j) {
@@ -183,7 +204,8 @@ int sched_submit(sched *s, const sched_job_params *p, sched_job **out, err_buf *
     j->prompt = mem_alloc((size_t)p->n_prompt * sizeof *j->prompt);
     j->stops = copy_strings(p->stops, p->n_stops);
     j->bias = p->sampling.n_bias ? mem_alloc((size_t)p->sampling.n_bias * sizeof *j->bias) : NULL;
-    if (!j->prompt || !j->stops || (p->sampling.n_bias && !j->bias)) {
+    j->final = event_new(SCHED_EV_DONE, NULL, 0);
+    if (!j->prompt || !j->stops || (p->sampling.n_bias && !j->bias) || !j->final) {
         atomic_store(&j->refs, 1);
         job_unref(j);
         return err_set(eb, BASE_ENOMEM, "out of memory");
@@ -222,37 +244,23 @@ int sched_submit(sched *s, const sched_job_params *p, sched_job **out, err_buf *
 static void slot_finish(sched *s, slot *sl, sched_event_kind kind, sched_finish finish,
                         const char *msg) {
     sched_job *j = sl->job;
-    sched_event *e;
-    if (kind == SCHED_EV_DONE) {
-        if (finish != SCHED_FINISH_CANCELLED) {
-            /* Release what was held back: a partial character, or text that might have
-             * begun a stop string. */
-            buf tail = {0};
-            if (sl->dec) tok_decoder_flush(sl->dec, &tail);
-            if (tail.len) smp_stop_feed(sl->stop, tail.data, tail.len, &sl->text);
-            smp_stop_flush(sl->stop, &sl->text);
-            buf_free(&tail);
-        }
-        e = event_new(kind, sl->text.data, sl->text.len);
-    } else {
-        e = event_new(kind, msg, strlen(msg));
+    if (kind == SCHED_EV_DONE && finish != SCHED_FINISH_CANCELLED) {
+        /* Release what was held back: a partial character, or text that might have begun
+         * a stop string. */
+        buf tail = {0};
+        tok_decoder_flush(sl->dec, &tail);
+        if (tail.len) smp_stop_feed(sl->stop, tail.data, tail.len, &sl->text);
+        smp_stop_flush(sl->stop, &sl->text);
+        buf_free(&tail);
     }
     /* Counted before the consumer can see the end, so stats never lag behind it. */
     pthread_mutex_lock(&s->mu);
     s->stats.active--;
     s->stats.completed++;
     pthread_mutex_unlock(&s->mu);
-    if (e) {
-        e->finish = finish;
-        e->n_prompt = j->n_prompt;
-        e->n_cached = sl->n_cached;
-        e->n_gen = sl->n_gen;
-        job_push(j, e);
-    } else {
-        /* Out of memory for the last event: the consumer would wait forever, so wake it
-         * with a cancellation it can see on its next pop. */
-        log_error("sched: out of memory ending a request");
-    }
+    const char *text = kind == SCHED_EV_DONE ? sl->text.data : msg;
+    job_end(j, kind, finish, text, kind == SCHED_EV_DONE ? sl->text.len : strlen(msg),
+            sl->n_cached, sl->n_gen);
     smp_free(sl->smp);
     smp_stop_free(sl->stop);
     tok_decoder_free(sl->dec);
@@ -491,12 +499,7 @@ void sched_free(sched *s) {
         if (s->slots[i].job) slot_finish(s, &s->slots[i], SCHED_EV_DONE, SCHED_FINISH_CANCELLED, NULL);
     for (sched_job *j = s->q_head, *n; j; j = n) {
         n = j->next_queued;
-        sched_event *e = event_new(SCHED_EV_DONE, NULL, 0);
-        if (e) {
-            e->finish = SCHED_FINISH_CANCELLED;
-            e->n_prompt = j->n_prompt;
-            job_push(j, e);
-        }
+        job_end(j, SCHED_EV_DONE, SCHED_FINISH_CANCELLED, NULL, 0, 0, 0);
         job_unref(j);
     }
     for (int i = 0; s->slots && i < s->p.n_slots; i++) {
