@@ -3,6 +3,8 @@
 #include "api_util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 
 /* Assert an OpenAI error: status, type, param (NULL: null) and a word of the message. */
 static void expect_error(api_resp *r, long status, const char *param, const char *msg) {
@@ -137,4 +139,41 @@ TEST(api_cors_headers_and_preflight) {
     ASSERT_CONTAINS(r.headers.data, "Access-Control-Allow-Origin: *");
     api_resp_free(&r);
     api_server_stop(&s);
+}
+
+TEST(api_run_flags_checked) {
+    static const struct {
+        const char *flag, *value, *msg;
+    } cases[] = {
+        {"--parallel", "0", "bad parallel count '0'"},
+        {"--parallel", "65", "bad parallel count '65'"},
+        {"--context-size", "big", "bad context size 'big'"},
+        {"--max-active-models", "-1", "bad max active models '-1'"},
+        {"--queue-size", "0", "bad queue size '0'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[] = {(char *)test_bin_path(), "run", (char *)cases[i].flag,
+                        (char *)cases[i].value, NULL};
+        char *err;
+        int st = test_run(argv, NULL, NULL, &err);
+        ASSERT_EQ_INT(WEXITSTATUS(st), 2);
+        ASSERT_CONTAINS(err, cases[i].msg);
+        free(err);
+    }
+    /* The environment is read too. */
+    char *argv[] = {(char *)test_bin_path(), "run", NULL};
+    char *env[] = {"LOCALAI_PARALLEL=many", NULL};
+    char *err;
+    int st = test_run(argv, env, NULL, &err);
+    ASSERT_EQ_INT(WEXITSTATUS(st), 2);
+    ASSERT_CONTAINS(err, "bad parallel count 'many'");
+    free(err);
+    /* And --help documents them. */
+    char *help[] = {(char *)test_bin_path(), "run", "--help", NULL};
+    char *out;
+    test_run(help, NULL, &out, NULL);
+    ASSERT_CONTAINS(out, "--parallel N");
+    ASSERT_CONTAINS(out, "LOCALAI_CONTEXT_SIZE");
+    ASSERT_CONTAINS(out, "LOCALAI_MAX_ACTIVE_MODELS");
+    free(out);
 }

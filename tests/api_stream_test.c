@@ -232,3 +232,58 @@ TEST(api_shutdown_with_a_stream_in_flight) {
     curl_multi_cleanup(m);
     buf_free(&got);
 }
+
+/* Start a streamed chat on m and run until its first bytes arrive: the role chunk, sent as
+ * soon as the request is queued. */
+static CURL *start_stream(CURLM *m, const char *url, buf *got) {
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+                     "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Go\"}],\"stream\":true}");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, read_one);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, got);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_multi_add_handle(m, c);
+    int running = 1;
+    while (running && !got->len) {
+        curl_multi_perform(m, &running);
+        if (running) curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    ASSERT_TRUE(running);
+    return c;
+}
+
+TEST(api_full_queue_is_503_with_retry_after) {
+    api_server s;
+    const char *extra[] = {"--parallel", "1", "--queue-size", "1", NULL};
+    api_server_start(&s, extra);
+    char url[128];
+    snprintf(url, sizeof url, "%s/v1/chat/completions", s.base);
+    CURLM *m = curl_multi_init();
+    buf ga = {0}, gb = {0};
+    /* a takes the only slot; b (its headers already sent) waits in the queue. */
+    CURL *a = start_stream(m, url, &ga);
+    CURL *b = start_stream(m, url, &gb);
+    api_resp r;
+    api_http(&s, "POST", "/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"Once\",\"max_tokens\":2}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 503);
+    ASSERT_CONTAINS(r.headers.data, "Retry-After: 1");
+    ASSERT_EQ_STR(api_jstr(r.json, "error.type"), "server_error");
+    ASSERT_CONTAINS(api_jstr(r.json, "error.message"), "busy");
+    api_resp_free(&r);
+    /* Hang up both: the server cancels them and serves again. */
+    curl_multi_remove_handle(m, a);
+    curl_multi_remove_handle(m, b);
+    curl_easy_cleanup(a);
+    curl_easy_cleanup(b);
+    curl_multi_cleanup(m);
+    char line[1024];
+    ASSERT_EQ_INT(test_wait_line(s.fd, "cancelled after", 30000, line, sizeof line), 0);
+    ASSERT_EQ_INT(test_wait_line(s.fd, "cancelled after", 30000, line, sizeof line), 0);
+    api_http(&s, "POST", "/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"Once\",\"max_tokens\":2}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    api_resp_free(&r);
+    buf_free(&ga);
+    buf_free(&gb);
+    api_server_stop(&s);
+}

@@ -179,3 +179,39 @@ TEST(sched_slots_batched_together_match_alone) {
     buf_free(&tc);
     fx_close(&f);
 }
+
+TEST(sched_picks_the_slot_with_the_longest_prefix) {
+    fixture f = {0};
+    fx_open(&f, 2, 4);
+    /* Two requests at once fill both slots with different histories. */
+    sched_job *a = submit_text(&f, "Once upon a time", 4, NULL);
+    sched_job *b = submit_text(&f, "The dog ran to the park", 4, NULL);
+    buf t = {0};
+    sched_event *d = collect(a, &t);
+    sched_event_free(d);
+    d = collect(b, &t);
+    sched_event_free(d);
+    sched_job_free(a);
+    sched_job_free(b);
+    /* Both free now: each new request goes where its prefix is. */
+    const char *again[] = {"The dog ran to the park and", "Once upon a time there"};
+    for (int i = 0; i < 2; i++) {
+        sched_job *j = submit_text(&f, again[i], 2, NULL);
+        d = collect(j, &t);
+        int32_t *ids;
+        size_t n_short;
+        err_buf eb = {0};
+        const char *prefix = i == 0 ? "The dog ran to the park" : "Once upon a time";
+        ASSERT_OK(tok_encode(f.t, prefix, strlen(prefix), true, false, &ids, &n_short, &eb), &eb);
+        mem_free(ids);
+        ASSERT_TRUE(d->n_cached >= (int)n_short - 1);
+        ASSERT_TRUE(d->n_cached < d->n_prompt);
+        sched_event_free(d);
+        sched_job_free(j);
+    }
+    sched_stats st;
+    sched_get_stats(f.s, &st);
+    ASSERT_TRUE(st.prompt_tokens_reused > 0);
+    buf_free(&t);
+    fx_close(&f);
+}
