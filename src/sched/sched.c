@@ -46,6 +46,7 @@ typedef struct slot {
     int n_cached;
     int n_gen;
     int n_staged; /* tokens this step adds (hist[n_hist ..]) */
+    uint64_t last_used; /* when it last took a job (sched.clock) */
     buf text;
 } slot;
 
@@ -64,6 +65,7 @@ struct sched {
     bool quit;
     sched_job *q_head, *q_tail;
     int n_queued;
+    uint64_t clock; /* counts slot assignments */
     sched_stats stats;
 };
 
@@ -277,15 +279,22 @@ static int common_prefix(const int32_t *a, int na, const int32_t *b, int nb) {
 }
 
 /* Give job j to the free slot whose history shares the longest prefix with its prompt, and
- * set the slot up. Called with the lock held. Returns false when no slot is free. */
+ * set the slot up. When no history shares more than a token (BOS), take the least recently
+ * used slot instead, so a long-lived history (a system prompt) is not overwritten for
+ * nothing. Called with the lock held. Returns false when no slot is free. */
 static bool slot_assign(sched *s, sched_job *j) {
-    slot *best = NULL;
+    slot *best = NULL, *lru = NULL;
     int best_len = -1;
     for (int i = 0; i < s->p.n_slots; i++) {
         slot *sl = &s->slots[i];
         if (sl->job) continue;
         int l = common_prefix(sl->hist, sl->n_hist, j->prompt, j->n_prompt);
         if (l > best_len) best = sl, best_len = l;
+        if (!lru || sl->last_used < lru->last_used) lru = sl;
+    }
+    if (best_len <= 1 && lru) {
+        best = lru;
+        best_len = common_prefix(lru->hist, lru->n_hist, j->prompt, j->n_prompt);
     }
     if (!best) return false;
     /* At least the last prompt token is decoded again: its logits start the generation. */
@@ -295,6 +304,7 @@ static bool slot_assign(sched *s, sched_job *j) {
     best->n_fed = keep;
     best->n_cached = keep;
     best->n_gen = 0;
+    best->last_used = ++s->clock;
     best->text = (buf){0};
     best->job = j;
     s->stats.prompt_tokens_reused += keep;

@@ -6,7 +6,8 @@
  * weights are read once per step for all slots.
  *
  * A free slot keeps the tokens in its KV cache: a new request goes to the free slot whose
- * history shares the longest prefix with its prompt, and only the rest is decoded.
+ * history shares the longest prefix with its prompt, and only the rest is decoded (with no
+ * real match, to the least recently used slot, so useful histories live longer).
  *
  * What a request produces flows back as events in the job's own queue: the scheduler
  * allocates each event, the consumer frees it. notify (on the scheduler thread, no lock held)
