@@ -2,7 +2,9 @@
  * chat (not streamed), greedy text, seeds, stop strings, lengths and usage, tokenize. */
 #include "api_util.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static void post(api_server *s, const char *path, const char *body, api_resp *r) {
     api_http(s, "POST", path, body, NULL, r);
@@ -186,5 +188,35 @@ TEST(api_tokenize_roundtrip) {
     ASSERT_EQ_INT(r.status, 400);
     ASSERT_EQ_STR(api_jstr(r.json, "error.param"), "tokens");
     api_resp_free(&r);
+    api_server_stop(&s);
+}
+
+TEST(api_chat_uses_config_template_and_one_bos) {
+    /* A config with its own Jinja template that writes BOS itself: the prompt must then be
+     * BOS once, then the text, exactly what a completion of the same text sees. */
+    char stories[4096], path[4200], yaml[8400];
+    ASSERT_NOT_NULL(realpath(test_shared_file("testdata/llm/stories260K.gguf"), stories));
+    snprintf(path, sizeof path, "%s/story.yaml", test_tmpdir());
+    snprintf(yaml, sizeof yaml,
+             "name: story\nparameters:\n  model: %s\n  temperature: 0\n"
+             "template: \"{{ bos_token }}{%% for m in messages %%}{{ m['content'] }}{%% endfor %%}\"\n",
+             stories);
+    FILE *f = fopen(path, "w");
+    ASSERT_NOT_NULL(f);
+    fputs(yaml, f);
+    fclose(f);
+    api_server s;
+    api_server_start(&s, NULL);
+    api_resp chat, comp;
+    post(&s, "/v1/chat/completions",
+         "{\"model\":\"story\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],\"max_tokens\":10}",
+         &chat);
+    post(&s, "/v1/completions", "{\"model\":\"story\",\"prompt\":\"Once upon a time\",\"max_tokens\":10}", &comp);
+    ASSERT_EQ_INT(chat.status, 200);
+    ASSERT_EQ_INT(api_jint(chat.json, "usage.prompt_tokens"), api_jint(comp.json, "usage.prompt_tokens"));
+    ASSERT_EQ_STR(api_jstr(chat.json, "choices.0.message.content"), api_jstr(comp.json, "choices.0.text"));
+    ASSERT_TRUE(strncmp(api_jstr(comp.json, "choices.0.text"), ", there was a little girl", 25) == 0);
+    api_resp_free(&chat);
+    api_resp_free(&comp);
     api_server_stop(&s);
 }

@@ -82,7 +82,7 @@ sched *api_model_sched(mdl_handle *h);
 /* Submit every choice of q to the model's scheduler and answer through a stream: SSE when
  * q->stream, one JSON body otherwise. prompts are the token ids per prompt (chat: one).
  * Takes over h (released when the request ends). On an early error responds itself. */
-void api_generate(api_ctx *ctx, srv_req *r, mdl_handle *h, const api_gen_req *q,
+void api_generate(srv_req *r, mdl_handle *h, const api_gen_req *q,
                   int32_t *const *prompts, const int *n_prompt);
 
 /* ---- routes, one family per file ---- */

@@ -29,7 +29,6 @@ typedef struct gen {
     pthread_mutex_t mu;
     api_kind kind;
     bool stream, include_usage;
-    int top_logprobs;
     char id[48];
     int64_t created;
     char *model_name;
@@ -383,7 +382,7 @@ static int fill_echo(gen *g, const api_gen_req *q, int32_t *const *prompts, cons
     return BASE_OK;
 }
 
-void api_generate(api_ctx *ctx, srv_req *r, mdl_handle *h, const api_gen_req *q,
+void api_generate(srv_req *r, mdl_handle *h, const api_gen_req *q,
                   int32_t *const *prompts, const int *n_prompt) {
     const mdl_config *cfg = mdl_handle_config(h);
     int n_prompts = q->kind == API_CHAT ? 1 : q->n_prompts;
@@ -397,7 +396,6 @@ void api_generate(api_ctx *ctx, srv_req *r, mdl_handle *h, const api_gen_req *q,
     g->kind = q->kind;
     g->stream = q->stream;
     g->include_usage = q->include_usage;
-    g->top_logprobs = q->top_logprobs;
     g->h = h;
     g->tok = mdl_handle_tok(h);
     g->created = time_unix();
@@ -485,6 +483,5 @@ void api_generate(api_ctx *ctx, srv_req *r, mdl_handle *h, const api_gen_req *q,
     srv_stream_on_cancel(g->st, gen_cancel, g);
     bool over = g->n_live == 0;
     pthread_mutex_unlock(&g->mu);
-    (void)ctx;
     if (over) gen_finish(g);
 }

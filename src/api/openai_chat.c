@@ -61,7 +61,7 @@ static void on_chat(srv_req *r, void *ud) {
         mdl_release(h);
         api_respond_err(r, &e);
     } else {
-        api_generate(ctx, r, h, &q, &ids, &n);
+        api_generate(r, h, &q, &ids, &n);
     }
     mem_free(ids);
     json_decref(q.messages);

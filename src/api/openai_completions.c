@@ -46,7 +46,7 @@ static void on_completions(srv_req *r, void *ud) {
         mdl_release(h);
         api_respond_err(r, &e);
     } else {
-        api_generate(ctx, r, h, &q, ids, n_ids);
+        api_generate(r, h, &q, ids, n_ids);
     }
     for (int i = 0; i < q.n_prompts; i++)
         if (own[i]) mem_free(ids[i]);
