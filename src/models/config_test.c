@@ -1,6 +1,8 @@
 /* Model configs (YAML) and the registry: listing, lazy loading, load errors, LRU unloading. */
 #include "models.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -148,7 +150,7 @@ static const char *make_dir(void) {
     return dir;
 }
 
-static int loads, unloads;
+static atomic_int loads, unloads; /* on_load may run on several threads at once */
 static int count_load(void *ud, mdl_handle *h, void **attach, err_buf *eb) {
     loads++;
     *attach = &loads;
@@ -254,4 +256,37 @@ TEST(models_config_oom_loop) {
         ASSERT_TRUE(n < used + 1);
         ASSERT_TRUE(n < 100);
     }
+}
+
+static void *acquire_release(void *arg) {
+    mdl_registry *r = arg;
+    for (int i = 0; i < 20; i++) {
+        mdl_handle *h;
+        err_buf eb = {0};
+        if (mdl_acquire(r, i % 2 ? "stories" : "bare", &h, &eb)) return (void *)1;
+        mdl_release(h);
+    }
+    return NULL;
+}
+
+TEST(models_registry_concurrent_acquire) {
+    mdl_registry_params p = mdl_registry_default_params();
+    p.models_path = make_dir();
+    p.max_active = 1; /* the two models keep pushing each other out */
+    p.on_load = count_load;
+    p.on_unload = count_unload;
+    mdl_registry *r;
+    err_buf eb = {0};
+    ASSERT_OK(mdl_registry_open(&p, &r, &eb), &eb);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, acquire_release, r);
+    for (int i = 0; i < 4; i++) {
+        void *rv;
+        pthread_join(th[i], &rv);
+        ASSERT_NULL(rv);
+    }
+    /* Every load was matched by an unload or is still loaded: nothing loaded twice. */
+    ASSERT_EQ_INT(loads - unloads, mdl_registry_n_loaded(r));
+    mdl_registry_free(r);
+    ASSERT_EQ_INT(loads, unloads);
 }

@@ -358,9 +358,12 @@ int mdl_acquire(mdl_registry *r, const char *name, mdl_handle **out, err_buf *eb
         return err_set(eb, BASE_ENOTFOUND, "model '%s' not found", name);
     }
     e->refs++;
-    while (e->state == ENTRY_LOADING) pthread_cond_wait(&r->cv, &r->mu);
-    if (e->state == ENTRY_UNLOADED) {
+    for (;;) {
+        while (e->state == ENTRY_LOADING) pthread_cond_wait(&r->cv, &r->mu);
+        if (e->state == ENTRY_LOADED) break;
         make_room_locked(r);
+        /* make_room may drop the lock: someone else may have begun loading meanwhile. */
+        if (e->state != ENTRY_UNLOADED) continue;
         e->state = ENTRY_LOADING;
         pthread_mutex_unlock(&r->mu);
         int rc = load_entry(e, eb);
@@ -373,6 +376,7 @@ int mdl_acquire(mdl_registry *r, const char *name, mdl_handle **out, err_buf *eb
             log_error("models: cannot load %s: %s", name, err_msg(eb));
             return rc;
         }
+        break;
     }
     e->last_used = ++r->clock;
     pthread_mutex_unlock(&r->mu);
