@@ -30,7 +30,7 @@ typedef struct api_ctx {
     const char *const *api_keys;
     int n_api_keys;
     /* Set once the server is accepting requests; /readyz reports it. */
-    volatile int ready;
+    _Atomic int ready;
     int parallel;          /* slots per model (--parallel) */
     int context_size;      /* per slot; 0: the model's (--context-size) */
     int threads;           /* compute threads per model */
