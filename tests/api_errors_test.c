@@ -94,6 +94,8 @@ TEST(api_keys_required_when_set) {
     api_resp r;
     api_http(&s, "GET", "/v1/models", NULL, NULL, &r);
     expect_error(&r, 401, NULL, "API key");
+    ASSERT_EQ_STR(api_jstr(r.json, "error.code"), "invalid_api_key");
+    ASSERT_CONTAINS(r.headers.data, "WWW-Authenticate: Bearer");
     api_resp_free(&r);
     const char *wrong[] = {"Authorization: Bearer k-three", NULL};
     api_http(&s, "GET", "/v1/models", NULL, wrong, &r);

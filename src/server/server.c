@@ -236,10 +236,13 @@ static void dispatch(server *s, srv_req *r) {
         return;
     }
     if (!rt->public_route && !authorized(s, r)) {
+        /* OpenAI's exact answer to a bad key, code included. */
+        static const char body[] =
+            "{\"error\":{\"message\":\"Incorrect API key provided: send a valid key as "
+            "'Authorization: Bearer KEY' or 'x-api-key: KEY'\",\"type\":\"invalid_request_error\","
+            "\"param\":null,\"code\":\"invalid_api_key\"}}";
         srv_set_header(r, "WWW-Authenticate", "Bearer");
-        srv_respond_error(r, 401, "invalid_request_error",
-                          "Incorrect API key provided: send a valid key as 'Authorization: "
-                          "Bearer KEY' or 'x-api-key: KEY'");
+        srv_respond(r, 401, "application/json", body, sizeof body - 1);
         return;
     }
     r->path_rest = rt->prefix ? url + strlen(rt->path) : "";
