@@ -79,10 +79,9 @@ int mdl_registry_open(const mdl_registry_params *p, mdl_registry **out, err_buf 
 /* Unload everything (no handle may be held any more) and free the registry. NULL is fine. */
 void mdl_registry_free(mdl_registry *r);
 
-/* Look at the directory again for new configs and GGUF files (known models are kept). */
-int mdl_registry_rescan(mdl_registry *r, err_buf *eb);
 /* The model names, sorted: *names is mem_alloc'd, each name too; free with
- * mdl_names_free. */
+ * mdl_names_free. Listing, and looking up an unknown name, first reads any config or GGUF
+ * file added to the directory since (known models are kept). */
 int mdl_registry_list(mdl_registry *r, char ***names, int *n, err_buf *eb);
 void mdl_names_free(char **names, int n);
 /* Whether name is a known model (no loading). */

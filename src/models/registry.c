@@ -204,13 +204,6 @@ int mdl_registry_open(const mdl_registry_params *p, mdl_registry **out, err_buf 
     return BASE_OK;
 }
 
-int mdl_registry_rescan(mdl_registry *r, err_buf *eb) {
-    pthread_mutex_lock(&r->mu);
-    rescan_locked(r);
-    pthread_mutex_unlock(&r->mu);
-    return BASE_OK;
-}
-
 /* Free what a load made; the entry must be unreachable for users (refs 0, not LOADED). */
 static void unload_parts(mdl_registry *r, void *attach, tmpl *t, tok *tk, llm_model *m) {
     if (attach && r->p.on_unload) r->p.on_unload(r->p.ud, attach);

@@ -99,8 +99,6 @@ int srv_stream_respond(srv_stream *st, int status, const char *content_type, con
                        size_t len);
 int srv_stream_start(srv_stream *st, int status, const char *content_type);
 int srv_stream_write(srv_stream *st, const void *data, size_t len);
-/* True once the client is gone. */
-bool srv_stream_cancelled(srv_stream *st);
 /* Done: a stream never answered gets a 500. Releases the producer's reference. */
 void srv_stream_end(srv_stream *st);
 

@@ -99,13 +99,6 @@ int srv_stream_write(srv_stream *st, const void *data, size_t len) {
     return rc;
 }
 
-bool srv_stream_cancelled(srv_stream *st) {
-    pthread_mutex_lock(&st->mu);
-    bool c = st->closed;
-    pthread_mutex_unlock(&st->mu);
-    return c;
-}
-
 void srv_stream_end(srv_stream *st) {
     pthread_mutex_lock(&st->mu);
     if (!st->started && !st->full && !st->closed) {
