@@ -287,3 +287,41 @@ TEST(api_full_queue_is_503_with_retry_after) {
     buf_free(&gb);
     api_server_stop(&s);
 }
+
+TEST(api_chat_stream_two_choices) {
+    api_server s;
+    api_server_start(&s, NULL);
+    api_resp st;
+    api_http(&s, "POST", "/v1/chat/completions",
+             "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":6,"
+             "\"n\":2,\"stream\":true,\"stream_options\":{\"include_usage\":true}}",
+             NULL, &st);
+    ASSERT_EQ_INT(st.status, 200);
+    json_t *events = api_sse_events(st.body.data);
+    buf text[2] = {{0}};
+    int roles[2] = {0}, finishes[2] = {0};
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev) {
+        json_t *ch = api_jget(ev, "choices.0");
+        if (!ch) continue;
+        long long k = api_jint(ch, "index");
+        ASSERT_TRUE(k == 0 || k == 1);
+        roles[k] += api_jstr(ch, "delta.role") != NULL;
+        finishes[k] += api_jstr(ch, "finish_reason") != NULL;
+        const char *t = api_jstr(ch, "delta.content");
+        if (t) buf_append_str(&text[k], t);
+    }
+    for (int k = 0; k < 2; k++) {
+        ASSERT_EQ_INT(roles[k], 1);
+        ASSERT_EQ_INT(finishes[k], 1);
+    }
+    ASSERT_EQ_STR(text[0].data, text[1].data); /* greedy: the same text twice */
+    json_t *usage = json_array_get(events, json_array_size(events) - 1);
+    ASSERT_EQ_INT(api_jint(usage, "usage.completion_tokens"), 12);
+    buf_free(&text[0]);
+    buf_free(&text[1]);
+    json_decref(events);
+    api_resp_free(&st);
+    api_server_stop(&s);
+}
