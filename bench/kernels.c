@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 typedef struct opts {
     int max_threads;
@@ -122,6 +123,17 @@ static size_t row_bytes(const kern_traits *t, int64_t n_in) {
     return (size_t)(n_in / t->block_size) * t->type_size;
 }
 
+/* Matrices of this size stay in the 32 MiB L3 of the machines we run on. */
+#define HOT_MB 8
+
+/* CPU seconds used by the whole process (all threads): with the wall time it tells whether
+ * other processes took our cores during a measurement. */
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Best seconds of `reps` products. */
 static double time_matmul(tpool *pool, int type, const void *W, int64_t n_in, int64_t n_out,
                           const float *X, int64_t n_tok, float *Y, void *sc, int reps) {
@@ -161,17 +173,24 @@ static int bench_type(int type, const opts *o) {
          * the same time window (the bandwidth of a shared machine drifts). */
         tpool *pool = tpool_new(nt);
         bw_ctx bc = {.buf = (const float *)W, .n = wbytes / 4};
-        double best_mv = 1e30, best_rd = 1e30;
+        double best_mv = 1e30, best_rd = 1e30, wall = 0, cpu = 0;
         for (int r = 0; r < o->reps; r++) {
             uint64_t t0 = time_now_ns();
             tpool_run(pool, bw_fn, &bc);
             double rd = (double)(time_now_ns() - t0) / 1e9;
             if (rd < best_rd) best_rd = rd;
+            double c0 = cpu_seconds();
             double mv = time_matmul(pool, type, W, n_in, n_out, X, 1, Y, sc, 1);
+            cpu += cpu_seconds() - c0;
+            wall += mv;
             if (mv < best_mv) best_mv = mv;
         }
+        /* The same product on the first HOT_MB of W, which stays in L3: the compute ceiling. */
+        int64_t hot_out = (int64_t)(((size_t)HOT_MB << 20) / rb);
+        double hot = time_matmul(pool, type, W, n_in, hot_out, X, 1, Y, sc, 4 * o->reps);
         double gbs = (double)wbytes / best_mv / 1e9, rd_gbs = (double)(bc.n * 4) / best_rd / 1e9;
-        printf(" | %5.1f GB/s %4.0f%% of %5.1f", gbs, 100.0 * gbs / rd_gbs, rd_gbs);
+        printf(" | %5.1f GB/s %4.0f%% of %5.1f  cpu %3.0f%%  hot %5.1f", gbs, 100.0 * gbs / rd_gbs,
+               rd_gbs, 100.0 * cpu / wall / nt, (double)rb * hot_out / hot / 1e9);
         tpool_free(pool);
     }
     if (o->mm) {
@@ -238,7 +257,7 @@ int main(int argc, char **argv) {
         printf("thread pool, %d threads: %.2f us per empty run\n", nt, measure_tpool_us(nt));
 
     printf("%-7s", "type");
-    for (int nt = 1; nt <= o.max_threads; nt++) printf(" | mat-vec %dt, %% of read GB/s", nt);
+    for (int nt = 1; nt <= o.max_threads; nt++) printf(" | mat-vec %dt, %% of plain read, cpu share, in-L3       ", nt);
     if (o.mm)
         for (int nt = 1; nt <= o.max_threads; nt++) printf(" | mat-mat %dt    ", nt);
     printf("\n");
