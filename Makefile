@@ -12,7 +12,7 @@
 
 CC      ?= cc
 ARCH    := $(shell uname -m)
-PKGS    := libmicrohttpd libpcre2-8 libcurl jansson
+PKGS    := libmicrohttpd libpcre2-8 libcurl jansson yaml-0.1
 BUILD   ?= build
 MODE    ?= release
 
@@ -95,11 +95,12 @@ asan: deps
 
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
-	$(BIN) run $(ARGS)
+	scripts/foreground $(BIN) run $(ARGS)
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCHBIN)
-	@for b in $(BENCHBIN); do echo "== $$b"; $$b || exit 1; done
+	@for b in $(filter-out $(BUILD)/bench/mkmodel,$(BENCHBIN)); do echo "== $$b"; $$b || exit 1; done
+	@echo "(LLM speed: bench/llm.sh makes models of real shapes and runs local-ai bench on them)"
 
 FUZZ_BIN := $(patsubst src/%_fuzz.c,build/fuzz/%_fuzz,$(FUZZ_C))
 fuzz: deps

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "base/base.h"
+#include "engine/engine.h"
 
 typedef struct cli_command {
     const char *name;
@@ -22,6 +23,16 @@ extern const cli_command cli_commands[];
 
 int cmd_run(int argc, char **argv);
 void cmd_run_usage(FILE *f);
+int cmd_tokenize(int argc, char **argv);
+void cmd_tokenize_usage(FILE *f);
+int cmd_eval(int argc, char **argv);
+void cmd_eval_usage(FILE *f);
+int cmd_bench(int argc, char **argv);
+void cmd_bench_usage(FILE *f);
+int cmd_generate(int argc, char **argv);
+void cmd_generate_usage(FILE *f);
+int cmd_perplexity(int argc, char **argv);
+void cmd_perplexity_usage(FILE *f);
 
 /* Print "local-ai CMD: MESSAGE" and the command's usage to stderr; return 2. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
@@ -33,6 +44,10 @@ const char *cli_env(const char *var, const char *def);
 int cli_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out);
 /* Number of online CPUs (at least 1). */
 unsigned cli_default_threads(void);
+
+/* Load a model (errors printed) and start a pool of threads; returns an exit code. */
+int cli_open_model(const char *path, unsigned threads, llm_model **m, tpool **pool);
+void cli_close_model(llm_model *m, tpool *pool);
 
 #define LOCALAI_VERSION "0.1.0"
 

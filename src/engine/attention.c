@@ -8,7 +8,8 @@
 #include "engine_int.h"
 
 typedef struct att_job {
-    llm_session *s;
+    llm_session *s; /* owner of the score buffers */
+    const llm_row *rows;
     int il, n;
     const float *q;
     float *o;
@@ -28,19 +29,20 @@ static void att_run(void *arg, int ith, int nth) {
     int per = (total + nth - 1) / nth, t0 = ith * per, t1 = t0 + per < total ? t0 + per : total;
     for (int task = t0; task < t1; task++) {
         int t = task / nh, h = task % nh, kvh = h / group;
-        int pos = s->n_past + t;
+        const llm_session *rs = j->rows[t].s;
+        int pos = j->rows[t].pos;
         int first = 0;
         if (L->sliding && hp->sliding_window > 0 && pos - hp->sliding_window + 1 > 0)
             first = pos - hp->sliding_window + 1;
         const float *qh = j->q + (size_t)t * nh * hd + (size_t)h * hd;
         float *oh = j->o + (size_t)t * nh * hd + (size_t)h * hd;
         int cnt = pos - first + 1;
-        if (s->kv_f32) {
-            const float *K = (const float *)s->k_cache[j->il];
+        if (rs->kv_f32) {
+            const float *K = (const float *)rs->k_cache[j->il];
             for (int p = 0; p < cnt; p++)
                 scores[p] = kern_dot_f32(qh, K + (size_t)(first + p) * kd + (size_t)kvh * hd, hd);
         } else {
-            const uint16_t *K = (const uint16_t *)s->k_cache[j->il];
+            const uint16_t *K = (const uint16_t *)rs->k_cache[j->il];
             for (int p = 0; p < cnt; p++)
                 scores[p] = kern_dot_f16_f32(K + (size_t)(first + p) * kd + (size_t)kvh * hd, qh, hd);
         }
@@ -48,19 +50,19 @@ static void att_run(void *arg, int ith, int nth) {
         if (hp->attn_softcap > 0) kern_softcap(scores, hp->attn_softcap, cnt);
         kern_softmax(scores, cnt);
         for (int d = 0; d < hd; d++) oh[d] = 0.0f;
-        if (s->kv_f32) {
-            const float *V = (const float *)s->v_cache[j->il];
+        if (rs->kv_f32) {
+            const float *V = (const float *)rs->v_cache[j->il];
             for (int p = 0; p < cnt; p++)
                 kern_axpy(oh, scores[p], V + (size_t)(first + p) * kd + (size_t)kvh * hd, hd);
         } else {
-            const uint16_t *V = (const uint16_t *)s->v_cache[j->il];
+            const uint16_t *V = (const uint16_t *)rs->v_cache[j->il];
             for (int p = 0; p < cnt; p++)
                 kern_axpy_f16(oh, scores[p], V + (size_t)(first + p) * kd + (size_t)kvh * hd, hd);
         }
     }
 }
 
-void llm_attention(llm_session *s, int il, int n, const float *q, float *o) {
-    att_job j = {s, il, n, q, o};
+void llm_attention(llm_session *s, const llm_row *rows, int il, int n, const float *q, float *o) {
+    att_job j = {s, rows, il, n, q, o};
     tpool_run(s->pool, att_run, &j);
 }

@@ -71,6 +71,7 @@ typedef struct llm_session_params {
     int n_batch;   /* most tokens per llm_decode call (larger calls are split) */
     bool kv_f32;   /* F32 KV cache instead of F16 */
     bool all_logits; /* room for the logits of every position of a batch (eval, perplexity) */
+    int n_seq;       /* sessions one llm_decode_batch may serve with this one as items[0] */
 } llm_session_params;
 
 llm_session_params llm_session_default_params(void);
@@ -91,6 +92,19 @@ void llm_session_truncate(llm_session *s, int n_keep);
  * the n positions are kept (n must then be at most n_batch); otherwise only the last. BASE_EFULL when the context has no room (nothing is
  * changed then); BASE_EINVAL for a token id outside the vocabulary. */
 int llm_decode(llm_session *s, const int32_t *tokens, int n, bool all_logits, err_buf *eb);
+/* Continuous batching: one forward pass over tokens of several sessions (each session's
+ * items take its next positions, in order), so the weights are read once for all of them.
+ * All sessions must share the model, n_ctx and pool; items[0]'s session lends its scratch and
+ * its n_batch bounds n. An item with logits set must be its session's last in the batch;
+ * afterwards llm_logits(s, -1) of that session returns them. Nothing changes on error. */
+typedef struct llm_batch_item {
+    llm_session *s;
+    int32_t token;
+    bool logits;
+} llm_batch_item;
+
+int llm_decode_batch(const llm_batch_item *items, int n, err_buf *eb);
+
 /* Logits (n_vocab floats) of position i of the last llm_decode (-1: its last token).
  * Valid until the next llm_decode. NULL when that position's logits were not kept. */
 const float *llm_logits(const llm_session *s, int i);

@@ -41,6 +41,12 @@ struct llm_model {
     char desc[256];
 };
 
+/* One row of a forward pass: the session whose cache it extends and its position there. */
+typedef struct llm_row {
+    llm_session *s;
+    int pos;
+} llm_row;
+
 struct llm_session {
     const llm_model *m;
     tpool *pool;
@@ -51,17 +57,23 @@ struct llm_session {
     /* Scratch for one batch of up to n_batch tokens (rows). */
     float *x, *h, *q, *k, *v, *o, *a, *g, *u, *qkv;
     float *scores;   /* per thread: n_ctx floats */
+    llm_row *rows;   /* n_batch rows of the current forward pass */
+    int *out_idx;    /* n_batch: rows whose logits are wanted */
+    int32_t *batch_tokens; /* n_batch: tokens of a llm_decode_batch */
+    int pending;     /* rows of this session in the batch being built */
     float *logits;   /* n_batch (all_logits) rows of n_vocab */
     void *mm_scratch;
     int n_logits;    /* rows of logits valid from the last decode */
     bool logits_all; /* opened with room for a whole batch of logits */
+    int logits_rows; /* rows the logits buffer holds */
 };
 
 /* arch.c: read hyper-parameters and bind tensors for m->g; fills m. */
 int llm_arch_load(llm_model *m, err_buf *eb);
 
-/* attention.c: causal attention for n tokens at positions n_past.. on layer il. q holds the
- * roped queries (n rows of n_head*head_dim), o receives n rows of n_head*head_dim. */
-void llm_attention(llm_session *s, int il, int n, const float *q, float *o);
+/* attention.c: causal attention on layer il for n rows (their K/V already stored in their
+ * sessions' caches). q holds the roped queries (n rows of n_head*head_dim), o receives n rows
+ * of n_head*head_dim. scratch is the session whose score buffers are used. */
+void llm_attention(llm_session *scratch, const llm_row *rows, int il, int n, const float *q, float *o);
 
 #endif

@@ -25,17 +25,19 @@ static void head_norm(float *x, int n, int n_heads, int hd, const gguf_tensor *w
     for (int r = 0; r < n * n_heads; r++) kern_rmsnorm(x + (size_t)r * hd, x + (size_t)r * hd, fdata(w), hd, eps);
 }
 
+/* Append each row's K and V to its own session's cache. */
 static void store_kv(llm_session *s, int il, int n) {
     const llm_hparams *hp = &s->m->hp;
     size_t kd = (size_t)hp->n_head_kv * hp->head_dim;
     for (int t = 0; t < n; t++) {
-        size_t row = (size_t)(s->n_past + t) * kd;
-        if (s->kv_f32) {
-            memcpy((float *)s->k_cache[il] + row, s->k + t * kd, kd * sizeof(float));
-            memcpy((float *)s->v_cache[il] + row, s->v + t * kd, kd * sizeof(float));
+        llm_session *rs = s->rows[t].s;
+        size_t row = (size_t)s->rows[t].pos * kd;
+        if (rs->kv_f32) {
+            memcpy((float *)rs->k_cache[il] + row, s->k + t * kd, kd * sizeof(float));
+            memcpy((float *)rs->v_cache[il] + row, s->v + t * kd, kd * sizeof(float));
         } else {
-            kern_f32_to_f16_row(s->k + t * kd, (uint16_t *)s->k_cache[il] + row, (int64_t)kd);
-            kern_f32_to_f16_row(s->v + t * kd, (uint16_t *)s->v_cache[il] + row, (int64_t)kd);
+            kern_f32_to_f16_row(s->k + t * kd, (uint16_t *)rs->k_cache[il] + row, (int64_t)kd);
+            kern_f32_to_f16_row(s->v + t * kd, (uint16_t *)rs->v_cache[il] + row, (int64_t)kd);
         }
     }
 }
@@ -81,11 +83,11 @@ static void attention_block(llm_session *s, int il, int n) {
     rp.beta_slow = hp->yarn_beta_slow;
     rp.n_ctx_orig = hp->yarn_n_ctx_orig;
     for (int t = 0; t < n; t++) {
-        kern_rope(s->q + t * QD, hp->n_head, hd, s->n_past + t, &rp);
-        kern_rope(s->k + t * KD, hp->n_head_kv, hd, s->n_past + t, &rp);
+        kern_rope(s->q + t * QD, hp->n_head, hd, s->rows[t].pos, &rp);
+        kern_rope(s->k + t * KD, hp->n_head_kv, hd, s->rows[t].pos, &rp);
     }
     store_kv(s, il, n);
-    llm_attention(s, il, n, s->q, s->o);
+    llm_attention(s, s->rows, il, n, s->q, s->o);
     mm(s, L->wo, s->o, n, s->a);
     if (L->post_attn_norm)
         for (int t = 0; t < n; t++)
@@ -120,10 +122,9 @@ static void ffn_block(llm_session *s, int il, int n) {
     kern_add(s->x, s->x, s->a, (int64_t)n * E);
 }
 
-/* Run n tokens (n <= n_batch); keep logits of none, the last, or all rows. */
-enum { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL };
-
-static void forward(llm_session *s, const int32_t *tokens, int n, int want) {
+/* Run n rows (n <= n_batch of s, whose scratch is used; s->rows filled). Logits are computed
+ * for the rows listed in out_rows (n_out of them) into s->logits, in that order. */
+static void forward(llm_session *s, const int32_t *tokens, int n, const int *out_rows, int n_out) {
     const llm_model *m = s->m;
     const llm_hparams *hp = &m->hp;
     int E = hp->n_embd;
@@ -138,19 +139,23 @@ static void forward(llm_session *s, const int32_t *tokens, int n, int want) {
         attention_block(s, il, n);
         ffn_block(s, il, n);
     }
-    s->n_past += n;
-    if (want == LOGITS_NONE) return;
-    int first = want == LOGITS_ALL ? 0 : n - 1, rows = n - first;
-    for (int t = 0; t < rows; t++)
-        kern_rmsnorm(s->h + (size_t)t * E, s->x + (size_t)(first + t) * E, fdata(m->output_norm), E,
+    if (!n_out) return;
+    for (int i = 0; i < n_out; i++)
+        kern_rmsnorm(s->h + (size_t)i * E, s->x + (size_t)out_rows[i] * E, fdata(m->output_norm), E,
                      hp->norm_eps);
-    mm(s, m->output, s->h, rows, s->logits);
-    if (hp->final_softcap > 0) kern_softcap(s->logits, hp->final_softcap, (int64_t)rows * hp->n_vocab);
-    s->n_logits = rows;
+    mm(s, m->output, s->h, n_out, s->logits);
+    if (hp->final_softcap > 0) kern_softcap(s->logits, hp->final_softcap, (int64_t)n_out * hp->n_vocab);
+}
+
+static int check_tokens(const llm_hparams *hp, const int32_t *tokens, int n, err_buf *eb) {
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
+            return err_set(eb, BASE_EINVAL, "token id %d at index %d is outside the vocabulary (0..%d)",
+                           tokens[i], i, hp->n_vocab - 1);
+    return 0;
 }
 
 int llm_decode(llm_session *s, const int32_t *tokens, int n, bool all_logits, err_buf *eb) {
-    const llm_hparams *hp = &s->m->hp;
     if (n <= 0) return err_set(eb, BASE_EINVAL, "no tokens to decode");
     if (n > s->n_ctx - s->n_past)
         return err_set(eb, BASE_EFULL, "context full: %d cached + %d new tokens exceed n_ctx %d",
@@ -158,15 +163,95 @@ int llm_decode(llm_session *s, const int32_t *tokens, int n, bool all_logits, er
     if (all_logits && (!s->logits_all || n > s->n_batch))
         return err_set(eb, BASE_EINVAL, "all logits need a session opened with all_logits and at most n_batch (%d) tokens",
                        s->n_batch);
-    for (int i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
-            return err_set(eb, BASE_EINVAL, "token id %d at index %d is outside the vocabulary (0..%d)",
-                           tokens[i], i, hp->n_vocab - 1);
+    int rc = check_tokens(&s->m->hp, tokens, n, eb);
+    if (rc) return rc;
     s->n_logits = 0;
     for (int off = 0; off < n; off += s->n_batch) {
         int c = n - off < s->n_batch ? n - off : s->n_batch;
         bool last = off + c == n;
-        forward(s, tokens + off, c, !last ? LOGITS_NONE : all_logits ? LOGITS_ALL : LOGITS_LAST);
+        for (int t = 0; t < c; t++) s->rows[t] = (llm_row){s, s->n_past + t};
+        int out_rows[1] = {c - 1};
+        if (!last) {
+            forward(s, tokens + off, c, NULL, 0);
+        } else if (all_logits) {
+            /* Rows 0..c-1 in order: out_rows is the identity. */
+            int *ids = s->out_idx;
+            for (int t = 0; t < c; t++) ids[t] = t;
+            forward(s, tokens + off, c, ids, c);
+            s->n_logits = c;
+        } else {
+            forward(s, tokens + off, c, out_rows, 1);
+            s->n_logits = 1;
+        }
+        s->n_past += c;
+    }
+    return 0;
+}
+
+int llm_decode_batch(const llm_batch_item *items, int n, err_buf *eb) {
+    if (n <= 0) return err_set(eb, BASE_EINVAL, "no tokens to decode");
+    llm_session *drv = items[0].s;
+    if (n > drv->n_batch)
+        return err_set(eb, BASE_EINVAL, "batch of %d rows exceeds n_batch %d", n, drv->n_batch);
+    const llm_model *m = drv->m;
+    /* Positions: each session's rows follow its cache in item order. Validate first so that
+     * nothing changes on error. */
+    for (int i = 0; i < n; i++) {
+        llm_session *s = items[i].s;
+        if (s->m != m || s->n_ctx != drv->n_ctx || s->pool != drv->pool)
+            return err_set(eb, BASE_EINVAL, "batch item %d: sessions differ in model, n_ctx or pool", i);
+        int rc = check_tokens(&m->hp, &items[i].token, 1, eb);
+        if (rc) return rc;
+        s->pending = 0;
+    }
+    for (int i = 0; i < n; i++) {
+        llm_session *s = items[i].s;
+        if (s->n_past + s->pending >= s->n_ctx)
+            return err_set(eb, BASE_EFULL, "batch item %d: context full (n_ctx %d)", i, s->n_ctx);
+        drv->rows[i] = (llm_row){s, s->n_past + s->pending};
+        s->pending++;
+        if (items[i].logits) {
+            for (int j = i + 1; j < n; j++)
+                if (items[j].s == s)
+                    return err_set(eb, BASE_EINVAL, "batch item %d: logits only for a session's last item", i);
+        }
+    }
+    int n_out = 0;
+    for (int i = 0; i < n; i++) n_out += items[i].logits;
+    if (n_out > drv->logits_rows)
+        return err_set(eb, BASE_EINVAL, "batch wants %d logits rows, session has room for %d (n_seq)",
+                       n_out, drv->logits_rows);
+    n_out = 0;
+    int32_t *toks = drv->batch_tokens;
+    for (int i = 0; i < n; i++) {
+        toks[i] = items[i].token;
+        if (items[i].logits) drv->out_idx[n_out++] = i;
+    }
+    forward(drv, toks, n, drv->out_idx, n_out);
+    /* Scatter the logits rows to their sessions (the driver's own row last: it is the source). */
+    size_t V = (size_t)m->hp.n_vocab;
+    int drv_row = -1;
+    for (int k = 0; k < n_out; k++) {
+        llm_session *s = items[drv->out_idx[k]].s;
+        if (s == drv) { drv_row = k; continue; }
+        memcpy(s->logits, drv->logits + (size_t)k * V, V * sizeof(float));
+        s->n_logits = 1;
+    }
+    if (drv_row >= 0) {
+        if (drv_row) memmove(drv->logits, drv->logits + (size_t)drv_row * V, V * sizeof(float));
+        drv->n_logits = 1;
+    } else {
+        drv->n_logits = 0;
+    }
+    for (int i = 0; i < n; i++) {
+        llm_session *s = items[i].s;
+        s->n_past += s->pending;
+        s->pending = 0;
+        if (!items[i].logits && s != drv) {
+            bool has = false;
+            for (int j = 0; j < n; j++) has |= items[j].s == s && items[j].logits;
+            if (!has) s->n_logits = 0;
+        }
     }
     return 0;
 }

@@ -46,7 +46,9 @@ int llm_session_new(const llm_model *m, const llm_session_params *p, tpool *pool
     s->u = fbuf(B * 2 * F, &ok);
     if (m->layers[0].wqkv) s->qkv = fbuf(B * (QD + 2 * KD), &ok);
     s->scores = fbuf(nth * (size_t)s->n_ctx, &ok);
-    s->logits = fbuf((s->logits_all ? B : 1) * V, &ok);
+    s->logits_rows = s->logits_all ? (int)B : (p->n_seq > 1 ? p->n_seq : 1);
+    if (s->logits_rows > (int)B) s->logits_rows = (int)B;
+    s->logits = fbuf((size_t)s->logits_rows * V, &ok);
 
     /* Matmul scratch: the largest activation conversion any weight needs. */
     size_t mm = kern_matmul_scratch_size(m->output->type, hp->n_embd, (int64_t)B);
@@ -60,7 +62,10 @@ int llm_session_new(const llm_model *m, const llm_session_params *p, tpool *pool
         }
     }
     s->mm_scratch = mem_alloc_aligned(64, mm ? mm : 64);
-    if (!s->mm_scratch) ok = false;
+    s->rows = mem_alloc(B * sizeof *s->rows);
+    s->out_idx = mem_alloc(B * sizeof *s->out_idx);
+    s->batch_tokens = mem_alloc(B * sizeof *s->batch_tokens);
+    if (!s->mm_scratch || !s->rows || !s->out_idx || !s->batch_tokens) ok = false;
 
     size_t esz = s->kv_f32 ? sizeof(float) : sizeof(uint16_t);
     s->k_cache = mem_calloc((size_t)hp->n_layer, sizeof(void *));
@@ -85,6 +90,9 @@ void llm_session_free(llm_session *s) {
     float *bufs[] = {s->x, s->h, s->a, s->q, s->k, s->v, s->o, s->g, s->u, s->qkv, s->scores, s->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mem_free_aligned(bufs[i]);
     mem_free_aligned(s->mm_scratch);
+    mem_free(s->rows);
+    mem_free(s->out_idx);
+    mem_free(s->batch_tokens);
     for (int il = 0; il < s->m->hp.n_layer; il++) {
         if (s->k_cache) mem_free_aligned(s->k_cache[il]);
         if (s->v_cache) mem_free_aligned(s->v_cache[il]);

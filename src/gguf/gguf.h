@@ -115,7 +115,8 @@ typedef struct gguf_tensor {
 
 /* Map and validate a file. On error *out is NULL and eb says what and where. */
 int gguf_open(const char *path, gguf **out, err_buf *eb);
-/* Parse a file image already in memory (fuzzing, tests). data must outlive the gguf. */
+/* Parse a file image already in memory (fuzzing, tests). data must outlive the gguf. Tensor
+ * data is aligned in memory only as far as data itself is (mem_alloc_aligned it if needed). */
 int gguf_open_memory(const void *data, size_t size, gguf **out, err_buf *eb);
 void gguf_close(gguf *g);
 
@@ -173,8 +174,10 @@ typedef struct gguf_writer gguf_writer;
 
 gguf_writer *gguf_writer_new(void); /* NULL when out of memory */
 void gguf_writer_free(gguf_writer *w);
-/* Setting a key that exists replaces it. Strings and data are copied. Setting
- * "general.alignment" (u32, power of two) changes the alignment used for tensor data. */
+/* Setting a key that exists replaces it (in place: key order is kept). Strings and data are
+ * copied. Setting "general.alignment" (u32, power of two) changes the alignment used for
+ * tensor data; any other type or value for it is BASE_EINVAL. Setters return 0, BASE_ENOMEM,
+ * or BASE_EINVAL for a NULL or empty key. */
 int gguf_writer_set_u8(gguf_writer *w, const char *key, uint8_t v);
 int gguf_writer_set_i8(gguf_writer *w, const char *key, int8_t v);
 int gguf_writer_set_u16(gguf_writer *w, const char *key, uint16_t v);
@@ -194,10 +197,13 @@ int gguf_writer_set_arr(gguf_writer *w, const char *key, int elem_type, const vo
 int gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *strs, uint64_t n);
 /* Copy every key of g (tokenizer metadata, for example) into w. */
 int gguf_writer_copy_kv(gguf_writer *w, const gguf *g, const char *prefix /* NULL: all */);
-/* Add a tensor; data (nbytes, which must equal gguf_tensor_nbytes) is copied. */
+/* Add a tensor; data (nbytes, which must equal gguf_tensor_nbytes) is copied. BASE_EINVAL
+ * for an empty or duplicate name, a bad shape or a wrong nbytes; BASE_EUNSUPPORTED for an
+ * unknown type. */
 int gguf_writer_add_tensor(gguf_writer *w, const char *name, int type, int n_dims,
                            const int64_t *ne, const void *data, size_t nbytes);
-/* Serialize (version 3). */
+/* Serialize (version 3). Each tensor's data is padded to the alignment; a file without
+ * tensors ends right after the metadata (as gguf-py writes it). write_buf appends to out. */
 int gguf_writer_write_file(gguf_writer *w, const char *path, err_buf *eb);
 int gguf_writer_write_buf(gguf_writer *w, buf *out, err_buf *eb);
 

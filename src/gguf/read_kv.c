@@ -105,7 +105,7 @@ static int read_value(gguf *g, gguf_cur *c, int t, int depth, gguf_kv *kv, int64
 int gguf_read_kvs(gguf *g, gguf_cur *c, err_buf *eb) {
     for (int64_t i = 0; i < g->n_kv; i++) {
         gguf_kv *kv = &g->kvs[i];
-        size_t at = c->pos;
+        size_t start = c->pos, at = start;
         const uint8_t *p;
         uint64_t len;
         if (gguf_cur_left(c) < 8)
@@ -138,7 +138,7 @@ int gguf_read_kvs(gguf *g, gguf_cur *c, err_buf *eb) {
         int64_t dup = gguf_index_insert(&g->kv_index, kv->key, i, kv_key_at, g);
         if (dup >= 0)
             return err_set(eb, BASE_EFORMAT, "kv %lld at offset %zu: duplicate key '%.80s' (first "
-                           "is kv %lld)", (long long)i, at, kv->key, (long long)dup);
+                           "is kv %lld)", (long long)i, start, kv->key, (long long)dup);
     }
     return BASE_OK;
 }

@@ -257,7 +257,8 @@ static int write_header(const gguf_writer *w, buf *b, err_buf *eb) {
         buf_append(b, &off, 8);
         off += t->nbytes + pad_to(t->nbytes, align);
     }
-    for (size_t pad = pad_to(b->len, align); pad > 0;) {
+    /* Without tensors there is no data section to align (gguf-py writes no padding). */
+    for (size_t pad = w->n_t ? pad_to(b->len, align) : 0; pad > 0;) {
         size_t n = pad < sizeof zeros ? pad : sizeof zeros;
         buf_append(b, zeros, n);
         pad -= n;

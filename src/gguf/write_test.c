@@ -219,8 +219,9 @@ TEST(gguf_write_tensors_and_alignment) {
 
 /* Rebuild a real file from its own metadata and tensors: the same bytes come out. */
 TEST(gguf_write_rebuild_golden) {
-    const char *names[] = {"golden/models/llama-Q4_K.gguf", "testdata/llm/stories260K.gguf"};
-    for (int f = 0; f < 2; f++) {
+    const char *names[] = {"golden/models/llama-Q4_K.gguf", "testdata/llm/stories260K.gguf",
+                           "testdata/tokenizer/ggml-vocab-bert-bge.gguf"};
+    for (int f = 0; f < 3; f++) {
         const char *path = test_shared_file(names[f]);
         err_buf eb = {0};
         gguf *g;

@@ -46,6 +46,16 @@ static inline __m256i bits_to_bytes_32(const uint8_t *p) {
     return _mm256_cmpeq_epi8(m, _mm256_set1_epi64x(-1));
 }
 
+/* Two 16-byte halves from two places (two blocks' data side by side). */
+static inline __m256i load_2x16(const void *a, const void *b) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
+                                   _mm_loadu_si128((const __m128i *)b), 1);
+}
+
+static inline __m256 scales_2x4(float a, float b) {
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_set1_ps(a)), _mm_set1_ps(b), 1);
+}
+
 /* Sum of pairs of u8 * s8 products into 8 int32 (u <= 127 or pairs that cannot saturate). */
 static inline __m256i dot_u8s8_i32(__m256i u, __m256i s) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));

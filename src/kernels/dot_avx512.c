@@ -19,7 +19,8 @@ static inline __m512i dot_s8s8_512(__m512i x, __m512i y) {
     return _mm512_madd_epi16(_mm512_maddubs_epi16(ax, sy), _mm512_set1_epi16(1));
 }
 
-__attribute__((target("avx512vnni"))) static inline __m512i dot_s8s8_512_vnni(__m512i x, __m512i y) {
+__attribute__((target("avx512vnni"))) static inline __m512i dot_s8s8_512_vnni(__m512i x,
+                                                                              __m512i y) {
     const __m512i ax = _mm512_abs_epi8(x);
     const __m512i sy = _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(x), _mm512_setzero_si512(), y);
     return _mm512_dpbusd_epi32(_mm512_setzero_si512(), ax, sy);
@@ -40,50 +41,50 @@ static inline float tail_block(__m256i qx, const int8_t *qy, float d) {
 }
 
 /* The Q8_0 and Q4_0 kernels exist twice, with and without VNNI; the macro keeps them one text. */
-#define DEFINE_Q8_0(name, dot, attr)                                                        \
-    attr static void name(int64_t n, float *s, const void *vx, const void *vy) {            \
-        const block_q8_0 *x = vx;                                                           \
-        const block_q8_0 *y = vy;                                                           \
-        const int64_t nb = n / QK8_0;                                                       \
-        __m512 acc = _mm512_setzero_ps();                                                   \
-        int64_t i = 0;                                                                      \
-        for (; i + 1 < nb; i += 2) {                                                        \
-            const __m512i qx = join256(_mm256_loadu_si256((const __m256i *)x[i].qs),        \
-                                       _mm256_loadu_si256((const __m256i *)x[i + 1].qs));   \
-            const __m512i qy = join256(_mm256_loadu_si256((const __m256i *)y[i].qs),        \
-                                       _mm256_loadu_si256((const __m256i *)y[i + 1].qs));   \
-            const __m512 d = scales2(H2F(x[i].d) * H2F(y[i].d),                            \
-                                     H2F(x[i + 1].d) * H2F(y[i + 1].d));                    \
-            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot(qx, qy)), acc);                 \
-        }                                                                                   \
-        float sum = _mm512_reduce_add_ps(acc);                                              \
-        if (i < nb)                                                                         \
-            sum += tail_block(_mm256_loadu_si256((const __m256i *)x[i].qs), y[i].qs,        \
-                              H2F(x[i].d) * H2F(y[i].d));                                   \
-        *s = sum;                                                                           \
+#define DEFINE_Q8_0(name, dot, attr)                                                               \
+    attr static void name(int64_t n, float *s, const void *vx, const void *vy) {                   \
+        const block_q8_0 *x = vx;                                                                  \
+        const block_q8_0 *y = vy;                                                                  \
+        const int64_t nb = n / QK8_0;                                                              \
+        __m512 acc = _mm512_setzero_ps();                                                          \
+        int64_t i = 0;                                                                             \
+        for (; i + 1 < nb; i += 2) {                                                               \
+            const __m512i qx = join256(_mm256_loadu_si256((const __m256i *)x[i].qs),               \
+                                       _mm256_loadu_si256((const __m256i *)x[i + 1].qs));          \
+            const __m512i qy = join256(_mm256_loadu_si256((const __m256i *)y[i].qs),               \
+                                       _mm256_loadu_si256((const __m256i *)y[i + 1].qs));          \
+            const __m512 d =                                                                       \
+                scales2(H2F(x[i].d) * H2F(y[i].d), H2F(x[i + 1].d) * H2F(y[i + 1].d));             \
+            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot(qx, qy)), acc);                        \
+        }                                                                                          \
+        float sum = _mm512_reduce_add_ps(acc);                                                     \
+        if (i < nb)                                                                                \
+            sum += tail_block(_mm256_loadu_si256((const __m256i *)x[i].qs), y[i].qs,               \
+                              H2F(x[i].d) * H2F(y[i].d));                                          \
+        *s = sum;                                                                                  \
     }
 
-#define DEFINE_Q4_0(name, dot, attr)                                                        \
-    attr static void name(int64_t n, float *s, const void *vx, const void *vy) {            \
-        const block_q4_0 *x = vx;                                                           \
-        const block_q8_0 *y = vy;                                                           \
-        const int64_t nb = n / QK4_0;                                                       \
-        __m512 acc = _mm512_setzero_ps();                                                   \
-        int64_t i = 0;                                                                      \
-        for (; i + 1 < nb; i += 2) {                                                        \
-            const __m512i qx = _mm512_sub_epi8(join256(nibbles_32(x[i].qs), nibbles_32(x[i + 1].qs)), \
-                                               _mm512_set1_epi8(8));                        \
-            const __m512i qy = join256(_mm256_loadu_si256((const __m256i *)y[i].qs),        \
-                                       _mm256_loadu_si256((const __m256i *)y[i + 1].qs));   \
-            const __m512 d = scales2(H2F(x[i].d) * H2F(y[i].d),                            \
-                                     H2F(x[i + 1].d) * H2F(y[i + 1].d));                    \
-            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot(qx, qy)), acc);                 \
-        }                                                                                   \
-        float sum = _mm512_reduce_add_ps(acc);                                              \
-        if (i < nb)                                                                         \
-            sum += tail_block(_mm256_sub_epi8(nibbles_32(x[i].qs), _mm256_set1_epi8(8)),    \
-                              y[i].qs, H2F(x[i].d) * H2F(y[i].d));                          \
-        *s = sum;                                                                           \
+#define DEFINE_Q4_0(name, dot, attr)                                                               \
+    attr static void name(int64_t n, float *s, const void *vx, const void *vy) {                   \
+        const block_q4_0 *x = vx;                                                                  \
+        const block_q8_0 *y = vy;                                                                  \
+        const int64_t nb = n / QK4_0;                                                              \
+        __m512 acc = _mm512_setzero_ps();                                                          \
+        int64_t i = 0;                                                                             \
+        for (; i + 1 < nb; i += 2) {                                                               \
+            const __m512i qx = _mm512_sub_epi8(                                                    \
+                join256(nibbles_32(x[i].qs), nibbles_32(x[i + 1].qs)), _mm512_set1_epi8(8));       \
+            const __m512i qy = join256(_mm256_loadu_si256((const __m256i *)y[i].qs),               \
+                                       _mm256_loadu_si256((const __m256i *)y[i + 1].qs));          \
+            const __m512 d =                                                                       \
+                scales2(H2F(x[i].d) * H2F(y[i].d), H2F(x[i + 1].d) * H2F(y[i + 1].d));             \
+            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot(qx, qy)), acc);                        \
+        }                                                                                          \
+        float sum = _mm512_reduce_add_ps(acc);                                                     \
+        if (i < nb)                                                                                \
+            sum += tail_block(_mm256_sub_epi8(nibbles_32(x[i].qs), _mm256_set1_epi8(8)), y[i].qs,  \
+                              H2F(x[i].d) * H2F(y[i].d));                                          \
+        *s = sum;                                                                                  \
     }
 
 DEFINE_Q8_0(vec_dot_q8_0, dot_s8s8_512, )
@@ -105,7 +106,8 @@ static void vec_dot_q4_K(int64_t n, float *s, const void *vx, const void *vy) {
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = y[i].d * H2F(x[i].d), dmin = y[i].d * H2F(x[i].dmin);
         const __m128i sm8 = k4_scales_mins(x[i].scales);
-        const __m128i prod = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm8, 8)), q8k_sums32(&y[i]));
+        const __m128i prod =
+            _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm8, 8)), q8k_sums32(&y[i]));
         sum_m += dmin * (float)hsum_i32x4(prod);
         uint8_t sc[16];
         _mm_storeu_si128((__m128i *)sc, sm8);
@@ -127,8 +129,10 @@ static void vec_dot_q4_K(int64_t n, float *s, const void *vx, const void *vy) {
 
 /* permutexvar indexes: 64 elements = 4 sub-blocks of 16 = 4 groups of 8 int16 lanes. */
 static const int16_t q6k_scale_idx[2][32] = {
-    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
-    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+     2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5,
+     6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
 };
 
 static void vec_dot_q6_K(int64_t n, float *s, const void *vx, const void *vy) {
@@ -141,8 +145,8 @@ static void vec_dot_q6_K(int64_t n, float *s, const void *vx, const void *vy) {
     __m512 acc = _mm512_setzero_ps();
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = y[i].d * H2F(x[i].d);
-        const __m512i sc16 = _mm512_cvtepi8_epi16(_mm256_zextsi128_si256(
-            _mm_loadu_si128((const __m128i *)x[i].scales)));
+        const __m512i sc16 = _mm512_cvtepi8_epi16(
+            _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)x[i].scales)));
         const uint8_t *ql = x[i].ql, *qh = x[i].qh;
         const int8_t *q8 = y[i].qs;
         __m512i sumi = _mm512_setzero_si512();
@@ -151,24 +155,31 @@ static void vec_dot_q6_K(int64_t n, float *s, const void *vx, const void *vy) {
             const __m256i b1 = _mm256_loadu_si256((const __m256i *)ql);
             const __m256i b2 = _mm256_loadu_si256((const __m256i *)(ql + 32));
             const __m256i bh = _mm256_loadu_si256((const __m256i *)qh);
-            const __m256i q0 = _mm256_or_si256(_mm256_and_si256(b1, m4), _mm256_slli_epi16(_mm256_and_si256(bh, m2), 4));
-            const __m256i q1 = _mm256_or_si256(_mm256_and_si256(b2, m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 2), m2), 4));
-            const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 4), m2), 4));
-            const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 6), m2), 4));
+            const __m256i q0 = _mm256_or_si256(_mm256_and_si256(b1, m4),
+                                               _mm256_slli_epi16(_mm256_and_si256(bh, m2), 4));
+            const __m256i q1 = _mm256_or_si256(
+                _mm256_and_si256(b2, m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 2), m2), 4));
+            const __m256i q2 = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(b1, 4), m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 4), m2), 4));
+            const __m256i q3 = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(b2, 4), m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 6), m2), 4));
             const __m512i qa = join256(q0, q1), qb = join256(q2, q3);
             const __m512i aa = _mm512_loadu_si512((const void *)q8);
             const __m512i ab = _mm512_loadu_si512((const void *)(q8 + 64));
-            const __m512i pa = _mm512_sub_epi16(_mm512_maddubs_epi16(qa, aa), _mm512_maddubs_epi16(m32, aa));
-            const __m512i pb = _mm512_sub_epi16(_mm512_maddubs_epi16(qb, ab), _mm512_maddubs_epi16(m32, ab));
+            const __m512i pa =
+                _mm512_sub_epi16(_mm512_maddubs_epi16(qa, aa), _mm512_maddubs_epi16(m32, aa));
+            const __m512i pb =
+                _mm512_sub_epi16(_mm512_maddubs_epi16(qb, ab), _mm512_maddubs_epi16(m32, ab));
             /* Sub-blocks 8j..8j+3 cover qa, 8j+4..8j+7 cover qb. */
             const __m512i sa = _mm512_permutexvar_epi16(
                 _mm512_add_epi16(idx0, _mm512_set1_epi16((short)(8 * j))), sc16);
             const __m512i sb = _mm512_permutexvar_epi16(
                 _mm512_add_epi16(idx1, _mm512_set1_epi16((short)(8 * j))), sc16);
-            sumi = _mm512_add_epi32(sumi, _mm512_add_epi32(_mm512_madd_epi16(sa, pa), _mm512_madd_epi16(sb, pb)));
+            sumi = _mm512_add_epi32(
+                sumi, _mm512_add_epi32(_mm512_madd_epi16(sa, pa), _mm512_madd_epi16(sb, pb)));
         }
         acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
     }

@@ -1,8 +1,8 @@
 /*
- * AVX2 kernels for the super-block types: vec_dot of Q2_K, Q3_K, Q5_K and IQ4_XS with Q8_K (Q4_K and Q6_K are in dot_rows_avx2.c), and
- * bit-exact to_float for Q4_K and Q6_K. Per 256-element block the quant products are summed
- * exactly in int32 lanes (maddubs, then madd with the sub-block scales), converted once and
- * added with one FMA; the mins go through the activations' bsums.
+ * AVX2 kernels for the super-block types: vec_dot of Q2_K, Q3_K, Q5_K and IQ4_XS with Q8_K (Q4_K
+ * and Q6_K are in dot_rows_avx2.c), and bit-exact to_float for Q4_K and Q6_K. Per 256-element block
+ * the quant products are summed exactly in int32 lanes (maddubs, then madd with the sub-block
+ * scales), converted once and added with one FMA; the mins go through the activations' bsums.
  */
 #include "avx2_int.h"
 
@@ -42,7 +42,8 @@ static void vec_dot_q5_K(int64_t n, float *s, const void *vx, const void *vy) {
             const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), m1), 4);
             hb = _mm256_srli_epi16(hb, 2);
             const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), h0);
-            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), h1);
+            const __m256i hi =
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), h1);
             __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
             __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
             pl = _mm256_madd_epi16(bcast_pair(sc, 2 * j), pl);
@@ -63,9 +64,11 @@ static void vec_dot_q3_K(int64_t n, float *s, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = y[i].d * H2F(x[i].d);
-        const __m256i sc = scales_even_odd(_mm_sub_epi8(q3k_scales(x[i].scales), _mm_set1_epi8(32)));
+        const __m256i sc =
+            scales_even_odd(_mm_sub_epi8(q3k_scales(x[i].scales), _mm_set1_epi8(32)));
         /* 4 where the high bit is clear: q = low - 4 * !high. */
-        __m256i nh = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x[i].hmask), _mm256_set1_epi8(-1));
+        __m256i nh =
+            _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x[i].hmask), _mm256_set1_epi8(-1));
         const int8_t *q8 = y[i].qs;
         __m256i sumi = _mm256_setzero_si256();
 #pragma GCC unroll 2
@@ -77,7 +80,8 @@ static void vec_dot_q3_K(int64_t n, float *s, const void *vx, const void *vy) {
                 const __m256i h4 = _mm256_slli_epi16(_mm256_and_si256(nh, m1), 2);
                 nh = _mm256_srli_epi16(nh, 1);
                 const __m256i a = _mm256_loadu_si256((const __m256i *)q8);
-                const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, a), _mm256_maddubs_epi16(h4, a));
+                const __m256i p =
+                    _mm256_sub_epi16(_mm256_maddubs_epi16(lo, a), _mm256_maddubs_epi16(h4, a));
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(bcast_pair(sc, 4 * j + k), p));
             }
         }
@@ -94,8 +98,10 @@ static void vec_dot_q2_K(int64_t n, float *s, const void *vx, const void *vy) {
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float dall = y[i].d * H2F(x[i].d), dmin = y[i].d * H2F(x[i].dmin);
         const __m128i packed = _mm_loadu_si128((const __m128i *)x[i].scales);
-        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0xF)));
-        const __m256i prod = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y[i].bsums));
+        const __m256i mins =
+            _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0xF)));
+        const __m256i prod =
+            _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y[i].bsums));
         acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc_m);
         const __m256i sc = scales_even_odd(_mm_and_si128(packed, _mm_set1_epi8(0xF)));
         const int8_t *q8 = y[i].qs;
@@ -118,7 +124,8 @@ static void vec_dot_q2_K(int64_t n, float *s, const void *vx, const void *vy) {
 static void vec_dot_iq4_xs(int64_t n, float *s, const void *vx, const void *vy) {
     const block_iq4_xs *x = vx;
     const block_q8_K *y = vy;
-    const __m256i values = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kern_iq4nl_values));
+    const __m256i values =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kern_iq4nl_values));
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = y[i].d * H2F(x[i].d);
@@ -130,7 +137,8 @@ static void vec_dot_iq4_xs(int64_t n, float *s, const void *vx, const void *vy) 
             const __m256i q = _mm256_shuffle_epi8(values, nibbles_32(x[i].qs + 16 * ib));
             const __m256i a = _mm256_loadu_si256((const __m256i *)(y[i].qs + 32 * ib));
             const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_set1_epi16((short)(ls - 32)), p));
+            sumi =
+                _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_set1_epi16((short)(ls - 32)), p));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
@@ -155,12 +163,17 @@ static void to_float_q4_K(const void *vx, float *y, int64_t n) {
             const __m256 d2 = _mm256_set1_ps(d * (float)sc), m2 = _mm256_set1_ps(dmin * (float)m);
             for (int h = 0; h < 2; h++) {
                 const __m128i b = _mm_loadu_si128((const __m128i *)(q + 16 * h));
-                const __m128i lo = _mm_and_si128(b, m4), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m4);
+                const __m128i lo = _mm_and_si128(b, m4),
+                              hi = _mm_and_si128(_mm_srli_epi16(b, 4), m4);
                 float *yl = y + 16 * h, *yh = y + 32 + 16 * h;
                 _mm256_storeu_ps(yl, _mm256_sub_ps(_mm256_mul_ps(d1, u8x8_to_ps(lo)), m1));
-                _mm256_storeu_ps(yl + 8, _mm256_sub_ps(_mm256_mul_ps(d1, u8x8_to_ps(_mm_srli_si128(lo, 8))), m1));
+                _mm256_storeu_ps(
+                    yl + 8,
+                    _mm256_sub_ps(_mm256_mul_ps(d1, u8x8_to_ps(_mm_srli_si128(lo, 8))), m1));
                 _mm256_storeu_ps(yh, _mm256_sub_ps(_mm256_mul_ps(d2, u8x8_to_ps(hi)), m2));
-                _mm256_storeu_ps(yh + 8, _mm256_sub_ps(_mm256_mul_ps(d2, u8x8_to_ps(_mm_srli_si128(hi, 8))), m2));
+                _mm256_storeu_ps(
+                    yh + 8,
+                    _mm256_sub_ps(_mm256_mul_ps(d2, u8x8_to_ps(_mm_srli_si128(hi, 8))), m2));
             }
             y += 64;
         }
@@ -178,13 +191,17 @@ static void to_float_q6_K(const void *vx, float *y, int64_t n) {
             const __m256i b2 = _mm256_loadu_si256((const __m256i *)(ql + 32));
             const __m256i bh = _mm256_loadu_si256((const __m256i *)qh);
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(b1, m4), _mm256_slli_epi16(_mm256_and_si256(bh, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(b2, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 6), m2), 4));
+            q[0] = _mm256_or_si256(_mm256_and_si256(b1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(bh, m2), 4));
+            q[1] = _mm256_or_si256(
+                _mm256_and_si256(b2, m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 2), m2), 4));
+            q[2] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(b1, 4), m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 4), m2), 4));
+            q[3] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(b2, 4), m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 6), m2), 4));
             for (int k = 0; k < 4; k++) {
                 const __m256i v = _mm256_sub_epi8(q[k], m32);
                 const __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
@@ -192,10 +209,14 @@ static void to_float_q6_K(const void *vx, float *y, int64_t n) {
                 const __m256 s0 = _mm256_set1_ps(d * (float)x[i].scales[8 * j + 2 * k]);
                 const __m256 s1 = _mm256_set1_ps(d * (float)x[i].scales[8 * j + 2 * k + 1]);
                 float *o = y + 32 * k;
-                _mm256_storeu_ps(o, _mm256_mul_ps(s0, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
-                _mm256_storeu_ps(o + 8, _mm256_mul_ps(s0, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
-                _mm256_storeu_ps(o + 16, _mm256_mul_ps(s1, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
-                _mm256_storeu_ps(o + 24, _mm256_mul_ps(s1, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+                _mm256_storeu_ps(o,
+                                 _mm256_mul_ps(s0, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+                _mm256_storeu_ps(o + 8, _mm256_mul_ps(s0, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                                              _mm_srli_si128(lo, 8)))));
+                _mm256_storeu_ps(o + 16,
+                                 _mm256_mul_ps(s1, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+                _mm256_storeu_ps(o + 24, _mm256_mul_ps(s1, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                                               _mm_srli_si128(hi, 8)))));
             }
         }
     }

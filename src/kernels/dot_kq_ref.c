@@ -52,7 +52,8 @@ void kern_vec_dot_q3_K_ref(int64_t n, float *s, const void *vx, const void *vy) 
                 for (int l = 0; l < 32; l++)
                     *p++ = (int8_t)(((qs[l] >> shift) & 3) - ((x[i].hmask[l] & m) ? 0 : 4));
         int isum = 0;
-        for (int j = 0; j < 16; j++) isum += ((int)sc[j] - 32) * dot16(q + 16 * j, y[i].qs + 16 * j);
+        for (int j = 0; j < 16; j++)
+            isum += ((int)sc[j] - 32) * dot16(q + 16 * j, y[i].qs + 16 * j);
         sum += H2F(x[i].d) * y[i].d * (float)isum;
     }
     *s = sum;

@@ -79,9 +79,7 @@ void kern_from_float_f32_ref(const float *x, void *y, int64_t n) {
     memcpy(y, x, (size_t)n * sizeof(float));
 }
 
-void kern_to_float_f16_ref(const void *x, float *y, int64_t n) {
-    kern_f16_to_f32_row_ref(x, y, n);
-}
+void kern_to_float_f16_ref(const void *x, float *y, int64_t n) { kern_f16_to_f32_row_ref(x, y, n); }
 
 void kern_from_float_f16_ref(const float *x, void *y, int64_t n) {
     kern_f32_to_f16_row_ref(x, y, n);

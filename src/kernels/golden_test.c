@@ -50,14 +50,15 @@ static void check_dequant(int type) {
             const size_t row_bytes = (size_t)(t->ne[0] / tt->block_size) * tt->type_size;
             memset(y, 0xff, (size_t)n * 4);
             for (int64_t row = 0; row < t->ne[1]; row++)
-                tt->to_float((const uint8_t *)t->data + row * row_bytes, y + row * t->ne[0], t->ne[0]);
+                tt->to_float((const uint8_t *)t->data + row * row_bytes, y + row * t->ne[0],
+                             t->ne[0]);
             if (memcmp(y, want, (size_t)n * 4) != 0) {
                 int64_t i = 0;
                 while (memcmp(&y[i], want + 4 * i, 4) == 0) i++;
                 float w;
                 memcpy(&w, want + 4 * i, 4);
-                test_fail(__FILE__, __LINE__, "%s %s (%s): element %lld is %.9g, golden %.9g", r->name,
-                          tensors[k], kern_isa_name(isas[ii]), (long long)i, y[i], w);
+                test_fail(__FILE__, __LINE__, "%s %s (%s): element %lld is %.9g, golden %.9g",
+                          r->name, tensors[k], kern_isa_name(isas[ii]), (long long)i, y[i], w);
             }
         }
         mem_free(y);
@@ -130,8 +131,9 @@ static void check_quantizer(int type) {
         for (size_t i = 0; i < t->nbytes; i++)
             if (q[i] != ((const uint8_t *)t->data)[i] && !n_diff++) first = i;
         if (n_diff)
-            test_fail(__FILE__, __LINE__, "%s %s: %zu of %zu bytes differ, first at %zu (block %zu)",
-                      r->name, tensors[k], n_diff, t->nbytes, first, first / r->type_size);
+            test_fail(__FILE__, __LINE__,
+                      "%s %s: %zu of %zu bytes differ, first at %zu (block %zu)", r->name,
+                      tensors[k], n_diff, t->nbytes, first, first / r->type_size);
         mem_free(q);
     }
     gguf_close(g);

@@ -32,7 +32,9 @@ typedef enum kern_isa {
 
 /* Choose implementations; returns the ISA in use. Asking for an ISA the CPU lacks falls back
  * to the best it has. Safe to call again (tests switch between ref and SIMD). Not thread-safe:
- * call it before starting compute. */
+ * call it before starting compute. kern_traits_of calls it with KERN_ISA_AUTO if nobody has.
+ * Before using AVX-512 it checks those kernels against the reference on fixed data and stays
+ * on AVX2 (with a warning) if one disagrees. */
 kern_isa kern_init(kern_isa want);
 kern_isa kern_active_isa(void);
 const char *kern_isa_name(kern_isa isa);

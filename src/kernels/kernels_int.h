@@ -23,14 +23,37 @@
 
 typedef uint16_t kern_half; /* IEEE binary16 bits */
 
-typedef struct { kern_half d; uint8_t qs[QK4_0 / 2]; } block_q4_0;
-typedef struct { kern_half d, m; uint8_t qs[QK4_1 / 2]; } block_q4_1;
-typedef struct { kern_half d; uint8_t qh[4]; uint8_t qs[QK5_0 / 2]; } block_q5_0;
-typedef struct { kern_half d, m; uint8_t qh[4]; uint8_t qs[QK5_1 / 2]; } block_q5_1;
-typedef struct { kern_half d; int8_t qs[QK8_0]; } block_q8_0;
+typedef struct {
+    kern_half d;
+    uint8_t qs[QK4_0 / 2];
+} block_q4_0;
+typedef struct {
+    kern_half d, m;
+    uint8_t qs[QK4_1 / 2];
+} block_q4_1;
+typedef struct {
+    kern_half d;
+    uint8_t qh[4];
+    uint8_t qs[QK5_0 / 2];
+} block_q5_0;
+typedef struct {
+    kern_half d, m;
+    uint8_t qh[4];
+    uint8_t qs[QK5_1 / 2];
+} block_q5_1;
+typedef struct {
+    kern_half d;
+    int8_t qs[QK8_0];
+} block_q8_0;
 /* s = d * sum(qs): lets Q4_1/Q5_1 dots add the weight's offset without a second pass. */
-typedef struct { kern_half d, s; int8_t qs[QK8_1]; } block_q8_1;
-typedef struct { kern_half d; uint8_t qs[QK4_NL / 2]; } block_iq4_nl;
+typedef struct {
+    kern_half d, s;
+    int8_t qs[QK8_1];
+} block_q8_1;
+typedef struct {
+    kern_half d;
+    uint8_t qs[QK4_NL / 2];
+} block_iq4_nl;
 
 /* 16 sub-blocks of 16: 4-bit scale and 4-bit min each; 2-bit quants. */
 typedef struct {
@@ -123,8 +146,8 @@ void kern_q3k_unpack_scales(const uint8_t *packed, uint8_t out[16]);
 
 /* ---- reference implementations (the definition of each type) ---- */
 
-#define KERN_DECL_TYPE(t)                                                          \
-    void kern_to_float_##t##_ref(const void *x, float *y, int64_t n);              \
+#define KERN_DECL_TYPE(t)                                                                          \
+    void kern_to_float_##t##_ref(const void *x, float *y, int64_t n);                              \
     void kern_vec_dot_##t##_ref(int64_t n, float *s, const void *x, const void *y);
 
 KERN_DECL_TYPE(f32)
@@ -166,6 +189,10 @@ void kern_patch_avx2_kq(kern_traits *table);
 void kern_patch_avx2_rows(kern_traits *table);
 void kern_patch_avx2_quant(kern_traits *table); /* quant_avx2.c */
 void kern_patch_avx512(kern_traits *table, bool vnni);
+/* Compare table[type]'s vec_dot with the reference on fixed data; false (and a warning) when
+ * they disagree. selfcheck.c. */
+bool kern_selfcheck(const kern_traits *table, int type);
+
 /* Used by the patch functions to install SIMD versions of the public row conversions. */
 void kern_set_f16_rows(void (*to32)(const uint16_t *, float *, int64_t),
                        void (*to16)(const float *, uint16_t *, int64_t));

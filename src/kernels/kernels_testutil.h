@@ -36,13 +36,15 @@ static inline void ktest_random_row(int type, void *dst, int64_t n, uint64_t *rn
     for (int64_t b = 0; b < nb; b++, p += t->type_size) {
         uint16_t h[2] = {ktest_half(rng, -0.02f, 0.02f), ktest_half(rng, 0.0f, 0.02f)};
         switch (type) {
-        case GGUF_TYPE_Q4_0: case GGUF_TYPE_Q5_0: case GGUF_TYPE_Q8_0: case GGUF_TYPE_IQ4_NL:
-        case GGUF_TYPE_IQ4_XS:
-            memcpy(p, h, 2);
-            break;
-        case GGUF_TYPE_Q4_1: case GGUF_TYPE_Q5_1: case GGUF_TYPE_Q4_K: case GGUF_TYPE_Q5_K:
-            memcpy(p, h, 4);
-            break;
+        case GGUF_TYPE_Q4_0:
+        case GGUF_TYPE_Q5_0:
+        case GGUF_TYPE_Q8_0:
+        case GGUF_TYPE_IQ4_NL:
+        case GGUF_TYPE_IQ4_XS: memcpy(p, h, 2); break;
+        case GGUF_TYPE_Q4_1:
+        case GGUF_TYPE_Q5_1:
+        case GGUF_TYPE_Q4_K:
+        case GGUF_TYPE_Q5_K: memcpy(p, h, 4); break;
         case GGUF_TYPE_Q2_K: memcpy(p + offsetof(block_q2_K, d), h, 4); break;
         case GGUF_TYPE_Q3_K: memcpy(p + offsetof(block_q3_K, d), h, 2); break;
         case GGUF_TYPE_Q6_K: memcpy(p + offsetof(block_q6_K, d), h, 2); break;

@@ -36,13 +36,16 @@ static inline __m256i pack_i32x4_i8(__m256i a, __m256i b, __m256i c, __m256i d) 
 static inline __m256i q8_block(const float *x, float *dout, __m256i *sum) {
     const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
     const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
-    const __m256 m = _mm256_max_ps(_mm256_max_ps(abs_ps(v0), abs_ps(v1)), _mm256_max_ps(abs_ps(v2), abs_ps(v3)));
+    const __m256 m =
+        _mm256_max_ps(_mm256_max_ps(abs_ps(v0), abs_ps(v1)), _mm256_max_ps(abs_ps(v2), abs_ps(v3)));
     const float amax = hmax_ps(m);
     const float d = amax / 127;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     const __m256 vid = _mm256_set1_ps(id);
-    const __m256i i0 = roundf_epi32(_mm256_mul_ps(v0, vid)), i1 = roundf_epi32(_mm256_mul_ps(v1, vid));
-    const __m256i i2 = roundf_epi32(_mm256_mul_ps(v2, vid)), i3 = roundf_epi32(_mm256_mul_ps(v3, vid));
+    const __m256i i0 = roundf_epi32(_mm256_mul_ps(v0, vid)),
+                  i1 = roundf_epi32(_mm256_mul_ps(v1, vid));
+    const __m256i i2 = roundf_epi32(_mm256_mul_ps(v2, vid)),
+                  i3 = roundf_epi32(_mm256_mul_ps(v3, vid));
     *dout = d;
     *sum = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
     return pack_i32x4_i8(i0, i1, i2, i3);
@@ -82,8 +85,8 @@ static void from_float_q8_K(const float *x, void *vy, int64_t n) {
         /* The reference keeps the first element of largest magnitude (its sign matters). */
         float max = 0;
         for (int j = 0; j < QK_K; j += 8) {
-            const int hit = _mm256_movemask_ps(_mm256_cmp_ps(abs_ps(_mm256_loadu_ps(x + j)),
-                                                             _mm256_set1_ps(amax), _CMP_EQ_OQ));
+            const int hit = _mm256_movemask_ps(
+                _mm256_cmp_ps(abs_ps(_mm256_loadu_ps(x + j)), _mm256_set1_ps(amax), _CMP_EQ_OQ));
             if (hit) {
                 max = x[j + __builtin_ctz((unsigned)hit)];
                 break;
@@ -96,7 +99,8 @@ static void from_float_q8_K(const float *x, void *vy, int64_t n) {
             __m256i q[4];
             for (int k = 0; k < 4; k++) {
                 /* cvtps rounds to nearest even, like the reference's nearest_int. */
-                const __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(vs, _mm256_loadu_ps(x + j + 8 * k)));
+                const __m256i v =
+                    _mm256_cvtps_epi32(_mm256_mul_ps(vs, _mm256_loadu_ps(x + j + 8 * k)));
                 q[k] = _mm256_min_epi32(v, lim);
             }
             const __m256i b = pack_i32x4_i8(q[0], q[1], q[2], q[3]);

@@ -133,8 +133,8 @@ TEST(kern_ref_dot_matches_dequant) {
         t->vec_dot(n, &s, w, a);
         double abs_sum, want = ktest_dot_dequant(t->type, w, vt->type, a, n, &abs_sum);
         if (fabs(s - want) > 1e-5 * abs_sum)
-            test_fail(__FILE__, __LINE__, "%s: dot %.9g, dequantized %.9g (abs sum %g)",
-                      t->name, s, want, abs_sum);
+            test_fail(__FILE__, __LINE__, "%s: dot %.9g, dequantized %.9g (abs sum %g)", t->name, s,
+                      want, abs_sum);
         /* And close to the float activations: the Q8 error of x is bounded by ~1% here. */
         float *wf = mem_alloc((size_t)n * 4);
         t->to_float(w, wf, n);
@@ -185,4 +185,27 @@ TEST(kern_quantized_dot_tracks_float) {
     }
     mem_free(w);
     mem_free(x);
+}
+
+/* Degenerate blocks: all zeros and constant blocks quantize to something that dequantizes
+ * back exactly (zeros) or close (constants), with no NaN from a zero scale. */
+TEST(kern_quantize_degenerate) {
+    static const int types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, GGUF_TYPE_Q8_1, GGUF_TYPE_Q8_K,
+                                GGUF_TYPE_Q4_K};
+    float x[512], y[512];
+    uint8_t q[2 * 292];
+    for (int k = 0; k < 5; k++) {
+        const kern_traits *t = kern_traits_ref(types[k]);
+        for (int c = 0; c < 3; c++) {
+            const float v = c == 0 ? 0.0f : c == 1 ? 0.75f : -3.0f;
+            for (int i = 0; i < 512; i++) x[i] = v;
+            t->from_float(x, q, 512);
+            t->to_float(q, y, 512);
+            for (int i = 0; i < 512; i++) {
+                if (!(fabsf(y[i] - v) <= 0.02f * fabsf(v)))
+                    test_fail(__FILE__, __LINE__, "%s constant %g: element %d is %g", t->name, v, i,
+                              y[i]);
+            }
+        }
+    }
 }

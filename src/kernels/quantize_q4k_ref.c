@@ -86,8 +86,8 @@ void kern_from_float_q4_K_ref(const float *x, void *vy, int64_t n) {
             const float av_x = sqrtf(sum_x2 / 32);
             /* Larger elements weigh more: their relative error matters most. */
             for (int l = 0; l < 32; l++) weights[l] = av_x + fabsf(x[32 * j + l]);
-            scales[j] = fit_scale_min(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
-                                      -1.f, 0.1f, 20);
+            scales[j] = fit_scale_min(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.f,
+                                      0.1f, 20);
             if (scales[j] > max_scale) max_scale = scales[j];
             if (mins[j] > max_min) max_min = mins[j];
         }

@@ -19,10 +19,13 @@ static void check_isa(kern_isa isa) {
         const bool flt = t->block_size == 1;
         const int nlen = flt ? 10 : 6;
         for (int li = 0; li < nlen; li++) {
-            const int64_t n = flt ? flens[li] : blocks[li] * (vt->block_size > t->block_size ? vt->block_size : t->block_size);
+            const int64_t n = flt ? flens[li]
+                                  : blocks[li] * (vt->block_size > t->block_size ? vt->block_size
+                                                                                 : t->block_size);
             void *w = mem_alloc((size_t)(n / t->block_size) * t->type_size);
             void *a = mem_alloc((size_t)(n / vt->block_size) * vt->type_size);
-            float *x = mem_alloc((size_t)n * 4), *y1 = mem_alloc((size_t)n * 4), *y2 = mem_alloc((size_t)n * 4);
+            float *x = mem_alloc((size_t)n * 4), *y1 = mem_alloc((size_t)n * 4),
+                  *y2 = mem_alloc((size_t)n * 4);
             for (int rep = 0; rep < 4; rep++) {
                 ktest_random_row(t->type, w, n, &rng);
                 ktest_random_floats(x, n, &rng);
@@ -33,7 +36,8 @@ static void check_isa(kern_isa isa) {
                 double abs_sum;
                 ktest_dot_dequant(t->type, w, vt->type, a, n, &abs_sum);
                 if (fabs((double)s1 - s2) > 1e-5 * abs_sum + 1e-30)
-                    test_fail(__FILE__, __LINE__, "%s %s vec_dot n=%lld: %.9g, ref %.9g (abs sum %g)",
+                    test_fail(__FILE__, __LINE__,
+                              "%s %s vec_dot n=%lld: %.9g, ref %.9g (abs sum %g)",
                               kern_isa_name(isa), t->name, (long long)n, s1, s2, abs_sum);
                 t->to_float(w, y1, n);
                 r->to_float(w, y2, n);
@@ -77,7 +81,8 @@ static void check_isa(kern_isa isa) {
         t->from_float(x, q1, n);
         r->from_float(x, q2, n);
         if (memcmp(q1, q2, nbytes) != 0)
-            test_fail(__FILE__, __LINE__, "%s %s from_float differs from ref", kern_isa_name(isa), t->name);
+            test_fail(__FILE__, __LINE__, "%s %s from_float differs from ref", kern_isa_name(isa),
+                      t->name);
         mem_free(x);
         mem_free(q1);
         mem_free(q2);

@@ -7,20 +7,27 @@
 #include "kernels_int.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
 #include <stdlib.h>
 
-#define ROW(id, nm, bs, sz, tof, fromf, vdt, dot)                                    \
-    [id] = {.type = id, .name = nm, .block_size = bs, .type_size = sz, .to_float = tof, \
-            .from_float = fromf, .vec_dot_type = vdt, .vec_dot = dot}
+#define ROW(id, nm, bs, sz, tof, fromf, vdt, dot)                                                  \
+    [id] = {.type = id,                                                                            \
+            .name = nm,                                                                            \
+            .block_size = bs,                                                                      \
+            .type_size = sz,                                                                       \
+            .to_float = tof,                                                                       \
+            .from_float = fromf,                                                                   \
+            .vec_dot_type = vdt,                                                                   \
+            .vec_dot = dot}
 
 static const kern_traits ref_table[GGUF_TYPE_COUNT] = {
-    ROW(GGUF_TYPE_F32, "F32", 1, 4, kern_to_float_f32_ref, kern_from_float_f32_ref,
-        GGUF_TYPE_F32, kern_vec_dot_f32_ref),
-    ROW(GGUF_TYPE_F16, "F16", 1, 2, kern_to_float_f16_ref, kern_from_float_f16_ref,
-        GGUF_TYPE_F16, kern_vec_dot_f16_ref),
+    ROW(GGUF_TYPE_F32, "F32", 1, 4, kern_to_float_f32_ref, kern_from_float_f32_ref, GGUF_TYPE_F32,
+        kern_vec_dot_f32_ref),
+    ROW(GGUF_TYPE_F16, "F16", 1, 2, kern_to_float_f16_ref, kern_from_float_f16_ref, GGUF_TYPE_F16,
+        kern_vec_dot_f16_ref),
     ROW(GGUF_TYPE_BF16, "BF16", 1, 2, kern_to_float_bf16_ref, kern_from_float_bf16_ref,
         GGUF_TYPE_BF16, kern_vec_dot_bf16_ref),
     ROW(GGUF_TYPE_Q4_0, "Q4_0", QK4_0, sizeof(block_q4_0), kern_to_float_q4_0_ref,
@@ -48,20 +55,18 @@ static const kern_traits ref_table[GGUF_TYPE_COUNT] = {
         GGUF_TYPE_Q8_K, kern_vec_dot_q5_K_ref),
     ROW(GGUF_TYPE_Q6_K, "Q6_K", QK_K, sizeof(block_q6_K), kern_to_float_q6_K_ref, NULL,
         GGUF_TYPE_Q8_K, kern_vec_dot_q6_K_ref),
-    ROW(GGUF_TYPE_IQ4_NL, "IQ4_NL", QK4_NL, sizeof(block_iq4_nl), kern_to_float_iq4_nl_ref,
-        NULL, GGUF_TYPE_Q8_0, kern_vec_dot_iq4_nl_ref),
-    ROW(GGUF_TYPE_IQ4_XS, "IQ4_XS", QK_K, sizeof(block_iq4_xs), kern_to_float_iq4_xs_ref,
-        NULL, GGUF_TYPE_Q8_K, kern_vec_dot_iq4_xs_ref),
+    ROW(GGUF_TYPE_IQ4_NL, "IQ4_NL", QK4_NL, sizeof(block_iq4_nl), kern_to_float_iq4_nl_ref, NULL,
+        GGUF_TYPE_Q8_0, kern_vec_dot_iq4_nl_ref),
+    ROW(GGUF_TYPE_IQ4_XS, "IQ4_XS", QK_K, sizeof(block_iq4_xs), kern_to_float_iq4_xs_ref, NULL,
+        GGUF_TYPE_Q8_K, kern_vec_dot_iq4_xs_ref),
 };
 
 /* Names of the ids we do not compute with, for error messages (ggml's names). */
 static const char *const other_names[GGUF_TYPE_COUNT] = {
-    [GGUF_TYPE_IQ2_XXS] = "IQ2_XXS", [GGUF_TYPE_IQ2_XS] = "IQ2_XS",
-    [GGUF_TYPE_IQ3_XXS] = "IQ3_XXS", [GGUF_TYPE_IQ1_S] = "IQ1_S",
-    [GGUF_TYPE_IQ3_S] = "IQ3_S",     [GGUF_TYPE_IQ2_S] = "IQ2_S",
-    [GGUF_TYPE_I8] = "I8",           [GGUF_TYPE_I16] = "I16",
-    [GGUF_TYPE_I32] = "I32",         [GGUF_TYPE_I64] = "I64",
-    [GGUF_TYPE_F64] = "F64",         [GGUF_TYPE_IQ1_M] = "IQ1_M",
+    [GGUF_TYPE_IQ2_XXS] = "IQ2_XXS", [GGUF_TYPE_IQ2_XS] = "IQ2_XS", [GGUF_TYPE_IQ3_XXS] = "IQ3_XXS",
+    [GGUF_TYPE_IQ1_S] = "IQ1_S",     [GGUF_TYPE_IQ3_S] = "IQ3_S",   [GGUF_TYPE_IQ2_S] = "IQ2_S",
+    [GGUF_TYPE_I8] = "I8",           [GGUF_TYPE_I16] = "I16",       [GGUF_TYPE_I32] = "I32",
+    [GGUF_TYPE_I64] = "I64",         [GGUF_TYPE_F64] = "F64",       [GGUF_TYPE_IQ1_M] = "IQ1_M",
     [GGUF_TYPE_TQ1_0] = "TQ1_0",     [GGUF_TYPE_TQ2_0] = "TQ2_0",
 };
 
@@ -70,7 +75,8 @@ float kern_f16_table[65536];
 static kern_traits active_table[GGUF_TYPE_COUNT];
 static kern_isa active_isa = KERN_ISA_REF;
 static pthread_once_t auto_once = PTHREAD_ONCE_INIT;
-static bool inited;
+/* Set (release) once the table is filled, so readers on other threads see a whole table. */
+static atomic_bool inited;
 
 static void (*f16_to_f32_row_fn)(const uint16_t *, float *, int64_t) = kern_f16_to_f32_row_ref;
 static void (*f32_to_f16_row_fn)(const float *, uint16_t *, int64_t) = kern_f32_to_f16_row_ref;
@@ -154,25 +160,38 @@ kern_isa kern_init(kern_isa want) {
     if (want == KERN_ISA_AVX512 && !kern_cpu_supports(KERN_ISA_AVX512)) want = KERN_ISA_AVX2;
     if (want == KERN_ISA_AVX2 && !kern_cpu_supports(KERN_ISA_AVX2)) want = KERN_ISA_REF;
 
-    if (!inited)
+    if (!atomic_load_explicit(&inited, memory_order_acquire))
         for (uint32_t h = 0; h < 65536; h++) kern_f16_table[h] = kern_f16_to_f32((uint16_t)h);
     memcpy(active_table, ref_table, sizeof active_table);
     kern_set_f16_rows(kern_f16_to_f32_row_ref, kern_f32_to_f16_row_ref);
 #if defined(__x86_64__)
     if (want == KERN_ISA_AVX2 || want == KERN_ISA_AVX512) kern_patch_avx2(active_table);
-    if (want == KERN_ISA_AVX512) kern_patch_avx512(active_table, cpu_has_vnni());
+    if (want == KERN_ISA_AVX512) {
+        /* Our AVX-512 kernels could not be run where they were written: check them against
+         * the reference once, and stay on AVX2 if any disagrees. */
+        kern_patch_avx512(active_table, cpu_has_vnni());
+        bool ok = true;
+        for (int t = 0; t < GGUF_TYPE_COUNT; t++)
+            if (ref_table[t].name && !kern_selfcheck(active_table, t)) ok = false;
+        if (!ok) {
+            log_warn("kernels: AVX-512 kernels disabled, using AVX2");
+            want = KERN_ISA_AVX2;
+            memcpy(active_table, ref_table, sizeof active_table);
+            kern_patch_avx2(active_table);
+        }
+    }
 #endif
     active_isa = want;
-    inited = true;
+    atomic_store_explicit(&inited, true, memory_order_release);
     return want;
 }
 
 static void init_auto(void) {
-    if (!inited) kern_init(KERN_ISA_AUTO);
+    if (!atomic_load_explicit(&inited, memory_order_acquire)) kern_init(KERN_ISA_AUTO);
 }
 
 static inline void ensure_init(void) {
-    if (!inited) pthread_once(&auto_once, init_auto);
+    if (!atomic_load_explicit(&inited, memory_order_acquire)) pthread_once(&auto_once, init_auto);
 }
 
 kern_isa kern_active_isa(void) {
@@ -204,7 +223,8 @@ void kern_vec_dot_multi(const kern_traits *t, int64_t n, float *s, size_t bs, co
         t->vec_dot_multi(n, s, bs, x, y, by, nrc);
         return;
     }
-    for (int r = 0; r < nrc; r++) t->vec_dot(n, s + (size_t)r * bs, x, (const char *)y + (size_t)r * by);
+    for (int r = 0; r < nrc; r++)
+        t->vec_dot(n, s + (size_t)r * bs, x, (const char *)y + (size_t)r * by);
 }
 
 void kern_f16_to_f32_row(const uint16_t *x, float *y, int64_t n) {

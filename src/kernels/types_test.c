@@ -5,7 +5,13 @@
 #include <stdlib.h>
 
 TEST(kern_table_layouts) {
-    static const struct { int type; const char *name; int bs; size_t size; int vdt; } want[] = {
+    static const struct {
+        int type;
+        const char *name;
+        int bs;
+        size_t size;
+        int vdt;
+    } want[] = {
         {GGUF_TYPE_F32, "F32", 1, 4, GGUF_TYPE_F32},
         {GGUF_TYPE_F16, "F16", 1, 2, GGUF_TYPE_F16},
         {GGUF_TYPE_BF16, "BF16", 1, 2, GGUF_TYPE_BF16},
@@ -63,12 +69,16 @@ TEST(kern_dispatch) {
     ASSERT_EQ_INT(kern_init(KERN_ISA_REF), KERN_ISA_REF);
     ASSERT_EQ_INT(kern_active_isa(), KERN_ISA_REF);
     /* The reference table is what is active under ref. */
-    ASSERT_TRUE(kern_traits_of(GGUF_TYPE_Q4_0)->vec_dot == kern_traits_ref(GGUF_TYPE_Q4_0)->vec_dot);
+    ASSERT_TRUE(kern_traits_of(GGUF_TYPE_Q4_0)->vec_dot ==
+                kern_traits_ref(GGUF_TYPE_Q4_0)->vec_dot);
     ASSERT_TRUE(kern_cpu_supports(KERN_ISA_REF));
     kern_isa got = kern_init(KERN_ISA_AUTO);
-    if (kern_cpu_supports(KERN_ISA_AVX512)) ASSERT_EQ_INT(got, KERN_ISA_AVX512);
-    else if (kern_cpu_supports(KERN_ISA_AVX2)) ASSERT_EQ_INT(got, KERN_ISA_AVX2);
-    else ASSERT_EQ_INT(got, KERN_ISA_REF);
+    if (kern_cpu_supports(KERN_ISA_AVX512))
+        ASSERT_EQ_INT(got, KERN_ISA_AVX512);
+    else if (kern_cpu_supports(KERN_ISA_AVX2))
+        ASSERT_EQ_INT(got, KERN_ISA_AVX2);
+    else
+        ASSERT_EQ_INT(got, KERN_ISA_REF);
     /* Asking for more than the CPU has falls back. */
     got = kern_init(KERN_ISA_AVX512);
     ASSERT_TRUE(kern_cpu_supports(got));
@@ -98,3 +108,24 @@ TEST(kern_cpu_detection) {
     ASSERT_EQ_INT(kern_cpu_supports(KERN_ISA_AVX512), avx512);
 }
 #endif
+
+/* The start-up self-check (guarding the AVX-512 kernels) passes on correct kernels and catches
+ * a wrong one; exercised here on the AVX2 table, which this machine can run. */
+static void wrong_dot(int64_t n, float *s, const void *x, const void *y) {
+    /* A typical bug: the last super-block is dropped. */
+    kern_traits_ref(GGUF_TYPE_Q4_K)->vec_dot(n - 256, s, x, y);
+}
+
+TEST(kern_selfcheck_catches_bad_kernel) {
+    if (!kern_cpu_supports(KERN_ISA_AVX2)) TEST_SKIP("no AVX2");
+    kern_init(KERN_ISA_AVX2);
+    kern_traits table[GGUF_TYPE_COUNT];
+    memset(table, 0, sizeof table);
+    for (int t = 0; t < GGUF_TYPE_COUNT; t++)
+        if (kern_traits_of(t)) table[t] = *kern_traits_of(t);
+    for (int t = 0; t < GGUF_TYPE_COUNT; t++)
+        if (kern_traits_of(t)) ASSERT_TRUE(kern_selfcheck(table, t));
+    table[GGUF_TYPE_Q4_K].vec_dot = wrong_dot;
+    log_set_level(LOG_ERROR); /* the expected warning */
+    ASSERT_FALSE(kern_selfcheck(table, GGUF_TYPE_Q4_K));
+}
