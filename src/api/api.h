@@ -1,14 +1,28 @@
 /*
  * api: the HTTP API handlers, one file per API family (JSON in, JSON or SSE out). They sit
- * on server/ for transport and never touch kernels or HTTP parsing.
+ * on server/ for transport, models/ for the registry and sched/ for generation, and never
+ * touch kernels or HTTP parsing.
  *
- *   api_ctx ctx = {.api_keys = keys, .n_api_keys = n};
+ * Endpoints (each also without the /v1 prefix, as LocalAI serves them):
+ *   GET  /healthz, /readyz                   probes (never need a key)
+ *   GET  /v1/models, /v1/models/{id}         the models directory
+ *   POST /v1/chat/completions                chat, streamed (SSE) or not
+ *   POST /v1/completions                     text completion, streamed or not
+ *   POST /v1/tokenize, /v1/detokenize        llama.cpp server style
+ *
+ *   api_ctx ctx = {.models_path = "./models", .parallel = 1};
+ *   if (api_open(&ctx, &eb)) ...;        // scans the models directory
  *   api_register(srv, &ctx);
+ *   ... serve ...
+ *   server_free(srv);                    // first: no request may run on
+ *   api_close(&ctx);
  */
 #ifndef API_H
 #define API_H
 
 #include "server/server.h"
+
+typedef struct mdl_registry mdl_registry;
 
 typedef struct api_ctx {
     const char *models_path;
@@ -17,7 +31,18 @@ typedef struct api_ctx {
     int n_api_keys;
     /* Set once the server is accepting requests; /readyz reports it. */
     volatile int ready;
+    int parallel;          /* slots per model (--parallel) */
+    int context_size;      /* per slot; 0: the model's (--context-size) */
+    int threads;           /* compute threads per model */
+    int max_active_models; /* 0: no limit */
+    int queue_size;        /* waiting requests per model before 503; 0: a default */
+    mdl_registry *models;  /* set by api_open */
 } api_ctx;
+
+/* Open the models registry. Generation schedulers start when a model is first loaded. */
+int api_open(api_ctx *ctx, err_buf *eb);
+/* Unload every model. Call after server_free. */
+void api_close(api_ctx *ctx);
 
 /* Add every route to s. ctx must outlive the server. */
 int api_register(server *s, api_ctx *ctx);

@@ -1,5 +1,5 @@
 /* Liveness and readiness probes (LocalAI's /healthz and /readyz). Never behind an API key. */
-#include "api.h"
+#include "api_int.h"
 
 static void on_healthz(srv_req *r, void *ud) {
     (void)ud;
@@ -12,9 +12,9 @@ static void on_readyz(srv_req *r, void *ud) {
     else srv_respond(r, 503, "text/plain; charset=utf-8", "starting", 8);
 }
 
-int api_register(server *s, api_ctx *ctx) {
+int api_register_health(server *s, api_ctx *ctx) {
     int rc = 0;
-    rc = rc ? rc : server_route(s, "GET", "/healthz", on_healthz, ctx);
-    rc = rc ? rc : server_route(s, "GET", "/readyz", on_readyz, ctx);
+    rc = rc ? rc : server_route_public(s, "GET", "/healthz", on_healthz, ctx);
+    rc = rc ? rc : server_route_public(s, "GET", "/readyz", on_readyz, ctx);
     return rc;
 }

@@ -22,6 +22,15 @@ void cmd_run_usage(FILE *f) {
             "  --models-path DIR     where models and their configs live\n"
             "                        [LOCALAI_MODELS_PATH] (default ./models)\n"
             "  --threads N           compute threads [LOCALAI_THREADS] (default: all CPUs)\n"
+            "  --parallel N          requests decoded at once per model [LOCALAI_PARALLEL]\n"
+            "                        (default 1)\n"
+            "  --context-size N      context (tokens) of each request slot; 0: the model's\n"
+            "                        [LOCALAI_CONTEXT_SIZE] (default 0, capped at 4096)\n"
+            "  --queue-size N        requests waiting per model before 503 + Retry-After\n"
+            "                        [LOCALAI_QUEUE_SIZE] (default 64)\n"
+            "  --max-active-models N models kept loaded at most; the least recently used\n"
+            "                        idle one is unloaded [LOCALAI_MAX_ACTIVE_MODELS]\n"
+            "                        (default 0: no limit)\n"
             "  --api-key KEY[,KEY]   require one of these keys as a Bearer token\n"
             "                        [LOCALAI_API_KEY] (default: none, the API is open)\n"
             "  --log-level LEVEL     error, warn, info, debug or trace\n"
@@ -45,14 +54,23 @@ int cmd_run(int argc, char **argv) {
     const char *threads_s = cli_env("LOCALAI_THREADS", NULL);
     const char *api_key = cli_env("LOCALAI_API_KEY", NULL);
     const char *log_level_s = cli_env("LOCALAI_LOG_LEVEL", "info");
+    const char *parallel_s = cli_env("LOCALAI_PARALLEL", NULL);
+    const char *ctx_s = cli_env("LOCALAI_CONTEXT_SIZE", NULL);
+    const char *max_models_s = cli_env("LOCALAI_MAX_ACTIVE_MODELS", NULL);
+    const char *queue_s = cli_env("LOCALAI_QUEUE_SIZE", NULL);
 
-    enum { OPT_ADDRESS = 1, OPT_MODELS, OPT_THREADS, OPT_KEY, OPT_LOG };
+    enum { OPT_ADDRESS = 1, OPT_MODELS, OPT_THREADS, OPT_KEY, OPT_LOG, OPT_PARALLEL, OPT_CTX,
+           OPT_MAX_MODELS, OPT_QUEUE };
     static const struct option opts[] = {
         {"address", required_argument, NULL, OPT_ADDRESS},
         {"models-path", required_argument, NULL, OPT_MODELS},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"api-key", required_argument, NULL, OPT_KEY},
         {"log-level", required_argument, NULL, OPT_LOG},
+        {"parallel", required_argument, NULL, OPT_PARALLEL},
+        {"context-size", required_argument, NULL, OPT_CTX},
+        {"max-active-models", required_argument, NULL, OPT_MAX_MODELS},
+        {"queue-size", required_argument, NULL, OPT_QUEUE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -66,6 +84,10 @@ int cmd_run(int argc, char **argv) {
         case OPT_THREADS: threads_s = optarg; break;
         case OPT_KEY: api_key = optarg; break;
         case OPT_LOG: log_level_s = optarg; break;
+        case OPT_PARALLEL: parallel_s = optarg; break;
+        case OPT_CTX: ctx_s = optarg; break;
+        case OPT_MAX_MODELS: max_models_s = optarg; break;
+        case OPT_QUEUE: queue_s = optarg; break;
         case 'h': cmd_run_usage(stdout); return 0;
         case ':': return cli_usage_error(self, "flag '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error(self, "unknown flag '%s'", argv[optind - 1]);
@@ -80,6 +102,15 @@ int cmd_run(int argc, char **argv) {
     unsigned threads = cli_default_threads();
     if (threads_s && cli_parse_uint(threads_s, 1, 1024, &threads))
         return cli_usage_error(self, "bad thread count '%s' (1..1024)", threads_s);
+    unsigned parallel = 1, ctx_size = 0, max_models = 0, queue = 64;
+    if (parallel_s && cli_parse_uint(parallel_s, 1, 64, &parallel))
+        return cli_usage_error(self, "bad parallel count '%s' (1..64)", parallel_s);
+    if (ctx_s && cli_parse_uint(ctx_s, 0, 1u << 20, &ctx_size))
+        return cli_usage_error(self, "bad context size '%s' (0..1048576)", ctx_s);
+    if (max_models_s && cli_parse_uint(max_models_s, 0, 1024, &max_models))
+        return cli_usage_error(self, "bad max active models '%s' (0..1024)", max_models_s);
+    if (queue_s && cli_parse_uint(queue_s, 1, 1u << 20, &queue))
+        return cli_usage_error(self, "bad queue size '%s' (1..1048576)", queue_s);
 
     err_buf eb = {0};
     char host[256];
@@ -99,29 +130,37 @@ int cmd_run(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    api_ctx ctx = {.models_path = models_path, .api_keys = keys, .n_api_keys = n_keys};
+    api_ctx ctx = {.models_path = models_path, .api_keys = keys, .n_api_keys = n_keys,
+                   .parallel = (int)parallel, .context_size = (int)ctx_size,
+                   .threads = (int)threads, .max_active_models = (int)max_models,
+                   .queue_size = (int)queue};
     server_params sp = server_default_params();
     sp.address = address;
+    sp.api_keys = keys;
+    sp.n_api_keys = n_keys;
     server *srv = NULL;
-    int rc = server_new(&sp, &srv, &eb);
+    int rc = api_open(&ctx, &eb);
+    if (!rc) rc = server_new(&sp, &srv, &eb);
     if (!rc) rc = api_register(srv, &ctx);
     if (!rc) rc = server_start(srv, &eb);
     if (rc) {
         log_error("cannot start the server: %s", err_msg(&eb));
         server_free(srv);
+        api_close(&ctx);
         mem_free(keybuf);
         return 1;
     }
     ctx.ready = 1;
-    log_info("local-ai %s listening on http://%s:%u (models: %s, threads: %u%s)",
+    log_info("local-ai %s listening on http://%s:%u (models: %s, threads: %u, parallel: %u%s)",
              LOCALAI_VERSION, host[0] ? host : "0.0.0.0", server_port(srv), models_path,
-             threads, n_keys ? ", API keys required" : "");
+             threads, parallel, n_keys ? ", API keys required" : "");
 
     int sig = 0;
     sigwait(&stop, &sig);
     log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     ctx.ready = 0;
-    server_free(srv);
+    server_free(srv); /* first: no request runs on after this */
+    api_close(&ctx);
     mem_free(keybuf);
     log_info("stopped");
     return 0;

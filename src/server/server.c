@@ -1,48 +1,17 @@
 /*
  * The HTTP server: libmicrohttpd in internal-thread-pool mode. We gather the request body
- * (bounded by max_body_bytes), then call the route's handler once, on the HTTP thread.
+ * (bounded by max_body_bytes), check the API key, then call the route's handler once, on the
+ * HTTP thread. Deferred and streamed answers are in stream.c.
  */
-#include "server.h"
-
 #include <arpa/inet.h>
-#include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
-#define MAX_ROUTES 128
-#define MAX_RESP_HEADERS 16
-
-typedef struct route {
-    char method[8];
-    char *path;
-    bool prefix;
-    srv_handler fn;
-    void *ud;
-} route;
-
-struct server {
-    server_params p;
-    char host[256];
-    unsigned port;
-    struct MHD_Daemon *mhd;
-    route routes[MAX_ROUTES];
-    int n_routes;
-};
-
-struct srv_req {
-    struct MHD_Connection *conn;
-    server *srv;
-    arena *arena;
-    const char *method, *path;
-    buf body;
-    bool too_large;
-    bool responded;
-    int n_headers;
-    const char *hdr_name[MAX_RESP_HEADERS], *hdr_value[MAX_RESP_HEADERS];
-};
+#include "server_int.h"
 
 server_params server_default_params(void) {
     return (server_params){
@@ -50,6 +19,7 @@ server_params server_default_params(void) {
         .threads = 8,
         .max_body_bytes = 64u << 20,
         .conn_timeout_s = 600,
+        .cors_origin = "*",
     };
 }
 
@@ -93,11 +63,13 @@ int server_new(const server_params *p, server **out, err_buf *eb) {
         return rc;
     }
     s->p.address = NULL; /* borrowed; not needed after parsing */
+    pthread_mutex_init(&s->streams_mu, NULL);
     *out = s;
     return BASE_OK;
 }
 
-int server_route(server *s, const char *method, const char *path, srv_handler h, void *ud) {
+static int add_route(server *s, const char *method, const char *path, srv_handler h, void *ud,
+                     bool public_route) {
     if (s->n_routes == MAX_ROUTES || strlen(method) >= sizeof s->routes[0].method)
         return BASE_EFULL;
     route *r = &s->routes[s->n_routes];
@@ -108,14 +80,25 @@ int server_route(server *s, const char *method, const char *path, srv_handler h,
     strcpy(r->method, method);
     r->fn = h;
     r->ud = ud;
+    r->public_route = public_route;
     s->n_routes++;
     return BASE_OK;
+}
+
+int server_route(server *s, const char *method, const char *path, srv_handler h, void *ud) {
+    return add_route(s, method, path, h, ud, false);
+}
+
+int server_route_public(server *s, const char *method, const char *path, srv_handler h,
+                        void *ud) {
+    return add_route(s, method, path, h, ud, true);
 }
 
 /* ---- request accessors ---- */
 
 const char *srv_req_method(const srv_req *r) { return r->method; }
 const char *srv_req_path(const srv_req *r) { return r->path; }
+const char *srv_req_path_rest(const srv_req *r) { return r->path_rest ? r->path_rest : ""; }
 arena *srv_req_arena(srv_req *r) { return r->arena; }
 
 const char *srv_req_header(const srv_req *r, const char *name) {
@@ -140,15 +123,28 @@ int srv_set_header(srv_req *r, const char *name, const char *value) {
     return BASE_OK;
 }
 
+void srv_add_headers(srv_req *r, struct MHD_Response *resp) {
+    const char *origin = r->srv->p.cors_origin;
+    if (origin) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+                                "GET, POST, PUT, DELETE, OPTIONS");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                "Authorization, Content-Type, x-api-key");
+    }
+    for (int i = 0; i < r->n_headers; i++)
+        MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
+}
+
 int srv_respond(srv_req *r, int status, const char *content_type, const char *body, size_t len) {
-    if (r->responded) return BASE_EINTERNAL;
+    if (r->responded || r->stream) return BASE_EINTERNAL;
     r->responded = true;
+    r->status = status;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp) return BASE_ENOMEM;
     if (content_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    for (int i = 0; i < r->n_headers; i++)
-        MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
+    srv_add_headers(r, resp);
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ok == MHD_YES ? BASE_OK : BASE_EIO;
@@ -174,7 +170,7 @@ int srv_respond_error(srv_req *r, int status, const char *type, const char *fmt,
     buf b = {0};
     buf_append_str(&b, "{\"error\":{\"message\":\"");
     json_escape_into(&b, msg);
-    buf_printf(&b, "\",\"type\":\"%s\",\"code\":%d}}", type, status);
+    buf_printf(&b, "\",\"type\":\"%s\",\"param\":null,\"code\":%d}}", type, status);
     int rc = b.oom ? BASE_ENOMEM
                    : srv_respond(r, status, "application/json", b.data, b.len);
     buf_free(&b);
@@ -197,6 +193,61 @@ static const route *find_route(server *s, const char *method, const char *path, 
     return NULL;
 }
 
+/* Compare in time that depends only on the lengths, so a key cannot be guessed byte by
+ * byte from response times. */
+static bool key_equal(const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b);
+    unsigned char diff = na != nb;
+    for (size_t i = 0; i < nb; i++) diff |= (unsigned char)(a[i % (na ? na : 1)] ^ b[i]);
+    return na && !diff;
+}
+
+static bool authorized(server *s, srv_req *r) {
+    if (s->p.n_api_keys == 0) return true;
+    const char *key = srv_req_header(r, "x-api-key");
+    const char *auth = srv_req_header(r, "Authorization");
+    if (auth && !strncasecmp(auth, "Bearer ", 7)) {
+        key = auth + 7;
+        while (*key == ' ') key++;
+    }
+    if (!key) return false;
+    bool ok = false;
+    for (int i = 0; i < s->p.n_api_keys; i++) ok |= key_equal(key, s->p.api_keys[i]);
+    return ok;
+}
+
+static void dispatch(server *s, srv_req *r) {
+    const char *method = r->method, *url = r->path;
+    if (r->too_large) {
+        srv_respond_error(r, 413, "invalid_request_error", "request body larger than %zu bytes",
+                          s->p.max_body_bytes);
+        return;
+    }
+    if (!strcmp(method, "OPTIONS")) {
+        srv_set_header(r, "Access-Control-Max-Age", "86400");
+        srv_respond(r, 204, NULL, "", 0);
+        return;
+    }
+    bool known;
+    const route *rt = find_route(s, method, url, &known);
+    if (!rt) {
+        if (known) srv_respond_error(r, 405, "invalid_request_error", "method %s not allowed on %s", method, url);
+        else srv_respond_error(r, 404, "invalid_request_error", "no route for %s %s", method, url);
+        return;
+    }
+    if (!rt->public_route && !authorized(s, r)) {
+        srv_set_header(r, "WWW-Authenticate", "Bearer");
+        srv_respond_error(r, 401, "invalid_request_error",
+                          "Incorrect API key provided: send a valid key as 'Authorization: "
+                          "Bearer KEY' or 'x-api-key: KEY'");
+        return;
+    }
+    r->path_rest = rt->prefix ? url + strlen(rt->path) : "";
+    rt->fn(r, rt->ud);
+    if (!r->responded && !r->stream)
+        srv_respond_error(r, 500, "server_error", "handler for %s gave no response", url);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls) {
@@ -214,6 +265,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->srv = s;
         r->method = method;
         r->path = url;
+        r->t_start = time_now_ns();
         *con_cls = r;
         return MHD_YES;
     }
@@ -223,23 +275,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    if (r->stream) { /* resumed: the producer has something for us */
+        srv_stream_poll(r);
+        return MHD_YES;
+    }
     if (r->responded) return MHD_YES;
-    if (r->too_large) {
-        srv_respond_error(r, 413, "invalid_request_error", "request body larger than %zu bytes",
-                          s->p.max_body_bytes);
-        return MHD_YES;
-    }
-    bool known;
-    const route *rt = find_route(s, method, url, &known);
-    if (!rt) {
-        if (known) srv_respond_error(r, 405, "invalid_request_error", "method %s not allowed on %s", method, url);
-        else srv_respond_error(r, 404, "invalid_request_error", "no route for %s %s", method, url);
-        return MHD_YES;
-    }
-    log_debug("%s %s", method, url);
-    rt->fn(r, rt->ud);
-    if (!r->responded)
-        srv_respond_error(r, 500, "server_error", "handler for %s gave no response", url);
+    dispatch(s, r);
+    if (r->stream) srv_stream_poll(r);
     return MHD_YES;
 }
 
@@ -247,6 +289,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     srv_req *r = *con_cls;
     if (!r) return;
+    static const char *why[] = {"", " (error)", " (timeout)", " (shutdown)", " (read error)",
+                                " (client gone)"};
+    log_info("%s %s %d %.1f ms%s", r->method, r->path, r->status,
+             (double)(time_now_ns() - r->t_start) / 1e6,
+             (unsigned)toe < sizeof why / sizeof why[0] ? why[toe] : "");
+    if (r->stream) srv_stream_detach(r);
     buf_free(&r->body);
     arena_free(r->arena);
     mem_free(r);
@@ -266,7 +314,8 @@ int server_start(server *s, err_buf *eb) {
     if (!s->host[0])
         for (struct addrinfo *a = ai; a; a = a->ai_next)
             if (a->ai_family == AF_INET6) pick = a;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (pick->ai_family == AF_INET6) flags |= MHD_USE_IPv6 | MHD_USE_DUAL_STACK;
     s->mhd = MHD_start_daemon(flags, (uint16_t)s->port, NULL, NULL, on_request, s,
                               MHD_OPTION_SOCK_ADDR, pick->ai_addr,
@@ -287,7 +336,12 @@ unsigned server_port(const server *s) { return s->port; }
 
 void server_free(server *s) {
     if (!s) return;
-    if (s->mhd) MHD_stop_daemon(s->mhd);
+    if (s->mhd) {
+        /* Wake every waiting stream so no connection is left suspended when MHD stops. */
+        srv_stream_close_all(s);
+        MHD_stop_daemon(s->mhd);
+    }
     for (int i = 0; i < s->n_routes; i++) mem_free(s->routes[i].path);
+    pthread_mutex_destroy(&s->streams_mu);
     mem_free(s);
 }

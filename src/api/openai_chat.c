@@ -1,0 +1,72 @@
+/*
+ * POST /v1/chat/completions: render the messages with the model's chat template, tokenize
+ * the prompt (special tokens parsed, BOS added only when the template did not write it), and
+ * hand it to the generation driver.
+ */
+#include <string.h>
+
+#include "api_int.h"
+
+/* The prompt token ids of a chat request; *ids is mem_alloc'd. 400 for a template that
+ * refuses the messages (e.g. "System role not supported"). */
+static int chat_prompt(mdl_handle *h, const api_gen_req *q, int32_t **ids, int *n, api_err *e) {
+    const tok *t = mdl_handle_tok(h);
+    int32_t bos = tok_bos(t), eos = tok_eos(t);
+    const char *bos_text = bos != TOK_NULL ? tok_piece(t, bos, NULL) : "";
+    const char *eos_text = eos != TOK_NULL ? tok_piece(t, eos, NULL) : "";
+    buf text = {0};
+    err_buf eb = {0};
+    int rc = tmpl_render_chat(mdl_handle_tmpl(h), q->messages, NULL, true, bos_text, eos_text,
+                              NULL, &text, &eb);
+    if (rc) {
+        buf_free(&text);
+        return api_fail(e, rc == BASE_ENOMEM ? 500 : 400, "messages",
+                        "the chat template of model '%s' failed: %s", q->model, err_msg(&eb));
+    }
+    bool add_bos = bos != TOK_NULL && tok_add_bos(t) &&
+                   !(text.data && *bos_text && !strncmp(text.data, bos_text, strlen(bos_text)));
+    int32_t *raw = NULL;
+    size_t n_raw = 0;
+    rc = tok_encode(t, text.data ? text.data : "", text.len, false, true, &raw, &n_raw, &eb);
+    buf_free(&text);
+    if (rc) return api_fail(e, 500, NULL, "cannot tokenize the prompt: %s", err_msg(&eb));
+    int32_t *out = mem_alloc((n_raw + 1) * sizeof *out);
+    if (!out) {
+        mem_free(raw);
+        return api_fail(e, 500, NULL, "out of memory");
+    }
+    size_t k = 0;
+    if (add_bos) out[k++] = bos;
+    memcpy(out + k, raw, n_raw * sizeof *raw);
+    mem_free(raw);
+    *ids = out;
+    *n = (int)(k + n_raw);
+    return BASE_OK;
+}
+
+static void on_chat(srv_req *r, void *ud) {
+    api_ctx *ctx = ud;
+    api_gen_req q;
+    api_err e;
+    mdl_handle *h = NULL;
+    if (api_parse_gen(API_CHAT, srv_req_body(r), srv_req_arena(r), &q, &e) ||
+        api_acquire_model(ctx, q.model, &h, &e)) {
+        api_respond_err(r, &e);
+        json_decref(q.messages);
+        return;
+    }
+    int32_t *ids = NULL;
+    int n = 0;
+    if (chat_prompt(h, &q, &ids, &n, &e)) {
+        mdl_release(h);
+        api_respond_err(r, &e);
+    } else {
+        api_generate(r, h, &q, &ids, &n);
+    }
+    mem_free(ids);
+    json_decref(q.messages);
+}
+
+int api_register_chat(server *s, api_ctx *ctx) {
+    return api_route_both(s, "POST", "/chat/completions", on_chat, ctx);
+}

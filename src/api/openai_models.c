@@ -1,0 +1,106 @@
+/*
+ * GET /v1/models and /v1/models/{id}, and the glue between the models registry and the
+ * schedulers: a model's scheduler starts when the model is loaded and stops when it is
+ * unloaded.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+
+static int start_sched(void *ud, mdl_handle *h, void **attach, err_buf *eb) {
+    api_ctx *ctx = ud;
+    const mdl_config *cfg = mdl_handle_config(h);
+    sched_params sp = sched_default_params();
+    sp.n_slots = ctx->parallel > 0 ? ctx->parallel : 1;
+    sp.n_ctx = cfg->context_size > 0 ? cfg->context_size : ctx->context_size;
+    sp.n_threads = cfg->threads > 0 ? cfg->threads : ctx->threads > 0 ? ctx->threads : 1;
+    if (ctx->queue_size > 0) sp.queue_cap = ctx->queue_size;
+    sched *s;
+    int rc = sched_new(mdl_handle_model(h), mdl_handle_tok(h), &sp, &s, eb);
+    if (rc) return rc;
+    log_info("models: %s serves %d slot(s) of %d tokens", mdl_handle_name(h), sp.n_slots,
+             sched_n_ctx(s));
+    *attach = s;
+    return BASE_OK;
+}
+
+static void stop_sched(void *ud, void *attach) { sched_free(attach); }
+
+int api_open(api_ctx *ctx, err_buf *eb) {
+    mdl_registry_params p = mdl_registry_default_params();
+    p.models_path = ctx->models_path;
+    p.max_active = ctx->max_active_models;
+    p.on_load = start_sched;
+    p.on_unload = stop_sched;
+    p.ud = ctx;
+    return mdl_registry_open(&p, &ctx->models, eb);
+}
+
+void api_close(api_ctx *ctx) {
+    mdl_registry_free(ctx->models);
+    ctx->models = NULL;
+}
+
+sched *api_model_sched(mdl_handle *h) { return mdl_handle_attach(h); }
+
+int api_acquire_model(api_ctx *ctx, const char *name, mdl_handle **out, api_err *e) {
+    err_buf eb = {0};
+    int rc = mdl_acquire(ctx->models, name, out, &eb);
+    if (rc == BASE_ENOTFOUND) {
+        api_fail(e, 404, "model", "The model '%s' does not exist", name);
+        e->code = "model_not_found";
+    } else if (rc) {
+        api_fail(e, 500, "model", "The model '%s' could not be loaded: %s", name, err_msg(&eb));
+        e->code = "model_load_failed";
+    }
+    return rc;
+}
+
+static json_t *model_object(const char *id) {
+    json_t *m = json_object();
+    json_object_set_new(m, "id", json_string(id));
+    json_object_set_new(m, "object", json_string("model"));
+    json_object_set_new(m, "created", json_integer(0));
+    json_object_set_new(m, "owned_by", json_string("local-ai"));
+    return m;
+}
+
+static void on_list(srv_req *r, void *ud) {
+    api_ctx *ctx = ud;
+    char **names;
+    int n;
+    err_buf eb = {0};
+    if (mdl_registry_list(ctx->models, &names, &n, &eb)) {
+        srv_respond_error(r, 500, "server_error", "%s", err_msg(&eb));
+        return;
+    }
+    json_t *data = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(data, model_object(names[i]));
+    mdl_names_free(names, n);
+    json_t *o = json_object();
+    json_object_set_new(o, "object", json_string("list"));
+    json_object_set_new(o, "data", data);
+    api_respond_json(r, 200, o);
+    json_decref(o);
+}
+
+static void on_get(srv_req *r, void *ud) {
+    api_ctx *ctx = ud;
+    const char *id = srv_req_path_rest(r);
+    if (!*id || !mdl_registry_has(ctx->models, id)) {
+        api_err e;
+        api_fail(&e, 404, "model", "The model '%s' does not exist", id);
+        e.code = "model_not_found";
+        api_respond_err(r, &e);
+        return;
+    }
+    json_t *o = model_object(id);
+    api_respond_json(r, 200, o);
+    json_decref(o);
+}
+
+int api_register_models(server *s, api_ctx *ctx) {
+    int rc = api_route_both(s, "GET", "/models", on_list, ctx);
+    return rc ? rc : api_route_both(s, "GET", "/models/*", on_get, ctx);
+}
