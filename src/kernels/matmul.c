@@ -12,6 +12,13 @@
  */
 #include "kernels.h"
 
+#include <stdatomic.h>
+
+/* Bytes of weight rows per chunk in mat-vec: large enough for the prefetchers to stream, small
+ * enough that a thread slowed down by another process (the machine may be shared) leaves its
+ * chunks to the others instead of holding everyone up at the end of the run. */
+#define MV_CHUNK_BYTES (256 * 1024)
+
 /* Bytes of weight rows per tile in mat-mat: well inside a 512 KiB-1 MiB L2 with room for the
  * token row being dotted and the output. */
 #define MM_TILE_BYTES (192 * 1024)
@@ -26,6 +33,10 @@ typedef struct mm_ctx {
     size_t x_row;            /* bytes per converted row */
     float *Y;                /* (n_tok, n_out) */
     int64_t n_in, n_out, n_tok;
+    /* Rows of W are handed out in chunks: thread i starts with chunk i, then takes the next
+     * unclaimed one from next_chunk (which starts at the thread count). */
+    int64_t chunk_rows, n_chunks;
+    atomic_llong next_chunk;
 } mm_ctx;
 
 static inline void split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi) {
@@ -45,38 +56,58 @@ static void convert_fn(void *vctx, int ith, int nth) {
     convert_rows(c, t0, t1);
 }
 
+/* Token rows dotted with each weight row at once (kern_vec_dot_multi unpacks the weight row
+ * once for all of them); 4 converted rows of 4096 Q8_0 take 17 KiB, inside L1. */
+#define MM_TOK_GROUP 4
+
 /* Y[t][o] for o in [o0, o1), t in [t0, t1), W tile by W tile. */
 static void mm_block(const mm_ctx *c, int64_t o0, int64_t o1, int64_t t0, int64_t t1) {
-    const kern_vec_dot_fn dot = c->wt->vec_dot;
     int64_t tile = (int64_t)(MM_TILE_BYTES / c->w_row);
     if (tile < 1) tile = 1;
     for (int64_t ob = o0; ob < o1; ob += tile) {
         const int64_t oe = ob + tile < o1 ? ob + tile : o1;
-        for (int64_t t = t0; t < t1; t++) {
+        for (int64_t t = t0; t < t1; t += MM_TOK_GROUP) {
+            const int nrc = (int)(t1 - t < MM_TOK_GROUP ? t1 - t : MM_TOK_GROUP);
             const uint8_t *x = c->xq + (size_t)t * c->x_row;
             float *y = c->Y + t * c->n_out;
-            for (int64_t o = ob; o < oe; o++) dot(c->n_in, &y[o], c->W + (size_t)o * c->w_row, x);
+            for (int64_t o = ob; o < oe; o++)
+                kern_vec_dot_multi(c->wt, c->n_in, &y[o], (size_t)c->n_out,
+                                   c->W + (size_t)o * c->w_row, x, c->x_row, nrc);
         }
     }
 }
 
+/* Chunks of rows, each claimed by exactly one thread; the rows' results do not depend on
+ * which thread computes them, so the output is the same whatever the timing. */
+static inline bool next_rows(mm_ctx *c, int64_t *k, int64_t *o0, int64_t *o1) {
+    if (*k >= c->n_chunks) return false;
+    *o0 = *k * c->chunk_rows;
+    *o1 = *o0 + c->chunk_rows < c->n_out ? *o0 + c->chunk_rows : c->n_out;
+    return true;
+}
+
+/* Software prefetch of the next rows, and several interleaved row streams per thread, were
+ * tried here and made no difference or worse: the hardware prefetchers follow each chunk. */
 static void matvec_fn(void *vctx, int ith, int nth) {
-    const mm_ctx *c = vctx;
+    mm_ctx *c = vctx;
     const kern_vec_dot_fn dot = c->wt->vec_dot;
     int64_t o0, o1;
-    split(c->n_out, ith, nth, &o0, &o1);
-    const uint8_t *w = c->W + (size_t)o0 * c->w_row;
-    for (int64_t o = o0; o < o1; o++, w += c->w_row) dot(c->n_in, &c->Y[o], w, c->xq);
+    for (int64_t k = ith; next_rows(c, &k, &o0, &o1);
+         k = atomic_fetch_add_explicit(&c->next_chunk, 1, memory_order_relaxed)) {
+        const uint8_t *w = c->W + (size_t)o0 * c->w_row;
+        for (int64_t o = o0; o < o1; o++, w += c->w_row) dot(c->n_in, &c->Y[o], w, c->xq);
+    }
 }
 
 static void matmat_fn(void *vctx, int ith, int nth) {
-    const mm_ctx *c = vctx;
+    mm_ctx *c = vctx;
     int64_t lo, hi;
     /* Split the weight rows while there are enough to go round (each thread then reads only
      * its part of W); otherwise split the tokens. */
     if (c->n_out >= 8 * (int64_t)nth) {
-        split(c->n_out, ith, nth, &lo, &hi);
-        mm_block(c, lo, hi, 0, c->n_tok);
+        for (int64_t k = ith; next_rows(c, &k, &lo, &hi);
+             k = atomic_fetch_add_explicit(&c->next_chunk, 1, memory_order_relaxed))
+            mm_block(c, lo, hi, 0, c->n_tok);
     } else {
         split(c->n_tok, ith, nth, &lo, &hi);
         mm_block(c, 0, c->n_out, lo, hi);
@@ -136,6 +167,15 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
         else
             tpool_run(pool, convert_fn, &c);
     }
+    /* Chunks of MV_CHUNK_BYTES (mat-vec) or one L2 tile (mat-mat), but at least 4 per thread
+     * where there are rows enough, so that the load can even out. */
+    const int nth = tpool_size(pool);
+    int64_t rows = (int64_t)((n_tok == 1 ? MV_CHUNK_BYTES : MM_TILE_BYTES) / c.w_row);
+    const int64_t balanced = n_out / (4 * (int64_t)nth);
+    if (balanced >= 1 && balanced < rows) rows = balanced;
+    c.chunk_rows = rows < 1 ? 1 : rows;
+    c.n_chunks = (n_out + c.chunk_rows - 1) / c.chunk_rows;
+    atomic_init(&c.next_chunk, nth);
     tpool_run(pool, n_tok == 1 ? matvec_fn : matmat_fn, &c);
     return BASE_OK;
 }

@@ -126,10 +126,8 @@ static int split_impl(rstate *rs, tmpl_value self, call_args *a, tmpl_value *out
             while (i < n) {
                 while (i < n && isspace((unsigned char)p[i])) i++;
                 if (i >= n) break;
-                if (maxs >= 0 && (int64_t)np >= maxs) {
-                    size_t e = n;
-                    while (e > i && isspace((unsigned char)p[e - 1])) e--;
-                    ADD(i, e);
+                if (maxs >= 0 && (int64_t)np >= maxs) { /* the rest keeps its trailing space */
+                    ADD(i, n);
                     break;
                 }
                 size_t st = i;
@@ -142,9 +140,7 @@ static int split_impl(rstate *rs, tmpl_value self, call_args *a, tmpl_value *out
                 while (i > 0 && isspace((unsigned char)p[i - 1])) i--;
                 if (!i) break;
                 if (maxs >= 0 && (int64_t)np >= maxs) {
-                    size_t s = 0;
-                    while (s < i && isspace((unsigned char)p[s])) s++;
-                    ADD(s, i);
+                    ADD(0, i);
                     break;
                 }
                 size_t en = i;
@@ -463,7 +459,7 @@ bool method_lookup(rstate *rs, tmpl_value self, const char *name, size_t n, tmpl
     for (; tab && tab->name; tab++) {
         if (strlen(tab->name) != n || memcmp(tab->name, name, n)) continue;
         tv_func *f = arena_calloc(rs->a, 1, sizeof *f);
-        if (!f) return false;
+        if (!f) { rs_oom(rs); return false; }
         f->name = tab->name; f->fn = tab->fn; f->self = self;
         out->kind = TV_FUNC; out->fn = f;
         return true;

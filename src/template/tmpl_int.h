@@ -79,6 +79,7 @@ struct rstate {
     int line; /* line of the node being evaluated, for messages */
     tmpl_value caller; /* caller() inside a macro called by {% call %} */
     bool brk, cont;
+    bool oom; /* an allocation failed: every later error reports BASE_ENOMEM */
 };
 
 /* Errors: set a runtime error "<Kind>: <msg> (line N)". Returns code. */

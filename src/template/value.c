@@ -10,9 +10,13 @@
 
 #include "template/tmpl_int.h"
 
-int rs_oom(rstate *rs) { return err_set(rs->eb, BASE_ENOMEM, "out of memory"); }
+int rs_oom(rstate *rs) {
+    rs->oom = true;
+    return err_set(rs->eb, BASE_ENOMEM, "out of memory");
+}
 
 int rs_err(rstate *rs, int code, const char *kind, const char *fmt, ...) {
+    if (rs->oom) return rs_oom(rs); /* a failed allocation may surface as another error */
     char m[200];
     va_list ap;
     va_start(ap, fmt);
@@ -138,7 +142,14 @@ double tv_num(tmpl_value v) {
     return v.kind == TV_FLOAT ? v.f : v.kind == TV_INT ? (double)v.i : v.kind == TV_BOOL ? v.b : 0;
 }
 
-bool tv_equal(tmpl_value a, tmpl_value b) {
+/* Nested data deeper than this compares unequal instead of exhausting the C stack. */
+#define EQ_MAX_DEPTH 512
+
+static bool equal_at(tmpl_value a, tmpl_value b, int depth);
+bool tv_equal(tmpl_value a, tmpl_value b) { return equal_at(a, b, 0); }
+
+static bool equal_at(tmpl_value a, tmpl_value b, int depth) {
+    if (depth > EQ_MAX_DEPTH) return false;
     if (tv_is_num(a) && tv_is_num(b)) {
         if (a.kind != TV_FLOAT && b.kind != TV_FLOAT) return (a.kind == TV_INT ? a.i : a.b) == (b.kind == TV_INT ? b.i : b.b);
         return tv_num(a) == tv_num(b);
@@ -150,13 +161,13 @@ bool tv_equal(tmpl_value a, tmpl_value b) {
     case TV_LIST:
         if (a.list->n != b.list->n) return false;
         for (size_t i = 0; i < a.list->n; i++)
-            if (!tv_equal(a.list->v[i], b.list->v[i])) return false;
+            if (!equal_at(a.list->v[i], b.list->v[i], depth + 1)) return false;
         return true;
     case TV_DICT:
         if (a.dict->n != b.dict->n) return false;
         for (size_t i = 0; i < a.dict->n; i++) {
             tmpl_value *o = tv_dict_get(b.dict, a.dict->k[i]);
-            if (!o || !tv_equal(a.dict->v[i], *o)) return false;
+            if (!o || !equal_at(a.dict->v[i], *o, depth + 1)) return false;
         }
         return true;
     case TV_NS: return a.dict == b.dict;
@@ -169,7 +180,11 @@ bool tv_equal(tmpl_value a, tmpl_value b) {
 
 static const char *op_name_for(int kind) { (void)kind; return "<"; }
 
-int tv_compare(rstate *rs, tmpl_value a, tmpl_value b, int *out) {
+static int compare_at(rstate *rs, tmpl_value a, tmpl_value b, int *out, int depth);
+int tv_compare(rstate *rs, tmpl_value a, tmpl_value b, int *out) { return compare_at(rs, a, b, out, 0); }
+
+static int compare_at(rstate *rs, tmpl_value a, tmpl_value b, int *out, int depth) {
+    if (depth > EQ_MAX_DEPTH) return rs_err(rs, BASE_ERANGE, "RecursionError", "values nested too deeply to compare");
     if (tv_is_num(a) && tv_is_num(b)) {
         if (a.kind != TV_FLOAT && b.kind != TV_FLOAT) {
             int64_t x = a.kind == TV_INT ? a.i : a.b, y = b.kind == TV_INT ? b.i : b.b;
@@ -190,7 +205,7 @@ int tv_compare(rstate *rs, tmpl_value a, tmpl_value b, int *out) {
         size_t m = a.list->n < b.list->n ? a.list->n : b.list->n;
         for (size_t i = 0; i < m; i++) {
             if (tv_equal(a.list->v[i], b.list->v[i])) continue;
-            return tv_compare(rs, a.list->v[i], b.list->v[i], out);
+            return compare_at(rs, a.list->v[i], b.list->v[i], out, depth + 1);
         }
         *out = a.list->n < b.list->n ? -1 : a.list->n > b.list->n;
         return 0;
