@@ -92,6 +92,7 @@ int api_register_models(server *s, api_ctx *ctx);
 int api_register_chat(server *s, api_ctx *ctx);
 int api_register_completions(server *s, api_ctx *ctx);
 int api_register_tokenize(server *s, api_ctx *ctx);
+int api_register_metrics(server *s, api_ctx *ctx);
 /* Route path both with and without the /v1 prefix. */
 int api_route_both(server *s, const char *method, const char *path, srv_handler h, api_ctx *ctx);
 

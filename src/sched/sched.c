@@ -31,7 +31,20 @@ struct sched_job {
     void (*notify)(void *ud);
     void *ud;
     sched_job *next_queued;
+    uint64_t t_submit; /* ns, for time to first token */
 };
+
+/* Process-wide metrics, under their own lock (updated a few times per step). */
+static pthread_mutex_t g_metrics_mu = PTHREAD_MUTEX_INITIALIZER;
+static sched_metrics g_metrics;
+#define METRICS(stmt)                                                                      \
+    do {                                                                                   \
+        pthread_mutex_lock(&g_metrics_mu);                                                 \
+        stmt;                                                                              \
+        pthread_mutex_unlock(&g_metrics_mu);                                               \
+    } while (0)
+
+void sched_metrics_get(sched_metrics *out) { METRICS(*out = g_metrics); }
 
 typedef struct slot {
     llm_session *sess;
@@ -235,6 +248,8 @@ int sched_submit(sched *s, const sched_job_params *p, sched_job **out, err_buf *
     else s->q_head = j;
     s->q_tail = j;
     s->n_queued++;
+    j->t_submit = time_now_ns();
+    METRICS(g_metrics.queued++);
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     *out = j;
@@ -260,6 +275,11 @@ static void slot_finish(sched *s, slot *sl, sched_event_kind kind, sched_finish 
     s->stats.active--;
     s->stats.completed++;
     pthread_mutex_unlock(&s->mu);
+    METRICS(g_metrics.active--;
+            if (kind != SCHED_EV_DONE) g_metrics.jobs_failed++;
+            else if (finish == SCHED_FINISH_CANCELLED) g_metrics.jobs_cancelled++;
+            else if (finish == SCHED_FINISH_LENGTH) g_metrics.jobs_length++;
+            else g_metrics.jobs_done++);
     const char *text = kind == SCHED_EV_DONE ? sl->text.data : msg;
     job_end(j, kind, finish, text, kind == SCHED_EV_DONE ? sl->text.len : strlen(msg),
             sl->n_cached, sl->n_gen);
@@ -308,6 +328,7 @@ static bool slot_assign(sched *s, sched_job *j) {
     best->text = (buf){0};
     best->job = j;
     s->stats.prompt_tokens_reused += keep;
+    METRICS(g_metrics.prompt_tokens_cached += keep);
     return true;
 }
 
@@ -341,6 +362,11 @@ static int32_t slot_sample(sched *s, slot *sl) {
         return -1;
     }
     sl->n_gen++;
+    if (sl->n_gen == 1) {
+        double ttft = (double)(time_now_ns() - j->t_submit) / 1e9;
+        METRICS(g_metrics.ttft_count++; g_metrics.ttft_seconds += ttft);
+    }
+    METRICS(g_metrics.generated_tokens++);
     buf piece = {0}, out = {0};
     tok_decoder_push(sl->dec, t, &piece);
     bool stopped = piece.len && smp_stop_feed(sl->stop, piece.data, piece.len, &out);
@@ -400,7 +426,15 @@ static void sched_step(sched *s) {
     }
     if (n == 0) return;
     err_buf eb = {0};
+    int n_prompt_rows = 0;
+    for (int i = 0; i < s->p.n_slots; i++)
+        if (s->slots[i].job && s->slots[i].n_staged && s->slots[i].n_fed < s->slots[i].job->n_prompt)
+            n_prompt_rows += s->slots[i].n_staged;
+    uint64_t t0 = time_now_ns();
     int rc = llm_decode_batch(s->items, n, &eb);
+    double dt = (double)(time_now_ns() - t0) / 1e9;
+    METRICS(g_metrics.decode_calls++; g_metrics.decode_rows += n; g_metrics.decode_seconds += dt;
+            if (!rc) g_metrics.prompt_tokens += n_prompt_rows);
     for (int i = 0; i < s->p.n_slots; i++) {
         slot *sl = &s->slots[i];
         if (!sl->n_staged) continue;
@@ -427,6 +461,7 @@ static void *sched_main(void *arg) {
             if (!s->q_head) s->q_tail = NULL;
             s->n_queued--;
             s->stats.active++;
+            METRICS(g_metrics.queued--; g_metrics.active++);
             for (int i = 0; i < s->p.n_slots; i++)
                 if (s->slots[i].job == j) fresh[n_fresh++] = &s->slots[i];
         }
@@ -509,6 +544,7 @@ void sched_free(sched *s) {
         if (s->slots[i].job) slot_finish(s, &s->slots[i], SCHED_EV_DONE, SCHED_FINISH_CANCELLED, NULL);
     for (sched_job *j = s->q_head, *n; j; j = n) {
         n = j->next_queued;
+        METRICS(g_metrics.queued--; g_metrics.jobs_cancelled++);
         job_end(j, SCHED_EV_DONE, SCHED_FINISH_CANCELLED, NULL, 0, 0, 0);
         job_unref(j);
     }

@@ -114,4 +114,19 @@ typedef struct sched_stats {
 } sched_stats;
 void sched_get_stats(sched *s, sched_stats *out);
 
+/* Process-wide totals over every scheduler (for /metrics). Counters only grow; queued and
+ * active are the current numbers of waiting jobs and busy slots. */
+typedef struct sched_metrics {
+    long jobs_done, jobs_length, jobs_cancelled, jobs_failed; /* by how they ended */
+    long prompt_tokens;        /* prompt tokens evaluated (not counting reused cache) */
+    long prompt_tokens_cached; /* prompt tokens served from a slot's cache */
+    long generated_tokens;
+    long ttft_count;           /* jobs that produced a first token */
+    double ttft_seconds;       /* sum over them of submit -> first token */
+    long decode_calls, decode_rows;
+    double decode_seconds;     /* time in forward passes */
+    long queued, active;
+} sched_metrics;
+void sched_metrics_get(sched_metrics *out);
+
 #endif

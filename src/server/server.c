@@ -64,6 +64,7 @@ int server_new(const server_params *p, server **out, err_buf *eb) {
     }
     s->p.address = NULL; /* borrowed; not needed after parsing */
     pthread_mutex_init(&s->streams_mu, NULL);
+    pthread_mutex_init(&s->stats_mu, NULL);
     *out = s;
     return BASE_OK;
 }
@@ -100,6 +101,13 @@ const char *srv_req_method(const srv_req *r) { return r->method; }
 const char *srv_req_path(const srv_req *r) { return r->path; }
 const char *srv_req_path_rest(const srv_req *r) { return r->path_rest ? r->path_rest : ""; }
 arena *srv_req_arena(srv_req *r) { return r->arena; }
+server *srv_req_server(srv_req *r) { return r->srv; }
+
+void server_get_stats(server *s, server_stats *out) {
+    pthread_mutex_lock(&s->stats_mu);
+    *out = s->stats;
+    pthread_mutex_unlock(&s->stats_mu);
+}
 
 const char *srv_req_header(const srv_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -269,6 +277,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method = method;
         r->path = url;
         r->t_start = time_now_ns();
+        pthread_mutex_lock(&s->stats_mu);
+        s->stats.in_flight++;
+        pthread_mutex_unlock(&s->stats_mu);
         *con_cls = r;
         return MHD_YES;
     }
@@ -294,9 +305,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r) return;
     static const char *why[] = {"", " (error)", " (timeout)", " (shutdown)", " (read error)",
                                 " (client gone)"};
-    log_info("%s %s %d %.1f ms%s", r->method, r->path, r->status,
-             (double)(time_now_ns() - r->t_start) / 1e6,
+    double secs = (double)(time_now_ns() - r->t_start) / 1e9;
+    log_info("%s %s %d %.1f ms%s", r->method, r->path, r->status, secs * 1e3,
              (unsigned)toe < sizeof why / sizeof why[0] ? why[toe] : "");
+    server *srv = r->srv;
+    pthread_mutex_lock(&srv->stats_mu);
+    srv->stats.in_flight--;
+    srv->stats.requests++;
+    srv->stats.seconds += secs;
+    if (r->status >= 200 && r->status < 300) srv->stats.status_2xx++;
+    else if (r->status >= 400 && r->status < 500) srv->stats.status_4xx++;
+    else if (r->status >= 500 && r->status < 600) srv->stats.status_5xx++;
+    else srv->stats.status_other++;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) srv->stats.client_gone++;
+    pthread_mutex_unlock(&srv->stats_mu);
     if (r->stream) srv_stream_detach(r);
     buf_free(&r->body);
     arena_free(r->arena);
@@ -346,5 +368,6 @@ void server_free(server *s) {
     }
     for (int i = 0; i < s->n_routes; i++) mem_free(s->routes[i].path);
     pthread_mutex_destroy(&s->streams_mu);
+    pthread_mutex_destroy(&s->stats_mu);
     mem_free(s);
 }

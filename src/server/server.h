@@ -57,6 +57,16 @@ unsigned server_port(const server *s);
 /* Stop accepting, finish in-flight requests, free everything. NULL is fine. */
 void server_free(server *s);
 
+/* Request counters since start (for /metrics). */
+typedef struct server_stats {
+    long requests;                         /* finished requests */
+    long status_2xx, status_4xx, status_5xx, status_other;
+    long client_gone;                      /* connections that ended early */
+    double seconds;                        /* sum of request durations */
+    long in_flight;                        /* requests being served now */
+} server_stats;
+void server_get_stats(server *s, server_stats *out);
+
 /* ---- inside a handler ---- */
 const char *srv_req_method(const srv_req *r);
 const char *srv_req_path(const srv_req *r);
@@ -67,6 +77,8 @@ const char *srv_req_query(const srv_req *r, const char *key);
 /* The request body; empty when there is none. Borrowed until the response is sent. */
 str_slice srv_req_body(const srv_req *r);
 arena *srv_req_arena(srv_req *r);
+/* The server this request arrived on. */
+server *srv_req_server(srv_req *r);
 
 /* Add a response header (call before srv_respond). Copies both strings. */
 int srv_set_header(srv_req *r, const char *name, const char *value);

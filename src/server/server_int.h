@@ -29,6 +29,8 @@ struct server {
     int n_routes;
     pthread_mutex_t streams_mu; /* guards the list of live streams (for shutdown) */
     srv_stream *streams;
+    pthread_mutex_t stats_mu;
+    server_stats stats;
 };
 
 struct srv_req {
