@@ -730,10 +730,16 @@ static int exec_for(rstate *rs, const node *n) {
     lp->length = items.list->n;
     tmpl_value lv = {.kind = TV_LOOP};
     lv.loop = lp;
-    if ((rc = scope_set(rs, s, "loop", lv))) goto out;
     for (size_t i = 0; i < lp->length; i++) {
         lp->index = i;
-        if ((rc = rs_step(rs)) || (rc = assign_targets(rs, s, n, items.list->v[i]))) goto out;
+        /* Each iteration starts from the outer values: jinja2 does not carry a {% set %}
+         * in the body over to the next iteration. */
+        scope *iter = scope_push(rs, saved);
+        if (!iter) { rc = BASE_ENOMEM; goto out; }
+        rs->cur = iter;
+        if ((rc = rs_step(rs)) || (rc = scope_set(rs, iter, "loop", lv)) ||
+            (rc = assign_targets(rs, iter, n, items.list->v[i])))
+            goto out;
         if ((rc = eval_body(rs, &n->body))) goto out;
         rs->cont = false;
         if (rs->brk) { rs->brk = false; break; }

@@ -49,7 +49,9 @@ static int f_tojson(F_ARGS) {
         if (!item_sep || !key_sep) return rs_oom(rs);
     }
     sbuf b = {0};
-    int rc = tv_write_json(rs, &b, v, indent, item_sep, key_sep, sk && tv_truthy(*sk), 0);
+    tmpl_value *asc = arg_get(a, 0, "ensure_ascii");
+    json_opts o = {indent, item_sep, key_sep, sk && tv_truthy(*sk), asc && tv_truthy(*asc)};
+    int rc = tv_write_json(rs, &b, v, &o, 0);
     if (rc) return rc;
     *out = tv_strn(b.p ? b.p : "", b.n);
     return 0;
@@ -82,7 +84,26 @@ static int f_case(rstate *rs, tmpl_value v, tmpl_value *out, const char *m) {
 }
 static int f_upper(F_ARGS) { (void)a; return f_case(rs, v, out, "upper"); }
 static int f_lower(F_ARGS) { (void)a; return f_case(rs, v, out, "lower"); }
-static int f_title(F_ARGS) { (void)a; return f_case(rs, v, out, "title"); }
+/* jinja's title filter differs from str.title: words start only after whitespace, '-',
+ * or an opening bracket, so "they're" stays "They're". */
+static int f_title(F_ARGS) {
+    (void)a;
+    tmpl_value s;
+    int rc = as_str(rs, v, &s);
+    if (rc) return rc;
+    char *d = arena_alloc(rs->a, s.s.n + 1);
+    if (!d) return rs_oom(rs);
+    bool start = true;
+    for (size_t i = 0; i < s.s.n; i++) {
+        unsigned char c = (unsigned char)s.s.p[i];
+        bool sep = isspace(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
+        d[i] = (char)(sep ? c : start ? toupper(c) : tolower(c));
+        start = sep;
+    }
+    d[s.s.n] = 0;
+    *out = tv_strn(d, s.s.n);
+    return 0;
+}
 static int f_capitalize(F_ARGS) { (void)a; return f_case(rs, v, out, "capitalize"); }
 
 static int f_default(F_ARGS) {

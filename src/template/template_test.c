@@ -162,9 +162,15 @@ static const tcase FILTER_cases[] = {
     {"{% filter upper %}hello {{ 'world' }}{% endfilter %}|{% set v | trim %}  padded  {% endset %}[{{ v }}]",
      "{}",
      "HELLO WORLD|[padded]", NULL},
+    {"{{ \"they're bill's x-ray (hello2world) [a]\"|title }}|{{ \"they're 2nd\".title() }}",
+     "{}",
+     "They're Bill's X-Ray (Hello2world) [A]|They'Re 2Nd", NULL},
     {"{{ 'a b  c'|wordcount }} {{ 'Hi %s'|format('you') }} {{ [1,2]|list|tojson }} {{ 'ab'|list }}",
      "{}",
      "3 Hi you [1, 2] ['a', 'b']", NULL},
+    {"{{ x|tojson(ensure_ascii=true) }} {{ x|tojson }}",
+     "{\"x\": [\"\303\274\342\202\254\360\237\230\200\", {\"\303\251\": \"\303\251\"}]}",
+     "[\"\\u00fc\\u20ac\\ud83d\\ude00\", {\"\\u00e9\": \"\\u00e9\"}] [\"\303\274\342\202\254\360\237\230\200\", {\"\303\251\": \"\303\251\"}]", NULL},
 };
 
 static const tcase TEST_cases[] = {
@@ -222,6 +228,9 @@ static const tcase STMT_cases[] = {
     {"{% macro rec(n) %}{% if n > 0 %}{{ n }}{{ rec(n - 1) }}{% endif %}{% endmacro %}{{ rec(3) }}|{% set g = 'G' %}{% macro useg() %}{{ g }}{% endmacro %}{{ useg() }}",
      "{}",
      "321|G", NULL},
+    {"{% set first = true %}{% for k in [1, 2, 3] %}{% if not first %}, {% endif %}{{ k }}{% set first = false %}{{ first }}{% endfor %}{{ first }}",
+     "{}",
+     "1False2False3FalseTrue", NULL},
     {"{% generation %}gen {{ 1 }}{% endgeneration %}|{{ strftime_now('%Y-%m-%d %H:%M %b %A') }}",
      "{}",
      "gen 1|2025-07-10 12:00 Jul Thursday", NULL},

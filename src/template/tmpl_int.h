@@ -123,9 +123,14 @@ int tv_write_repr(rstate *rs, sbuf *b, tmpl_value v);
 /* str(v) as a value (strings returned as is). */
 int tv_to_str(rstate *rs, tmpl_value v, tmpl_value *out);
 void tv_format_float(double f, char *dst, size_t cap); /* Python repr(float) */
-/* json.dumps(v, ensure_ascii=False, indent, separators, sort_keys). indent < 0: none. */
-int tv_write_json(rstate *rs, sbuf *b, tmpl_value v, int indent, const char *item_sep,
-                  const char *key_sep, bool sort_keys, int level);
+/* json.dumps options; indent < 0: none. */
+typedef struct json_opts {
+    int indent;
+    const char *item_sep, *key_sep;
+    bool sort_keys, ascii;
+} json_opts;
+/* json.dumps(v, ensure_ascii, indent, separators, sort_keys) appended to b. */
+int tv_write_json(rstate *rs, sbuf *b, tmpl_value v, const json_opts *o, int level);
 int tv_from_json(rstate *rs, const json_t *j, tmpl_value *out);
 /* Parse JSON text into a value (the from_json filter). */
 int tv_parse_json(rstate *rs, const char *p, size_t n, tmpl_value *out);
