@@ -212,6 +212,9 @@ int tv_getitem(rstate *rs, tmpl_value obj, tmpl_value key, tmpl_value *out);
 /* Iterate: list items, dict keys, string characters; none -> TypeError. */
 int tv_iter_list(rstate *rs, tmpl_value v, tmpl_value *out_list);
 
+int eval_binop(rstate *rs, int op, tmpl_value a, tmpl_value b, tmpl_value *out);
+int eval_compare(rstate *rs, int op, tmpl_value a, tmpl_value b, tmpl_value *out);
+int undef_err(rstate *rs, tmpl_value v); /* UndefinedError for using v */
 int filter_apply(rstate *rs, const char *name, tmpl_value v, call_args *a, tmpl_value *out);
 int test_apply(rstate *rs, const char *name, tmpl_value v, call_args *a, bool *out);
 /* A bound method of a str/dict/list value, or undefined kind when there is none. */
