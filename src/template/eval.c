@@ -169,7 +169,7 @@ static int eval_slice(rstate *rs, const node *n, tmpl_value *out) {
         return rc;
     if (step == 0) return rs_err(rs, BASE_EINVAL, "ValueError", "slice step cannot be zero");
     if (obj.kind == TV_UNDEF) return undef_err(rs, obj);
-    if (obj.kind != TV_LIST && obj.kind != TV_STR)
+    if (obj.kind != TV_LIST && obj.kind != TV_STR) /* slices compile to a plain Python subscript */
         return rs_err(rs, BASE_ETYPE, "TypeError", "'%s' object is not subscriptable", tv_type_name(obj));
     int64_t len = obj.kind == TV_LIST ? (int64_t)obj.list->n : (int64_t)utf8_len(obj.s.p, obj.s.n);
     /* Python's slice.indices() */

@@ -138,6 +138,12 @@ int tv_parse_json(rstate *rs, const char *p, size_t n, tmpl_value *out);
 /* UTF-8 helpers: number of code points; byte offset of code point index i (clamped). */
 size_t utf8_len(const char *p, size_t n);
 size_t utf8_offset(const char *p, size_t n, size_t i);
+/* Case mapping (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic) and UTF-8 encoding. */
+uint32_t cp_upper(uint32_t c);
+uint32_t cp_lower(uint32_t c);
+size_t cp_put(char *d, uint32_t cp); /* writes up to 4 bytes, returns the count */
+/* Decode the sequence at p[i] into *cp; returns its length (1 for an invalid byte). */
+size_t utf8_decode(const char *p, size_t n, size_t i, uint32_t *cp);
 
 /* ---- AST (parser.c) ------------------------------------------------------------------------ */
 

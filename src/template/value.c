@@ -211,8 +211,8 @@ static int compare_at(rstate *rs, tmpl_value a, tmpl_value b, int *out, int dept
         return 0;
     }
     if (a.kind == TV_UNDEF || b.kind == TV_UNDEF)
-        return rs_err(rs, BASE_ETYPE, "UndefinedError", "'%s' is undefined",
-                      a.kind == TV_UNDEF && a.undef_name ? a.undef_name : b.kind == TV_UNDEF && b.undef_name ? b.undef_name : "value");
+        return rs_err(rs, BASE_ENOTFOUND, "UndefinedError", "%s",
+                      a.kind == TV_UNDEF && a.undef_name ? a.undef_name : b.kind == TV_UNDEF && b.undef_name ? b.undef_name : "value is undefined");
     return rs_err(rs, BASE_ETYPE, "TypeError", "'%s' not supported between instances of '%s' and '%s'",
                   op_name_for(0), tv_type_name(a), tv_type_name(b));
 }
@@ -351,7 +351,7 @@ int tv_to_str(rstate *rs, tmpl_value v, tmpl_value *out) {
 /* ---- JSON out ---- */
 
 /* Decode one UTF-8 sequence at p[i]; returns its length (1 for invalid bytes). */
-static size_t utf8_decode(const char *p, size_t n, size_t i, uint32_t *cp) {
+size_t utf8_decode(const char *p, size_t n, size_t i, uint32_t *cp) {
     unsigned char c = (unsigned char)p[i];
     size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
     if (len == 1 || i + len > n) { *cp = c; return 1; }
