@@ -544,12 +544,18 @@ out:
     return rc;
 }
 
+/* Render body into a string. Like jinja2, assignments inside a {% set %} or {% filter %}
+ * block body stay inside it, so the body gets its own scope. */
 static int capture(rstate *rs, const node_list *body, tmpl_value *out) {
     sbuf b = {0};
     sbuf *saved = rs->out;
+    scope *saved_scope = rs->cur, *s = scope_push(rs, rs->cur);
+    if (!s) return BASE_ENOMEM;
     rs->out = &b;
+    rs->cur = s;
     int rc = eval_body(rs, body);
     rs->out = saved;
+    rs->cur = saved_scope;
     if (rc) return rc;
     *out = tv_strn(b.p ? b.p : "", b.n);
     return 0;
