@@ -521,6 +521,7 @@ static int exec_for(rstate *rs, const node *n) {
     lp->length = items.list->n;
     tmpl_value lv = {.kind = TV_LOOP};
     lv.loop = lp;
+    bool completed = false;
     for (size_t i = 0; i < lp->length; i++) {
         lp->index = i;
         /* Each iteration starts from the outer values: jinja2 does not carry a {% set %}
@@ -532,10 +533,13 @@ static int exec_for(rstate *rs, const node *n) {
             (rc = assign_targets(rs, iter, n, items.list->v[i])))
             goto out;
         if ((rc = eval_body(rs, &n->body))) goto out;
+        /* jinja2 marks the loop as iterated at the end of the body, so an iteration cut
+         * short by break/continue does not count: the else block can still run. */
+        if (!rs->brk && !rs->cont) completed = true;
         rs->cont = false;
         if (rs->brk) { rs->brk = false; break; }
     }
-    if (!lp->length && n->orelse.n) {
+    if (!completed && n->orelse.n) {
         rs->cur = saved;
         return eval_body(rs, &n->orelse);
     }
@@ -586,6 +590,7 @@ static int exec_stmt(rstate *rs, const node *n) {
         return assign_targets(rs, rs->cur, n, v);
     case N_SET_BLOCK:
         if ((rc = capture(rs, &n->body, &v))) return rc;
+        if (rs->brk || rs->cont) return 0; /* the loop left the block: nothing is assigned */
         if (n->d) {
             tmpl_value saved = rs->block_input;
             rs->block_input = v;
@@ -621,6 +626,7 @@ static int exec_stmt(rstate *rs, const node *n) {
     }
     case N_FILTER_BLOCK: {
         if ((rc = capture(rs, &n->body, &v))) return rc;
+        if (rs->brk || rs->cont) return 0; /* the loop left the block: nothing is written */
         tmpl_value saved = rs->block_input;
         rs->block_input = v;
         rc = eval_expr(rs, n->a, &v);
