@@ -171,7 +171,7 @@ int str_percent(rstate *rs, tmpl_value fmt, tmpl_value b, tmpl_value *out) {
         }
     }
     if (rc) return rc;
-    if (b.kind == TV_LIST && b.is_tuple && k < args->n)
+    if (b.kind != TV_DICT && k < args->n)
         return rs_err(rs, BASE_EINVAL, "TypeError", "not all arguments converted during string formatting");
     *out = tv_strn(s.p ? s.p : "", s.n);
     return 0;
