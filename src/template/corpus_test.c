@@ -13,7 +13,8 @@
 /* 2025-07-10 12:00:00 UTC, the README's fixed clock. */
 #define FIXED_CLOCK 1752148800
 
-static int render_file(const char *dir, const char *file, json_t *messages, buf *out, err_buf *eb) {
+static int render_file(const char *dir, const char *file, json_t *messages, json_t *tools,
+                       buf *out, err_buf *eb) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     char *src = NULL;
@@ -26,7 +27,7 @@ static int render_file(const char *dir, const char *file, json_t *messages, buf 
     if (rc) return rc;
     json_t *vars = json_object();
     json_object_set(vars, "messages", messages);
-    json_object_set_new(vars, "tools", json_null());
+    json_object_set_new(vars, "tools", tools ? json_incref(tools) : json_null());
     json_object_set_new(vars, "documents", json_null());
     json_object_set_new(vars, "add_generation_prompt", json_true());
     json_object_set_new(vars, "bos_token", json_string("<s>"));
@@ -50,12 +51,23 @@ static void show_diff(const char *name, const char *got, const char *want) {
     fprintf(stderr, "\"\n");
 }
 
+/* Does a render end as Python's did: "ok", or "error: Class: message"? TemplateError
+ * messages must match too; other classes by class only. */
+static bool same_outcome(int rc, const err_buf *eb, const char *expect) {
+    if (!strcmp(expect, "ok")) return rc == 0;
+    const char *want = strstr(expect, "error: ");
+    want = want ? want + 7 : "";
+    size_t cl = strcspn(want, ":");
+    if (rc >= 0 || strncmp(eb->msg, want, cl) || eb->msg[cl] != ':') return false;
+    return strncmp(want, "TemplateError", cl) || strstr(eb->msg, want + cl + 2) != NULL;
+}
+
 /* Compare one render with an expected file; returns true when identical. */
 static bool check(const char *dir, const char *file, json_t *messages, const char *expect_path,
                   const char *label) {
     buf out = {0};
     err_buf eb = {0};
-    int rc = render_file(dir, file, messages, &out, &eb);
+    int rc = render_file(dir, file, messages, NULL, &out, &eb);
     char *want = NULL;
     size_t wlen = 0;
     err_buf eb2 = {0};
@@ -89,6 +101,11 @@ TEST(tmpl_corpus) {
     ASSERT_NOT_NULL(conv);
     json_t *msgs = json_object_get(conv, "messages");
     json_t *nosys = json_array();
+    json_t *tools = json_loads("[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+                               "\"description\": \"Get the current weather for a city\", \"parameters\": "
+                               "{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\", \"description\": \"The city\"}}, "
+                               "\"required\": [\"city\"]}}}]", 0, &je);
+    ASSERT_NOT_NULL(tools);
     for (size_t i = 1; i < json_array_size(msgs); i++) json_array_append(nosys, json_array_get(msgs, i));
 
     int n_ok = 0, n_total = 0, n_fail_ok = 0, n_fail_total = 0;
@@ -109,16 +126,23 @@ TEST(tmpl_corpus) {
         n_fail_total++;
         buf out = {0};
         err_buf eb = {0};
-        int rc = render_file(dir, file, msgs, &out, &eb);
+        int rc = render_file(dir, file, msgs, NULL, &out, &eb);
         buf_free(&out);
-        const char *want = def ? strstr(def, "error: ") : NULL;
-        want = want ? want + 7 : "";
-        char cls[64];
-        snprintf(cls, sizeof cls, "%.*s", (int)strcspn(want, ":"), want);
-        bool same = rc < 0 && !strncmp(eb.msg, cls, strlen(cls)) &&
-                    (strcmp(cls, "TemplateError") || strstr(eb.msg, want + strlen(cls) + 2));
+        bool same = same_outcome(rc, &eb, def ? def : "");
         if (!same)
-            fprintf(stderr, "  WRONG-ERROR %s: want \"%s\", got rc=%d \"%s\"\n", base, want, rc, eb.msg);
+            fprintf(stderr, "  WRONG-ERROR %s: want \"%s\", got rc=%d \"%s\"\n", base, def, rc, eb.msg);
+        /* The README's tools variant: same outcome class as Python (no stored output). */
+        const char *wt = json_string_value(json_object_get(res, "with_tools"));
+        if (wt) {
+            err_buf et = {0};
+            buf o2 = {0};
+            int rt = render_file(dir, file, msgs, tools, &o2, &et);
+            buf_free(&o2);
+            if (!same_outcome(rt, &et, wt)) {
+                fprintf(stderr, "  WRONG-TOOLS-OUTCOME %s: want \"%s\", got rc=%d \"%s\"\n", base, wt, rt, et.msg);
+                same = false;
+            }
+        }
         const char *ns = json_string_value(json_object_get(res, "without_system"));
         if (ns && !strcmp(ns, "ok")) {
             n_total++;
@@ -132,6 +156,7 @@ TEST(tmpl_corpus) {
     fprintf(stderr, "  corpus: %d/%d renders identical, %d/%d expected errors match\n", n_ok, n_total,
             n_fail_ok, n_fail_total);
     json_decref(nosys);
+    json_decref(tools);
     json_decref(conv);
     json_decref(man);
     ASSERT_EQ_INT(n_ok, n_total);

@@ -15,7 +15,7 @@ int rs_step(rstate *rs) {
     return 0;
 }
 
-static int undef_err(rstate *rs, tmpl_value v) {
+int undef_err(rstate *rs, tmpl_value v) {
     return rs_err(rs, BASE_ENOTFOUND, "UndefinedError", "%s", v.undef_name ? v.undef_name : "value is undefined");
 }
 
@@ -169,7 +169,7 @@ static int eval_slice(rstate *rs, const node *n, tmpl_value *out) {
         return rc;
     if (step == 0) return rs_err(rs, BASE_EINVAL, "ValueError", "slice step cannot be zero");
     if (obj.kind == TV_UNDEF) return undef_err(rs, obj);
-    if (obj.kind != TV_LIST && obj.kind != TV_STR)
+    if (obj.kind != TV_LIST && obj.kind != TV_STR) /* slices compile to a plain Python subscript */
         return rs_err(rs, BASE_ETYPE, "TypeError", "'%s' object is not subscriptable", tv_type_name(obj));
     int64_t len = obj.kind == TV_LIST ? (int64_t)obj.list->n : (int64_t)utf8_len(obj.s.p, obj.s.n);
     /* Python's slice.indices() */
@@ -333,215 +333,6 @@ int tv_call(rstate *rs, tmpl_value f, call_args *a, tmpl_value *out) {
     }
 }
 
-/* ---- operators ---- */
-
-static int arith_err(rstate *rs, const char *op, tmpl_value a, tmpl_value b) {
-    if (a.kind == TV_UNDEF) return undef_err(rs, a);
-    if (b.kind == TV_UNDEF) return undef_err(rs, b);
-    return rs_err(rs, BASE_ETYPE, "TypeError", "unsupported operand type(s) for %s: '%s' and '%s'", op,
-                  tv_type_name(a), tv_type_name(b));
-}
-
-static int repeat(rstate *rs, tmpl_value seq, int64_t times, tmpl_value *out) {
-    int rc;
-    if (times < 0) times = 0;
-    if (seq.kind == TV_STR) {
-        sbuf b = {0};
-        if (seq.s.n && (size_t)times > rs->prm.max_output / seq.s.n)
-            return err_set(rs->eb, BASE_EFULL, "string repetition too large (line %d)", rs->line);
-        for (int64_t i = 0; i < times; i++)
-            if ((rc = sb_put(rs, &b, seq.s.p, seq.s.n))) return rc;
-        *out = tv_strn(b.p ? b.p : "", b.n);
-        return 0;
-    }
-    tmpl_value l = tv_list_new(rs);
-    if (l.kind != TV_LIST) return BASE_ENOMEM;
-    if (seq.list->n && (size_t)times > rs->prm.max_steps / seq.list->n)
-        return err_set(rs->eb, BASE_EFULL, "list repetition too large (line %d)", rs->line);
-    for (int64_t i = 0; i < times; i++)
-        for (size_t k = 0; k < seq.list->n; k++)
-            if ((rc = tv_list_push(rs, l.list, seq.list->v[k]))) return rc;
-    *out = l;
-    return 0;
-}
-
-static int binop(rstate *rs, int op, tmpl_value a, tmpl_value b, tmpl_value *out) {
-    static const char *const names[] = {"+", "-", "*", "/", "//", "%", "**"};
-    bool ints = (a.kind == TV_INT || a.kind == TV_BOOL) && (b.kind == TV_INT || b.kind == TV_BOOL);
-    int64_t x = a.kind == TV_INT ? a.i : a.kind == TV_BOOL ? a.b : 0;
-    int64_t y = b.kind == TV_INT ? b.i : b.kind == TV_BOOL ? b.b : 0, r;
-    if (tv_is_num(a) && tv_is_num(b)) {
-        double fx = tv_num(a), fy = tv_num(b);
-        switch (op) {
-        case OP_ADD:
-            if (ints && !__builtin_add_overflow(x, y, &r)) { *out = tv_int(r); return 0; }
-            *out = tv_float(fx + fy); return 0;
-        case OP_SUB:
-            if (ints && !__builtin_sub_overflow(x, y, &r)) { *out = tv_int(r); return 0; }
-            *out = tv_float(fx - fy); return 0;
-        case OP_MUL:
-            if (ints && !__builtin_mul_overflow(x, y, &r)) { *out = tv_int(r); return 0; }
-            *out = tv_float(fx * fy); return 0;
-        case OP_DIV:
-            if (fy == 0) return rs_err(rs, BASE_EINVAL, "ZeroDivisionError", "division by zero");
-            *out = tv_float(fx / fy); return 0;
-        case OP_FLOORDIV: case OP_MOD:
-            if (fy == 0) return rs_err(rs, BASE_EINVAL, "ZeroDivisionError", "integer division or modulo by zero");
-            if (ints) {
-                if (x == INT64_MIN && y == -1) { *out = op == OP_MOD ? tv_int(0) : tv_float(-(double)x); return 0; }
-                int64_t q = x / y, m = x % y;
-                if (m != 0 && ((m < 0) != (y < 0))) { q--; m += y; }
-                *out = tv_int(op == OP_MOD ? m : q);
-                return 0;
-            }
-            if (op == OP_FLOORDIV) { *out = tv_float(floor(fx / fy)); return 0; }
-            {
-                double m = fmod(fx, fy);
-                if (m != 0 && ((m < 0) != (fy < 0))) m += fy;
-                *out = tv_float(m);
-            }
-            return 0;
-        case OP_POW:
-            if (ints && y >= 0) {
-                int64_t acc = 1;
-                bool ovf = false;
-                for (int64_t i = 0; i < y && !ovf; i++) {
-                    ovf = __builtin_mul_overflow(acc, x, &acc);
-                    if (acc == 0 || acc == 1) break;
-                }
-                if (!ovf) { *out = tv_int(acc); return 0; }
-            }
-            *out = tv_float(pow(fx, fy));
-            return 0;
-        }
-    }
-    if (op == OP_ADD && a.kind == TV_STR && b.kind == TV_STR) {
-        /* Markup + str escapes the plain side (markupsafe), so "x"|safe + y escapes y. */
-        bool markup = a.safe || b.safe;
-        sbuf s = {0};
-        int rc = markup && !a.safe ? str_escape_html(rs, &s, a) : sb_put(rs, &s, a.s.p, a.s.n);
-        if (!rc) rc = markup && !b.safe ? str_escape_html(rs, &s, b) : sb_put(rs, &s, b.s.p, b.s.n);
-        if (rc) return rc;
-        *out = tv_strn(s.p ? s.p : "", s.n);
-        out->safe = markup;
-        return 0;
-    }
-    if (op == OP_ADD && a.kind == TV_LIST && b.kind == TV_LIST) {
-        tmpl_value l = tv_list_new(rs);
-        int rc = 0;
-        if (l.kind != TV_LIST) return BASE_ENOMEM;
-        for (size_t i = 0; i < a.list->n && !rc; i++) rc = tv_list_push(rs, l.list, a.list->v[i]);
-        for (size_t i = 0; i < b.list->n && !rc; i++) rc = tv_list_push(rs, l.list, b.list->v[i]);
-        *out = l;
-        return rc;
-    }
-    if (op == OP_MUL && (a.kind == TV_STR || a.kind == TV_LIST) && (b.kind == TV_INT || b.kind == TV_BOOL))
-        return repeat(rs, a, y, out);
-    if (op == OP_MUL && (b.kind == TV_STR || b.kind == TV_LIST) && (a.kind == TV_INT || a.kind == TV_BOOL))
-        return repeat(rs, b, x, out);
-    if (op == OP_MOD && a.kind == TV_STR) {
-        return str_percent(rs, a, b, out);
-    }
-    return arith_err(rs, names[op], a, b);
-}
-
-int str_percent(rstate *rs, tmpl_value fmt, tmpl_value b, tmpl_value *out) {
-    tmpl_value one = b;
-    tv_list single = {&one, 1, 1};
-    tv_list *args = b.kind == TV_LIST && b.is_tuple ? b.list : &single;
-    sbuf s = {0};
-    size_t k = 0;
-    int rc = 0;
-    const char *p = fmt.s.p;
-    size_t n = fmt.s.n;
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (p[i] != '%') { rc = sb_put(rs, &s, p + i, 1); continue; }
-        if (++i >= n) return rs_err(rs, BASE_EINVAL, "ValueError", "incomplete format");
-        if (p[i] == '%') { rc = sb_puts(rs, &s, "%"); continue; }
-        tmpl_value v;
-        bool have = false;
-        if (p[i] == '(') { /* %(name)s takes from a dict */
-            size_t e = i + 1;
-            while (e < n && p[e] != ')') e++;
-            if (e >= n || b.kind != TV_DICT) return rs_err(rs, BASE_EINVAL, "TypeError", "format requires a mapping");
-            tmpl_value *dv = tv_dict_get_str(b.dict, p + i + 1, e - i - 1);
-            if (!dv) return rs_err(rs, BASE_ENOTFOUND, "KeyError", "%.*s", (int)(e - i - 1), p + i + 1);
-            v = *dv; have = true;
-            i = e + 1;
-        }
-        char spec[32] = "%";
-        size_t sl = 1;
-        while (i < n && strchr("-+ #0123456789.", p[i]) && sl < sizeof spec - 4) spec[sl++] = p[i++];
-        if (i >= n) return rs_err(rs, BASE_EINVAL, "ValueError", "incomplete format");
-        char c = p[i];
-        if (!have) {
-            if (k >= args->n) return rs_err(rs, BASE_EINVAL, "TypeError", "not enough arguments for format string");
-            v = args->v[k++];
-        }
-        char num[128];
-        if (c == 'd' || c == 'i' || c == 'x' || c == 'X' || c == 'o') {
-            if (!tv_is_num(v)) return rs_err(rs, BASE_ETYPE, "TypeError", "%%%c format: a real number is required, not %s", c, tv_type_name(v));
-            spec[sl++] = 'l'; spec[sl++] = 'l'; spec[sl++] = c == 'i' ? 'd' : c; spec[sl] = 0;
-            snprintf(num, sizeof num, spec, (long long)tv_num(v));
-            rc = sb_puts(rs, &s, num);
-        } else if (c == 'f' || c == 'F' || c == 'e' || c == 'E' || c == 'g' || c == 'G') {
-            if (!tv_is_num(v)) return rs_err(rs, BASE_ETYPE, "TypeError", "must be real number, not %s", tv_type_name(v));
-            spec[sl++] = c; spec[sl] = 0;
-            snprintf(num, sizeof num, spec, tv_num(v));
-            rc = sb_puts(rs, &s, num);
-        } else if (c == 's' || c == 'r' || c == 'a') {
-            rc = c == 's' ? tv_write_str(rs, &s, v) : tv_write_repr(rs, &s, v);
-        } else {
-            return rs_err(rs, BASE_EINVAL, "ValueError", "unsupported format character '%c'", c);
-        }
-    }
-    if (rc) return rc;
-    if (b.kind == TV_LIST && b.is_tuple && k < args->n)
-        return rs_err(rs, BASE_EINVAL, "TypeError", "not all arguments converted during string formatting");
-    *out = tv_strn(s.p ? s.p : "", s.n);
-    return 0;
-}
-
-static int contains(rstate *rs, tmpl_value hay, tmpl_value needle, bool *out) {
-    switch (hay.kind) {
-    case TV_STR:
-        if (needle.kind != TV_STR)
-            return rs_err(rs, BASE_ETYPE, "TypeError", "'in <string>' requires string as left operand, not %s", tv_type_name(needle));
-        *out = needle.s.n == 0 || memmem(hay.s.p, hay.s.n, needle.s.p, needle.s.n) != NULL;
-        return 0;
-    case TV_LIST:
-        *out = false;
-        for (size_t i = 0; i < hay.list->n; i++)
-            if (tv_equal(hay.list->v[i], needle)) { *out = true; break; }
-        return 0;
-    case TV_DICT: case TV_NS:
-        *out = tv_dict_get(hay.dict, needle) != NULL;
-        return 0;
-    case TV_UNDEF:
-        *out = false;
-        return 0;
-    default:
-        return rs_err(rs, BASE_ETYPE, "TypeError", "argument of type '%s' is not iterable", tv_type_name(hay));
-    }
-}
-
-static int compare(rstate *rs, int op, tmpl_value a, tmpl_value b, tmpl_value *out) {
-    int rc, c;
-    bool r = false;
-    switch (op) {
-    case OP_EQ: *out = tv_bool(tv_equal(a, b)); return 0;
-    case OP_NE: *out = tv_bool(!tv_equal(a, b)); return 0;
-    case OP_IN: case OP_NOTIN:
-        if ((rc = contains(rs, b, a, &r))) return rc;
-        *out = tv_bool(op == OP_IN ? r : !r);
-        return 0;
-    default:
-        if ((rc = tv_compare(rs, a, b, &c))) return rc;
-        *out = tv_bool(op == OP_LT ? c < 0 : op == OP_LE ? c <= 0 : op == OP_GT ? c > 0 : c >= 0);
-        return 0;
-    }
-}
-
 /* ---- expressions ---- */
 
 int eval_expr(rstate *rs, const node *n, tmpl_value *out) {
@@ -620,7 +411,7 @@ int eval_expr(rstate *rs, const node *n, tmpl_value *out) {
     case N_BINOP:
         if ((rc = eval_expr(rs, n->a, &a)) || (rc = eval_expr(rs, n->b, &b))) return rc;
         rs->line = n->line;
-        return binop(rs, n->op, a, b, out);
+        return eval_binop(rs, n->op, a, b, out);
     case N_AND:
         if ((rc = eval_expr(rs, n->a, &a))) return rc;
         if (!tv_truthy(a)) { *out = a; return 0; }
@@ -636,7 +427,7 @@ int eval_expr(rstate *rs, const node *n, tmpl_value *out) {
     case N_COMPARE:
         if ((rc = eval_expr(rs, n->a, &a)) || (rc = eval_expr(rs, n->b, &b))) return rc;
         rs->line = n->line;
-        return compare(rs, n->op, a, b, out);
+        return eval_compare(rs, n->op, a, b, out);
     case N_COND:
         if ((rc = eval_expr(rs, n->a, &a))) return rc;
         if (tv_truthy(a)) return eval_expr(rs, n->b, out);
@@ -730,15 +521,25 @@ static int exec_for(rstate *rs, const node *n) {
     lp->length = items.list->n;
     tmpl_value lv = {.kind = TV_LOOP};
     lv.loop = lp;
-    if ((rc = scope_set(rs, s, "loop", lv))) goto out;
+    bool completed = false;
     for (size_t i = 0; i < lp->length; i++) {
         lp->index = i;
-        if ((rc = rs_step(rs)) || (rc = assign_targets(rs, s, n, items.list->v[i]))) goto out;
+        /* Each iteration starts from the outer values: jinja2 does not carry a {% set %}
+         * in the body over to the next iteration. */
+        scope *iter = scope_push(rs, saved);
+        if (!iter) { rc = BASE_ENOMEM; goto out; }
+        rs->cur = iter;
+        if ((rc = rs_step(rs)) || (rc = scope_set(rs, iter, "loop", lv)) ||
+            (rc = assign_targets(rs, iter, n, items.list->v[i])))
+            goto out;
         if ((rc = eval_body(rs, &n->body))) goto out;
+        /* jinja2 marks the loop as iterated at the end of the body, so an iteration cut
+         * short by break/continue does not count: the else block can still run. */
+        if (!rs->brk && !rs->cont) completed = true;
         rs->cont = false;
         if (rs->brk) { rs->brk = false; break; }
     }
-    if (!lp->length && n->orelse.n) {
+    if (!completed && n->orelse.n) {
         rs->cur = saved;
         return eval_body(rs, &n->orelse);
     }
@@ -747,12 +548,18 @@ out:
     return rc;
 }
 
+/* Render body into a string. Like jinja2, assignments inside a {% set %} or {% filter %}
+ * block body stay inside it, so the body gets its own scope. */
 static int capture(rstate *rs, const node_list *body, tmpl_value *out) {
     sbuf b = {0};
     sbuf *saved = rs->out;
+    scope *saved_scope = rs->cur, *s = scope_push(rs, rs->cur);
+    if (!s) return BASE_ENOMEM;
     rs->out = &b;
+    rs->cur = s;
     int rc = eval_body(rs, body);
     rs->out = saved;
+    rs->cur = saved_scope;
     if (rc) return rc;
     *out = tv_strn(b.p ? b.p : "", b.n);
     return 0;
@@ -783,6 +590,7 @@ static int exec_stmt(rstate *rs, const node *n) {
         return assign_targets(rs, rs->cur, n, v);
     case N_SET_BLOCK:
         if ((rc = capture(rs, &n->body, &v))) return rc;
+        if (rs->brk || rs->cont) return 0; /* the loop left the block: nothing is assigned */
         if (n->d) {
             tmpl_value saved = rs->block_input;
             rs->block_input = v;
@@ -818,6 +626,7 @@ static int exec_stmt(rstate *rs, const node *n) {
     }
     case N_FILTER_BLOCK: {
         if ((rc = capture(rs, &n->body, &v))) return rc;
+        if (rs->brk || rs->cont) return 0; /* the loop left the block: nothing is written */
         tmpl_value saved = rs->block_input;
         rs->block_input = v;
         rc = eval_expr(rs, n->a, &v);

@@ -49,7 +49,9 @@ static int f_tojson(F_ARGS) {
         if (!item_sep || !key_sep) return rs_oom(rs);
     }
     sbuf b = {0};
-    int rc = tv_write_json(rs, &b, v, indent, item_sep, key_sep, sk && tv_truthy(*sk), 0);
+    tmpl_value *asc = arg_get(a, 0, "ensure_ascii");
+    json_opts o = {indent, item_sep, key_sep, sk && tv_truthy(*sk), asc && tv_truthy(*asc)};
+    int rc = tv_write_json(rs, &b, v, &o, 0);
     if (rc) return rc;
     *out = tv_strn(b.p ? b.p : "", b.n);
     return 0;
@@ -82,7 +84,30 @@ static int f_case(rstate *rs, tmpl_value v, tmpl_value *out, const char *m) {
 }
 static int f_upper(F_ARGS) { (void)a; return f_case(rs, v, out, "upper"); }
 static int f_lower(F_ARGS) { (void)a; return f_case(rs, v, out, "lower"); }
-static int f_title(F_ARGS) { (void)a; return f_case(rs, v, out, "title"); }
+/* jinja's title filter differs from str.title: words start only after whitespace, '-',
+ * or an opening bracket, so "they're" stays "They're". */
+static int f_title(F_ARGS) {
+    (void)a;
+    tmpl_value s;
+    int rc = as_str(rs, v, &s);
+    if (rc) return rc;
+    char *d = arena_alloc(rs->a, s.s.n * 2 + 1);
+    if (!d) return rs_oom(rs);
+    bool start = true;
+    size_t o = 0;
+    for (size_t i = 0; i < s.s.n;) {
+        uint32_t c;
+        size_t l = utf8_decode(s.s.p, s.s.n, i, &c);
+        bool sep = c < 0x80 && (isspace((int)c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<');
+        if (l == 1 && c >= 0x80) d[o++] = s.s.p[i]; /* invalid byte: copy */
+        else o += cp_put(d + o, sep ? c : start ? cp_upper(c) : cp_lower(c));
+        start = sep;
+        i += l;
+    }
+    d[o] = 0;
+    *out = tv_strn(d, o);
+    return 0;
+}
 static int f_capitalize(F_ARGS) { (void)a; return f_case(rs, v, out, "capitalize"); }
 
 static int f_default(F_ARGS) {
@@ -486,6 +511,8 @@ static int f_replace(F_ARGS) {
 
 static int f_indent(F_ARGS) {
     tmpl_value *w = arg_get(a, 0, "width"), *first = arg_get(a, 1, "first"), *blank = arg_get(a, 2, "blank"), s;
+    if (v.kind != TV_STR && v.kind != TV_UNDEF) /* jinja does s += "\n" */
+        return rs_err(rs, BASE_ETYPE, "TypeError", "unsupported operand type(s) for +=: '%s' and 'str'", tv_type_name(v));
     int rc = as_str(rs, v, &s);
     if (rc) return rc;
     sbuf ind = {0}, b = {0};
@@ -616,10 +643,13 @@ int filter_apply(rstate *rs, const char *name, tmpl_value v, call_args *a, tmpl_
 static bool is_lower_str(tmpl_value v, bool upper) {
     if (v.kind != TV_STR) return false;
     bool cased = false;
-    for (size_t i = 0; i < v.s.n; i++) {
-        int c = (unsigned char)v.s.p[i];
-        if (upper ? islower(c) : isupper(c)) return false;
-        if (isalpha(c)) cased = true;
+    for (size_t i = 0; i < v.s.n;) {
+        uint32_t c;
+        i += utf8_decode(v.s.p, v.s.n, i, &c);
+        uint32_t u = cp_upper(c), l = cp_lower(c);
+        if (u == l) continue; /* uncased */
+        if (upper ? c != u : c != l) return false;
+        cased = true;
     }
     return cased;
 }
@@ -639,26 +669,27 @@ int test_apply(rstate *rs, const char *name, tmpl_value v, call_args *a, bool *o
     else if (IS("true")) *out = v.kind == TV_BOOL && v.b;
     else if (IS("false")) *out = v.kind == TV_BOOL && !v.b;
     else if (IS("mapping")) *out = v.kind == TV_DICT;
-    else if (IS("sequence")) *out = v.kind == TV_STR || v.kind == TV_LIST || v.kind == TV_DICT;
+    else if (IS("sequence")) *out = v.kind == TV_STR || v.kind == TV_LIST || v.kind == TV_DICT || v.kind == TV_UNDEF;
     else if (IS("iterable")) *out = v.kind == TV_STR || v.kind == TV_LIST || v.kind == TV_DICT || v.kind == TV_UNDEF || v.kind == TV_LOOP;
     else if (IS("callable")) *out = v.kind == TV_FUNC || v.kind == TV_MACRO;
     else if (IS("escaped")) *out = false;
-    else if (IS("lower")) *out = is_lower_str(v, false);
-    else if (IS("upper")) *out = is_lower_str(v, true);
-    else if (IS("odd") || IS("even") || IS("divisibleby")) {
-        if (v.kind != TV_INT && v.kind != TV_BOOL) {
+    else if (IS("lower") || IS("upper")) { /* str(value).islower() */
+        tmpl_value sv;
+        if ((rc = tv_to_str(rs, v, &sv))) return rc;
+        *out = is_lower_str(sv, IS("upper"));
+    }
+    else if (IS("odd") || IS("even") || IS("divisibleby")) { /* value % 2 / value % num */
+        if (!tv_is_num(v)) {
             if (v.kind == TV_UNDEF) return rs_err(rs, BASE_ENOTFOUND, "UndefinedError", "%s", v.undef_name ? v.undef_name : "value is undefined");
             return rs_err(rs, BASE_ETYPE, "TypeError", "unsupported operand type(s) for %%: '%s' and 'int'", tv_type_name(v));
         }
-        int64_t n = v.kind == TV_INT ? v.i : v.b, d = 2;
+        tmpl_value d = tv_int(2), m;
         if (IS("divisibleby")) {
-            if (!x || (x->kind != TV_INT)) return rs_err(rs, BASE_EINVAL, "TypeError", "divisibleby needs an integer");
-            d = x->i;
-            if (!d) return rs_err(rs, BASE_EINVAL, "ZeroDivisionError", "integer division or modulo by zero");
-            *out = n % d == 0;
-        } else {
-            *out = IS("even") ? n % 2 == 0 : n % 2 != 0;
+            if (!x || !tv_is_num(*x)) return rs_err(rs, BASE_EINVAL, "TypeError", "divisibleby needs a number");
+            d = *x;
         }
+        if ((rc = eval_binop(rs, OP_MOD, v, d, &m))) return rc;
+        *out = IS("odd") ? tv_equal(m, tv_int(1)) : tv_equal(m, tv_int(0));
     } else if (IS("in")) {
         if (!x) return rs_err(rs, BASE_EINVAL, "TypeError", "test 'in' needs an argument");
         if (x->kind == TV_STR) {

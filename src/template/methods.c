@@ -42,24 +42,79 @@ static int m_strip(S_ARGS) { return strip_impl(rs, self, a, out, true, true); }
 static int m_lstrip(S_ARGS) { return strip_impl(rs, self, a, out, true, false); }
 static int m_rstrip(S_ARGS) { return strip_impl(rs, self, a, out, false, true); }
 
-static int case_impl(rstate *rs, tmpl_value self, tmpl_value *out, int mode) {
-    char *d = arena_alloc(rs->a, self.s.n + 1);
-    if (!d) return rs_oom(rs);
-    bool word_start = true;
-    for (size_t i = 0; i < self.s.n; i++) {
-        unsigned char c = (unsigned char)self.s.p[i];
-        if (mode == 0) c = (unsigned char)toupper(c);
-        else if (mode == 1) c = (unsigned char)tolower(c);
-        else if (mode == 2) { /* title */
-            c = (unsigned char)(word_start ? toupper(c) : tolower(c));
-            word_start = !isalpha(c) && c < 0x80;
-        } else { /* capitalize */
-            c = (unsigned char)(i == 0 ? toupper(c) : tolower(c));
-        }
-        d[i] = (char)c;
+/* Simple case mapping for ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic: enough
+ * for the text chat templates touch, without a Unicode database. */
+uint32_t cp_upper(uint32_t c) {
+    if (c >= 'a' && c <= 'z') return c - 32;
+    if (c < 0x80) return c;
+    if (c >= 0xE0 && c <= 0xFE && c != 0xF7) return c - 0x20;
+    if (c == 0xFF) return 0x178;
+    if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) return c & 1 ? c - 1 : c;
+    if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return c & 1 ? c : c - 1;
+    if (c == 0x3C2) return 0x3A3;
+    if (c >= 0x3B1 && c <= 0x3C9) return c - 0x20;
+    if (c == 0x3AC) return 0x386;
+    if (c >= 0x3AD && c <= 0x3AF) return c - 0x25;
+    if (c == 0x3CC) return 0x38C;
+    if (c >= 0x3CD && c <= 0x3CE) return c - 0x3F;
+    if (c >= 0x430 && c <= 0x44F) return c - 0x20;
+    if (c >= 0x450 && c <= 0x45F) return c - 0x50;
+    return c;
+}
+
+uint32_t cp_lower(uint32_t c) {
+    if (c >= 'A' && c <= 'Z') return c + 32;
+    if (c < 0x80) return c;
+    if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 0x20;
+    if (c == 0x178) return 0xFF;
+    if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) return c & 1 ? c : c + 1;
+    if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return c & 1 ? c + 1 : c;
+    if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 0x20;
+    if (c == 0x386) return 0x3AC;
+    if (c >= 0x388 && c <= 0x38A) return c + 0x25;
+    if (c == 0x38C) return 0x3CC;
+    if (c >= 0x38E && c <= 0x38F) return c + 0x3F;
+    if (c >= 0x410 && c <= 0x42F) return c + 0x20;
+    if (c >= 0x400 && c <= 0x40F) return c + 0x50;
+    return c;
+}
+
+size_t cp_put(char *d, uint32_t cp) {
+    if (cp < 0x80) { d[0] = (char)cp; return 1; }
+    if (cp < 0x800) { d[0] = (char)(0xC0 | (cp >> 6)); d[1] = (char)(0x80 | (cp & 63)); return 2; }
+    if (cp < 0x10000) {
+        d[0] = (char)(0xE0 | (cp >> 12)); d[1] = (char)(0x80 | ((cp >> 6) & 63));
+        d[2] = (char)(0x80 | (cp & 63)); return 3;
     }
-    d[self.s.n] = 0;
-    *out = tv_strn(d, self.s.n);
+    d[0] = (char)(0xF0 | (cp >> 18)); d[1] = (char)(0x80 | ((cp >> 12) & 63));
+    d[2] = (char)(0x80 | ((cp >> 6) & 63)); d[3] = (char)(0x80 | (cp & 63)); return 4;
+}
+
+/* mode 0 upper, 1 lower, 2 str.title (words start after uncased characters), 3 capitalize */
+static int case_impl(rstate *rs, tmpl_value self, tmpl_value *out, int mode) {
+    char *d = arena_alloc(rs->a, self.s.n * 2 + 1);
+    if (!d) return rs_oom(rs);
+    size_t o = 0;
+    bool word_start = true;
+    for (size_t i = 0; i < self.s.n;) {
+        uint32_t c;
+        size_t l = utf8_decode(self.s.p, self.s.n, i, &c);
+        if (l == 1 && c >= 0x80) { d[o++] = self.s.p[i++]; word_start = true; continue; } /* invalid byte */
+        uint32_t r;
+        if (mode == 0) r = cp_upper(c);
+        else if (mode == 1) r = cp_lower(c);
+        else if (mode == 2) {
+            bool cased = cp_upper(c) != c || cp_lower(c) != c;
+            r = word_start ? cp_upper(c) : cp_lower(c);
+            word_start = !cased;
+        } else {
+            r = i == 0 ? cp_upper(c) : cp_lower(c);
+        }
+        o += cp_put(d + o, r);
+        i += l;
+    }
+    d[o] = 0;
+    *out = tv_strn(d, o);
     return 0;
 }
 static int m_upper(S_ARGS) { (void)a; return case_impl(rs, self, out, 0); }

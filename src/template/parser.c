@@ -15,6 +15,7 @@ typedef struct parser {
     size_t i;
     err_buf *eb;
     int depth;
+    int loops; /* for bodies we are inside of (a macro body starts from zero): break/continue */
 } parser;
 
 static int expr_tuple(parser *p, bool condexpr, node **out);
@@ -558,7 +559,10 @@ static int parse_stmt(parser *p, node **out) {
         skip_name(p, "recursive");
         if ((rc = end_tag(p))) return rc;
         static const char *const ends[] = {"else", "endfor", NULL};
-        if ((rc = parse_body(p, &n->body, ends, &which))) return rc;
+        p->loops++;
+        rc = parse_body(p, &n->body, ends, &which);
+        p->loops--;
+        if (rc) return rc;
         if (!strcmp(which, "else")) {
             static const char *const ends2[] = {"endfor", NULL};
             if ((rc = end_tag(p)) || (rc = parse_body(p, &n->orelse, ends2, &which))) return rc;
@@ -596,7 +600,11 @@ static int parse_stmt(parser *p, node **out) {
         if ((rc = name_tok(p, &n->name))) return rc;
         if ((rc = expect_op(p, "(")) || (rc = parse_params(p, n)) || (rc = end_tag(p))) return rc;
         static const char *const ends[] = {"endmacro", NULL};
-        if ((rc = parse_body(p, &n->body, ends, &which))) return rc;
+        int outer_loops = p->loops;
+        p->loops = 0;
+        rc = parse_body(p, &n->body, ends, &which);
+        p->loops = outer_loops;
+        if (rc) return rc;
         if (cur(p)->kind == T_NAME) p->i++; /* {% endmacro name %} */
         rc = end_tag(p);
     } else if (is_name(t, "call")) {
@@ -605,7 +613,10 @@ static int parse_stmt(parser *p, node **out) {
         if ((rc = expr(p, true, &n->a))) return rc;
         if (n->a->kind != N_CALL) return perr(p, t, "expected a call after 'call'%s", NULL);
         static const char *const ends[] = {"endcall", NULL};
+        int outer_loops = p->loops;
+        p->loops = 0; /* the body is a function (caller) */
         if ((rc = end_tag(p)) || (rc = parse_body(p, &n->body, ends, &which))) return rc;
+        p->loops = outer_loops;
         rc = end_tag(p);
     } else if (is_name(t, "filter")) {
         if (!(n = nnew(p, N_FILTER_BLOCK, t))) return BASE_ENOMEM;
@@ -624,6 +635,7 @@ static int parse_stmt(parser *p, node **out) {
         if ((rc = end_tag(p)) || (rc = parse_body(p, &n->body, ends, &which))) return rc;
         rc = end_tag(p);
     } else if (is_name(t, "break") || is_name(t, "continue")) {
+        if (!p->loops) return perr(p, t, "'%s' outside of a loop", t->p[0] == 'b' ? "break" : "continue");
         if (!(n = nnew(p, t->p[0] == 'b' ? N_BREAK : N_CONTINUE, t))) return BASE_ENOMEM;
         rc = end_tag(p);
     } else {

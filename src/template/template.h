@@ -16,9 +16,22 @@
  * Python-like values (undefined, none, bool, int, float, string, list, insertion-ordered
  * dict, plus callables, macros and namespaces) that live in a per-render arena.
  *
- * Errors are BASE_E* codes with a message in eb. Runtime messages name the Python error
- * class and the template line, e.g. "TemplateError: System role not supported (line 3)".
+ * Errors are BASE_E* codes with a message in eb. Syntax errors start with "line:col: ";
+ * runtime messages name the Python error class and the template line, e.g.
+ * "TemplateError: System role not supported (line 3)" (raise_exception), "UndefinedError:
+ * 'x' is undefined (line 7)", "TypeError: 'NoneType' object is not iterable (line 2)".
+ * Runaway templates end with BASE_EFULL (steps, output), BASE_ERANGE (depth) or
+ * BASE_ENOMEM (memory budget); see tmpl_params.
  * A compiled template is immutable: several threads may render it at once.
+ *
+ * Known differences from Python's jinja2 (all where Python fails or prints an object
+ * address): list.append/pop/extend and dict.update/pop work (the sandbox raises
+ * SecurityError; llama.cpp-flavoured templates need them); map/select/reject/unique/
+ * reverse return lists, not generators (so they can be printed, counted and tojson'd);
+ * dict.keys()/values() print as lists; ints overflowing 64 bits become floats; case
+ * mapping covers ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic only. Not supported:
+ * template inheritance and includes (extends/block/include/import), the batch, slice,
+ * groupby, truncate, wordwrap, urlize and xmlattr filters.
  */
 #ifndef TEMPLATE_H
 #define TEMPLATE_H

@@ -162,9 +162,18 @@ static const tcase FILTER_cases[] = {
     {"{% filter upper %}hello {{ 'world' }}{% endfilter %}|{% set v | trim %}  padded  {% endset %}[{{ v }}]",
      "{}",
      "HELLO WORLD|[padded]", NULL},
+    {"{{ \"they're bill's x-ray (hello2world) [a]\"|title }}|{{ \"they're 2nd\".title() }}",
+     "{}",
+     "They're Bill's X-Ray (Hello2world) [A]|They'Re 2Nd", NULL},
     {"{{ 'a b  c'|wordcount }} {{ 'Hi %s'|format('you') }} {{ [1,2]|list|tojson }} {{ 'ab'|list }}",
      "{}",
      "3 Hi you [1, 2] ['a', 'b']", NULL},
+    {"{{ x|tojson(ensure_ascii=true) }} {{ x|tojson }}",
+     "{\"x\": [\"\303\274\342\202\254\360\237\230\200\", {\"\303\251\": \"\303\251\"}]}",
+     "[\"\\u00fc\\u20ac\\ud83d\\ude00\", {\"\\u00e9\": \"\\u00e9\"}] [\"\303\274\342\202\254\360\237\230\200\", {\"\303\251\": \"\303\251\"}]", NULL},
+    {"{{ '\303\251lan \303\274ber \304\263 \303\277'|upper }} {{ '\303\211LAN \303\234BER \305\270 \316\243\316\221\316\222 \320\224\320\236\320\234'|lower }} {{ '\303\251cole-\303\251t\303\251'|title }} {{ '\303\261and\303\272 \303\251a'.title() }} {{ '\303\251lan'|capitalize }} {{ '\316\264\316\277\316\274'.upper() }} {{ '\303\251' is lower }} {{ '\303\211' is upper }}",
+     "{}",
+     "\303\211LAN \303\234BER \304\262 \305\270 \303\251lan \303\274ber \303\277 \317\203\316\261\316\262 \320\264\320\276\320\274 \303\211cole-\303\211t\303\251 \303\221and\303\272 \303\211a \303\211lan \316\224\316\237\316\234 True True", NULL},
 };
 
 static const tcase TEST_cases[] = {
@@ -222,6 +231,15 @@ static const tcase STMT_cases[] = {
     {"{% macro rec(n) %}{% if n > 0 %}{{ n }}{{ rec(n - 1) }}{% endif %}{% endmacro %}{{ rec(3) }}|{% set g = 'G' %}{% macro useg() %}{{ g }}{% endmacro %}{{ useg() }}",
      "{}",
      "321|G", NULL},
+    {"{% set first = true %}{% for k in [1, 2, 3] %}{% if not first %}, {% endif %}{{ k }}{% set first = false %}{{ first }}{% endfor %}{{ first }}",
+     "{}",
+     "1False2False3FalseTrue", NULL},
+    {"{% set x = 'a' %}{% set b %}{% set x = 'b' %}{{ x }}{% endset %}{% filter upper %}{% set x = 'c' %}{{ x }}{% endfilter %}{{ b }}{{ x }}",
+     "{}",
+     "Cba", NULL},
+    {"{% for i in [1, 2] %}a{% break %}{% else %}E{% endfor %}|{% for i in [1, 2] %}{% if i == 1 %}{% continue %}{% endif %}b{% else %}E{% endfor %}|{% for i in [1, 2] %}{% filter upper %}x{% if i == 2 %}{% break %}{% endif %}{% endfilter %}{% endfor %}",
+     "{}",
+     "aE|b|X", NULL},
     {"{% generation %}gen {{ 1 }}{% endgeneration %}|{{ strftime_now('%Y-%m-%d %H:%M %b %A') }}",
      "{}",
      "gen 1|2025-07-10 12:00 Jul Thursday", NULL},
@@ -233,31 +251,13 @@ static const tcase STMT_cases[] = {
      "{'x': 1, 'y': 'z'} 1", NULL},
 };
 
-static const tcase METHOD_cases[] = {
-    {"{{ '  x  '.strip() }}|{{ 'xxaxx'.strip('x') }}|{{ '  x'.lstrip() }}|{{ 'x  '.rstrip() }}|{{ 'abca'.lstrip('a') }}|{{ 'abca'.rstrip('a') }}",
-     "{}",
-     "x|a|x|x|bca|abc", NULL},
-    {"{{ 'a,b,,c'.split(',') }} {{ ' a  b '.split() }} {{ 'a b c'.split(' ', 1) }} {{ 'a,b,c'.rsplit(',', 1) }} {{ '  a b  c '.split(None, 1) }} {{ 'a\\nb\\r\\nc'.splitlines() }}",
-     "{}",
-     "['a', 'b', '', 'c'] ['a', 'b'] ['a', 'b c'] ['a,b', 'c'] ['a', 'b  c '] ['a', 'b', 'c']", NULL},
-    {"{{ 'hello'.startswith('he') }} {{ 'hello'.endswith(('x', 'lo')) }} {{ 'hello'.replace('l', 'L') }} {{ 'hello'.replace('l', 'L', 1) }} {{ 'hello'.upper() }} {{ 'HeLLo'.lower() }} {{ 'hello world'.title() }} {{ 'hello'.capitalize() }}",
-     "{}",
-     "True True heLLo heLlo HELLO hello Hello World Hello", NULL},
-    {"{{ 'hello'.find('l') }} {{ 'hello'.find('z') }} {{ 'hello'.count('l') }} {{ '123'.isdigit() }} {{ 'ab1'.isalpha() }} {{ ', '.join(['a', 'b']) }} {{ 'hello'.rfind('l') }}",
-     "{}",
-     "2 -1 2 True False a, b 3", NULL},
-    {"{{ '{} and {}'.format(1, 'b') }} {{ '{0}{1}{0}'.format('x', 'y') }} {{ '{name}!'.format(name='Z') }} {{ '{{literal}} {}'.format(1) }}",
-     "{}",
-     "1 and b xyx Z! {literal} 1", NULL},
-    {"{{ d.get('a') }} {{ d.get('z') }} {{ d.get('z', 'def') }} {{ d.keys()|list }} {{ d.values()|list }} {{ d.items()|list }}",
-     "{\"d\": {\"a\": 1, \"b\": [2]}}",
-     "1 None def ['a', 'b'] [1, [2]] [('a', 1), ('b', [2])]", NULL},
-    {"{{ d.items()|list|length }} {{ d['items'] }} {{ d.get('items') }}",
-     "{\"d\": {\"items\": 5}}",
-     "1 5 5", NULL},
-};
-
 static const tcase ERR_cases[] = {
+    {"{% if true %}{% break %}{% endif %}",
+     "{}",
+     NULL, "SyntaxError"},
+    {"{% for i in [1] %}{% macro m() %}{% continue %}{% endmacro %}{% endfor %}",
+     "{}",
+     NULL, "SyntaxError"},
     {"{{ raise_exception('Custom failure') }}",
      "{}",
      NULL, "TemplateError"},
@@ -282,6 +282,30 @@ static const tcase ERR_cases[] = {
     {"{{ x.y.z }}",
      "{\"x\": {}}",
      NULL, "UndefinedError"},
+};
+
+static const tcase METHOD_cases[] = {
+    {"{{ '  x  '.strip() }}|{{ 'xxaxx'.strip('x') }}|{{ '  x'.lstrip() }}|{{ 'x  '.rstrip() }}|{{ 'abca'.lstrip('a') }}|{{ 'abca'.rstrip('a') }}",
+     "{}",
+     "x|a|x|x|bca|abc", NULL},
+    {"{{ 'a,b,,c'.split(',') }} {{ ' a  b '.split() }} {{ 'a b c'.split(' ', 1) }} {{ 'a,b,c'.rsplit(',', 1) }} {{ '  a b  c '.split(None, 1) }} {{ 'a\\nb\\r\\nc'.splitlines() }}",
+     "{}",
+     "['a', 'b', '', 'c'] ['a', 'b'] ['a', 'b c'] ['a,b', 'c'] ['a', 'b  c '] ['a', 'b', 'c']", NULL},
+    {"{{ 'hello'.startswith('he') }} {{ 'hello'.endswith(('x', 'lo')) }} {{ 'hello'.replace('l', 'L') }} {{ 'hello'.replace('l', 'L', 1) }} {{ 'hello'.upper() }} {{ 'HeLLo'.lower() }} {{ 'hello world'.title() }} {{ 'hello'.capitalize() }}",
+     "{}",
+     "True True heLLo heLlo HELLO hello Hello World Hello", NULL},
+    {"{{ 'hello'.find('l') }} {{ 'hello'.find('z') }} {{ 'hello'.count('l') }} {{ '123'.isdigit() }} {{ 'ab1'.isalpha() }} {{ ', '.join(['a', 'b']) }} {{ 'hello'.rfind('l') }}",
+     "{}",
+     "2 -1 2 True False a, b 3", NULL},
+    {"{{ '{} and {}'.format(1, 'b') }} {{ '{0}{1}{0}'.format('x', 'y') }} {{ '{name}!'.format(name='Z') }} {{ '{{literal}} {}'.format(1) }}",
+     "{}",
+     "1 and b xyx Z! {literal} 1", NULL},
+    {"{{ d.get('a') }} {{ d.get('z') }} {{ d.get('z', 'def') }} {{ d.keys()|list }} {{ d.values()|list }} {{ d.items()|list }}",
+     "{\"d\": {\"a\": 1, \"b\": [2]}}",
+     "1 None def ['a', 'b'] [1, [2]] [('a', 1), ('b', [2])]", NULL},
+    {"{{ d.items()|list|length }} {{ d['items'] }} {{ d.get('items') }}",
+     "{\"d\": {\"items\": 5}}",
+     "1 5 5", NULL},
 };
 
 /* Render src with vars and the README's fixed clock; returns rc, output in *out. */
@@ -313,7 +337,8 @@ static void run_cases(const tcase *cases, size_t n) {
                 fprintf(stderr, "  case %zu: %s\n    got:  \"%s\"\n    want: \"%s\"\n", i, cases[i].src, out.data, cases[i].want);
                 bad++;
             }
-        } else if (rc >= 0 || strncmp(eb.msg, cases[i].err, strlen(cases[i].err))) {
+        } else if (strstr(cases[i].err, "SyntaxError") ? rc != BASE_EFORMAT /* compile error */
+                   : rc >= 0 || strncmp(eb.msg, cases[i].err, strlen(cases[i].err))) {
             fprintf(stderr, "  case %zu: %s\n    want error %s, got rc=%d \"%s\"\n", i, cases[i].src, cases[i].err, rc, eb.msg);
             bad++;
         }

@@ -123,9 +123,14 @@ int tv_write_repr(rstate *rs, sbuf *b, tmpl_value v);
 /* str(v) as a value (strings returned as is). */
 int tv_to_str(rstate *rs, tmpl_value v, tmpl_value *out);
 void tv_format_float(double f, char *dst, size_t cap); /* Python repr(float) */
-/* json.dumps(v, ensure_ascii=False, indent, separators, sort_keys). indent < 0: none. */
-int tv_write_json(rstate *rs, sbuf *b, tmpl_value v, int indent, const char *item_sep,
-                  const char *key_sep, bool sort_keys, int level);
+/* json.dumps options; indent < 0: none. */
+typedef struct json_opts {
+    int indent;
+    const char *item_sep, *key_sep;
+    bool sort_keys, ascii;
+} json_opts;
+/* json.dumps(v, ensure_ascii, indent, separators, sort_keys) appended to b. */
+int tv_write_json(rstate *rs, sbuf *b, tmpl_value v, const json_opts *o, int level);
 int tv_from_json(rstate *rs, const json_t *j, tmpl_value *out);
 /* Parse JSON text into a value (the from_json filter). */
 int tv_parse_json(rstate *rs, const char *p, size_t n, tmpl_value *out);
@@ -133,6 +138,12 @@ int tv_parse_json(rstate *rs, const char *p, size_t n, tmpl_value *out);
 /* UTF-8 helpers: number of code points; byte offset of code point index i (clamped). */
 size_t utf8_len(const char *p, size_t n);
 size_t utf8_offset(const char *p, size_t n, size_t i);
+/* Case mapping (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic) and UTF-8 encoding. */
+uint32_t cp_upper(uint32_t c);
+uint32_t cp_lower(uint32_t c);
+size_t cp_put(char *d, uint32_t cp); /* writes up to 4 bytes, returns the count */
+/* Decode the sequence at p[i] into *cp; returns its length (1 for an invalid byte). */
+size_t utf8_decode(const char *p, size_t n, size_t i, uint32_t *cp);
 
 /* ---- AST (parser.c) ------------------------------------------------------------------------ */
 
@@ -207,6 +218,9 @@ int tv_getitem(rstate *rs, tmpl_value obj, tmpl_value key, tmpl_value *out);
 /* Iterate: list items, dict keys, string characters; none -> TypeError. */
 int tv_iter_list(rstate *rs, tmpl_value v, tmpl_value *out_list);
 
+int eval_binop(rstate *rs, int op, tmpl_value a, tmpl_value b, tmpl_value *out);
+int eval_compare(rstate *rs, int op, tmpl_value a, tmpl_value b, tmpl_value *out);
+int undef_err(rstate *rs, tmpl_value v); /* UndefinedError for using v */
 int filter_apply(rstate *rs, const char *name, tmpl_value v, call_args *a, tmpl_value *out);
 int test_apply(rstate *rs, const char *name, tmpl_value v, call_args *a, bool *out);
 /* A bound method of a str/dict/list value, or undefined kind when there is none. */

@@ -211,8 +211,8 @@ static int compare_at(rstate *rs, tmpl_value a, tmpl_value b, int *out, int dept
         return 0;
     }
     if (a.kind == TV_UNDEF || b.kind == TV_UNDEF)
-        return rs_err(rs, BASE_ETYPE, "UndefinedError", "'%s' is undefined",
-                      a.kind == TV_UNDEF && a.undef_name ? a.undef_name : b.kind == TV_UNDEF && b.undef_name ? b.undef_name : "value");
+        return rs_err(rs, BASE_ENOTFOUND, "UndefinedError", "%s",
+                      a.kind == TV_UNDEF && a.undef_name ? a.undef_name : b.kind == TV_UNDEF && b.undef_name ? b.undef_name : "value is undefined");
     return rs_err(rs, BASE_ETYPE, "TypeError", "'%s' not supported between instances of '%s' and '%s'",
                   op_name_for(0), tv_type_name(a), tv_type_name(b));
 }
@@ -350,12 +350,41 @@ int tv_to_str(rstate *rs, tmpl_value v, tmpl_value *out) {
 
 /* ---- JSON out ---- */
 
-static int json_str(rstate *rs, sbuf *b, const char *p, size_t n) {
+/* Decode one UTF-8 sequence at p[i]; returns its length (1 for invalid bytes). */
+size_t utf8_decode(const char *p, size_t n, size_t i, uint32_t *cp) {
+    unsigned char c = (unsigned char)p[i];
+    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (len == 1 || i + len > n) { *cp = c; return 1; }
+    uint32_t v = c & (0x3F >> (len - 1));
+    for (size_t k = 1; k < len; k++) {
+        if (((unsigned char)p[i + k] & 0xC0) != 0x80) { *cp = c; return 1; }
+        v = (v << 6) | ((unsigned char)p[i + k] & 0x3F);
+    }
+    *cp = v;
+    return len;
+}
+
+static int json_str(rstate *rs, sbuf *b, const char *p, size_t n, bool ascii) {
     int rc = sb_puts(rs, b, "\"");
     size_t run = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         unsigned char c = (unsigned char)p[i];
-        char esc[8];
+        char esc[16];
+        if (ascii && c >= 0x80) { /* ensure_ascii: \uXXXX, surrogate pairs above the BMP */
+            uint32_t cp;
+            size_t l = utf8_decode(p, n, i, &cp);
+            if (cp >= 0x10000) {
+                cp -= 0x10000;
+                snprintf(esc, sizeof esc, "\\u%04x\\u%04x", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
+            } else {
+                snprintf(esc, sizeof esc, "\\u%04x", cp);
+            }
+            rc = sb_put(rs, b, p + run, i - run);
+            if (!rc) rc = sb_puts(rs, b, esc);
+            i += l - 1;
+            run = i + 1;
+            continue;
+        }
         if (c == '"') strcpy(esc, "\\\"");
         else if (c == '\\') strcpy(esc, "\\\\");
         else if (c == '\n') strcpy(esc, "\\n");
@@ -379,8 +408,10 @@ static int json_nl(rstate *rs, sbuf *b, int indent, int level) {
     return rc;
 }
 
-int tv_write_json(rstate *rs, sbuf *b, tmpl_value v, int indent, const char *item_sep,
-                  const char *key_sep, bool sort_keys, int level) {
+int tv_write_json(rstate *rs, sbuf *b, tmpl_value v, const json_opts *o, int level) {
+    int indent = o->indent;
+    const char *item_sep = o->item_sep, *key_sep = o->key_sep;
+    bool sort_keys = o->sort_keys;
     char num[64];
     int rc = 0;
     if (level > 100) return rs_err(rs, BASE_ERANGE, "ValueError", "value nested too deeply for tojson");
@@ -393,14 +424,14 @@ int tv_write_json(rstate *rs, sbuf *b, tmpl_value v, int indent, const char *ite
         if (isinf(v.f)) return sb_puts(rs, b, v.f < 0 ? "-Infinity" : "Infinity");
         tv_format_float(v.f, num, sizeof num);
         return sb_puts(rs, b, num);
-    case TV_STR: return json_str(rs, b, v.s.p, v.s.n);
+    case TV_STR: return json_str(rs, b, v.s.p, v.s.n, o->ascii);
     case TV_LIST:
         if (!v.list->n) return sb_puts(rs, b, "[]");
         rc = sb_puts(rs, b, "[");
         for (size_t i = 0; i < v.list->n && !rc; i++) {
             if (i) rc = sb_puts(rs, b, item_sep);
             if (!rc && indent >= 0) rc = json_nl(rs, b, indent, level + 1);
-            if (!rc) rc = tv_write_json(rs, b, v.list->v[i], indent, item_sep, key_sep, sort_keys, level + 1);
+            if (!rc) rc = tv_write_json(rs, b, v.list->v[i], o, level + 1);
         }
         if (!rc && indent >= 0) rc = json_nl(rs, b, indent, level);
         return rc ? rc : sb_puts(rs, b, "]");
@@ -424,16 +455,17 @@ int tv_write_json(rstate *rs, sbuf *b, tmpl_value v, int indent, const char *ite
             if (i) rc = sb_puts(rs, b, item_sep);
             if (!rc && indent >= 0) rc = json_nl(rs, b, indent, level + 1);
             if (rc) break;
-            if (k.kind == TV_STR) rc = json_str(rs, b, k.s.p, k.s.n);
+            if (k.kind == TV_STR) rc = json_str(rs, b, k.s.p, k.s.n, o->ascii);
             else if (k.kind == TV_INT || k.kind == TV_FLOAT || k.kind == TV_BOOL || k.kind == TV_NONE) {
                 sbuf t = {0};
-                rc = tv_write_json(rs, &t, k, -1, ", ", ": ", false, level + 1);
-                if (!rc) rc = json_str(rs, b, t.p, t.n);
+                json_opts plain = {-1, ", ", ": ", false, false};
+                rc = tv_write_json(rs, &t, k, &plain, level + 1);
+                if (!rc) rc = json_str(rs, b, t.p, t.n, false);
             } else {
                 return rs_err(rs, BASE_ETYPE, "TypeError", "keys must be str, int, float, bool or None, not %s", tv_type_name(k));
             }
             if (!rc) rc = sb_puts(rs, b, key_sep);
-            if (!rc) rc = tv_write_json(rs, b, d->v[ord[i]], indent, item_sep, key_sep, sort_keys, level + 1);
+            if (!rc) rc = tv_write_json(rs, b, d->v[ord[i]], o, level + 1);
         }
         if (!rc && indent >= 0) rc = json_nl(rs, b, indent, level);
         return rc ? rc : sb_puts(rs, b, "}");
