@@ -62,6 +62,10 @@ extern const char grammar_json_prims[];
  * schema_num.c. BASE_EINVAL for an empty range, BASE_EUNSUPPORTED beyond 15 digits. */
 int gschema_int_range(buf *o, bool has_lo, int64_t lo, bool has_hi, int64_t hi, err_buf *eb);
 
+/* Append rule `name` (and its helpers name-0, name-1-2, ...): the rest of a JSON string after
+ * its opening quote, closing quote included, that is none of names[0..n) (schema_keys.c). */
+int gschema_not_keys(buf *rules, const char *name, const char *const *names, size_t n, err_buf *eb);
+
 /* ---- parse stacks ---- */
 
 /* A stack is a linked list of frames from the top: pos is where the frame continues, parent
@@ -121,8 +125,9 @@ static inline int gutf8_push(gutf8 *u, uint8_t b, uint32_t *cp) {
     u->acc = (u->acc << 6) | (b & 0x3F);
     u->len++;
     if (--u->need) {
-        /* Reject overlong and out-of-range prefixes early (E0 80.., F0 80.., F4 90..). */
-        if (u->len == 2 && u->need == 1 && u->acc < 0x20) return GUTF8_BAD;
+        /* Reject prefixes no valid character has, as early as possible. */
+        if (u->len == 2 && u->need == 1 && (u->acc < 0x20 || (u->acc >= 0x360 && u->acc <= 0x37F)))
+            return GUTF8_BAD; /* E0 80..9F overlong, ED A0..BF surrogates */
         if (u->len == 2 && u->need == 2 && (u->acc < 0x10 || u->acc > 0x10F)) return GUTF8_BAD;
         return GUTF8_MORE;
     }
@@ -135,8 +140,12 @@ static inline int gutf8_push(gutf8 *u, uint8_t b, uint32_t *cp) {
 
 /* The code points a partial character can still become. */
 static inline void gutf8_range(const gutf8 *u, uint32_t *lo, uint32_t *hi) {
+    static const uint32_t min_for_len[5] = {0, 0, 0x80, 0x800, 0x10000};
+    uint32_t mn = min_for_len[u->len + u->need];
     *lo = u->acc << (6 * u->need);
     *hi = *lo | ((1u << (6 * u->need)) - 1);
+    if (*lo < mn) *lo = mn; /* F0 xx.. is at least U+10000, not U+0000 */
+    if (*hi > 0x10FFFF) *hi = 0x10FFFF;
 }
 
 /* ---- states ---- */

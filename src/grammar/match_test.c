@@ -83,6 +83,28 @@ TEST(grammar_match_partial_utf8) {
     grammar_free(g);
 }
 
+/* Lead bytes whose characters cannot match are rejected at once (bugs found by sampling). */
+TEST(grammar_match_partial_prefix_ranges) {
+    grammar *g = must_parse("root ::= [^\"]* \"{\"");
+    gstate *st = gstate_new(g);
+    ASSERT_TRUE(gstate_can_accept_bytes(st, "\xf0", 1));
+    ASSERT_TRUE(gstate_can_accept_bytes(st, "\xed\x9f", 2));  /* U+D7C0.. is fine */
+    ASSERT_FALSE(gstate_can_accept_bytes(st, "\xed\xa0", 2)); /* surrogates never complete */
+    ASSERT_FALSE(gstate_can_accept_bytes(st, "\xe0\x80", 2)); /* overlong */
+    ASSERT_FALSE(gstate_can_accept_bytes(st, "\xf4\x90", 2)); /* above U+10FFFF */
+    gstate_free(st);
+    grammar_free(g);
+    /* "{" is U+007B: a 4-byte lead (U+10000 and up) cannot start it. */
+    g = must_parse("root ::= [\\x00-\\x7F] | \"\\u00e9\"");
+    st = gstate_new(g);
+    ASSERT_FALSE(gstate_can_accept_bytes(st, "\xf0", 1));
+    ASSERT_FALSE(gstate_can_accept_bytes(st, "\xe0", 1));
+    ASSERT_TRUE(gstate_can_accept_bytes(st, "\xc3", 1));
+    ASSERT_FALSE(gstate_can_accept_bytes(st, "\xc2", 1));
+    gstate_free(st);
+    grammar_free(g);
+}
+
 TEST(grammar_match_complete_vs_done) {
     grammar *g = must_parse("root ::= [0-9]+ (\"!\")?");
     gstate *st = gstate_new(g);

@@ -74,7 +74,8 @@ static const char *new_name(conv *c, const char *hint) {
 
 static const char *define(conv *c, const char *hint, buf *expr) {
     const char *name = new_name(c, hint);
-    if (name) buf_printf(&c->rules, "%s ::= %s\n", name, expr->data ? expr->data : "");
+    /* An empty body is written "" (after "::=" the body may start on the next line). */
+    if (name) buf_printf(&c->rules, "%s ::= %s\n", name, expr->len ? expr->data : "\"\"");
     bool bad = expr->oom;
     buf_free(expr);
     if (bad || c->rules.oom) return oom(c);
@@ -217,8 +218,21 @@ static const char *visit_object(conv *c, const json_t *props, const json_t *req,
         const char *vr = additional && !json_is_true(additional) ? visit(c, additional, "additional")
                                                                  : "json-value";
         if (!vr) return NULL;
+        const char *keyr = "json-string";
+        if (n) {
+            /* Extra keys must differ from the declared ones. */
+            const char **names = arena_calloc(c->a, n, sizeof *names);
+            const char *kn = new_name(c, "other-key");
+            if (!names || !kn) return oom(c);
+            size_t j = 0;
+            json_object_foreach((json_t *)props, key, val) names[j++] = key;
+            err_buf eb2 = {0};
+            if (gschema_not_keys(&c->rules, kn, names, n, &eb2)) return oom(c);
+            keyr = arena_printf(c->a, "\"\\\"\" %s ws", kn);
+            if (!keyr) return oom(c);
+        }
         buf e = {0};
-        buf_printf(&e, "json-string \":\" ws %s", vr);
+        buf_printf(&e, "%s \":\" ws %s", keyr, vr);
         if (!(add_kv = define(c, "additional-kv", &e))) return NULL;
     }
     /* tail[i]: the properties from i on once something has been written (leading commas);
