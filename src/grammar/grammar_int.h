@@ -169,7 +169,13 @@ struct gstate {
     size_t n_scratch;
     gwalk_level *lv;         /* trie walk levels, max_depth + 1 */
     size_t cap_lv;
+    uint8_t *walk_memo;      /* GWALK_MEMO: what each code point does to the current set */
 };
+
+#define GWALK_MEMO 0x10000 /* code points below this are memoized during a trie walk */
+
+/* Whether sets [a, a_to) and [b, b_to) hold the same stacks (order aside). */
+bool gm_same_set(const gpool *p, size_t a, size_t a_to, size_t b, size_t b_to);
 
 /* Run bytes from set [*from, *to) with decoder u, updating all three; the new frames stay in
  * the pool. BASE_EINVAL when rejected (then the pool holds garbage above its old lengths). */

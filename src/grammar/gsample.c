@@ -50,6 +50,9 @@ static void ban_range(const gtrie *tr, uint32_t from, uint32_t to, float *logits
     for (uint32_t k = from; k < to; k++) logits[tr->ids[k]] = -INFINITY;
 }
 
+/* What a code point does to the state's current set during a walk (walk_memo). */
+enum { MEMO_UNKNOWN = 0, MEMO_REJECT = 1, MEMO_SAME = 2, MEMO_OTHER = 3 };
+
 int grammar_mask_logits(gstate *s, const gtrie *tr, float *logits, int tokens_left) {
     if (s->cap_lv < (size_t)tr->max_depth + 1) {
         gwalk_level *lv = mem_realloc(s->lv, ((size_t)tr->max_depth + 1) * sizeof *lv);
@@ -57,6 +60,8 @@ int grammar_mask_logits(gstate *s, const gtrie *tr, float *logits, int tokens_le
         s->lv = lv;
         s->cap_lv = (size_t)tr->max_depth + 1;
     }
+    if (!s->walk_memo && !(s->walk_memo = mem_alloc(GWALK_MEMO))) return BASE_ENOMEM;
+    memset(s->walk_memo, MEMO_UNKNOWN, GWALK_MEMO);
     const grammar *g = s->g;
     gpool *p = &s->pool;
     int allowed = 0;
@@ -67,7 +72,13 @@ int grammar_mask_logits(gstate *s, const gtrie *tr, float *logits, int tokens_le
         else logits[id] = -INFINITY;
     }
     size_t base_node = p->n_node, base_set = p->n_set;
-    s->lv[0] = (gwalk_level){s->cur_from, s->cur_to, base_node, base_set, s->part};
+    const size_t root_from = s->cur_from, root_to = s->cur_to;
+    s->lv[0] = (gwalk_level){root_from, root_to, base_node, base_set, s->part};
+    /* Loops such as the characters of a string bring the walk back to the set it started
+     * from. Such a set is recognized once per code point and then reused without advancing
+     * (MEMO_SAME), so a walk through string content costs a table lookup per byte. */
+    bool memo_ok = s->part.need == 0;
+    uint32_t root_dist = GRAMMAR_DIST_INF + 1;
     int rc = 0;
     for (uint32_t i = 1; i < tr->n_node;) {
         const gtrie_node *nd = &tr->node[i];
@@ -82,15 +93,36 @@ int grammar_mask_logits(gstate *s, const gtrie *tr, float *logits, int tokens_le
         if (r == GUTF8_BAD) {
             ok = false;
         } else if (r == GUTF8_DONE) {
-            size_t at = p->n_set;
-            gm_advance(g, p, up->from, up->to, cp);
-            if (p->oom) {
-                rc = BASE_ENOMEM;
-                break;
+            bool at_root = memo_ok && up->from == root_from && cp < GWALK_MEMO;
+            uint8_t memo = at_root ? s->walk_memo[cp] : MEMO_UNKNOWN;
+            if (memo == MEMO_REJECT) {
+                ok = false;
+            } else if (memo == MEMO_SAME) {
+                ok = true;
+            } else {
+                size_t at = p->n_set;
+                gm_advance(g, p, up->from, up->to, cp);
+                if (p->oom) {
+                    rc = BASE_ENOMEM;
+                    break;
+                }
+                me->from = at;
+                me->to = p->n_set;
+                ok = me->from < me->to;
+                if (at_root) {
+                    if (!ok) {
+                        s->walk_memo[cp] = MEMO_REJECT;
+                    } else if (gm_same_set(p, at, p->n_set, root_from, root_to)) {
+                        s->walk_memo[cp] = MEMO_SAME;
+                        p->n_node = up->n_node;
+                        p->n_set = up->n_set;
+                        me->from = root_from;
+                        me->to = root_to;
+                    } else {
+                        s->walk_memo[cp] = MEMO_OTHER;
+                    }
+                }
             }
-            me->from = at;
-            me->to = p->n_set;
-            ok = me->from < me->to;
         } else {
             gutf8_range(&me->u, &lo, &hi);
             ok = gm_can_take_range(g, p, up->from, up->to, lo, hi);
@@ -103,9 +135,14 @@ int grammar_mask_logits(gstate *s, const gtrie *tr, float *logits, int tokens_le
         me->n_node = p->n_node;
         me->n_set = p->n_set;
         if (nd->n_here) {
-            bool f = fits(tokens_left > 0 ? gm_dist(g, p, me->from, me->to, me->u.need, lo, hi) : 0,
-                          tokens_left);
-            if (f) allowed += nd->n_here;
+            uint32_t dist = 0;
+            if (tokens_left > 0) {
+                bool root = me->from == root_from && me->u.need == 0 && memo_ok;
+                if (root && root_dist <= GRAMMAR_DIST_INF) dist = root_dist;
+                else dist = gm_dist(g, p, me->from, me->to, me->u.need, lo, hi);
+                if (root) root_dist = dist;
+            }
+            if (fits(dist, tokens_left)) allowed += nd->n_here;
             else ban_range(tr, nd->tok, nd->tok + nd->n_here, logits);
         }
         i++;

@@ -163,3 +163,18 @@ uint32_t gm_dist(const grammar *g, const gpool *p, size_t from, size_t to, int n
     }
     return best;
 }
+
+bool gm_same_set(const gpool *p, size_t a, size_t a_to, size_t b, size_t b_to) {
+    if (a_to - a != b_to - b) return false;
+    for (size_t i = a; i < a_to; i++) {
+        int32_t x = p->set[i];
+        bool found = false;
+        for (size_t j = b; j < b_to && !found; j++) {
+            int32_t y = p->set[j];
+            found = x == y || (x >= 0 && y >= 0 && p->node[x].pos == p->node[y].pos &&
+                               same_chain(p, p->node[x].parent, p->node[y].parent));
+        }
+        if (!found) return false;
+    }
+    return true;
+}

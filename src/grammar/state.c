@@ -36,6 +36,7 @@ void gstate_free(gstate *s) {
     mem_free(s->remap);
     mem_free(s->scratch);
     mem_free(s->lv);
+    mem_free(s->walk_memo);
     mem_free(s);
 }
 
