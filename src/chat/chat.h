@@ -24,6 +24,7 @@
  *      pp.tool_format = tools ? chat_tool_format_detect(template_src) : CHAT_TOOLS_NONE;
  *      pp.reasoning = true;  (false when the request or config turns reasoning parsing off)
  *      pp.starts_in_reasoning = chat_prompt_opens_reasoning(prompt.data, prompt.len);
+ *      pp.tools = tools;  (the request's array; it must outlive the parser)
  *      chat_parser *p = NULL; chat_parser_new(&pp, &p, &eb);
  *   4. For every detokenized piece: chat_parser_feed(p, piece, len, &evs, &n, &eb); for each
  *      event, streaming: send a chunk whose choices[0].delta is chat_delta_json(&evs[i]).
@@ -70,7 +71,10 @@ const char *chat_detect_family(const char *template_src);
 
 typedef enum chat_tool_format {
     CHAT_TOOLS_NONE = 0, /* no tool-call parsing: all non-reasoning text is content */
-    CHAT_TOOLS_HERMES,   /* Hermes, Qwen 2.5/3: <tool_call>{"name":..,"arguments":{..}}</tool_call> */
+    CHAT_TOOLS_HERMES,   /* <tool_call>BODY</tool_call>, BODY one of: Hermes / Qwen 2.5 / Qwen 3
+                            {"name":..,"arguments":{..}}; Qwen3-Coder / Qwen 3.5
+                            <function=f><parameter=k>\nv\n</parameter></function>; GLM 4.5+
+                            f<arg_key>k</arg_key><arg_value>v</arg_value> */
     CHAT_TOOLS_LLAMA3,   /* Llama 3.x: a reply that is {"name":..,"parameters":{..}} (or
                             "arguments"), and <|python_tag|>{...} / <|python_tag|>f.call(k=v) */
     CHAT_TOOLS_MISTRAL,  /* [TOOL_CALLS][{"name":..,"arguments":{..}}] and
@@ -99,6 +103,9 @@ typedef struct chat_parser_params {
     bool reasoning;               /* split reasoning out; false: everything is content */
     bool starts_in_reasoning;     /* the prompt opened the reasoning block already */
     uint64_t id_seed;             /* tool-call ids: 0 picks a random seed; tests fix it */
+    const json_t *tools;          /* the request's tools (borrowed; must outlive the parser)
+                                     or NULL: tells XML-style arguments' string parameters
+                                     from JSON ones */
 } chat_parser_params;
 
 chat_parser_params chat_parser_default_params(void); /* NONE, reasoning on, random ids */

@@ -42,6 +42,11 @@ int chat_call_from_json(const char *s, size_t n, chat_call *out);
  * (Llama 3.1 <|python_tag|>). Values: JSON literals and 'single-quoted' strings. */
 int chat_call_from_python(const char *s, size_t n, chat_call *out);
 
+/* An XML-style body of <tool_call>: Qwen3-Coder/3.5 "<function=f><parameter=k>v</parameter>
+ * </function>" or GLM "f<arg_key>k</arg_key><arg_value>v</arg_value>". tools (the request's
+ * OpenAI tools array, or NULL) says which parameters are strings. */
+int chat_call_from_xml(const char *s, size_t n, const json_t *tools, chat_call *out);
+
 /* A JSON array text [{call}, {call}, ...] (at least one) as calls. On success *out is a
  * mem_alloc'd array of *count calls (clear each, then mem_free the array). */
 int chat_calls_from_json_array(const char *s, size_t n, chat_call **out, size_t *count);

@@ -233,8 +233,11 @@ static int body_hermes(chat_parser *p, const char *b, size_t n, size_t off, bool
     const char *end = find(b, n, close);
     if (!end && !final) return 1;
     size_t blen = end ? (size_t)(end - b) : n;
+    size_t i = 0;
+    while (i < blen && is_ws(b[i])) i++;
     chat_call c;
-    int rc = chat_call_from_json(b, blen, &c);
+    int rc = i < blen && b[i] == '{' ? chat_call_from_json(b, blen, &c)
+                                     : chat_call_from_xml(b, blen, p->prm.tools, &c);
     if (rc == BASE_ENOMEM) return rc;
     size_t total = off + (end ? blen + sizeof close - 1 : n);
     if (rc) return body_fallback(p, total);

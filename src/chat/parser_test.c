@@ -11,7 +11,12 @@
 #include "chat/chat.h"
 #include "test.h"
 
-enum { R = 1, S = 2 }; /* reasoning on; prompt opened the reasoning block */
+enum { R = 1, S = 2, T = 4 }; /* reasoning on; prompt opened reasoning; pass TOOLS */
+
+static const char TOOLS[] =
+    "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": "
+    "{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}, "
+    "\"zip\": {\"type\": \"string\"}, \"days\": {\"type\": \"integer\"}}}}}]";
 
 typedef struct pcase {
     chat_tool_format fmt;
@@ -58,6 +63,25 @@ static const pcase cases[] = {
      "Voilà 你好", "", "t {\"q\":\"été\"}\n"},
     {CHAT_TOOLS_HERMES, R, TC "{\"arguments\": {}}" ETC, TC "{\"arguments\": {}}" ETC, "", ""},
     {CHAT_TOOLS_HERMES, R, "<think>never closed", "", "never closed", ""},
+    /* ---- Qwen3-Coder / Qwen 3.5 and GLM XML bodies ---- */
+    {CHAT_TOOLS_HERMES, R | T,
+     "<think>\nNeed weather.\n</think>\n\n" TC "\n<function=get_weather>\n<parameter=city>\nParis\n"
+     "</parameter>\n<parameter=zip>\n75001\n</parameter>\n<parameter=days>\n3\n</parameter>\n"
+     "</function>\n" ETC,
+     "", "Need weather.", "get_weather {\"city\":\"Paris\",\"zip\":\"75001\",\"days\":3}\n"},
+    {CHAT_TOOLS_HERMES, R,
+     TC "\n<function=note>\n<parameter=text>\nline 1\nline \"2\"\n</parameter>\n<parameter=zip>\n"
+     "75001\n</parameter>\n<parameter=opts>\n{\"a\": [1, 2]}\n</parameter>\n</function>\n" ETC,
+     "", "", "note {\"text\":\"line 1\\nline \\\"2\\\"\",\"zip\":75001,\"opts\":{\"a\":[1,2]}}\n"},
+    {CHAT_TOOLS_HERMES, R, TC "\n<function=ping>\n</function>\n" ETC, "", "", "ping {}\n"},
+    {CHAT_TOOLS_HERMES, R, TC "\n<function=f>\n<parameter=a>\n1\n" ETC,
+     TC "\n<function=f>\n<parameter=a>\n1\n" ETC, "", ""},
+    {CHAT_TOOLS_HERMES, R | T,
+     "<think>GLM thinks</think>\n" TC "get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n"
+     "<arg_key>days</arg_key>\n<arg_value>3</arg_value>\n" ETC,
+     "", "GLM thinks", "get_weather {\"city\":\"Paris\",\"days\":3}\n"},
+    {CHAT_TOOLS_HERMES, R, TC "get_time\n" ETC, "", "", "get_time {}\n"},
+    {CHAT_TOOLS_HERMES, R, TC "hello world, no tags" ETC, TC "hello world, no tags" ETC, "", ""},
     /* ---- no tools / reasoning off ---- */
     {CHAT_TOOLS_NONE, 0, "<think>hi</think>Hello " TC, "<think>hi</think>Hello " TC, "", ""},
     {CHAT_TOOLS_NONE, R, "  <think> a </think>  b  ", "b  ", "a", ""},
@@ -145,6 +169,10 @@ static void run_case(size_t ci, size_t split) {
     pp.reasoning = (c->flags & R) != 0;
     pp.starts_in_reasoning = (c->flags & S) != 0;
     pp.id_seed = 42;
+    json_error_t jerr;
+    json_t *tools = c->flags & T ? json_loads(TOOLS, 0, &jerr) : NULL;
+    ASSERT_TRUE(!(c->flags & T) || tools);
+    pp.tools = tools;
     chat_parser *p = NULL;
     err_buf eb = {0};
     ASSERT_OK(chat_parser_new(&pp, &p, &eb), &eb);
@@ -174,6 +202,7 @@ static void run_case(size_t ci, size_t split) {
     buf_free(&r.reasoning);
     buf_free(&r.calls);
     chat_parser_free(p);
+    json_decref(tools);
 }
 
 TEST(chat_parser_table_every_split) {
