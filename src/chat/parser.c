@@ -218,7 +218,9 @@ static size_t holdback(const char *s, size_t n, const char *const *markers, size
 
 /* ---- stage 2: tool calls ---------------------------------------------------------------- */
 
-/* A body that did not parse: its exact text (with the whitespace before it) is content. */
+/* A body that did not parse: its first n bytes (the whitespace and marker before it, maybe
+ * more) are content, and the rest is read again as plain text, so that a later marker still
+ * counts and the outcome does not depend on how the text was split. */
 static int body_fallback(chat_parser *p, size_t n) {
     p->cstrip = false;
     int rc = emit_content(p, p->tpend.data, n);
@@ -254,37 +256,38 @@ static int body_mistral(chat_parser *p, const char *b, size_t n, size_t off, boo
     if (b[i] == '[') {
         long vl = chat_json_scan(b + i, n - i);
         if (vl == 0 && !final) return 1;
-        if (vl <= 0) return body_fallback(p, off + n);
+        if (vl <= 0) return body_fallback(p, off);
         chat_call *calls;
         size_t nc;
         int rc = chat_calls_from_json_array(b + i, (size_t)vl, &calls, &nc);
         if (rc == BASE_ENOMEM) return rc;
-        if (rc) return body_fallback(p, off + i + (size_t)vl);
+        if (rc) return body_fallback(p, off);
         buf_consume(&p->tpend, off + i + (size_t)vl);
         p->tstate = T_TEXT;
         return emit_calls(p, calls, nc);
     }
     static const char args_tag[] = "[ARGS]", id_tag[] = "[CALL_ID]";
     const char *at = find(b + i, n - i, args_tag);
-    if (!at) {
-        /* A function name is short and has no braces; anything else is not a call. */
-        bool plausible = n - i < 256 && !memchr(b + i, '{', n - i);
-        return !final && plausible ? 1 : body_fallback(p, off + n);
-    }
+    /* A function name is short and has no braces; anything else is not a call. The test
+     * looks at the same bytes whether or not [ARGS] has arrived, so splits agree. */
+    size_t span = at ? (size_t)(at - b) - i : n - i;
+    bool plausible = span < 256 && !memchr(b + i, '{', span);
+    if (!plausible || (!at && final)) return body_fallback(p, off);
+    if (!at) return 1;
     size_t name_end = (size_t)(at - b);
     const char *idt = find(b + i, name_end - i, id_tag);
     size_t j = name_end + sizeof args_tag - 1;
     while (j < n && is_ws(b[j])) j++;
     long vl = j < n ? chat_json_scan(b + j, n - j) : 0;
     if (vl == 0 && !final) return 1;
-    if (vl <= 0 || b[j] != '{') return body_fallback(p, off + n);
+    if (vl <= 0 || b[j] != '{') return body_fallback(p, off);
     json_error_t jerr;
     json_t *obj = json_loadb(b + j, (size_t)vl, 0, &jerr);
     bool ok = json_is_object(obj);
     json_decref(obj);
     size_t nl = (idt ? (size_t)(idt - b) : name_end) - i;
     while (nl && is_ws(b[i + nl - 1])) nl--;
-    if (!ok || nl == 0) return body_fallback(p, off + j + (size_t)vl);
+    if (!ok || nl == 0) return body_fallback(p, off);
     chat_call c = {0};
     c.name = mem_strndup(b + i, nl);
     c.arguments = chat_json_compact(b + j, (size_t)vl);
@@ -336,14 +339,14 @@ static int body_json_seq(chat_parser *p, bool final) {
     }
     if (s[i] != '{' && s[i] != '[') {
         /* Text after the calls: it is content (the separators before it are dropped). */
-        if (!p->seq_calls) return body_fallback(p, n);
+        if (!p->seq_calls) return body_fallback(p, i);
         buf_consume(&p->tpend, i);
         p->tstate = T_TEXT;
         return BASE_OK;
     }
     long vl = chat_json_scan(s + i, n - i);
     if (vl == 0 && !final) return 1;
-    if (vl <= 0) return body_fallback(p, n);
+    if (vl <= 0) return body_fallback(p, i);
     chat_call *calls = NULL;
     size_t nc = 0;
     int rc;
@@ -358,11 +361,10 @@ static int body_json_seq(chat_parser *p, bool final) {
     }
     if (rc == BASE_ENOMEM) return rc;
     if (rc) {
-        /* Not a call: a reply that merely looks like JSON stays content, unless calls came
-         * before it (then only this value is content). */
-        if (!p->seq_calls) return body_fallback(p, n);
+        /* Not a call: a reply that merely looks like JSON is content, read on as text. */
+        if (!p->seq_calls) return body_fallback(p, i);
         buf_consume(&p->tpend, i);
-        return body_fallback(p, (size_t)vl);
+        return body_fallback(p, 0);
     }
     buf_consume(&p->tpend, i + (size_t)vl);
     p->body = 0;
