@@ -1,0 +1,581 @@
+/*
+ * The streaming output parser. Two stages, each an incremental filter over held-back text:
+ *   1. reasoning: text between thinking markers (or from the start, when the prompt opened
+ *      the block) becomes reasoning; the rest flows on to stage 2;
+ *   2. tools: content is searched for the format's tool-call marker (or, for the JSON
+ *      formats, a reply that starts with '{' / '['); bodies are held until they are complete
+ *      and then emitted as calls, or as the exact raw text when they turn out malformed.
+ * Like stop strings, only text that could still be the start of a marker is held back, plus
+ * trailing whitespace (so that whitespace around tool calls and markers can be dropped).
+ */
+#include <string.h>
+
+#include "chat_int.h"
+
+enum { R_START, R_IN, R_OUT };
+enum { T_START, T_TEXT, T_BODY, T_JSEQ };
+
+struct chat_parser {
+    chat_parser_params prm;
+    bool finished, failed;
+    uint64_t rng;
+    int rstate;
+    int rpair;          /* the open marker's pair in R_IN; -1: any close marker ends it */
+    bool rstrip;        /* drop whitespace at the start of the reasoning */
+    buf rpend;          /* raw text stage 1 has not classified yet */
+    int tstate;
+    bool cstrip;        /* drop whitespace at the start of the next content */
+    size_t body;        /* T_BODY: offset of the marker in tpend; T_JSEQ: next value */
+    bool seq_calls;     /* T_JSEQ: the sequence produced calls already */
+    buf tpend;          /* content text stage 2 has not emitted or parsed yet */
+    chat_event *evs;    /* this batch's events */
+    size_t n_evs, cap_evs;
+    arena *ev_arena;    /* texts of this batch's events */
+    chat_event *calls;  /* every call so far; strings owned (mem_alloc) */
+    size_t n_calls, cap_calls;
+    buf content, reasoning; /* totals */
+};
+
+static const char *const tool_markers[] = {
+    [CHAT_TOOLS_NONE] = NULL,
+    [CHAT_TOOLS_HERMES] = "<tool_call>",
+    [CHAT_TOOLS_LLAMA3] = "<|python_tag|>",
+    [CHAT_TOOLS_MISTRAL] = "[TOOL_CALLS]",
+    [CHAT_TOOLS_JSON] = NULL,
+};
+
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+chat_parser_params chat_parser_default_params(void) {
+    chat_parser_params p = {0};
+    p.tool_format = CHAT_TOOLS_NONE;
+    p.reasoning = true;
+    return p;
+}
+
+int chat_parser_new(const chat_parser_params *params, chat_parser **out, err_buf *eb) {
+    if (!out) return err_set(eb, BASE_EINVAL, "chat_parser_new: out is NULL");
+    *out = NULL;
+    chat_parser_params prm = params ? *params : chat_parser_default_params();
+    if ((unsigned)prm.tool_format > CHAT_TOOLS_JSON)
+        return err_set(eb, BASE_EINVAL, "unknown tool-call format %d", (int)prm.tool_format);
+    chat_parser *p = mem_calloc(1, sizeof *p);
+    if (!p || !(p->ev_arena = arena_new(4096))) {
+        mem_free(p);
+        return err_set(eb, BASE_ENOMEM, "out of memory");
+    }
+    p->prm = prm;
+    p->rng = prm.id_seed ? prm.id_seed : (time_now_ns() ^ (uint64_t)(uintptr_t)p);
+    if (!p->rng) p->rng = 0x9e3779b97f4a7c15ull;
+    p->rstate = prm.reasoning ? R_START : R_OUT;
+    p->rpair = -1;
+    bool json_start = prm.tool_format == CHAT_TOOLS_JSON || prm.tool_format == CHAT_TOOLS_LLAMA3;
+    p->tstate = json_start ? T_START : T_TEXT;
+    *out = p;
+    return BASE_OK;
+}
+
+void chat_parser_free(chat_parser *p) {
+    if (!p) return;
+    for (size_t i = 0; i < p->n_calls; i++) {
+        mem_free((char *)p->calls[i].id);
+        mem_free((char *)p->calls[i].name);
+        mem_free((char *)p->calls[i].arguments);
+    }
+    mem_free(p->calls);
+    mem_free(p->evs);
+    arena_free(p->ev_arena);
+    buf_free(&p->rpend);
+    buf_free(&p->tpend);
+    buf_free(&p->content);
+    buf_free(&p->reasoning);
+    mem_free(p);
+}
+
+/* ---- events ----------------------------------------------------------------------------- */
+
+static chat_event *push_event(chat_parser *p) {
+    if (p->n_evs == p->cap_evs) {
+        size_t ncap = p->cap_evs ? p->cap_evs * 2 : 8;
+        chat_event *nw = mem_realloc(p->evs, ncap * sizeof *nw);
+        if (!nw) return NULL;
+        p->evs = nw;
+        p->cap_evs = ncap;
+    }
+    chat_event *e = &p->evs[p->n_evs++];
+    memset(e, 0, sizeof *e);
+    return e;
+}
+
+static int emit_text(chat_parser *p, chat_event_kind kind, const char *s, size_t n) {
+    if (n == 0) return BASE_OK;
+    buf *total = kind == CHAT_EV_REASONING ? &p->reasoning : &p->content;
+    char *copy = arena_strndup(p->ev_arena, s, n);
+    chat_event *e = copy ? push_event(p) : NULL;
+    if (!e || buf_append(total, s, n) < 0) return BASE_ENOMEM;
+    e->kind = kind;
+    e->text = copy;
+    e->len = n;
+    return BASE_OK;
+}
+
+/* Content, with whitespace dropped while cstrip is set (after a call or a reasoning block). */
+static int emit_content(chat_parser *p, const char *s, size_t n) {
+    if (p->cstrip) {
+        while (n && is_ws(*s)) s++, n--;
+        if (n) p->cstrip = false;
+    }
+    return emit_text(p, CHAT_EV_CONTENT, s, n);
+}
+
+static int emit_call(chat_parser *p, chat_call *c) {
+    if (p->n_calls == p->cap_calls) {
+        size_t ncap = p->cap_calls ? p->cap_calls * 2 : 4;
+        chat_event *nw = mem_realloc(p->calls, ncap * sizeof *nw);
+        if (!nw) {
+            chat_call_clear(c);
+            return BASE_ENOMEM;
+        }
+        p->calls = nw;
+        p->cap_calls = ncap;
+    }
+    if (!c->id) {
+        /* 9 alphanumerics: Mistral's templates insist on that shape when the id comes back. */
+        static const char al[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        char id[16] = "call_";
+        for (int i = 0; i < 9; i++) {
+            p->rng ^= p->rng << 13, p->rng ^= p->rng >> 7, p->rng ^= p->rng << 17;
+            id[5 + i] = al[p->rng % (sizeof al - 1)];
+        }
+        id[14] = 0;
+        if (!(c->id = mem_strdup(id))) {
+            chat_call_clear(c);
+            return BASE_ENOMEM;
+        }
+    }
+    chat_event *e = &p->calls[p->n_calls];
+    memset(e, 0, sizeof *e);
+    e->kind = CHAT_EV_TOOL_CALL;
+    e->index = (int)p->n_calls;
+    e->id = c->id;
+    e->name = c->name;
+    e->arguments = c->arguments;
+    memset(c, 0, sizeof *c); /* the strings belong to p->calls now */
+    p->n_calls++;
+    chat_event *ev = push_event(p);
+    if (!ev) return BASE_ENOMEM;
+    *ev = *e;
+    p->cstrip = true;
+    return BASE_OK;
+}
+
+static int emit_calls(chat_parser *p, chat_call *calls, size_t n) {
+    int rc = BASE_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (!rc) rc = emit_call(p, &calls[i]);
+        chat_call_clear(&calls[i]);
+    }
+    mem_free(calls);
+    return rc;
+}
+
+/* ---- helpers on held-back text ---------------------------------------------------------- */
+
+static void buf_consume(buf *b, size_t n) {
+    if (n >= b->len) {
+        b->len = 0;
+    } else {
+        memmove(b->data, b->data + n, b->len - n);
+        b->len -= n;
+    }
+    if (b->data) b->data[b->len] = 0;
+}
+
+/* The longest proper prefix of marker that s[0..n) ends with. */
+static size_t partial_suffix(const char *s, size_t n, const char *marker) {
+    size_t ml = strlen(marker);
+    for (size_t k = ml - 1 < n ? ml - 1 : n; k > 0; k--)
+        if (!memcmp(s + n - k, marker, k)) return k;
+    return 0;
+}
+
+static const char *find(const char *s, size_t n, const char *marker) {
+    if (!n) return NULL;
+    return memmem(s, n, marker, strlen(marker));
+}
+
+/* How much of s[0..n) to hold back: a partial marker at the end and the whitespace before. */
+static size_t holdback(const char *s, size_t n, const char *const *markers, size_t n_markers) {
+    size_t h = 0;
+    for (size_t i = 0; i < n_markers; i++) {
+        if (!markers[i]) continue;
+        size_t k = partial_suffix(s, n, markers[i]);
+        if (k > h) h = k;
+    }
+    while (h < n && is_ws(s[n - h - 1])) h++;
+    return h;
+}
+
+/* ---- stage 2: tool calls ---------------------------------------------------------------- */
+
+/* A body that did not parse: its first n bytes (the whitespace and marker before it, maybe
+ * more) are content, and the rest is read again as plain text, so that a later marker still
+ * counts and the outcome does not depend on how the text was split. */
+static int body_fallback(chat_parser *p, size_t n) {
+    p->cstrip = false;
+    int rc = emit_content(p, p->tpend.data, n);
+    buf_consume(&p->tpend, n);
+    p->tstate = T_TEXT;
+    return rc;
+}
+
+/* T_BODY for Hermes: <tool_call> JSON </tool_call>. Returns 1 when it needs more text. */
+static int body_hermes(chat_parser *p, const char *b, size_t n, size_t off, bool final) {
+    static const char close[] = "</tool_call>";
+    const char *end = find(b, n, close);
+    if (!end && !final) return 1;
+    size_t blen = end ? (size_t)(end - b) : n;
+    size_t i = 0;
+    while (i < blen && is_ws(b[i])) i++;
+    chat_call c;
+    int rc = i < blen && b[i] == '{' ? chat_call_from_json(b, blen, &c)
+                                     : chat_call_from_xml(b, blen, p->prm.tools, &c);
+    if (rc == BASE_ENOMEM) return rc;
+    size_t total = off + (end ? blen + sizeof close - 1 : n);
+    if (rc) return body_fallback(p, total);
+    buf_consume(&p->tpend, total);
+    p->tstate = T_TEXT;
+    return emit_call(p, &c);
+}
+
+/* T_BODY for Mistral: [TOOL_CALLS] [ {..}, .. ]  or  [TOOL_CALLS]name([CALL_ID]id)[ARGS]{..} */
+static int body_mistral(chat_parser *p, const char *b, size_t n, size_t off, bool final) {
+    size_t i = 0;
+    while (i < n && is_ws(b[i])) i++;
+    if (i == n) return final ? body_fallback(p, off + n) : 1;
+    if (b[i] == '[') {
+        long vl = chat_json_scan(b + i, n - i);
+        if (vl == 0 && !final) return 1;
+        if (vl <= 0) return body_fallback(p, off);
+        chat_call *calls;
+        size_t nc;
+        int rc = chat_calls_from_json_array(b + i, (size_t)vl, &calls, &nc);
+        if (rc == BASE_ENOMEM) return rc;
+        if (rc) return body_fallback(p, off);
+        buf_consume(&p->tpend, off + i + (size_t)vl);
+        p->tstate = T_TEXT;
+        return emit_calls(p, calls, nc);
+    }
+    static const char args_tag[] = "[ARGS]", id_tag[] = "[CALL_ID]";
+    const char *at = find(b + i, n - i, args_tag);
+    /* A function name is short and has no braces; anything else is not a call. The test
+     * looks at the same bytes whether or not [ARGS] has arrived, so splits agree. */
+    size_t span = at ? (size_t)(at - b) - i : n - i;
+    bool plausible = span < 256 && !memchr(b + i, '{', span);
+    if (!plausible || (!at && final)) return body_fallback(p, off);
+    if (!at) return 1;
+    size_t name_end = (size_t)(at - b);
+    const char *idt = find(b + i, name_end - i, id_tag);
+    size_t j = name_end + sizeof args_tag - 1;
+    while (j < n && is_ws(b[j])) j++;
+    long vl = j < n ? chat_json_scan(b + j, n - j) : 0;
+    if (vl == 0 && !final) return 1;
+    if (vl <= 0 || b[j] != '{') return body_fallback(p, off);
+    json_error_t jerr;
+    json_t *obj = json_loadb(b + j, (size_t)vl, 0, &jerr);
+    bool ok = json_is_object(obj);
+    json_decref(obj);
+    size_t nl = (idt ? (size_t)(idt - b) : name_end) - i;
+    while (nl && is_ws(b[i + nl - 1])) nl--;
+    if (!ok || nl == 0) return body_fallback(p, off);
+    chat_call c = {0};
+    c.name = mem_strndup(b + i, nl);
+    c.arguments = chat_json_compact(b + j, (size_t)vl);
+    if (idt) {
+        size_t is = (size_t)(idt - b) + sizeof id_tag - 1;
+        c.id = mem_strndup(b + is, name_end - is);
+    }
+    if (!c.name || !c.arguments || (idt && !c.id)) {
+        chat_call_clear(&c);
+        return BASE_ENOMEM;
+    }
+    buf_consume(&p->tpend, off + j + (size_t)vl);
+    p->tstate = T_TEXT;
+    return emit_call(p, &c);
+}
+
+/* T_BODY for Llama 3.1's <|python_tag|>: JSON call(s), or name.call(k=v) up to the end. */
+static int body_python_tag(chat_parser *p, const char *b, size_t n, size_t off, bool final) {
+    size_t i = 0;
+    while (i < n && is_ws(b[i])) i++;
+    if (i < n && (b[i] == '{' || b[i] == '[')) {
+        /* Hand over to the JSON sequence reader. */
+        p->tstate = T_JSEQ;
+        p->body = off + i; /* the tag stays in tpend until a call is taken (fallback) */
+        p->seq_calls = false;
+        return BASE_OK;
+    }
+    if (!final) return 1;
+    chat_call c;
+    int rc = chat_call_from_python(b, n, &c);
+    if (rc == BASE_ENOMEM) return rc;
+    if (rc) return body_fallback(p, off + n);
+    buf_consume(&p->tpend, off + n);
+    p->tstate = T_TEXT;
+    return emit_call(p, &c);
+}
+
+/* T_JSEQ: a reply made of JSON calls ({..}, [..]) separated by whitespace, ';' or ','. */
+static int body_json_seq(chat_parser *p, bool final) {
+    const char *s = p->tpend.data;
+    size_t n = p->tpend.len, i = p->body;
+    while (i < n && (is_ws(s[i]) || (p->seq_calls && (s[i] == ';' || s[i] == ',')))) i++;
+    if (i == n) {
+        if (!final) return 1;
+        if (!p->seq_calls) return body_fallback(p, n);
+        buf_consume(&p->tpend, n);
+        p->tstate = T_TEXT;
+        return BASE_OK;
+    }
+    if (s[i] != '{' && s[i] != '[') {
+        /* Text after the calls: it is content (the separators before it are dropped). */
+        if (!p->seq_calls) return body_fallback(p, i);
+        buf_consume(&p->tpend, i);
+        p->tstate = T_TEXT;
+        return BASE_OK;
+    }
+    long vl = chat_json_scan(s + i, n - i);
+    if (vl == 0 && !final) return 1;
+    if (vl <= 0) return body_fallback(p, i);
+    chat_call *calls = NULL;
+    size_t nc = 0;
+    int rc;
+    if (s[i] == '{') {
+        calls = mem_alloc(sizeof *calls);
+        if (!calls) return BASE_ENOMEM;
+        rc = chat_call_from_json(s + i, (size_t)vl, calls);
+        if (rc) mem_free(calls);
+        else nc = 1;
+    } else {
+        rc = chat_calls_from_json_array(s + i, (size_t)vl, &calls, &nc);
+    }
+    if (rc == BASE_ENOMEM) return rc;
+    if (rc) {
+        /* Not a call: a reply that merely looks like JSON is content, read on as text. */
+        if (!p->seq_calls) return body_fallback(p, i);
+        buf_consume(&p->tpend, i);
+        return body_fallback(p, 0);
+    }
+    buf_consume(&p->tpend, i + (size_t)vl);
+    p->body = 0;
+    p->seq_calls = true;
+    return emit_calls(p, calls, nc);
+}
+
+/* Process tpend as far as it can go. */
+static int tools_run(chat_parser *p, bool final) {
+    const char *marker = tool_markers[p->prm.tool_format];
+    for (;;) {
+        int rc = BASE_OK;
+        if (p->failed) return BASE_ENOMEM;
+        const char *s = p->tpend.data;
+        size_t n = p->tpend.len;
+        if (p->cstrip) {
+            size_t k = 0;
+            while (k < n && is_ws(s[k])) k++;
+            buf_consume(&p->tpend, k);
+            s = p->tpend.data;
+            n = p->tpend.len;
+            if (n == 0) return BASE_OK;
+        }
+        switch (p->tstate) {
+        case T_START: {
+            size_t i = 0;
+            while (i < n && is_ws(s[i])) i++;
+            if (i == n && !final) return BASE_OK;
+            if (i < n && (s[i] == '{' || s[i] == '[')) {
+                p->tstate = T_JSEQ;
+                p->body = i;
+                p->seq_calls = false;
+            } else {
+                p->tstate = T_TEXT;
+            }
+            continue;
+        }
+        case T_TEXT: {
+            const char *at = marker && n ? find(s, n, marker) : NULL;
+            if (at) {
+                size_t pos = (size_t)(at - s), ws = pos;
+                while (ws > 0 && is_ws(s[ws - 1])) ws--;
+                if ((rc = emit_content(p, s, ws))) return rc;
+                buf_consume(&p->tpend, ws);
+                p->tstate = T_BODY;
+                p->body = pos - ws;
+                continue;
+            }
+            size_t keep = final ? 0 : holdback(s, n, &marker, 1);
+            size_t out = n - keep;
+            /* At the end, whitespace after the last call is dropped; else content is exact. */
+            if (final && p->n_calls)
+                while (out && is_ws(s[out - 1])) out--;
+            if ((rc = emit_content(p, s, out))) return rc;
+            buf_consume(&p->tpend, final ? n : out);
+            return BASE_OK;
+        }
+        case T_BODY: {
+            size_t off = p->body + strlen(marker);
+            const char *b = s + off;
+            size_t bn = n - off;
+            switch (p->prm.tool_format) {
+            case CHAT_TOOLS_HERMES: rc = body_hermes(p, b, bn, off, final); break;
+            case CHAT_TOOLS_MISTRAL: rc = body_mistral(p, b, bn, off, final); break;
+            default: rc = body_python_tag(p, b, bn, off, final); break;
+            }
+            if (rc == 1) return BASE_OK;
+            if (rc) return rc;
+            continue;
+        }
+        case T_JSEQ:
+            rc = body_json_seq(p, final);
+            if (rc == 1) return BASE_OK;
+            if (rc) return rc;
+            continue;
+        }
+    }
+}
+
+static int tools_push(chat_parser *p, const char *s, size_t n, bool final) {
+    if (n && buf_append(&p->tpend, s, n) < 0) return BASE_ENOMEM;
+    return tools_run(p, final);
+}
+
+/* ---- stage 1: reasoning ----------------------------------------------------------------- */
+
+static bool starts_with(const char *s, size_t n, const char *m) {
+    size_t ml = strlen(m);
+    return n >= ml && !memcmp(s, m, ml);
+}
+
+static int reasoning_run(chat_parser *p, bool final) {
+    for (;;) {
+        const char *s = p->rpend.data;
+        size_t n = p->rpend.len;
+        int rc;
+        switch (p->rstate) {
+        case R_START: {
+            size_t i = 0;
+            while (i < n && is_ws(s[i])) i++;
+            bool maybe = false;
+            for (int k = 0; chat_reasoning_markers[k].open; k++) {
+                const char *m = chat_reasoning_markers[k].open;
+                if (starts_with(s + i, n - i, m)) {
+                    buf_consume(&p->rpend, i + strlen(m));
+                    p->rstate = R_IN;
+                    p->rpair = k;
+                    p->rstrip = true;
+                    goto next;
+                }
+                size_t rest = n - i;
+                if (rest < strlen(m) && (rest == 0 || !memcmp(s + i, m, rest))) maybe = true;
+            }
+            if (maybe && !final) return BASE_OK;
+            /* No open marker: the prompt may have opened the block for us. */
+            p->rstate = p->prm.starts_in_reasoning ? R_IN : R_OUT;
+            p->rpair = -1;
+            p->rstrip = true;
+            continue;
+        }
+        case R_IN: {
+            if (p->rstrip) {
+                size_t k = 0;
+                while (k < n && is_ws(s[k])) k++;
+                buf_consume(&p->rpend, k);
+                s = p->rpend.data;
+                n = p->rpend.len;
+                if (n == 0) return BASE_OK;
+                p->rstrip = false;
+            }
+            const char *closes[8];
+            size_t nc = 0;
+            for (int k = 0; chat_reasoning_markers[k].close && nc < 8; k++)
+                if (p->rpair < 0 || p->rpair == k) closes[nc++] = chat_reasoning_markers[k].close;
+            const char *best = NULL;
+            size_t best_len = 0;
+            for (size_t k = 0; k < nc; k++) {
+                const char *at = find(s, n, closes[k]);
+                if (at && (!best || at < best)) best = at, best_len = strlen(closes[k]);
+            }
+            if (best) {
+                size_t pos = (size_t)(best - s), e = pos;
+                while (e > 0 && is_ws(s[e - 1])) e--;
+                if ((rc = emit_text(p, CHAT_EV_REASONING, s, e))) return rc;
+                buf_consume(&p->rpend, pos + best_len);
+                p->rstate = R_OUT;
+                p->cstrip = true;
+                continue;
+            }
+            size_t keep = holdback(s, n, closes, nc);
+            if (final) /* a partial marker at the very end is reasoning text after all */
+                for (keep = 0; keep < n && is_ws(s[n - keep - 1]);) keep++;
+            if ((rc = emit_text(p, CHAT_EV_REASONING, s, n - keep))) return rc;
+            buf_consume(&p->rpend, final ? n : n - keep);
+            return BASE_OK;
+        }
+        default:
+            rc = tools_push(p, s, n, final);
+            buf_consume(&p->rpend, n);
+            return rc;
+        }
+    next:;
+    }
+}
+
+/* ---- public ----------------------------------------------------------------------------- */
+
+static int run(chat_parser *p, const char *text, size_t len, bool final,
+               const chat_event **events, size_t *n_events, err_buf *eb) {
+    if (events) *events = NULL;
+    if (n_events) *n_events = 0;
+    if (!p) return err_set(eb, BASE_EINVAL, "chat parser is NULL");
+    if (p->failed) return err_set(eb, BASE_ENOMEM, "chat parser failed earlier (out of memory)");
+    if (p->finished) return err_set(eb, BASE_EINVAL, "chat parser already finished");
+    if (!text && len) return err_set(eb, BASE_EINVAL, "text is NULL");
+    p->n_evs = 0;
+    arena_reset(p->ev_arena);
+    int rc = BASE_OK;
+    if (len && buf_append(&p->rpend, text, len) < 0) rc = BASE_ENOMEM;
+    if (!rc) rc = reasoning_run(p, final);
+    if (!rc && final) rc = tools_run(p, true);
+    if (rc) {
+        p->failed = true;
+        return err_set(eb, BASE_ENOMEM, "out of memory");
+    }
+    if (final) p->finished = true;
+    if (events) *events = p->evs;
+    if (n_events) *n_events = p->n_evs;
+    return BASE_OK;
+}
+
+int chat_parser_feed(chat_parser *p, const char *text, size_t len, const chat_event **events,
+                     size_t *n_events, err_buf *eb) {
+    return run(p, text, len, false, events, n_events, eb);
+}
+
+int chat_parser_finish(chat_parser *p, const chat_event **events, size_t *n_events,
+                       err_buf *eb) {
+    return run(p, NULL, 0, true, events, n_events, eb);
+}
+
+const char *chat_parser_content(const chat_parser *p) {
+    return p && p->content.data ? p->content.data : "";
+}
+
+const char *chat_parser_reasoning(const chat_parser *p) {
+    return p && p->reasoning.data ? p->reasoning.data : "";
+}
+
+size_t chat_parser_tool_call_count(const chat_parser *p) { return p ? p->n_calls : 0; }
+
+const chat_event *chat_parser_tool_call(const chat_parser *p, size_t i) {
+    return p && i < p->n_calls ? &p->calls[i] : NULL;
+}
