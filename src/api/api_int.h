@@ -49,6 +49,8 @@ typedef struct api_gen_req {
     api_kind kind;
     const char *model;
     json_t *messages; /* chat: normalized copy (content always a string), owned */
+    json_t *tools;    /* chat: the tools the model is told about (NULL: none), owned */
+    bool opens_reasoning; /* chat: the rendered prompt left a reasoning block open */
     api_prompt *prompts; /* completions */
     int n_prompts;
     int max_tokens;   /* 0: unset */

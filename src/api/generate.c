@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "chat/chat.h"
 
 typedef struct choice {
     sched_job *job;
@@ -23,6 +24,7 @@ typedef struct choice {
     sched_finish finish;
     bool done, failed;
     int n_prompt, n_cached, n_gen;
+    chat_parser *parser; /* chat: splits content, reasoning and tool calls */
 } choice;
 
 typedef struct gen {
@@ -41,12 +43,20 @@ typedef struct gen {
     api_err err;
     bool failed;
     bool started; /* the SSE response has begun */
+    json_t *tools; /* chat: the request's tools (the parsers borrow them) */
 } gen;
 
 /* ---- response pieces ---- */
 
 static const char *finish_name(sched_finish f) {
     return f == SCHED_FINISH_LENGTH ? "length" : "stop";
+}
+
+/* A chat choice that produced tool calls and ended normally finishes with "tool_calls". */
+static const char *choice_finish(const choice *c) {
+    if (c->parser && c->finish == SCHED_FINISH_STOP && chat_parser_tool_call_count(c->parser))
+        return "tool_calls";
+    return finish_name(c->finish);
 }
 
 static json_t *base_object(gen *g, const char *object) {
@@ -178,6 +188,54 @@ static void stream_chunk(gen *g, choice *c, const char *text, size_t len, json_t
     stream_send(g, o);
 }
 
+/* A chat chunk whose delta is given (stolen), with optional logprobs (stolen). */
+static void stream_delta(gen *g, choice *c, json_t *delta, json_t *lp) {
+    json_t *o = base_object(g, "chat.completion.chunk");
+    json_t *ch = json_object();
+    json_object_set_new(ch, "index", json_integer(c->index));
+    json_object_set_new(ch, "delta", delta);
+    if (lp) {
+        json_t *l = json_object(), *arr = json_array();
+        json_array_append_new(arr, lp);
+        json_object_set_new(l, "content", arr);
+        lp = l;
+    }
+    json_object_set_new(ch, "logprobs", lp ? lp : json_null());
+    json_object_set_new(ch, "finish_reason", json_null());
+    json_t *arr = json_array();
+    json_array_append_new(arr, ch);
+    json_object_set_new(o, "choices", arr);
+    stream_send(g, o);
+}
+
+/* Chat text goes through the choice's parser; its events become deltas when streaming (the
+ * parser keeps the totals for a plain response). at_end: flush what it holds back. */
+static void chat_text(gen *g, choice *c, const char *text, size_t len, json_t *lp, bool at_end) {
+    const chat_event *evs = NULL;
+    size_t n = 0;
+    err_buf eb = {0};
+    if (len) chat_parser_feed(c->parser, text, len, &evs, &n, &eb);
+    if (g->stream) {
+        for (size_t i = 0; i < n; i++) {
+            stream_delta(g, c, chat_delta_json(&evs[i]), lp);
+            lp = NULL;
+        }
+    }
+    if (at_end) {
+        chat_parser_finish(c->parser, &evs, &n, &eb);
+        if (g->stream)
+            for (size_t i = 0; i < n; i++) {
+                stream_delta(g, c, chat_delta_json(&evs[i]), lp);
+                lp = NULL;
+            }
+    }
+    /* Logprobs of a token whose text is still held back travel in an empty delta. */
+    if (lp) {
+        if (g->stream) stream_delta(g, c, json_object(), lp);
+        else json_decref(lp);
+    }
+}
+
 /* ---- events ---- */
 
 static void on_token(gen *g, choice *c, const sched_event *ev) {
@@ -190,6 +248,12 @@ static void on_token(gen *g, choice *c, const sched_event *ev) {
         }
     }
     c->text_off += ev->len;
+    if (c->parser) {
+        if (lp && !g->stream) json_array_append(c->lp, lp);
+        chat_text(g, c, ev->text, ev->len, g->stream ? lp : NULL, false);
+        if (lp && !g->stream) json_decref(lp);
+        return;
+    }
     if (g->stream) {
         if (ev->len || lp) stream_chunk(g, c, ev->text, ev->len, lp, NULL, false);
         return;
@@ -234,6 +298,12 @@ static void on_end(gen *g, choice *c, const sched_event *ev) {
     if (ev->finish == SCHED_FINISH_CANCELLED)
         log_info("%s: choice %d cancelled after %d tokens (client gone)", g->id, c->index,
                  ev->n_gen);
+    if (c->parser) {
+        chat_text(g, c, ev->text, ev->len, NULL, ev->finish != SCHED_FINISH_CANCELLED);
+        if (g->stream && ev->finish != SCHED_FINISH_CANCELLED)
+            stream_chunk(g, c, NULL, 0, NULL, choice_finish(c), false);
+        return;
+    }
     if (g->stream) {
         if (ev->len) stream_chunk(g, c, ev->text, ev->len, NULL, NULL, false);
         if (ev->finish != SCHED_FINISH_CANCELLED)
@@ -253,9 +323,12 @@ static json_t *full_response(gen *g) {
         json_object_set_new(ch, "index", json_integer(c->index));
         const char *text = c->text.data ? c->text.data : "";
         if (chat) {
-            json_t *m = json_object();
-            json_object_set_new(m, "role", json_string("assistant"));
-            json_object_set_new(m, "content", api_json_string(text, c->text.len));
+            json_t *m = c->parser ? chat_message_json(c->parser) : NULL;
+            if (!m) {
+                m = json_object();
+                json_object_set_new(m, "role", json_string("assistant"));
+                json_object_set_new(m, "content", api_json_string(text, c->text.len));
+            }
             json_object_set_new(m, "refusal", json_null());
             json_object_set_new(ch, "message", m);
             if (c->lp) {
@@ -273,7 +346,7 @@ static json_t *full_response(gen *g) {
             buf_free(&t);
             json_object_set_new(ch, "logprobs", c->lp ? json_incref(c->lp) : json_null());
         }
-        json_object_set_new(ch, "finish_reason", json_string(finish_name(c->finish)));
+        json_object_set_new(ch, "finish_reason", json_string(choice_finish(c)));
         json_array_append_new(choices, ch);
     }
     json_object_set_new(o, "choices", choices);
@@ -286,7 +359,9 @@ static void gen_free(gen *g) {
         sched_job_free(g->ch[i].job);
         buf_free(&g->ch[i].text);
         json_decref(g->ch[i].lp);
+        chat_parser_free(g->ch[i].parser);
     }
+    json_decref(g->tools);
     for (int i = 0; g->echo && g->echo[i]; i++) mem_free(g->echo[i]);
     mem_free(g->echo);
     mem_free(g->ch);
@@ -401,6 +476,7 @@ void api_generate(srv_req *r, mdl_handle *h, const api_gen_req *q,
     g->created = time_unix();
     api_make_id(q->kind == API_CHAT ? "chatcmpl-" : "cmpl-", g->id, sizeof g->id);
     g->model_name = mem_strdup(q->model);
+    g->tools = q->tools ? json_incref(q->tools) : NULL;
     g->n_choices = n_prompts * q->n;
     g->ch = mem_calloc((size_t)g->n_choices, sizeof *g->ch);
     if (!g->model_name || !g->ch || (q->echo && fill_echo(g, q, prompts, n_prompt))) {
@@ -448,6 +524,18 @@ void api_generate(srv_req *r, mdl_handle *h, const api_gen_req *q,
         c->prompt_i = i / q->n;
         if (q->top_logprobs >= 0)
             c->lp = g->kind == API_CHAT ? json_array() : completion_logprobs_new();
+        if (g->kind == API_CHAT) {
+            chat_parser_params pp = chat_parser_default_params();
+            pp.tool_format = g->tools ? (chat_tool_format)mdl_handle_tool_format(h) : CHAT_TOOLS_NONE;
+            pp.starts_in_reasoning = q->opens_reasoning;
+            pp.tools = g->tools;
+            err_buf peb = {0};
+            if (chat_parser_new(&pp, &c->parser, &peb)) {
+                api_fail(&g->err, 500, NULL, "%s", err_msg(&peb));
+                g->failed = true;
+                break;
+            }
+        }
         jp.prompt = prompts[c->prompt_i];
         jp.n_prompt = n_prompt[c->prompt_i];
         /* n choices with one seed should still differ from each other. */

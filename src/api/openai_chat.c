@@ -6,23 +6,25 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "chat/chat.h"
 
 /* The prompt token ids of a chat request; *ids is mem_alloc'd. 400 for a template that
  * refuses the messages (e.g. "System role not supported"). */
-static int chat_prompt(mdl_handle *h, const api_gen_req *q, int32_t **ids, int *n, api_err *e) {
+static int chat_prompt(mdl_handle *h, api_gen_req *q, int32_t **ids, int *n, api_err *e) {
     const tok *t = mdl_handle_tok(h);
     int32_t bos = tok_bos(t), eos = tok_eos(t);
     const char *bos_text = bos != TOK_NULL ? tok_piece(t, bos, NULL) : "";
     const char *eos_text = eos != TOK_NULL ? tok_piece(t, eos, NULL) : "";
     buf text = {0};
     err_buf eb = {0};
-    int rc = tmpl_render_chat(mdl_handle_tmpl(h), q->messages, NULL, true, bos_text, eos_text,
+    int rc = tmpl_render_chat(mdl_handle_tmpl(h), q->messages, q->tools, true, bos_text, eos_text,
                               NULL, &text, &eb);
     if (rc) {
         buf_free(&text);
         return api_fail(e, rc == BASE_ENOMEM ? 500 : 400, "messages",
                         "the chat template of model '%s' failed: %s", q->model, err_msg(&eb));
     }
+    q->opens_reasoning = chat_prompt_opens_reasoning(text.data ? text.data : "", text.len);
     bool add_bos = bos != TOK_NULL && tok_add_bos(t) &&
                    !(text.data && *bos_text && !strncmp(text.data, bos_text, strlen(bos_text)));
     int32_t *raw = NULL;
@@ -53,6 +55,7 @@ static void on_chat(srv_req *r, void *ud) {
         api_acquire_model(ctx, q.model, &h, &e)) {
         api_respond_err(r, &e);
         json_decref(q.messages);
+        json_decref(q.tools);
         return;
     }
     int32_t *ids = NULL;
@@ -65,6 +68,7 @@ static void on_chat(srv_req *r, void *ud) {
     }
     mem_free(ids);
     json_decref(q.messages);
+    json_decref(q.tools);
 }
 
 int api_register_chat(server *s, api_ctx *ctx) {

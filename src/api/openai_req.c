@@ -257,13 +257,51 @@ static int parse_logprobs(json_t *root, api_gen_req *q, api_err *e) {
     return BASE_OK;
 }
 
+/* tools: [{"type":"function","function":{"name":...,"parameters":{...}}}] and tool_choice
+ * ("none", "auto", "required" or {"type":"function","function":{"name":...}}). With "none"
+ * the model is not told about the tools. "required" and a named function are accepted but
+ * not yet enforced by constrained decoding. */
+static int parse_tools(json_t *root, api_gen_req *q, api_err *e) {
+    json_t *tools = field(root, "tools");
+    if (!tools) return BASE_OK;
+    if (!json_is_array(tools)) return api_fail(e, 400, "tools", "'tools' must be an array");
+    size_t i;
+    json_t *t;
+    json_array_foreach(tools, i, t) {
+        json_t *type = json_object_get(t, "type"), *fn = json_object_get(t, "function");
+        if (!json_is_object(t) || !json_is_string(type) || strcmp(json_string_value(type), "function"))
+            return api_fail(e, 400, "tools", "tools[%zu] must be an object with type 'function'", i);
+        if (!json_is_object(fn) || !json_is_string(json_object_get(fn, "name")))
+            return api_fail(e, 400, "tools", "tools[%zu].function must be an object with a string 'name'", i);
+        json_t *params = json_object_get(fn, "parameters");
+        if (params && !json_is_object(params))
+            return api_fail(e, 400, "tools", "tools[%zu].function.parameters must be an object", i);
+    }
+    json_t *tc = field(root, "tool_choice");
+    bool none = false;
+    if (tc) {
+        if (json_is_string(tc)) {
+            const char *v = json_string_value(tc);
+            if (strcmp(v, "none") && strcmp(v, "auto") && strcmp(v, "required"))
+                return api_fail(e, 400, "tool_choice", "'tool_choice' must be none, auto, required or a function");
+            none = !strcmp(v, "none");
+        } else if (!json_is_object(tc) || !json_is_object(json_object_get(tc, "function")) ||
+                   !json_is_string(json_object_get(json_object_get(tc, "function"), "name"))) {
+            return api_fail(e, 400, "tool_choice", "'tool_choice' must be none, auto, required or {\"type\":\"function\",\"function\":{\"name\":...}}");
+        }
+    }
+    if (!none && json_array_size(tools)) q->tools = json_deep_copy(tools);
+    return BASE_OK;
+}
+
 static int parse_fields(json_t *root, arena *a, api_gen_req *q, api_err *e) {
     json_t *model = json_object_get(root, "model");
     if (!model) return api_fail(e, 400, "model", "'model' is required");
     if (!json_is_string(model) || !json_string_length(model))
         return api_fail(e, 400, "model", "'model' must be a non-empty string");
     q->model = json_string_value(model);
-    if (q->kind == API_CHAT ? parse_messages(root, a, q, e) : parse_prompt(root, a, q, e))
+    if (q->kind == API_CHAT ? parse_messages(root, a, q, e) || parse_tools(root, q, e)
+                            : parse_prompt(root, a, q, e))
         return BASE_EINVAL;
     long long v = 0;
     bool has = false;
@@ -311,7 +349,8 @@ int api_parse_gen(api_kind kind, str_slice body, arena *a, api_gen_req *q, api_e
     int rc = parse_fields(root, a, q, e);
     if (rc) {
         json_decref(q->messages);
-        q->messages = NULL;
+        json_decref(q->tools);
+        q->messages = q->tools = NULL;
         json_decref(root);
         return rc;
     }
@@ -326,7 +365,8 @@ int api_parse_gen(api_kind kind, str_slice body, arena *a, api_gen_req *q, api_e
     for (int i = 0; i < q->n_prompts; i++) oom |= q->prompts[i].tokens == NULL && !q->prompts[i].text;
     if (oom) {
         json_decref(q->messages);
-        q->messages = NULL;
+        json_decref(q->tools);
+        q->messages = q->tools = NULL;
         return api_fail(e, 500, NULL, "out of memory");
     }
     return BASE_OK;

@@ -100,6 +100,8 @@ const mdl_config *mdl_handle_config(const mdl_handle *h);
 const llm_model *mdl_handle_model(const mdl_handle *h);
 const tok *mdl_handle_tok(const mdl_handle *h);
 const tmpl *mdl_handle_tmpl(const mdl_handle *h); /* the GGUF's template or a ChatML fallback */
+/* The tool-call syntax the template's model emits (a chat_tool_format, see chat/chat.h). */
+int mdl_handle_tool_format(const mdl_handle *h);
 void *mdl_handle_attach(const mdl_handle *h);     /* what on_load attached */
 /* Number of loaded models (tests). */
 int mdl_registry_n_loaded(mdl_registry *r);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/chat.h"
 #include "models_int.h"
 
 const char mdl_chatml_template[] =
@@ -29,6 +30,7 @@ struct mdl_handle {
     llm_model *model;
     tok *tok;
     tmpl *tmpl;
+    int tool_format; /* chat_tool_format of the template in use */
     void *attach;
 };
 
@@ -310,10 +312,16 @@ static int load_template(mdl_handle *e, err_buf *eb) {
     }
     if (src) {
         err_buf teb = {0};
-        if (!tmpl_compile(src, len, &e->tmpl, &teb)) return BASE_OK;
+        if (!tmpl_compile(src, len, &e->tmpl, &teb)) {
+            char *z = mem_strndup(src, len);
+            e->tool_format = z ? (int)chat_tool_format_detect(z) : (int)CHAT_TOOLS_JSON;
+            mem_free(z);
+            return BASE_OK;
+        }
         log_warn("models: %s: chat template does not compile (%s); using ChatML", e->cfg->name,
                  err_msg(&teb));
     }
+    e->tool_format = (int)chat_tool_format_detect(mdl_chatml_template);
     return tmpl_compile(mdl_chatml_template, sizeof mdl_chatml_template - 1, &e->tmpl, eb);
 }
 
@@ -391,4 +399,5 @@ const mdl_config *mdl_handle_config(const mdl_handle *h) { return h->cfg; }
 const llm_model *mdl_handle_model(const mdl_handle *h) { return h->model; }
 const tok *mdl_handle_tok(const mdl_handle *h) { return h->tok; }
 const tmpl *mdl_handle_tmpl(const mdl_handle *h) { return h->tmpl; }
+int mdl_handle_tool_format(const mdl_handle *h) { return h->tool_format; }
 void *mdl_handle_attach(const mdl_handle *h) { return h->attach; }
