@@ -303,6 +303,7 @@ static int macro_call(rstate *rs, tmpl_macro *m, call_args *a, tmpl_value *out) 
     }
     tmpl_value varargs = tv_list_new(rs);
     if (varargs.kind != TV_LIST) return BASE_ENOMEM;
+    varargs.is_tuple = true;
     for (size_t k = def->nnames; k < a->npos; k++)
         if ((rc = tv_list_push(rs, varargs.list, a->pos[k]))) return rc;
     if ((rc = scope_set(rs, s, "varargs", varargs))) return rc;

@@ -417,7 +417,11 @@ static int parse_int_str(tmpl_value s, int64_t *out) {
     while (st < e && isspace((unsigned char)s.s.p[st])) st++;
     while (e > st && isspace((unsigned char)s.s.p[e - 1])) e--;
     if (e == st || e - st >= sizeof nb) return -1;
-    for (size_t i = st; i < e; i++) if (s.s.p[i] != '_') nb[k++] = s.s.p[i];
+    for (size_t i = st; i < e; i++) {
+        char c = s.s.p[i];
+        if (c == 'x' || c == 'X' || c == 'p' || c == 'P') return -1; /* no C hex floats */
+        if (c != '_') nb[k++] = c;
+    }
     nb[k] = 0;
     char *end;
     errno = 0;
@@ -450,7 +454,7 @@ static int f_float(F_ARGS) {
     tmpl_value *d = arg_get(a, 0, "default");
     (void)rs;
     if (tv_is_num(v)) { *out = tv_float(tv_num(v)); return 0; }
-    if (v.kind == TV_STR && v.s.n < 64) {
+    if (v.kind == TV_STR && v.s.n < 64 && !memchr(v.s.p, 'x', v.s.n) && !memchr(v.s.p, 'X', v.s.n)) {
         char nb[64], *end;
         memcpy(nb, v.s.p, v.s.n); nb[v.s.n] = 0;
         double f = strtod(nb, &end);

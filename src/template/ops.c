@@ -5,6 +5,7 @@
  * comparisons and membership tests.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "template/tmpl_int.h"
@@ -165,7 +166,17 @@ int str_percent(rstate *rs, tmpl_value fmt, tmpl_value b, tmpl_value *out) {
             snprintf(num, sizeof num, spec, tv_num(v));
             rc = sb_puts(rs, &s, num);
         } else if (c == 's' || c == 'r' || c == 'a') {
-            rc = c == 's' ? tv_write_str(rs, &s, v) : tv_write_repr(rs, &s, v);
+            /* %-10s / %10s: pad the text to a width (counted in code points) */
+            sbuf t = {0};
+            rc = c == 's' ? tv_write_str(rs, &t, v) : tv_write_repr(rs, &t, v);
+            bool left = memchr(spec, '-', sl) != NULL;
+            size_t k2 = 1;
+            while (k2 < sl && !(spec[k2] >= '1' && spec[k2] <= '9') && spec[k2] != '.') k2++;
+            long width = k2 < sl && spec[k2] != '.' ? strtol(spec + k2, NULL, 10) : 0;
+            size_t len = t.p ? utf8_len(t.p, t.n) : 0;
+            for (long w = (long)len; !rc && !left && w < width && w < 4096; w++) rc = sb_puts(rs, &s, " ");
+            if (!rc && t.n) rc = sb_put(rs, &s, t.p, t.n);
+            for (long w = (long)len; !rc && left && w < width && w < 4096; w++) rc = sb_puts(rs, &s, " ");
         } else {
             return rs_err(rs, BASE_EINVAL, "ValueError", "unsupported format character '%c'", c);
         }

@@ -102,6 +102,9 @@ static const tcase EXPR_cases[] = {
     {"{{ '%s and %d' % ('x', 3) }} {{ '%05.2f' % 3.14159 }} {{ '%(a)s!' % {'a': 1} }}",
      "{}",
      "x and 3 03.14 1!", NULL},
+    {"{{ '%-5s|%5s|' % ('ab', '\303\251') }}{{ '%5.1f' % 2.25 }}{{ '%x' % 255 }} {{ (1, 2) == [1, 2] }} {{ (1, 2) == (1, 2) }} {{ {'a': 1} == {'a': 1.0} }}",
+     "{}",
+     "ab   |    \303\251|  2.2ff False True True", NULL},
 };
 
 static const tcase FILTER_cases[] = {
@@ -240,6 +243,9 @@ static const tcase STMT_cases[] = {
     {"{% for i in [1, 2] %}a{% break %}{% else %}E{% endfor %}|{% for i in [1, 2] %}{% if i == 1 %}{% continue %}{% endif %}b{% else %}E{% endfor %}|{% for i in [1, 2] %}{% filter upper %}x{% if i == 2 %}{% break %}{% endif %}{% endfilter %}{% endfor %}",
      "{}",
      "aE|b|X", NULL},
+    {"{% macro m(a) %}{{ varargs }}{{ a }}{% endmacro %}{{ m(1, 2, 3) }}{{ '0x1A'|int }}{{ '0x1A'|float }}{{ ' 1_000 '|int }}",
+     "{}",
+     "(2, 3)100.01000", NULL},
     {"{% generation %}gen {{ 1 }}{% endgeneration %}|{{ strftime_now('%Y-%m-%d %H:%M %b %A') }}",
      "{}",
      "gen 1|2025-07-10 12:00 Jul Thursday", NULL},

@@ -159,7 +159,7 @@ static bool equal_at(tmpl_value a, tmpl_value b, int depth) {
     case TV_UNDEF: case TV_NONE: return true;
     case TV_STR: return a.s.n == b.s.n && !memcmp(a.s.p, b.s.p, a.s.n);
     case TV_LIST:
-        if (a.list->n != b.list->n) return false;
+        if (a.is_tuple != b.is_tuple || a.list->n != b.list->n) return false; /* (1,) != [1] */
         for (size_t i = 0; i < a.list->n; i++)
             if (!equal_at(a.list->v[i], b.list->v[i], depth + 1)) return false;
         return true;
@@ -177,8 +177,6 @@ static bool equal_at(tmpl_value a, tmpl_value b, int depth) {
     default: return false;
     }
 }
-
-static const char *op_name_for(int kind) { (void)kind; return "<"; }
 
 static int compare_at(rstate *rs, tmpl_value a, tmpl_value b, int *out, int depth);
 int tv_compare(rstate *rs, tmpl_value a, tmpl_value b, int *out) { return compare_at(rs, a, b, out, 0); }
@@ -213,8 +211,8 @@ static int compare_at(rstate *rs, tmpl_value a, tmpl_value b, int *out, int dept
     if (a.kind == TV_UNDEF || b.kind == TV_UNDEF)
         return rs_err(rs, BASE_ENOTFOUND, "UndefinedError", "%s",
                       a.kind == TV_UNDEF && a.undef_name ? a.undef_name : b.kind == TV_UNDEF && b.undef_name ? b.undef_name : "value is undefined");
-    return rs_err(rs, BASE_ETYPE, "TypeError", "'%s' not supported between instances of '%s' and '%s'",
-                  op_name_for(0), tv_type_name(a), tv_type_name(b));
+    return rs_err(rs, BASE_ETYPE, "TypeError", "ordering not supported between instances of '%s' and '%s'",
+                  tv_type_name(a), tv_type_name(b));
 }
 
 const char *tv_type_name(tmpl_value v) {
