@@ -92,6 +92,10 @@ static int left_rec(const grammar *g, const uint32_t *minlen, uint8_t *color, in
 int grammar_build(const uint32_t *const *rules, const size_t *lens, int n_rules, int root,
                   const char *const *names, grammar **out, err_buf *eb) {
     *out = NULL;
+    /* The checks below recurse once per rule in a chain; a bound keeps hostile grammars from
+     * exhausting the stack. */
+    if (n_rules > GRAMMAR_MAX_RULES)
+        return err_set(eb, BASE_EUNSUPPORTED, "grammar has %d rules (at most %d)", n_rules, GRAMMAR_MAX_RULES);
     grammar *g = mem_calloc(1, sizeof *g);
     size_t n_code = 0, n_alts = 0;
     for (int r = 0; r < n_rules; r++) {

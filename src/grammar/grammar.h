@@ -87,7 +87,8 @@ void gstate_reset(gstate *s);
  * character: the character must then be able to continue). The state is not changed. */
 bool gstate_can_accept_bytes(gstate *s, const void *bytes, size_t n);
 /* Advance over bytes[0..n). BASE_EINVAL (state unchanged) when the grammar rejects them,
- * BASE_ENOMEM. */
+ * BASE_ENOMEM when out of memory or when the grammar is too ambiguous here (more than about a
+ * thousand simultaneous parses, e.g. a long run of nullable repetitions). */
 int gstate_accept_bytes(gstate *s, const void *bytes, size_t n);
 /* The text so far is a complete sentence of the grammar (no unfinished character). */
 bool gstate_is_complete(const gstate *s);

@@ -17,6 +17,7 @@
 enum { GOP_END = 0, GOP_REF = 1, GOP_CHARS = 2 };
 
 #define GRAMMAR_DIST_INF 0x3fffffffu
+#define GRAMMAR_MAX_RULES 20000
 
 struct grammar {
     uint32_t *code;
@@ -66,6 +67,11 @@ int gschema_int_range(buf *o, bool has_lo, int64_t lo, bool has_hi, int64_t hi, 
  * its opening quote, closing quote included, that is none of names[0..n) (schema_keys.c). */
 int gschema_not_keys(buf *rules, const char *name, const char *const *names, size_t n, err_buf *eb);
 
+/* Append a GBNF expression for a JSON string (quotes and trailing ws included) whose value
+ * matches the regular expression `pattern` (schema_pattern.c). BASE_EUNSUPPORTED for
+ * features outside the supported subset. */
+int gschema_pattern(buf *o, const char *pattern);
+
 /* ---- parse stacks ---- */
 
 /* A stack is a linked list of frames from the top: pos is where the frame continues, parent
@@ -83,7 +89,8 @@ typedef struct gpool {
     size_t n_node, cap_node;
     int32_t *set;
     size_t n_set, cap_set;
-    bool oom;
+    size_t work; /* steps of the current advance, bounded so ambiguous grammars stay fast */
+    bool oom;    /* out of memory, or the bound on stacks or work was hit */
 } gpool;
 
 void gpool_free(gpool *p);

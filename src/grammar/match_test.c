@@ -105,6 +105,21 @@ TEST(grammar_match_partial_prefix_ranges) {
     grammar_free(g);
 }
 
+/* Found by fuzzing: an empty root has no frames at all. */
+TEST(grammar_match_empty_root) {
+    grammar *g = must_parse("root ::= # nothing but a comment\n");
+    gstate *st = gstate_new(g);
+    ASSERT_TRUE(gstate_is_done(st));
+    ASSERT_OK(gstate_accept_bytes(st, "", 0), NULL);
+    ASSERT_EQ_INT(gstate_accept_bytes(st, "a", 1), BASE_EINVAL);
+    gstate *c = gstate_clone(st);
+    ASSERT_NOT_NULL(c);
+    ASSERT_TRUE(gstate_is_done(c));
+    gstate_free(c);
+    gstate_free(st);
+    grammar_free(g);
+}
+
 TEST(grammar_match_complete_vs_done) {
     grammar *g = must_parse("root ::= [0-9]+ (\"!\")?");
     gstate *st = gstate_new(g);
@@ -177,5 +192,18 @@ TEST(grammar_match_fault_loop) {
         gstate_free(st);
         ASSERT_CMP_INT(n, <, 1000);
     }
+    grammar_free(g);
+}
+
+/* Found by fuzzing: 200 nullable repetitions in a row make every character parse hundreds of
+ * ways. The work per step is bounded: a clean error (or success), quickly. */
+TEST(grammar_match_ambiguity_is_bounded) {
+    grammar *g = must_parse("root ::= \"a\" (\"x\" | y){200}\ny ::= [^z]*\n");
+    gstate *st = gstate_new(g);
+    ASSERT_NOT_NULL(st);
+    int rc = 0;
+    for (int i = 0; i < 20 && rc == 0; i++) rc = gstate_accept_bytes(st, i ? "q" : "a", 1);
+    ASSERT_TRUE(rc == 0 || rc == BASE_ENOMEM);
+    gstate_free(st);
     grammar_free(g);
 }

@@ -323,7 +323,17 @@ static const char *visit_string(conv *c, const json_t *s, const char *hint) {
     else if (fmt && strcmp(fmt, "time") == 0) fr = "fmt-time";
     else if (fmt && strcmp(fmt, "date-time") == 0) fr = "fmt-date-time";
     else if (fmt && strcmp(fmt, "uuid") == 0) fr = "fmt-uuid";
-    /* Other formats (email, uri, ...) and `pattern` are not enforced: any string passes. */
+    /* Other formats (email, uri, ...) are not enforced: any string passes. */
+    const char *pattern = json_string_value(json_object_get(s, "pattern"));
+    if (pattern && !fr) {
+        buf e = {0};
+        int rc = gschema_pattern(&e, pattern);
+        if (rc == 0) return define(c, hint, &e);
+        buf_free(&e);
+        if (rc == BASE_ENOMEM) return oom(c);
+        /* Outside the supported subset: any string (within the lengths below) passes. */
+        log_debug("json schema: pattern \"%.80s\" not supported, not enforced", pattern);
+    }
     long mn = 0, mx = -1;
     bool has_mn = get_count(c, s, "minLength", &mn), has_mx = get_count(c, s, "maxLength", &mx);
     if (c->rc) return NULL;

@@ -222,3 +222,19 @@ TEST(grammar_schema_fault_loop) {
     }
     json_decref(s);
 }
+
+TEST(grammar_schema_patterns) {
+    check("{\"type\":\"string\",\"pattern\":\"^[A-Z]{3}-\\\\d{2,4}$\"}", V("\"ABC-12\"", "\"XYZ-1234\""),
+          V("\"AB-12\"", "\"ABC-1\"", "\"abc-12\"", "\"ABC-12345\""));
+    check("{\"type\":\"string\",\"pattern\":\"^(cat|dog)s?( \\\\w+)*$\"}", V("\"cat\"", "\"dogs a_1 b\""),
+          V("\"cow\"", "\"cats \""));
+    /* Unanchored: anything around it. */
+    check("{\"type\":\"string\",\"pattern\":\"ab+c\"}", V("\"abc\"", "\"xxabbbcyy\""), V("\"ac\"", "\"abx\""));
+    /* JSON specials inside the pattern come out escaped. */
+    check("{\"type\":\"string\",\"pattern\":\"^a\\\"b\\\\\\\\c\\\\n[^x]$\"}",
+          V("\"a\\\"b\\\\c\\ny\"", "\"a\\\"b\\\\c\\n\\\"\""), V("\"a\\\"b\\\\c\\nx\"", "\"a\"b\\\\c\\ny\""));
+    check("{\"type\":\"string\",\"pattern\":\"^.\\\\.[\\u00e0-\\u00ff\\\"]?$\"}",
+          V("\"x.\"", "\"\\\".\xc3\xa9\"", "\"a.\\\"\""), V("\"\\n.\"", "\"ab\"", "\"a.b\""));
+    /* Outside the subset (lookahead, backreference): any string. */
+    check("{\"type\":\"string\",\"pattern\":\"^(?=a)\\\\1$\"}", V("\"anything\""), V("1"));
+}

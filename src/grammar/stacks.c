@@ -6,7 +6,10 @@
  */
 #include "grammar_int.h"
 
-#define MAX_STACKS 4096 /* per set: an ambiguous grammar beyond this is treated as too large */
+/* Per set, and per step: an ambiguous grammar beyond these (thousands of live parses, say
+ * many nullable repetitions in a row) is treated like running out of memory. */
+#define MAX_STACKS 1024
+#define MAX_WORK (1u << 20)
 
 void gpool_free(gpool *p) {
     mem_free(p->node);
@@ -55,6 +58,7 @@ static bool same_chain(const gpool *p, int32_t a, int32_t b) {
 /* Add the stack (pos, parent) to the set that starts at from, unless it is there already:
  * ambiguous grammars would otherwise double their stacks at every step. */
 static void add_stack(gpool *p, size_t from, uint32_t pos, int32_t parent) {
+    p->work += p->n_set - from;
     for (size_t i = from; i < p->n_set; i++) {
         int32_t t = p->set[i];
         if (t >= 0 && p->node[t].pos == pos && same_chain(p, p->node[t].parent, parent)) return;
@@ -79,6 +83,10 @@ static void add_empty(gpool *p, size_t from) {
 static void expand(const grammar *g, gpool *p, size_t from, uint32_t pos, int32_t parent) {
     for (;;) {
         if (p->oom) return;
+        if (++p->work > MAX_WORK) {
+            p->oom = true;
+            return;
+        }
         uint32_t op = g->code[pos];
         if (op == GOP_END) {
             if (parent < 0) {
@@ -109,12 +117,14 @@ static void expand(const grammar *g, gpool *p, size_t from, uint32_t pos, int32_
 
 void gm_start(const grammar *g, gpool *p) {
     size_t from = p->n_set;
+    p->work = 0;
     for (uint32_t a = g->rule_alt[g->root]; a < g->rule_alt[g->root + 1]; a++)
         expand(g, p, from, g->alts[a], -1);
 }
 
 void gm_advance(const grammar *g, gpool *p, size_t from, size_t to, uint32_t cp) {
     size_t out = p->n_set;
+    p->work = 0;
     for (size_t i = from; i < to; i++) {
         int32_t t = p->set[i];
         if (t < 0) continue;

@@ -117,7 +117,7 @@ static int commit(gstate *s, size_t from, size_t to) {
         s->remap = r;
         s->cap_remap = s->pool.n_node;
     }
-    memset(s->remap, 0xff, s->pool.n_node * sizeof *s->remap);
+    if (s->pool.n_node) memset(s->remap, 0xff, s->pool.n_node * sizeof *s->remap);
     s->spare.n_node = s->spare.n_set = 0;
     size_t n = to - from;
     if (s->spare.cap_set < n) {
