@@ -106,24 +106,35 @@ typedef struct chat_parser_params {
     const json_t *tools;          /* the request's tools (borrowed; must outlive the parser)
                                      or NULL: tells XML-style arguments' string parameters
                                      from JSON ones */
+    bool stream_arguments;        /* also announce a call (TOOL_CALL_BEGIN) as soon as its
+                                     name is known and stream its arguments (TOOL_ARGS) */
 } chat_parser_params;
 
 chat_parser_params chat_parser_default_params(void); /* NONE, reasoning on, random ids */
 
 typedef enum chat_event_kind {
-    CHAT_EV_CONTENT = 0, /* text: a content delta */
-    CHAT_EV_REASONING,   /* text: a reasoning_content delta */
-    CHAT_EV_TOOL_CALL,   /* one complete tool call */
+    CHAT_EV_CONTENT = 0,    /* text: a content delta */
+    CHAT_EV_REASONING,      /* text: a reasoning_content delta */
+    CHAT_EV_TOOL_CALL,      /* one complete tool call */
+    CHAT_EV_TOOL_CALL_BEGIN, /* stream_arguments: a call's index, id and name are known */
+    CHAT_EV_TOOL_ARGS,      /* stream_arguments: text: the next piece of its arguments */
 } chat_event_kind;
 
+/* With stream_arguments, a call whose JSON puts "name" before its arguments object (Hermes
+ * JSON bodies, Llama 3 / plain JSON objects, Mistral name[ARGS]{..}) comes as TOOL_CALL_BEGIN,
+ * TOOL_ARGS..., then its TOOL_CALL with `streamed` set (the pieces joined equal `arguments`).
+ * Other calls come as one TOOL_CALL as usual. A call announced and then found malformed
+ * cannot be taken back: its text comes out as content too, and the next call reuses its
+ * index. Without stream_arguments only TOOL_CALL events are produced. */
 typedef struct chat_event {
     chat_event_kind kind;
-    const char *text; /* CONTENT / REASONING: the delta (NUL-terminated), else NULL */
+    const char *text; /* CONTENT / REASONING / TOOL_ARGS: the delta (NUL-terminated) */
     size_t len;
-    int index;             /* TOOL_CALL: 0-based position among this reply's calls */
-    const char *id;        /* TOOL_CALL: "call_..." (or the id the model wrote) */
-    const char *name;      /* TOOL_CALL: function name */
+    int index;             /* TOOL_*: 0-based position among this reply's calls */
+    const char *id;        /* TOOL_CALL, _BEGIN: "call_..." (or the id the model wrote) */
+    const char *name;      /* TOOL_CALL, _BEGIN: function name */
     const char *arguments; /* TOOL_CALL: the arguments as compact JSON text (an object) */
+    bool streamed;         /* TOOL_CALL: already sent as TOOL_CALL_BEGIN + TOOL_ARGS */
 } chat_event;
 
 /* A new parser. *out is freed with chat_parser_free. BASE_ENOMEM / BASE_EINVAL. */
@@ -157,7 +168,11 @@ json_t *chat_tool_call_json(const chat_event *ev, bool with_index);
 /* The "tool_calls" array of everything the parser emitted (new reference; [] when none). */
 json_t *chat_tool_calls_json(const chat_parser *p);
 /* The delta object of a streamed chunk for one event: {"content":..}, {"reasoning_content":..}
- * or {"tool_calls":[{index, id, type, function:{name, arguments}}]}. New reference. */
+ * or {"tool_calls":[{index, id, type, function:{name, arguments}}]} (BEGIN: arguments "";
+ * TOOL_ARGS: {"tool_calls":[{index, function:{arguments: piece}}]}). New reference. NULL
+ * for a TOOL_CALL with `streamed` set (nothing left to send), when out of memory, or when the
+ * text is not valid UTF-8 (the parser never splits a character; the model may still emit
+ * invalid bytes). */
 json_t *chat_delta_json(const chat_event *ev);
 /* The non-streamed message: {"role":"assistant","content":..} plus "reasoning_content" when
  * there was reasoning and "tool_calls" when there were calls. content is null when there

@@ -35,7 +35,16 @@ json_t *chat_delta_json(const chat_event *ev) {
     switch (ev->kind) {
     case CHAT_EV_CONTENT: return json_pack("{s:s%}", "content", ev->text, ev->len);
     case CHAT_EV_REASONING: return json_pack("{s:s%}", "reasoning_content", ev->text, ev->len);
-    case CHAT_EV_TOOL_CALL: return json_pack("{s:[o]}", "tool_calls", chat_tool_call_json(ev, true));
+    case CHAT_EV_TOOL_CALL:
+        if (ev->streamed) return NULL;
+        return json_pack("{s:[o]}", "tool_calls", chat_tool_call_json(ev, true));
+    case CHAT_EV_TOOL_CALL_BEGIN:
+        return json_pack("{s:[{s:i, s:s, s:s, s:{s:s, s:s}}]}", "tool_calls", "index", ev->index,
+                         "id", ev->id, "type", "function", "function", "name", ev->name,
+                         "arguments", "");
+    case CHAT_EV_TOOL_ARGS:
+        return json_pack("{s:[{s:i, s:{s:s%}}]}", "tool_calls", "index", ev->index, "function",
+                         "arguments", ev->text, ev->len);
     }
     return NULL;
 }

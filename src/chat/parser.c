@@ -34,6 +34,13 @@ struct chat_parser {
     chat_event *calls;  /* every call so far; strings owned (mem_alloc) */
     size_t n_calls, cap_calls;
     buf content, reasoning; /* totals */
+    struct {                /* stream_arguments: the call being streamed */
+        bool active;
+        char *id;           /* handed to the call when it completes */
+        size_t raw_done;    /* bytes of its raw arguments text compacted so far */
+        bool in_str, esc;   /* the compactor's state at raw_done */
+        buf sent;           /* the compact arguments text sent so far */
+    } part;
 };
 
 static const char *const tool_markers[] = {
@@ -83,6 +90,8 @@ void chat_parser_free(chat_parser *p) {
         mem_free((char *)p->calls[i].arguments);
     }
     mem_free(p->calls);
+    mem_free(p->part.id);
+    buf_free(&p->part.sent);
     mem_free(p->evs);
     arena_free(p->ev_arena);
     buf_free(&p->rpend);
@@ -128,6 +137,41 @@ static int emit_content(chat_parser *p, const char *s, size_t n) {
     return emit_text(p, CHAT_EV_CONTENT, s, n);
 }
 
+/* A fresh "call_" + 9 alphanumerics (Mistral's templates insist on 9 when the id comes back),
+ * mem_alloc'd; NULL when out of memory. */
+static char *make_id(chat_parser *p) {
+    static const char al[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    char id[16] = "call_";
+    for (int i = 0; i < 9; i++) {
+        p->rng ^= p->rng << 13, p->rng ^= p->rng >> 7, p->rng ^= p->rng << 17;
+        id[5 + i] = al[p->rng % (sizeof al - 1)];
+    }
+    id[14] = 0;
+    return mem_strdup(id);
+}
+
+static void part_reset(chat_parser *p) {
+    mem_free(p->part.id);
+    p->part.id = NULL;
+    p->part.active = false;
+    p->part.raw_done = 0;
+    p->part.in_str = p->part.esc = false;
+    p->part.sent.len = 0;
+}
+
+/* A TOOL_ARGS piece of the call being streamed. */
+static int emit_part_text(chat_parser *p, const char *s, size_t n) {
+    if (n == 0) return BASE_OK;
+    char *copy = arena_strndup(p->ev_arena, s, n);
+    chat_event *e = copy ? push_event(p) : NULL;
+    if (!e || buf_append(&p->part.sent, s, n) < 0) return BASE_ENOMEM;
+    e->kind = CHAT_EV_TOOL_ARGS;
+    e->text = copy;
+    e->len = n;
+    e->index = (int)p->n_calls;
+    return BASE_OK;
+}
+
 static int emit_call(chat_parser *p, chat_call *c) {
     if (p->n_calls == p->cap_calls) {
         size_t ncap = p->cap_calls ? p->cap_calls * 2 : 4;
@@ -139,19 +183,25 @@ static int emit_call(chat_parser *p, chat_call *c) {
         p->calls = nw;
         p->cap_calls = ncap;
     }
-    if (!c->id) {
-        /* 9 alphanumerics: Mistral's templates insist on that shape when the id comes back. */
-        static const char al[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-        char id[16] = "call_";
-        for (int i = 0; i < 9; i++) {
-            p->rng ^= p->rng << 13, p->rng ^= p->rng >> 7, p->rng ^= p->rng << 17;
-            id[5 + i] = al[p->rng % (sizeof al - 1)];
-        }
-        id[14] = 0;
-        if (!(c->id = mem_strdup(id))) {
+    bool streamed = p->part.active;
+    if (streamed) {
+        /* Send what the stream has not sent yet (normally nothing), under the same id. */
+        int rc = BASE_OK;
+        size_t al = strlen(c->arguments), sl = p->part.sent.len;
+        if (al > sl && (!sl || !memcmp(c->arguments, p->part.sent.data, sl)))
+            rc = emit_part_text(p, c->arguments + sl, al - sl);
+        mem_free(c->id);
+        c->id = p->part.id;
+        p->part.id = NULL;
+        part_reset(p);
+        if (rc) {
             chat_call_clear(c);
-            return BASE_ENOMEM;
+            return rc;
         }
+    }
+    if (!c->id && !(c->id = make_id(p))) {
+        chat_call_clear(c);
+        return BASE_ENOMEM;
     }
     chat_event *e = &p->calls[p->n_calls];
     memset(e, 0, sizeof *e);
@@ -160,6 +210,7 @@ static int emit_call(chat_parser *p, chat_call *c) {
     e->id = c->id;
     e->name = c->name;
     e->arguments = c->arguments;
+    e->streamed = streamed;
     memset(c, 0, sizeof *c); /* the strings belong to p->calls now */
     p->n_calls++;
     chat_event *ev = push_event(p);
@@ -204,9 +255,21 @@ static const char *find(const char *s, size_t n, const char *marker) {
     return memmem(s, n, marker, strlen(marker));
 }
 
-/* How much of s[0..n) to hold back: a partial marker at the end and the whitespace before. */
+/* Bytes at the end of s[0..n) that start a UTF-8 character not yet complete. */
+static size_t utf8_tail(const char *s, size_t n) {
+    for (size_t k = 1; k <= 3 && k <= n; k++) {
+        unsigned char c = (unsigned char)s[n - k];
+        if ((c & 0xC0) == 0x80) continue; /* a continuation byte: look further back */
+        size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        return need > k ? k : 0;
+    }
+    return 0;
+}
+
+/* How much of s[0..n) to hold back: a partial marker or character at the end, and the
+ * whitespace before it. */
 static size_t holdback(const char *s, size_t n, const char *const *markers, size_t n_markers) {
-    size_t h = 0;
+    size_t h = utf8_tail(s, n);
     for (size_t i = 0; i < n_markers; i++) {
         if (!markers[i]) continue;
         size_t k = partial_suffix(s, n, markers[i]);
@@ -222,6 +285,7 @@ static size_t holdback(const char *s, size_t n, const char *const *markers, size
  * more) are content, and the rest is read again as plain text, so that a later marker still
  * counts and the outcome does not depend on how the text was split. */
 static int body_fallback(chat_parser *p, size_t n) {
+    part_reset(p); /* a call announced by stream_arguments is orphaned (see chat.h) */
     p->cstrip = false;
     int rc = emit_content(p, p->tpend.data, n);
     buf_consume(&p->tpend, n);
@@ -229,11 +293,96 @@ static int body_fallback(chat_parser *p, size_t n) {
     return rc;
 }
 
+/* ---- stream_arguments ------------------------------------------------------------------- */
+
+static bool skip_lit(const char *s, size_t n, size_t *i, const char *lit) {
+    while (*i < n && is_ws(s[*i])) (*i)++;
+    size_t l = strlen(lit);
+    if (n - *i < l || memcmp(s + *i, lit, l)) return false;
+    *i += l;
+    return true;
+}
+
+/* Does s[0..n) begin {"name": "NAME", "arguments"|"parameters": { ? Then the name and the
+ * offset of the arguments' '{'. */
+static bool call_prefix(const char *s, size_t n, const char **name, size_t *nn, size_t *args) {
+    size_t i = 0;
+    if (!skip_lit(s, n, &i, "{") || !skip_lit(s, n, &i, "\"name\"") || !skip_lit(s, n, &i, ":") ||
+        !skip_lit(s, n, &i, "\""))
+        return false;
+    size_t ns = i;
+    while (i < n && s[i] != '"' && s[i] != '\\') i++;
+    if (i >= n || s[i] != '"' || i == ns) return false;
+    *name = s + ns;
+    *nn = i - ns;
+    i++;
+    if (!skip_lit(s, n, &i, ",")) return false;
+    size_t save = i;
+    if (!skip_lit(s, n, &i, "\"arguments\"")) {
+        i = save;
+        if (!skip_lit(s, n, &i, "\"parameters\"")) return false;
+    }
+    if (!skip_lit(s, n, &i, ":") || !skip_lit(s, n, &i, "{")) return false;
+    *args = i - 1;
+    return true;
+}
+
+/* Announce the call (once) and send the compacted arguments text a[0..n) has beyond what was
+ * sent, stopping at the end of the arguments object and before a partial character. */
+static int stream_part(chat_parser *p, const char *name, size_t nn, const char *id, size_t idn,
+                       const char *a, size_t n) {
+    if (!p->part.active) {
+        p->part.id = id ? mem_strndup(id, idn) : make_id(p);
+        char *nm = arena_strndup(p->ev_arena, name, nn);
+        chat_event *e = p->part.id && nm ? push_event(p) : NULL;
+        if (!e) return BASE_ENOMEM;
+        e->kind = CHAT_EV_TOOL_CALL_BEGIN;
+        e->index = (int)p->n_calls;
+        e->id = arena_strdup(p->ev_arena, p->part.id);
+        e->name = nm;
+        if (!e->id) return BASE_ENOMEM;
+        p->part.active = true;
+    }
+    long end = chat_json_scan(a, n);
+    size_t lim = end > 0 ? (size_t)end : n - utf8_tail(a, n);
+    buf piece = {0};
+    for (size_t i = p->part.raw_done; i < lim; i++) {
+        char c = a[i];
+        if (p->part.in_str) {
+            if (p->part.esc) p->part.esc = false;
+            else if (c == '\\') p->part.esc = true;
+            else if (c == '"') p->part.in_str = false;
+        } else if (c == '"') {
+            p->part.in_str = true;
+        } else if (is_ws(c)) {
+            continue;
+        }
+        buf_append(&piece, &c, 1);
+    }
+    if (lim > p->part.raw_done) p->part.raw_done = lim;
+    int rc = piece.oom ? BASE_ENOMEM : emit_part_text(p, piece.data, piece.len);
+    buf_free(&piece);
+    return rc;
+}
+
+/* A JSON call object still arriving at s[0..n): stream it when its shape allows. */
+static int stream_json_call(chat_parser *p, const char *s, size_t n) {
+    const char *name;
+    size_t nn, args;
+    if (!p->prm.stream_arguments || !call_prefix(s, n, &name, &nn, &args)) return BASE_OK;
+    return stream_part(p, name, nn, NULL, 0, s + args, n - args);
+}
+
 /* T_BODY for Hermes: <tool_call> JSON </tool_call>. Returns 1 when it needs more text. */
 static int body_hermes(chat_parser *p, const char *b, size_t n, size_t off, bool final) {
     static const char close[] = "</tool_call>";
     const char *end = find(b, n, close);
-    if (!end && !final) return 1;
+    if (!end && !final) {
+        size_t i = 0;
+        while (i < n && is_ws(b[i])) i++;
+        int rc = stream_json_call(p, b + i, n - i);
+        return rc ? rc : 1;
+    }
     size_t blen = end ? (size_t)(end - b) : n;
     size_t i = 0;
     while (i < blen && is_ws(b[i])) i++;
@@ -276,25 +425,28 @@ static int body_mistral(chat_parser *p, const char *b, size_t n, size_t off, boo
     if (!at) return 1;
     size_t name_end = (size_t)(at - b);
     const char *idt = find(b + i, name_end - i, id_tag);
+    size_t nl = (idt ? (size_t)(idt - b) : name_end) - i;
+    while (nl && is_ws(b[i + nl - 1])) nl--;
+    size_t ids = idt ? (size_t)(idt - b) + sizeof id_tag - 1 : 0;
     size_t j = name_end + sizeof args_tag - 1;
     while (j < n && is_ws(b[j])) j++;
     long vl = j < n ? chat_json_scan(b + j, n - j) : 0;
-    if (vl == 0 && !final) return 1;
+    if (vl == 0 && !final) {
+        int rc = BASE_OK;
+        if (p->prm.stream_arguments && nl && j < n && b[j] == '{')
+            rc = stream_part(p, b + i, nl, idt ? b + ids : NULL, name_end - ids, b + j, n - j);
+        return rc ? rc : 1;
+    }
     if (vl <= 0 || b[j] != '{') return body_fallback(p, off);
     json_error_t jerr;
     json_t *obj = json_loadb(b + j, (size_t)vl, 0, &jerr);
     bool ok = json_is_object(obj);
     json_decref(obj);
-    size_t nl = (idt ? (size_t)(idt - b) : name_end) - i;
-    while (nl && is_ws(b[i + nl - 1])) nl--;
     if (!ok || nl == 0) return body_fallback(p, off);
     chat_call c = {0};
     c.name = mem_strndup(b + i, nl);
     c.arguments = chat_json_compact(b + j, (size_t)vl);
-    if (idt) {
-        size_t is = (size_t)(idt - b) + sizeof id_tag - 1;
-        c.id = mem_strndup(b + is, name_end - is);
-    }
+    if (idt) c.id = mem_strndup(b + ids, name_end - ids);
     if (!c.name || !c.arguments || (idt && !c.id)) {
         chat_call_clear(&c);
         return BASE_ENOMEM;
@@ -345,7 +497,10 @@ static int body_json_seq(chat_parser *p, bool final) {
         return BASE_OK;
     }
     long vl = chat_json_scan(s + i, n - i);
-    if (vl == 0 && !final) return 1;
+    if (vl == 0 && !final) {
+        int rc = stream_json_call(p, s + i, n - i);
+        return rc ? rc : 1;
+    }
     if (vl <= 0) return body_fallback(p, i);
     chat_call *calls = NULL;
     size_t nc = 0;

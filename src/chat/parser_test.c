@@ -142,12 +142,46 @@ static const pcase cases[] = {
 
 typedef struct result {
     buf content, reasoning, calls;
+    int begun;           /* index of the call being streamed, -1: none */
+    char id[64], name[64];
+    buf args;            /* its TOOL_ARGS joined */
+    int n_calls;
 } result;
 
 static void collect(result *r, const chat_event *evs, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const chat_event *e = &evs[i];
         ASSERT_TRUE(e->kind != CHAT_EV_TOOL_CALL || e->text == NULL);
+        if (e->text) { /* deltas never split a UTF-8 character */
+            json_t *j = json_stringn(e->text, e->len);
+            ASSERT_NOT_NULL(j);
+            json_decref(j);
+        }
+        if (e->kind == CHAT_EV_TOOL_CALL_BEGIN) {
+            ASSERT_EQ_INT(e->index, r->n_calls);
+            r->begun = e->index;
+            snprintf(r->id, sizeof r->id, "%s", e->id);
+            snprintf(r->name, sizeof r->name, "%s", e->name);
+            r->args.len = 0;
+            if (r->args.data) r->args.data[0] = 0;
+            continue;
+        }
+        if (e->kind == CHAT_EV_TOOL_ARGS) {
+            ASSERT_EQ_INT(e->index, r->begun);
+            buf_append(&r->args, e->text, e->len);
+            continue;
+        }
+        if (e->kind == CHAT_EV_TOOL_CALL) {
+            ASSERT_EQ_INT(e->index, r->n_calls);
+            r->n_calls++;
+            if (e->streamed) { /* the pieces add up to the call */
+                ASSERT_EQ_INT(e->index, r->begun);
+                ASSERT_EQ_STR(e->id, r->id);
+                ASSERT_EQ_STR(e->name, r->name);
+                ASSERT_EQ_STR(r->args.data ? r->args.data : "", e->arguments);
+            }
+            r->begun = -1;
+        }
         if (e->kind == CHAT_EV_CONTENT) {
             ASSERT_EQ_UINT(strlen(e->text), e->len);
             buf_append(&r->content, e->text, e->len);
@@ -162,9 +196,10 @@ static void collect(result *r, const chat_event *evs, size_t n) {
     }
 }
 
-static void run_case(size_t ci, size_t split) {
+static void run_case(size_t ci, size_t split, bool stream_args) {
     const pcase *c = &cases[ci];
     chat_parser_params pp = chat_parser_default_params();
+    pp.stream_arguments = stream_args;
     pp.tool_format = c->fmt;
     pp.reasoning = (c->flags & R) != 0;
     pp.starts_in_reasoning = (c->flags & S) != 0;
@@ -177,6 +212,7 @@ static void run_case(size_t ci, size_t split) {
     err_buf eb = {0};
     ASSERT_OK(chat_parser_new(&pp, &p, &eb), &eb);
     result r = {0};
+    r.begun = -1;
     size_t len = strlen(c->in);
     const chat_event *evs;
     size_t n;
@@ -192,15 +228,16 @@ static void run_case(size_t ci, size_t split) {
     const char *got_k = r.calls.data ? r.calls.data : "";
     if (strcmp(got_c, c->content) || strcmp(got_r, c->reasoning) || strcmp(got_k, c->calls))
         test_fail(__FILE__, __LINE__,
-                  "case %zu split %zu: %s\n  content   got \"%s\" want \"%s\"\n"
+                  "case %zu split %zu stream %d: %s\n  content   got \"%s\" want \"%s\"\n"
                   "  reasoning got \"%s\" want \"%s\"\n  calls     got \"%s\" want \"%s\"",
-                  ci, split, c->in, got_c, c->content, got_r, c->reasoning, got_k, c->calls);
+                  ci, split, (int)stream_args, c->in, got_c, c->content, got_r, c->reasoning, got_k, c->calls);
     /* The parser's totals agree with the events. */
     ASSERT_EQ_STR(chat_parser_content(p), got_c);
     ASSERT_EQ_STR(chat_parser_reasoning(p), got_r);
     buf_free(&r.content);
     buf_free(&r.reasoning);
     buf_free(&r.calls);
+    buf_free(&r.args);
     chat_parser_free(p);
     json_decref(tools);
 }
@@ -208,7 +245,10 @@ static void run_case(size_t ci, size_t split) {
 TEST(chat_parser_table_every_split) {
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         size_t len = strlen(cases[ci].in);
-        for (size_t split = 1; split <= len + 1; split++) run_case(ci, split);
+        for (size_t split = 1; split <= len + 1; split++) {
+            run_case(ci, split, false);
+            run_case(ci, split, true);
+        }
     }
 }
 
@@ -362,10 +402,12 @@ TEST(chat_json_shapes) {
 TEST(chat_parser_alloc_failures) {
     const char *out = "<think>why</think>Text <tool_call>{\"name\": \"a\", \"arguments\": {\"k\": 1}}"
                       "</tool_call><tool_call>{\"name\": \"b\", \"arguments\": {}}</tool_call>";
+    for (int stream = 0; stream < 2; stream++)
     for (long fail = 0;; fail++) {
         mem_fail_after(fail);
         chat_parser_params pp = chat_parser_default_params();
         pp.tool_format = CHAT_TOOLS_HERMES;
+        pp.stream_arguments = stream;
         chat_parser *p = NULL;
         err_buf eb = {0};
         int rc = chat_parser_new(&pp, &p, &eb);
@@ -403,9 +445,10 @@ static const char *const frags[] = {
     "é", "<", "call(", ")", "=",
 };
 
-static void fuzz_run(chat_tool_format fmt, bool reasoning, const char *in, size_t len,
-                     uint64_t *rng, buf *content, size_t *n_calls) {
+static void fuzz_run(chat_tool_format fmt, bool reasoning, bool stream, const char *in,
+                     size_t len, uint64_t *rng, buf *content, size_t *n_calls) {
     chat_parser_params pp = chat_parser_default_params();
+    pp.stream_arguments = stream;
     pp.tool_format = fmt;
     pp.reasoning = reasoning;
     pp.id_seed = 1;
@@ -470,8 +513,9 @@ TEST(chat_parser_fuzz) {
         bool reasoning = test_rand_u32(&rng) % 2;
         buf whole = {0}, split = {0};
         size_t calls_whole, calls_split;
-        fuzz_run(fmt, reasoning, in.data, in.len, NULL, &whole, &calls_whole);
-        fuzz_run(fmt, reasoning, in.data, in.len, &rng, &split, &calls_split);
+        bool stream = test_rand_u32(&rng) % 2;
+        fuzz_run(fmt, reasoning, stream, in.data, in.len, NULL, &whole, &calls_whole);
+        fuzz_run(fmt, reasoning, !stream, in.data, in.len, &rng, &split, &calls_split);
         if (strcmp(whole.data, split.data))
             test_fail(__FILE__, __LINE__, "fmt %d input \"%s\"\n  whole \"%s\"\n  split \"%s\"",
                       (int)fmt, in.data, whole.data, split.data);
@@ -486,4 +530,39 @@ TEST(chat_parser_fuzz) {
         buf_free(&whole);
         buf_free(&split);
     }
+}
+
+/* stream_arguments: the call is announced once its name is known, and its arguments flow. */
+TEST(chat_parser_streams_arguments) {
+    chat_parser_params pp = chat_parser_default_params();
+    pp.tool_format = CHAT_TOOLS_HERMES;
+    pp.stream_arguments = true;
+    pp.id_seed = 3;
+    chat_parser *p = NULL;
+    err_buf eb = {0};
+    ASSERT_OK(chat_parser_new(&pp, &p, &eb), &eb);
+    const chat_event *evs;
+    size_t n;
+    const char *a = "<tool_call>\n{\"name\": \"get_weather\", \"argu";
+    ASSERT_OK(chat_parser_feed(p, a, strlen(a), &evs, &n, &eb), &eb);
+    ASSERT_EQ_INT(n, 0);
+    const char *b = "ments\": {\"city\": \"Par";
+    ASSERT_OK(chat_parser_feed(p, b, strlen(b), &evs, &n, &eb), &eb);
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_EQ_INT(evs[0].kind, CHAT_EV_TOOL_CALL_BEGIN);
+    ASSERT_EQ_STR(evs[0].name, "get_weather");
+    ASSERT_EQ_INT(evs[1].kind, CHAT_EV_TOOL_ARGS);
+    ASSERT_EQ_STR(evs[1].text, "{\"city\":\"Par");
+    char *d = dumps(chat_delta_json(&evs[1]));
+    ASSERT_EQ_STR(d, "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\\\"Par\"}}]}");
+    free(d);
+    const char *c = "is\"}}\n</tool_call>";
+    ASSERT_OK(chat_parser_feed(p, c, strlen(c), &evs, &n, &eb), &eb);
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_EQ_STR(evs[0].text, "is\"}");
+    ASSERT_EQ_INT(evs[1].kind, CHAT_EV_TOOL_CALL);
+    ASSERT_TRUE(evs[1].streamed);
+    ASSERT_NULL(chat_delta_json(&evs[1]));
+    ASSERT_EQ_STR(evs[1].arguments, "{\"city\":\"Paris\"}");
+    chat_parser_free(p);
 }
