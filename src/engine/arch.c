@@ -202,6 +202,7 @@ int llm_arch_load(llm_model *m, err_buf *eb) {
     if (a.len >= sizeof hp->arch) a.len = sizeof hp->arch - 1;
     memcpy(hp->arch, a.ptr, a.len);
     hp->arch[a.len] = 0;
+    if (llm_enc_is_arch(hp->arch)) return llm_enc_load(m, eb);
     size_t i;
     for (i = 0; i < sizeof arch_names / sizeof arch_names[0]; i++)
         if (!strcmp(arch_names[i].name, hp->arch)) break;

@@ -17,7 +17,8 @@
  *   llm_model_free(m);
  *
  * Architectures: llama (Llama 2/3, Mistral, TinyLlama, SmolLM), qwen2, qwen3, gemma, gemma2,
- * gemma3, phi3. Anything else is an error that names the architecture.
+ * gemma3, phi3; and the encoder bert (embeddings and reranking through llm_embed / llm_rank,
+ * no sessions). Anything else is an error that names the architecture.
  */
 #ifndef ENGINE_H
 #define ENGINE_H
@@ -108,5 +109,49 @@ int llm_decode_batch(const llm_batch_item *items, int n, err_buf *eb);
 /* Logits (n_vocab floats) of position i of the last llm_decode (-1: its last token).
  * Valid until the next llm_decode. NULL when that position's logits were not kept. */
 const float *llm_logits(const llm_session *s, int i);
+
+/* ---- encoders (bert): embeddings and reranking ----
+ *
+ *   const int32_t *in[2] = {ids0, ids1}; int lens[2] = {n0, n1};
+ *   float out[2 * n_embd];
+ *   llm_embed(m, pool, in, lens, 2, LLM_POOL_DEFAULT, true, out, &eb);
+ *
+ * Each input is a complete token sequence ([CLS] ... [SEP] for BERT) at positions 0..len-1;
+ * several inputs run in one forward pass and each attends only to its own tokens. The model
+ * is only read: any number of threads may call these at once, each with its own pool (or
+ * NULL); a pool runs one call at a time. Scratch is allocated per call. */
+
+typedef enum llm_pooling {
+    LLM_POOL_DEFAULT = -1, /* what the file says (bert.pooling_type); mean when it says none */
+    LLM_POOL_NONE = 0,     /* numbering is llama.cpp's pooling_type */
+    LLM_POOL_MEAN = 1,     /* average over all tokens, [CLS] and [SEP] included */
+    LLM_POOL_CLS = 2,      /* the first token */
+    LLM_POOL_LAST = 3,     /* the last token */
+    LLM_POOL_RANK = 4,     /* the first token through the classification head (llm_rank) */
+} llm_pooling;
+
+bool llm_model_is_encoder(const llm_model *m);
+/* The file's pooling (LLM_POOL_NONE when it names none). */
+int llm_model_pooling(const llm_model *m);
+/* Outputs of the classification head (0: the model has none, llm_rank cannot be used). */
+int llm_model_n_cls_out(const llm_model *m);
+
+/* Pooled sentence embeddings: out receives n_inputs rows of n_embd floats, L2-normalized when
+ * normalize. pooling is MEAN, CLS, LAST or DEFAULT. BASE_EINVAL for a non-encoder model, an
+ * empty input, an input longer than the context (n_ctx_train) or a token outside the
+ * vocabulary; nothing is written then. */
+int llm_embed(const llm_model *m, tpool *pool, const int32_t *const *inputs, const int *lens,
+              int n_inputs, int pooling, bool normalize, float *out, err_buf *eb);
+/* The last layer's per-token outputs, before pooling, not normalized: out receives
+ * sum(lens) rows of n_embd floats, input after input. */
+int llm_embed_tokens(const llm_model *m, tpool *pool, const int32_t *const *inputs,
+                     const int *lens, int n_inputs, float *out, err_buf *eb);
+/* Cross-encoder scores: the first token's output through the rank head (cls: dense + tanh,
+ * then cls.output), raw (no sigmoid). out receives n_inputs rows of llm_model_n_cls_out
+ * floats. types (NULL: all 0) gives each input's token types (BERT: 0 for [CLS] query [SEP],
+ * 1 for doc [SEP]); types beyond the model's token_types table are an error. */
+int llm_rank(const llm_model *m, tpool *pool, const int32_t *const *inputs,
+             const int32_t *const *types, const int *lens, int n_inputs, float *out,
+             err_buf *eb);
 
 #endif

@@ -13,6 +13,7 @@ typedef enum llm_arch {
     LLM_ARCH_GEMMA2,
     LLM_ARCH_GEMMA3,
     LLM_ARCH_PHI3,
+    LLM_ARCH_BERT, /* encoder: encoder_arch.c, encoder.c */
 } llm_arch;
 
 typedef enum llm_act { LLM_ACT_SILU, LLM_ACT_GELU } llm_act;
@@ -38,6 +39,7 @@ struct llm_model {
     float embd_scale; /* 1, or sqrt(n_embd) for the gemma family */
     const gguf_tensor *tok_embd, *output_norm, *output, *rope_freqs;
     llm_layer *layers;
+    struct llm_encoder *enc; /* encoder architectures only (encoder_arch.c) */
     char desc[256];
 };
 
@@ -75,5 +77,32 @@ int llm_arch_load(llm_model *m, err_buf *eb);
  * sessions' caches). q holds the roped queries (n rows of n_head*head_dim), o receives n rows
  * of n_head*head_dim. scratch is the session whose score buffers are used. */
 void llm_attention(llm_session *scratch, const llm_row *rows, int il, int n, const float *q, float *o);
+
+/* ---- encoders (BERT): encoder_arch.c binds, encoder.c runs ---- */
+
+typedef struct llm_enc_layer {
+    const gguf_tensor *wq, *bq, *wk, *bk, *wv, *bv; /* [E, E] and [E] */
+    const gguf_tensor *wo, *bo;
+    const gguf_tensor *attn_norm, *attn_norm_b;     /* attn_output_norm: after the residual */
+    const gguf_tensor *w_up, *b_up, *w_down, *b_down;
+    const gguf_tensor *out_norm, *out_norm_b;       /* layer_output_norm */
+} llm_enc_layer;
+
+typedef struct llm_encoder {
+    int pooling;  /* the file's llm_pooling (LLM_POOL_NONE when it has none) */
+    bool causal;  /* bert.attention.causal; false for every real BERT */
+    int n_types;  /* rows of token_types (0: none) */
+    int n_cls_out;
+    const gguf_tensor *tok_embd, *pos_embd, *type_embd; /* rows looked up, any type */
+    const gguf_tensor *embd_norm, *embd_norm_b;
+    const gguf_tensor *cls, *cls_b, *cls_out, *cls_out_b; /* rank head, optional */
+    llm_enc_layer *layers;
+} llm_encoder;
+
+/* Whether arch names an encoder architecture we run. */
+bool llm_enc_is_arch(const char *arch);
+/* Read an encoder's hyper-parameters and bind its tensors into m->enc (freed by llm_enc_free). */
+int llm_enc_load(llm_model *m, err_buf *eb);
+void llm_enc_free(llm_model *m);
 
 #endif

@@ -21,7 +21,8 @@ int llm_model_from_gguf(gguf *g, llm_model **out, err_buf *eb) {
     uint64_t bytes = 0;
     for (int64_t i = 0; i < gguf_n_tensors(g); i++) bytes += gguf_tensor_at(g, i)->nbytes;
     m->hp.weight_bytes = bytes;
-    const char *wt = gguf_type_name(m->layers[0].w_down->type);
+    const gguf_tensor *wd = m->enc ? m->enc->layers[0].w_down : m->layers[0].w_down;
+    const char *wt = gguf_type_name(wd->type);
     snprintf(m->desc, sizeof m->desc,
              "%s: %d layers, %d embd, %d/%d heads x %d, ff %d, vocab %d, ctx %d, %s, %.1f MiB",
              hp->arch, hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->head_dim,
@@ -41,6 +42,7 @@ int llm_model_load(const char *path, llm_model **out, err_buf *eb) {
 void llm_model_free(llm_model *m) {
     if (!m) return;
     mem_free(m->layers);
+    llm_enc_free(m);
     gguf_close(m->g);
     mem_free(m);
 }

@@ -19,6 +19,9 @@ static float *fbuf(size_t n, bool *ok) {
 int llm_session_new(const llm_model *m, const llm_session_params *p, tpool *pool,
                     llm_session **out, err_buf *eb) {
     *out = NULL;
+    if (m->enc)
+        return err_set(eb, BASE_EUNSUPPORTED,
+                       "model '%s' is an encoder: it makes embeddings, not text", m->hp.arch);
     const llm_hparams *hp = &m->hp;
     llm_session *s = mem_calloc(1, sizeof *s);
     if (!s) return err_set(eb, BASE_ENOMEM, "out of memory");
