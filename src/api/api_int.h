@@ -51,6 +51,7 @@ typedef struct api_gen_req {
     json_t *messages; /* chat: normalized copy (content always a string), owned */
     json_t *tools;    /* chat: the tools the model is told about (NULL: none), owned */
     bool opens_reasoning; /* chat: the rendered prompt left a reasoning block open */
+    struct grammar *grammar; /* response_format / grammar: owned; api_generate takes it over */
     api_prompt *prompts; /* completions */
     int n_prompts;
     int max_tokens;   /* 0: unset */

@@ -14,6 +14,7 @@
 
 #include "api_int.h"
 #include "chat/chat.h"
+#include "grammar/grammar.h"
 
 typedef struct choice {
     sched_job *job;
@@ -44,6 +45,7 @@ typedef struct gen {
     bool failed;
     bool started; /* the SSE response has begun */
     json_t *tools; /* chat: the request's tools (the parsers borrow them) */
+    struct grammar *grammar; /* the jobs borrow it */
 } gen;
 
 /* ---- response pieces ---- */
@@ -362,6 +364,7 @@ static void gen_free(gen *g) {
         chat_parser_free(g->ch[i].parser);
     }
     json_decref(g->tools);
+    grammar_free(g->grammar);
     for (int i = 0; g->echo && g->echo[i]; i++) mem_free(g->echo[i]);
     mem_free(g->echo);
     mem_free(g->ch);
@@ -464,10 +467,12 @@ void api_generate(srv_req *r, mdl_handle *h, const api_gen_req *q,
     gen *g = mem_calloc(1, sizeof *g);
     if (!g) {
         mdl_release(h);
+        grammar_free(q->grammar);
         srv_respond_error(r, 500, "server_error", "out of memory");
         return;
     }
     pthread_mutex_init(&g->mu, NULL);
+    g->grammar = q->grammar; /* taken over */
     g->kind = q->kind;
     g->stream = q->stream;
     g->include_usage = q->include_usage;
@@ -513,6 +518,7 @@ void api_generate(srv_req *r, mdl_handle *h, const api_gen_req *q,
     jp.stops = stops;
     jp.n_stops = n_stops;
     jp.n_top_logprobs = q->top_logprobs;
+    jp.grammar = g->grammar;
     jp.notify = gen_notify;
     jp.ud = g;
 

@@ -7,6 +7,7 @@
 
 #include "api_int.h"
 #include "chat/chat.h"
+#include "grammar/grammar.h"
 
 /* The prompt token ids of a chat request; *ids is mem_alloc'd. 400 for a template that
  * refuses the messages (e.g. "System role not supported"). */
@@ -56,12 +57,14 @@ static void on_chat(srv_req *r, void *ud) {
         api_respond_err(r, &e);
         json_decref(q.messages);
         json_decref(q.tools);
+        grammar_free(q.grammar);
         return;
     }
     int32_t *ids = NULL;
     int n = 0;
     if (chat_prompt(h, &q, &ids, &n, &e)) {
         mdl_release(h);
+        grammar_free(q.grammar);
         api_respond_err(r, &e);
     } else {
         api_generate(r, h, &q, &ids, &n);

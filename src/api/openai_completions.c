@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "grammar/grammar.h"
 
 static void on_completions(srv_req *r, void *ud) {
     api_ctx *ctx = ud;
@@ -14,6 +15,7 @@ static void on_completions(srv_req *r, void *ud) {
     if (api_parse_gen(API_COMPLETION, srv_req_body(r), srv_req_arena(r), &q, &e) ||
         api_acquire_model(ctx, q.model, &h, &e)) {
         api_respond_err(r, &e);
+        grammar_free(q.grammar);
         return;
     }
     const tok *t = mdl_handle_tok(h);
@@ -44,6 +46,7 @@ static void on_completions(srv_req *r, void *ud) {
     }
     if (rc) {
         mdl_release(h);
+        grammar_free(q.grammar);
         api_respond_err(r, &e);
     } else {
         api_generate(r, h, &q, ids, n_ids);

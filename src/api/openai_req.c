@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "grammar/grammar.h"
 
 json_t *api_parse_body(str_slice body, api_err *e) {
     json_error_t je;
@@ -294,6 +295,43 @@ static int parse_tools(json_t *root, api_gen_req *q, api_err *e) {
     return BASE_OK;
 }
 
+/* response_format ({"type": "text" | "json_object" | "json_schema", "json_schema": {"schema":
+ * {...}}}) and LocalAI's / llama.cpp's "grammar" (GBNF text) become a grammar the output
+ * must follow. */
+static int parse_format(json_t *root, api_gen_req *q, api_err *e) {
+    json_t *rf = field(root, "response_format"), *gbnf = field(root, "grammar");
+    err_buf eb = {0};
+    if (gbnf) {
+        if (!json_is_string(gbnf)) return api_fail(e, 400, "grammar", "'grammar' must be a string");
+        if (json_string_length(gbnf) == 0) return BASE_OK;
+        if (grammar_parse(json_string_value(gbnf), json_string_length(gbnf), &q->grammar, &eb))
+            return api_fail(e, 400, "grammar", "bad grammar: %s", err_msg(&eb));
+        if (rf) return api_fail(e, 400, "grammar", "give 'grammar' or 'response_format', not both");
+        return BASE_OK;
+    }
+    if (!rf) return BASE_OK;
+    json_t *type = json_object_get(rf, "type");
+    if (!json_is_object(rf) || !json_is_string(type))
+        return api_fail(e, 400, "response_format", "'response_format' must be an object with a 'type'");
+    const char *t = json_string_value(type);
+    if (!strcmp(t, "text")) return BASE_OK;
+    int rc;
+    if (!strcmp(t, "json_object")) {
+        rc = grammar_json_object(&q->grammar, &eb);
+    } else if (!strcmp(t, "json_schema")) {
+        json_t *js = json_object_get(rf, "json_schema");
+        json_t *schema = json_is_object(js) ? json_object_get(js, "schema") : NULL;
+        if (!json_is_object(schema))
+            return api_fail(e, 400, "response_format", "response_format.json_schema.schema must be an object");
+        rc = grammar_from_json_schema(schema, &q->grammar, &eb);
+    } else {
+        return api_fail(e, 400, "response_format", "response_format.type '%s' is not one of text, json_object, json_schema", t);
+    }
+    if (rc == BASE_ENOMEM) return api_fail(e, 500, NULL, "out of memory");
+    if (rc) return api_fail(e, 400, "response_format", "unusable schema: %s", err_msg(&eb));
+    return BASE_OK;
+}
+
 static int parse_fields(json_t *root, arena *a, api_gen_req *q, api_err *e) {
     json_t *model = json_object_get(root, "model");
     if (!model) return api_fail(e, 400, "model", "'model' is required");
@@ -323,7 +361,7 @@ static int parse_fields(json_t *root, arena *a, api_gen_req *q, api_err *e) {
     if (get_int(root, "seed", INT64_MIN, INT64_MAX, &v, &q->has_seed, e)) return BASE_EINVAL;
     if (q->has_seed) q->seed = (uint64_t)v;
     if (parse_stop(root, q, e) || parse_logit_bias(root, a, q, e) || parse_logprobs(root, q, e) ||
-        get_bool(root, "stream", &q->stream, e))
+        get_bool(root, "stream", &q->stream, e) || parse_format(root, q, e))
         return BASE_EINVAL;
     json_t *so = field(root, "stream_options");
     if (so) {
@@ -351,6 +389,8 @@ int api_parse_gen(api_kind kind, str_slice body, arena *a, api_gen_req *q, api_e
         json_decref(q->messages);
         json_decref(q->tools);
         q->messages = q->tools = NULL;
+        grammar_free(q->grammar);
+        q->grammar = NULL;
         json_decref(root);
         return rc;
     }
@@ -367,6 +407,8 @@ int api_parse_gen(api_kind kind, str_slice body, arena *a, api_gen_req *q, api_e
         json_decref(q->messages);
         json_decref(q->tools);
         q->messages = q->tools = NULL;
+        grammar_free(q->grammar);
+        q->grammar = NULL;
         return api_fail(e, 500, NULL, "out of memory");
     }
     return BASE_OK;

@@ -5,6 +5,7 @@
  * one reference; events cross over in the job's own small queue.
  */
 #include "sched.h"
+#include "grammar/grammar.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@ struct sched_job {
     smp_params sp;
     smp_bias *bias;
     int max_tokens;
+    const grammar *grammar;
     char **stops;
     int n_stops;
     int n_top;
@@ -55,6 +57,7 @@ typedef struct slot {
     smp *smp;
     smp_stop *stop;
     tok_decoder *dec;
+    gstate *gs;  /* the job's grammar state, or NULL */
     int n_fed;   /* prompt tokens in the cache */
     int n_cached;
     int n_gen;
@@ -80,6 +83,7 @@ struct sched {
     int n_queued;
     uint64_t clock; /* counts slot assignments */
     sched_stats stats;
+    gtrie *trie;    /* the vocabulary for grammars, built on first use (scheduler thread) */
 };
 
 sched_params sched_default_params(void) {
@@ -232,6 +236,7 @@ int sched_submit(sched *s, const sched_job_params *p, sched_job **out, err_buf *
     if (j->bias) memcpy(j->bias, p->sampling.bias, (size_t)p->sampling.n_bias * sizeof *j->bias);
     j->sp.bias = j->bias;
     j->max_tokens = p->max_tokens;
+    j->grammar = p->grammar;
     j->n_top = p->n_top_logprobs > SMP_MAX_TOP ? SMP_MAX_TOP : p->n_top_logprobs;
     j->notify = p->notify;
     j->ud = p->ud;
@@ -284,6 +289,8 @@ static void slot_finish(sched *s, slot *sl, sched_event_kind kind, sched_finish 
     job_end(j, kind, finish, text, kind == SCHED_EV_DONE ? sl->text.len : strlen(msg),
             sl->n_cached, sl->n_gen);
     smp_free(sl->smp);
+    gstate_free(sl->gs);
+    sl->gs = NULL;
     smp_stop_free(sl->stop);
     tok_decoder_free(sl->dec);
     buf_free(&sl->text);
@@ -337,6 +344,10 @@ static int slot_begin(sched *s, slot *sl, err_buf *eb) {
     sched_job *j = sl->job;
     int rc = smp_new(&j->sp, s->n_vocab, &sl->smp, eb);
     if (rc) return rc;
+    if (j->grammar) {
+        if (!s->trie && (rc = gtrie_build(s->tok, &s->trie, eb))) return rc;
+        if (!(sl->gs = gstate_new(j->grammar))) return err_set(eb, BASE_ENOMEM, "out of memory");
+    }
     if (smp_stop_new((const char *const *)j->stops, j->n_stops, &sl->stop) ||
         !(sl->dec = tok_decoder_new(s->tok, false)))
         return err_set(eb, BASE_ENOMEM, "out of memory");
@@ -354,8 +365,24 @@ static int slot_begin(sched *s, slot *sl, err_buf *eb) {
 static int32_t slot_sample(sched *s, slot *sl) {
     sched_job *j = sl->job;
     smp_logprobs lp;
-    int32_t t = smp_sample(sl->smp, llm_logits(sl->sess, -1), j->n_top >= 0 ? &lp : NULL,
-                           j->n_top >= 0 ? j->n_top : 0);
+    int32_t t;
+    if (sl->gs) {
+        /* Tokens that may still come, this one included: the grammar is kept completable. */
+        int left = s->n_ctx - sl->n_hist;
+        if (j->max_tokens > 0 && j->max_tokens - sl->n_gen < left) left = j->max_tokens - sl->n_gen;
+        if (grammar_sample(sl->gs, s->trie, sl->smp, llm_logits(sl->sess, -1), left,
+                           j->n_top >= 0 ? &lp : NULL, j->n_top >= 0 ? j->n_top : 0, &t)) {
+            slot_finish(s, sl, SCHED_EV_DONE, SCHED_FINISH_STOP, NULL);
+            return -1;
+        }
+        if (!tok_is_eog(s->tok, t) && gstate_accept_token(sl->gs, s->trie, t)) {
+            slot_finish(s, sl, SCHED_EV_ERROR, 0, "the grammar could not accept the sampled token");
+            return -1;
+        }
+    } else {
+        t = smp_sample(sl->smp, llm_logits(sl->sess, -1), j->n_top >= 0 ? &lp : NULL,
+                       j->n_top >= 0 ? j->n_top : 0);
+    }
     smp_accept(sl->smp, t);
     if (tok_is_eog(s->tok, t)) {
         slot_finish(s, sl, SCHED_EV_DONE, SCHED_FINISH_STOP, NULL);
@@ -554,6 +581,7 @@ void sched_free(sched *s) {
     }
     mem_free(s->slots);
     mem_free(s->items);
+    gtrie_free(s->trie);
     tpool_free(s->pool);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

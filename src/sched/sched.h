@@ -61,6 +61,8 @@ typedef struct sched_job_params {
     const char *const *stops; /* copied; held back and never sent */
     int n_stops;
     int n_top_logprobs;    /* -1: no logprobs; 0..SMP_MAX_TOP alternatives */
+    /* Constrain the output to this grammar (borrowed: it must outlive the job), or NULL. */
+    const struct grammar *grammar;
     void (*notify)(void *ud);
     void *ud;
 } sched_job_params;
