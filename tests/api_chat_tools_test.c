@@ -119,3 +119,48 @@ TEST(api_chat_tools_validation) {
     }
     api_server_stop(&s);
 }
+
+#define TWO_TOOLS "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"," \
+                  "\"properties\":{\"city\":{\"type\":\"string\",\"maxLength\":20}},\"required\":[\"city\"]}}}," \
+                  "{\"type\":\"function\",\"function\":{\"name\":\"add\",\"parameters\":{\"type\":\"object\"," \
+                  "\"properties\":{\"a\":{\"type\":\"integer\"},\"b\":{\"type\":\"integer\"}},\"required\":[\"a\",\"b\"]}}}]"
+
+/* Even a model that knows nothing of tools returns a valid call when one is required. */
+TEST(api_chat_tool_choice_required_gives_a_valid_call) {
+    api_server s;
+    api_server_start(&s, NULL);
+    for (int seed = 1; seed <= 8; seed++) {
+        char body[4096];
+        const char *choice = seed % 2 ? "\"required\"" : "{\"type\":\"function\",\"function\":{\"name\":\"add\"}}";
+        snprintf(body, sizeof body,
+                 "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Help\"}],\"temperature\":1.0,"
+                 "\"seed\":%d,\"max_tokens\":100,\"tools\":" TWO_TOOLS ",\"tool_choice\":%s}", seed, choice);
+        api_resp r;
+        api_http(&s, "POST", "/v1/chat/completions", body, NULL, &r);
+        ASSERT_EQ_INT(r.status, 200);
+        ASSERT_EQ_STR(api_jstr(r.json, "choices.0.finish_reason"), "tool_calls");
+        ASSERT_EQ_STR(api_jstr(r.json, "choices.0.message.tool_calls.0.type"), "function");
+        const char *name = api_jstr(r.json, "choices.0.message.tool_calls.0.function.name");
+        ASSERT_NOT_NULL(name);
+        if (seed % 2 == 0) ASSERT_EQ_STR(name, "add");
+        json_t *args = json_loads(api_jstr(r.json, "choices.0.message.tool_calls.0.function.arguments"), 0, NULL);
+        ASSERT_TRUE(json_is_object(args));
+        if (!strcmp(name, "add")) {
+            ASSERT_TRUE(json_is_integer(json_object_get(args, "a")) && json_is_integer(json_object_get(args, "b")));
+        } else {
+            ASSERT_EQ_STR(name, "get_weather");
+            ASSERT_TRUE(json_is_string(json_object_get(args, "city")));
+        }
+        json_decref(args);
+        api_resp_free(&r);
+    }
+    /* A named function that is not among the tools. */
+    api_resp r;
+    api_http(&s, "POST", "/v1/chat/completions",
+             "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"tools\":" TWO_TOOLS ","
+             "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"nope\"}}}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 400);
+    ASSERT_CONTAINS(api_jstr(r.json, "error.message"), "not among the tools");
+    api_resp_free(&r);
+    api_server_stop(&s);
+}

@@ -52,6 +52,8 @@ typedef struct api_gen_req {
     json_t *tools;    /* chat: the tools the model is told about (NULL: none), owned */
     bool opens_reasoning; /* chat: the rendered prompt left a reasoning block open */
     struct grammar *grammar; /* response_format / grammar: owned; api_generate takes it over */
+    bool tool_required;      /* tool_choice "required" or a named function */
+    const char *tool_name;   /* the named function (in the arena), or NULL */
     api_prompt *prompts; /* completions */
     int n_prompts;
     int max_tokens;   /* 0: unset */
@@ -79,6 +81,11 @@ json_t *api_parse_body(str_slice body, api_err *e);
 int api_acquire_model(api_ctx *ctx, const char *name, mdl_handle **out, api_err *e);
 /* The scheduler of a loaded model. */
 sched *api_model_sched(mdl_handle *h);
+
+/* tool_choice required / named: a grammar that admits only tool calls (one of tools, or the
+ * one named only) in the model's chat_tool_format. */
+int api_tool_grammar(const json_t *tools, const char *only, int format, struct grammar **out,
+                     api_err *e);
 
 /* ---- generation ---- */
 

@@ -54,9 +54,10 @@ static const char *finish_name(sched_finish f) {
     return f == SCHED_FINISH_LENGTH ? "length" : "stop";
 }
 
-/* A chat choice that produced tool calls and ended normally finishes with "tool_calls". */
+/* A chat choice that produced complete tool calls finishes with "tool_calls" (also when the
+ * token limit came right after them: a required call's grammar always closes in time). */
 static const char *choice_finish(const choice *c) {
-    if (c->parser && c->finish == SCHED_FINISH_STOP && chat_parser_tool_call_count(c->parser))
+    if (c->parser && c->finish != SCHED_FINISH_CANCELLED && chat_parser_tool_call_count(c->parser))
         return "tool_calls";
     return finish_name(c->finish);
 }

@@ -62,6 +62,22 @@ static void on_chat(srv_req *r, void *ud) {
     }
     int32_t *ids = NULL;
     int n = 0;
+    if (q.tool_required && q.grammar) {
+        api_fail(&e, 400, "tool_choice", "a required tool call cannot be combined with response_format or grammar");
+        mdl_release(h);
+        grammar_free(q.grammar);
+        api_respond_err(r, &e);
+        json_decref(q.messages);
+        json_decref(q.tools);
+        return;
+    }
+    if (q.tool_required && api_tool_grammar(q.tools, q.tool_name, mdl_handle_tool_format(h), &q.grammar, &e)) {
+        mdl_release(h);
+        api_respond_err(r, &e);
+        json_decref(q.messages);
+        json_decref(q.tools);
+        return;
+    }
     if (chat_prompt(h, &q, &ids, &n, &e)) {
         mdl_release(h);
         grammar_free(q.grammar);

@@ -262,7 +262,7 @@ static int parse_logprobs(json_t *root, api_gen_req *q, api_err *e) {
  * ("none", "auto", "required" or {"type":"function","function":{"name":...}}). With "none"
  * the model is not told about the tools. "required" and a named function are accepted but
  * not yet enforced by constrained decoding. */
-static int parse_tools(json_t *root, api_gen_req *q, api_err *e) {
+static int parse_tools(json_t *root, arena *a, api_gen_req *q, api_err *e) {
     json_t *tools = field(root, "tools");
     if (!tools) return BASE_OK;
     if (!json_is_array(tools)) return api_fail(e, 400, "tools", "'tools' must be an array");
@@ -286,11 +286,18 @@ static int parse_tools(json_t *root, api_gen_req *q, api_err *e) {
             if (strcmp(v, "none") && strcmp(v, "auto") && strcmp(v, "required"))
                 return api_fail(e, 400, "tool_choice", "'tool_choice' must be none, auto, required or a function");
             none = !strcmp(v, "none");
+            q->tool_required = !strcmp(v, "required");
         } else if (!json_is_object(tc) || !json_is_object(json_object_get(tc, "function")) ||
                    !json_is_string(json_object_get(json_object_get(tc, "function"), "name"))) {
             return api_fail(e, 400, "tool_choice", "'tool_choice' must be none, auto, required or {\"type\":\"function\",\"function\":{\"name\":...}}");
+        } else {
+            q->tool_required = true;
+            q->tool_name = arena_strdup(a, json_string_value(json_object_get(json_object_get(tc, "function"), "name")));
+            if (!q->tool_name) return api_fail(e, 500, NULL, "out of memory");
         }
     }
+    if (q->tool_required && !json_array_size(tools))
+        return api_fail(e, 400, "tool_choice", "tool_choice requires a tool call but 'tools' is empty");
     if (!none && json_array_size(tools)) q->tools = json_deep_copy(tools);
     return BASE_OK;
 }
@@ -338,7 +345,7 @@ static int parse_fields(json_t *root, arena *a, api_gen_req *q, api_err *e) {
     if (!json_is_string(model) || !json_string_length(model))
         return api_fail(e, 400, "model", "'model' must be a non-empty string");
     q->model = json_string_value(model);
-    if (q->kind == API_CHAT ? parse_messages(root, a, q, e) || parse_tools(root, q, e)
+    if (q->kind == API_CHAT ? parse_messages(root, a, q, e) || parse_tools(root, a, q, e)
                             : parse_prompt(root, a, q, e))
         return BASE_EINVAL;
     long long v = 0;
