@@ -54,8 +54,8 @@ gstate *gstate_clone(const gstate *src) {
         gstate_free(s);
         return NULL;
     }
-    memcpy(s->pool.node, src->pool.node, nn * sizeof *s->pool.node);
-    memcpy(s->pool.set, src->pool.set + src->cur_from, ns * sizeof *s->pool.set);
+    if (nn) memcpy(s->pool.node, src->pool.node, nn * sizeof *s->pool.node);
+    if (ns) memcpy(s->pool.set, src->pool.set + src->cur_from, ns * sizeof *s->pool.set);
     s->pool.cap_node = nn ? nn : 1;
     s->pool.n_node = nn;
     s->pool.n_set = ns;
