@@ -88,9 +88,12 @@ typedef enum chat_tool_format {
     CHAT_TOOLS_HARMONY,  /* gpt-oss: <|channel|>analysis (reasoning), final (content), and
                             to=functions.f ... <|message|>{args}<|call|>. Set it for gpt-oss
                             even without tools: it is also how its reasoning is split. */
+    CHAT_TOOLS_DEEPSEEK, /* DeepSeek V3 / R1: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>
+                            function<｜tool▁sep｜>name\n```json\n{..}\n```<｜tool▁call▁end｜>
+                            ...<｜tool▁calls▁end｜> (V3.1: name<｜tool▁sep｜>{..}) */
 } chat_tool_format;
 
-/* "none", "hermes", "llama3", "mistral", "json", "harmony". */
+/* "none", "hermes", "llama3", "mistral", "json", "harmony", "deepseek". */
 const char *chat_tool_format_name(chat_tool_format f);
 /* Parse a name as chat_tool_format_name gives it. BASE_EINVAL when unknown. */
 int chat_tool_format_parse(const char *name, chat_tool_format *out);

@@ -47,6 +47,10 @@ int chat_call_from_python(const char *s, size_t n, chat_call *out);
  * OpenAI tools array, or NULL) says which parameters are strings. */
 int chat_call_from_xml(const char *s, size_t n, const json_t *tools, chat_call *out);
 
+/* A DeepSeek V3/R1 call body: "function<｜tool▁sep｜>name\n```json\n{..}\n```" or
+ * "name<｜tool▁sep｜>{..}". */
+int chat_call_from_deepseek(const char *s, size_t n, chat_call *out);
+
 /* A JSON array text [{call}, {call}, ...] (at least one) as calls. On success *out is a
  * mem_alloc'd array of *count calls (clear each, then mem_free the array). */
 int chat_calls_from_json_array(const char *s, size_t n, chat_call **out, size_t *count);
@@ -57,7 +61,7 @@ char *chat_json_compact(const char *s, size_t n);
 /* ---- the parser's state (parser.c; harmony.c reads and drives it too) ------------------ */
 
 enum { R_START, R_IN, R_OUT };            /* stage 1: reasoning */
-enum { T_START, T_TEXT, T_BODY, T_JSEQ }; /* stage 2: tool calls */
+enum { T_START, T_TEXT, T_BODY, T_JSEQ, T_DSEC }; /* stage 2: tool calls */
 
 struct chat_parser {
     chat_parser_params prm;

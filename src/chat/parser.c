@@ -19,7 +19,11 @@ static const char *const tool_markers[] = {
     [CHAT_TOOLS_MISTRAL] = "[TOOL_CALLS]",
     [CHAT_TOOLS_JSON] = NULL,
     [CHAT_TOOLS_HARMONY] = NULL,
+    [CHAT_TOOLS_DEEPSEEK] = "<｜tool▁calls▁begin｜>",
 };
+
+static const char ds_call_begin[] = "<｜tool▁call▁begin｜>", ds_call_end[] = "<｜tool▁call▁end｜>",
+                  ds_calls_end[] = "<｜tool▁calls▁end｜>";
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -34,7 +38,7 @@ int chat_parser_new(const chat_parser_params *params, chat_parser **out, err_buf
     if (!out) return err_set(eb, BASE_EINVAL, "chat_parser_new: out is NULL");
     *out = NULL;
     chat_parser_params prm = params ? *params : chat_parser_default_params();
-    if ((unsigned)prm.tool_format > CHAT_TOOLS_HARMONY)
+    if ((unsigned)prm.tool_format > CHAT_TOOLS_DEEPSEEK)
         return err_set(eb, BASE_EINVAL, "unknown tool-call format %d", (int)prm.tool_format);
     chat_parser *p = mem_calloc(1, sizeof *p);
     if (!p || !(p->ev_arena = arena_new(4096))) {
@@ -498,6 +502,50 @@ static int body_json_seq(chat_parser *p, bool final) {
     return emit_calls(p, calls, nc);
 }
 
+static bool is_prefix_of(const char *s, size_t n, const char *m) {
+    size_t ml = strlen(m);
+    return n < ml && !memcmp(s, m, n);
+}
+
+/* T_DSEC: inside DeepSeek's <｜tool▁calls▁begin｜> section, whose text starts at p->body
+ * (before the first call, the whitespace and the marker stay in tpend, so that a section
+ * without a valid call comes out as content unchanged):
+ * <｜tool▁call▁begin｜>BODY<｜tool▁call▁end｜>... then <｜tool▁calls▁end｜>. */
+static int body_deepseek(chat_parser *p, bool final) {
+    const char *s = p->tpend.data;
+    size_t n = p->tpend.len, i = p->body;
+    while (i < n && is_ws(s[i])) i++;
+    size_t cel = strlen(ds_calls_end), cbl = strlen(ds_call_begin);
+    if (i == n) {
+        if (!final) return 1;
+        return p->seq_calls ? body_fallback(p, 0) : body_fallback(p, n);
+    }
+    if (n - i >= cel && !memcmp(s + i, ds_calls_end, cel)) {
+        if (!p->seq_calls) return body_fallback(p, i + cel); /* an empty section */
+        chat_buf_consume(&p->tpend, i + cel);
+        p->tstate = T_TEXT;
+        return BASE_OK;
+    }
+    if (!final && (is_prefix_of(s + i, n - i, ds_calls_end) || is_prefix_of(s + i, n - i, ds_call_begin)))
+        return 1;
+    if (n - i >= cbl && !memcmp(s + i, ds_call_begin, cbl)) {
+        const char *e = chat_find(s + i + cbl, n - i - cbl, ds_call_end);
+        if (!e && !final) return 1;
+        size_t bl = e ? (size_t)(e - (s + i + cbl)) : n - i - cbl;
+        size_t used = e ? (size_t)(e - s) + strlen(ds_call_end) : n;
+        chat_call c;
+        int rc = chat_call_from_deepseek(s + i + cbl, bl, &c);
+        if (rc == BASE_ENOMEM) return rc;
+        if (rc) return body_fallback(p, used);
+        chat_buf_consume(&p->tpend, used);
+        p->body = 0;
+        p->seq_calls = true;
+        return chat_emit_call(p, &c);
+    }
+    /* Something else inside the section: content from here, read on as text. */
+    return body_fallback(p, i);
+}
+
 /* Process tpend as far as it can go. */
 static int tools_run(chat_parser *p, bool final) {
     const char *marker = tool_markers[p->prm.tool_format];
@@ -535,6 +583,12 @@ static int tools_run(chat_parser *p, bool final) {
                 while (ws > 0 && is_ws(s[ws - 1])) ws--;
                 if ((rc = emit_content(p, s, ws))) return rc;
                 chat_buf_consume(&p->tpend, ws);
+                if (p->prm.tool_format == CHAT_TOOLS_DEEPSEEK) {
+                    p->tstate = T_DSEC;
+                    p->body = pos - ws + strlen(marker);
+                    p->seq_calls = false;
+                    continue;
+                }
                 p->tstate = T_BODY;
                 p->body = pos - ws;
                 continue;
@@ -562,7 +616,8 @@ static int tools_run(chat_parser *p, bool final) {
             continue;
         }
         case T_JSEQ:
-            rc = body_json_seq(p, final);
+        case T_DSEC:
+            rc = p->tstate == T_JSEQ ? body_json_seq(p, final) : body_deepseek(p, final);
             if (rc == 1) return BASE_OK;
             if (rc) return rc;
             continue;

@@ -150,6 +150,23 @@ static const pcase cases[] = {
     {CHAT_TOOLS_HARMONY, R, "Just text, no <| channels", "Just text, no <| channels", "", ""},
     {CHAT_TOOLS_HARMONY, R, "<|channel|>analysis<|message|>thinking about <|", "", "thinking about <|",
      ""},
+    /* ---- DeepSeek V3 / R1 ---- */
+    {CHAT_TOOLS_DEEPSEEK, R,
+     "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n"
+     "{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+     "", "", "get_weather {\"city\":\"Paris\"}\n"},
+    {CHAT_TOOLS_DEEPSEEK, R | S,
+     "Weather needed.\n</think>\n\nLet me check.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>a<｜tool▁sep｜>{}"
+     "<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>b<｜tool▁sep｜>{\"x\": 1}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+     "Let me check.", "Weather needed.", "a {}\nb {\"x\":1}\n"},
+    {CHAT_TOOLS_DEEPSEEK, R,
+     "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>oops<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+     "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>oops<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "", ""},
+    {CHAT_TOOLS_DEEPSEEK, R,
+     "x <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{\"a\"",
+     "x <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{\"a\"", "", ""},
+    {CHAT_TOOLS_DEEPSEEK, R, "a <｜tool▁calls▁begin｜> <｜tool▁calls▁end｜> b",
+     "a <｜tool▁calls▁begin｜> <｜tool▁calls▁end｜> b", "", ""},
     /* ---- plain JSON ---- */
     {CHAT_TOOLS_JSON, R, "{\"name\": \"f\", \"arguments\": {\"a\": true}}", "", "", "f {\"a\":true}\n"},
     {CHAT_TOOLS_JSON, R,
@@ -463,7 +480,8 @@ static const char *const frags[] = {
     "</think>", "{", "}", "[", "]", "\"", "\\", ":", ",", " ", "\n", "name", "arguments",
     "\"name\": \"f\"", "\"arguments\": {}", "<function=", "<parameter=", "</function>", "x",
     "é", "<", "call(", ")", "=", "<|channel|>", "<|message|>", "<|end|>", "analysis",
-    " to=functions.f", "<|call|>", "<|start|>",
+    " to=functions.f", "<|call|>", "<|start|>", "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>",
+    "<｜tool▁sep｜>", "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>", "function", "```json\n", "```",
 };
 
 static void fuzz_run(chat_tool_format fmt, bool reasoning, bool stream, const char *in,
@@ -506,7 +524,7 @@ TEST(chat_parser_fuzz) {
     uint64_t rng = 0x1234567;
     for (int iter = 0; iter < FUZZ_ITERS; iter++) {
         buf in = {0};
-        chat_tool_format fmt = (chat_tool_format)(test_rand_u32(&rng) % 6);
+        chat_tool_format fmt = (chat_tool_format)(test_rand_u32(&rng) % 7);
         if (iter % 2) {
             /* A real-looking output with one mutation: a byte dropped, a fragment inserted,
              * or the end cut off. */

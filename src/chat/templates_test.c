@@ -216,6 +216,9 @@ static const struct {
     {"Qwen-Qwen3.5-4B.jinja", CHAT_TOOLS_HERMES},
     {"Qwen-Qwen3-Coder.jinja", CHAT_TOOLS_HERMES},
     {"zai-org-GLM-4.6.jinja", CHAT_TOOLS_HERMES},
+    {"deepseek-ai-DeepSeek-R1.jinja", CHAT_TOOLS_DEEPSEEK},
+    {"deepseek-ai-DeepSeek-V3.1.jinja", CHAT_TOOLS_DEEPSEEK},
+    {"deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja", CHAT_TOOLS_DEEPSEEK},
 };
 
 TEST(chat_tool_format_detect_real) {
