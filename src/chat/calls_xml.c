@@ -1,10 +1,11 @@
 /*
- * XML-style tool-call bodies inside <tool_call>...</tool_call>:
+ * Tool-call bodies that are not one JSON object. XML-style, inside <tool_call>...</tool_call>:
  *   Qwen3-Coder / Qwen3.5 / Step:  <function=NAME> <parameter=KEY>\nVALUE\n</parameter> ... </function>
  *   GLM 4.5+:                      NAME <arg_key>KEY</arg_key> <arg_value>VALUE</arg_value> ...
  * Values are raw text: strings as they are, everything else as JSON. Which one a value is
  * comes from the request's tool schema when we have it (a "string" parameter whose value is
  * 123 stays "123"); without a schema, text that parses as JSON is taken as JSON.
+ * And DeepSeek's name<｜tool▁sep｜>args bodies.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -142,4 +143,52 @@ bad_buf:
 bad:
     mem_free(name);
     return BASE_EFORMAT;
+}
+
+/* DeepSeek V3 / R1 call body (between <｜tool▁call▁begin｜> and <｜tool▁call▁end｜>):
+ *   R1:    function<｜tool▁sep｜>NAME\n```json\n{..}\n```
+ *   V3.1:  NAME<｜tool▁sep｜>{..} */
+int chat_call_from_deepseek(const char *s, size_t n, chat_call *out) {
+    static const char sep[] = "<｜tool▁sep｜>";
+    memset(out, 0, sizeof *out);
+    const char *at = find(s, n, sep);
+    if (!at) return BASE_EFORMAT;
+    const char *l = s, *r = at + sizeof sep - 1, *end = s + n;
+    size_t ll = (size_t)(at - s);
+    while (ll && is_ws(*l)) l++, ll--;
+    while (ll && is_ws(l[ll - 1])) ll--;
+    const char *name = l, *args = r;
+    size_t nl = ll;
+    if (ll == 8 && !memcmp(l, "function", 8)) {
+        const char *nlp = memchr(r, '\n', (size_t)(end - r));
+        if (!nlp) return BASE_EFORMAT;
+        name = r;
+        nl = (size_t)(nlp - r);
+        args = nlp + 1;
+    }
+    while (nl && is_ws(*name)) name++, nl--;
+    while (nl && is_ws(name[nl - 1])) nl--;
+    size_t al = (size_t)(end - args);
+    while (al && is_ws(*args)) args++, al--;
+    while (al && is_ws(args[al - 1])) al--;
+    if (al >= 3 && !memcmp(args, "```", 3)) { /* a fenced block: ```json ... ``` */
+        const char *nlp = memchr(args, '\n', al);
+        if (!nlp || al < 6 || memcmp(args + al - 3, "```", 3)) return BASE_EFORMAT;
+        al -= (size_t)(nlp + 1 - args) + 3;
+        args = nlp + 1;
+        while (al && is_ws(args[al - 1])) al--;
+    }
+    if (nl == 0 || memchr(name, '{', nl) || memchr(name, '"', nl)) return BASE_EFORMAT;
+    json_error_t jerr;
+    json_t *obj = json_loadb(args, al, 0, &jerr);
+    bool ok = json_is_object(obj);
+    json_decref(obj);
+    if (!ok) return BASE_EFORMAT;
+    out->name = mem_strndup(name, nl);
+    out->arguments = chat_json_compact(args, al);
+    if (!out->name || !out->arguments) {
+        chat_call_clear(out);
+        return BASE_ENOMEM;
+    }
+    return BASE_OK;
 }

@@ -20,11 +20,12 @@
  *      model about them. Assistant messages in the history keep their `tool_calls` and tool
  *      messages their `tool_call_id`: templates read them.
  * Output side (once per request):
- *   3. chat_parser_params pp = chat_parser_default_params();
- *      pp.tool_format = tools ? chat_tool_format_detect(template_src) : CHAT_TOOLS_NONE;
- *      pp.reasoning = true;  (false when the request or config turns reasoning parsing off)
- *      pp.starts_in_reasoning = chat_prompt_opens_reasoning(prompt.data, prompt.len);
- *      pp.tools = tools;  (the request's array; it must outlive the parser)
+ *   3. chat_parser_params pp = chat_parser_params_for(template_src, prompt.data, prompt.len,
+ *                                                     tools, reasoning);
+ *      (template_src: the text the model's template was compiled from, or the built-in's
+ *      source; reasoning false when the request or config turns reasoning parsing off;
+ *      tools the request's array or NULL; it must outlive the parser.) Config may then
+ *      override pp.tool_format (chat_tool_format_parse) or set pp.stream_arguments.
  *      chat_parser *p = NULL; chat_parser_new(&pp, &p, &eb);
  *   4. For every detokenized piece: chat_parser_feed(p, piece, len, &evs, &n, &eb); for each
  *      event, streaming: send a chunk whose choices[0].delta is chat_delta_json(&evs[i]).
@@ -35,7 +36,11 @@
  *      tool_calls), built from everything the parser emitted.
  *   7. finish_reason: "tool_calls" when chat_parser_tool_call_count(p) > 0 (and generation
  *      ended normally), else "stop" / "length" as usual. chat_parser_free(p).
- * Stop strings are applied to the raw text before it reaches the parser.
+ * Stop strings are applied to the raw text before it reaches the parser. The markers the
+ * parser looks for (<tool_call>, [TOOL_CALLS], <|python_tag|>, <think>, <|channel|>...) are
+ * special tokens in many vocabularies: the detokenizer must render them as text for the
+ * parser to see them (the model's EOS / end-of-turn tokens should still stop generation and
+ * not be fed).
  *
  * Threads: a parser belongs to one request. Templates and detect functions are pure.
  */
@@ -80,9 +85,15 @@ typedef enum chat_tool_format {
     CHAT_TOOLS_MISTRAL,  /* [TOOL_CALLS][{"name":..,"arguments":{..}}] and
                             [TOOL_CALLS]name[ARGS]{...} (optionally [CALL_ID]id before [ARGS]) */
     CHAT_TOOLS_JSON,     /* a reply that is a JSON object {name, arguments} or an array of them */
+    CHAT_TOOLS_HARMONY,  /* gpt-oss: <|channel|>analysis (reasoning), final (content), and
+                            to=functions.f ... <|message|>{args}<|call|>. Set it for gpt-oss
+                            even without tools: it is also how its reasoning is split. */
+    CHAT_TOOLS_DEEPSEEK, /* DeepSeek V3 / R1: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>
+                            function<｜tool▁sep｜>name\n```json\n{..}\n```<｜tool▁call▁end｜>
+                            ...<｜tool▁calls▁end｜> (V3.1: name<｜tool▁sep｜>{..}) */
 } chat_tool_format;
 
-/* "none", "hermes", "llama3", "mistral", "json". */
+/* "none", "hermes", "llama3", "mistral", "json", "harmony", "deepseek". */
 const char *chat_tool_format_name(chat_tool_format f);
 /* Parse a name as chat_tool_format_name gives it. BASE_EINVAL when unknown. */
 int chat_tool_format_parse(const char *name, chat_tool_format *out);
@@ -111,6 +122,14 @@ typedef struct chat_parser_params {
 } chat_parser_params;
 
 chat_parser_params chat_parser_default_params(void); /* NONE, reasoning on, random ids */
+
+/* The parameters for one request, all decided here: the tool format from the template text
+ * (CHAT_TOOLS_NONE when tools is NULL or empty, except harmony, which also carries the
+ * reasoning), reasoning as given, starts_in_reasoning from the rendered prompt, and tools
+ * (borrowed: it must outlive the parser). template_src and prompt may be NULL. */
+chat_parser_params chat_parser_params_for(const char *template_src, const char *prompt,
+                                          size_t prompt_len, const json_t *tools,
+                                          bool reasoning);
 
 typedef enum chat_event_kind {
     CHAT_EV_CONTENT = 0,    /* text: a content delta */

@@ -47,11 +47,67 @@ int chat_call_from_python(const char *s, size_t n, chat_call *out);
  * OpenAI tools array, or NULL) says which parameters are strings. */
 int chat_call_from_xml(const char *s, size_t n, const json_t *tools, chat_call *out);
 
+/* A DeepSeek V3/R1 call body: "function<｜tool▁sep｜>name\n```json\n{..}\n```" or
+ * "name<｜tool▁sep｜>{..}". */
+int chat_call_from_deepseek(const char *s, size_t n, chat_call *out);
+
 /* A JSON array text [{call}, {call}, ...] (at least one) as calls. On success *out is a
  * mem_alloc'd array of *count calls (clear each, then mem_free the array). */
 int chat_calls_from_json_array(const char *s, size_t n, chat_call **out, size_t *count);
 
 /* Copy s[0..n) with the whitespace outside strings removed (valid JSON in, compact out). */
 char *chat_json_compact(const char *s, size_t n);
+
+/* ---- the parser's state (parser.c; harmony.c reads and drives it too) ------------------ */
+
+enum { R_START, R_IN, R_OUT };            /* stage 1: reasoning */
+enum { T_START, T_TEXT, T_BODY, T_JSEQ, T_DSEC }; /* stage 2: tool calls */
+
+struct chat_parser {
+    chat_parser_params prm;
+    bool finished, failed;
+    uint64_t rng;
+    int rstate;
+    int rpair;          /* the open marker's pair in R_IN; -1: any close marker ends it */
+    bool rstrip;        /* drop whitespace at the start of the reasoning */
+    buf rpend;          /* raw text stage 1 has not classified yet */
+    int tstate;
+    bool cstrip;        /* drop whitespace at the start of the next content */
+    size_t body;        /* T_BODY: offset of the marker in tpend; T_JSEQ: next value */
+    bool seq_calls;     /* T_JSEQ: the sequence produced calls already */
+    buf tpend;          /* content text stage 2 has not emitted or parsed yet */
+    chat_event *evs;    /* this batch's events */
+    size_t n_evs, cap_evs;
+    arena *ev_arena;    /* texts of this batch's events */
+    chat_event *calls;  /* every call so far; strings owned (mem_alloc) */
+    size_t n_calls, cap_calls;
+    buf content, reasoning; /* totals */
+    struct {                /* stream_arguments: the call being streamed */
+        bool active;
+        char *id;           /* handed to the call when it completes */
+        size_t raw_done;    /* bytes of its raw arguments text compacted so far */
+        bool in_str, esc;   /* the compactor's state at raw_done */
+        buf sent;           /* the compact arguments text sent so far */
+    } part;
+    struct {                /* CHAT_TOOLS_HARMONY (harmony.c) */
+        bool in_body;       /* false: reading a message header */
+        int kind;           /* the body's CHAT_EV_* (TOOL_CALL: a call to name) */
+        char *name;         /* mem_alloc'd */
+    } hm;
+};
+
+/* Emit events (parser.c). Both return 0 or BASE_ENOMEM. chat_emit_call takes the call's
+ * strings (c is cleared either way). */
+int chat_emit_text(chat_parser *p, chat_event_kind kind, const char *s, size_t n);
+int chat_emit_call(chat_parser *p, chat_call *c);
+/* Drop the first n bytes of b. */
+void chat_buf_consume(buf *b, size_t n);
+/* memmem for a NUL-terminated marker; NULL when n is 0. */
+const char *chat_find(const char *s, size_t n, const char *marker);
+/* How much of s[0..n) to hold back: a partial marker or UTF-8 character at the end, and the
+ * whitespace before it. */
+size_t chat_holdback(const char *s, size_t n, const char *const *markers, size_t n_markers);
+/* CHAT_TOOLS_HARMONY: process p->rpend (harmony.c). */
+int chat_harmony_run(chat_parser *p, bool final);
 
 #endif

@@ -12,44 +12,18 @@
 
 #include "chat_int.h"
 
-enum { R_START, R_IN, R_OUT };
-enum { T_START, T_TEXT, T_BODY, T_JSEQ };
-
-struct chat_parser {
-    chat_parser_params prm;
-    bool finished, failed;
-    uint64_t rng;
-    int rstate;
-    int rpair;          /* the open marker's pair in R_IN; -1: any close marker ends it */
-    bool rstrip;        /* drop whitespace at the start of the reasoning */
-    buf rpend;          /* raw text stage 1 has not classified yet */
-    int tstate;
-    bool cstrip;        /* drop whitespace at the start of the next content */
-    size_t body;        /* T_BODY: offset of the marker in tpend; T_JSEQ: next value */
-    bool seq_calls;     /* T_JSEQ: the sequence produced calls already */
-    buf tpend;          /* content text stage 2 has not emitted or parsed yet */
-    chat_event *evs;    /* this batch's events */
-    size_t n_evs, cap_evs;
-    arena *ev_arena;    /* texts of this batch's events */
-    chat_event *calls;  /* every call so far; strings owned (mem_alloc) */
-    size_t n_calls, cap_calls;
-    buf content, reasoning; /* totals */
-    struct {                /* stream_arguments: the call being streamed */
-        bool active;
-        char *id;           /* handed to the call when it completes */
-        size_t raw_done;    /* bytes of its raw arguments text compacted so far */
-        bool in_str, esc;   /* the compactor's state at raw_done */
-        buf sent;           /* the compact arguments text sent so far */
-    } part;
-};
-
 static const char *const tool_markers[] = {
     [CHAT_TOOLS_NONE] = NULL,
     [CHAT_TOOLS_HERMES] = "<tool_call>",
     [CHAT_TOOLS_LLAMA3] = "<|python_tag|>",
     [CHAT_TOOLS_MISTRAL] = "[TOOL_CALLS]",
     [CHAT_TOOLS_JSON] = NULL,
+    [CHAT_TOOLS_HARMONY] = NULL,
+    [CHAT_TOOLS_DEEPSEEK] = "<｜tool▁calls▁begin｜>",
 };
+
+static const char ds_call_begin[] = "<｜tool▁call▁begin｜>", ds_call_end[] = "<｜tool▁call▁end｜>",
+                  ds_calls_end[] = "<｜tool▁calls▁end｜>";
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -64,7 +38,7 @@ int chat_parser_new(const chat_parser_params *params, chat_parser **out, err_buf
     if (!out) return err_set(eb, BASE_EINVAL, "chat_parser_new: out is NULL");
     *out = NULL;
     chat_parser_params prm = params ? *params : chat_parser_default_params();
-    if ((unsigned)prm.tool_format > CHAT_TOOLS_JSON)
+    if ((unsigned)prm.tool_format > CHAT_TOOLS_DEEPSEEK)
         return err_set(eb, BASE_EINVAL, "unknown tool-call format %d", (int)prm.tool_format);
     chat_parser *p = mem_calloc(1, sizeof *p);
     if (!p || !(p->ev_arena = arena_new(4096))) {
@@ -92,6 +66,7 @@ void chat_parser_free(chat_parser *p) {
     mem_free(p->calls);
     mem_free(p->part.id);
     buf_free(&p->part.sent);
+    mem_free(p->hm.name);
     mem_free(p->evs);
     arena_free(p->ev_arena);
     buf_free(&p->rpend);
@@ -116,7 +91,7 @@ static chat_event *push_event(chat_parser *p) {
     return e;
 }
 
-static int emit_text(chat_parser *p, chat_event_kind kind, const char *s, size_t n) {
+int chat_emit_text(chat_parser *p, chat_event_kind kind, const char *s, size_t n) {
     if (n == 0) return BASE_OK;
     buf *total = kind == CHAT_EV_REASONING ? &p->reasoning : &p->content;
     char *copy = arena_strndup(p->ev_arena, s, n);
@@ -134,7 +109,7 @@ static int emit_content(chat_parser *p, const char *s, size_t n) {
         while (n && is_ws(*s)) s++, n--;
         if (n) p->cstrip = false;
     }
-    return emit_text(p, CHAT_EV_CONTENT, s, n);
+    return chat_emit_text(p, CHAT_EV_CONTENT, s, n);
 }
 
 /* A fresh "call_" + 9 alphanumerics (Mistral's templates insist on 9 when the id comes back),
@@ -172,7 +147,7 @@ static int emit_part_text(chat_parser *p, const char *s, size_t n) {
     return BASE_OK;
 }
 
-static int emit_call(chat_parser *p, chat_call *c) {
+int chat_emit_call(chat_parser *p, chat_call *c) {
     if (p->n_calls == p->cap_calls) {
         size_t ncap = p->cap_calls ? p->cap_calls * 2 : 4;
         chat_event *nw = mem_realloc(p->calls, ncap * sizeof *nw);
@@ -223,7 +198,7 @@ static int emit_call(chat_parser *p, chat_call *c) {
 static int emit_calls(chat_parser *p, chat_call *calls, size_t n) {
     int rc = BASE_OK;
     for (size_t i = 0; i < n; i++) {
-        if (!rc) rc = emit_call(p, &calls[i]);
+        if (!rc) rc = chat_emit_call(p, &calls[i]);
         chat_call_clear(&calls[i]);
     }
     mem_free(calls);
@@ -232,7 +207,7 @@ static int emit_calls(chat_parser *p, chat_call *calls, size_t n) {
 
 /* ---- helpers on held-back text ---------------------------------------------------------- */
 
-static void buf_consume(buf *b, size_t n) {
+void chat_buf_consume(buf *b, size_t n) {
     if (n >= b->len) {
         b->len = 0;
     } else {
@@ -250,7 +225,7 @@ static size_t partial_suffix(const char *s, size_t n, const char *marker) {
     return 0;
 }
 
-static const char *find(const char *s, size_t n, const char *marker) {
+const char *chat_find(const char *s, size_t n, const char *marker) {
     if (!n) return NULL;
     return memmem(s, n, marker, strlen(marker));
 }
@@ -268,7 +243,7 @@ static size_t utf8_tail(const char *s, size_t n) {
 
 /* How much of s[0..n) to hold back: a partial marker or character at the end, and the
  * whitespace before it. */
-static size_t holdback(const char *s, size_t n, const char *const *markers, size_t n_markers) {
+size_t chat_holdback(const char *s, size_t n, const char *const *markers, size_t n_markers) {
     size_t h = utf8_tail(s, n);
     for (size_t i = 0; i < n_markers; i++) {
         if (!markers[i]) continue;
@@ -288,7 +263,7 @@ static int body_fallback(chat_parser *p, size_t n) {
     part_reset(p); /* a call announced by stream_arguments is orphaned (see chat.h) */
     p->cstrip = false;
     int rc = emit_content(p, p->tpend.data, n);
-    buf_consume(&p->tpend, n);
+    chat_buf_consume(&p->tpend, n);
     p->tstate = T_TEXT;
     return rc;
 }
@@ -376,7 +351,7 @@ static int stream_json_call(chat_parser *p, const char *s, size_t n) {
 /* T_BODY for Hermes: <tool_call> JSON </tool_call>. Returns 1 when it needs more text. */
 static int body_hermes(chat_parser *p, const char *b, size_t n, size_t off, bool final) {
     static const char close[] = "</tool_call>";
-    const char *end = find(b, n, close);
+    const char *end = chat_find(b, n, close);
     if (!end && !final) {
         size_t i = 0;
         while (i < n && is_ws(b[i])) i++;
@@ -392,9 +367,9 @@ static int body_hermes(chat_parser *p, const char *b, size_t n, size_t off, bool
     if (rc == BASE_ENOMEM) return rc;
     size_t total = off + (end ? blen + sizeof close - 1 : n);
     if (rc) return body_fallback(p, total);
-    buf_consume(&p->tpend, total);
+    chat_buf_consume(&p->tpend, total);
     p->tstate = T_TEXT;
-    return emit_call(p, &c);
+    return chat_emit_call(p, &c);
 }
 
 /* T_BODY for Mistral: [TOOL_CALLS] [ {..}, .. ]  or  [TOOL_CALLS]name([CALL_ID]id)[ARGS]{..} */
@@ -411,12 +386,12 @@ static int body_mistral(chat_parser *p, const char *b, size_t n, size_t off, boo
         int rc = chat_calls_from_json_array(b + i, (size_t)vl, &calls, &nc);
         if (rc == BASE_ENOMEM) return rc;
         if (rc) return body_fallback(p, off);
-        buf_consume(&p->tpend, off + i + (size_t)vl);
+        chat_buf_consume(&p->tpend, off + i + (size_t)vl);
         p->tstate = T_TEXT;
         return emit_calls(p, calls, nc);
     }
     static const char args_tag[] = "[ARGS]", id_tag[] = "[CALL_ID]";
-    const char *at = find(b + i, n - i, args_tag);
+    const char *at = chat_find(b + i, n - i, args_tag);
     /* A function name is short and has no braces; anything else is not a call. The test
      * looks at the same bytes whether or not [ARGS] has arrived, so splits agree. */
     size_t span = at ? (size_t)(at - b) - i : n - i;
@@ -424,7 +399,7 @@ static int body_mistral(chat_parser *p, const char *b, size_t n, size_t off, boo
     if (!plausible || (!at && final)) return body_fallback(p, off);
     if (!at) return 1;
     size_t name_end = (size_t)(at - b);
-    const char *idt = find(b + i, name_end - i, id_tag);
+    const char *idt = chat_find(b + i, name_end - i, id_tag);
     size_t nl = (idt ? (size_t)(idt - b) : name_end) - i;
     while (nl && is_ws(b[i + nl - 1])) nl--;
     size_t ids = idt ? (size_t)(idt - b) + sizeof id_tag - 1 : 0;
@@ -451,9 +426,9 @@ static int body_mistral(chat_parser *p, const char *b, size_t n, size_t off, boo
         chat_call_clear(&c);
         return BASE_ENOMEM;
     }
-    buf_consume(&p->tpend, off + j + (size_t)vl);
+    chat_buf_consume(&p->tpend, off + j + (size_t)vl);
     p->tstate = T_TEXT;
-    return emit_call(p, &c);
+    return chat_emit_call(p, &c);
 }
 
 /* T_BODY for Llama 3.1's <|python_tag|>: JSON call(s), or name.call(k=v) up to the end. */
@@ -472,9 +447,9 @@ static int body_python_tag(chat_parser *p, const char *b, size_t n, size_t off, 
     int rc = chat_call_from_python(b, n, &c);
     if (rc == BASE_ENOMEM) return rc;
     if (rc) return body_fallback(p, off + n);
-    buf_consume(&p->tpend, off + n);
+    chat_buf_consume(&p->tpend, off + n);
     p->tstate = T_TEXT;
-    return emit_call(p, &c);
+    return chat_emit_call(p, &c);
 }
 
 /* T_JSEQ: a reply made of JSON calls ({..}, [..]) separated by whitespace, ';' or ','. */
@@ -485,14 +460,14 @@ static int body_json_seq(chat_parser *p, bool final) {
     if (i == n) {
         if (!final) return 1;
         if (!p->seq_calls) return body_fallback(p, n);
-        buf_consume(&p->tpend, n);
+        chat_buf_consume(&p->tpend, n);
         p->tstate = T_TEXT;
         return BASE_OK;
     }
     if (s[i] != '{' && s[i] != '[') {
         /* Text after the calls: it is content (the separators before it are dropped). */
         if (!p->seq_calls) return body_fallback(p, i);
-        buf_consume(&p->tpend, i);
+        chat_buf_consume(&p->tpend, i);
         p->tstate = T_TEXT;
         return BASE_OK;
     }
@@ -518,13 +493,57 @@ static int body_json_seq(chat_parser *p, bool final) {
     if (rc) {
         /* Not a call: a reply that merely looks like JSON is content, read on as text. */
         if (!p->seq_calls) return body_fallback(p, i);
-        buf_consume(&p->tpend, i);
+        chat_buf_consume(&p->tpend, i);
         return body_fallback(p, 0);
     }
-    buf_consume(&p->tpend, i + (size_t)vl);
+    chat_buf_consume(&p->tpend, i + (size_t)vl);
     p->body = 0;
     p->seq_calls = true;
     return emit_calls(p, calls, nc);
+}
+
+static bool is_prefix_of(const char *s, size_t n, const char *m) {
+    size_t ml = strlen(m);
+    return n < ml && !memcmp(s, m, n);
+}
+
+/* T_DSEC: inside DeepSeek's <｜tool▁calls▁begin｜> section, whose text starts at p->body
+ * (before the first call, the whitespace and the marker stay in tpend, so that a section
+ * without a valid call comes out as content unchanged):
+ * <｜tool▁call▁begin｜>BODY<｜tool▁call▁end｜>... then <｜tool▁calls▁end｜>. */
+static int body_deepseek(chat_parser *p, bool final) {
+    const char *s = p->tpend.data;
+    size_t n = p->tpend.len, i = p->body;
+    while (i < n && is_ws(s[i])) i++;
+    size_t cel = strlen(ds_calls_end), cbl = strlen(ds_call_begin);
+    if (i == n) {
+        if (!final) return 1;
+        return p->seq_calls ? body_fallback(p, 0) : body_fallback(p, n);
+    }
+    if (n - i >= cel && !memcmp(s + i, ds_calls_end, cel)) {
+        if (!p->seq_calls) return body_fallback(p, i + cel); /* an empty section */
+        chat_buf_consume(&p->tpend, i + cel);
+        p->tstate = T_TEXT;
+        return BASE_OK;
+    }
+    if (!final && (is_prefix_of(s + i, n - i, ds_calls_end) || is_prefix_of(s + i, n - i, ds_call_begin)))
+        return 1;
+    if (n - i >= cbl && !memcmp(s + i, ds_call_begin, cbl)) {
+        const char *e = chat_find(s + i + cbl, n - i - cbl, ds_call_end);
+        if (!e && !final) return 1;
+        size_t bl = e ? (size_t)(e - (s + i + cbl)) : n - i - cbl;
+        size_t used = e ? (size_t)(e - s) + strlen(ds_call_end) : n;
+        chat_call c;
+        int rc = chat_call_from_deepseek(s + i + cbl, bl, &c);
+        if (rc == BASE_ENOMEM) return rc;
+        if (rc) return body_fallback(p, used);
+        chat_buf_consume(&p->tpend, used);
+        p->body = 0;
+        p->seq_calls = true;
+        return chat_emit_call(p, &c);
+    }
+    /* Something else inside the section: content from here, read on as text. */
+    return body_fallback(p, i);
 }
 
 /* Process tpend as far as it can go. */
@@ -538,7 +557,7 @@ static int tools_run(chat_parser *p, bool final) {
         if (p->cstrip) {
             size_t k = 0;
             while (k < n && is_ws(s[k])) k++;
-            buf_consume(&p->tpend, k);
+            chat_buf_consume(&p->tpend, k);
             s = p->tpend.data;
             n = p->tpend.len;
             if (n == 0) return BASE_OK;
@@ -558,23 +577,29 @@ static int tools_run(chat_parser *p, bool final) {
             continue;
         }
         case T_TEXT: {
-            const char *at = marker && n ? find(s, n, marker) : NULL;
+            const char *at = marker && n ? chat_find(s, n, marker) : NULL;
             if (at) {
                 size_t pos = (size_t)(at - s), ws = pos;
                 while (ws > 0 && is_ws(s[ws - 1])) ws--;
                 if ((rc = emit_content(p, s, ws))) return rc;
-                buf_consume(&p->tpend, ws);
+                chat_buf_consume(&p->tpend, ws);
+                if (p->prm.tool_format == CHAT_TOOLS_DEEPSEEK) {
+                    p->tstate = T_DSEC;
+                    p->body = pos - ws + strlen(marker);
+                    p->seq_calls = false;
+                    continue;
+                }
                 p->tstate = T_BODY;
                 p->body = pos - ws;
                 continue;
             }
-            size_t keep = final ? 0 : holdback(s, n, &marker, 1);
+            size_t keep = final ? 0 : chat_holdback(s, n, &marker, 1);
             size_t out = n - keep;
             /* At the end, whitespace after the last call is dropped; else content is exact. */
             if (final && p->n_calls)
                 while (out && is_ws(s[out - 1])) out--;
             if ((rc = emit_content(p, s, out))) return rc;
-            buf_consume(&p->tpend, final ? n : out);
+            chat_buf_consume(&p->tpend, final ? n : out);
             return BASE_OK;
         }
         case T_BODY: {
@@ -591,7 +616,8 @@ static int tools_run(chat_parser *p, bool final) {
             continue;
         }
         case T_JSEQ:
-            rc = body_json_seq(p, final);
+        case T_DSEC:
+            rc = p->tstate == T_JSEQ ? body_json_seq(p, final) : body_deepseek(p, final);
             if (rc == 1) return BASE_OK;
             if (rc) return rc;
             continue;
@@ -624,7 +650,7 @@ static int reasoning_run(chat_parser *p, bool final) {
             for (int k = 0; chat_reasoning_markers[k].open; k++) {
                 const char *m = chat_reasoning_markers[k].open;
                 if (starts_with(s + i, n - i, m)) {
-                    buf_consume(&p->rpend, i + strlen(m));
+                    chat_buf_consume(&p->rpend, i + strlen(m));
                     p->rstate = R_IN;
                     p->rpair = k;
                     p->rstrip = true;
@@ -644,7 +670,7 @@ static int reasoning_run(chat_parser *p, bool final) {
             if (p->rstrip) {
                 size_t k = 0;
                 while (k < n && is_ws(s[k])) k++;
-                buf_consume(&p->rpend, k);
+                chat_buf_consume(&p->rpend, k);
                 s = p->rpend.data;
                 n = p->rpend.len;
                 if (n == 0) return BASE_OK;
@@ -657,28 +683,28 @@ static int reasoning_run(chat_parser *p, bool final) {
             const char *best = NULL;
             size_t best_len = 0;
             for (size_t k = 0; k < nc; k++) {
-                const char *at = find(s, n, closes[k]);
+                const char *at = chat_find(s, n, closes[k]);
                 if (at && (!best || at < best)) best = at, best_len = strlen(closes[k]);
             }
             if (best) {
                 size_t pos = (size_t)(best - s), e = pos;
                 while (e > 0 && is_ws(s[e - 1])) e--;
-                if ((rc = emit_text(p, CHAT_EV_REASONING, s, e))) return rc;
-                buf_consume(&p->rpend, pos + best_len);
+                if ((rc = chat_emit_text(p, CHAT_EV_REASONING, s, e))) return rc;
+                chat_buf_consume(&p->rpend, pos + best_len);
                 p->rstate = R_OUT;
                 p->cstrip = true;
                 continue;
             }
-            size_t keep = holdback(s, n, closes, nc);
+            size_t keep = chat_holdback(s, n, closes, nc);
             if (final) /* a partial marker at the very end is reasoning text after all */
                 for (keep = 0; keep < n && is_ws(s[n - keep - 1]);) keep++;
-            if ((rc = emit_text(p, CHAT_EV_REASONING, s, n - keep))) return rc;
-            buf_consume(&p->rpend, final ? n : n - keep);
+            if ((rc = chat_emit_text(p, CHAT_EV_REASONING, s, n - keep))) return rc;
+            chat_buf_consume(&p->rpend, final ? n : n - keep);
             return BASE_OK;
         }
         default:
             rc = tools_push(p, s, n, final);
-            buf_consume(&p->rpend, n);
+            chat_buf_consume(&p->rpend, n);
             return rc;
         }
     next:;
@@ -699,8 +725,12 @@ static int run(chat_parser *p, const char *text, size_t len, bool final,
     arena_reset(p->ev_arena);
     int rc = BASE_OK;
     if (len && buf_append(&p->rpend, text, len) < 0) rc = BASE_ENOMEM;
-    if (!rc) rc = reasoning_run(p, final);
-    if (!rc && final) rc = tools_run(p, true);
+    if (!rc && p->prm.tool_format == CHAT_TOOLS_HARMONY) {
+        rc = chat_harmony_run(p, final);
+    } else if (!rc) {
+        rc = reasoning_run(p, final);
+        if (!rc && final) rc = tools_run(p, true);
+    }
     if (rc) {
         p->failed = true;
         return err_set(eb, BASE_ENOMEM, "out of memory");

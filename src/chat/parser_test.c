@@ -130,6 +130,43 @@ static const pcase cases[] = {
      ""},
     {CHAT_TOOLS_MISTRAL, R, "[THINK]Let me think.[/THINK]Answer: [1, 2]", "Answer: [1, 2]",
      "Let me think.", ""},
+    /* ---- gpt-oss harmony ---- */
+    {CHAT_TOOLS_HARMONY, R,
+     "<|channel|>analysis<|message|>User says hi.<|end|><|start|>assistant<|channel|>final"
+     "<|message|>Hello! How can I help?<|return|>",
+     "Hello! How can I help?", "User says hi.", ""},
+    {CHAT_TOOLS_HARMONY, R,
+     "<|channel|>analysis<|message|>Need the weather.<|end|><|start|>assistant to=functions.get_weather"
+     "<|channel|>commentary <|constrain|>json<|message|>{\"city\": \"Paris\"}<|call|>",
+     "", "Need the weather.", "get_weather {\"city\":\"Paris\"}\n"},
+    {CHAT_TOOLS_HARMONY, R,
+     "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\":\"Paris\"}", "",
+     "", "get_weather {\"city\":\"Paris\"}\n"},
+    {CHAT_TOOLS_HARMONY, 0,
+     "<|channel|>analysis<|message|>think <|end|><|start|>assistant<|channel|>final<|message|>ok ",
+     "think ok ", "", ""},
+    {CHAT_TOOLS_HARMONY, R,
+     "<|channel|>commentary to=functions.f<|message|>not json<|call|>", "not json", "", ""},
+    {CHAT_TOOLS_HARMONY, R, "Just text, no <| channels", "Just text, no <| channels", "", ""},
+    {CHAT_TOOLS_HARMONY, R, "<|channel|>analysis<|message|>thinking about <|", "", "thinking about <|",
+     ""},
+    /* ---- DeepSeek V3 / R1 ---- */
+    {CHAT_TOOLS_DEEPSEEK, R,
+     "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n"
+     "{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+     "", "", "get_weather {\"city\":\"Paris\"}\n"},
+    {CHAT_TOOLS_DEEPSEEK, R | S,
+     "Weather needed.\n</think>\n\nLet me check.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>a<｜tool▁sep｜>{}"
+     "<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>b<｜tool▁sep｜>{\"x\": 1}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+     "Let me check.", "Weather needed.", "a {}\nb {\"x\":1}\n"},
+    {CHAT_TOOLS_DEEPSEEK, R,
+     "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>oops<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+     "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>oops<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "", ""},
+    {CHAT_TOOLS_DEEPSEEK, R,
+     "x <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{\"a\"",
+     "x <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{\"a\"", "", ""},
+    {CHAT_TOOLS_DEEPSEEK, R, "a <｜tool▁calls▁begin｜> <｜tool▁calls▁end｜> b",
+     "a <｜tool▁calls▁begin｜> <｜tool▁calls▁end｜> b", "", ""},
     /* ---- plain JSON ---- */
     {CHAT_TOOLS_JSON, R, "{\"name\": \"f\", \"arguments\": {\"a\": true}}", "", "", "f {\"a\":true}\n"},
     {CHAT_TOOLS_JSON, R,
@@ -442,7 +479,9 @@ static const char *const frags[] = {
     "<tool_call>", "</tool_call>", "[TOOL_CALLS]", "[ARGS]", "<|python_tag|>", "<think>",
     "</think>", "{", "}", "[", "]", "\"", "\\", ":", ",", " ", "\n", "name", "arguments",
     "\"name\": \"f\"", "\"arguments\": {}", "<function=", "<parameter=", "</function>", "x",
-    "é", "<", "call(", ")", "=",
+    "é", "<", "call(", ")", "=", "<|channel|>", "<|message|>", "<|end|>", "analysis",
+    " to=functions.f", "<|call|>", "<|start|>", "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>",
+    "<｜tool▁sep｜>", "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>", "function", "```json\n", "```",
 };
 
 static void fuzz_run(chat_tool_format fmt, bool reasoning, bool stream, const char *in,
@@ -485,7 +524,7 @@ TEST(chat_parser_fuzz) {
     uint64_t rng = 0x1234567;
     for (int iter = 0; iter < FUZZ_ITERS; iter++) {
         buf in = {0};
-        chat_tool_format fmt = (chat_tool_format)(test_rand_u32(&rng) % 5);
+        chat_tool_format fmt = (chat_tool_format)(test_rand_u32(&rng) % 7);
         if (iter % 2) {
             /* A real-looking output with one mutation: a byte dropped, a fragment inserted,
              * or the end cut off. */
@@ -519,7 +558,7 @@ TEST(chat_parser_fuzz) {
         if (strcmp(whole.data, split.data))
             test_fail(__FILE__, __LINE__, "fmt %d input \"%s\"\n  whole \"%s\"\n  split \"%s\"",
                       (int)fmt, in.data, whole.data, split.data);
-        if (!reasoning && calls_whole == 0) {
+        if (!reasoning && calls_whole == 0 && fmt != CHAT_TOOLS_HARMONY) {
             buf want = {0};
             buf_append_str(&want, in.data);
             buf_append_str(&want, "|");

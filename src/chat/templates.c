@@ -233,13 +233,16 @@ const char *chat_tool_format_name(chat_tool_format f) {
     case CHAT_TOOLS_LLAMA3: return "llama3";
     case CHAT_TOOLS_MISTRAL: return "mistral";
     case CHAT_TOOLS_JSON: return "json";
+    case CHAT_TOOLS_HARMONY: return "harmony";
+    case CHAT_TOOLS_DEEPSEEK: return "deepseek";
     }
     return "none";
 }
 
 int chat_tool_format_parse(const char *name, chat_tool_format *out) {
     static const chat_tool_format all[] = {CHAT_TOOLS_NONE, CHAT_TOOLS_HERMES, CHAT_TOOLS_LLAMA3,
-                                           CHAT_TOOLS_MISTRAL, CHAT_TOOLS_JSON};
+                                           CHAT_TOOLS_MISTRAL, CHAT_TOOLS_JSON, CHAT_TOOLS_HARMONY,
+                                           CHAT_TOOLS_DEEPSEEK};
     for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++) {
         if (!strcasecmp(name, chat_tool_format_name(all[i]))) {
             *out = all[i];
@@ -251,10 +254,25 @@ int chat_tool_format_parse(const char *name, chat_tool_format *out) {
 
 chat_tool_format chat_tool_format_detect(const char *src) {
     if (!src) return CHAT_TOOLS_JSON;
+    if (has(src, "<|channel|>")) return CHAT_TOOLS_HARMONY;
+    if (has(src, "<｜tool▁calls▁begin｜>")) return CHAT_TOOLS_DEEPSEEK;
     if (has(src, "<tool_call>")) return CHAT_TOOLS_HERMES;
     if (has(src, "[TOOL_CALLS]")) return CHAT_TOOLS_MISTRAL;
     if (has(src, "<|python_tag|>") || has(src, "<|start_header_id|>")) return CHAT_TOOLS_LLAMA3;
     return CHAT_TOOLS_JSON;
+}
+
+chat_parser_params chat_parser_params_for(const char *template_src, const char *prompt,
+                                          size_t prompt_len, const json_t *tools,
+                                          bool reasoning) {
+    chat_parser_params pp = chat_parser_default_params();
+    chat_tool_format f = chat_tool_format_detect(template_src);
+    bool has_tools = json_is_array(tools) && json_array_size(tools) > 0;
+    pp.tool_format = has_tools || f == CHAT_TOOLS_HARMONY ? f : CHAT_TOOLS_NONE;
+    pp.reasoning = reasoning;
+    pp.starts_in_reasoning = reasoning && chat_prompt_opens_reasoning(prompt, prompt_len);
+    pp.tools = has_tools ? tools : NULL;
+    return pp;
 }
 
 bool chat_prompt_opens_reasoning(const char *prompt, size_t len) {

@@ -212,6 +212,13 @@ static const struct {
     {"mistralai-Mistral-Small-3.2-24B-Instruct-2506.jinja", CHAT_TOOLS_MISTRAL},
     {"mistralai-mistral-common-v13.jinja", CHAT_TOOLS_MISTRAL},
     {"microsoft-Phi-3.5-mini-instruct.jinja", CHAT_TOOLS_JSON},
+    {"openai-gpt-oss-120b.jinja", CHAT_TOOLS_HARMONY},
+    {"Qwen-Qwen3.5-4B.jinja", CHAT_TOOLS_HERMES},
+    {"Qwen-Qwen3-Coder.jinja", CHAT_TOOLS_HERMES},
+    {"zai-org-GLM-4.6.jinja", CHAT_TOOLS_HERMES},
+    {"deepseek-ai-DeepSeek-R1.jinja", CHAT_TOOLS_DEEPSEEK},
+    {"deepseek-ai-DeepSeek-V3.1.jinja", CHAT_TOOLS_DEEPSEEK},
+    {"deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja", CHAT_TOOLS_DEEPSEEK},
 };
 
 TEST(chat_tool_format_detect_real) {
@@ -248,4 +255,31 @@ TEST(chat_prompt_opens_reasoning_real) {
     ASSERT_TRUE(chat_prompt_opens_reasoning("<|im_start|>assistant\n<think>\n", 30));
     ASSERT_FALSE(chat_prompt_opens_reasoning("<think>\n</think>\n\n", 18));
     ASSERT_FALSE(chat_prompt_opens_reasoning(NULL, 0));
+}
+
+TEST(chat_parser_params_for_request) {
+    char *qwen = read_template("Qwen-Qwen3-0.6B.jinja");
+    json_error_t jerr;
+    json_t *tools = json_loads("[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", 0, &jerr);
+    json_t *none = json_array();
+    const char *prompt = "<|im_start|>assistant\n<think>\n";
+    chat_parser_params pp = chat_parser_params_for(qwen, prompt, strlen(prompt), tools, true);
+    ASSERT_EQ_INT(pp.tool_format, CHAT_TOOLS_HERMES);
+    ASSERT_TRUE(pp.reasoning);
+    ASSERT_TRUE(pp.starts_in_reasoning);
+    ASSERT_TRUE(pp.tools == tools);
+    pp = chat_parser_params_for(qwen, prompt, strlen(prompt), none, false);
+    ASSERT_EQ_INT(pp.tool_format, CHAT_TOOLS_NONE);
+    ASSERT_FALSE(pp.reasoning);
+    ASSERT_FALSE(pp.starts_in_reasoning);
+    ASSERT_NULL(pp.tools);
+    char *oss = read_template("openai-gpt-oss-120b.jinja");
+    pp = chat_parser_params_for(oss, NULL, 0, NULL, true);
+    ASSERT_EQ_INT(pp.tool_format, CHAT_TOOLS_HARMONY);
+    pp = chat_parser_params_for(NULL, NULL, 0, tools, true);
+    ASSERT_EQ_INT(pp.tool_format, CHAT_TOOLS_JSON);
+    json_decref(tools);
+    json_decref(none);
+    mem_free(qwen);
+    mem_free(oss);
 }
