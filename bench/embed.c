@@ -30,7 +30,8 @@ static int add(gguf_writer *w, const char *name, int t, int64_t ne0, int64_t ne1
     if (gguf_tensor_nbytes(t, ne1 > 1 ? 2 : 1, ne, &nbytes)) return -1;
     float *f = malloc(n * sizeof *f);
     void *data = malloc(nbytes);
-    for (size_t i = 0; i < n; i++) f[i] = rndf() + (strstr(name, "norm.weight") ? 1.0f : 0.0f);
+    float mean = strstr(name, "norm.weight") ? 1.0f : 0.0f;
+    for (size_t i = 0; i < n; i++) f[i] = rndf() + mean;
     if (t == GGUF_TYPE_F32) memcpy(data, f, nbytes);
     else if (t == GGUF_TYPE_F16) kern_f32_to_f16_row(f, data, (int64_t)n);
     else kern_traits_of(t)->from_float(f, data, (int64_t)n);

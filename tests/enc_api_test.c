@@ -3,6 +3,7 @@
  * models (symlinked into the models directory) and a tiny cross-encoder written at run time.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,4 +292,52 @@ TEST(enc_api_rerank) {
     }
     api_server_stop(&s);
     enc_tiny_free(w);
+}
+
+/* Several clients at once on one encoder model: each gets its own, correct vectors. */
+typedef struct conc_arg {
+    api_server *s;
+    const float *ref;
+    int text; /* which golden text this client sends */
+    int ok;
+} conc_arg;
+
+static const char *golden_texts[5] = {
+    "Hello, world!", "The quick brown fox jumps over the lazy dog.",
+    "Sentence embeddings map text to vectors of numbers.",
+    "Café prices rose 3.5% in 2024; nobody was amused.",
+    "What's the capital of France? Paris, of course.",
+};
+
+static void *conc_client(void *p) {
+    conc_arg *a = p;
+    char body[256];
+    snprintf(body, sizeof body, "{\"model\":\"bert-mean\",\"input\":[\"%s\",\"%s\"]}",
+             golden_texts[a->text], golden_texts[(a->text + 1) % 5]);
+    for (int k = 0; k < 4; k++) {
+        api_resp r;
+        api_http(a->s, "POST", "/v1/embeddings", body, NULL, &r);
+        if (r.status == 200 && r.json &&
+            max_diff(api_jget(r.json, "data.0.embedding"), a->ref + a->text * 256, 256) < 1.6e-4 &&
+            max_diff(api_jget(r.json, "data.1.embedding"), a->ref + (a->text + 1) % 5 * 256, 256) < 1.6e-4)
+            a->ok++;
+        api_resp_free(&r);
+    }
+    return NULL;
+}
+
+TEST(enc_api_concurrent) {
+    api_server s;
+    start(&s);
+    float *ref = golden("bert-mean-F32");
+    pthread_t th[5];
+    conc_arg args[5];
+    for (int i = 0; i < 5; i++) {
+        args[i] = (conc_arg){&s, ref, i, 0};
+        ASSERT_EQ_INT(pthread_create(&th[i], NULL, conc_client, &args[i]), 0);
+    }
+    for (int i = 0; i < 5; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 5; i++) ASSERT_EQ_INT(args[i].ok, 4);
+    free(ref);
+    api_server_stop(&s);
 }

@@ -103,3 +103,73 @@ TEST(enc_batch_matches_scalar) {
     llm_model_free(m);
     enc_tiny_free(w);
 }
+
+/* Every allocation of a load and of an embedding call may fail: a clean BASE_ENOMEM, no leak
+ * (ASan checks), and success once the allocations are allowed. */
+TEST(enc_alloc_failures) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/oom.gguf", test_tmpdir());
+    enc_tiny *w = enc_tiny_write(path, true, 3);
+    err_buf eb = {0};
+    llm_model *m = NULL;
+    int rc = -1;
+    for (long n = 0; rc; n++) {
+        mem_fail_after(n);
+        rc = llm_model_load(path, &m, &eb);
+        mem_fail_after(-1);
+        if (rc) ASSERT_NULL(m);
+        ASSERT_TRUE(rc == 0 || n < 10000);
+    }
+    const int32_t *in[2] = {seq_a, seq_c};
+    int lens[2] = {9, 5};
+    float out[2 * ENC_E];
+    tpool *pool = tpool_new(2);
+    rc = -1;
+    for (long n = 0; rc; n++) {
+        mem_fail_after(n);
+        rc = llm_embed(m, pool, in, lens, 2, LLM_POOL_MEAN, true, out, &eb);
+        mem_fail_after(-1);
+        if (rc) ASSERT_EQ_INT(rc, BASE_ENOMEM);
+    }
+    rc = -1;
+    for (long n = 0; rc; n++) {
+        mem_fail_after(n);
+        rc = llm_rank(m, pool, in, NULL, lens, 2, out, &eb);
+        mem_fail_after(-1);
+        if (rc) ASSERT_EQ_INT(rc, BASE_ENOMEM);
+    }
+    tpool_free(pool);
+    llm_model_free(m);
+    enc_tiny_free(w);
+}
+
+/* A broken encoder file is a clear error naming what is wrong. */
+TEST(enc_bad_models) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/bad.gguf", test_tmpdir());
+    enc_tiny *w = enc_tiny_write(path, false, 3);
+    err_buf eb = {0};
+    gguf *g;
+    ASSERT_OK(gguf_open(path, &g, &eb), &eb);
+    /* Rewrite it with pooling_type rank but no head, then with a bad pooling type. */
+    const uint32_t pools[2] = {4, 9};
+    const char *needles[2] = {"cls.output", "pooling_type 9"};
+    for (int k = 0; k < 2; k++) {
+        gguf_writer *wr = gguf_writer_new();
+        ASSERT_EQ_INT(gguf_writer_copy_kv(wr, g, NULL), 0);
+        gguf_writer_set_u32(wr, "bert.pooling_type", pools[k]);
+        for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
+            const gguf_tensor *t = gguf_tensor_at(g, i);
+            ASSERT_EQ_INT(gguf_writer_add_tensor(wr, t->name, t->type, t->n_dims, t->ne, t->data, t->nbytes), 0);
+        }
+        char p2[600];
+        snprintf(p2, sizeof p2, "%s/bad%d.gguf", test_tmpdir(), k);
+        ASSERT_OK(gguf_writer_write_file(wr, p2, &eb), &eb);
+        gguf_writer_free(wr);
+        llm_model *m;
+        ASSERT_NE_INT(llm_model_load(p2, &m, &eb), 0);
+        ASSERT_CONTAINS(eb.msg, needles[k]);
+    }
+    gguf_close(g);
+    enc_tiny_free(w);
+}
