@@ -9,6 +9,8 @@
  *   POST /v1/chat/completions                chat, streamed (SSE) or not
  *   POST /v1/completions                     text completion, streamed or not
  *   POST /v1/tokenize, /v1/detokenize        llama.cpp server style
+ *   POST /v1/embeddings                      encoder (bert) models only; decoders get a 400
+ *   POST /v1/rerank                          Jina/Cohere shape; rank head or cosine fallback
  *
  *   api_ctx ctx = {.models_path = "./models", .parallel = 1};
  *   if (api_open(&ctx, &eb)) ...;        // scans the models directory

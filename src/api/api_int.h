@@ -4,6 +4,7 @@
 #define API_INT_H
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "api.h"
 #include "models/models.h"
@@ -79,13 +80,31 @@ json_t *api_parse_body(str_slice body, api_err *e);
 
 /* Find the model a request names: 404 model_not_found, or 500 when it cannot load. */
 int api_acquire_model(api_ctx *ctx, const char *name, mdl_handle **out, api_err *e);
-/* The scheduler of a loaded model. */
+/* The scheduler of a loaded model (NULL for an encoder). */
 sched *api_model_sched(mdl_handle *h);
 
 /* tool_choice required / named: a grammar that admits only tool calls (one of tools, or the
  * one named only) in the model's chat_tool_format. */
 int api_tool_grammar(const json_t *tools, const char *only, int format, struct grammar **out,
                      api_err *e);
+/* An encoder model's compute (embeddings.c): a thread pool that serves one request at a
+ * time under mu, so concurrent requests queue on the lock and each runs at full width. */
+typedef struct api_encoder {
+    pthread_mutex_t mu;
+    tpool *pool;
+} api_encoder;
+
+int api_encoder_new(int n_threads, api_encoder **out, err_buf *eb);
+void api_encoder_free(api_encoder *e); /* NULL is fine */
+/* The encoder state of a loaded encoder model; NULL for a decoder. */
+api_encoder *api_model_encoder(mdl_handle *h);
+/* Pooled, L2-normalized embeddings of n inputs into out (n rows of n_embd), run in batched
+ * chunks under enc->mu. On failure e says why (400 for bad input). */
+int api_encoder_run(api_encoder *enc, const llm_model *m, const int32_t *const *in,
+                    const int *lens, int n, float *out, api_err *e);
+/* Tokenize text (parse_special off); *ids is mem_alloc'd. */
+int api_encoder_tokenize(const tok *t, const char *text, size_t len, bool add_special,
+                         int32_t **ids, int *n, api_err *e);
 
 /* ---- generation ---- */
 
@@ -103,6 +122,8 @@ int api_register_chat(server *s, api_ctx *ctx);
 int api_register_completions(server *s, api_ctx *ctx);
 int api_register_tokenize(server *s, api_ctx *ctx);
 int api_register_metrics(server *s, api_ctx *ctx);
+int api_register_embeddings(server *s, api_ctx *ctx); /* embeddings.c */
+int api_register_rerank(server *s, api_ctx *ctx);     /* rerank.c */
 /* Route path both with and without the /v1 prefix. */
 int api_route_both(server *s, const char *method, const char *path, srv_handler h, api_ctx *ctx);
 

@@ -465,6 +465,14 @@ void api_generate(srv_req *r, mdl_handle *h, const api_gen_req *q,
                   int32_t *const *prompts, const int *n_prompt) {
     const mdl_config *cfg = mdl_handle_config(h);
     int n_prompts = q->kind == API_CHAT ? 1 : q->n_prompts;
+    if (!api_model_sched(h)) {
+        api_err e;
+        api_fail(&e, 400, "model", "The model '%s' is an embedding model: it cannot generate text",
+                 mdl_handle_name(h));
+        mdl_release(h);
+        api_respond_err(r, &e);
+        return;
+    }
     gen *g = mem_calloc(1, sizeof *g);
     if (!g) {
         mdl_release(h);

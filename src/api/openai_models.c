@@ -8,24 +8,53 @@
 
 #include "api_int.h"
 
+/* What a loaded model carries: a scheduler (decoders) or an encoder's pool (encoders). */
+typedef struct model_rt {
+    sched *s;
+    api_encoder *enc;
+} model_rt;
+
 static int start_sched(void *ud, mdl_handle *h, void **attach, err_buf *eb) {
     api_ctx *ctx = ud;
     const mdl_config *cfg = mdl_handle_config(h);
+    int n_threads = cfg->threads > 0 ? cfg->threads : ctx->threads > 0 ? ctx->threads : 1;
+    model_rt *rt = mem_calloc(1, sizeof *rt);
+    if (!rt) return err_set(eb, BASE_ENOMEM, "out of memory");
+    if (llm_model_is_encoder(mdl_handle_model(h))) {
+        int rc = api_encoder_new(n_threads, &rt->enc, eb);
+        if (rc) {
+            mem_free(rt);
+            return rc;
+        }
+        log_info("models: %s serves embeddings on %d thread(s)", mdl_handle_name(h), n_threads);
+        *attach = rt;
+        return BASE_OK;
+    }
     sched_params sp = sched_default_params();
     sp.n_slots = ctx->parallel > 0 ? ctx->parallel : 1;
     sp.n_ctx = cfg->context_size > 0 ? cfg->context_size : ctx->context_size;
-    sp.n_threads = cfg->threads > 0 ? cfg->threads : ctx->threads > 0 ? ctx->threads : 1;
+    sp.n_threads = n_threads;
     if (ctx->queue_size > 0) sp.queue_cap = ctx->queue_size;
     sched *s;
     int rc = sched_new(mdl_handle_model(h), mdl_handle_tok(h), &sp, &s, eb);
-    if (rc) return rc;
+    if (rc) {
+        mem_free(rt);
+        return rc;
+    }
     log_info("models: %s serves %d slot(s) of %d tokens", mdl_handle_name(h), sp.n_slots,
              sched_n_ctx(s));
-    *attach = s;
+    rt->s = s;
+    *attach = rt;
     return BASE_OK;
 }
 
-static void stop_sched(void *ud, void *attach) { sched_free(attach); }
+static void stop_sched(void *ud, void *attach) {
+    model_rt *rt = attach;
+    if (!rt) return;
+    sched_free(rt->s);
+    api_encoder_free(rt->enc);
+    mem_free(rt);
+}
 
 int api_open(api_ctx *ctx, err_buf *eb) {
     mdl_registry_params p = mdl_registry_default_params();
@@ -42,7 +71,15 @@ void api_close(api_ctx *ctx) {
     ctx->models = NULL;
 }
 
-sched *api_model_sched(mdl_handle *h) { return mdl_handle_attach(h); }
+sched *api_model_sched(mdl_handle *h) {
+    model_rt *rt = mdl_handle_attach(h);
+    return rt ? rt->s : NULL;
+}
+
+api_encoder *api_model_encoder(mdl_handle *h) {
+    model_rt *rt = mdl_handle_attach(h);
+    return rt ? rt->enc : NULL;
+}
 
 int api_acquire_model(api_ctx *ctx, const char *name, mdl_handle **out, api_err *e) {
     err_buf eb = {0};

@@ -18,5 +18,7 @@ int api_register(server *s, api_ctx *ctx) {
     if (!rc) rc = api_register_completions(s, ctx);
     if (!rc) rc = api_register_tokenize(s, ctx);
     if (!rc) rc = api_register_metrics(s, ctx);
+    if (!rc) rc = api_register_embeddings(s, ctx);
+    if (!rc) rc = api_register_rerank(s, ctx);
     return rc;
 }

@@ -35,6 +35,8 @@ int cmd_chat_template(int argc, char **argv);
 void cmd_chat_template_usage(FILE *f);
 int cmd_perplexity(int argc, char **argv);
 void cmd_perplexity_usage(FILE *f);
+int cmd_embed(int argc, char **argv);
+void cmd_embed_usage(FILE *f);
 
 /* Print "local-ai CMD: MESSAGE" and the command's usage to stderr; return 2. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)

@@ -12,6 +12,7 @@ static void cmd_help_usage(FILE *f);
 const cli_command cli_commands[] = {
     {"run", "Start the API server", cmd_run, cmd_run_usage},
     {"tokenize", "Print the token ids of a text", cmd_tokenize, cmd_tokenize_usage},
+    {"embed", "Print the embeddings of texts (encoder models)", cmd_embed, cmd_embed_usage},
     {"eval", "Evaluate tokens and write the logits of every position", cmd_eval, cmd_eval_usage},
     {"generate", "Complete a prompt and stream the text", cmd_generate, cmd_generate_usage},
     {"bench", "Measure prompt and generation speed", cmd_bench, cmd_bench_usage},

@@ -1,0 +1,196 @@
+/* The tiny BERT of the encoder tests and its scalar reference (see enc_util.h). */
+#include "enc_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gguf/gguf.h"
+#include "test.h"
+
+static uint32_t rng_state;
+
+static float rnd(float std) {
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return ((float)(rng_state >> 8) / 16777216.0f * 2.0f - 1.0f) * std * 1.7320508f;
+}
+
+static void fill(float *p, size_t n, float std, float mean) {
+    for (size_t i = 0; i < n; i++) p[i] = mean + rnd(std);
+}
+
+static void add(gguf_writer *w, const char *name, const float *data, int64_t ne0, int64_t ne1) {
+    int64_t ne[2] = {ne0, ne1};
+    ASSERT_EQ_INT(gguf_writer_add_tensor(w, name, GGUF_TYPE_F32, ne1 > 1 ? 2 : 1, ne, data,
+                                         (size_t)(ne0 * ne1) * sizeof(float)),
+                  0);
+}
+
+enc_tiny *enc_tiny_write(const char *path, bool rank, uint32_t seed) {
+    err_buf eb = {0};
+    gguf *voc;
+    ASSERT_OK(gguf_open(test_shared_file("testdata/tokenizer/ggml-vocab-bert-bge.gguf"), &voc, &eb), &eb);
+    gguf_writer *w = gguf_writer_new();
+    ASSERT_NOT_NULL(w);
+    ASSERT_EQ_INT(gguf_writer_copy_kv(w, voc, "tokenizer."), 0);
+    gguf_arr toks;
+    ASSERT_OK(gguf_get_arr(voc, "tokenizer.ggml.tokens", GGUF_VT_STRING, &toks, &eb), &eb);
+    enc_tiny *m = calloc(1, sizeof *m);
+    m->n_vocab = (int)toks.n;
+    m->rank = rank;
+    gguf_close(voc);
+    m->tok = malloc((size_t)m->n_vocab * ENC_E * sizeof(float));
+    rng_state = seed;
+    fill(m->tok, (size_t)m->n_vocab * ENC_E, 0.5f, 0);
+    fill(&m->pos[0][0], sizeof m->pos / 4, 0.2f, 0);
+    fill(&m->types[0][0], sizeof m->types / 4, 0.5f, 0);
+    fill(m->en_w, ENC_E, 0.1f, 1), fill(m->en_b, ENC_E, 0.1f, 0);
+    for (int l = 0; l < ENC_L; l++) {
+        fill(&m->l[l].wq[0][0], ENC_E * ENC_E * 4, 0.2f, 0); /* wq wk wv wo are adjacent */
+        fill(m->l[l].bq, ENC_E * 4, 0.1f, 0);
+        fill(m->l[l].n1_w, ENC_E, 0.1f, 1), fill(m->l[l].n1_b, ENC_E, 0.1f, 0);
+        fill(&m->l[l].up[0][0], ENC_F * ENC_E, 0.2f, 0), fill(m->l[l].bup, ENC_F, 0.1f, 0);
+        fill(&m->l[l].down[0][0], ENC_F * ENC_E, 0.2f, 0), fill(m->l[l].bdown, ENC_E, 0.1f, 0);
+        fill(m->l[l].n2_w, ENC_E, 0.1f, 1), fill(m->l[l].n2_b, ENC_E, 0.1f, 0);
+    }
+    fill(&m->cls[0][0], ENC_E * ENC_E, 0.3f, 0), fill(m->cls_b, ENC_E, 0.1f, 0);
+    fill(m->cls_out, ENC_E, 0.5f, 0), fill(&m->cls_out_b, 1, 0.1f, 0);
+
+    gguf_writer_set_str(w, "general.architecture", "bert");
+    gguf_writer_set_str(w, "general.name", "tiny-bert-test");
+    gguf_writer_set_u32(w, "bert.context_length", ENC_CTX);
+    gguf_writer_set_u32(w, "bert.embedding_length", ENC_E);
+    gguf_writer_set_u32(w, "bert.block_count", ENC_L);
+    gguf_writer_set_u32(w, "bert.feed_forward_length", ENC_F);
+    gguf_writer_set_u32(w, "bert.attention.head_count", ENC_H);
+    gguf_writer_set_f32(w, "bert.attention.layer_norm_epsilon", 1e-12f);
+    gguf_writer_set_bool(w, "bert.attention.causal", false);
+    gguf_writer_set_u32(w, "bert.pooling_type", rank ? 4 : 1);
+    add(w, "token_embd.weight", m->tok, ENC_E, m->n_vocab);
+    add(w, "position_embd.weight", &m->pos[0][0], ENC_E, ENC_CTX);
+    add(w, "token_types.weight", &m->types[0][0], ENC_E, 2);
+    add(w, "token_embd_norm.weight", m->en_w, ENC_E, 1);
+    add(w, "token_embd_norm.bias", m->en_b, ENC_E, 1);
+    for (int l = 0; l < ENC_L; l++) {
+        char nm[64];
+#define T(suffix, data, ne0, ne1)                                  \
+    snprintf(nm, sizeof nm, "blk.%d." suffix, l);                  \
+    add(w, nm, data, ne0, ne1)
+        T("attn_q.weight", &m->l[l].wq[0][0], ENC_E, ENC_E);
+        T("attn_k.weight", &m->l[l].wk[0][0], ENC_E, ENC_E);
+        T("attn_v.weight", &m->l[l].wv[0][0], ENC_E, ENC_E);
+        T("attn_output.weight", &m->l[l].wo[0][0], ENC_E, ENC_E);
+        T("attn_q.bias", m->l[l].bq, ENC_E, 1);
+        T("attn_k.bias", m->l[l].bk, ENC_E, 1);
+        T("attn_v.bias", m->l[l].bv, ENC_E, 1);
+        T("attn_output.bias", m->l[l].bo, ENC_E, 1);
+        T("attn_output_norm.weight", m->l[l].n1_w, ENC_E, 1);
+        T("attn_output_norm.bias", m->l[l].n1_b, ENC_E, 1);
+        T("ffn_up.weight", &m->l[l].up[0][0], ENC_E, ENC_F);
+        T("ffn_up.bias", m->l[l].bup, ENC_F, 1);
+        T("ffn_down.weight", &m->l[l].down[0][0], ENC_F, ENC_E);
+        T("ffn_down.bias", m->l[l].bdown, ENC_E, 1);
+        T("layer_output_norm.weight", m->l[l].n2_w, ENC_E, 1);
+        T("layer_output_norm.bias", m->l[l].n2_b, ENC_E, 1);
+#undef T
+    }
+    if (rank) {
+        add(w, "cls.weight", &m->cls[0][0], ENC_E, ENC_E);
+        add(w, "cls.bias", m->cls_b, ENC_E, 1);
+        int64_t ne[2] = {ENC_E, 1};
+        ASSERT_EQ_INT(gguf_writer_add_tensor(w, "cls.output.weight", GGUF_TYPE_F32, 2, ne,
+                                             m->cls_out, ENC_E * sizeof(float)),
+                      0);
+        add(w, "cls.output.bias", &m->cls_out_b, 1, 1);
+    }
+    ASSERT_OK(gguf_writer_write_file(w, path, &eb), &eb);
+    gguf_writer_free(w);
+    return m;
+}
+
+void enc_tiny_free(enc_tiny *w) {
+    if (!w) return;
+    free(w->tok);
+    free(w);
+}
+
+static void layernorm(double *x, const float *w, const float *b) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < ENC_E; i++) mean += x[i];
+    mean /= ENC_E;
+    for (int i = 0; i < ENC_E; i++) var += (x[i] - mean) * (x[i] - mean);
+    var /= ENC_E;
+    for (int i = 0; i < ENC_E; i++) x[i] = (x[i] - mean) / sqrt(var + 1e-12) * w[i] + b[i];
+}
+
+/* y = W x + b for a row-major W[rows][cols] */
+static void linear(double *y, const float *W, const float *b, const double *x, int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+        double s = b ? b[r] : 0;
+        for (int c = 0; c < cols; c++) s += (double)W[r * cols + c] * x[c];
+        y[r] = s;
+    }
+}
+
+void enc_tiny_ref(const enc_tiny *w, const int32_t *ids, const int32_t *types, int n, double *out) {
+    double (*x)[ENC_E] = (double (*)[ENC_E])out;
+    double (*q)[ENC_E] = malloc(sizeof(double) * ENC_E * (size_t)n);
+    double (*k)[ENC_E] = malloc(sizeof(double) * ENC_E * (size_t)n);
+    double (*v)[ENC_E] = malloc(sizeof(double) * ENC_E * (size_t)n);
+    double (*o)[ENC_E] = malloc(sizeof(double) * ENC_E * (size_t)n);
+    double *sc = malloc(sizeof(double) * (size_t)n), hbuf[ENC_F], a[ENC_E];
+    for (int p = 0; p < n; p++) {
+        int ty = types ? types[p] : 0;
+        for (int i = 0; i < ENC_E; i++)
+            x[p][i] = (double)w->tok[(size_t)ids[p] * ENC_E + i] + w->types[ty][i] + w->pos[p][i];
+        layernorm(x[p], w->en_w, w->en_b);
+    }
+    int hd = ENC_E / ENC_H;
+    for (int l = 0; l < ENC_L; l++) {
+        for (int p = 0; p < n; p++) {
+            linear(q[p], &w->l[l].wq[0][0], w->l[l].bq, x[p], ENC_E, ENC_E);
+            linear(k[p], &w->l[l].wk[0][0], w->l[l].bk, x[p], ENC_E, ENC_E);
+            linear(v[p], &w->l[l].wv[0][0], w->l[l].bv, x[p], ENC_E, ENC_E);
+        }
+        for (int p = 0; p < n; p++)
+            for (int h = 0; h < ENC_H; h++) {
+                double mx = -1e300, sum = 0;
+                for (int j = 0; j < n; j++) {
+                    double s = 0;
+                    for (int d = 0; d < hd; d++) s += q[p][h * hd + d] * k[j][h * hd + d];
+                    sc[j] = s / sqrt((double)hd);
+                    if (sc[j] > mx) mx = sc[j];
+                }
+                for (int j = 0; j < n; j++) sum += (sc[j] = exp(sc[j] - mx));
+                for (int d = 0; d < hd; d++) {
+                    double s = 0;
+                    for (int j = 0; j < n; j++) s += sc[j] / sum * v[j][h * hd + d];
+                    o[p][h * hd + d] = s;
+                }
+            }
+        for (int p = 0; p < n; p++) {
+            linear(a, &w->l[l].wo[0][0], w->l[l].bo, o[p], ENC_E, ENC_E);
+            for (int i = 0; i < ENC_E; i++) x[p][i] += a[i];
+            layernorm(x[p], w->l[l].n1_w, w->l[l].n1_b);
+            linear(hbuf, &w->l[l].up[0][0], w->l[l].bup, x[p], ENC_F, ENC_E);
+            for (int i = 0; i < ENC_F; i++) {
+                double t = hbuf[i];
+                hbuf[i] = 0.5 * t * (1 + tanh(0.7978845608028654 * (t + 0.044715 * t * t * t)));
+            }
+            linear(a, &w->l[l].down[0][0], w->l[l].bdown, hbuf, ENC_E, ENC_F);
+            for (int i = 0; i < ENC_E; i++) x[p][i] += a[i];
+            layernorm(x[p], w->l[l].n2_w, w->l[l].n2_b);
+        }
+    }
+    free(q), free(k), free(v), free(o), free(sc);
+}
+
+double enc_tiny_ref_rank(const enc_tiny *w, const int32_t *ids, const int32_t *types, int n) {
+    double *x = malloc(sizeof(double) * ENC_E * (size_t)n), hcls[ENC_E];
+    enc_tiny_ref(w, ids, types, n, x);
+    linear(hcls, &w->cls[0][0], w->cls_b, x, ENC_E, ENC_E);
+    double s = w->cls_out_b;
+    for (int i = 0; i < ENC_E; i++) s += w->cls_out[i] * tanh(hcls[i]);
+    free(x);
+    return s;
+}

@@ -1,0 +1,40 @@
+/* Helpers for the encoder tests: a tiny random-weight BERT written with the GGUF writer (the
+ * bge tokenizer's metadata copied in), optionally with a rank head, and a plain double-precision
+ * reimplementation of its forward pass to check the engine against. */
+#ifndef ENC_UTIL_H
+#define ENC_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ENC_E 32
+#define ENC_H 2
+#define ENC_F 64
+#define ENC_L 2
+#define ENC_CTX 64
+
+typedef struct enc_tiny {
+    int n_vocab;
+    bool rank;
+    float *tok;                  /* n_vocab x E */
+    float pos[ENC_CTX][ENC_E], types[2][ENC_E], en_w[ENC_E], en_b[ENC_E];
+    struct {
+        float wq[ENC_E][ENC_E], wk[ENC_E][ENC_E], wv[ENC_E][ENC_E], wo[ENC_E][ENC_E];
+        float bq[ENC_E], bk[ENC_E], bv[ENC_E], bo[ENC_E];
+        float n1_w[ENC_E], n1_b[ENC_E], up[ENC_F][ENC_E], bup[ENC_F], down[ENC_E][ENC_F],
+            bdown[ENC_E], n2_w[ENC_E], n2_b[ENC_E];
+    } l[ENC_L];
+    float cls[ENC_E][ENC_E], cls_b[ENC_E], cls_out[ENC_E], cls_out_b;
+} enc_tiny;
+
+/* Write the model to path (pooling_type 4 "rank" with a head when rank, else 1 "mean").
+ * Returns the weights (free with enc_tiny_free). Fails the test on error. */
+enc_tiny *enc_tiny_write(const char *path, bool rank, uint32_t seed);
+void enc_tiny_free(enc_tiny *w);
+
+/* Reference forward pass of one input: per-token outputs into out (n x E). */
+void enc_tiny_ref(const enc_tiny *w, const int32_t *ids, const int32_t *types, int n, double *out);
+/* Reference rank score of one input (the [CLS] row through the head). */
+double enc_tiny_ref_rank(const enc_tiny *w, const int32_t *ids, const int32_t *types, int n);
+
+#endif
