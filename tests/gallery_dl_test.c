@@ -84,8 +84,49 @@ TEST(gallery_download_404_is_final) {
     err_buf eb = {0};
     ASSERT_EQ_INT(gal_download(&o, url, dest, NULL, NULL, NULL, &eb), BASE_ENOTFOUND);
     ASSERT_CONTAINS(eb.msg, "HTTP 404");
+    ASSERT_EQ_INT(s.n_file, 0);
     ASSERT_FALSE(exists(dir, "x.gguf"));
+    ASSERT_FALSE(exists(dir, "x.gguf.partial"));
     gsrv_stop(&s);
+}
+
+TEST(gallery_download_checks_free_space) {
+    gsrv s;
+    gsrv_start(&s);
+    const char *dir = test_tmpdir();
+    gal_opts o = opts(&s, dir);
+    o.reserve_bytes = UINT64_MAX / 4; /* no disk has this much left over */
+    char url[128], dest[1024];
+    snprintf(url, sizeof url, "%s/files/x.gguf", s.base);
+    snprintf(dest, sizeof dest, "%s/x.gguf", dir);
+    err_buf eb = {0};
+    ASSERT_EQ_INT(gal_download(&o, url, dest, NULL, NULL, NULL, &eb), BASE_EFULL);
+    ASSERT_CONTAINS(eb.msg, "not enough disk space for x.gguf");
+    ASSERT_EQ_INT(s.n_file, 1); /* final: not retried */
+    ASSERT_FALSE(exists(dir, "x.gguf"));
+    ASSERT_FALSE(exists(dir, "x.gguf.partial"));
+    gsrv_stop(&s);
+}
+
+TEST(gallery_index_parse_survives_allocation_failures) {
+    const char *idx = gal_default_index();
+    for (long n = 0;; n++) {
+        gal_catalog *cat = NULL;
+        err_buf eb = {0};
+        mem_fail_after(n);
+        int rc = gal_catalog_load(&(gal_opts){0}, NULL, &cat, &eb);
+        long used = mem_alloc_count();
+        mem_fail_after(-1);
+        if (rc == 0) {
+            ASSERT_TRUE(gal_catalog_size(cat) >= 11);
+            gal_catalog_free(cat);
+            ASSERT_TRUE(n >= used - 1);
+            break;
+        }
+        ASSERT_EQ_INT(rc, BASE_ENOMEM);
+        ASSERT_TRUE(n < 100000);
+    }
+    (void)idx;
 }
 
 TEST(gallery_download_retries_500_then_gives_up) {
@@ -289,6 +330,15 @@ TEST(gallery_install_concurrent_and_remove) {
     ASSERT_CONTAINS(eb.msg, "no model 'nope'");
     ASSERT_EQ_INT(gal_install(&o, cat, "stories", "../evil", NULL, &eb), BASE_EINVAL);
     /* Remove deletes the config and the model file. */
+    /* A file another config also serves stays when one of them is removed. */
+    char other[1100];
+    snprintf(other, sizeof other, "%s/alias.yaml", models);
+    FILE *f = fopen(other, "w");
+    ASSERT_NOT_NULL(f);
+    fputs("name: alias\nparameters:\n  model: stories260K.gguf\n", f);
+    fclose(f);
+    ASSERT_OK(gal_remove(models, "alias", &eb), &eb);
+    ASSERT_TRUE(exists(models, "stories260K.gguf"));
     ASSERT_OK(gal_remove(models, "stories", &eb), &eb);
     ASSERT_FALSE(exists(models, "stories.yaml"));
     ASSERT_FALSE(exists(models, "stories260K.gguf"));

@@ -106,7 +106,8 @@ static int check_response(xfer *x) {
     struct statvfs vfs;
     if (len > 0 && statvfs(x->dir, &vfs) == 0) {
         uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
-        if ((uint64_t)len > avail) {
+        uint64_t need = (uint64_t)len + x->o->reserve_bytes;
+        if (need < (uint64_t)len || need > avail) {
             x->fail = err_set(x->eb, BASE_EFULL,
                               "not enough disk space for %s: %llu bytes needed, %llu free",
                               x->file, (unsigned long long)len, (unsigned long long)avail);
@@ -243,6 +244,7 @@ int gal_download(const gal_opts *o, const char *url, const char *dest, const cha
     struct curl_slist *hl = header_list(headers);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int rc = BASE_OK, fd = -1;
+    struct stat st;
     if (!partial || !dir || (headers && headers[0] && !hl) || !md) {
         rc = err_set(eb, BASE_ENOMEM, "out of memory");
         goto out;
@@ -254,7 +256,6 @@ int gal_download(const gal_opts *o, const char *url, const char *dest, const cha
     const char *file = slash ? dest + (slash - dir) + 1 : dest;
 
     fd = open(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    struct stat st;
     if (fd < 0 || fstat(fd, &st)) {
         rc = err_set(eb, BASE_EIO, "cannot open %s: %s", partial, strerror(errno));
         goto out;
@@ -309,6 +310,8 @@ int gal_download(const gal_opts *o, const char *url, const char *dest, const cha
     }
     if (sha_out) memcpy(sha_out, hex, 65);
 out:
+    /* A failure before any byte arrived leaves nothing to resume: no empty .partial. */
+    if (rc && fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 0) unlink(partial);
     if (fd >= 0) close(fd);
     EVP_MD_CTX_free(md);
     curl_slist_free_all(hl);

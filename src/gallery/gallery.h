@@ -42,6 +42,7 @@ typedef struct gal_opts {
     int max_retries;             /* attempts after the first (default 5) */
     int backoff_ms;              /* first wait, doubled each retry up to 30 s (default 500) */
     long low_speed_s;            /* a transfer under 1 byte/s for this long is retried (60) */
+    uint64_t reserve_bytes;      /* disk space to leave free after a download (default 0) */
     _Atomic int *cancel;         /* set to non-zero to stop (may be NULL) */
     gal_progress_fn on_progress; /* may be NULL */
     void *ud;

@@ -84,18 +84,26 @@ json_t *gal_yaml_parse(const char *text, size_t len, err_buf *eb) {
     return v;
 }
 
+/* Set when a copy below fails, so that running out of memory is not mistaken for a bad
+ * index. Per thread: catalogs may load on several threads. */
+static __thread bool oom;
+
 static char *jdup(json_t *o, const char *key) {
     const char *s = json_string_value(json_object_get(o, key));
-    return s ? mem_strdup(s) : NULL;
+    char *d = s ? mem_strdup(s) : NULL;
+    if (s && !d) oom = true;
+    return d;
 }
 
 static char **str_list(json_t *a, int *n) {
     *n = 0;
     size_t cnt = json_array_size(a);
     char **out = cnt ? mem_calloc(cnt, sizeof *out) : NULL;
+    if (cnt && !out) oom = true;
     for (size_t i = 0; out && i < cnt; i++) {
         const char *s = json_string_value(json_array_get(a, i));
-        if (s && (out[*n] = mem_strdup(s))) (*n)++;
+        if (s && !(out[*n] = mem_strdup(s))) oom = true;
+        else if (s) (*n)++;
     }
     return out;
 }
@@ -119,7 +127,15 @@ static void entry_free(gal_entry *e) {
     mem_free(e->overrides);
 }
 
+static int entry_parse(json_t *o, const char *gname, gal_entry *e, int idx, err_buf *eb);
+
 static int entry_from_json(json_t *o, const char *gname, gal_entry *e, int idx, err_buf *eb) {
+    oom = false;
+    int rc = entry_parse(o, gname, e, idx, eb);
+    return oom ? err_set(eb, BASE_ENOMEM, "out of memory") : rc;
+}
+
+static int entry_parse(json_t *o, const char *gname, gal_entry *e, int idx, err_buf *eb) {
     memset(e, 0, sizeof *e);
     e->name = jdup(o, "name");
     if (!e->name || !gal_safe_name(e->name))
@@ -134,6 +150,7 @@ static int entry_from_json(json_t *o, const char *gname, gal_entry *e, int idx, 
     if (json_is_object(ov)) {
         char *s = json_dumps(ov, JSON_COMPACT);
         e->overrides = s ? mem_strdup(s) : NULL;
+        if (!e->overrides) oom = true;
         free(s);
     }
     json_t *files = json_object_get(o, "files");

@@ -4,6 +4,7 @@
  * model (flock) serialises concurrent installs, across threads and processes; the downloader
  * and the config both appear by rename only when complete, so a reader never sees half a file.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -240,6 +241,32 @@ out:
     return rc;
 }
 
+/* Whether a config other than NAME.yaml names file as its parameters.model. */
+static bool shared_file(const char *models_path, const char *name, const char *file) {
+    DIR *d = opendir(models_path);
+    bool found = false;
+    for (struct dirent *de; d && !found && (de = readdir(d));) {
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".yaml") ||
+            (n - 5 == strlen(name) && !strncmp(de->d_name, name, n - 5)))
+            continue;
+        char *p = path_join(models_path, de->d_name), *text = NULL;
+        size_t len;
+        err_buf ignore = {0};
+        if (p && !file_read_all(p, &text, &len, &ignore)) {
+            json_t *cfg = gal_yaml_parse(text, len, &ignore);
+            const char *m = json_string_value(
+                json_object_get(json_object_get(cfg, "parameters"), "model"));
+            found = m && !strcmp(m, file);
+            json_decref(cfg);
+        }
+        mem_free(text);
+        mem_free(p);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
 int gal_remove(const char *models_path, const char *name, err_buf *eb) {
     if (!gal_safe_name(name)) return err_set(eb, BASE_EINVAL, "'%s' is not a model name", name);
     buf p = {0};
@@ -256,8 +283,9 @@ int gal_remove(const char *models_path, const char *name, err_buf *eb) {
     json_t *cfg = gal_yaml_parse(text, len, &ignore);
     mem_free(text);
     const char *model = json_string_value(json_object_get(json_object_get(cfg, "parameters"), "model"));
-    /* Only files inside the models directory are ours to delete. */
-    if (model && gal_safe_name(model)) {
+    /* Only files inside the models directory are ours to delete, and only when no other
+     * config serves the same file. */
+    if (model && gal_safe_name(model) && !shared_file(models_path, name, model)) {
         char *mp = path_join(models_path, model);
         if (mp && unlink(mp) && errno != ENOENT) log_warn("gallery: cannot remove %s", mp);
         mem_free(mp);
