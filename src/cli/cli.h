@@ -37,6 +37,17 @@ int cmd_perplexity(int argc, char **argv);
 void cmd_perplexity_usage(FILE *f);
 int cmd_embed(int argc, char **argv);
 void cmd_embed_usage(FILE *f);
+int cmd_models(int argc, char **argv);
+void cmd_models_usage(FILE *f);
+
+/* Gallery helpers (cmd_models.c): default options for models_path (a progress bar when stderr
+ * is a terminal) and the catalog with the extra galleries; print errors, return exit codes. */
+typedef struct gal_opts gal_opts;
+typedef struct gal_catalog gal_catalog;
+int cli_gallery_open(const char *models_path, const char *galleries, gal_opts *o,
+                     gal_catalog **cat);
+int cli_install_model(const gal_opts *o, const gal_catalog *cat, const char *id,
+                      const char *name);
 
 /* Print "local-ai CMD: MESSAGE" and the command's usage to stderr; return 2. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)

@@ -8,14 +8,16 @@
 
 #include "api/api.h"
 #include "cli.h"
+#include "gallery/gallery.h"
 #include "server/server.h"
 
 #define MAX_KEYS 64
 
 void cmd_run_usage(FILE *f) {
     fprintf(f,
-            "usage: local-ai run [flags]\n\n"
-            "Start the API server.\n\n"
+            "usage: local-ai run [flags] [NAME|URI ...]\n\n"
+            "Start the API server, first installing the models named (gallery names or URIs,\n"
+            "as for `local-ai models install`) that are not installed yet.\n\n"
             "flags (environment variable in brackets):\n"
             "  --address HOST:PORT   listen address, ':PORT' for all interfaces\n"
             "                        [LOCALAI_ADDRESS] (default 127.0.0.1:8080)\n"
@@ -33,6 +35,8 @@ void cmd_run_usage(FILE *f) {
             "                        (default 0: no limit)\n"
             "  --api-key KEY[,KEY]   require one of these keys as a Bearer token\n"
             "                        [LOCALAI_API_KEY] (default: none, the API is open)\n"
+            "  --galleries LIST      extra gallery indexes, comma-separated URLs or files\n"
+            "                        [LOCALAI_GALLERIES]\n"
             "  --log-level LEVEL     error, warn, info, debug or trace\n"
             "                        [LOCALAI_LOG_LEVEL] (default info)\n"
             "  -h, --help            show this help\n");
@@ -58,9 +62,10 @@ int cmd_run(int argc, char **argv) {
     const char *ctx_s = cli_env("LOCALAI_CONTEXT_SIZE", NULL);
     const char *max_models_s = cli_env("LOCALAI_MAX_ACTIVE_MODELS", NULL);
     const char *queue_s = cli_env("LOCALAI_QUEUE_SIZE", NULL);
+    const char *galleries = cli_env("LOCALAI_GALLERIES", NULL);
 
     enum { OPT_ADDRESS = 1, OPT_MODELS, OPT_THREADS, OPT_KEY, OPT_LOG, OPT_PARALLEL, OPT_CTX,
-           OPT_MAX_MODELS, OPT_QUEUE };
+           OPT_MAX_MODELS, OPT_QUEUE, OPT_GALLERIES };
     static const struct option opts[] = {
         {"address", required_argument, NULL, OPT_ADDRESS},
         {"models-path", required_argument, NULL, OPT_MODELS},
@@ -71,6 +76,7 @@ int cmd_run(int argc, char **argv) {
         {"context-size", required_argument, NULL, OPT_CTX},
         {"max-active-models", required_argument, NULL, OPT_MAX_MODELS},
         {"queue-size", required_argument, NULL, OPT_QUEUE},
+        {"galleries", required_argument, NULL, OPT_GALLERIES},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -88,12 +94,12 @@ int cmd_run(int argc, char **argv) {
         case OPT_CTX: ctx_s = optarg; break;
         case OPT_MAX_MODELS: max_models_s = optarg; break;
         case OPT_QUEUE: queue_s = optarg; break;
+        case OPT_GALLERIES: galleries = optarg; break;
         case 'h': cmd_run_usage(stdout); return 0;
         case ':': return cli_usage_error(self, "flag '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error(self, "unknown flag '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc) return cli_usage_error(self, "unexpected argument '%s'", argv[optind]);
 
     log_level lvl;
     if (log_level_parse(log_level_s, &lvl))
@@ -118,6 +124,23 @@ int cmd_run(int argc, char **argv) {
     if (server_parse_address(address, host, sizeof host, &port, &eb))
         return cli_usage_error(self, "%s", err_msg(&eb));
 
+    /* Positional arguments are models to install before serving. */
+    gal_opts gopts;
+    gal_catalog *cat = NULL;
+    if (cli_gallery_open(models_path, galleries, &gopts, &cat)) return 1;
+    for (int i = optind; i < argc; i++) {
+        const gal_entry *ge = gal_is_uri(argv[i]) ? NULL : gal_catalog_find(cat, argv[i]);
+        if ((ge && gal_is_installed(models_path, ge->name)) ||
+            (!ge && !gal_is_uri(argv[i]) && gal_is_installed(models_path, argv[i])))
+            continue;
+        if (cli_install_model(&gopts, cat, argv[i], NULL)) {
+            gal_catalog_free(cat);
+            return 1;
+        }
+    }
+    gopts.on_progress = NULL; /* API jobs report through /models/jobs, not the terminal */
+    gal_jobs *jobs = NULL;
+
     char *keybuf = api_key ? mem_strdup(api_key) : NULL;
     const char *keys[MAX_KEYS];
     int n_keys = keybuf ? split_keys(keybuf, keys) : 0;
@@ -141,11 +164,15 @@ int cmd_run(int argc, char **argv) {
     server *srv = NULL;
     int rc = api_open(&ctx, &eb);
     if (!rc) rc = server_new(&sp, &srv, &eb);
+    if (!rc) rc = gal_jobs_new(&gopts, cat, &jobs, &eb);
+    if (!rc) rc = gal_register_routes(srv, jobs); /* before api's /models/ prefix route */
     if (!rc) rc = api_register(srv, &ctx);
     if (!rc) rc = server_start(srv, &eb);
     if (rc) {
         log_error("cannot start the server: %s", err_msg(&eb));
         server_free(srv);
+        gal_jobs_free(jobs);
+        gal_catalog_free(cat);
         api_close(&ctx);
         mem_free(keybuf);
         return 1;
@@ -160,6 +187,8 @@ int cmd_run(int argc, char **argv) {
     log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     ctx.ready = 0;
     server_free(srv); /* first: no request runs on after this */
+    gal_jobs_free(jobs); /* cancels running installs and waits for them */
+    gal_catalog_free(cat);
     api_close(&ctx);
     mem_free(keybuf);
     log_info("stopped");

@@ -18,6 +18,7 @@ const cli_command cli_commands[] = {
     {"bench", "Measure prompt and generation speed", cmd_bench, cmd_bench_usage},
     {"chat-template", "Render a chat with a model's template", cmd_chat_template, cmd_chat_template_usage},
     {"perplexity", "Compute the perplexity of a text", cmd_perplexity, cmd_perplexity_usage},
+    {"models", "List, install and remove models from the galleries", cmd_models, cmd_models_usage},
     {"version", "Print the version", cmd_version, cmd_version_usage},
     {"help", "Show help for a command", cmd_help, cmd_help_usage},
     {NULL, NULL, NULL, NULL},

@@ -1,0 +1,298 @@
+/*
+ * Installing a model: fetch its files into the models directory and write NAME.yaml (name,
+ * parameters.model and the gallery entry's config), so models/ serves it. A lock file per
+ * model (flock) serialises concurrent installs, across threads and processes; the downloader
+ * and the config both appear by rename only when complete, so a reader never sees half a file.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gallery_int.h"
+#include "models/models.h"
+
+static char *path_join(const char *dir, const char *name) {
+    buf b = {0};
+    buf_printf(&b, "%s/%s", dir, name);
+    if (b.oom) {
+        buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+bool gal_is_installed(const char *models_path, const char *name) {
+    if (!gal_safe_name(name)) return false;
+    buf b = {0};
+    buf_printf(&b, "%s/%s.yaml", models_path, name);
+    struct stat st;
+    bool ok = !b.oom && stat(b.data, &st) == 0;
+    buf_free(&b);
+    return ok;
+}
+
+/* Merge src into dst, objects recursively; src wins. */
+static void merge(json_t *dst, json_t *src) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(src, k, v) {
+        json_t *d = json_object_get(dst, k);
+        if (json_is_object(d) && json_is_object(v)) merge(d, v);
+        else json_object_set(dst, k, v);
+    }
+}
+
+static bool plain_key(const char *k) {
+    if (!*k) return false;
+    for (; *k; k++)
+        if (!((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') ||
+              *k == '_' || *k == '-' || *k == '.'))
+            return false;
+    return true;
+}
+
+/* JSON is YAML's flow style, so scalars and lists are written as JSON; mappings as blocks to
+ * keep the file readable. */
+static void emit(buf *b, json_t *o, int indent) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (plain_key(k)) buf_printf(b, "%*s%s:", indent, "", k);
+        else {
+            json_t *js = json_string(k);
+            char *q = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+            json_decref(js);
+            buf_printf(b, "%*s%s:", indent, "", q ? q : "\"\"");
+            free(q);
+        }
+        if (json_is_object(v) && json_object_size(v)) {
+            buf_append_str(b, "\n");
+            emit(b, v, indent + 2);
+            continue;
+        }
+        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        buf_printf(b, " %s\n", s ? s : "null");
+        free(s);
+    }
+}
+
+/* The config document for model name whose main file is model_file. */
+static int build_config(const gal_entry *e, const char *name, const char *model_file, buf *out,
+                        err_buf *eb) {
+    json_t *cfg = NULL;
+    if (e && e->config_file) {
+        cfg = gal_yaml_parse(e->config_file, strlen(e->config_file), eb);
+        if (!cfg) {
+            char why[sizeof eb->msg];
+            snprintf(why, sizeof why, "%s", err_msg(eb));
+            return err_set(eb, BASE_EFORMAT, "%s: bad config_file: %s", e->name, why);
+        }
+        if (!json_is_object(cfg)) {
+            json_decref(cfg);
+            cfg = NULL;
+        }
+    }
+    if (!cfg) cfg = json_object();
+    if (e && e->overrides) {
+        json_t *ov = json_loads(e->overrides, 0, NULL);
+        if (json_is_object(ov)) merge(cfg, ov);
+        json_decref(ov);
+    }
+    json_object_set_new(cfg, "name", json_string(name));
+    json_t *params = json_object_get(cfg, "parameters");
+    if (!json_is_object(params)) {
+        params = json_object();
+        json_object_set_new(cfg, "parameters", params);
+    }
+    if (!json_is_string(json_object_get(params, "model")) && model_file)
+        json_object_set_new(params, "model", json_string(model_file));
+    buf_printf(out, "# Installed by local-ai%s%s.\n", e ? " from gallery " : "",
+               e ? e->gallery : "");
+    emit(out, cfg, 0);
+    json_decref(cfg);
+    return out->oom ? err_set(eb, BASE_ENOMEM, "out of memory") : BASE_OK;
+}
+
+static int write_atomic(const char *path, const char *text, size_t len, err_buf *eb) {
+    char *tmp = mem_alloc(strlen(path) + 5);
+    if (!tmp) return err_set(eb, BASE_ENOMEM, "out of memory");
+    sprintf(tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    int rc = BASE_OK;
+    if (!f || fwrite(text, 1, len, f) != len || fflush(f) || fsync(fileno(f)))
+        rc = err_set(eb, BASE_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    if (f && fclose(f) && !rc) rc = err_set(eb, BASE_EIO, "cannot write %s", tmp);
+    if (!rc && rename(tmp, path)) rc = err_set(eb, BASE_EIO, "cannot rename %s", tmp);
+    if (rc) unlink(tmp);
+    mem_free(tmp);
+    return rc;
+}
+
+/* Fetch one file unless a good copy is already there. */
+static int fetch_file(const gal_opts *o, const char *uri, const char *filename,
+                      const char *sha256, err_buf *eb) {
+    gal_target t;
+    int rc = gal_resolve(o, uri, &t, eb);
+    if (rc) return rc;
+    const char *fname = filename ? filename : t.filename;
+    const char *want = sha256 ? sha256 : t.sha256;
+    char *dest = path_join(o->models_path, fname);
+    if (!dest) rc = err_set(eb, BASE_ENOMEM, "out of memory");
+    struct stat st;
+    if (!rc && stat(dest, &st) == 0) {
+        char hex[65];
+        if (!want || (!gal_sha256_file(dest, hex, NULL) && !strcasecmp(hex, want))) {
+            log_info("gallery: %s is already there", fname);
+            goto out;
+        }
+    }
+    if (!rc) {
+        const char *hdr[] = {t.auth, NULL};
+        log_info("gallery: downloading %s from %s", fname, t.url);
+        rc = gal_download(o, t.url, dest, want, hdr, NULL, eb);
+    }
+out:
+    mem_free(dest);
+    gal_target_free(&t);
+    return rc;
+}
+
+int gal_install(const gal_opts *o, const gal_catalog *cat, const char *id, const char *name,
+                char **out_name, err_buf *eb) {
+    const gal_entry *e = NULL;
+    gal_target t = {0};
+    char *model_name = NULL, *lock_path = NULL, *cfg_path = NULL;
+    int rc = BASE_OK, lock = -1;
+    buf cfg = {0};
+    if (!id || !*id) return err_set(eb, BASE_EINVAL, "no model named");
+    if (gal_is_uri(id)) {
+        /* Resolve once for the file name; fetch_file resolves again under the lock. */
+        rc = gal_resolve(o, id, &t, eb);
+        if (rc) return rc;
+        model_name = name ? mem_strdup(name) : gal_strip_gguf(t.filename);
+    } else {
+        e = gal_catalog_find(cat, id);
+        if (!e) return err_set(eb, BASE_ENOTFOUND, "no model '%s' in the galleries", id);
+        model_name = mem_strdup(name ? name : e->name);
+    }
+    if (!model_name) {
+        rc = err_set(eb, BASE_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (!gal_safe_name(model_name)) {
+        rc = err_set(eb, BASE_EINVAL, "'%s' cannot be a model name", model_name);
+        goto out;
+    }
+    if (mkdir(o->models_path, 0755) && errno != EEXIST) {
+        rc = err_set(eb, BASE_EIO, "cannot create %s: %s", o->models_path, strerror(errno));
+        goto out;
+    }
+    buf lb = {0};
+    buf_printf(&lb, "%s/.%s.lock", o->models_path, model_name);
+    lock_path = lb.data;
+    cfg_path = path_join(o->models_path, model_name);
+    if (lb.oom || !cfg_path) {
+        rc = err_set(eb, BASE_ENOMEM, "out of memory");
+        goto out;
+    }
+    lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock < 0 || flock(lock, LOCK_EX)) {
+        rc = err_set(eb, BASE_EIO, "cannot lock %s: %s", lock_path, strerror(errno));
+        goto out;
+    }
+    const char *main_file = t.filename;
+    if (e) {
+        for (int i = 0; !rc && i < e->n_files; i++)
+            rc = fetch_file(o, e->files[i].uri, e->files[i].filename, e->files[i].sha256, eb);
+        main_file = e->n_files ? e->files[0].filename : NULL;
+    } else {
+        rc = fetch_file(o, id, t.filename, t.sha256, eb);
+    }
+    if (!rc) rc = build_config(e, model_name, main_file, &cfg, eb);
+    mdl_config *mc = NULL;
+    /* Only write a config that the models registry will accept. */
+    if (!rc) rc = mdl_config_parse(cfg.data, cfg.len, o->models_path, &mc, eb);
+    mdl_config_free(mc);
+    if (!rc) {
+        mem_free(cfg_path);
+        buf cb = {0};
+        buf_printf(&cb, "%s/%s.yaml", o->models_path, model_name);
+        cfg_path = cb.data;
+        rc = cb.oom ? err_set(eb, BASE_ENOMEM, "out of memory")
+                    : write_atomic(cfg_path, cfg.data, cfg.len, eb);
+    }
+    if (!rc) log_info("gallery: installed %s", model_name);
+out:
+    if (lock >= 0) close(lock); /* releases the flock; the file stays for the next install */
+    if (!rc && out_name) {
+        *out_name = model_name;
+        model_name = NULL;
+    }
+    mem_free(model_name);
+    mem_free(lock_path);
+    mem_free(cfg_path);
+    buf_free(&cfg);
+    gal_target_free(&t);
+    return rc;
+}
+
+/* Whether a config other than NAME.yaml names file as its parameters.model. */
+static bool shared_file(const char *models_path, const char *name, const char *file) {
+    DIR *d = opendir(models_path);
+    bool found = false;
+    for (struct dirent *de; d && !found && (de = readdir(d));) {
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".yaml") ||
+            (n - 5 == strlen(name) && !strncmp(de->d_name, name, n - 5)))
+            continue;
+        char *p = path_join(models_path, de->d_name), *text = NULL;
+        size_t len;
+        err_buf ignore = {0};
+        if (p && !file_read_all(p, &text, &len, &ignore)) {
+            json_t *cfg = gal_yaml_parse(text, len, &ignore);
+            const char *m = json_string_value(
+                json_object_get(json_object_get(cfg, "parameters"), "model"));
+            found = m && !strcmp(m, file);
+            json_decref(cfg);
+        }
+        mem_free(text);
+        mem_free(p);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+int gal_remove(const char *models_path, const char *name, err_buf *eb) {
+    if (!gal_safe_name(name)) return err_set(eb, BASE_EINVAL, "'%s' is not a model name", name);
+    buf p = {0};
+    buf_printf(&p, "%s/%s.yaml", models_path, name);
+    if (p.oom) return err_set(eb, BASE_ENOMEM, "out of memory");
+    char *text = NULL;
+    size_t len = 0;
+    err_buf ignore = {0};
+    int rc = file_read_all(p.data, &text, &len, &ignore);
+    if (rc) {
+        buf_free(&p);
+        return err_set(eb, BASE_ENOTFOUND, "model '%s' is not installed", name);
+    }
+    json_t *cfg = gal_yaml_parse(text, len, &ignore);
+    mem_free(text);
+    const char *model = json_string_value(json_object_get(json_object_get(cfg, "parameters"), "model"));
+    /* Only files inside the models directory are ours to delete, and only when no other
+     * config serves the same file. */
+    if (model && gal_safe_name(model) && !shared_file(models_path, name, model)) {
+        char *mp = path_join(models_path, model);
+        if (mp && unlink(mp) && errno != ENOENT) log_warn("gallery: cannot remove %s", mp);
+        mem_free(mp);
+    }
+    json_decref(cfg);
+    if (unlink(p.data)) rc = err_set(eb, BASE_EIO, "cannot remove %s: %s", p.data, strerror(errno));
+    buf_free(&p);
+    if (!rc) log_info("gallery: removed %s", name);
+    return rc;
+}
