@@ -128,10 +128,12 @@ bool kern_cpu_supports(kern_isa isa) {
     return false;
 }
 
+#if defined(__x86_64__)
 static bool cpu_has_vnni(void) {
     pthread_once(&feats_once, detect_cpu);
     return feats.vnni;
 }
+#endif
 
 const char *kern_isa_name(kern_isa isa) {
     switch (isa) {
