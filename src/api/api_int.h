@@ -4,7 +4,6 @@
 #define API_INT_H
 
 #include <jansson.h>
-#include <pthread.h>
 
 #include "api.h"
 #include "models/models.h"

@@ -4,6 +4,7 @@
  * answers the suspended request. One job at a time keeps the pool's single-user rule and
  * gives each request the whole pool; HTTP threads stay free for other requests.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
