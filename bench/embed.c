@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/engine.h"
 #include "gguf/gguf.h"
@@ -83,13 +84,21 @@ static int make_model(const char *path, int t) {
     return rc;
 }
 
-/* Run calls of n inputs for at least min_s seconds; returns inputs per second. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Run calls of n inputs for at least min_s seconds; returns inputs per second. *share is the
+ * CPU time we got over wall time x threads: below 1 when the machine is shared. */
 static double measure(const llm_model *m, tpool *pool, int32_t **in, int *lens, int n,
-                      double min_s, int *calls) {
+                      double min_s, int *calls, double *share) {
     static float out[N_IN * E];
     err_buf eb = {0};
     llm_embed(m, pool, (const int32_t *const *)in, lens, n, LLM_POOL_DEFAULT, true, out, &eb);
     uint64_t t0 = time_now_ns();
+    double c0 = cpu_s();
     int c = 0;
     double el;
     do {
@@ -101,6 +110,7 @@ static double measure(const llm_model *m, tpool *pool, int32_t **in, int *lens, 
         el = (double)(time_now_ns() - t0) / 1e9;
     } while (el < min_s);
     *calls = c;
+    *share = (cpu_s() - c0) / (el * tpool_size(pool));
     return (double)c * n / el;
 }
 
@@ -133,11 +143,13 @@ int main(int argc, char **argv) {
     printf("%s, %s matrices, %d thread(s), ISA %s\n", llm_model_describe(m),
            t == GGUF_TYPE_F16 ? "F16" : "Q8_0", threads, kern_isa_name(kern_active_isa()));
     int c1, c32;
-    double r1 = measure(m, pool, in, lens, 1, 1.5, &c1);
-    double r32 = measure(m, pool, in, lens, N_IN, 2.0, &c32);
-    printf("batch  1 (%d tokens):      %7.1f embeddings/s  (%d calls)\n", lens[0], r1, c1);
-    printf("batch 32 (%d tokens):     %7.1f embeddings/s, %.0f tokens/s  (%d calls)\n", total,
-           r32, r32 * total / N_IN, c32);
+    double s1, s32;
+    double r1 = measure(m, pool, in, lens, 1, 1.5, &c1, &s1);
+    double r32 = measure(m, pool, in, lens, N_IN, 2.0, &c32, &s32);
+    printf("batch  1 (%d tokens):      %7.1f embeddings/s  (%d calls, cpu share %.0f%%)\n",
+           lens[0], r1, c1, 100 * s1);
+    printf("batch 32 (%d tokens):     %7.1f embeddings/s, %.0f tokens/s  (%d calls, cpu share %.0f%%)\n",
+           total, r32, r32 * total / N_IN, c32, 100 * s32);
     tpool_free(pool);
     llm_model_free(m);
     remove(path);

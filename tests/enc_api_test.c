@@ -290,6 +290,15 @@ TEST(enc_api_rerank) {
         ASSERT_EQ_STR(api_jstr(r.json, "error.param"), bad[i].param);
         api_resp_free(&r);
     }
+    /* A pair longer than the context (64 tokens) is a 400 that says so. */
+    buf b = {0};
+    buf_append_str(&b, "{\"model\":\"ranker\",\"query\":\"q\",\"documents\":[\"short\",\"");
+    for (int i = 0; i < 80; i++) buf_append_str(&b, "word ");
+    buf_append_str(&b, "\"]}");
+    post(&s, "/v1/rerank", b.data, 400, &r);
+    ASSERT_CONTAINS(api_jstr(r.json, "error.message"), "context of 64");
+    api_resp_free(&r);
+    buf_free(&b);
     api_server_stop(&s);
     enc_tiny_free(w);
 }

@@ -173,3 +173,31 @@ TEST(enc_bad_models) {
     gguf_close(g);
     enc_tiny_free(w);
 }
+
+/* nomic-bert: fused q|k|v, NeoX RoPE instead of position embeddings, SwiGLU. */
+TEST(enc_nomic_bert_matches_scalar) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/nomic.gguf", test_tmpdir());
+    enc_tiny *w = enc_tiny_write_nomic(path, 13);
+    err_buf eb = {0};
+    llm_model *m;
+    ASSERT_OK(llm_model_load(path, &m, &eb), &eb);
+    ASSERT_TRUE(llm_model_is_encoder(m));
+    ASSERT_EQ_STR(llm_model_hparams(m)->arch, "nomic-bert");
+    const int32_t *in[2] = {seq_b, seq_a};
+    int lens[2] = {13, 9};
+    float *tokv = malloc(sizeof(float) * ENC_E * 22);
+    double *ref = malloc(sizeof(double) * ENC_E * 13);
+    tpool *pool = tpool_new(2);
+    ASSERT_OK(llm_embed_tokens(m, pool, in, lens, 2, tokv, &eb), &eb);
+    float *row = tokv;
+    for (int i = 0; i < 2; i++) {
+        enc_tiny_ref(w, in[i], NULL, lens[i], ref);
+        for (int j = 0; j < lens[i] * ENC_E; j++) ASSERT_NEAR(row[j], ref[j], 2e-4);
+        row += lens[i] * ENC_E;
+    }
+    tpool_free(pool);
+    free(tokv), free(ref);
+    llm_model_free(m);
+    enc_tiny_free(w);
+}

@@ -26,7 +26,7 @@ static void add(gguf_writer *w, const char *name, const float *data, int64_t ne0
                   0);
 }
 
-enc_tiny *enc_tiny_write(const char *path, bool rank, uint32_t seed) {
+static enc_tiny *write_model(const char *path, bool rank, bool nomic, uint32_t seed) {
     err_buf eb = {0};
     gguf *voc;
     ASSERT_OK(gguf_open(test_shared_file("testdata/tokenizer/ggml-vocab-bert-bge.gguf"), &voc, &eb), &eb);
@@ -38,6 +38,7 @@ enc_tiny *enc_tiny_write(const char *path, bool rank, uint32_t seed) {
     enc_tiny *m = calloc(1, sizeof *m);
     m->n_vocab = (int)toks.n;
     m->rank = rank;
+    m->nomic = nomic;
     gguf_close(voc);
     m->tok = malloc((size_t)m->n_vocab * ENC_E * sizeof(float));
     rng_state = seed;
@@ -52,22 +53,28 @@ enc_tiny *enc_tiny_write(const char *path, bool rank, uint32_t seed) {
         fill(&m->l[l].up[0][0], ENC_F * ENC_E, 0.2f, 0), fill(m->l[l].bup, ENC_F, 0.1f, 0);
         fill(&m->l[l].down[0][0], ENC_F * ENC_E, 0.2f, 0), fill(m->l[l].bdown, ENC_E, 0.1f, 0);
         fill(m->l[l].n2_w, ENC_E, 0.1f, 1), fill(m->l[l].n2_b, ENC_E, 0.1f, 0);
+        fill(&m->l[l].gate[0][0], ENC_F * ENC_E, 0.3f, 0);
     }
     fill(&m->cls[0][0], ENC_E * ENC_E, 0.3f, 0), fill(m->cls_b, ENC_E, 0.1f, 0);
     fill(m->cls_out, ENC_E, 0.5f, 0), fill(&m->cls_out_b, 1, 0.1f, 0);
 
-    gguf_writer_set_str(w, "general.architecture", "bert");
+    const char *A = nomic ? "nomic-bert" : "bert";
+    char key[96];
+#define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, A), key)
+    gguf_writer_set_str(w, "general.architecture", A);
     gguf_writer_set_str(w, "general.name", "tiny-bert-test");
-    gguf_writer_set_u32(w, "bert.context_length", ENC_CTX);
-    gguf_writer_set_u32(w, "bert.embedding_length", ENC_E);
-    gguf_writer_set_u32(w, "bert.block_count", ENC_L);
-    gguf_writer_set_u32(w, "bert.feed_forward_length", ENC_F);
-    gguf_writer_set_u32(w, "bert.attention.head_count", ENC_H);
-    gguf_writer_set_f32(w, "bert.attention.layer_norm_epsilon", 1e-12f);
-    gguf_writer_set_bool(w, "bert.attention.causal", false);
-    gguf_writer_set_u32(w, "bert.pooling_type", rank ? 4 : 1);
+    gguf_writer_set_u32(w, KEY("context_length"), ENC_CTX);
+    gguf_writer_set_u32(w, KEY("embedding_length"), ENC_E);
+    gguf_writer_set_u32(w, KEY("block_count"), ENC_L);
+    gguf_writer_set_u32(w, KEY("feed_forward_length"), ENC_F);
+    gguf_writer_set_u32(w, KEY("attention.head_count"), ENC_H);
+    gguf_writer_set_f32(w, KEY("attention.layer_norm_epsilon"), 1e-12f);
+    gguf_writer_set_bool(w, KEY("attention.causal"), false);
+    gguf_writer_set_u32(w, KEY("pooling_type"), rank ? 4 : 1);
+    if (nomic) gguf_writer_set_f32(w, KEY("rope.freq_base"), 1000.0f);
+#undef KEY
     add(w, "token_embd.weight", m->tok, ENC_E, m->n_vocab);
-    add(w, "position_embd.weight", &m->pos[0][0], ENC_E, ENC_CTX);
+    if (!nomic) add(w, "position_embd.weight", &m->pos[0][0], ENC_E, ENC_CTX);
     add(w, "token_types.weight", &m->types[0][0], ENC_E, 2);
     add(w, "token_embd_norm.weight", m->en_w, ENC_E, 1);
     add(w, "token_embd_norm.bias", m->en_b, ENC_E, 1);
@@ -76,13 +83,19 @@ enc_tiny *enc_tiny_write(const char *path, bool rank, uint32_t seed) {
 #define T(suffix, data, ne0, ne1)                                  \
     snprintf(nm, sizeof nm, "blk.%d." suffix, l);                  \
     add(w, nm, data, ne0, ne1)
-        T("attn_q.weight", &m->l[l].wq[0][0], ENC_E, ENC_E);
-        T("attn_k.weight", &m->l[l].wk[0][0], ENC_E, ENC_E);
-        T("attn_v.weight", &m->l[l].wv[0][0], ENC_E, ENC_E);
+        if (nomic) {
+            /* wq, wk, wv are adjacent: the fused matrix's rows are q's, then k's, then v's. */
+            T("attn_qkv.weight", &m->l[l].wq[0][0], ENC_E, 3 * ENC_E);
+            T("ffn_gate.weight", &m->l[l].gate[0][0], ENC_E, ENC_F);
+        } else {
+            T("attn_q.weight", &m->l[l].wq[0][0], ENC_E, ENC_E);
+            T("attn_k.weight", &m->l[l].wk[0][0], ENC_E, ENC_E);
+            T("attn_v.weight", &m->l[l].wv[0][0], ENC_E, ENC_E);
+            T("attn_q.bias", m->l[l].bq, ENC_E, 1);
+            T("attn_k.bias", m->l[l].bk, ENC_E, 1);
+            T("attn_v.bias", m->l[l].bv, ENC_E, 1);
+        }
         T("attn_output.weight", &m->l[l].wo[0][0], ENC_E, ENC_E);
-        T("attn_q.bias", m->l[l].bq, ENC_E, 1);
-        T("attn_k.bias", m->l[l].bk, ENC_E, 1);
-        T("attn_v.bias", m->l[l].bv, ENC_E, 1);
         T("attn_output.bias", m->l[l].bo, ENC_E, 1);
         T("attn_output_norm.weight", m->l[l].n1_w, ENC_E, 1);
         T("attn_output_norm.bias", m->l[l].n1_b, ENC_E, 1);
@@ -106,6 +119,14 @@ enc_tiny *enc_tiny_write(const char *path, bool rank, uint32_t seed) {
     ASSERT_OK(gguf_writer_write_file(w, path, &eb), &eb);
     gguf_writer_free(w);
     return m;
+}
+
+enc_tiny *enc_tiny_write(const char *path, bool rank, uint32_t seed) {
+    return write_model(path, rank, false, seed);
+}
+
+enc_tiny *enc_tiny_write_nomic(const char *path, uint32_t seed) {
+    return write_model(path, false, true, seed);
 }
 
 void enc_tiny_free(enc_tiny *w) {
@@ -132,6 +153,19 @@ static void linear(double *y, const float *W, const float *b, const double *x, i
     }
 }
 
+/* NeoX rotary embedding of every head of one row: pairs (i, i + hd/2), base 1000. */
+static void rope_neox(double *row, int pos, int hd) {
+    for (int h = 0; h < ENC_H; h++) {
+        double *v = row + h * hd;
+        for (int i = 0; i < hd / 2; i++) {
+            double th = pos * pow(1000.0, -2.0 * i / hd), c = cos(th), s = sin(th);
+            double a = v[i], b = v[i + hd / 2];
+            v[i] = a * c - b * s;
+            v[i + hd / 2] = a * s + b * c;
+        }
+    }
+}
+
 void enc_tiny_ref(const enc_tiny *w, const int32_t *ids, const int32_t *types, int n, double *out) {
     double (*x)[ENC_E] = (double (*)[ENC_E])out;
     double (*q)[ENC_E] = malloc(sizeof(double) * ENC_E * (size_t)n);
@@ -142,15 +176,20 @@ void enc_tiny_ref(const enc_tiny *w, const int32_t *ids, const int32_t *types, i
     for (int p = 0; p < n; p++) {
         int ty = types ? types[p] : 0;
         for (int i = 0; i < ENC_E; i++)
-            x[p][i] = (double)w->tok[(size_t)ids[p] * ENC_E + i] + w->types[ty][i] + w->pos[p][i];
+            x[p][i] = (double)w->tok[(size_t)ids[p] * ENC_E + i] + w->types[ty][i] +
+                      (w->nomic ? 0.0 : w->pos[p][i]);
         layernorm(x[p], w->en_w, w->en_b);
     }
     int hd = ENC_E / ENC_H;
     for (int l = 0; l < ENC_L; l++) {
         for (int p = 0; p < n; p++) {
-            linear(q[p], &w->l[l].wq[0][0], w->l[l].bq, x[p], ENC_E, ENC_E);
-            linear(k[p], &w->l[l].wk[0][0], w->l[l].bk, x[p], ENC_E, ENC_E);
-            linear(v[p], &w->l[l].wv[0][0], w->l[l].bv, x[p], ENC_E, ENC_E);
+            linear(q[p], &w->l[l].wq[0][0], w->nomic ? NULL : w->l[l].bq, x[p], ENC_E, ENC_E);
+            linear(k[p], &w->l[l].wk[0][0], w->nomic ? NULL : w->l[l].bk, x[p], ENC_E, ENC_E);
+            linear(v[p], &w->l[l].wv[0][0], w->nomic ? NULL : w->l[l].bv, x[p], ENC_E, ENC_E);
+            if (w->nomic) {
+                rope_neox(q[p], p, hd);
+                rope_neox(k[p], p, hd);
+            }
         }
         for (int p = 0; p < n; p++)
             for (int h = 0; h < ENC_H; h++) {
@@ -173,9 +212,15 @@ void enc_tiny_ref(const enc_tiny *w, const int32_t *ids, const int32_t *types, i
             for (int i = 0; i < ENC_E; i++) x[p][i] += a[i];
             layernorm(x[p], w->l[l].n1_w, w->l[l].n1_b);
             linear(hbuf, &w->l[l].up[0][0], w->l[l].bup, x[p], ENC_F, ENC_E);
-            for (int i = 0; i < ENC_F; i++) {
-                double t = hbuf[i];
-                hbuf[i] = 0.5 * t * (1 + tanh(0.7978845608028654 * (t + 0.044715 * t * t * t)));
+            if (w->nomic) {
+                double gt[ENC_F];
+                linear(gt, &w->l[l].gate[0][0], NULL, x[p], ENC_F, ENC_E);
+                for (int i = 0; i < ENC_F; i++) hbuf[i] *= gt[i] / (1 + exp(-gt[i]));
+            } else {
+                for (int i = 0; i < ENC_F; i++) {
+                    double t = hbuf[i];
+                    hbuf[i] = 0.5 * t * (1 + tanh(0.7978845608028654 * (t + 0.044715 * t * t * t)));
+                }
             }
             linear(a, &w->l[l].down[0][0], w->l[l].bdown, hbuf, ENC_E, ENC_F);
             for (int i = 0; i < ENC_E; i++) x[p][i] += a[i];

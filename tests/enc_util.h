@@ -16,13 +16,14 @@
 typedef struct enc_tiny {
     int n_vocab;
     bool rank;
+    bool nomic;                  /* nomic-bert: fused qkv, RoPE (base 1000), SwiGLU */
     float *tok;                  /* n_vocab x E */
     float pos[ENC_CTX][ENC_E], types[2][ENC_E], en_w[ENC_E], en_b[ENC_E];
     struct {
         float wq[ENC_E][ENC_E], wk[ENC_E][ENC_E], wv[ENC_E][ENC_E], wo[ENC_E][ENC_E];
         float bq[ENC_E], bk[ENC_E], bv[ENC_E], bo[ENC_E];
         float n1_w[ENC_E], n1_b[ENC_E], up[ENC_F][ENC_E], bup[ENC_F], down[ENC_E][ENC_F],
-            bdown[ENC_E], n2_w[ENC_E], n2_b[ENC_E];
+            bdown[ENC_E], n2_w[ENC_E], n2_b[ENC_E], gate[ENC_F][ENC_E];
     } l[ENC_L];
     float cls[ENC_E][ENC_E], cls_b[ENC_E], cls_out[ENC_E], cls_out_b;
 } enc_tiny;
@@ -30,6 +31,8 @@ typedef struct enc_tiny {
 /* Write the model to path (pooling_type 4 "rank" with a head when rank, else 1 "mean").
  * Returns the weights (free with enc_tiny_free). Fails the test on error. */
 enc_tiny *enc_tiny_write(const char *path, bool rank, uint32_t seed);
+/* The same as architecture nomic-bert (mean pooling, no q/k/v biases, no position table). */
+enc_tiny *enc_tiny_write_nomic(const char *path, uint32_t seed);
 void enc_tiny_free(enc_tiny *w);
 
 /* Reference forward pass of one input: per-token outputs into out (n x E). */

@@ -4,7 +4,6 @@
 #define API_INT_H
 
 #include <jansson.h>
-#include <pthread.h>
 
 #include "api.h"
 #include "models/models.h"
@@ -87,20 +86,36 @@ sched *api_model_sched(mdl_handle *h);
  * one named only) in the model's chat_tool_format. */
 int api_tool_grammar(const json_t *tools, const char *only, int format, struct grammar **out,
                      api_err *e);
-/* An encoder model's compute (embeddings.c): a thread pool that serves one request at a
- * time under mu, so concurrent requests queue on the lock and each runs at full width. */
-typedef struct api_encoder {
-    pthread_mutex_t mu;
-    tpool *pool;
-} api_encoder;
+/* An encoder model's compute (encoder_queue.c): one worker thread per encoder model runs
+ * queued jobs one at a time on the model's thread pool, so HTTP threads never wait on the
+ * engine (the handler suspends its request with srv_stream_begin and the job answers it). */
+typedef struct api_enc_job api_enc_job;
+struct api_enc_job {
+    api_enc_job *next;
+    /* Runs on the worker; owns the job from then on (frees it). */
+    void (*run)(api_enc_job *j, tpool *pool);
+};
 
-int api_encoder_new(int n_threads, api_encoder **out, err_buf *eb);
-void api_encoder_free(api_encoder *e); /* NULL is fine */
+typedef struct api_encoder api_encoder;
+
+int api_encoder_new(int n_threads, int queue_cap, api_encoder **out, err_buf *eb);
+/* Runs what is still queued, then stops the worker. NULL is fine. */
+void api_encoder_free(api_encoder *e);
+/* Queue j; BASE_EBUSY when the queue is full (the caller keeps j then). */
+int api_encoder_submit(api_encoder *e, api_enc_job *j);
 /* The encoder state of a loaded encoder model; NULL for a decoder. */
 api_encoder *api_model_encoder(mdl_handle *h);
+/* Answer a suspended request with JSON or an error, and end the stream. */
+void api_stream_json(srv_stream *st, int status, const json_t *v);
+void api_stream_err(srv_stream *st, const api_err *e);
+/* Suspend r, store its stream in *st (the job's field) and queue job on enc (embeddings.c).
+ * 0: the job owns the request now and answers it. Otherwise the request has been answered
+ * (503 when the queue is full) and the caller still owns job. */
+int api_encoder_queue(srv_req *r, api_encoder *enc, api_enc_job *job, srv_stream **st,
+                      api_err *e);
 /* Pooled, L2-normalized embeddings of n inputs into out (n rows of n_embd), run in batched
- * chunks under enc->mu. On failure e says why (400 for bad input). */
-int api_encoder_run(api_encoder *enc, const llm_model *m, const int32_t *const *in,
+ * chunks on pool (the worker's). On failure e says why (400 for bad input). */
+int api_encoder_run(tpool *pool, const llm_model *m, const int32_t *const *in,
                     const int *lens, int n, float *out, api_err *e);
 /* Tokenize text (parse_special off); *ids is mem_alloc'd. */
 int api_encoder_tokenize(const tok *t, const char *text, size_t len, bool add_special,

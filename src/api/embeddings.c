@@ -7,9 +7,9 @@
  * Texts are tokenized with the model's special tokens ([CLS] ... [SEP]); token-id inputs are
  * used as given. Vectors are pooled as the model says and L2-normalized; `dimensions`
  * truncates and normalizes again. A decoder-only model is a 400 (we do not pool a chat
- * model's hidden states: its vectors would not be useful embeddings). Inputs run in chunks
- * of up to ENC_CHUNK_INPUTS / ENC_CHUNK_TOKENS, each chunk one batched forward pass on the
- * model's pool under its lock.
+ * model's hidden states: its vectors would not be useful embeddings). The request is parsed
+ * and tokenized here, then run by the model's worker (encoder_queue.c) in chunks of up to
+ * ENC_CHUNK_INPUTS / ENC_CHUNK_TOKENS, each chunk one batched forward pass.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -21,27 +21,7 @@
 #define ENC_CHUNK_TOKENS 4096
 #define ENC_MAX_INPUTS 2048
 
-int api_encoder_new(int n_threads, api_encoder **out, err_buf *eb) {
-    api_encoder *e = mem_calloc(1, sizeof *e);
-    if (!e) return err_set(eb, BASE_ENOMEM, "out of memory");
-    e->pool = n_threads > 1 ? tpool_new(n_threads) : NULL;
-    if (n_threads > 1 && !e->pool) {
-        mem_free(e);
-        return err_set(eb, BASE_ENOMEM, "cannot start %d compute threads", n_threads);
-    }
-    pthread_mutex_init(&e->mu, NULL);
-    *out = e;
-    return 0;
-}
-
-void api_encoder_free(api_encoder *e) {
-    if (!e) return;
-    tpool_free(e->pool);
-    pthread_mutex_destroy(&e->mu);
-    mem_free(e);
-}
-
-int api_encoder_run(api_encoder *enc, const llm_model *m, const int32_t *const *in,
+int api_encoder_run(tpool *pool, const llm_model *m, const int32_t *const *in,
                     const int *lens, int n, float *out, api_err *e) {
     int E = llm_model_hparams(m)->n_embd;
     for (int i0 = 0; i0 < n;) {
@@ -50,10 +30,8 @@ int api_encoder_run(api_encoder *enc, const llm_model *m, const int32_t *const *
                (cnt == 0 || toks + lens[i0 + cnt] <= ENC_CHUNK_TOKENS))
             toks += lens[i0 + cnt++];
         err_buf eb = {0};
-        pthread_mutex_lock(&enc->mu);
-        int rc = llm_embed(m, enc->pool, in + i0, lens + i0, cnt, LLM_POOL_DEFAULT, true,
+        int rc = llm_embed(m, pool, in + i0, lens + i0, cnt, LLM_POOL_DEFAULT, true,
                            out + (size_t)i0 * E, &eb);
-        pthread_mutex_unlock(&enc->mu);
         if (rc) return api_fail(e, rc == BASE_EINVAL ? 400 : 500, "input", "%s", err_msg(&eb));
         i0 += cnt;
     }
@@ -192,93 +170,143 @@ static void truncate_unit(float *v, int dims) {
         for (int d = 0; d < dims; d++) v[d] = (float)(v[d] / sqrt(ss));
 }
 
+/* A parsed request waiting for the model's worker; owns everything it points to. */
+typedef struct emb_job {
+    api_enc_job base; /* first: the queue hands back this pointer */
+    srv_stream *st;
+    mdl_handle *h;
+    json_t *root;     /* the body (the model name lives here) */
+    emb_inputs in;
+    int dims;
+    bool b64;
+} emb_job;
+
+static void emb_job_free(emb_job *j) {
+    inputs_free(&j->in);
+    mdl_release(j->h);
+    json_decref(j->root);
+    mem_free(j);
+}
+
+/* On the worker: run the inputs and answer. */
+static void emb_run(api_enc_job *base, tpool *pool) {
+    emb_job *j = (emb_job *)base;
+    const llm_model *m = mdl_handle_model(j->h);
+    int E = llm_model_hparams(m)->n_embd;
+    api_err e = {0};
+    float *vecs = mem_alloc((size_t)j->in.n * (size_t)E * sizeof *vecs);
+    if (!vecs) api_fail(&e, 500, NULL, "out of memory");
+    else api_encoder_run(pool, m, (const int32_t *const *)j->in.ids, j->in.lens, j->in.n, vecs, &e);
+    if (e.status) {
+        api_stream_err(j->st, &e);
+    } else {
+        json_t *data = json_array();
+        for (int i = 0; i < j->in.n; i++) {
+            float *v = vecs + (size_t)i * E;
+            if (j->dims < E) truncate_unit(v, j->dims);
+            json_t *o = json_object(), *emb;
+            if (j->b64) {
+                emb = base64_floats(v, j->dims);
+            } else {
+                emb = json_array();
+                for (int d = 0; d < j->dims; d++) json_array_append_new(emb, json_real(v[d]));
+            }
+            json_object_set_new(o, "object", json_string("embedding"));
+            json_object_set_new(o, "index", json_integer(i));
+            json_object_set_new(o, "embedding", emb ? emb : json_null());
+            json_array_append_new(data, o);
+        }
+        json_t *usage = json_object(), *resp = json_object();
+        json_object_set_new(usage, "prompt_tokens", json_integer(j->in.total));
+        json_object_set_new(usage, "total_tokens", json_integer(j->in.total));
+        json_object_set_new(resp, "object", json_string("list"));
+        json_object_set_new(resp, "data", data);
+        json_object_set(resp, "model", json_object_get(j->root, "model"));
+        json_object_set_new(resp, "usage", usage);
+        api_stream_json(j->st, 200, resp);
+        json_decref(resp);
+    }
+    mem_free(vecs);
+    emb_job_free(j);
+}
+
+int api_encoder_queue(srv_req *r, api_encoder *enc, api_enc_job *job, srv_stream **st,
+                      api_err *e) {
+    /* The stream goes into the job before the worker can see it. */
+    *st = srv_stream_begin(r);
+    if (!*st) {
+        api_fail(e, 500, NULL, "out of memory");
+        api_respond_err(r, e);
+        return BASE_ENOMEM;
+    }
+    if (api_encoder_submit(enc, job)) {
+        api_fail(e, 503, NULL, "The model is busy: too many requests are waiting");
+        e->type = "server_error";
+        api_stream_err(*st, e);
+        return BASE_EBUSY;
+    }
+    return 0;
+}
+
 static void on_embeddings(srv_req *r, void *ud) {
     api_ctx *ctx = ud;
     api_err e = {0};
-    mdl_handle *h = NULL;
-    emb_inputs in = {0};
-    float *vecs = NULL;
-    json_t *root = api_parse_body(srv_req_body(r), &e);
-    if (!root) goto out;
+    emb_job *j = mem_calloc(1, sizeof *j);
+    if (!j) {
+        srv_respond_error(r, 500, "server_error", "out of memory");
+        return;
+    }
+    j->base.run = emb_run;
+    json_t *root = j->root = api_parse_body(srv_req_body(r), &e);
+    if (!root) goto fail;
     json_t *model = json_object_get(root, "model"), *input = json_object_get(root, "input");
     json_t *fmt = json_object_get(root, "encoding_format"), *dim = json_object_get(root, "dimensions");
-    bool b64 = false;
     if (!json_is_string(model)) {
         api_fail(&e, 400, "model", "'model' must be a string naming a model");
-        goto out;
+        goto fail;
     }
     if (!input || json_is_null(input)) {
         api_fail(&e, 400, "input", "'input' is required");
-        goto out;
+        goto fail;
     }
     if (fmt && !json_is_null(fmt)) {
-        if (json_is_string(fmt) && !strcmp(json_string_value(fmt), "base64")) b64 = true;
+        if (json_is_string(fmt) && !strcmp(json_string_value(fmt), "base64")) j->b64 = true;
         else if (!json_is_string(fmt) || strcmp(json_string_value(fmt), "float")) {
             api_fail(&e, 400, "encoding_format", "'encoding_format' must be \"float\" or \"base64\"");
-            goto out;
+            goto fail;
         }
     }
     if (dim && !json_is_null(dim) && (!json_is_integer(dim) || json_integer_value(dim) < 1)) {
         api_fail(&e, 400, "dimensions", "'dimensions' must be a positive integer");
-        goto out;
+        goto fail;
     }
-    if (api_acquire_model(ctx, json_string_value(model), &h, &e)) goto out;
-    const llm_model *m = mdl_handle_model(h);
-    api_encoder *enc = api_model_encoder(h);
+    if (api_acquire_model(ctx, json_string_value(model), &j->h, &e)) goto fail;
+    const llm_model *m = mdl_handle_model(j->h);
+    api_encoder *enc = api_model_encoder(j->h);
     if (!llm_model_is_encoder(m) || !enc) {
         api_fail(&e, 400, "model",
                  "The model '%s' is not an embedding model (embeddings need an encoder such as bert)",
                  json_string_value(model));
-        goto out;
+        goto fail;
     }
-    int E = llm_model_hparams(m)->n_embd, dims = E;
+    int E = llm_model_hparams(m)->n_embd;
+    j->dims = E;
     if (dim && json_is_integer(dim)) {
         if (json_integer_value(dim) > E) {
             api_fail(&e, 400, "dimensions", "'dimensions' is %lld but the model makes %d",
                      (long long)json_integer_value(dim), E);
-            goto out;
+            goto fail;
         }
-        dims = (int)json_integer_value(dim);
+        j->dims = (int)json_integer_value(dim);
     }
-    if (parse_inputs(input, mdl_handle_tok(h), llm_model_hparams(m)->n_ctx_train, &in, &e)) goto out;
-    vecs = mem_alloc((size_t)in.n * (size_t)E * sizeof *vecs);
-    if (!vecs) {
-        api_fail(&e, 500, NULL, "out of memory");
-        goto out;
-    }
-    if (api_encoder_run(enc, m, (const int32_t *const *)in.ids, in.lens, in.n, vecs, &e)) goto out;
-
-    json_t *data = json_array();
-    for (int i = 0; i < in.n; i++) {
-        float *v = vecs + (size_t)i * E;
-        if (dims < E) truncate_unit(v, dims);
-        json_t *o = json_object(), *emb;
-        if (b64) {
-            emb = base64_floats(v, dims);
-        } else {
-            emb = json_array();
-            for (int d = 0; d < dims; d++) json_array_append_new(emb, json_real(v[d]));
-        }
-        json_object_set_new(o, "object", json_string("embedding"));
-        json_object_set_new(o, "index", json_integer(i));
-        json_object_set_new(o, "embedding", emb ? emb : json_null());
-        json_array_append_new(data, o);
-    }
-    json_t *usage = json_object(), *resp = json_object();
-    json_object_set_new(usage, "prompt_tokens", json_integer(in.total));
-    json_object_set_new(usage, "total_tokens", json_integer(in.total));
-    json_object_set_new(resp, "object", json_string("list"));
-    json_object_set_new(resp, "data", data);
-    json_object_set_new(resp, "model", json_string(json_string_value(model)));
-    json_object_set_new(resp, "usage", usage);
-    api_respond_json(r, 200, resp);
-    json_decref(resp);
-out:
-    if (e.status) api_respond_err(r, &e);
-    mem_free(vecs);
-    inputs_free(&in);
-    mdl_release(h);
-    json_decref(root);
+    if (parse_inputs(input, mdl_handle_tok(j->h), llm_model_hparams(m)->n_ctx_train, &j->in, &e))
+        goto fail;
+    if (api_encoder_queue(r, enc, &j->base, &j->st, &e) == 0) return; /* the worker owns j */
+    emb_job_free(j);
+    return;
+fail:
+    api_respond_err(r, &e);
+    emb_job_free(j);
 }
 
 int api_register_embeddings(server *s, api_ctx *ctx) {

@@ -21,7 +21,7 @@ static int start_sched(void *ud, mdl_handle *h, void **attach, err_buf *eb) {
     model_rt *rt = mem_calloc(1, sizeof *rt);
     if (!rt) return err_set(eb, BASE_ENOMEM, "out of memory");
     if (llm_model_is_encoder(mdl_handle_model(h))) {
-        int rc = api_encoder_new(n_threads, &rt->enc, eb);
+        int rc = api_encoder_new(n_threads, ctx->queue_size > 0 ? ctx->queue_size : 64, &rt->enc, eb);
         if (rc) {
             mem_free(rt);
             return rc;

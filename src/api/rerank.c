@@ -63,7 +63,7 @@ static int parse_docs(json_t *docs, rr_req *q, api_err *e) {
 }
 
 /* Cross-encoder scores: pairs [CLS] query [SEP] doc [SEP], scored in chunks. */
-static int score_pairs(api_encoder *enc, const llm_model *m, const tok *t, const rr_req *q,
+static int score_pairs(tpool *pool, const llm_model *m, const tok *t, const rr_req *q,
                        float *scores, long *n_tokens, api_err *e) {
     int32_t *qids = NULL;
     int nq = 0, rc, n_ctx = llm_model_hparams(m)->n_ctx_train, n_out = llm_model_n_cls_out(m);
@@ -105,10 +105,8 @@ static int score_pairs(api_encoder *enc, const llm_model *m, const tok *t, const
         }
         if (!rc) {
             err_buf eb = {0};
-            pthread_mutex_lock(&enc->mu);
-            int r2 = llm_rank(m, enc->pool, (const int32_t *const *)pair,
+            int r2 = llm_rank(m, pool, (const int32_t *const *)pair,
                               (const int32_t *const *)types, lens, cnt, out, &eb);
-            pthread_mutex_unlock(&enc->mu);
             if (r2) rc = api_fail(e, r2 == BASE_EINVAL ? 400 : 500, NULL, "%s", err_msg(&eb));
             for (int k = 0; !rc && k < cnt; k++) scores[i0 + k] = out[(size_t)k * n_out];
         }
@@ -124,7 +122,7 @@ static int score_pairs(api_encoder *enc, const llm_model *m, const tok *t, const
 }
 
 /* Fallback for plain embedding models: cosine similarity of normalized embeddings. */
-static int score_cosine(api_encoder *enc, const llm_model *m, const tok *t, const rr_req *q,
+static int score_cosine(tpool *pool, const llm_model *m, const tok *t, const rr_req *q,
                         float *scores, long *n_tokens, api_err *e) {
     int n = q->n_docs + 1, E = llm_model_hparams(m)->n_embd, rc = 0;
     int32_t **ids = mem_calloc((size_t)n, sizeof *ids);
@@ -141,7 +139,7 @@ static int score_cosine(api_encoder *enc, const llm_model *m, const tok *t, cons
                           i ? "a document" : "the query", lens[i], llm_model_hparams(m)->n_ctx_train);
         if (!rc) *n_tokens += lens[i];
     }
-    if (!rc) rc = api_encoder_run(enc, m, (const int32_t *const *)ids, lens, n, v, e);
+    if (!rc) rc = api_encoder_run(pool, m, (const int32_t *const *)ids, lens, n, v, e);
     for (int i = 1; !rc && i < n; i++) {
         double dot = 0;
         for (int d = 0; d < E; d++) dot += (double)v[d] * v[(size_t)i * E + d];
@@ -154,88 +152,120 @@ static int score_cosine(api_encoder *enc, const llm_model *m, const tok *t, cons
     return rc;
 }
 
+/* A parsed request waiting for the model's worker; owns everything it points to. */
+typedef struct rr_job {
+    api_enc_job base; /* first: the queue hands back this pointer */
+    srv_stream *st;
+    mdl_handle *h;
+    json_t *root; /* the body: query and document strings point into it */
+    rr_req q;
+    int top_n;    /* -1: all */
+    bool with_docs;
+} rr_job;
+
+static void rr_job_free(rr_job *j) {
+    mem_free(j->q.docs);
+    mem_free(j->q.doc_lens);
+    mdl_release(j->h);
+    json_decref(j->root);
+    mem_free(j);
+}
+
+/* On the worker: score, sort and answer. */
+static void rr_run(api_enc_job *base, tpool *pool) {
+    rr_job *j = (rr_job *)base;
+    const llm_model *m = mdl_handle_model(j->h);
+    const rr_req *q = &j->q;
+    api_err e = {0};
+    float *scores = mem_alloc((size_t)q->n_docs * sizeof *scores);
+    rr_result *res = mem_alloc((size_t)q->n_docs * sizeof *res);
+    long n_tokens = 0;
+    if (!scores || !res) api_fail(&e, 500, NULL, "out of memory");
+    else if (llm_model_n_cls_out(m) > 0)
+        score_pairs(pool, m, mdl_handle_tok(j->h), q, scores, &n_tokens, &e);
+    else
+        score_cosine(pool, m, mdl_handle_tok(j->h), q, scores, &n_tokens, &e);
+    if (e.status) {
+        api_stream_err(j->st, &e);
+    } else {
+        for (int i = 0; i < q->n_docs; i++) res[i] = (rr_result){i, scores[i]};
+        qsort(res, (size_t)q->n_docs, sizeof *res, by_score);
+        int n_ret = j->top_n >= 0 && j->top_n < q->n_docs ? j->top_n : q->n_docs;
+        json_t *results = json_array();
+        for (int i = 0; i < n_ret; i++) {
+            json_t *o = json_object();
+            json_object_set_new(o, "index", json_integer(res[i].index));
+            json_object_set_new(o, "relevance_score", json_real(res[i].score));
+            if (j->with_docs) {
+                json_t *d = json_object();
+                json_object_set_new(d, "text", json_stringn(q->docs[res[i].index], q->doc_lens[res[i].index]));
+                json_object_set_new(o, "document", d);
+            }
+            json_array_append_new(results, o);
+        }
+        json_t *usage = json_object(), *resp = json_object();
+        json_object_set_new(usage, "prompt_tokens", json_integer(n_tokens));
+        json_object_set_new(usage, "total_tokens", json_integer(n_tokens));
+        json_object_set(resp, "model", json_object_get(j->root, "model"));
+        json_object_set_new(resp, "results", results);
+        json_object_set_new(resp, "usage", usage);
+        api_stream_json(j->st, 200, resp);
+        json_decref(resp);
+    }
+    mem_free(scores);
+    mem_free(res);
+    rr_job_free(j);
+}
+
 static void on_rerank(srv_req *r, void *ud) {
     api_ctx *ctx = ud;
     api_err e = {0};
-    mdl_handle *h = NULL;
-    rr_req q = {0};
-    float *scores = NULL;
-    rr_result *res = NULL;
-    json_t *root = api_parse_body(srv_req_body(r), &e);
-    if (!root) goto out;
+    rr_job *j = mem_calloc(1, sizeof *j);
+    if (!j) {
+        srv_respond_error(r, 500, "server_error", "out of memory");
+        return;
+    }
+    j->base.run = rr_run;
+    json_t *root = j->root = api_parse_body(srv_req_body(r), &e);
+    if (!root) goto fail;
     json_t *model = json_object_get(root, "model"), *query = json_object_get(root, "query");
     json_t *top = json_object_get(root, "top_n"), *ret = json_object_get(root, "return_documents");
     if (!json_is_string(model)) {
         api_fail(&e, 400, "model", "'model' must be a string naming a model");
-        goto out;
+        goto fail;
     }
     if (!json_is_string(query) || !json_string_length(query)) {
         api_fail(&e, 400, "query", "'query' must be a non-empty string");
-        goto out;
+        goto fail;
     }
     if (top && !json_is_null(top) && (!json_is_integer(top) || json_integer_value(top) < 0)) {
         api_fail(&e, 400, "top_n", "'top_n' must be a non-negative integer");
-        goto out;
+        goto fail;
     }
     if (ret && !json_is_null(ret) && !json_is_boolean(ret)) {
         api_fail(&e, 400, "return_documents", "'return_documents' must be a boolean");
-        goto out;
+        goto fail;
     }
-    q.query = json_string_value(query);
-    q.query_len = json_string_length(query);
-    if (parse_docs(json_object_get(root, "documents"), &q, &e)) goto out;
-    if (api_acquire_model(ctx, json_string_value(model), &h, &e)) goto out;
-    const llm_model *m = mdl_handle_model(h);
-    api_encoder *enc = api_model_encoder(h);
-    if (!llm_model_is_encoder(m) || !enc) {
+    j->top_n = json_is_integer(top) ? (json_integer_value(top) > RERANK_MAX_DOCS
+                                           ? RERANK_MAX_DOCS : (int)json_integer_value(top))
+                                    : -1;
+    j->with_docs = !json_is_false(ret);
+    j->q.query = json_string_value(query);
+    j->q.query_len = json_string_length(query);
+    if (parse_docs(json_object_get(root, "documents"), &j->q, &e)) goto fail;
+    if (api_acquire_model(ctx, json_string_value(model), &j->h, &e)) goto fail;
+    api_encoder *enc = api_model_encoder(j->h);
+    if (!llm_model_is_encoder(mdl_handle_model(j->h)) || !enc) {
         api_fail(&e, 400, "model", "The model '%s' is not a reranking or embedding model",
                  json_string_value(model));
-        goto out;
+        goto fail;
     }
-    scores = mem_alloc((size_t)q.n_docs * sizeof *scores);
-    res = mem_alloc((size_t)q.n_docs * sizeof *res);
-    if (!scores || !res) {
-        api_fail(&e, 500, NULL, "out of memory");
-        goto out;
-    }
-    long n_tokens = 0;
-    int rc = llm_model_n_cls_out(m) > 0
-                 ? score_pairs(enc, m, mdl_handle_tok(h), &q, scores, &n_tokens, &e)
-                 : score_cosine(enc, m, mdl_handle_tok(h), &q, scores, &n_tokens, &e);
-    if (rc) goto out;
-    for (int i = 0; i < q.n_docs; i++) res[i] = (rr_result){i, scores[i]};
-    qsort(res, (size_t)q.n_docs, sizeof *res, by_score);
-    int n_ret = q.n_docs;
-    if (json_is_integer(top) && json_integer_value(top) < n_ret) n_ret = (int)json_integer_value(top);
-    bool with_docs = !json_is_false(ret);
-    json_t *results = json_array();
-    for (int i = 0; i < n_ret; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, "index", json_integer(res[i].index));
-        json_object_set_new(o, "relevance_score", json_real(res[i].score));
-        if (with_docs) {
-            json_t *d = json_object();
-            json_object_set_new(d, "text", json_stringn(q.docs[res[i].index], q.doc_lens[res[i].index]));
-            json_object_set_new(o, "document", d);
-        }
-        json_array_append_new(results, o);
-    }
-    json_t *usage = json_object(), *resp = json_object();
-    json_object_set_new(usage, "prompt_tokens", json_integer(n_tokens));
-    json_object_set_new(usage, "total_tokens", json_integer(n_tokens));
-    json_object_set_new(resp, "model", json_string(json_string_value(model)));
-    json_object_set_new(resp, "results", results);
-    json_object_set_new(resp, "usage", usage);
-    api_respond_json(r, 200, resp);
-    json_decref(resp);
-out:
-    if (e.status) api_respond_err(r, &e);
-    mem_free(scores);
-    mem_free(res);
-    mem_free(q.docs);
-    mem_free(q.doc_lens);
-    mdl_release(h);
-    json_decref(root);
+    if (api_encoder_queue(r, enc, &j->base, &j->st, &e) == 0) return; /* the worker owns j */
+    rr_job_free(j);
+    return;
+fail:
+    api_respond_err(r, &e);
+    rr_job_free(j);
 }
 
 int api_register_rerank(server *s, api_ctx *ctx) {

@@ -1,7 +1,8 @@
 /*
  * The encoder forward pass (BERT): embeddings (token + type + position, then LayerNorm),
  * post-norm blocks with biased projections, non-causal attention and a GELU FFN, then
- * pooling. Several inputs of different lengths run as one batch of rows, so every matrix is
+ * pooling. nomic-bert differs only in a fused q|k|v, NeoX RoPE instead of position
+ * embeddings, and a SwiGLU FFN. Several inputs of different lengths run as one batch of rows, so every matrix is
  * read once per call; attention keeps each input to its own rows. Scratch is allocated per
  * call (an embedding call is one pass, not a per-token loop), which keeps the model
  * read-only and callable from many threads at once.
@@ -16,7 +17,8 @@ typedef struct enc_run {
     tpool *pool;
     int T, max_len;    /* rows in all, longest input */
     int *start, *len;  /* per row: first row of its input, its input's length */
-    float *x, *h, *q, *k, *v, *o, *u; /* T rows (u: T rows of n_ff) */
+    float *x, *h, *q, *k, *v, *o, *u; /* T rows (u: T rows of max(n_ff, 3 n_embd)) */
+    float *g;          /* nomic-bert: T rows of n_ff (the SwiGLU gate) */
     float *scores;     /* per thread: max_len floats */
     void *mm_scratch;
 } enc_run;
@@ -68,21 +70,49 @@ static void att_run(void *arg, int ith, int nth) {
     }
 }
 
+/* nomic-bert: q, k, v from the fused projection, then NeoX RoPE at each row's position. */
+static void qkv_fused_rope(enc_run *r, const llm_enc_layer *L) {
+    const llm_hparams *hp = &r->m->hp;
+    size_t E = (size_t)hp->n_embd;
+    mm(r, L->wqkv, L->bqkv, r->x, r->T, r->u);
+    kern_rope_params rp = kern_rope_default_params();
+    rp.n_rot = hp->n_rot;
+    rp.neox = true;
+    rp.freq_base = r->m->enc->rope_base;
+    for (int t = 0; t < r->T; t++) {
+        const float *row = r->u + (size_t)t * 3 * E;
+        memcpy(r->q + t * E, row, E * sizeof(float));
+        memcpy(r->k + t * E, row + E, E * sizeof(float));
+        memcpy(r->v + t * E, row + 2 * E, E * sizeof(float));
+        kern_rope(r->q + t * E, hp->n_head, hp->head_dim, t - r->start[t], &rp);
+        kern_rope(r->k + t * E, hp->n_head, hp->head_dim, t - r->start[t], &rp);
+    }
+}
+
 static void run_layer(enc_run *r, int il) {
     const llm_hparams *hp = &r->m->hp;
     const llm_enc_layer *L = &r->m->enc->layers[il];
     int T = r->T;
     int64_t E = hp->n_embd, F = hp->n_ff;
-    mm(r, L->wq, L->bq, r->x, T, r->q);
-    mm(r, L->wk, L->bk, r->x, T, r->k);
-    mm(r, L->wv, L->bv, r->x, T, r->v);
+    if (L->wqkv) {
+        qkv_fused_rope(r, L);
+    } else {
+        mm(r, L->wq, L->bq, r->x, T, r->q);
+        mm(r, L->wk, L->bk, r->x, T, r->k);
+        mm(r, L->wv, L->bv, r->x, T, r->v);
+    }
     tpool_run(r->pool, att_run, r);
     mm(r, L->wo, L->bo, r->o, T, r->h);
     /* Post-norm: residual add, then LayerNorm (BERT). */
     kern_add(r->x, r->x, r->h, (int64_t)T * E);
     layernorm_rows(r->x, T, E, L->attn_norm, L->attn_norm_b, hp->norm_eps);
     mm(r, L->w_up, L->b_up, r->x, T, r->u);
-    kern_gelu(r->u, r->u, (int64_t)T * F);
+    if (L->w_gate) {
+        mm(r, L->w_gate, NULL, r->x, T, r->g);
+        kern_swiglu(r->u, r->g, r->u, (int64_t)T * F);
+    } else {
+        kern_gelu(r->u, r->u, (int64_t)T * F);
+    }
     mm(r, L->w_down, L->b_down, r->u, T, r->h);
     kern_add(r->x, r->x, r->h, (int64_t)T * E);
     layernorm_rows(r->x, T, E, L->out_norm, L->out_norm_b, hp->norm_eps);
@@ -98,6 +128,7 @@ static void run_free(enc_run *r) {
     mem_free(r->v);
     mem_free(r->o);
     mem_free(r->u);
+    mem_free(r->g);
     mem_free(r->scores);
     mem_free_aligned(r->mm_scratch);
 }
@@ -157,18 +188,20 @@ static int encode(enc_run *r, const llm_model *m, tpool *pool, const int32_t *co
     r->k = mem_alloc((size_t)T * E * sizeof(float));
     r->v = mem_alloc((size_t)T * E * sizeof(float));
     r->o = mem_alloc((size_t)T * E * sizeof(float));
-    r->u = mem_alloc((size_t)T * F * sizeof(float));
+    bool nomic = m->arch == LLM_ARCH_NOMIC_BERT;
+    r->u = mem_alloc((size_t)T * (nomic && 3 * E > F ? 3 * E : F) * sizeof(float));
+    if (nomic) r->g = mem_alloc((size_t)T * F * sizeof(float));
     r->scores = mem_alloc((size_t)nth * (size_t)r->max_len * sizeof(float));
     size_t sc = 0;
     for (int il = 0; il < hp->n_layer; il++) {
         const llm_enc_layer *L = &enc->layers[il];
-        const gguf_tensor *ws[] = {L->wq, L->wk, L->wv, L->wo, L->w_up, L->w_down};
+        const gguf_tensor *ws[] = {L->wq, L->wk, L->wv, L->wo, L->w_up, L->w_down, L->wqkv, L->w_gate};
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) sc = max_scratch(sc, ws[i], T);
     }
     sc = max_scratch(max_scratch(sc, enc->cls, n), enc->cls_out, n);
     r->mm_scratch = mem_alloc_aligned(64, sc ? sc : 64);
     if (!r->start || !r->len || !r->x || !r->h || !r->q || !r->k || !r->v || !r->o || !r->u ||
-        !r->scores || !r->mm_scratch) {
+        !r->scores || !r->mm_scratch || (nomic && !r->g)) {
         run_free(r);
         return err_set(eb, BASE_ENOMEM, "out of memory for %d tokens", T);
     }
@@ -185,8 +218,10 @@ static int encode(enc_run *r, const llm_model *m, tpool *pool, const int32_t *co
                 table_row(enc->type_embd, types && types[i] ? types[i][p] : 0, tmp);
                 kern_add(x, x, tmp, (int64_t)E);
             }
-            table_row(enc->pos_embd, p, tmp);
-            kern_add(x, x, tmp, (int64_t)E);
+            if (enc->pos_embd) {
+                table_row(enc->pos_embd, p, tmp);
+                kern_add(x, x, tmp, (int64_t)E);
+            }
         }
     }
     layernorm_rows(r->x, T, (int64_t)E, enc->embd_norm, enc->embd_norm_b, hp->norm_eps);

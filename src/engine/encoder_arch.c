@@ -1,5 +1,5 @@
 /*
- * Encoder architectures (BERT): read the `bert.*` keys and bind the tensors of the embedding
+ * Encoder architectures (bert, nomic-bert): read the `<arch>.*` keys and bind the tensors of the embedding
  * stage, the post-norm blocks and the optional classification (rank) head. Kept apart from
  * arch.c because an encoder shares none of a decoder's tensors beyond the names.
  */
@@ -9,7 +9,9 @@
 
 #include "engine_int.h"
 
-bool llm_enc_is_arch(const char *arch) { return !strcmp(arch, "bert"); }
+bool llm_enc_is_arch(const char *arch) {
+    return !strcmp(arch, "bert") || !strcmp(arch, "nomic-bert");
+}
 
 static int key_u32(const gguf *g, const char *A, const char *suffix, bool required,
                    uint32_t def, uint32_t *out, err_buf *eb) {
@@ -53,6 +55,18 @@ static int bind_layer(llm_model *m, int il, err_buf *eb) {
     const llm_hparams *hp = &m->hp;
     llm_enc_layer *L = &m->enc->layers[il];
     int64_t E = hp->n_embd, F = hp->n_ff;
+    bool nomic = m->arch == LLM_ARCH_NOMIC_BERT;
+    if (nomic) {
+        /* Fused q|k|v (rows: all of q, then k, then v) and a SwiGLU gate; biases optional. */
+        char nm[96];
+        int rc;
+        snprintf(nm, sizeof nm, "blk.%d.attn_qkv.weight", il);
+        if ((rc = bind(m->g, nm, E, 3 * E, true, &L->wqkv, eb))) return rc;
+        snprintf(nm, sizeof nm, "blk.%d.attn_qkv.bias", il);
+        if ((rc = bind(m->g, nm, 3 * E, 0, false, &L->bqkv, eb))) return rc;
+        snprintf(nm, sizeof nm, "blk.%d.ffn_gate.weight", il);
+        if ((rc = bind(m->g, nm, E, F, true, &L->w_gate, eb))) return rc;
+    }
     const struct {
         const char *fmt;
         int64_t ne0, ne1;
@@ -80,6 +94,8 @@ static int bind_layer(llm_model *m, int il, err_buf *eb) {
         snprintf(nm, sizeof nm, t[i].fmt, il);
         /* Biases are optional (llama.cpp treats them so); weights and norms are not. */
         bool req = t[i].ne1 != 0 || strstr(nm, "norm.weight") != NULL;
+        if (nomic && (strstr(nm, "attn_q.") || strstr(nm, "attn_k.") || strstr(nm, "attn_v.")))
+            continue;
         int rc = bind(m->g, nm, t[i].ne0, t[i].ne1, req, t[i].dst, eb);
         if (rc) return rc;
     }
@@ -89,7 +105,7 @@ static int bind_layer(llm_model *m, int il, err_buf *eb) {
 int llm_enc_load(llm_model *m, err_buf *eb) {
     llm_hparams *hp = &m->hp;
     const char *A = hp->arch;
-    m->arch = LLM_ARCH_BERT;
+    m->arch = strcmp(A, "nomic-bert") ? LLM_ARCH_BERT : LLM_ARCH_NOMIC_BERT;
     m->enc = mem_calloc(1, sizeof *m->enc);
     if (!m->enc) return err_set(eb, BASE_ENOMEM, "out of memory");
     llm_encoder *enc = m->enc;
@@ -120,11 +136,21 @@ int llm_enc_load(llm_model *m, err_buf *eb) {
     if (rc == BASE_ENOTFOUND) hp->norm_eps = 1e-12f;
     else if (rc) return rc;
 
+    if (m->arch == LLM_ARCH_NOMIC_BERT) {
+        enc->rope = true;
+        snprintf(key, sizeof key, "%s.rope.freq_base", A);
+        rc = gguf_get_f32(m->g, key, &enc->rope_base, eb);
+        if (rc == BASE_ENOTFOUND) enc->rope_base = 10000.0f;
+        else if (rc) return rc;
+        hp->rope_base = enc->rope_base;
+        hp->rope_neox = 1;
+    }
     hp->n_ctx_train = (int)ctx;
     hp->n_embd = (int)embd;
     hp->n_layer = (int)nl;
     hp->n_head = hp->n_head_kv = (int)nh;
     hp->head_dim = (int)(embd / nh);
+    hp->n_rot = hp->head_dim;
     hp->n_ff = (int)ff;
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
     m->embd_scale = 1.0f;
@@ -136,13 +162,14 @@ int llm_enc_load(llm_model *m, err_buf *eb) {
         return err_set(eb, BASE_EFORMAT, "token_embd.weight has %lld rows", (long long)te->ne[1]);
     hp->n_vocab = (int)te->ne[1];
     if ((rc = bind(m->g, "token_embd.weight", embd, te->ne[1], true, &enc->tok_embd, eb)) ||
-        (rc = bind(m->g, "position_embd.weight", embd, -1, true, &enc->pos_embd, eb)) ||
+        (rc = bind(m->g, "position_embd.weight", embd, -1, !enc->rope, &enc->pos_embd, eb)) ||
         (rc = bind(m->g, "token_types.weight", embd, -1, false, &enc->type_embd, eb)) ||
         (rc = bind(m->g, "token_embd_norm.weight", embd, 0, true, &enc->embd_norm, eb)) ||
         (rc = bind(m->g, "token_embd_norm.bias", embd, 0, false, &enc->embd_norm_b, eb)))
         return rc;
     /* Positions beyond the table cannot be embedded, whatever context_length says. */
-    if (enc->pos_embd->ne[1] < hp->n_ctx_train) hp->n_ctx_train = (int)enc->pos_embd->ne[1];
+    if (enc->pos_embd && enc->pos_embd->ne[1] < hp->n_ctx_train)
+        hp->n_ctx_train = (int)enc->pos_embd->ne[1];
     enc->n_types = enc->type_embd ? (int)enc->type_embd->ne[1] : 0;
     m->tok_embd = enc->tok_embd;
 

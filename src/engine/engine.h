@@ -17,7 +17,7 @@
  *   llm_model_free(m);
  *
  * Architectures: llama (Llama 2/3, Mistral, TinyLlama, SmolLM), qwen2, qwen3, gemma, gemma2,
- * gemma3, phi3; and the encoder bert (embeddings and reranking through llm_embed / llm_rank,
+ * gemma3, phi3; and the encoders bert and nomic-bert (embeddings, reranking: llm_embed, llm_rank,
  * no sessions). Anything else is an error that names the architecture.
  */
 #ifndef ENGINE_H

@@ -13,7 +13,8 @@ typedef enum llm_arch {
     LLM_ARCH_GEMMA2,
     LLM_ARCH_GEMMA3,
     LLM_ARCH_PHI3,
-    LLM_ARCH_BERT, /* encoder: encoder_arch.c, encoder.c */
+    LLM_ARCH_BERT, /* encoders: encoder_arch.c, encoder.c */
+    LLM_ARCH_NOMIC_BERT,
 } llm_arch;
 
 typedef enum llm_act { LLM_ACT_SILU, LLM_ACT_GELU } llm_act;
@@ -82,6 +83,8 @@ void llm_attention(llm_session *scratch, const llm_row *rows, int il, int n, con
 
 typedef struct llm_enc_layer {
     const gguf_tensor *wq, *bq, *wk, *bk, *wv, *bv; /* [E, E] and [E] */
+    const gguf_tensor *wqkv, *bqkv;                 /* nomic-bert: fused [E, 3E] */
+    const gguf_tensor *w_gate;                      /* nomic-bert: SwiGLU gate [E, F] */
     const gguf_tensor *wo, *bo;
     const gguf_tensor *attn_norm, *attn_norm_b;     /* attn_output_norm: after the residual */
     const gguf_tensor *w_up, *b_up, *w_down, *b_down;
@@ -91,6 +94,8 @@ typedef struct llm_enc_layer {
 typedef struct llm_encoder {
     int pooling;  /* the file's llm_pooling (LLM_POOL_NONE when it has none) */
     bool causal;  /* bert.attention.causal; false for every real BERT */
+    bool rope;    /* nomic-bert: NeoX RoPE on q, k instead of position embeddings */
+    float rope_base;
     int n_types;  /* rows of token_types (0: none) */
     int n_cls_out;
     const gguf_tensor *tok_embd, *pos_embd, *type_embd; /* rows looked up, any type */
