@@ -55,6 +55,24 @@ TEST(gallery_download_resumes_after_cut) {
     gsrv_stop(&s);
 }
 
+TEST(gallery_download_restarts_when_range_is_ignored) {
+    gsrv s;
+    gsrv_start(&s);
+    s.cut_after = 100000;
+    s.no_range = 1;
+    const char *dir = test_tmpdir();
+    gal_opts o = opts(&s, dir);
+    char url[128], dest[1024], got[65];
+    snprintf(url, sizeof url, "%s/files/stories260K.gguf", s.base);
+    snprintf(dest, sizeof dest, "%s/m.gguf", dir);
+    err_buf eb = {0};
+    ASSERT_OK(gal_download(&o, url, dest, s.sha, NULL, got, &eb), &eb);
+    ASSERT_EQ_INT(s.n_range, 1); /* asked for the rest, got everything: started over */
+    file_sha(dir, "m.gguf", got);
+    ASSERT_EQ_STR(got, s.sha);
+    gsrv_stop(&s);
+}
+
 TEST(gallery_download_wrong_checksum_leaves_nothing) {
     gsrv s;
     gsrv_start(&s);
@@ -198,6 +216,7 @@ TEST(gallery_download_cancel_then_resume_with_progress) {
     ASSERT_TRUE(g2.calls > 0);
     ASSERT_EQ_UINT(g2.last_done, s.len);
     ASSERT_EQ_UINT(g2.total, s.len);
+    ASSERT_TRUE(g2.rate > 0);
     ASSERT_FALSE(exists(dir, "c.gguf.partial"));
     gsrv_stop(&s);
 }

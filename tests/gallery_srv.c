@@ -45,8 +45,9 @@ static enum MHD_Result send_file(gsrv *s, struct MHD_Connection *c) {
     }
     const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
     uint64_t start = 0;
+    if (range) s->n_range++;
+    if (range && s->no_range) range = NULL;
     if (range) {
-        s->n_range++;
         if (sscanf(range, "bytes=%lu-", &start) != 1) start = 0;
         if (start >= s->len) return send_text(c, 416, "text/plain", "range");
     }

@@ -133,7 +133,28 @@ static int write_atomic(const char *path, const char *text, size_t len, err_buf 
     return rc;
 }
 
-/* Fetch one file unless a good copy is already there. */
+/* An exclusive flock on models_path/.NAME.lock: the fd to close, or -1 with eb set. The lock
+ * file stays: removing it would let a waiter lock a file nobody else sees. */
+static int lock_name(const char *models_path, const char *name, err_buf *eb) {
+    buf lb = {0};
+    buf_printf(&lb, "%s/.%s.lock", models_path, name);
+    if (lb.oom) {
+        buf_free(&lb);
+        err_set(eb, BASE_ENOMEM, "out of memory");
+        return -1;
+    }
+    int fd = open(lb.data, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX)) {
+        err_set(eb, BASE_EIO, "cannot lock %s: %s", lb.data, strerror(errno));
+        if (fd >= 0) close(fd);
+        fd = -1;
+    }
+    buf_free(&lb);
+    return fd;
+}
+
+/* Fetch one file unless a good copy is already there. The file has its own lock, as models
+ * installed under different names may share it. */
 static int fetch_file(const gal_opts *o, const char *uri, const char *filename,
                       const char *sha256, err_buf *eb) {
     gal_target t;
@@ -142,7 +163,9 @@ static int fetch_file(const gal_opts *o, const char *uri, const char *filename,
     const char *fname = filename ? filename : t.filename;
     const char *want = sha256 ? sha256 : t.sha256;
     char *dest = path_join(o->models_path, fname);
+    int lock = -1;
     if (!dest) rc = err_set(eb, BASE_ENOMEM, "out of memory");
+    else if ((lock = lock_name(o->models_path, fname, eb)) < 0) rc = eb ? eb->code : BASE_EIO;
     struct stat st;
     if (!rc && stat(dest, &st) == 0) {
         char hex[65];
@@ -157,6 +180,7 @@ static int fetch_file(const gal_opts *o, const char *uri, const char *filename,
         rc = gal_download(o, t.url, dest, want, hdr, NULL, eb);
     }
 out:
+    if (lock >= 0) close(lock);
     mem_free(dest);
     gal_target_free(&t);
     return rc;
@@ -192,17 +216,17 @@ int gal_install(const gal_opts *o, const gal_catalog *cat, const char *id, const
         rc = err_set(eb, BASE_EIO, "cannot create %s: %s", o->models_path, strerror(errno));
         goto out;
     }
+    /* The config's lock is "..NAME.lock": never a file's ".FILE.lock", as no file name
+     * starts with a dot (a process blocks on its own flock through a second descriptor). */
     buf lb = {0};
-    buf_printf(&lb, "%s/.%s.lock", o->models_path, model_name);
+    buf_printf(&lb, ".%s", model_name);
     lock_path = lb.data;
-    cfg_path = path_join(o->models_path, model_name);
-    if (lb.oom || !cfg_path) {
+    if (lb.oom) {
         rc = err_set(eb, BASE_ENOMEM, "out of memory");
         goto out;
     }
-    lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock < 0 || flock(lock, LOCK_EX)) {
-        rc = err_set(eb, BASE_EIO, "cannot lock %s: %s", lock_path, strerror(errno));
+    if ((lock = lock_name(o->models_path, lock_path, eb)) < 0) {
+        rc = eb ? eb->code : BASE_EIO;
         goto out;
     }
     const char *main_file = t.filename;
@@ -219,7 +243,6 @@ int gal_install(const gal_opts *o, const gal_catalog *cat, const char *id, const
     if (!rc) rc = mdl_config_parse(cfg.data, cfg.len, o->models_path, &mc, eb);
     mdl_config_free(mc);
     if (!rc) {
-        mem_free(cfg_path);
         buf cb = {0};
         buf_printf(&cb, "%s/%s.yaml", o->models_path, model_name);
         cfg_path = cb.data;
