@@ -73,6 +73,25 @@ TEST(gallery_download_restarts_when_range_is_ignored) {
     gsrv_stop(&s);
 }
 
+TEST(gallery_download_verifies_hub_linked_etag) {
+    gsrv s;
+    gsrv_start(&s);
+    const char *dir = test_tmpdir();
+    gal_opts o = opts(&s, dir);
+    char url[160], dest[1024];
+    snprintf(url, sizeof url, "%s/test/tiny-GGUF/resolve/main/tiny-Q8_0.gguf", s.base);
+    snprintf(dest, sizeof dest, "%s/a.gguf", dir);
+    err_buf eb = {0};
+    ASSERT_OK(gal_download(&o, url, dest, NULL, NULL, NULL, &eb), &eb);
+    snprintf(url, sizeof url, "%s/test/tiny-GGUF/resolve/main/bad-Q8_0.gguf", s.base);
+    snprintf(dest, sizeof dest, "%s/b.gguf", dir);
+    ASSERT_EQ_INT(gal_download(&o, url, dest, NULL, NULL, NULL, &eb), BASE_EFORMAT);
+    ASSERT_CONTAINS(eb.msg, "sha256 mismatch for b.gguf");
+    ASSERT_FALSE(exists(dir, "b.gguf"));
+    ASSERT_FALSE(exists(dir, "b.gguf.partial"));
+    gsrv_stop(&s);
+}
+
 TEST(gallery_download_wrong_checksum_leaves_nothing) {
     gsrv s;
     gsrv_start(&s);

@@ -55,7 +55,8 @@ gal_opts gal_default_opts(void);
 
 /* Fetch url into dest. The bytes go to dest + ".partial" (kept on a failure so the next call
  * resumes it with a Range request) and dest appears only when complete and, when sha256 (hex)
- * is given, verified; a mismatch removes the partial file and returns BASE_EFORMAT. Before
+ * is given, verified (without one, a Hugging Face X-Linked-Etag header is used when the
+ * server sends it); a mismatch removes the partial file and returns BASE_EFORMAT. Before
  * starting, free space is checked against Content-Length (BASE_EFULL). HTTP 4xx answers are
  * final (BASE_ENOTFOUND for 404/410, else BASE_EIO); transport errors and 5xx are retried with
  * back-off. BASE_ECANCELED when o->cancel was set. headers: NULL-terminated "Name: value" or
