@@ -132,6 +132,9 @@ int gal_install(const gal_opts *o, const gal_catalog *cat, const char *id, const
                 char **out_name, err_buf *eb);
 /* Whether NAME.yaml exists in the models directory. */
 bool gal_is_installed(const char *models_path, const char *name);
+/* The name of the installed model that was installed from uri (its config's "source"), or
+ * NULL. mem_free the result. Reads only the models directory. */
+char *gal_find_installed_uri(const char *models_path, const char *uri);
 /* Remove NAME.yaml and the files it names inside the models directory. BASE_ENOTFOUND when
  * there is no such config. */
 int gal_remove(const char *models_path, const char *name, err_buf *eb);

@@ -82,8 +82,8 @@ static void emit(buf *b, json_t *o, int indent) {
 }
 
 /* The config document for model name whose main file is model_file. */
-static int build_config(const gal_entry *e, const char *name, const char *model_file, buf *out,
-                        err_buf *eb) {
+static int build_config(const gal_entry *e, const char *name, const char *model_file,
+                        const char *source, buf *out, err_buf *eb) {
     json_t *cfg = NULL;
     if (e && e->config_file) {
         cfg = gal_yaml_parse(e->config_file, strlen(e->config_file), eb);
@@ -104,6 +104,8 @@ static int build_config(const gal_entry *e, const char *name, const char *model_
         json_decref(ov);
     }
     json_object_set_new(cfg, "name", json_string(name));
+    /* Where it came from, so `run URI` finds it installed without asking the network again. */
+    if (source) json_object_set_new(cfg, "source", json_string(source));
     json_t *params = json_object_get(cfg, "parameters");
     if (!json_is_object(params)) {
         params = json_object();
@@ -237,7 +239,7 @@ int gal_install(const gal_opts *o, const gal_catalog *cat, const char *id, const
     } else {
         rc = fetch_file(o, id, t.filename, t.sha256, eb);
     }
-    if (!rc) rc = build_config(e, model_name, main_file, &cfg, eb);
+    if (!rc) rc = build_config(e, model_name, main_file, e ? NULL : id, &cfg, eb);
     mdl_config *mc = NULL;
     /* Only write a config that the models registry will accept. */
     if (!rc) rc = mdl_config_parse(cfg.data, cfg.len, o->models_path, &mc, eb);
@@ -264,23 +266,26 @@ out:
     return rc;
 }
 
-/* Whether a config other than NAME.yaml names file as its parameters.model. */
-static bool shared_file(const char *models_path, const char *name, const char *file) {
+/* The name (heap, without .yaml) of the first config in the models directory, other than
+ * skip.yaml, whose string at key (within parameters when in_params) equals value; NULL if
+ * none. */
+static char *find_config(const char *models_path, const char *skip, bool in_params,
+                         const char *key, const char *value) {
     DIR *d = opendir(models_path);
-    bool found = false;
+    char *found = NULL;
     for (struct dirent *de; d && !found && (de = readdir(d));) {
         size_t n = strlen(de->d_name);
         if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".yaml") ||
-            (n - 5 == strlen(name) && !strncmp(de->d_name, name, n - 5)))
+            (skip && n - 5 == strlen(skip) && !strncmp(de->d_name, skip, n - 5)))
             continue;
         char *p = path_join(models_path, de->d_name), *text = NULL;
         size_t len;
         err_buf ignore = {0};
         if (p && !file_read_all(p, &text, &len, &ignore)) {
             json_t *cfg = gal_yaml_parse(text, len, &ignore);
-            const char *m = json_string_value(
-                json_object_get(json_object_get(cfg, "parameters"), "model"));
-            found = m && !strcmp(m, file);
+            json_t *obj = in_params ? json_object_get(cfg, "parameters") : cfg;
+            const char *v = json_string_value(json_object_get(obj, key));
+            if (v && !strcmp(v, value)) found = mem_strndup(de->d_name, n - 5);
             json_decref(cfg);
         }
         mem_free(text);
@@ -288,6 +293,17 @@ static bool shared_file(const char *models_path, const char *name, const char *f
     }
     if (d) closedir(d);
     return found;
+}
+
+/* Whether a config other than NAME.yaml names file as its parameters.model. */
+static bool shared_file(const char *models_path, const char *name, const char *file) {
+    char *other = find_config(models_path, name, true, "model", file);
+    mem_free(other);
+    return other != NULL;
+}
+
+char *gal_find_installed_uri(const char *models_path, const char *uri) {
+    return find_config(models_path, NULL, false, "source", uri);
 }
 
 int gal_remove(const char *models_path, const char *name, err_buf *eb) {
