@@ -239,6 +239,9 @@ TEST(gallery_api_available_apply_jobs_delete) {
     api_http(&srv, "POST", "/models/apply", "{\"id\":\"nope\"}", NULL, &r);
     ASSERT_EQ_INT(r.status, 404);
     api_resp_free(&r);
+    api_http(&srv, "POST", "/models/apply", "{\"url\":\"file:///etc/passwd\"}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 400);
+    api_resp_free(&r);
     api_http(&srv, "POST", "/models/apply", "{}", NULL, &r);
     ASSERT_EQ_INT(r.status, 400);
     api_resp_free(&r);
@@ -387,6 +390,27 @@ TEST(gallery_run_starts_with_an_unreachable_gallery) {
     api_http(&srv, "GET", "/models/available", NULL, NULL, &r);
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_NOT_NULL(find_model(r.json, "qwen2.5-0.5b-instruct"));
+    api_resp_free(&r);
+    api_server_stop(&srv);
+}
+
+TEST(gallery_api_needs_the_api_key) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/models", test_tmpdir());
+    env e = {.vars = {NULL}};
+    const char *extra[] = {"--api-key", "sekret", NULL};
+    api_server srv;
+    run_start(&srv, &e, dir, extra);
+    api_resp r;
+    api_http(&srv, "POST", "/models/apply", "{\"id\":\"qwen3-0.6b\"}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 401);
+    api_resp_free(&r);
+    api_http(&srv, "POST", "/models/delete/x", NULL, NULL, &r);
+    ASSERT_EQ_INT(r.status, 401);
+    api_resp_free(&r);
+    const char *auth[] = {"Authorization: Bearer sekret", NULL};
+    api_http(&srv, "GET", "/v1/models/available", NULL, auth, &r);
+    ASSERT_EQ_INT(r.status, 200);
     api_resp_free(&r);
     api_server_stop(&srv);
 }
