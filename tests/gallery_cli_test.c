@@ -113,7 +113,12 @@ TEST(gallery_cli_install_list_remove) {
     ASSERT_EQ_INT(models_cmd(&e, dir, "install", uri, "--name", "mine", &out, &err), 0);
     ASSERT_CONTAINS(out, "installed mine");
     free(out), free(err);
-    ASSERT_EQ_INT(models_cmd(&e, dir, "list", NULL, NULL, NULL, &out, &err), 0);
+    /* The flag works as the variable does. */
+    char gal[128];
+    snprintf(gal, sizeof gal, "%s/index.yaml", s.base);
+    env flag = e;
+    flag.vars[2] = NULL;
+    ASSERT_EQ_INT(models_cmd(&flag, dir, "list", "--galleries", gal, NULL, &out, &err), 0);
     ASSERT_CONTAINS(out, "stories                          installed  A tiny story model");
     ASSERT_CONTAINS(out, "qwen2.5-0.5b-instruct            -");
     ASSERT_CONTAINS(out, "mine                             installed");
