@@ -1,6 +1,8 @@
 /* End to end: `local-ai models ...` and `local-ai run NAME|URI ...` against the local test
  * server (gallery index, Hugging Face and Ollama hosts all at 127.0.0.1), and the
  * LocalAI-compatible gallery endpoints (available, apply, jobs, delete). */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "api_util.h"
+#include "gallery/gallery.h"
 #include "gallery_srv.h"
 
 typedef struct env {
@@ -91,6 +94,7 @@ TEST(gallery_cli_install_list_remove) {
     char *out, *err;
     ASSERT_EQ_INT(models_cmd(&e, dir, "install", "stories", NULL, NULL, &out, &err), 0);
     ASSERT_CONTAINS(out, "installed stories");
+    ASSERT_NULL(strchr(err, '\r')); /* no progress bar when stderr is not a terminal */
     free(out), free(err);
     ASSERT_TRUE(exists(dir, "stories260K.gguf"));
     ASSERT_EQ_INT(models_cmd(&e, dir, "install", "badsum", NULL, NULL, &out, &err), 1);
@@ -109,7 +113,12 @@ TEST(gallery_cli_install_list_remove) {
     ASSERT_EQ_INT(models_cmd(&e, dir, "install", uri, "--name", "mine", &out, &err), 0);
     ASSERT_CONTAINS(out, "installed mine");
     free(out), free(err);
-    ASSERT_EQ_INT(models_cmd(&e, dir, "list", NULL, NULL, NULL, &out, &err), 0);
+    /* The flag works as the variable does. */
+    char gal[128];
+    snprintf(gal, sizeof gal, "%s/index.yaml", s.base);
+    env flag = e;
+    flag.vars[2] = NULL;
+    ASSERT_EQ_INT(models_cmd(&flag, dir, "list", "--galleries", gal, NULL, &out, &err), 0);
     ASSERT_CONTAINS(out, "stories                          installed  A tiny story model");
     ASSERT_CONTAINS(out, "qwen2.5-0.5b-instruct            -");
     ASSERT_CONTAINS(out, "mine                             installed");
@@ -149,12 +158,12 @@ TEST(gallery_run_installs_hf_ollama_and_gallery_models) {
     const char *names[] = {"stories", "tiny-Q8_0", "tiny-Q4_0", "tiny-latest"};
     for (int i = 0; i < 4; i++) assert_answers(&srv, names[i]);
     api_server_stop(&srv);
-    /* Again: everything is installed, so nothing is fetched. */
-    int before = s.n_file;
-    run_start(&srv, &e, dir, extra);
-    ASSERT_EQ_INT(s.n_file, before);
-    api_server_stop(&srv);
+    /* Again, with the hosts down: everything is installed, so nothing is asked for. */
     gsrv_stop(&s);
+    e.vars[2] = NULL; /* the built-in gallery only: "stories" is known as installed */
+    run_start(&srv, &e, dir, extra);
+    for (int i = 0; i < 4; i++) assert_answers(&srv, names[i]);
+    api_server_stop(&srv);
 }
 
 static json_t *find_model(json_t *arr, const char *name) {
@@ -235,6 +244,9 @@ TEST(gallery_api_available_apply_jobs_delete) {
     api_http(&srv, "POST", "/models/apply", "{\"id\":\"nope\"}", NULL, &r);
     ASSERT_EQ_INT(r.status, 404);
     api_resp_free(&r);
+    api_http(&srv, "POST", "/models/apply", "{\"url\":\"file:///etc/passwd\"}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 400);
+    api_resp_free(&r);
     api_http(&srv, "POST", "/models/apply", "{}", NULL, &r);
     ASSERT_EQ_INT(r.status, 400);
     api_resp_free(&r);
@@ -282,4 +294,128 @@ TEST(gallery_api_shutdown_cancels_running_job) {
     ASSERT_FALSE(exists(dir, "stories260K.gguf"));
     ASSERT_TRUE(exists(dir, "stories260K.gguf.partial"));
     gsrv_stop(&s);
+}
+
+TEST(gallery_cli_progress_bar_on_a_terminal) {
+    gsrv s;
+    gsrv_start(&s);
+    s.throttle_us = 6000;
+    env e;
+    env_init(&e, &s);
+    char dir[512], uri[128];
+    snprintf(dir, sizeof dir, "%s/models", test_tmpdir());
+    snprintf(uri, sizeof uri, "%s/files/stories260K.gguf", s.base);
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    ASSERT_TRUE(m >= 0);
+    ASSERT_EQ_INT(grantpt(m), 0);
+    ASSERT_EQ_INT(unlockpt(m), 0);
+    char *slave = ptsname(m);
+    ASSERT_NOT_NULL(slave);
+    pid_t pid = fork();
+    ASSERT_TRUE(pid >= 0);
+    if (pid == 0) {
+        setsid();
+        int t = open(slave, O_RDWR);
+        int nul = open("/dev/null", O_WRONLY);
+        if (t < 0 || nul < 0) _exit(127);
+        dup2(t, 2);
+        dup2(nul, 1);
+        for (int i = 0; e.vars[i]; i++) putenv(e.vars[i]);
+        execl(test_bin_path(), test_bin_path(), "models", "install", uri, "--models-path", dir,
+              (char *)NULL);
+        _exit(127);
+    }
+    char out[65536];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(m, out + len, sizeof out - 1 - len);
+        if (n > 0) len += (size_t)n;
+        else if (n < 0 && errno == EINTR) continue;
+        else break; /* EIO once the child has closed the terminal */
+        if (len == sizeof out - 1) break;
+    }
+    out[len] = 0;
+    int st;
+    waitpid(pid, &st, 0);
+    close(m);
+    ASSERT_TRUE(WIFEXITED(st));
+    ASSERT_EQ_INT(WEXITSTATUS(st), 0);
+    ASSERT_CONTAINS(out, "\rstories260K.gguf");
+    ASSERT_CONTAINS(out, "100.0% [==============================]");
+    ASSERT_CONTAINS(out, "MiB/s");
+    ASSERT_CONTAINS(out, "ETA");
+    gsrv_stop(&s);
+}
+
+TEST(gallery_cli_concurrent_installs_across_processes) {
+    gsrv s;
+    gsrv_start(&s);
+    s.throttle_us = 1000;
+    env e;
+    env_init(&e, &s);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/models", test_tmpdir());
+    /* The same model twice, and a second name for the same file. */
+    const char *names[3][2] = {{"stories", NULL}, {"stories", NULL}, {"stories", "again"}};
+    int pid[3], fd[3];
+    for (int i = 0; i < 3; i++) {
+        char *argv[10] = {(char *)test_bin_path(), "models", "install", (char *)names[i][0],
+                          "--models-path", dir, NULL, NULL, NULL};
+        if (names[i][1]) argv[6] = "--name", argv[7] = (char *)names[i][1];
+        ASSERT_EQ_INT(test_spawn(argv, e.vars, &pid[i], &fd[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        char line[512];
+        test_wait_line(fd[i], "installed", 20000, line, sizeof line);
+        int st;
+        waitpid(pid[i], &st, 0);
+        close(fd[i]);
+        ASSERT_TRUE(WIFEXITED(st));
+        ASSERT_EQ_INT(WEXITSTATUS(st), 0);
+    }
+    ASSERT_EQ_INT(s.n_file, 1);
+    char p[1024], hex[65];
+    snprintf(p, sizeof p, "%s/stories260K.gguf", dir);
+    err_buf eb = {0};
+    ASSERT_OK(gal_sha256_file(p, hex, &eb), &eb);
+    ASSERT_EQ_STR(hex, s.sha);
+    ASSERT_TRUE(exists(dir, "stories.yaml"));
+    ASSERT_TRUE(exists(dir, "again.yaml"));
+    ASSERT_FALSE(exists(dir, "stories260K.gguf.partial"));
+    gsrv_stop(&s);
+}
+
+TEST(gallery_run_starts_with_an_unreachable_gallery) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/models", test_tmpdir());
+    env e = {.vars = {"LOCALAI_GALLERIES=http://127.0.0.1:1/index.yaml", NULL}};
+    api_server srv;
+    run_start(&srv, &e, dir, NULL);
+    api_resp r;
+    api_http(&srv, "GET", "/models/available", NULL, NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_NOT_NULL(find_model(r.json, "qwen2.5-0.5b-instruct"));
+    api_resp_free(&r);
+    api_server_stop(&srv);
+}
+
+TEST(gallery_api_needs_the_api_key) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/models", test_tmpdir());
+    env e = {.vars = {NULL}};
+    const char *extra[] = {"--api-key", "sekret", NULL};
+    api_server srv;
+    run_start(&srv, &e, dir, extra);
+    api_resp r;
+    api_http(&srv, "POST", "/models/apply", "{\"id\":\"qwen3-0.6b\"}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 401);
+    api_resp_free(&r);
+    api_http(&srv, "POST", "/models/delete/x", NULL, NULL, &r);
+    ASSERT_EQ_INT(r.status, 401);
+    api_resp_free(&r);
+    const char *auth[] = {"Authorization: Bearer sekret", NULL};
+    api_http(&srv, "GET", "/v1/models/available", NULL, auth, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    api_resp_free(&r);
+    api_server_stop(&srv);
 }

@@ -55,6 +55,43 @@ TEST(gallery_download_resumes_after_cut) {
     gsrv_stop(&s);
 }
 
+TEST(gallery_download_restarts_when_range_is_ignored) {
+    gsrv s;
+    gsrv_start(&s);
+    s.cut_after = 100000;
+    s.no_range = 1;
+    const char *dir = test_tmpdir();
+    gal_opts o = opts(&s, dir);
+    char url[128], dest[1024], got[65];
+    snprintf(url, sizeof url, "%s/files/stories260K.gguf", s.base);
+    snprintf(dest, sizeof dest, "%s/m.gguf", dir);
+    err_buf eb = {0};
+    ASSERT_OK(gal_download(&o, url, dest, s.sha, NULL, got, &eb), &eb);
+    ASSERT_EQ_INT(s.n_range, 1); /* asked for the rest, got everything: started over */
+    file_sha(dir, "m.gguf", got);
+    ASSERT_EQ_STR(got, s.sha);
+    gsrv_stop(&s);
+}
+
+TEST(gallery_download_verifies_hub_linked_etag) {
+    gsrv s;
+    gsrv_start(&s);
+    const char *dir = test_tmpdir();
+    gal_opts o = opts(&s, dir);
+    char url[160], dest[1024];
+    snprintf(url, sizeof url, "%s/test/tiny-GGUF/resolve/main/tiny-Q8_0.gguf", s.base);
+    snprintf(dest, sizeof dest, "%s/a.gguf", dir);
+    err_buf eb = {0};
+    ASSERT_OK(gal_download(&o, url, dest, NULL, NULL, NULL, &eb), &eb);
+    snprintf(url, sizeof url, "%s/test/tiny-GGUF/resolve/main/bad-Q8_0.gguf", s.base);
+    snprintf(dest, sizeof dest, "%s/b.gguf", dir);
+    ASSERT_EQ_INT(gal_download(&o, url, dest, NULL, NULL, NULL, &eb), BASE_EFORMAT);
+    ASSERT_CONTAINS(eb.msg, "sha256 mismatch for b.gguf");
+    ASSERT_FALSE(exists(dir, "b.gguf"));
+    ASSERT_FALSE(exists(dir, "b.gguf.partial"));
+    gsrv_stop(&s);
+}
+
 TEST(gallery_download_wrong_checksum_leaves_nothing) {
     gsrv s;
     gsrv_start(&s);
@@ -198,6 +235,7 @@ TEST(gallery_download_cancel_then_resume_with_progress) {
     ASSERT_TRUE(g2.calls > 0);
     ASSERT_EQ_UINT(g2.last_done, s.len);
     ASSERT_EQ_UINT(g2.total, s.len);
+    ASSERT_TRUE(g2.rate > 0);
     ASSERT_FALSE(exists(dir, "c.gguf.partial"));
     gsrv_stop(&s);
 }

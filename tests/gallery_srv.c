@@ -37,7 +37,7 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
     return ok;
 }
 
-static enum MHD_Result send_file(gsrv *s, struct MHD_Connection *c) {
+static enum MHD_Result send_file(gsrv *s, struct MHD_Connection *c, const char *etag) {
     s->n_file++;
     if (s->fail_500 > 0) {
         s->fail_500--;
@@ -45,8 +45,9 @@ static enum MHD_Result send_file(gsrv *s, struct MHD_Connection *c) {
     }
     const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
     uint64_t start = 0;
+    if (range) s->n_range++;
+    if (range && s->no_range) range = NULL;
     if (range) {
-        s->n_range++;
         if (sscanf(range, "bytes=%lu-", &start) != 1) start = 0;
         if (start >= s->len) return send_text(c, 416, "text/plain", "range");
     }
@@ -58,6 +59,11 @@ static enum MHD_Result send_file(gsrv *s, struct MHD_Connection *c) {
     struct MHD_Response *r = MHD_create_response_from_callback(s->len - start, 16384, read_part,
                                                                p, free);
     MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+    if (etag) {
+        char v[80];
+        snprintf(v, sizeof v, "\"%s\"", etag);
+        MHD_add_response_header(r, "X-Linked-Etag", v);
+    }
     char cr[128];
     if (range) {
         snprintf(cr, sizeof cr, "bytes %lu-%zu/%zu", start, s->len - 1, s->len);
@@ -78,8 +84,12 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
     }
     char tmp[512];
     if (!strcmp(url, "/index.yaml")) return send_text(c, 200, "text/yaml", s->index);
-    if (!strncmp(url, "/files/", 7) || !strncmp(url, "/test/tiny-GGUF/resolve/main/", 29))
-        return send_file(s, c);
+    /* Like the Hub: resolve URLs carry the file's sha256 as X-Linked-Etag (a wrong one for
+     * files named bad-*). */
+    if (!strncmp(url, "/test/tiny-GGUF/resolve/main/bad-", 33))
+        return send_file(s, c, "00000000000000000000000000000000000000000000000000000000000000aa");
+    if (!strncmp(url, "/test/tiny-GGUF/resolve/main/", 29)) return send_file(s, c, s->sha);
+    if (!strncmp(url, "/files/", 7)) return send_file(s, c, NULL);
     if (!strncmp(url, "/always500/", 11)) return send_text(c, 500, "text/plain", "boom");
     if (!strcmp(url, "/api/models/test/tiny-GGUF"))
         return send_text(c, 200, "application/json",
@@ -97,7 +107,7 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
         return send_text(c, 200, "application/vnd.docker.distribution.manifest.v2+json", tmp);
     }
     snprintf(tmp, sizeof tmp, "/v2/library/tiny/blobs/sha256:%s", s->sha);
-    if (!strcmp(url, tmp)) return send_file(s, c);
+    if (!strcmp(url, tmp)) return send_file(s, c, NULL);
     return send_text(c, 404, "text/plain", "not found");
 }
 

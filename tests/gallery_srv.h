@@ -18,6 +18,7 @@ typedef struct gsrv {
     _Atomic long cut_after;   /* cut the next file response after this many bytes (then 0) */
     _Atomic int throttle_us;  /* sleep per 16 KiB of file data */
     _Atomic int fail_500;     /* answer this many file requests with 500 */
+    _Atomic int no_range;     /* ignore Range headers (answer 200 with the whole file) */
     _Atomic int n_file;       /* file requests (any status) */
     _Atomic int n_range;      /* file requests with a Range header */
     _Atomic int n_manifest_accept; /* manifest requests with the docker v2 Accept header */

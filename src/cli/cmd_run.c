@@ -127,12 +127,19 @@ int cmd_run(int argc, char **argv) {
     /* Positional arguments are models to install before serving. */
     gal_opts gopts;
     gal_catalog *cat = NULL;
-    if (cli_gallery_open(models_path, galleries, &gopts, &cat)) return 1;
+    if (cli_gallery_open(models_path, galleries, &gopts, &cat)) {
+        /* An unreachable extra gallery should not keep the server down. */
+        log_warn("serving with the built-in gallery only");
+        if (cli_gallery_open(models_path, NULL, &gopts, &cat)) return 1;
+    }
     for (int i = optind; i < argc; i++) {
-        const gal_entry *ge = gal_is_uri(argv[i]) ? NULL : gal_catalog_find(cat, argv[i]);
-        if ((ge && gal_is_installed(models_path, ge->name)) ||
-            (!ge && !gal_is_uri(argv[i]) && gal_is_installed(models_path, argv[i])))
-            continue;
+        bool uri = gal_is_uri(argv[i]);
+        const gal_entry *ge = uri ? NULL : gal_catalog_find(cat, argv[i]);
+        char *have = uri ? gal_find_installed_uri(models_path, argv[i]) : NULL;
+        bool installed = have || (ge && gal_is_installed(models_path, ge->name)) ||
+                         (!ge && !uri && gal_is_installed(models_path, argv[i]));
+        mem_free(have);
+        if (installed) continue;
         if (cli_install_model(&gopts, cat, argv[i], NULL)) {
             gal_catalog_free(cat);
             return 1;

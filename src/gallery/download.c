@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -86,6 +87,7 @@ typedef struct xfer {
     err_buf *eb;
     uint64_t t0;
     CURL *c;
+    char etag[65]; /* the Hugging Face Hub's X-Linked-Etag: the file's sha256, when LFS */
 } xfer;
 
 static int check_response(xfer *x) {
@@ -115,6 +117,26 @@ static int check_response(xfer *x) {
         }
     }
     return 0;
+}
+
+/* The Hub answers a resolve URL of an LFS file with X-Linked-Etag: "<sha256>" (on the redirect),
+ * so files without a listed sha256 are still verified. */
+static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
+    xfer *x = ud;
+    size_t len = sz * n;
+    const char *k = "x-linked-etag:";
+    size_t kl = strlen(k);
+    if (len > kl && !strncasecmp(p, k, kl)) {
+        size_t i = kl;
+        while (i < len && (p[i] == ' ' || p[i] == '"')) i++;
+        size_t j = i;
+        while (j < len && strchr("0123456789abcdefABCDEF", p[j]) && p[j]) j++;
+        if (j - i == 64) {
+            memcpy(x->etag, p + i, 64);
+            x->etag[64] = 0;
+        }
+    }
+    return len;
 }
 
 static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
@@ -215,6 +237,8 @@ static int attempt(xfer *x, const char *url, struct curl_slist *hl, char *cerr) 
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
     cerr[0] = 0;
     CURLcode cr = curl_easy_perform(c);
@@ -296,6 +320,10 @@ int gal_download(const gal_opts *o, const char *url, const char *dest, const cha
         goto out;
     }
     gal_hex(d, 32, hex);
+    if (!(sha256 && *sha256) && x.etag[0]) {
+        sha256 = x.etag;
+        log_info("gallery: %s: verifying against the server's X-Linked-Etag", file);
+    }
     if (sha256 && *sha256 && strcasecmp(sha256, hex)) {
         unlink(partial);
         rc = err_set(eb, BASE_EFORMAT, "sha256 mismatch for %s: expected %s, got %s", file,

@@ -55,7 +55,8 @@ gal_opts gal_default_opts(void);
 
 /* Fetch url into dest. The bytes go to dest + ".partial" (kept on a failure so the next call
  * resumes it with a Range request) and dest appears only when complete and, when sha256 (hex)
- * is given, verified; a mismatch removes the partial file and returns BASE_EFORMAT. Before
+ * is given, verified (without one, a Hugging Face X-Linked-Etag header is used when the
+ * server sends it); a mismatch removes the partial file and returns BASE_EFORMAT. Before
  * starting, free space is checked against Content-Length (BASE_EFULL). HTTP 4xx answers are
  * final (BASE_ENOTFOUND for 404/410, else BASE_EIO); transport errors and 5xx are retried with
  * back-off. BASE_ECANCELED when o->cancel was set. headers: NULL-terminated "Name: value" or
@@ -131,6 +132,9 @@ int gal_install(const gal_opts *o, const gal_catalog *cat, const char *id, const
                 char **out_name, err_buf *eb);
 /* Whether NAME.yaml exists in the models directory. */
 bool gal_is_installed(const char *models_path, const char *name);
+/* The name of the installed model that was installed from uri (its config's "source"), or
+ * NULL. mem_free the result. Reads only the models directory. */
+char *gal_find_installed_uri(const char *models_path, const char *uri);
 /* Remove NAME.yaml and the files it names inside the models directory. BASE_ENOTFOUND when
  * there is no such config. */
 int gal_remove(const char *models_path, const char *name, err_buf *eb);

@@ -221,7 +221,10 @@ int gal_catalog_load(const gal_opts *o, const char *extra, gal_catalog **out, er
         if (!*t) continue;
         buf b = {0};
         if (strstr(t, "://")) {
-            rc = gal_fetch(o, t, NULL, INDEX_MAX, &b, eb);
+            /* An index is small and startup waits for it: retry less than for a model. */
+            gal_opts io = *o;
+            if (io.max_retries > 2) io.max_retries = 2;
+            rc = gal_fetch(&io, t, NULL, INDEX_MAX, &b, eb);
         } else {
             size_t n;
             rc = file_read_all(t, &b.data, &n, eb);

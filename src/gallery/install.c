@@ -82,8 +82,8 @@ static void emit(buf *b, json_t *o, int indent) {
 }
 
 /* The config document for model name whose main file is model_file. */
-static int build_config(const gal_entry *e, const char *name, const char *model_file, buf *out,
-                        err_buf *eb) {
+static int build_config(const gal_entry *e, const char *name, const char *model_file,
+                        const char *source, buf *out, err_buf *eb) {
     json_t *cfg = NULL;
     if (e && e->config_file) {
         cfg = gal_yaml_parse(e->config_file, strlen(e->config_file), eb);
@@ -104,6 +104,8 @@ static int build_config(const gal_entry *e, const char *name, const char *model_
         json_decref(ov);
     }
     json_object_set_new(cfg, "name", json_string(name));
+    /* Where it came from, so `run URI` finds it installed without asking the network again. */
+    if (source) json_object_set_new(cfg, "source", json_string(source));
     json_t *params = json_object_get(cfg, "parameters");
     if (!json_is_object(params)) {
         params = json_object();
@@ -133,7 +135,28 @@ static int write_atomic(const char *path, const char *text, size_t len, err_buf 
     return rc;
 }
 
-/* Fetch one file unless a good copy is already there. */
+/* An exclusive flock on models_path/.NAME.lock: the fd to close, or -1 with eb set. The lock
+ * file stays: removing it would let a waiter lock a file nobody else sees. */
+static int lock_name(const char *models_path, const char *name, err_buf *eb) {
+    buf lb = {0};
+    buf_printf(&lb, "%s/.%s.lock", models_path, name);
+    if (lb.oom) {
+        buf_free(&lb);
+        err_set(eb, BASE_ENOMEM, "out of memory");
+        return -1;
+    }
+    int fd = open(lb.data, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX)) {
+        err_set(eb, BASE_EIO, "cannot lock %s: %s", lb.data, strerror(errno));
+        if (fd >= 0) close(fd);
+        fd = -1;
+    }
+    buf_free(&lb);
+    return fd;
+}
+
+/* Fetch one file unless a good copy is already there. The file has its own lock, as models
+ * installed under different names may share it. */
 static int fetch_file(const gal_opts *o, const char *uri, const char *filename,
                       const char *sha256, err_buf *eb) {
     gal_target t;
@@ -142,7 +165,9 @@ static int fetch_file(const gal_opts *o, const char *uri, const char *filename,
     const char *fname = filename ? filename : t.filename;
     const char *want = sha256 ? sha256 : t.sha256;
     char *dest = path_join(o->models_path, fname);
+    int lock = -1;
     if (!dest) rc = err_set(eb, BASE_ENOMEM, "out of memory");
+    else if ((lock = lock_name(o->models_path, fname, eb)) < 0) rc = eb ? eb->code : BASE_EIO;
     struct stat st;
     if (!rc && stat(dest, &st) == 0) {
         char hex[65];
@@ -157,6 +182,7 @@ static int fetch_file(const gal_opts *o, const char *uri, const char *filename,
         rc = gal_download(o, t.url, dest, want, hdr, NULL, eb);
     }
 out:
+    if (lock >= 0) close(lock);
     mem_free(dest);
     gal_target_free(&t);
     return rc;
@@ -192,17 +218,17 @@ int gal_install(const gal_opts *o, const gal_catalog *cat, const char *id, const
         rc = err_set(eb, BASE_EIO, "cannot create %s: %s", o->models_path, strerror(errno));
         goto out;
     }
+    /* The config's lock is "..NAME.lock": never a file's ".FILE.lock", as no file name
+     * starts with a dot (a process blocks on its own flock through a second descriptor). */
     buf lb = {0};
-    buf_printf(&lb, "%s/.%s.lock", o->models_path, model_name);
+    buf_printf(&lb, ".%s", model_name);
     lock_path = lb.data;
-    cfg_path = path_join(o->models_path, model_name);
-    if (lb.oom || !cfg_path) {
+    if (lb.oom) {
         rc = err_set(eb, BASE_ENOMEM, "out of memory");
         goto out;
     }
-    lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock < 0 || flock(lock, LOCK_EX)) {
-        rc = err_set(eb, BASE_EIO, "cannot lock %s: %s", lock_path, strerror(errno));
+    if ((lock = lock_name(o->models_path, lock_path, eb)) < 0) {
+        rc = eb ? eb->code : BASE_EIO;
         goto out;
     }
     const char *main_file = t.filename;
@@ -213,13 +239,12 @@ int gal_install(const gal_opts *o, const gal_catalog *cat, const char *id, const
     } else {
         rc = fetch_file(o, id, t.filename, t.sha256, eb);
     }
-    if (!rc) rc = build_config(e, model_name, main_file, &cfg, eb);
+    if (!rc) rc = build_config(e, model_name, main_file, e ? NULL : id, &cfg, eb);
     mdl_config *mc = NULL;
     /* Only write a config that the models registry will accept. */
     if (!rc) rc = mdl_config_parse(cfg.data, cfg.len, o->models_path, &mc, eb);
     mdl_config_free(mc);
     if (!rc) {
-        mem_free(cfg_path);
         buf cb = {0};
         buf_printf(&cb, "%s/%s.yaml", o->models_path, model_name);
         cfg_path = cb.data;
@@ -241,23 +266,26 @@ out:
     return rc;
 }
 
-/* Whether a config other than NAME.yaml names file as its parameters.model. */
-static bool shared_file(const char *models_path, const char *name, const char *file) {
+/* The name (heap, without .yaml) of the first config in the models directory, other than
+ * skip.yaml, whose string at key (within parameters when in_params) equals value; NULL if
+ * none. */
+static char *find_config(const char *models_path, const char *skip, bool in_params,
+                         const char *key, const char *value) {
     DIR *d = opendir(models_path);
-    bool found = false;
+    char *found = NULL;
     for (struct dirent *de; d && !found && (de = readdir(d));) {
         size_t n = strlen(de->d_name);
         if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".yaml") ||
-            (n - 5 == strlen(name) && !strncmp(de->d_name, name, n - 5)))
+            (skip && n - 5 == strlen(skip) && !strncmp(de->d_name, skip, n - 5)))
             continue;
         char *p = path_join(models_path, de->d_name), *text = NULL;
         size_t len;
         err_buf ignore = {0};
         if (p && !file_read_all(p, &text, &len, &ignore)) {
             json_t *cfg = gal_yaml_parse(text, len, &ignore);
-            const char *m = json_string_value(
-                json_object_get(json_object_get(cfg, "parameters"), "model"));
-            found = m && !strcmp(m, file);
+            json_t *obj = in_params ? json_object_get(cfg, "parameters") : cfg;
+            const char *v = json_string_value(json_object_get(obj, key));
+            if (v && !strcmp(v, value)) found = mem_strndup(de->d_name, n - 5);
             json_decref(cfg);
         }
         mem_free(text);
@@ -265,6 +293,17 @@ static bool shared_file(const char *models_path, const char *name, const char *f
     }
     if (d) closedir(d);
     return found;
+}
+
+/* Whether a config other than NAME.yaml names file as its parameters.model. */
+static bool shared_file(const char *models_path, const char *name, const char *file) {
+    char *other = find_config(models_path, name, true, "model", file);
+    mem_free(other);
+    return other != NULL;
+}
+
+char *gal_find_installed_uri(const char *models_path, const char *uri) {
+    return find_config(models_path, NULL, false, "source", uri);
 }
 
 int gal_remove(const char *models_path, const char *name, err_buf *eb) {

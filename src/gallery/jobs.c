@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "gallery_int.h"
@@ -197,6 +198,12 @@ static void on_apply(srv_req *r, void *ud) {
         return;
     }
     const char *what = id ? id : url;
+    /* Over HTTP, a client must not make the server copy its own files around. */
+    if (!strncasecmp(what, "file:", 5)) {
+        srv_respond_error(r, 400, "invalid_request_error", "file:// URIs are for the command line");
+        json_decref(req);
+        return;
+    }
     if (name && !gal_safe_name(name)) {
         srv_respond_error(r, 400, "invalid_request_error", "'%s' cannot be a model name", name);
         json_decref(req);
