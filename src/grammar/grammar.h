@@ -81,6 +81,12 @@ int grammar_json_object(grammar **out, err_buf *eb);
 int grammar_schema_to_gbnf(const json_t *schema, buf *out, err_buf *eb);
 int grammar_from_json_schema(const json_t *schema, grammar **out, err_buf *eb);
 
+/* The JSON Schema of one call to any tool of an OpenAI `tools` array (items {"type":
+ * "function", "function": {"name", "parameters"}}, or the bare function objects):
+ * {"name": <a tool's name>, "arguments": <its parameters>}, no other keys. Feed it to
+ * grammar_from_json_schema. *out is a new reference the caller json_decref's. */
+int grammar_tool_call_schema(const json_t *tools, json_t **out, err_buf *eb);
+
 /* ---- matching ---- */
 
 /* A state at the grammar's start. g is borrowed and must outlive the state. NULL when out of
