@@ -127,10 +127,13 @@ bool gstate_allows_token(gstate *s, const gtrie *tr, int32_t id, int tokens_left
 /* Advance over token id: its bytes, or nothing for an end-of-generation token when the grammar
  * is complete. BASE_EINVAL (state unchanged) when not allowed. */
 int gstate_accept_token(gstate *s, const gtrie *tr, int32_t id);
-/* Set logits[i] = -INFINITY for every token the grammar does not allow now (n_vocab floats).
+/* Set logits[i] = -INFINITY for every token the grammar does not allow now (logits holds
+ * gtrie_n_vocab(tr) floats; a model whose logits are longer than its vocabulary, padded rows,
+ * passes the first gtrie_n_vocab of them).
  * Returns the number of tokens still allowed (0: the grammar is stuck), or BASE_ENOMEM. */
 int grammar_mask_logits(gstate *s, const gtrie *tr, float *logits, int tokens_left);
-/* Sample the next token under the grammar (lazy check; see the top of this file). logits are
+/* Sample the next token under the grammar (lazy check; see the top of this file). sm must have
+ * been created with n_vocab == gtrie_n_vocab(tr), the size of logits. logits are
  * not modified (a scratch copy owned by s is used when masking is needed). lp, n_top as for
  * smp_sample (from the raw logits when the first draw is kept, else from the masked ones).
  * Does not accept the token: call gstate_accept_token and smp_accept. BASE_EINVAL when no
