@@ -77,14 +77,16 @@ typedef struct run_stats {
     int finished_eog, hit_budget, masked;
 } run_stats;
 
-static void generate_many(const char *model_rel, const char *schema_text, int max_tokens, int n_seeds,
-                          run_stats *stats) {
+/* json_object: use grammar_json_object() (schema_text then only validates). */
+static void generate_many(const char *model_rel, const char *schema_text, bool json_object,
+                          int max_tokens, int n_seeds, run_stats *stats) {
     json_error_t je;
     json_t *schema = json_loads(schema_text, 0, &je);
     if (!schema) test_fail(__FILE__, __LINE__, "bad schema: %s", je.text);
     err_buf eb = {0};
     grammar *g;
-    ASSERT_OK(grammar_from_json_schema(schema, &g, &eb), &eb);
+    if (json_object) ASSERT_OK(grammar_json_object(&g, &eb), &eb);
+    else ASSERT_OK(grammar_from_json_schema(schema, &g, &eb), &eb);
     llm_model *m;
     ASSERT_OK(llm_model_load(test_shared_file(model_rel), &m, &eb), &eb);
     tok *t;
@@ -180,17 +182,22 @@ static const char tool_schema[] =
 
 TEST(grammar_generate_schema_100_seeds) {
     run_stats st = {0};
-    generate_many("golden/models/llama-Q4_0.gguf", person_schema, 160, 100, &st);
+    generate_many("golden/models/llama-Q4_0.gguf", person_schema, false, 120, 100, &st);
     printf("    %d ended with EOG, %d ran to the budget\n", st.finished_eog, st.hit_budget);
 }
 
 TEST(grammar_generate_tool_call_100_seeds) {
     run_stats st = {0};
-    generate_many("golden/models/llama-Q4_0.gguf", tool_schema, 120, 100, &st);
+    generate_many("golden/models/llama-Q4_0.gguf", tool_schema, false, 120, 100, &st);
     printf("    %d ended with EOG, %d ran to the budget\n", st.finished_eog, st.hit_budget);
 }
 
 TEST(grammar_generate_stories260k_schema) {
     run_stats st = {0};
-    generate_many("testdata/llm/stories260K.gguf", person_schema, 160, 20, &st);
+    generate_many("testdata/llm/stories260K.gguf", person_schema, false, 120, 20, &st);
+}
+
+TEST(grammar_generate_json_object_mode) {
+    run_stats st = {0};
+    generate_many("golden/models/llama-Q4_0.gguf", "{\"type\":\"object\"}", true, 100, 30, &st);
 }

@@ -161,3 +161,34 @@ TEST(grammar_vocab_sample_lazy_and_masked) {
     gtrie_free(tr);
     tok_free(t);
 }
+
+/* Fewer tokens than the shortest completion: sampling still heads for the end (each token
+ * shortens the way) instead of failing. */
+TEST(grammar_vocab_budget_too_small_still_progresses) {
+    tok *t = load_vocab("testdata/tokenizer/ggml-vocab-llama-spm.gguf");
+    gtrie *tr;
+    err_buf eb = {0};
+    ASSERT_OK(gtrie_build(t, &tr, &eb), &eb);
+    grammar *g = must_parse("root ::= \"{\" [a-z]* \"}\"");
+    gstate *st = gstate_new(g);
+    int nv = tok_n_vocab(t);
+    float *l = mem_calloc((size_t)nv, sizeof *l);
+    smp_params p = smp_default_params();
+    p.seed = 3;
+    smp *sm;
+    ASSERT_OK(smp_new(&p, nv, &sm, &eb), &eb);
+    for (int step = 0; step < 4 && !gstate_is_done(st); step++) {
+        uint32_t before = gstate_min_bytes_left(st);
+        int32_t id;
+        ASSERT_OK(grammar_sample(st, tr, sm, l, 1, NULL, 0, &id), NULL);
+        ASSERT_OK(gstate_accept_token(st, tr, id), NULL);
+        ASSERT_CMP_INT(gstate_min_bytes_left(st), <, before);
+    }
+    ASSERT_TRUE(gstate_is_done(st));
+    smp_free(sm);
+    mem_free(l);
+    gstate_free(st);
+    grammar_free(g);
+    gtrie_free(tr);
+    tok_free(t);
+}

@@ -32,8 +32,14 @@
  * token is allowed only when the grammar can still be completed within the tokens left after
  * it (counting one token per byte, which byte-fallback vocabularies guarantee). So a
  * generation that runs to its token limit ends with text the grammar accepts. Pass 0 for no
- * budget. A vocabulary without single-byte tokens for the needed characters (WordPiece) may
- * still run out.
+ * budget. The caller must allow at least gstate_min_bytes_left() tokens at the start (the
+ * schema's shortest instance); with fewer, grammar_sample still moves toward the end (only
+ * tokens that shorten the way are allowed) but the text will be cut short. A vocabulary
+ * without single-byte tokens for the needed characters (WordPiece) may also run out.
+ *
+ * Stop when the sampled token is end-of-generation (offered only once the grammar is
+ * complete) or when gstate_is_done() says nothing more can follow: a vocabulary without
+ * end-of-generation tokens would otherwise have no token left to offer.
  */
 #ifndef GRAMMAR_H
 #define GRAMMAR_H
@@ -59,18 +65,27 @@ void grammar_free(grammar *g); /* NULL is fine */
 /* A grammar for any JSON object (response_format {"type": "json_object"}). */
 int grammar_json_object(grammar **out, err_buf *eb);
 
-/* JSON Schema -> GBNF text (written to out) or straight to a grammar. Supported: type (also
+/* JSON Schema -> GBNF text (appended to out) or straight to a grammar. Supported: type (also
  * lists), properties (declared order; required ones must appear, the others may),
- * additionalProperties (false / a schema / default true), enum, const, items, prefixItems
- * (an exact tuple), minItems, maxItems, anyOf, oneOf (as anyOf), allOf (objects merged),
- * $ref to "#/..." (recursion allowed), string minLength/maxLength and format date, time,
- * date-time, uuid, integer minimum/maximum (exact ranges), exclusiveMinimum/Maximum for
- * integers. `pattern` and number (non-integer) bounds are ignored: the output is then wider
- * than the schema. Whitespace between tokens is limited (at most one newline and 20 spaces or
- * tabs) so a model cannot loop on spaces. BASE_EUNSUPPORTED for a construct that cannot be
- * expressed (remote $ref, allOf of non-objects). */
+ * additionalProperties (false / a schema / default true; extra keys differ from the declared
+ * ones), enum, const, items, prefixItems (an exact tuple), minItems, maxItems, anyOf, oneOf
+ * (as anyOf), allOf (objects merged), $ref to "#/..." ($defs, definitions; recursion
+ * allowed), string minLength/maxLength, format date, time, date-time, uuid, pattern (a regex
+ * subset: literals, classes, \d \w \s, groups, |, quantifiers, ^ $ at the ends), integer
+ * minimum/maximum/exclusiveMinimum/exclusiveMaximum (exact ranges, up to 15 digits).
+ * Ignored, so the output is wider than the schema: other formats, patterns outside the
+ * subset, number (non-integer) bounds, multipleOf, uniqueItems, min/maxProperties; oneOf is
+ * not exclusive. Whitespace between tokens is limited (at most one newline and 20 spaces or
+ * tabs) so a model cannot loop on spaces. BASE_EUNSUPPORTED for what cannot be expressed
+ * (remote $ref, allOf of non-objects, counts above 1000), BASE_EINVAL for a malformed schema. */
 int grammar_schema_to_gbnf(const json_t *schema, buf *out, err_buf *eb);
 int grammar_from_json_schema(const json_t *schema, grammar **out, err_buf *eb);
+
+/* The JSON Schema of one call to any tool of an OpenAI `tools` array (items {"type":
+ * "function", "function": {"name", "parameters"}}, or the bare function objects):
+ * {"name": <a tool's name>, "arguments": <its parameters>}, no other keys. Feed it to
+ * grammar_from_json_schema. *out is a new reference the caller json_decref's. */
+int grammar_tool_call_schema(const json_t *tools, json_t **out, err_buf *eb);
 
 /* ---- matching ---- */
 
@@ -112,13 +127,18 @@ bool gstate_allows_token(gstate *s, const gtrie *tr, int32_t id, int tokens_left
 /* Advance over token id: its bytes, or nothing for an end-of-generation token when the grammar
  * is complete. BASE_EINVAL (state unchanged) when not allowed. */
 int gstate_accept_token(gstate *s, const gtrie *tr, int32_t id);
-/* Set logits[i] = -INFINITY for every token the grammar does not allow now (n_vocab floats).
+/* Set logits[i] = -INFINITY for every token the grammar does not allow now (logits holds
+ * gtrie_n_vocab(tr) floats; a model whose logits are longer than its vocabulary, padded rows,
+ * passes the first gtrie_n_vocab of them).
  * Returns the number of tokens still allowed (0: the grammar is stuck), or BASE_ENOMEM. */
 int grammar_mask_logits(gstate *s, const gtrie *tr, float *logits, int tokens_left);
-/* Sample the next token under the grammar (lazy check; see the top of this file). logits are
+/* Sample the next token under the grammar (lazy check; see the top of this file). sm must have
+ * been created with n_vocab == gtrie_n_vocab(tr), the size of logits. logits are
  * not modified (a scratch copy owned by s is used when masking is needed). lp, n_top as for
- * smp_sample. Does not accept the token: call gstate_accept_token and smp_accept.
- * BASE_EINVAL when no token is allowed, BASE_ENOMEM. */
+ * smp_sample (from the raw logits when the first draw is kept, else from the masked ones).
+ * Does not accept the token: call gstate_accept_token and smp_accept. BASE_EINVAL when no
+ * token is allowed (the grammar is done and the vocabulary has no end-of-generation token),
+ * BASE_ENOMEM. */
 int grammar_sample(gstate *s, const gtrie *tr, smp *sm, const float *logits, int tokens_left,
                    smp_logprobs *lp, int n_top, int32_t *out_id);
 

@@ -170,6 +170,18 @@ int grammar_sample(gstate *s, const gtrie *tr, smp *sm, const float *logits, int
     }
     memcpy(s->scratch, logits, nv * sizeof *logits);
     int n = grammar_mask_logits(s, tr, s->scratch, tokens_left);
+    if (n == 0 && tokens_left > 0) {
+        /* The budget is already too small to finish: still head for the end, allowing only
+         * tokens that bring it closer; failing that, drop the budget. */
+        uint32_t d = gstate_min_bytes_left(s);
+        int tl = d > 0 && d < GRAMMAR_DIST_INF ? (int)d : 0;
+        memcpy(s->scratch, logits, nv * sizeof *logits);
+        n = grammar_mask_logits(s, tr, s->scratch, tl);
+        if (n == 0 && tl) {
+            memcpy(s->scratch, logits, nv * sizeof *logits);
+            n = grammar_mask_logits(s, tr, s->scratch, 0);
+        }
+    }
     if (n < 0) return n;
     if (n == 0) return BASE_EINVAL;
     id = smp_sample(sm, s->scratch, lp, n_top);

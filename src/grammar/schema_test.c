@@ -238,3 +238,32 @@ TEST(grammar_schema_patterns) {
     /* Outside the subset (lookahead, backreference): any string. */
     check("{\"type\":\"string\",\"pattern\":\"^(?=a)\\\\1$\"}", V("\"anything\""), V("1"));
 }
+
+TEST(grammar_schema_tool_calls) {
+    json_t *tools = json_loads(
+        "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{"
+        "\"type\":\"object\",\"properties\":{\"city\":{\"$ref\":\"#/$defs/city\"}},"
+        "\"required\":[\"city\"],\"additionalProperties\":false,"
+        "\"$defs\":{\"city\":{\"enum\":[\"Paris\",\"Oslo\"]}}}}},"
+        " {\"type\":\"function\",\"function\":{\"name\":\"now\"}}]", 0, NULL);
+    ASSERT_NOT_NULL(tools);
+    json_t *schema = NULL;
+    err_buf eb = {0};
+    ASSERT_OK(grammar_tool_call_schema(tools, &schema, &eb), &eb);
+    grammar *g = NULL;
+    ASSERT_OK(grammar_from_json_schema(schema, &g, &eb), &eb);
+    ASSERT_TRUE(matches(g, "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}"));
+    ASSERT_TRUE(matches(g, "{\"name\":\"now\",\"arguments\":{}}"));
+    ASSERT_TRUE(matches(g, "{\"name\":\"now\",\"arguments\":{\"x\":1}}"));
+    ASSERT_FALSE(matches(g, "{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Rome\"}}"));
+    ASSERT_FALSE(matches(g, "{\"name\":\"other\",\"arguments\":{}}"));
+    ASSERT_FALSE(matches(g, "{\"arguments\":{},\"name\":\"now\"}"));
+    grammar_free(g);
+    json_decref(schema);
+    json_t *bad = json_loads("[{\"type\":\"function\",\"function\":{}}]", 0, NULL);
+    ASSERT_EQ_INT(grammar_tool_call_schema(bad, &schema, &eb), BASE_EINVAL);
+    ASSERT_NULL(schema);
+    ASSERT_EQ_INT(grammar_tool_call_schema(json_object_get(bad, "x"), &schema, &eb), BASE_EINVAL);
+    json_decref(bad);
+    json_decref(tools);
+}
