@@ -114,25 +114,37 @@ static int cmp_cand_desc(const void *a, const void *b) {
     return ((const cand *)a)->id - ((const cand *)b)->id;
 }
 
-/* Move the k largest candidates (by logit) to the front, sorted. */
+/* Sift c[i] down a heap of n whose root is the worst candidate (the one that would sort last). */
+static void sift_down(cand *c, int n, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && cmp_cand_desc(&c[l], &c[w]) > 0) w = l;
+        if (r < n && cmp_cand_desc(&c[r], &c[w]) > 0) w = r;
+        if (w == i) return;
+        cand t = c[i];
+        c[i] = c[w];
+        c[w] = t;
+        i = w;
+    }
+}
+
+/* Move the k largest candidates (by logit) to the front, sorted: a heap of the k best seen so
+ * far, O(n log k) (and ~O(n) in practice: most candidates lose to the heap's root at once). */
 static void partial_sort(cand *c, int n, int k) {
     if (k >= n) {
         qsort(c, (size_t)n, sizeof *c, cmp_cand_desc);
         return;
     }
-    /* Selection into a small sorted prefix: O(n k) is fine for k <= a few hundred, else sort. */
-    if (k > 256) {
-        qsort(c, (size_t)n, sizeof *c, cmp_cand_desc);
-        return;
+    for (int i = k / 2 - 1; i >= 0; i--) sift_down(c, k, i);
+    for (int j = k; j < n; j++) {
+        if (cmp_cand_desc(&c[j], &c[0]) < 0) {
+            cand t = c[0];
+            c[0] = c[j];
+            c[j] = t;
+            sift_down(c, k, 0);
+        }
     }
-    for (int i = 0; i < k; i++) {
-        int best = i;
-        for (int j = i + 1; j < n; j++)
-            if (cmp_cand_desc(&c[j], &c[best]) < 0) best = j;
-        cand t = c[i];
-        c[i] = c[best];
-        c[best] = t;
-    }
+    qsort(c, (size_t)k, sizeof *c, cmp_cand_desc);
 }
 
 static void apply_bias_penalties(smp *s, const float *logits) {

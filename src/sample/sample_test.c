@@ -3,6 +3,7 @@
 #include "test.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 static void ramp(float *l, int n) {
     for (int i = 0; i < n; i++) l[i] = (float)(i % 7) * 0.1f;
@@ -174,4 +175,32 @@ TEST(sample_stop_strings_held_back) {
     ASSERT_EQ_STR(out.data, "x</");
     smp_stop_free(st);
     buf_free(&out);
+}
+
+/* Top-k keeps exactly the k best (ties broken by id) on a large vocabulary. */
+TEST(sample_top_k_large_vocab_matches_full_sort) {
+    enum { V = 50000 };
+    float *l = malloc(V * sizeof *l);
+    uint64_t seed = 77;
+    for (int i = 0; i < V; i++) l[i] = (float)(int)(test_rand_f32(&seed) * 1000) / 100.0f;
+    for (int k = 1; k <= 64; k *= 4) {
+        smp_params p = smp_default_params();
+        p.temperature = 1.0f;
+        p.top_k = k;
+        p.top_p = 1.0f;
+        p.min_p = 0;
+        p.seed = 9;
+        smp *s;
+        err_buf eb = {0};
+        ASSERT_OK(smp_new(&p, V, &s, &eb), &eb);
+        /* Every sampled token has fewer than k better ones (logit, then id). */
+        for (int r = 0; r < 200; r++) {
+            int32_t t = smp_sample(s, l, NULL, 0);
+            int better = 0;
+            for (int j = 0; j < V && better < k; j++) better += l[j] > l[t] || (l[j] == l[t] && j < t);
+            ASSERT_CMP_INT(better, <, k);
+        }
+        smp_free(s);
+    }
+    free(l);
 }
