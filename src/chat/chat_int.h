@@ -107,6 +107,26 @@ const char *chat_find(const char *s, size_t n, const char *marker);
 /* How much of s[0..n) to hold back: a partial marker or UTF-8 character at the end, and the
  * whitespace before it. */
 size_t chat_holdback(const char *s, size_t n, const char *const *markers, size_t n_markers);
+/* More of parser.c's plumbing, for bodies.c. */
+chat_event *chat_push_event(chat_parser *p);          /* a zeroed event, NULL: no memory */
+int chat_emit_content(chat_parser *p, const char *s, size_t n); /* honours p->cstrip */
+char *chat_make_id(chat_parser *p);                   /* "call_" + 9 alphanumerics, mem_alloc'd */
+void chat_part_reset(chat_parser *p);                 /* forget the call being streamed */
+int chat_emit_part_text(chat_parser *p, const char *s, size_t n); /* a TOOL_ARGS piece */
+int chat_emit_calls(chat_parser *p, chat_call *calls, size_t n); /* frees calls */
+size_t chat_utf8_tail(const char *s, size_t n);       /* bytes of an unfinished character */
+
+/* Stage 2 bodies (bodies.c). The T_BODY readers get the text after the marker (b, n) and
+ * its offset in tpend (off: the whitespace and marker before it); all return 1 when they need
+ * more text, else 0 or BASE_ENOMEM, having moved tstate on. */
+int chat_body_hermes(chat_parser *p, const char *b, size_t n, size_t off, bool final);
+int chat_body_mistral(chat_parser *p, const char *b, size_t n, size_t off, bool final);
+int chat_body_python_tag(chat_parser *p, const char *b, size_t n, size_t off, bool final);
+int chat_body_json_seq(chat_parser *p, bool final); /* T_JSEQ */
+int chat_body_deepseek(chat_parser *p, bool final); /* T_DSEC */
+/* Emit tpend's first n bytes as content and go back to T_TEXT (a body that did not parse). */
+int chat_body_fallback(chat_parser *p, size_t n);
+
 /* CHAT_TOOLS_HARMONY: process p->rpend (harmony.c). */
 int chat_harmony_run(chat_parser *p, bool final);
 
