@@ -94,6 +94,18 @@ chat_event *chat_push_event(chat_parser *p) {
 int chat_emit_text(chat_parser *p, chat_event_kind kind, const char *s, size_t n) {
     if (n == 0) return BASE_OK;
     buf *total = kind == CHAT_EV_REASONING ? &p->reasoning : &p->content;
+    chat_event *last = p->n_evs ? &p->evs[p->n_evs - 1] : NULL;
+    if (last && last->kind == kind) {
+        /* One delta per kind and batch where possible: fewer, larger chunks to send. */
+        char *joined = arena_alloc(p->ev_arena, last->len + n + 1);
+        if (!joined || buf_append(total, s, n) < 0) return BASE_ENOMEM;
+        memcpy(joined, last->text, last->len);
+        memcpy(joined + last->len, s, n);
+        joined[last->len + n] = 0;
+        last->text = joined;
+        last->len += n;
+        return BASE_OK;
+    }
     char *copy = arena_strndup(p->ev_arena, s, n);
     chat_event *e = copy ? chat_push_event(p) : NULL;
     if (!e || buf_append(total, s, n) < 0) return BASE_ENOMEM;
