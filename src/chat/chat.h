@@ -42,6 +42,19 @@
  * parser to see them (the model's EOS / end-of-turn tokens should still stop generation and
  * not be fed).
  *
+ * What the parser does with text:
+ *   - Reasoning is recognised at the start of the output (after leading whitespace), or from
+ *     the very start when the prompt opened the block; a <think> later on is content. Text
+ *     after the closing marker starts the content; whitespace next to the markers is trimmed.
+ *   - Tool calls: whitespace between and after calls is dropped; otherwise content is the
+ *     model's text byte for byte (reasoning off and no call found: exactly the model's text,
+ *     harmony aside, whose message headers are never content).
+ *   - Held back while streaming: a partial marker at the end, trailing whitespace, a partial
+ *     UTF-8 character, a tool-call body until it is complete, and (JSON formats) a reply that
+ *     starts with '{' or '[' until the value closes.
+ *   - The result does not depend on how the text was split into pieces (tested by feeding
+ *     every split size and by a fuzz test).
+ *
  * Threads: a parser belongs to one request. Templates and detect functions are pure.
  */
 #ifndef CHAT_H
@@ -69,7 +82,9 @@ int chat_template_compile(const char *name, tmpl **out, err_buf *eb);
 
 /* The family of a template text, from its markers: "chatml", "llama3", "llama2", "mistral",
  * "mistral-v3", "mistral-v7", "gemma", "phi3", "zephyr", "vicuna", "deepseek", "command-r",
- * or NULL when none is recognised. The name is one chat_template_builtin accepts. */
+ * or NULL when none is recognised. The name is one chat_template_builtin accepts. A family
+ * names the turn layout only: Qwen 2.5 and Qwen 3 are both "chatml", Command A is
+ * "command-r", and DeepSeek V3/R1 (<｜User｜>) are not "deepseek" (the v1/v2 "User: " style). */
 const char *chat_detect_family(const char *template_src);
 
 /* ---- formats ---------------------------------------------------------------------------- */
