@@ -305,3 +305,24 @@ int chat_body_deepseek(chat_parser *p, bool final) {
 }
 
 /* Process tpend as far as it can go. */
+
+/* T_BODY for Command R7B / A: <|START_ACTION|>[{"tool_name":..,"parameters":{..}}, ..]
+ * <|END_ACTION|>. */
+int chat_body_command_r(chat_parser *p, const char *b, size_t n, size_t off, bool final) {
+    static const char close[] = "<|END_ACTION|>";
+    const char *end = chat_find(b, n, close);
+    if (!end && !final) return 1;
+    size_t blen = end ? (size_t)(end - b) : n, i = 0;
+    while (i < blen && is_ws(b[i])) i++;
+    size_t e = blen;
+    while (e > i && is_ws(b[e - 1])) e--;
+    size_t total = off + (end ? blen + sizeof close - 1 : n);
+    chat_call *calls;
+    size_t nc;
+    int rc = chat_calls_from_json_array(b + i, e - i, &calls, &nc);
+    if (rc == BASE_ENOMEM) return rc;
+    if (rc) return chat_body_fallback(p, total);
+    chat_buf_consume(&p->tpend, total);
+    p->tstate = T_TEXT;
+    return chat_emit_calls(p, calls, nc);
+}

@@ -123,6 +123,7 @@ int chat_call_from_json(const char *s, size_t n, chat_call *out) {
     if (!root) return BASE_EFORMAT;
     int rc = BASE_EFORMAT;
     json_t *name = json_object_get(root, "name");
+    if (!name) name = json_object_get(root, "tool_name"); /* Command R7B / A */
     const char *akey = "arguments";
     json_t *args = json_object_get(root, akey);
     if (!args) args = json_object_get(root, akey = "parameters");

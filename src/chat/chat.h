@@ -106,9 +106,12 @@ typedef enum chat_tool_format {
     CHAT_TOOLS_DEEPSEEK, /* DeepSeek V3 / R1: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>
                             function<｜tool▁sep｜>name\n```json\n{..}\n```<｜tool▁call▁end｜>
                             ...<｜tool▁calls▁end｜> (V3.1: name<｜tool▁sep｜>{..}) */
+    CHAT_TOOLS_COMMAND_R, /* Command R7B / A: <|START_ACTION|>[{"tool_call_id":..,"tool_name":..,
+                            "parameters":{..}}]<|END_ACTION|>; text in <|START_RESPONSE|>..
+                            <|END_RESPONSE|> becomes content without those markers */
 } chat_tool_format;
 
-/* "none", "hermes", "llama3", "mistral", "json", "harmony", "deepseek". */
+/* "none", "hermes", "llama3", "mistral", "json", "harmony", "deepseek", "command-r". */
 const char *chat_tool_format_name(chat_tool_format f);
 /* Parse a name as chat_tool_format_name gives it. BASE_EINVAL when unknown. */
 int chat_tool_format_parse(const char *name, chat_tool_format *out);

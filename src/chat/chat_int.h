@@ -33,7 +33,7 @@ typedef struct chat_call {
 
 void chat_call_clear(chat_call *c);
 
-/* A JSON object text {"name": .., "arguments"|"parameters": ..(, "id": ..)} as a call.
+/* A JSON object text {"name"|"tool_name": .., "arguments"|"parameters": ..(, "id": ..)} as a call.
  * Arguments may be an object or a string holding JSON. Returns 0, BASE_EFORMAT when the text
  * is not such a call, BASE_ENOMEM. */
 int chat_call_from_json(const char *s, size_t n, chat_call *out);
@@ -124,6 +124,7 @@ int chat_body_mistral(chat_parser *p, const char *b, size_t n, size_t off, bool 
 int chat_body_python_tag(chat_parser *p, const char *b, size_t n, size_t off, bool final);
 int chat_body_json_seq(chat_parser *p, bool final); /* T_JSEQ */
 int chat_body_deepseek(chat_parser *p, bool final); /* T_DSEC */
+int chat_body_command_r(chat_parser *p, const char *b, size_t n, size_t off, bool final);
 /* Emit tpend's first n bytes as content and go back to T_TEXT (a body that did not parse). */
 int chat_body_fallback(chat_parser *p, size_t n);
 

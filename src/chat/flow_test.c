@@ -176,3 +176,11 @@ TEST(chat_flow_deepseek_r1_distill) {
          "get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
          CHAT_TOOLS_DEEPSEEK, true, "get_weather", "{\"city\":\"Paris\"}");
 }
+
+TEST(chat_flow_command_a) {
+    flow("CohereLabs-c4ai-command-a-03-2025.jinja",
+         "<|START_THINKING|>I will look up the weather.<|END_THINKING|><|START_ACTION|>[\n"
+         "    {\"tool_call_id\": \"0\", \"tool_name\": \"get_weather\", \"parameters\": {\"city\": "
+         "\"Paris\"}}\n]<|END_ACTION|>",
+         CHAT_TOOLS_COMMAND_R, false, "get_weather", "{\"city\":\"Paris\"}");
+}

@@ -22,7 +22,11 @@ static const char *const tool_markers[] = {
     [CHAT_TOOLS_JSON] = NULL,
     [CHAT_TOOLS_HARMONY] = NULL,
     [CHAT_TOOLS_DEEPSEEK] = "<｜tool▁calls▁begin｜>",
+    [CHAT_TOOLS_COMMAND_R] = "<|START_ACTION|>",
 };
+
+/* Markers that wrap content and are simply dropped (Command R7B / A). */
+static const char *const cr_drops[] = {"<|START_RESPONSE|>", "<|END_RESPONSE|>"};
 
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -38,7 +42,7 @@ int chat_parser_new(const chat_parser_params *params, chat_parser **out, err_buf
     if (!out) return err_set(eb, BASE_EINVAL, "chat_parser_new: out is NULL");
     *out = NULL;
     chat_parser_params prm = params ? *params : chat_parser_default_params();
-    if ((unsigned)prm.tool_format > CHAT_TOOLS_DEEPSEEK)
+    if ((unsigned)prm.tool_format > CHAT_TOOLS_COMMAND_R)
         return err_set(eb, BASE_EINVAL, "unknown tool-call format %d", (int)prm.tool_format);
     chat_parser *p = mem_calloc(1, sizeof *p);
     if (!p || !(p->ev_arena = arena_new(4096))) {
@@ -299,6 +303,22 @@ static int tools_run(chat_parser *p, bool final) {
         }
         case T_TEXT: {
             const char *at = marker && n ? chat_find(s, n, marker) : NULL;
+            const char *holds[3] = {marker, NULL, NULL};
+            if (p->prm.tool_format == CHAT_TOOLS_COMMAND_R) {
+                holds[1] = cr_drops[0], holds[2] = cr_drops[1];
+                const char *d = NULL;
+                size_t dl = 0;
+                for (int k = 0; k < 2; k++) {
+                    const char *dk = chat_find(s, n, cr_drops[k]);
+                    if (dk && (!d || dk < d)) d = dk, dl = strlen(cr_drops[k]);
+                }
+                if (d && (!at || d < at)) {
+                    size_t pos = (size_t)(d - s);
+                    if ((rc = chat_emit_content(p, s, pos))) return rc;
+                    chat_buf_consume(&p->tpend, pos + dl);
+                    continue;
+                }
+            }
             if (at) {
                 size_t pos = (size_t)(at - s), ws = pos;
                 while (ws > 0 && is_ws(s[ws - 1])) ws--;
@@ -314,7 +334,7 @@ static int tools_run(chat_parser *p, bool final) {
                 p->body = pos - ws;
                 continue;
             }
-            size_t keep = final ? 0 : chat_holdback(s, n, &marker, 1);
+            size_t keep = final ? 0 : chat_holdback(s, n, holds, 3);
             size_t out = n - keep;
             /* At the end, whitespace after the last call is dropped; else content is exact. */
             if (final && p->n_calls)
@@ -329,6 +349,7 @@ static int tools_run(chat_parser *p, bool final) {
             size_t bn = n - off;
             switch (p->prm.tool_format) {
             case CHAT_TOOLS_HERMES: rc = chat_body_hermes(p, b, bn, off, final); break;
+            case CHAT_TOOLS_COMMAND_R: rc = chat_body_command_r(p, b, bn, off, final); break;
             case CHAT_TOOLS_MISTRAL: rc = chat_body_mistral(p, b, bn, off, final); break;
             default: rc = chat_body_python_tag(p, b, bn, off, final); break;
             }

@@ -167,6 +167,18 @@ static const pcase cases[] = {
      "x <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{\"a\"", "", ""},
     {CHAT_TOOLS_DEEPSEEK, R, "a <｜tool▁calls▁begin｜> <｜tool▁calls▁end｜> b",
      "a <｜tool▁calls▁begin｜> <｜tool▁calls▁end｜> b", "", ""},
+    /* ---- Command R7B / A ---- */
+    {CHAT_TOOLS_COMMAND_R, R,
+     "<|START_THINKING|>I will check the weather.<|END_THINKING|><|START_ACTION|>[\n    {\"tool_call_id\": "
+     "\"0\", \"tool_name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}\n]<|END_ACTION|>",
+     "", "I will check the weather.", "get_weather {\"city\":\"Paris\"}\n"},
+    {CHAT_TOOLS_COMMAND_R, R, "<|START_RESPONSE|>Hi there! <|END_RESPONSE|>", "Hi there! ", "", ""},
+    {CHAT_TOOLS_COMMAND_R, R,
+     "<|START_ACTION|>[{\"tool_name\": \"a\", \"parameters\": {}}, {\"tool_name\": \"b\", "
+     "\"parameters\": {\"x\": 1}}]<|END_ACTION|>",
+     "", "", "a {}\nb {\"x\":1}\n"},
+    {CHAT_TOOLS_COMMAND_R, R, "<|START_ACTION|>[oops]<|END_ACTION|>", "<|START_ACTION|>[oops]<|END_ACTION|>",
+     "", ""},
     /* ---- plain JSON ---- */
     {CHAT_TOOLS_JSON, R, "{\"name\": \"f\", \"arguments\": {\"a\": true}}", "", "", "f {\"a\":true}\n"},
     {CHAT_TOOLS_JSON, R,
@@ -482,6 +494,7 @@ static const char *const frags[] = {
     "é", "<", "call(", ")", "=", "<|channel|>", "<|message|>", "<|end|>", "analysis",
     " to=functions.f", "<|call|>", "<|start|>", "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>",
     "<｜tool▁sep｜>", "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>", "function", "```json\n", "```",
+    "<|START_ACTION|>", "<|END_ACTION|>", "<|START_RESPONSE|>", "<|END_RESPONSE|>", "\"tool_name\": \"t\"",
 };
 
 static void fuzz_run(chat_tool_format fmt, bool reasoning, bool stream, const char *in,
@@ -524,7 +537,7 @@ TEST(chat_parser_fuzz) {
     uint64_t rng = 0x1234567;
     for (int iter = 0; iter < FUZZ_ITERS; iter++) {
         buf in = {0};
-        chat_tool_format fmt = (chat_tool_format)(test_rand_u32(&rng) % 7);
+        chat_tool_format fmt = (chat_tool_format)(test_rand_u32(&rng) % 8);
         if (iter % 2) {
             /* A real-looking output with one mutation: a byte dropped, a fragment inserted,
              * or the end cut off. */
@@ -558,7 +571,8 @@ TEST(chat_parser_fuzz) {
         if (strcmp(whole.data, split.data))
             test_fail(__FILE__, __LINE__, "fmt %d input \"%s\"\n  whole \"%s\"\n  split \"%s\"",
                       (int)fmt, in.data, whole.data, split.data);
-        if (!reasoning && calls_whole == 0 && fmt != CHAT_TOOLS_HARMONY) {
+        if (!reasoning && calls_whole == 0 && fmt != CHAT_TOOLS_HARMONY &&
+            fmt != CHAT_TOOLS_COMMAND_R) {
             buf want = {0};
             buf_append_str(&want, in.data);
             buf_append_str(&want, "|");

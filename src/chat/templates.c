@@ -235,6 +235,7 @@ const char *chat_tool_format_name(chat_tool_format f) {
     case CHAT_TOOLS_JSON: return "json";
     case CHAT_TOOLS_HARMONY: return "harmony";
     case CHAT_TOOLS_DEEPSEEK: return "deepseek";
+    case CHAT_TOOLS_COMMAND_R: return "command-r";
     }
     return "none";
 }
@@ -242,7 +243,7 @@ const char *chat_tool_format_name(chat_tool_format f) {
 int chat_tool_format_parse(const char *name, chat_tool_format *out) {
     static const chat_tool_format all[] = {CHAT_TOOLS_NONE, CHAT_TOOLS_HERMES, CHAT_TOOLS_LLAMA3,
                                            CHAT_TOOLS_MISTRAL, CHAT_TOOLS_JSON, CHAT_TOOLS_HARMONY,
-                                           CHAT_TOOLS_DEEPSEEK};
+                                           CHAT_TOOLS_DEEPSEEK, CHAT_TOOLS_COMMAND_R};
     for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++) {
         if (!strcasecmp(name, chat_tool_format_name(all[i]))) {
             *out = all[i];
@@ -256,6 +257,7 @@ chat_tool_format chat_tool_format_detect(const char *src) {
     if (!src) return CHAT_TOOLS_JSON;
     if (has(src, "<|channel|>")) return CHAT_TOOLS_HARMONY;
     if (has(src, "<｜tool▁calls▁begin｜>")) return CHAT_TOOLS_DEEPSEEK;
+    if (has(src, "<|START_ACTION|>")) return CHAT_TOOLS_COMMAND_R;
     if (has(src, "<tool_call>")) return CHAT_TOOLS_HERMES;
     if (has(src, "[TOOL_CALLS]")) return CHAT_TOOLS_MISTRAL;
     if (has(src, "<|python_tag|>") || has(src, "<|start_header_id|>")) return CHAT_TOOLS_LLAMA3;

@@ -219,6 +219,8 @@ static const struct {
     {"deepseek-ai-DeepSeek-R1.jinja", CHAT_TOOLS_DEEPSEEK},
     {"deepseek-ai-DeepSeek-V3.1.jinja", CHAT_TOOLS_DEEPSEEK},
     {"deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja", CHAT_TOOLS_DEEPSEEK},
+    {"CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja", CHAT_TOOLS_COMMAND_R},
+    {"CohereLabs-c4ai-command-a-03-2025.jinja", CHAT_TOOLS_COMMAND_R},
 };
 
 TEST(chat_tool_format_detect_real) {
