@@ -534,7 +534,10 @@ static void fuzz_run(chat_tool_format fmt, bool reasoning, bool stream, const ch
 #define FUZZ_ITERS 3000
 #endif
 TEST(chat_parser_fuzz) {
-    uint64_t rng = 0x1234567;
+#ifndef FUZZ_SEED
+#define FUZZ_SEED 0x1234567
+#endif
+    uint64_t rng = FUZZ_SEED;
     for (int iter = 0; iter < FUZZ_ITERS; iter++) {
         buf in = {0};
         chat_tool_format fmt = (chat_tool_format)(test_rand_u32(&rng) % 8);
