@@ -212,8 +212,9 @@ json_t *chat_tool_calls_json(const chat_parser *p);
  * invalid bytes). */
 json_t *chat_delta_json(const chat_event *ev);
 /* The non-streamed message: {"role":"assistant","content":..} plus "reasoning_content" when
- * there was reasoning and "tool_calls" when there were calls. content is null when there
- * were calls and no text (OpenAI's shape); content and reasoning are trimmed. New reference. */
+ * there was reasoning and "tool_calls" when there were calls. content is the streamed
+ * content joined (exact), or null when there were calls and no text but whitespace
+ * (OpenAI's shape); reasoning is trimmed. New reference. NULL when out of memory. */
 json_t *chat_message_json(const chat_parser *p);
 
 #endif

@@ -445,6 +445,14 @@ TEST(chat_json_shapes) {
     ASSERT_EQ_STR(s, "[]");
     free(s);
     chat_parser_free(p);
+    /* Content is exact: a code reply keeps its first line's indentation. */
+    p = new_parser(CHAT_TOOLS_HERMES, true);
+    feed(p, "    def f():\n        pass\n");
+    ASSERT_OK(chat_parser_finish(p, &evs, &n, &eb), &eb);
+    m = chat_message_json(p);
+    ASSERT_EQ_STR(json_string_value(json_object_get(m, "content")), "    def f():\n        pass\n");
+    json_decref(m);
+    chat_parser_free(p);
 }
 
 /* Fail allocation n, n+1, ... until a whole run succeeds: a clean error each time, no leak. */
