@@ -82,9 +82,12 @@ static int stream_part(chat_parser *p, const char *name, size_t nn, const char *
     for (size_t i = p->part.raw_done; i < lim; i++) {
         char c = a[i];
         if (p->part.in_str) {
-            if (p->part.esc) p->part.esc = false;
-            else if (c == '\\') p->part.esc = true;
-            else if (c == '"') p->part.in_str = false;
+            if (p->part.esc)
+                p->part.esc = false;
+            else if (c == '\\')
+                p->part.esc = true;
+            else if (c == '"')
+                p->part.in_str = false;
         } else if (c == '"') {
             p->part.in_str = true;
         } else if (is_ws(c)) {
@@ -242,8 +245,10 @@ int chat_body_json_seq(chat_parser *p, bool final) {
         calls = mem_alloc(sizeof *calls);
         if (!calls) return BASE_ENOMEM;
         rc = chat_call_from_json(s + i, (size_t)vl, calls);
-        if (rc) mem_free(calls);
-        else nc = 1;
+        if (rc)
+            mem_free(calls);
+        else
+            nc = 1;
     } else {
         rc = chat_calls_from_json_array(s + i, (size_t)vl, &calls, &nc);
     }
@@ -284,7 +289,8 @@ int chat_body_deepseek(chat_parser *p, bool final) {
         p->tstate = T_TEXT;
         return BASE_OK;
     }
-    if (!final && (is_prefix_of(s + i, n - i, ds_calls_end) || is_prefix_of(s + i, n - i, ds_call_begin)))
+    if (!final &&
+        (is_prefix_of(s + i, n - i, ds_calls_end) || is_prefix_of(s + i, n - i, ds_call_begin)))
         return 1;
     if (n - i >= cbl && !memcmp(s + i, ds_call_begin, cbl)) {
         const char *e = chat_find(s + i + cbl, n - i - cbl, ds_call_end);

@@ -146,15 +146,14 @@ chat_parser_params chat_parser_default_params(void); /* NONE, reasoning on, rand
  * reasoning), reasoning as given, starts_in_reasoning from the rendered prompt, and tools
  * (borrowed: it must outlive the parser). template_src and prompt may be NULL. */
 chat_parser_params chat_parser_params_for(const char *template_src, const char *prompt,
-                                          size_t prompt_len, const json_t *tools,
-                                          bool reasoning);
+                                          size_t prompt_len, const json_t *tools, bool reasoning);
 
 typedef enum chat_event_kind {
-    CHAT_EV_CONTENT = 0,    /* text: a content delta */
-    CHAT_EV_REASONING,      /* text: a reasoning_content delta */
-    CHAT_EV_TOOL_CALL,      /* one complete tool call */
+    CHAT_EV_CONTENT = 0,     /* text: a content delta */
+    CHAT_EV_REASONING,       /* text: a reasoning_content delta */
+    CHAT_EV_TOOL_CALL,       /* one complete tool call */
     CHAT_EV_TOOL_CALL_BEGIN, /* stream_arguments: a call's index, id and name are known */
-    CHAT_EV_TOOL_ARGS,      /* stream_arguments: text: the next piece of its arguments */
+    CHAT_EV_TOOL_ARGS,       /* stream_arguments: text: the next piece of its arguments */
 } chat_event_kind;
 
 /* With stream_arguments, a call whose JSON puts "name" before its arguments object (Hermes
@@ -186,8 +185,7 @@ int chat_parser_feed(chat_parser *p, const char *text, size_t len, const chat_ev
 /* The end of the output: everything still held back comes out, as a tool call when it is a
  * complete one, else as plain content (malformed or truncated calls are never lost). Feeding
  * after finish is BASE_EINVAL. */
-int chat_parser_finish(chat_parser *p, const chat_event **events, size_t *n_events,
-                       err_buf *eb);
+int chat_parser_finish(chat_parser *p, const chat_event **events, size_t *n_events, err_buf *eb);
 
 /* Totals of everything emitted so far (borrowed, valid until the next feed/finish/free). */
 const char *chat_parser_content(const chat_parser *p);

@@ -37,8 +37,9 @@ static void client_merge(json_t *msg, const json_t *delta) {
         size_t idx = (size_t)json_integer_value(json_object_get(c, "index"));
         ASSERT_TRUE(idx <= json_array_size(all));
         if (idx == json_array_size(all))
-            json_array_append_new(all, json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", "", "type",
-                                                 "function", "function", "name", "", "arguments", ""));
+            json_array_append_new(all,
+                                  json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", "", "type",
+                                            "function", "function", "name", "", "arguments", ""));
         json_t *mine = json_array_get(all, idx), *fn = json_object_get(mine, "function");
         json_t *dfn = json_object_get(c, "function");
         if (json_object_get(c, "id")) json_object_set(mine, "id", json_object_get(c, "id"));
@@ -46,8 +47,8 @@ static void client_merge(json_t *msg, const json_t *delta) {
         const char *a = json_string_value(json_object_get(dfn, "arguments"));
         if (a) {
             char *joined = NULL;
-            ASSERT_TRUE(asprintf(&joined, "%s%s", json_string_value(json_object_get(fn, "arguments")),
-                                 a) >= 0);
+            ASSERT_TRUE(asprintf(&joined, "%s%s",
+                                 json_string_value(json_object_get(fn, "arguments")), a) >= 0);
             json_object_set_new(fn, "arguments", json_string(joined));
             free(joined);
         }
@@ -94,8 +95,10 @@ static void flow(const char *file, const char *output, chat_tool_format want_fmt
         size_t n, len = strlen(output);
         for (size_t off = 0; off <= len; off += 3) { /* the last round finishes */
             size_t k = off < len ? (len - off < 3 ? len - off : 3) : 0;
-            if (k) ASSERT_OK(chat_parser_feed(p, output + off, k, &evs, &n, &eb), &eb);
-            else ASSERT_OK(chat_parser_finish(p, &evs, &n, &eb), &eb);
+            if (k)
+                ASSERT_OK(chat_parser_feed(p, output + off, k, &evs, &n, &eb), &eb);
+            else
+                ASSERT_OK(chat_parser_finish(p, &evs, &n, &eb), &eb);
             for (size_t i = 0; i < n; i++) {
                 json_t *d = chat_delta_json(&evs[i]);
                 ASSERT_TRUE(d || evs[i].streamed);
@@ -109,9 +112,9 @@ static void flow(const char *file, const char *output, chat_tool_format want_fmt
         json_t *call = json_array_get(json_object_get(msg, "tool_calls"), 0);
         ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(call, "function"), "name")),
                       want_name);
-        ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(call, "function"),
-                                                        "arguments")),
-                      want_args);
+        ASSERT_EQ_STR(
+            json_string_value(json_object_get(json_object_get(call, "function"), "arguments")),
+            want_args);
         /* The client's view equals the message (content: both trimmed, null when empty). */
         json_t *cc = json_object_get(client, "content");
         if (!cc || !*json_string_value(cc)) json_object_set_new(client, "content", json_null());
@@ -131,28 +134,32 @@ static void flow(const char *file, const char *output, chat_tool_format want_fmt
 
 TEST(chat_flow_qwen25) {
     flow("Qwen-Qwen2.5-7B-Instruct.jinja",
-         "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>",
+         "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
+         "\"Paris\"}}\n</tool_call>",
          CHAT_TOOLS_HERMES, false, "get_weather", "{\"city\":\"Paris\"}");
 }
 
 TEST(chat_flow_qwen3_thinking) {
     flow("Qwen-Qwen3-0.6B.jinja",
-         "<think>\nThe user wants the weather.\n</think>\n\n<tool_call>\n{\"name\": \"get_weather\", "
+         "<think>\nThe user wants the weather.\n</think>\n\n<tool_call>\n{\"name\": "
+         "\"get_weather\", "
          "\"arguments\": {\"city\": \"Paris\"}}\n</tool_call>",
          CHAT_TOOLS_HERMES, false, "get_weather", "{\"city\":\"Paris\"}");
 }
 
 TEST(chat_flow_qwen35_xml) {
     flow("Qwen-Qwen3.5-4B.jinja",
-         "Weather, so call the tool.\n</think>\n\n<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n"
+         "Weather, so call the "
+         "tool.\n</think>\n\n<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</"
+         "parameter>\n"
          "</function>\n</tool_call>",
          CHAT_TOOLS_HERMES, true, "get_weather", "{\"city\":\"Paris\"}");
 }
 
 TEST(chat_flow_llama31) {
     flow("meta-llama-Llama-3.1-8B-Instruct.jinja",
-         "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}", CHAT_TOOLS_LLAMA3, false,
-         "get_weather", "{\"city\":\"Paris\"}");
+         "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}", CHAT_TOOLS_LLAMA3,
+         false, "get_weather", "{\"city\":\"Paris\"}");
 }
 
 TEST(chat_flow_mistral) {
@@ -166,14 +173,16 @@ TEST(chat_flow_mistral) {
 
 TEST(chat_flow_gpt_oss) {
     flow("openai-gpt-oss-120b.jinja",
-         "<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant to=functions.get_weather"
+         "<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant "
+         "to=functions.get_weather"
          "<|channel|>commentary json<|message|>{\"city\": \"Paris\"}<|call|>",
          CHAT_TOOLS_HARMONY, false, "get_weather", "{\"city\":\"Paris\"}");
 }
 
 TEST(chat_flow_deepseek_r1_distill) {
     flow("deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja",
-         "Okay, weather.\n</think>\n\n<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>"
+         "Okay, "
+         "weather.\n</think>\n\n<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>"
          "get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
          CHAT_TOOLS_DEEPSEEK, true, "get_weather", "{\"city\":\"Paris\"}");
 }

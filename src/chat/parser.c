@@ -28,7 +28,6 @@ static const char *const tool_markers[] = {
 /* Markers that wrap content and are simply dropped (Command R7B / A). */
 static const char *const cr_drops[] = {"<|START_RESPONSE|>", "<|END_RESPONSE|>"};
 
-
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 chat_parser_params chat_parser_default_params(void) {
@@ -455,8 +454,8 @@ static int reasoning_run(chat_parser *p, bool final) {
 
 /* ---- public ----------------------------------------------------------------------------- */
 
-static int run(chat_parser *p, const char *text, size_t len, bool final,
-               const chat_event **events, size_t *n_events, err_buf *eb) {
+static int run(chat_parser *p, const char *text, size_t len, bool final, const chat_event **events,
+               size_t *n_events, err_buf *eb) {
     if (events) *events = NULL;
     if (n_events) *n_events = 0;
     if (!p) return err_set(eb, BASE_EINVAL, "chat parser is NULL");
@@ -488,8 +487,7 @@ int chat_parser_feed(chat_parser *p, const char *text, size_t len, const chat_ev
     return run(p, text, len, false, events, n_events, eb);
 }
 
-int chat_parser_finish(chat_parser *p, const chat_event **events, size_t *n_events,
-                       err_buf *eb) {
+int chat_parser_finish(chat_parser *p, const chat_event **events, size_t *n_events, err_buf *eb) {
     return run(p, NULL, 0, true, events, n_events, eb);
 }
 
