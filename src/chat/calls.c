@@ -28,8 +28,10 @@ long chat_json_scan(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (in_str) {
-            if (esc) esc = false;
-            else if (c == '\\') esc = true;
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
             else if (c == '"') {
                 in_str = false;
                 if (depth == 0) return (long)(i + 1);
@@ -62,9 +64,12 @@ char *chat_json_compact(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (in_str) {
-            if (esc) esc = false;
-            else if (c == '\\') esc = true;
-            else if (c == '"') in_str = false;
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
+            else if (c == '"')
+                in_str = false;
         } else if (c == '"') {
             in_str = true;
         } else if (is_ws(c)) {
@@ -123,6 +128,7 @@ int chat_call_from_json(const char *s, size_t n, chat_call *out) {
     if (!root) return BASE_EFORMAT;
     int rc = BASE_EFORMAT;
     json_t *name = json_object_get(root, "name");
+    if (!name) name = json_object_get(root, "tool_name"); /* Command R7B / A */
     const char *akey = "arguments";
     json_t *args = json_object_get(root, akey);
     if (!args) args = json_object_get(root, akey = "parameters");
@@ -186,10 +192,14 @@ static bool py_value(const char *s, size_t n, size_t *i, buf *b) {
             char c = s[k];
             if (c == '\\' && k + 1 < n) {
                 c = s[++k];
-                if (c == 'n') buf_append_str(b, "\\n");
-                else if (c == 't') buf_append_str(b, "\\t");
-                else if (c == '"' || c == '\\') buf_printf(b, "\\%c", c);
-                else buf_append(b, &c, 1);
+                if (c == 'n')
+                    buf_append_str(b, "\\n");
+                else if (c == 't')
+                    buf_append_str(b, "\\t");
+                else if (c == '"' || c == '\\')
+                    buf_printf(b, "\\%c", c);
+                else
+                    buf_append(b, &c, 1);
             } else if (c == '"') {
                 buf_append_str(b, "\\\"");
             } else if ((unsigned char)c < 0x20) {
@@ -208,9 +218,12 @@ static bool py_value(const char *s, size_t n, size_t *i, buf *b) {
     if (k == start) return false;
     size_t len = k - start;
     const char *v = s + start;
-    if (len == 4 && !memcmp(v, "True", 4)) buf_append_str(b, "true");
-    else if (len == 5 && !memcmp(v, "False", 5)) buf_append_str(b, "false");
-    else if (len == 4 && !memcmp(v, "None", 4)) buf_append_str(b, "null");
+    if (len == 4 && !memcmp(v, "True", 4))
+        buf_append_str(b, "true");
+    else if (len == 5 && !memcmp(v, "False", 5))
+        buf_append_str(b, "false");
+    else if (len == 4 && !memcmp(v, "None", 4))
+        buf_append_str(b, "null");
     else {
         json_error_t jerr;
         json_t *num = json_loadb(v, len, JSON_DECODE_ANY, &jerr);

@@ -1,11 +1,11 @@
 /*
  * Tool-call bodies that are not one JSON object. XML-style, inside <tool_call>...</tool_call>:
- *   Qwen3-Coder / Qwen3.5 / Step:  <function=NAME> <parameter=KEY>\nVALUE\n</parameter> ... </function>
- *   GLM 4.5+:                      NAME <arg_key>KEY</arg_key> <arg_value>VALUE</arg_value> ...
- * Values are raw text: strings as they are, everything else as JSON. Which one a value is
- * comes from the request's tool schema when we have it (a "string" parameter whose value is
- * 123 stays "123"); without a schema, text that parses as JSON is taken as JSON.
- * And DeepSeek's name<｜tool▁sep｜>args bodies.
+ *   Qwen3-Coder / Qwen3.5 / Step:  <function=NAME> <parameter=KEY>\nVALUE\n</parameter> ...
+ * </function> GLM 4.5+:                      NAME <arg_key>KEY</arg_key>
+ * <arg_value>VALUE</arg_value> ... Values are raw text: strings as they are, everything else as
+ * JSON. Which one a value is comes from the request's tool schema when we have it (a "string"
+ * parameter whose value is 123 stays "123"); without a schema, text that parses as JSON is taken as
+ * JSON. And DeepSeek's name<｜tool▁sep｜>args bodies.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -42,6 +42,19 @@
  * parser to see them (the model's EOS / end-of-turn tokens should still stop generation and
  * not be fed).
  *
+ * What the parser does with text:
+ *   - Reasoning is recognised at the start of the output (after leading whitespace), or from
+ *     the very start when the prompt opened the block; a <think> later on is content. Text
+ *     after the closing marker starts the content; whitespace next to the markers is trimmed.
+ *   - Tool calls: whitespace between and after calls is dropped; otherwise content is the
+ *     model's text byte for byte (reasoning off and no call found: exactly the model's text,
+ *     harmony aside, whose message headers are never content).
+ *   - Held back while streaming: a partial marker at the end, trailing whitespace, a partial
+ *     UTF-8 character, a tool-call body until it is complete, and (JSON formats) a reply that
+ *     starts with '{' or '[' until the value closes.
+ *   - The result does not depend on how the text was split into pieces (tested by feeding
+ *     every split size and by a fuzz test).
+ *
  * Threads: a parser belongs to one request. Templates and detect functions are pure.
  */
 #ifndef CHAT_H
@@ -69,7 +82,9 @@ int chat_template_compile(const char *name, tmpl **out, err_buf *eb);
 
 /* The family of a template text, from its markers: "chatml", "llama3", "llama2", "mistral",
  * "mistral-v3", "mistral-v7", "gemma", "phi3", "zephyr", "vicuna", "deepseek", "command-r",
- * or NULL when none is recognised. The name is one chat_template_builtin accepts. */
+ * or NULL when none is recognised. The name is one chat_template_builtin accepts. A family
+ * names the turn layout only: Qwen 2.5 and Qwen 3 are both "chatml", Command A is
+ * "command-r", and DeepSeek V3/R1 (<｜User｜>) are not "deepseek" (the v1/v2 "User: " style). */
 const char *chat_detect_family(const char *template_src);
 
 /* ---- formats ---------------------------------------------------------------------------- */
@@ -91,9 +106,12 @@ typedef enum chat_tool_format {
     CHAT_TOOLS_DEEPSEEK, /* DeepSeek V3 / R1: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>
                             function<｜tool▁sep｜>name\n```json\n{..}\n```<｜tool▁call▁end｜>
                             ...<｜tool▁calls▁end｜> (V3.1: name<｜tool▁sep｜>{..}) */
+    CHAT_TOOLS_COMMAND_R, /* Command R7B / A: <|START_ACTION|>[{"tool_call_id":..,"tool_name":..,
+                            "parameters":{..}}]<|END_ACTION|>; text in <|START_RESPONSE|>..
+                            <|END_RESPONSE|> becomes content without those markers */
 } chat_tool_format;
 
-/* "none", "hermes", "llama3", "mistral", "json", "harmony", "deepseek". */
+/* "none", "hermes", "llama3", "mistral", "json", "harmony", "deepseek", "command-r". */
 const char *chat_tool_format_name(chat_tool_format f);
 /* Parse a name as chat_tool_format_name gives it. BASE_EINVAL when unknown. */
 int chat_tool_format_parse(const char *name, chat_tool_format *out);
@@ -128,15 +146,14 @@ chat_parser_params chat_parser_default_params(void); /* NONE, reasoning on, rand
  * reasoning), reasoning as given, starts_in_reasoning from the rendered prompt, and tools
  * (borrowed: it must outlive the parser). template_src and prompt may be NULL. */
 chat_parser_params chat_parser_params_for(const char *template_src, const char *prompt,
-                                          size_t prompt_len, const json_t *tools,
-                                          bool reasoning);
+                                          size_t prompt_len, const json_t *tools, bool reasoning);
 
 typedef enum chat_event_kind {
-    CHAT_EV_CONTENT = 0,    /* text: a content delta */
-    CHAT_EV_REASONING,      /* text: a reasoning_content delta */
-    CHAT_EV_TOOL_CALL,      /* one complete tool call */
+    CHAT_EV_CONTENT = 0,     /* text: a content delta */
+    CHAT_EV_REASONING,       /* text: a reasoning_content delta */
+    CHAT_EV_TOOL_CALL,       /* one complete tool call */
     CHAT_EV_TOOL_CALL_BEGIN, /* stream_arguments: a call's index, id and name are known */
-    CHAT_EV_TOOL_ARGS,      /* stream_arguments: text: the next piece of its arguments */
+    CHAT_EV_TOOL_ARGS,       /* stream_arguments: text: the next piece of its arguments */
 } chat_event_kind;
 
 /* With stream_arguments, a call whose JSON puts "name" before its arguments object (Hermes
@@ -168,8 +185,7 @@ int chat_parser_feed(chat_parser *p, const char *text, size_t len, const chat_ev
 /* The end of the output: everything still held back comes out, as a tool call when it is a
  * complete one, else as plain content (malformed or truncated calls are never lost). Feeding
  * after finish is BASE_EINVAL. */
-int chat_parser_finish(chat_parser *p, const chat_event **events, size_t *n_events,
-                       err_buf *eb);
+int chat_parser_finish(chat_parser *p, const chat_event **events, size_t *n_events, err_buf *eb);
 
 /* Totals of everything emitted so far (borrowed, valid until the next feed/finish/free). */
 const char *chat_parser_content(const chat_parser *p);
@@ -194,8 +210,9 @@ json_t *chat_tool_calls_json(const chat_parser *p);
  * invalid bytes). */
 json_t *chat_delta_json(const chat_event *ev);
 /* The non-streamed message: {"role":"assistant","content":..} plus "reasoning_content" when
- * there was reasoning and "tool_calls" when there were calls. content is null when there
- * were calls and no text (OpenAI's shape); content and reasoning are trimmed. New reference. */
+ * there was reasoning and "tool_calls" when there were calls. content is the streamed
+ * content joined (exact), or null when there were calls and no text but whitespace
+ * (OpenAI's shape); reasoning is trimmed. New reference. NULL when out of memory. */
 json_t *chat_message_json(const chat_parser *p);
 
 #endif

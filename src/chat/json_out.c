@@ -63,11 +63,15 @@ json_t *chat_message_json(const chat_parser *p) {
     if (!msg) return NULL;
     const char *content = chat_parser_content(p), *reasoning = chat_parser_reasoning(p);
     size_t n_calls = chat_parser_tool_call_count(p);
-    json_t *c = trimmed(content);
-    if (c && n_calls && json_string_length(c) == 0) {
+    /* Content stays exact (a first line's indentation matters); only a reply of calls with
+     * nothing but whitespace around them gets OpenAI's null. */
+    json_t *c = json_string(content);
+    json_t *t = n_calls ? trimmed(content) : NULL;
+    if (c && t && json_string_length(t) == 0) {
         json_decref(c);
         c = json_null();
     }
+    json_decref(t);
     int bad = json_object_set_new(msg, "role", json_string("assistant"));
     bad |= json_object_set_new(msg, "content", c);
     if (*reasoning) bad |= json_object_set_new(msg, "reasoning_content", trimmed(reasoning));

@@ -32,6 +32,7 @@ typedef struct pcase {
 #define WEATHER "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"unit\": \"c\"}}"
 #define WEATHER_CALL "get_weather {\"city\":\"Paris\",\"unit\":\"c\"}\n"
 
+/* clang-format off */
 static const pcase cases[] = {
     /* ---- Hermes / Qwen ---- */
     {CHAT_TOOLS_HERMES, R, "Hello there! How can I help?", "Hello there! How can I help?", "", ""},
@@ -167,6 +168,18 @@ static const pcase cases[] = {
      "x <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{\"a\"", "", ""},
     {CHAT_TOOLS_DEEPSEEK, R, "a <｜tool▁calls▁begin｜> <｜tool▁calls▁end｜> b",
      "a <｜tool▁calls▁begin｜> <｜tool▁calls▁end｜> b", "", ""},
+    /* ---- Command R7B / A ---- */
+    {CHAT_TOOLS_COMMAND_R, R,
+     "<|START_THINKING|>I will check the weather.<|END_THINKING|><|START_ACTION|>[\n    {\"tool_call_id\": "
+     "\"0\", \"tool_name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}\n]<|END_ACTION|>",
+     "", "I will check the weather.", "get_weather {\"city\":\"Paris\"}\n"},
+    {CHAT_TOOLS_COMMAND_R, R, "<|START_RESPONSE|>Hi there! <|END_RESPONSE|>", "Hi there! ", "", ""},
+    {CHAT_TOOLS_COMMAND_R, R,
+     "<|START_ACTION|>[{\"tool_name\": \"a\", \"parameters\": {}}, {\"tool_name\": \"b\", "
+     "\"parameters\": {\"x\": 1}}]<|END_ACTION|>",
+     "", "", "a {}\nb {\"x\":1}\n"},
+    {CHAT_TOOLS_COMMAND_R, R, "<|START_ACTION|>[oops]<|END_ACTION|>", "<|START_ACTION|>[oops]<|END_ACTION|>",
+     "", ""},
     /* ---- plain JSON ---- */
     {CHAT_TOOLS_JSON, R, "{\"name\": \"f\", \"arguments\": {\"a\": true}}", "", "", "f {\"a\":true}\n"},
     {CHAT_TOOLS_JSON, R,
@@ -176,12 +189,13 @@ static const pcase cases[] = {
     {CHAT_TOOLS_JSON, R, "[1, 2, 3]", "[1, 2, 3]", "", ""},
     {CHAT_TOOLS_JSON, R, "}{][", "}{][", "", ""},
 };
+/* clang-format on */
 
 typedef struct result {
     buf content, reasoning, calls;
-    int begun;           /* index of the call being streamed, -1: none */
+    int begun; /* index of the call being streamed, -1: none */
     char id[64], name[64];
-    buf args;            /* its TOOL_ARGS joined */
+    buf args; /* its TOOL_ARGS joined */
     int n_calls;
 } result;
 
@@ -267,7 +281,8 @@ static void run_case(size_t ci, size_t split, bool stream_args) {
         test_fail(__FILE__, __LINE__,
                   "case %zu split %zu stream %d: %s\n  content   got \"%s\" want \"%s\"\n"
                   "  reasoning got \"%s\" want \"%s\"\n  calls     got \"%s\" want \"%s\"",
-                  ci, split, (int)stream_args, c->in, got_c, c->content, got_r, c->reasoning, got_k, c->calls);
+                  ci, split, (int)stream_args, c->in, got_c, c->content, got_r, c->reasoning, got_k,
+                  c->calls);
     /* The parser's totals agree with the events. */
     ASSERT_EQ_STR(chat_parser_content(p), got_c);
     ASSERT_EQ_STR(chat_parser_reasoning(p), got_r);
@@ -433,48 +448,58 @@ TEST(chat_json_shapes) {
     ASSERT_EQ_STR(s, "[]");
     free(s);
     chat_parser_free(p);
+    /* Content is exact: a code reply keeps its first line's indentation. */
+    p = new_parser(CHAT_TOOLS_HERMES, true);
+    feed(p, "    def f():\n        pass\n");
+    ASSERT_OK(chat_parser_finish(p, &evs, &n, &eb), &eb);
+    m = chat_message_json(p);
+    ASSERT_EQ_STR(json_string_value(json_object_get(m, "content")), "    def f():\n        pass\n");
+    json_decref(m);
+    chat_parser_free(p);
 }
 
 /* Fail allocation n, n+1, ... until a whole run succeeds: a clean error each time, no leak. */
 TEST(chat_parser_alloc_failures) {
-    const char *out = "<think>why</think>Text <tool_call>{\"name\": \"a\", \"arguments\": {\"k\": 1}}"
-                      "</tool_call><tool_call>{\"name\": \"b\", \"arguments\": {}}</tool_call>";
+    const char *out =
+        "<think>why</think>Text <tool_call>{\"name\": \"a\", \"arguments\": {\"k\": 1}}"
+        "</tool_call><tool_call>{\"name\": \"b\", \"arguments\": {}}</tool_call>";
     for (int stream = 0; stream < 2; stream++)
-    for (long fail = 0;; fail++) {
-        mem_fail_after(fail);
-        chat_parser_params pp = chat_parser_default_params();
-        pp.tool_format = CHAT_TOOLS_HERMES;
-        pp.stream_arguments = stream;
-        chat_parser *p = NULL;
-        err_buf eb = {0};
-        int rc = chat_parser_new(&pp, &p, &eb);
-        const chat_event *evs;
-        size_t n;
-        for (size_t off = 0; !rc && off < strlen(out); off += 5) {
-            size_t k = strlen(out) - off < 5 ? strlen(out) - off : 5;
-            rc = chat_parser_feed(p, out + off, k, &evs, &n, &eb);
-        }
-        if (!rc) rc = chat_parser_finish(p, &evs, &n, &eb);
-        json_t *m = rc ? NULL : chat_message_json(p);
-        mem_fail_after(-1);
-        if (rc) {
-            ASSERT_EQ_INT(rc, BASE_ENOMEM);
-            if (p) ASSERT_EQ_INT(chat_parser_feed(p, "x", 1, &evs, &n, &eb), BASE_ENOMEM);
+        for (long fail = 0;; fail++) {
+            mem_fail_after(fail);
+            chat_parser_params pp = chat_parser_default_params();
+            pp.tool_format = CHAT_TOOLS_HERMES;
+            pp.stream_arguments = stream;
+            chat_parser *p = NULL;
+            err_buf eb = {0};
+            int rc = chat_parser_new(&pp, &p, &eb);
+            const chat_event *evs;
+            size_t n;
+            for (size_t off = 0; !rc && off < strlen(out); off += 5) {
+                size_t k = strlen(out) - off < 5 ? strlen(out) - off : 5;
+                rc = chat_parser_feed(p, out + off, k, &evs, &n, &eb);
+            }
+            if (!rc) rc = chat_parser_finish(p, &evs, &n, &eb);
+            json_t *m = rc ? NULL : chat_message_json(p);
+            mem_fail_after(-1);
+            if (rc) {
+                ASSERT_EQ_INT(rc, BASE_ENOMEM);
+                if (p) ASSERT_EQ_INT(chat_parser_feed(p, "x", 1, &evs, &n, &eb), BASE_ENOMEM);
+                chat_parser_free(p);
+                continue;
+            }
+            ASSERT_EQ_INT(chat_parser_tool_call_count(p), 2);
+            ASSERT_EQ_STR(chat_parser_content(p), "Text");
+            json_decref(m);
             chat_parser_free(p);
-            continue;
+            ASSERT_CMP_INT(fail, >, 3);
+            break;
         }
-        ASSERT_EQ_INT(chat_parser_tool_call_count(p), 2);
-        ASSERT_EQ_STR(chat_parser_content(p), "Text");
-        json_decref(m);
-        chat_parser_free(p);
-        ASSERT_CMP_INT(fail, >, 3);
-        break;
-    }
 }
 
 /* Random text built from marker fragments, fed in random pieces: never a crash, the same
  * result for every split, and with reasoning off and no call found the content is exactly
  * the input (nothing lost or invented). */
+/* clang-format off */
 static const char *const frags[] = {
     "<tool_call>", "</tool_call>", "[TOOL_CALLS]", "[ARGS]", "<|python_tag|>", "<think>",
     "</think>", "{", "}", "[", "]", "\"", "\\", ":", ",", " ", "\n", "name", "arguments",
@@ -482,10 +507,12 @@ static const char *const frags[] = {
     "é", "<", "call(", ")", "=", "<|channel|>", "<|message|>", "<|end|>", "analysis",
     " to=functions.f", "<|call|>", "<|start|>", "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>",
     "<｜tool▁sep｜>", "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>", "function", "```json\n", "```",
+    "<|START_ACTION|>", "<|END_ACTION|>", "<|START_RESPONSE|>", "<|END_RESPONSE|>", "\"tool_name\": \"t\"",
 };
+/* clang-format on */
 
-static void fuzz_run(chat_tool_format fmt, bool reasoning, bool stream, const char *in,
-                     size_t len, uint64_t *rng, buf *content, size_t *n_calls) {
+static void fuzz_run(chat_tool_format fmt, bool reasoning, bool stream, const char *in, size_t len,
+                     uint64_t *rng, buf *content, size_t *n_calls) {
     chat_parser_params pp = chat_parser_default_params();
     pp.stream_arguments = stream;
     pp.tool_format = fmt;
@@ -521,10 +548,13 @@ static void fuzz_run(chat_tool_format fmt, bool reasoning, bool stream, const ch
 #define FUZZ_ITERS 3000
 #endif
 TEST(chat_parser_fuzz) {
-    uint64_t rng = 0x1234567;
+#ifndef FUZZ_SEED
+#define FUZZ_SEED 0x1234567
+#endif
+    uint64_t rng = FUZZ_SEED;
     for (int iter = 0; iter < FUZZ_ITERS; iter++) {
         buf in = {0};
-        chat_tool_format fmt = (chat_tool_format)(test_rand_u32(&rng) % 7);
+        chat_tool_format fmt = (chat_tool_format)(test_rand_u32(&rng) % 8);
         if (iter % 2) {
             /* A real-looking output with one mutation: a byte dropped, a fragment inserted,
              * or the end cut off. */
@@ -558,7 +588,8 @@ TEST(chat_parser_fuzz) {
         if (strcmp(whole.data, split.data))
             test_fail(__FILE__, __LINE__, "fmt %d input \"%s\"\n  whole \"%s\"\n  split \"%s\"",
                       (int)fmt, in.data, whole.data, split.data);
-        if (!reasoning && calls_whole == 0 && fmt != CHAT_TOOLS_HARMONY) {
+        if (!reasoning && calls_whole == 0 && fmt != CHAT_TOOLS_HARMONY &&
+            fmt != CHAT_TOOLS_COMMAND_R) {
             buf want = {0};
             buf_append_str(&want, in.data);
             buf_append_str(&want, "|");
@@ -593,7 +624,9 @@ TEST(chat_parser_streams_arguments) {
     ASSERT_EQ_INT(evs[1].kind, CHAT_EV_TOOL_ARGS);
     ASSERT_EQ_STR(evs[1].text, "{\"city\":\"Par");
     char *d = dumps(chat_delta_json(&evs[1]));
-    ASSERT_EQ_STR(d, "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\\\"Par\"}}]}");
+    ASSERT_EQ_STR(
+        d,
+        "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\\\"Par\"}}]}");
     free(d);
     const char *c = "is\"}}\n</tool_call>";
     ASSERT_OK(chat_parser_feed(p, c, strlen(c), &evs, &n, &eb), &eb);

@@ -10,6 +10,7 @@
 
 #include "chat_int.h"
 
+/* clang-format off */
 /* The message's text, or '' when content is null (an assistant turn with tool calls). */
 #define TEXT(m) "(" m "['content'] if " m "['content'] is string else '')"
 
@@ -158,19 +159,23 @@ static const char src_command_r[] =
     "{%- if add_generation_prompt -%}"
     "{{- '<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>' -}}{%- endif -%}";
 
+/* clang-format on */
+
 static const struct {
     const char *name;
     const char *src;
 } builtins[] = {
-    {"chatml", src_chatml},         {"llama2", src_llama2},         {"llama3", src_llama3},
-    {"mistral", src_mistral},       {"mistral-v3", src_mistral_v3}, {"mistral-v7", src_mistral_v7},
-    {"gemma", src_gemma},           {"phi3", src_phi3},             {"zephyr", src_zephyr},
-    {"vicuna", src_vicuna},         {"deepseek", src_deepseek},     {"command-r", src_command_r},
+    {"chatml", src_chatml},         {"llama2", src_llama2},
+    {"llama3", src_llama3},         {"mistral", src_mistral},
+    {"mistral-v3", src_mistral_v3}, {"mistral-v7", src_mistral_v7},
+    {"gemma", src_gemma},           {"phi3", src_phi3},
+    {"zephyr", src_zephyr},         {"vicuna", src_vicuna},
+    {"deepseek", src_deepseek},     {"command-r", src_command_r},
 };
 
 static const char *const names[] = {
-    "chatml", "llama2", "llama3", "mistral", "mistral-v3", "mistral-v7", "gemma",
-    "phi3",   "zephyr", "vicuna", "deepseek", "command-r", NULL,
+    "chatml", "llama2", "llama3", "mistral",  "mistral-v3", "mistral-v7", "gemma",
+    "phi3",   "zephyr", "vicuna", "deepseek", "command-r",  NULL,
 };
 
 const char *const *chat_template_names(void) { return names; }
@@ -235,14 +240,15 @@ const char *chat_tool_format_name(chat_tool_format f) {
     case CHAT_TOOLS_JSON: return "json";
     case CHAT_TOOLS_HARMONY: return "harmony";
     case CHAT_TOOLS_DEEPSEEK: return "deepseek";
+    case CHAT_TOOLS_COMMAND_R: return "command-r";
     }
     return "none";
 }
 
 int chat_tool_format_parse(const char *name, chat_tool_format *out) {
-    static const chat_tool_format all[] = {CHAT_TOOLS_NONE, CHAT_TOOLS_HERMES, CHAT_TOOLS_LLAMA3,
-                                           CHAT_TOOLS_MISTRAL, CHAT_TOOLS_JSON, CHAT_TOOLS_HARMONY,
-                                           CHAT_TOOLS_DEEPSEEK};
+    static const chat_tool_format all[] = {
+        CHAT_TOOLS_NONE, CHAT_TOOLS_HERMES,  CHAT_TOOLS_LLAMA3,   CHAT_TOOLS_MISTRAL,
+        CHAT_TOOLS_JSON, CHAT_TOOLS_HARMONY, CHAT_TOOLS_DEEPSEEK, CHAT_TOOLS_COMMAND_R};
     for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++) {
         if (!strcasecmp(name, chat_tool_format_name(all[i]))) {
             *out = all[i];
@@ -256,6 +262,7 @@ chat_tool_format chat_tool_format_detect(const char *src) {
     if (!src) return CHAT_TOOLS_JSON;
     if (has(src, "<|channel|>")) return CHAT_TOOLS_HARMONY;
     if (has(src, "<｜tool▁calls▁begin｜>")) return CHAT_TOOLS_DEEPSEEK;
+    if (has(src, "<|START_ACTION|>")) return CHAT_TOOLS_COMMAND_R;
     if (has(src, "<tool_call>")) return CHAT_TOOLS_HERMES;
     if (has(src, "[TOOL_CALLS]")) return CHAT_TOOLS_MISTRAL;
     if (has(src, "<|python_tag|>") || has(src, "<|start_header_id|>")) return CHAT_TOOLS_LLAMA3;
@@ -263,8 +270,7 @@ chat_tool_format chat_tool_format_detect(const char *src) {
 }
 
 chat_parser_params chat_parser_params_for(const char *template_src, const char *prompt,
-                                          size_t prompt_len, const json_t *tools,
-                                          bool reasoning) {
+                                          size_t prompt_len, const json_t *tools, bool reasoning) {
     chat_parser_params pp = chat_parser_default_params();
     chat_tool_format f = chat_tool_format_detect(template_src);
     bool has_tools = json_is_array(tools) && json_array_size(tools) > 0;

@@ -12,9 +12,11 @@
 enum { CONV_SYSTEM, CONV_NOSYSTEM, CONV_SPACES, CONV_NOGEN };
 
 static json_t *conversation(int kind) {
-    const char *sys = kind == CONV_SPACES ? "  Be brief.\nReally. " : "You are a helpful assistant.";
+    const char *sys =
+        kind == CONV_SPACES ? "  Be brief.\nReally. " : "You are a helpful assistant.";
     const char *u1 = kind == CONV_SPACES ? " Hello!\n" : "Hello!";
-    const char *a1 = kind == CONV_SPACES ? "\nHi! How can I help you today?  " : "Hi! How can I help you today?";
+    const char *a1 =
+        kind == CONV_SPACES ? "\nHi! How can I help you today?  " : "Hi! How can I help you today?";
     json_t *m = json_array();
     if (kind != CONV_NOSYSTEM)
         json_array_append_new(m, json_pack("{s:s, s:s}", "role", "system", "content", sys));
@@ -29,8 +31,7 @@ static void render_src(const char *src, size_t len, int kind, buf *out) {
     err_buf eb = {0};
     ASSERT_OK(tmpl_compile(src, len, &t, &eb), &eb);
     json_t *m = conversation(kind);
-    ASSERT_OK(tmpl_render_chat(t, m, NULL, kind != CONV_NOGEN, "<s>", "</s>", NULL, out, &eb),
-              &eb);
+    ASSERT_OK(tmpl_render_chat(t, m, NULL, kind != CONV_NOGEN, "<s>", "</s>", NULL, out, &eb), &eb);
     json_decref(m);
     tmpl_free(t);
 }
@@ -63,17 +64,20 @@ static void same_as(const char *name, const char *file, int kind) {
 }
 
 TEST(chat_builtin_chatml) {
-    for (int k = 0; k <= CONV_NOGEN; k++) same_as("chatml", "teknium-OpenHermes-2.5-Mistral-7B.jinja", k);
+    for (int k = 0; k <= CONV_NOGEN; k++)
+        same_as("chatml", "teknium-OpenHermes-2.5-Mistral-7B.jinja", k);
 }
 TEST(chat_builtin_llama2) {
-    for (int k = 0; k <= CONV_NOGEN; k++) same_as("llama2", "meta-llama-Llama-2-7b-chat-hf.jinja", k);
+    for (int k = 0; k <= CONV_NOGEN; k++)
+        same_as("llama2", "meta-llama-Llama-2-7b-chat-hf.jinja", k);
 }
 TEST(chat_builtin_llama3) {
     for (int k = 0; k <= CONV_NOGEN; k++)
         same_as("llama3", "meta-llama-Meta-Llama-3-8B-Instruct.jinja", k);
 }
 TEST(chat_builtin_mistral) {
-    for (int k = 0; k <= CONV_NOGEN; k++) same_as("mistral", "mistralai-mistral-common-v1.jinja", k);
+    for (int k = 0; k <= CONV_NOGEN; k++)
+        same_as("mistral", "mistralai-mistral-common-v1.jinja", k);
     same_as("mistral", "mistralai-Mixtral-8x7B-Instruct-v0.1.jinja", CONV_NOSYSTEM);
 }
 TEST(chat_builtin_mistral_v3) {
@@ -83,23 +87,28 @@ TEST(chat_builtin_mistral_v3) {
     }
 }
 TEST(chat_builtin_mistral_v7) {
-    for (int k = 0; k <= CONV_NOGEN; k++) same_as("mistral-v7", "mistralai-mistral-common-v7.jinja", k);
+    for (int k = 0; k <= CONV_NOGEN; k++)
+        same_as("mistral-v7", "mistralai-mistral-common-v7.jinja", k);
 }
 TEST(chat_builtin_gemma) {
     for (int k = 0; k <= CONV_NOGEN; k++) same_as("gemma", "google-gemma-3-it.jinja", k);
     same_as("gemma", "google-gemma-2-2b-it.jinja", CONV_NOSYSTEM);
 }
 TEST(chat_builtin_phi3) {
-    for (int k = 0; k <= CONV_NOGEN; k++) same_as("phi3", "microsoft-Phi-3.5-mini-instruct.jinja", k);
+    for (int k = 0; k <= CONV_NOGEN; k++)
+        same_as("phi3", "microsoft-Phi-3.5-mini-instruct.jinja", k);
 }
 TEST(chat_builtin_zephyr) {
-    for (int k = 0; k <= CONV_NOGEN; k++) same_as("zephyr", "HuggingFaceH4-zephyr-7b-beta.jinja", k);
+    for (int k = 0; k <= CONV_NOGEN; k++)
+        same_as("zephyr", "HuggingFaceH4-zephyr-7b-beta.jinja", k);
 }
 TEST(chat_builtin_deepseek) {
-    for (int k = 0; k <= CONV_NOGEN; k++) same_as("deepseek", "deepseek-ai-deepseek-llm-7b-chat.jinja", k);
+    for (int k = 0; k <= CONV_NOGEN; k++)
+        same_as("deepseek", "deepseek-ai-deepseek-llm-7b-chat.jinja", k);
 }
 TEST(chat_builtin_command_r) {
-    for (int k = 0; k <= CONV_NOGEN; k++) same_as("command-r", "CohereForAI-c4ai-command-r-plus.jinja", k);
+    for (int k = 0; k <= CONV_NOGEN; k++)
+        same_as("command-r", "CohereForAI-c4ai-command-r-plus.jinja", k);
 }
 
 /* No Jinja original in the corpus: FastChat's vicuna_v1.1 layout, written out. */
@@ -107,8 +116,9 @@ TEST(chat_builtin_vicuna) {
     buf got = {0};
     const char *src = chat_template_builtin("vicuna");
     render_src(src, strlen(src), CONV_SYSTEM, &got);
-    ASSERT_EQ_STR(got.data, "You are a helpful assistant. USER: Hello! ASSISTANT: Hi! How can I help "
-                            "you today?</s>USER: What is 2+2? ASSISTANT:");
+    ASSERT_EQ_STR(got.data,
+                  "You are a helpful assistant. USER: Hello! ASSISTANT: Hi! How can I help "
+                  "you today?</s>USER: What is 2+2? ASSISTANT:");
     buf_free(&got);
 }
 
@@ -219,6 +229,8 @@ static const struct {
     {"deepseek-ai-DeepSeek-R1.jinja", CHAT_TOOLS_DEEPSEEK},
     {"deepseek-ai-DeepSeek-V3.1.jinja", CHAT_TOOLS_DEEPSEEK},
     {"deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja", CHAT_TOOLS_DEEPSEEK},
+    {"CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja", CHAT_TOOLS_COMMAND_R},
+    {"CohereLabs-c4ai-command-a-03-2025.jinja", CHAT_TOOLS_COMMAND_R},
 };
 
 TEST(chat_tool_format_detect_real) {
