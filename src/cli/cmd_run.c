@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "cli.h"
 #include "server/server.h"
+#include "ui/ui.h"
 
 #define MAX_KEYS 64
 
@@ -142,6 +143,7 @@ int cmd_run(int argc, char **argv) {
     int rc = api_open(&ctx, &eb);
     if (!rc) rc = server_new(&sp, &srv, &eb);
     if (!rc) rc = api_register(srv, &ctx);
+    if (!rc) rc = ui_register(srv);
     if (!rc) rc = server_start(srv, &eb);
     if (rc) {
         log_error("cannot start the server: %s", err_msg(&eb));
