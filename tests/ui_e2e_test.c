@@ -13,8 +13,17 @@
 
 /* A second server over the models directory api_server_start made, with an API key. */
 static void keyed_server_start(api_server *s) {
-    char *argv[] = {(char *)test_bin_path(), "run", "--address", "127.0.0.1:0", "--models-path",
-                    (char *)test_tmpdir(), "--threads", "1", "--api-key", E2E_KEY, NULL};
+    char *argv[] = {(char *)test_bin_path(),
+                    "run",
+                    "--address",
+                    "127.0.0.1:0",
+                    "--models-path",
+                    (char *)test_tmpdir(),
+                    "--threads",
+                    "1",
+                    "--api-key",
+                    E2E_KEY,
+                    NULL};
     ASSERT_EQ_INT(test_spawn(argv, NULL, &s->pid, &s->fd), 0);
     char line[1024];
     if (test_wait_line(s->fd, "listening on http://", 20000, line, sizeof line) != 0) {
@@ -38,14 +47,24 @@ TEST(ui_browser_e2e) {
     const char *node = find_node();
     const char *chromium = getenv("CHROMIUM") ? getenv("CHROMIUM") : "/usr/bin/chromium";
     if (!node) TEST_SKIP("node is not installed (scripts/install-deps installs it)");
-    if (access(chromium, X_OK) != 0) TEST_SKIP("chromium is not installed (scripts/install-deps installs it)");
+    if (access(chromium, X_OK) != 0)
+        TEST_SKIP("chromium is not installed (scripts/install-deps installs it)");
     if (access("tests/ui/e2e.mjs", R_OK) != 0) TEST_SKIP("run from the repository root");
 
     api_server open, keyed;
     api_server_start(&open, NULL);
     keyed_server_start(&keyed);
-    char *argv[] = {"/usr/bin/timeout", "-k", "5", "100", (char *)node, "tests/ui/e2e.mjs",
-                    open.base, keyed.base, E2E_KEY, "build/ui-screenshots", NULL};
+    char *argv[] = {"/usr/bin/timeout",
+                    "-k",
+                    "5",
+                    "100",
+                    (char *)node,
+                    "tests/ui/e2e.mjs",
+                    open.base,
+                    keyed.base,
+                    E2E_KEY,
+                    "build/ui-screenshots",
+                    NULL};
     char *out = NULL, *err = NULL;
     int st = test_run(argv, NULL, &out, &err);
     bool ok = st == 0;

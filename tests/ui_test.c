@@ -8,7 +8,8 @@
 /* The value of a response header (case-insensitive name), copied into out; NULL if absent. */
 static const char *header(const api_resp *r, const char *name, char *out, size_t cap) {
     size_t n = strlen(name);
-    for (const char *p = r->headers.data; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+    for (const char *p = r->headers.data; p && *p;
+         p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
         if (!strncasecmp(p, name, n) && p[n] == ':') {
             const char *v = p + n + 1;
             while (*v == ' ') v++;

@@ -56,9 +56,12 @@ async function api(path, opts = {}) {
 }
 
 let keyWaiters = [];
-function askKey(message) {
+// Ask for a key: after a 401 (message: why), or when the user asks to change it (manual).
+function askKey(message, manual = false) {
     const d = $('key-dialog');
-    const hadKey = !!load(STORE.key, '');
+    const hadKey = !!load(STORE.key, '') && !manual;
+    $('key-cancel').hidden = !manual;
+    $('key-forget').hidden = !manual;
     $('key-error').hidden = !hadKey;
     $('key-error').textContent = hadKey ? 'The server refused this key: ' + message : '';
     $('key-input').value = '';
@@ -76,7 +79,15 @@ $('key-form').addEventListener('submit', (e) => {
     w.forEach((f) => f());
     refreshModels();
 });
-$('key-dialog').addEventListener('cancel', (e) => e.preventDefault());
+$('key-dialog').addEventListener('cancel', (e) => { if ($('key-cancel').hidden) e.preventDefault(); });
+$('key-cancel').addEventListener('click', () => $('key-dialog').close());
+$('key-forget').addEventListener('click', () => {
+    localStorage.removeItem(STORE.key);
+    $('key-dialog').close();
+    refreshModels();
+});
+$('key-btn').addEventListener('click', () => askKey('', true));
+function showKeyButton() { $('key-btn').hidden = !load(STORE.key, ''); }
 
 // ---- models ----
 
@@ -97,6 +108,7 @@ async function refreshModels() {
     }
     renderModelSelect();
     renderModels();
+    showKeyButton();
 }
 
 function renderModelSelect() {
@@ -195,7 +207,8 @@ function deleteConversation(c) {
     convs = convs.filter((x) => x.id !== c.id);
     if (currentId === c.id) currentId = convs[0]?.id ?? null;
     persist();
-    renderAll();
+    if (busy) renderConvList(); // re-rendering the messages would cut off the streaming reply
+    else renderAll();
 }
 $('new-chat').addEventListener('click', () => { if (!busy) { newConversation(); closeSide(); } });
 
@@ -400,6 +413,7 @@ async function generate(c) {
         tps: genSecs > 0 && n > 1 ? (n - 1) / genSecs : undefined,
         ttft_ms: tFirst ? Math.round(tFirst - t0) : undefined, finish: finish || undefined,
     };
+    if (reply.error && !reply.content) delete reply.stats;
     controller = null;
     setBusy(false);
     persist();

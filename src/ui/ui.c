@@ -13,8 +13,8 @@
 #include "ui_int.h"
 
 /* The page loads only its own files and talks only to this server. */
-#define UI_CSP                                                                              \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "      \
+#define UI_CSP                                                                                     \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
     "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 static const ui_asset *find_asset(const char *path) {
@@ -58,8 +58,10 @@ static void serve(srv_req *r, const ui_asset *a) {
     /* The two encodings are different representations, so they get different ETags. */
     char etag[96];
     size_t elen = strlen(a->etag);
-    if (gz) snprintf(etag, sizeof etag, "%.*s-gz\"", (int)(elen - 1), a->etag);
-    else snprintf(etag, sizeof etag, "%s", a->etag);
+    if (gz)
+        snprintf(etag, sizeof etag, "%.*s-gz\"", (int)(elen - 1), a->etag);
+    else
+        snprintf(etag, sizeof etag, "%s", a->etag);
     srv_set_header(r, "ETag", etag);
     srv_set_header(r, "Cache-Control", "no-cache");
     srv_set_header(r, "Vary", "Accept-Encoding");
@@ -83,14 +85,18 @@ static void serve(srv_req *r, const ui_asset *a) {
 
 static void on_index(srv_req *r, void *ud) {
     const ui_asset *a = find_asset("/ui/index.html");
-    if (a) serve(r, a);
-    else srv_respond_error(r, 404, "invalid_request_error", "this build has no web UI");
+    if (a)
+        serve(r, a);
+    else
+        srv_respond_error(r, 404, "invalid_request_error", "this build has no web UI");
 }
 
 static void on_asset(srv_req *r, void *ud) {
     const ui_asset *a = find_asset(srv_req_path(r));
-    if (a) serve(r, a);
-    else srv_respond_error(r, 404, "invalid_request_error", "no such file: %s", srv_req_path(r));
+    if (a)
+        serve(r, a);
+    else
+        srv_respond_error(r, 404, "invalid_request_error", "no such file: %s", srv_req_path(r));
 }
 
 int ui_register(server *s) {

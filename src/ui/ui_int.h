@@ -10,9 +10,9 @@ typedef struct ui_asset {
     const char *content_type;  /* "text/javascript; charset=utf-8" */
     const unsigned char *data; /* the file's bytes */
     size_t len;
-    const unsigned char *gz;   /* the same, gzip-compressed; NULL when that is not smaller */
+    const unsigned char *gz; /* the same, gzip-compressed; NULL when that is not smaller */
     size_t gz_len;
-    const char *etag;          /* strong ETag of data, quotes included: "\"0123abcd\"" */
+    const char *etag; /* strong ETag of data, quotes included: "\"0123abcd\"" */
 } ui_asset;
 
 /* Ends with an all-NULL row; ui_n_assets rows before it. */

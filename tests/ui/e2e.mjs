@@ -188,8 +188,11 @@ try {
     await page.waitForFunction(() => document.body.dataset.ready === '1');
     await page.locator('.msg.assistant table').waitFor();
     await shot(page, 'chat-markdown-light');
+    await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: openUrl });
     await page.locator('.code .copy').click();
-    check((await page.locator('.code .copy').innerText()) === 'Copied', 'the code Copy button answers');
+    await page.locator('.code .copy', { hasText: 'Copied' }).waitFor({ timeout: 5000 });
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    check(copied.startsWith('int main(void) {') && copied.endsWith('}'), 'the code was copied: ' + JSON.stringify(copied));
 
     log('the models view lists the model');
     await page.locator('#nav-models').click();
@@ -268,6 +271,14 @@ try {
     await kpage.reload();
     await kpage.waitForFunction(() => document.querySelectorAll('#model option').length > 0, null, { timeout: 10000 });
     check(!(await kpage.locator('#key-dialog').isVisible()), 'the key is kept across a reload');
+    log('the key can be forgotten');
+    await kpage.locator('#key-btn').click();
+    await kpage.locator('#key-forget').click();
+    await kpage.locator('#key-dialog[open]').waitFor({ timeout: 10000 });
+    check(!(await kpage.locator('#key-error').isVisible()), 'asked again, with no refusal shown');
+    await kpage.locator('#key-input').fill(goodKey);
+    await kpage.locator('#key-input').press('Enter');
+    await kpage.waitForFunction(() => document.querySelectorAll('#model option').length > 0, null, { timeout: 10000 });
     const unexpected = kerrors.filter((e) => !/status of 401/.test(e));
     check(unexpected.length === 0, 'console errors besides the 401s: ' + unexpected.join(' | '));
     await kctx.close();
