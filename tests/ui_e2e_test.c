@@ -1,7 +1,7 @@
 /* The web UI in a real browser: tests/ui/e2e.mjs drives Debian's chromium with playwright-core
  * against two `local-ai run` servers (one open, one with --api-key) over stories260K.
  * Screenshots go to build/ui-screenshots/. Skipped only when node or chromium is missing
- * (scripts/install-deps installs both). */
+ * (scripts/install-deps installs both). Also the Markdown renderer's unit tests in Node. */
 #include "api_util.h"
 
 #include <signal.h>
@@ -78,4 +78,23 @@ TEST(ui_browser_e2e) {
     free(err);
     api_server_stop(&keyed);
     api_server_stop(&open);
+}
+
+/* The Markdown renderer's unit tests (structure, and no markup or script URL gets through),
+ * in Node without a browser. */
+TEST(ui_markdown_unit) {
+    const char *node = find_node();
+    if (!node) TEST_SKIP("node is not installed (scripts/install-deps installs it)");
+    if (access("tests/ui/markdown.test.mjs", R_OK) != 0) TEST_SKIP("run from the repository root");
+    char *argv[] = {"/usr/bin/timeout",           "-k", "5", "60", (char *)node,
+                    "tests/ui/markdown.test.mjs", NULL};
+    char *out = NULL, *err = NULL;
+    int st = test_run(argv, NULL, &out, &err);
+    if (st != 0) {
+        fprintf(stderr, "%s%s", out ? out : "", err ? err : "");
+        test_fail(__FILE__, __LINE__, "the Markdown tests failed (status %d)", st);
+    }
+    ASSERT_CONTAINS(out, "checks passed");
+    free(out);
+    free(err);
 }

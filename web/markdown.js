@@ -9,18 +9,22 @@ export function escapeHtml(s) {
         .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
+// Links may go to http(s), mailto, or a relative path on this server; nothing else (no
+// javascript: or data:, no protocol-relative //host, no backslashes browsers read as /).
 function safeUrl(raw) {
     const u = raw.trim();
-    if (/^(https?:\/\/|mailto:|\/|#|\.\.?\/)/i.test(u)) return u;
-    if (!/^[a-z][a-z0-9+.-]*:/i.test(u) && !u.startsWith('//')) return u;
-    return null;
+    if (/[\\\s\u0000-\u001f]/.test(u)) return null;
+    if (/^(https?:\/\/|mailto:)/i.test(u)) return u;
+    if (/^[a-z][a-z0-9+.-]*:/i.test(u) || u.startsWith('//')) return null;
+    return u;
 }
 
 // Inline markup on one block of raw text. Code spans are cut out first so nothing inside
 // them is interpreted.
 export function renderInline(text) {
     const codes = [];
-    let s = text.replace(/(`+)([\s\S]*?[^`])\1(?!`)/g, (m, ticks, code) => {
+    // \u0000 and \u0001 mark cut-out spans below; the text itself may not carry them.
+    let s = text.replace(/[\u0000\u0001]/g, '\ufffd').replace(/(`+)([\s\S]*?[^`])\1(?!`)/g, (m, ticks, code) => {
         codes.push('<code>' + escapeHtml(code.trim() || code) + '</code>');
         return '\u0000' + (codes.length - 1) + '\u0000';
     });
