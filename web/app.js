@@ -149,7 +149,10 @@ for (const id of ['temperature', 'top_p', 'max_tokens', 'system']) {
     input.value = settings[id] ?? '';
     input.addEventListener('input', () => setSetting(id, input.value));
 }
-$('model').addEventListener('change', () => setSetting('model', $('model').value));
+$('model').addEventListener('change', () => {
+    setSetting('model', $('model').value);
+    if (!current()?.messages.length) renderMessages(); // the empty view names the model
+});
 
 // ---- conversations ----
 

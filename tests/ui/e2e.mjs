@@ -64,6 +64,7 @@ try {
     const options = await page.locator('#model option').allTextContents();
     check(options.some((o) => o.includes('tiny')), 'the model list has tiny: ' + options.join(', '));
     await page.locator('#model').selectOption('tiny');
+    check((await page.locator('.empty').innerText()).includes('Model: tiny'), 'the empty view names the chosen model');
     await shot(page, 'chat-empty-light');
 
     log('send a message; the reply streams in');
