@@ -48,8 +48,11 @@ LIB_C    := $(filter-out %_avx2.c %_avx512.c,$(LIB_C))
 endif
 BENCH_C  := $(wildcard bench/*.c)
 
+# The web UI: web/* turned into a C file at build time (scripts/embed-assets), in the library.
+UI_GEN   := $(BUILD)/gen/ui_assets.c
+
 OBJ      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-LIB_O    := $(call OBJ,$(LIB_C))
+LIB_O    := $(call OBJ,$(LIB_C) $(UI_GEN))
 TEST_O   := $(call OBJ,$(TEST_C))
 MAIN_O   := $(call OBJ,$(MAIN_C))
 
@@ -69,6 +72,9 @@ $(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) $(if $(filter %_avx512.c,$<),$(AVX512_FLAGS),$(if $(filter %_avx2.c,$<),$(AVX2_FLAGS))) -Itests/harness -c $< -o $@
+
+$(UI_GEN): scripts/embed-assets web $(shell find web -type f 2>/dev/null)
+	@scripts/embed-assets web $@
 
 $(LIBA): $(LIB_O)
 	@rm -f $@

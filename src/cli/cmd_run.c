@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "gallery/gallery.h"
 #include "server/server.h"
+#include "ui/ui.h"
 
 #define MAX_KEYS 64
 
@@ -174,6 +175,7 @@ int cmd_run(int argc, char **argv) {
     if (!rc) rc = gal_jobs_new(&gopts, cat, &jobs, &eb);
     if (!rc) rc = gal_register_routes(srv, jobs); /* before api's /models/ prefix route */
     if (!rc) rc = api_register(srv, &ctx);
+    if (!rc) rc = ui_register(srv);
     if (!rc) rc = server_start(srv, &eb);
     if (rc) {
         log_error("cannot start the server: %s", err_msg(&eb));

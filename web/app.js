@@ -1,0 +1,464 @@
+// local-ai web UI: a chat view (streamed replies, conversations kept in localStorage) and a
+// models view, talking to this server's OpenAI-compatible API. No framework: the DOM is
+// built with createElement/textContent; only renderMarkdown's output (escaped first) is set
+// as HTML.
+import { renderMarkdown } from './markdown.js';
+
+const $ = (id) => document.getElementById(id);
+const STORE = { convs: 'localai.conversations', current: 'localai.current', settings: 'localai.settings', key: 'localai.apiKey' };
+
+function load(key, fallback) {
+    try { const v = JSON.parse(localStorage.getItem(key)); return v ?? fallback; } catch { return fallback; }
+}
+function save(key, v) {
+    try { localStorage.setItem(key, JSON.stringify(v)); } catch (e) { setConn('Could not save: ' + e.message); }
+}
+function el(tag, attrs = {}, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+        if (k === 'class') e.className = v;
+        else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+        else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : v);
+    }
+    for (const kid of kids) if (kid !== null && kid !== undefined) e.append(kid);
+    return e;
+}
+function setConn(text) { $('conn').textContent = text; }
+
+// ---- API: the key, errors in OpenAI's shape, 401 -> ask for a key ----
+
+class ApiError extends Error {
+    constructor(status, message) { super(message); this.status = status; }
+}
+
+function authHeaders() {
+    const key = load(STORE.key, '');
+    return key ? { Authorization: 'Bearer ' + key } : {};
+}
+
+async function errorFrom(res) {
+    let msg = res.status + ' ' + res.statusText;
+    try {
+        const text = await res.text();
+        try { const j = JSON.parse(text); msg = j?.error?.message || j?.message || text || msg; } catch { if (text) msg = text; }
+    } catch { /* keep the status line */ }
+    return new ApiError(res.status, msg);
+}
+
+async function api(path, opts = {}) {
+    const res = await fetch(path, { ...opts, headers: { ...(opts.headers || {}), ...authHeaders() } });
+    if (!res.ok) {
+        const err = await errorFrom(res);
+        if (res.status === 401) askKey(err.message);
+        throw err;
+    }
+    return res;
+}
+
+let keyWaiters = [];
+// Ask for a key: after a 401 (message: why), or when the user asks to change it (manual).
+function askKey(message, manual = false) {
+    const d = $('key-dialog');
+    const hadKey = !!load(STORE.key, '') && !manual;
+    $('key-cancel').hidden = !manual;
+    $('key-forget').hidden = !manual;
+    $('key-error').hidden = !hadKey;
+    $('key-error').textContent = hadKey ? 'The server refused this key: ' + message : '';
+    $('key-input').value = '';
+    if (!d.open) d.showModal();
+    $('key-input').focus();
+    return new Promise((resolve) => keyWaiters.push(resolve));
+}
+$('key-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const key = $('key-input').value.trim();
+    if (!key) return;
+    save(STORE.key, key);
+    $('key-dialog').close();
+    const w = keyWaiters; keyWaiters = [];
+    w.forEach((f) => f());
+    refreshModels();
+});
+$('key-dialog').addEventListener('cancel', (e) => { if ($('key-cancel').hidden) e.preventDefault(); });
+$('key-cancel').addEventListener('click', () => $('key-dialog').close());
+$('key-forget').addEventListener('click', () => {
+    localStorage.removeItem(STORE.key);
+    $('key-dialog').close();
+    refreshModels();
+});
+$('key-btn').addEventListener('click', () => askKey('', true));
+function showKeyButton() { $('key-btn').hidden = !load(STORE.key, ''); }
+
+// ---- models ----
+
+let models = [];
+
+async function refreshModels() {
+    $('models-status').textContent = 'Loading…';
+    try {
+        const res = await api('/v1/models');
+        const j = await res.json();
+        models = Array.isArray(j.data) ? j.data : [];
+        setConn(models.length + (models.length === 1 ? ' model' : ' models'));
+        $('models-status').textContent = models.length ? '' : 'No models found in the models directory.';
+    } catch (e) {
+        models = [];
+        setConn(e.status === 401 ? 'API key needed' : 'Server unreachable');
+        $('models-status').textContent = 'Could not list the models: ' + e.message;
+    }
+    renderModelSelect();
+    renderModels();
+    showKeyButton();
+}
+
+function renderModelSelect() {
+    const sel = $('model');
+    const want = settings.model;
+    sel.replaceChildren(...models.map((m) => el('option', { value: m.id }, m.id)));
+    if (want && !models.some((m) => m.id === want)) sel.append(el('option', { value: want }, want + ' (not listed)'));
+    if (want) sel.value = want;
+    else if (models.length) { settings.model = models[0].id; save(STORE.settings, settings); sel.value = settings.model; }
+}
+
+function fmtValue(k, v) {
+    if (k === 'created' && typeof v === 'number') return v ? new Date(v * 1000).toLocaleString() : '—';
+    if (v !== null && typeof v === 'object') return JSON.stringify(v);
+    return String(v);
+}
+
+function renderModels() {
+    const list = $('models-list');
+    list.replaceChildren(...models.map((m) => {
+        const dl = el('dl');
+        for (const [k, v] of Object.entries(m)) {
+            if (k === 'id') continue;
+            dl.append(el('dt', {}, k), el('dd', {}, fmtValue(k, v)));
+        }
+        return el('div', { class: 'card model' }, el('h2', {}, m.id), dl,
+            el('button', { type: 'button', class: 'primary', onclick: () => { setSetting('model', m.id); renderModelSelect(); location.hash = '#/chat'; } }, 'Chat with this model'));
+    }));
+}
+$('refresh-models').addEventListener('click', refreshModels);
+
+// ---- settings ----
+
+const settings = load(STORE.settings, {});
+function setSetting(k, v) { settings[k] = v; save(STORE.settings, settings); }
+for (const id of ['temperature', 'top_p', 'max_tokens', 'system']) {
+    const input = $(id);
+    input.value = settings[id] ?? '';
+    input.addEventListener('input', () => setSetting(id, input.value));
+}
+$('model').addEventListener('change', () => {
+    setSetting('model', $('model').value);
+    if (!current()?.messages.length) renderMessages(); // the empty view names the model
+});
+
+// ---- conversations ----
+
+let convs = load(STORE.convs, []);
+if (!Array.isArray(convs)) convs = [];
+let currentId = load(STORE.current, null);
+
+const newId = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
+function current() { return convs.find((c) => c.id === currentId); }
+function persist() { save(STORE.convs, convs); save(STORE.current, currentId); }
+
+function newConversation() {
+    const c = { id: newId(), title: 'New chat', messages: [], updated: Date.now() };
+    convs.unshift(c);
+    currentId = c.id;
+    persist();
+    renderAll();
+    $('input').focus();
+    return c;
+}
+
+function renderConvList() {
+    const ul = $('conv-list');
+    ul.replaceChildren(...convs.map((c) => {
+        const li = el('li', { class: c.id === currentId ? 'active' : '', 'data-id': c.id });
+        const title = el('button', { type: 'button', class: 'title', title: c.title, onclick: () => { if (busy) return; currentId = c.id; persist(); renderAll(); closeSide(); } }, c.title);
+        const rename = el('button', { type: 'button', class: 'link rename', title: 'Rename', 'aria-label': 'Rename ' + c.title, onclick: () => startRename(li, c) }, '✎');
+        const del = el('button', { type: 'button', class: 'link delete', title: 'Delete', 'aria-label': 'Delete ' + c.title, onclick: () => deleteConversation(c) }, '✕');
+        li.append(title, rename, del);
+        return li;
+    }));
+}
+
+function startRename(li, c) {
+    const input = el('input', { value: c.title, 'aria-label': 'Conversation name' });
+    let done = false;
+    const finish = (keep) => {
+        if (done) return;
+        done = true;
+        if (keep && input.value.trim()) { c.title = input.value.trim(); c.renamed = true; persist(); }
+        renderConvList();
+    };
+    input.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter') { e.preventDefault(); finish(true); } else if (e.key === 'Escape') finish(false);
+    });
+    input.addEventListener('blur', () => finish(true));
+    li.replaceChildren(input);
+    input.focus();
+    input.select();
+}
+
+function deleteConversation(c) {
+    if (busy && c.id === currentId) return;
+    if (c.messages.length && !confirm('Delete "' + c.title + '"?')) return;
+    convs = convs.filter((x) => x.id !== c.id);
+    if (currentId === c.id) currentId = convs[0]?.id ?? null;
+    persist();
+    if (busy) renderConvList(); // re-rendering the messages would cut off the streaming reply
+    else renderAll();
+}
+$('new-chat').addEventListener('click', () => { if (!busy) { newConversation(); closeSide(); } });
+
+// ---- messages ----
+
+function fmtStats(s) {
+    if (!s) return null;
+    const parts = [];
+    if (s.completion_tokens !== undefined) parts.push(s.completion_tokens + ' tokens');
+    if (s.tps) parts.push(s.tps.toFixed(1) + ' tok/s');
+    if (s.prompt_tokens !== undefined) parts.push(s.prompt_tokens + ' prompt');
+    if (s.ttft_ms !== undefined) parts.push((s.ttft_ms / 1000).toFixed(2) + ' s to first token');
+    if (s.finish) parts.push(s.finish === 'stopped' ? 'stopped' : 'finish: ' + s.finish);
+    return el('span', { class: 'stats' }, parts.join(' · '));
+}
+
+function messageNode(c, m, idx) {
+    const isLast = idx === c.messages.length - 1;
+    const body = el('div', { class: 'body' });
+    if (m.role === 'assistant') body.innerHTML = renderMarkdown(m.content || '');
+    else body.textContent = m.content;
+    const tools = el('span', { class: 'tools' });
+    if (!busy && m.role === 'user') tools.append(el('button', { type: 'button', class: 'link edit-btn', onclick: () => startEdit(c, idx) }, 'Edit'));
+    if (!busy && m.role === 'assistant' && isLast) tools.append(el('button', { type: 'button', class: 'link regen-btn', onclick: () => regenerate(c) }, 'Regenerate'));
+    if (m.role === 'assistant' && m.content) tools.append(el('button', { type: 'button', class: 'link copy-msg', onclick: (e) => copyText(m.content, e.target) }, 'Copy'));
+    const meta = el('div', { class: 'meta' }, m.model ? el('span', {}, m.model) : null, fmtStats(m.stats), tools);
+    const node = el('div', { class: 'msg ' + m.role, 'data-index': idx },
+        el('div', { class: 'who' }, m.role === 'user' ? 'You' : 'Assistant'), body);
+    if (m.error) node.append(el('div', { class: 'error', role: 'alert' }, m.error));
+    node.append(meta);
+    return node;
+}
+
+function renderMessages() {
+    const box = $('messages');
+    const c = current();
+    if (!c || !c.messages.length) {
+        box.replaceChildren(el('div', { class: 'empty' }, el('p', {}, 'Start a conversation: type a message below.'),
+            el('p', {}, models.length || settings.model ? 'Model: ' + (settings.model || models[0]?.id) : '')));
+        return;
+    }
+    box.replaceChildren(...c.messages.map((m, i) => messageNode(c, m, i)));
+    box.scrollTop = box.scrollHeight;
+}
+
+function renderAll() { renderConvList(); renderMessages(); }
+
+function startEdit(c, idx) {
+    const node = $('messages').querySelector('[data-index="' + idx + '"]');
+    const ta = el('textarea', { 'aria-label': 'Edit message' });
+    ta.value = c.messages[idx].content;
+    const send = () => {
+        const text = ta.value.trim();
+        if (!text) return;
+        c.messages = c.messages.slice(0, idx);
+        c.messages.push({ role: 'user', content: text });
+        persist();
+        generate(c);
+    };
+    ta.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); } else if (e.key === 'Escape') renderMessages();
+    });
+    node.querySelector('.body').replaceChildren(el('div', { class: 'edit' }, ta,
+        el('div', { class: 'row end' }, el('button', { type: 'button', onclick: renderMessages }, 'Cancel'),
+            el('button', { type: 'button', class: 'primary save-edit', onclick: send }, 'Save & send'))));
+    node.querySelector('.meta').replaceChildren();
+    ta.focus();
+}
+
+function regenerate(c) {
+    while (c.messages.length && c.messages[c.messages.length - 1].role === 'assistant') c.messages.pop();
+    if (c.messages.length) generate(c);
+}
+
+async function copyText(text, button) {
+    try {
+        await navigator.clipboard.writeText(text);
+    } catch {
+        const ta = el('textarea');
+        ta.value = text;
+        document.body.append(ta);
+        ta.select();
+        document.execCommand('copy');
+        ta.remove();
+    }
+    if (button) { const t = button.textContent; button.textContent = 'Copied'; setTimeout(() => { button.textContent = t; }, 1200); }
+}
+$('messages').addEventListener('click', (e) => {
+    const b = e.target.closest('.code .copy');
+    if (b) copyText(b.closest('.code').querySelector('code').textContent, b);
+});
+
+// ---- sending and streaming ----
+
+let busy = false;
+let controller = null;
+
+function setBusy(b) {
+    busy = b;
+    $('send').hidden = b;
+    $('stop').hidden = !b;
+}
+
+// Read an SSE body: yields each event's data (the text after "data:"), joined across lines.
+async function* sseEvents(body) {
+    const reader = body.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
+        let end;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, end);
+            buf = buf.slice(end + 2);
+            const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+            if (data) yield data;
+        }
+    }
+}
+
+function num(id) { const v = $(id).value.trim(); return v === '' ? undefined : Number(v); }
+
+async function generate(c) {
+    const model = $('model').value || settings.model;
+    if (!model) { renderMessages(); setConn('No model to chat with'); return; }
+    const msgs = [];
+    const sys = $('system').value.trim();
+    if (sys) msgs.push({ role: 'system', content: sys });
+    for (const m of c.messages) if (m.content) msgs.push({ role: m.role, content: m.content });
+    const req = { model, messages: msgs, stream: true, stream_options: { include_usage: true } };
+    for (const k of ['temperature', 'top_p', 'max_tokens']) { const v = num(k); if (v !== undefined && !Number.isNaN(v)) req[k] = v; }
+
+    const reply = { role: 'assistant', content: '', model };
+    c.messages.push(reply);
+    c.updated = Date.now();
+    if (!c.renamed && c.title === 'New chat') {
+        const first = c.messages.find((m) => m.role === 'user');
+        if (first) c.title = first.content.replace(/\s+/g, ' ').slice(0, 40);
+    }
+    convs = [c, ...convs.filter((x) => x !== c)];
+    persist();
+    setBusy(true);
+    renderAll();
+    const node = $('messages').lastElementChild;
+    node.classList.add('streaming');
+    const bodyEl = node.querySelector('.body');
+    let pending = false;
+    const paint = () => {
+        if (pending) return;
+        pending = true;
+        requestAnimationFrame(() => {
+            pending = false;
+            const box = $('messages');
+            const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+            bodyEl.innerHTML = renderMarkdown(reply.content);
+            if (atBottom) box.scrollTop = box.scrollHeight;
+        });
+    };
+
+    controller = new AbortController();
+    const t0 = performance.now();
+    let tFirst = 0, chunks = 0, usage = null, finish = null;
+    for (let attempt = 0; ; attempt++) {
+        try {
+            const res = await fetch('/v1/chat/completions', {
+                method: 'POST', signal: controller.signal,
+                headers: { 'Content-Type': 'application/json', ...authHeaders() }, body: JSON.stringify(req),
+            });
+            if (!res.ok) {
+                const err = await errorFrom(res);
+                if (res.status === 401 && attempt === 0) { await askKey(err.message); continue; }
+                throw err;
+            }
+            for await (const data of sseEvents(res.body)) {
+                if (data === '[DONE]') break;
+                let ev;
+                try { ev = JSON.parse(data); } catch { continue; }
+                if (ev.error) throw new ApiError(0, ev.error.message || JSON.stringify(ev.error));
+                if (ev.usage) usage = ev.usage;
+                const ch = ev.choices?.[0];
+                if (ch?.delta?.content) {
+                    if (!tFirst) tFirst = performance.now();
+                    chunks++;
+                    reply.content += ch.delta.content;
+                    paint();
+                }
+                if (ch?.finish_reason) finish = ch.finish_reason;
+            }
+        } catch (e) {
+            if (e.name === 'AbortError') finish = 'stopped';
+            else reply.error = e.message ? 'Error: ' + e.message : 'Error: the request failed';
+        }
+        break;
+    }
+    const tEnd = performance.now();
+    const n = usage?.completion_tokens ?? chunks;
+    const genSecs = tFirst ? (tEnd - tFirst) / 1000 : 0;
+    reply.stats = {
+        completion_tokens: n, prompt_tokens: usage?.prompt_tokens,
+        tps: genSecs > 0 && n > 1 ? (n - 1) / genSecs : undefined,
+        ttft_ms: tFirst ? Math.round(tFirst - t0) : undefined, finish: finish || undefined,
+    };
+    if (reply.error && !reply.content) delete reply.stats;
+    controller = null;
+    setBusy(false);
+    persist();
+    renderAll();
+}
+
+function send() {
+    const text = $('input').value.trim();
+    if (!text || busy) return;
+    const c = current() || newConversation();
+    c.messages.push({ role: 'user', content: text });
+    $('input').value = '';
+    generate(c);
+}
+
+$('composer').addEventListener('submit', (e) => { e.preventDefault(); send(); });
+$('input').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
+});
+$('stop').addEventListener('click', () => controller?.abort());
+document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && controller) controller.abort(); });
+
+// ---- layout: views and the phone-sized sidebar ----
+
+function closeSide() { $('side').classList.remove('open'); }
+$('toggle-side').addEventListener('click', () => $('side').classList.toggle('open'));
+
+function route() {
+    const view = location.hash === '#/models' ? 'models' : 'chat';
+    $('view-chat').hidden = view !== 'chat';
+    $('view-models').hidden = view !== 'models';
+    $('toggle-side').hidden = view !== 'chat';
+    $('nav-chat').classList.toggle('active', view === 'chat');
+    $('nav-models').classList.toggle('active', view === 'models');
+    $('nav-chat').setAttribute('aria-current', view === 'chat' ? 'page' : 'false');
+    $('nav-models').setAttribute('aria-current', view === 'models' ? 'page' : 'false');
+    if (view === 'models') refreshModels();
+}
+window.addEventListener('hashchange', route);
+
+if (!current()) currentId = convs[0]?.id ?? null;
+renderAll();
+route();
+if (location.hash !== '#/models') refreshModels().then(renderMessages);
+document.body.dataset.ready = '1';
