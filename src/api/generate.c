@@ -528,6 +528,7 @@ void api_generate(srv_req *r, mdl_handle *h, const api_gen_req *q,
     jp.n_stops = n_stops;
     jp.n_top_logprobs = q->top_logprobs;
     jp.grammar = g->grammar;
+    jp.render_special = g->tools != NULL; /* tool-call markers are often control tokens */
     jp.notify = gen_notify;
     jp.ud = g;
 

@@ -27,6 +27,7 @@ struct sched_job {
     smp_bias *bias;
     int max_tokens;
     const grammar *grammar;
+    bool render_special;
     char **stops;
     int n_stops;
     int n_top;
@@ -237,6 +238,7 @@ int sched_submit(sched *s, const sched_job_params *p, sched_job **out, err_buf *
     j->sp.bias = j->bias;
     j->max_tokens = p->max_tokens;
     j->grammar = p->grammar;
+    j->render_special = p->render_special;
     j->n_top = p->n_top_logprobs > SMP_MAX_TOP ? SMP_MAX_TOP : p->n_top_logprobs;
     j->notify = p->notify;
     j->ud = p->ud;
@@ -349,7 +351,7 @@ static int slot_begin(sched *s, slot *sl, err_buf *eb) {
         if (!(sl->gs = gstate_new(j->grammar))) return err_set(eb, BASE_ENOMEM, "out of memory");
     }
     if (smp_stop_new((const char *const *)j->stops, j->n_stops, &sl->stop) ||
-        !(sl->dec = tok_decoder_new(s->tok, false)))
+        !(sl->dec = tok_decoder_new(s->tok, j->render_special)))
         return err_set(eb, BASE_ENOMEM, "out of memory");
     for (int i = 0; i < j->n_prompt; i++) smp_accept(sl->smp, j->prompt[i]);
     /* Prime the decoder with the last prompt token so that the first generated piece keeps

@@ -63,6 +63,10 @@ typedef struct sched_job_params {
     int n_top_logprobs;    /* -1: no logprobs; 0..SMP_MAX_TOP alternatives */
     /* Constrain the output to this grammar (borrowed: it must outlive the job), or NULL. */
     const struct grammar *grammar;
+    /* Render control tokens as their text (tool-call markers such as <|python_tag|> or
+     * [TOOL_CALLS] are control tokens in many vocabularies). End-of-generation tokens still
+     * end the job and are never rendered. */
+    bool render_special;
     void (*notify)(void *ud);
     void *ud;
 } sched_job_params;
