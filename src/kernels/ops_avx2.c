@@ -3,17 +3,11 @@
  * the remaining tail to the reference. exp and tanh are vector approximations (Cephes-style
  * polynomial for exp, tanh from exp), accurate to a few ulp; ops_test.c states the tolerances.
  */
+#include "avx2_int.h"
 #include "ops_int.h"
 
-#include <immintrin.h>
 #include <math.h>
 
-static inline float hsum8(__m256 x) {
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 static inline float hmax8(__m256 x) {
     __m128 r = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
@@ -87,7 +81,7 @@ static float sumsq(const float *x, int64_t n) {
         const __m256 v = _mm256_loadu_ps(x + i);
         a0 = _mm256_fmadd_ps(v, v, a0);
     }
-    double s = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    double s = hsum_f32x8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     for (; i < n; i++) s += (double)x[i] * x[i];
     return (float)s;
 }
@@ -131,7 +125,7 @@ void kern_softmax_avx2(float *x, int64_t n) {
         _mm256_storeu_ps(x + i, e);
         vsum = _mm256_add_ps(vsum, e);
     }
-    double sum = hsum8(vsum);
+    double sum = hsum_f32x8(vsum);
     for (; i < n; i++) {
         x[i] = expf(x[i] - max);
         sum += x[i];
@@ -218,7 +212,7 @@ float kern_dot_f32_avx2(const float *a, const float *b, int64_t n) {
         s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
     }
     for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    float s = hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    float s = hsum_f32x8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
     for (; i < n; i++) s += a[i] * b[i];
     return s;
 }
@@ -233,7 +227,7 @@ float kern_dot_f16_f32_avx2(const uint16_t *a, const float *b, int64_t n) {
         s3 = _mm256_fmadd_ps(load_f16x8(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
     }
     for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(load_f16x8(a + i), _mm256_loadu_ps(b + i), s0);
-    float s = hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    float s = hsum_f32x8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
     for (; i < n; i++) s += kern_f16_to_f32(a[i]) * b[i];
     return s;
 }
