@@ -8,7 +8,6 @@
 
 #include <math.h>
 
-
 static inline float hmax8(__m256 x) {
     __m128 r = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
     r = _mm_max_ps(r, _mm_movehl_ps(r, r));
