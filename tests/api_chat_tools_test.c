@@ -164,3 +164,41 @@ TEST(api_chat_tool_choice_required_gives_a_valid_call) {
     api_resp_free(&r);
     api_server_stop(&s);
 }
+
+/* reasoning_format "none" keeps thinking text in content; chat_template_kwargs reach the
+ * template. */
+TEST(api_chat_reasoning_format_and_template_kwargs) {
+    write_config("thinker2", "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}{% if think %}<think>{% endif %}");
+    api_server s;
+    api_server_start(&s, NULL);
+    api_resp r;
+    api_http(&s, "POST", "/v1/chat/completions",
+             "{\"model\":\"thinker2\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],\"max_tokens\":8,"
+             "\"chat_template_kwargs\":{\"think\":true}}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_NOT_NULL(api_jstr(r.json, "choices.0.message.reasoning_content"));
+    long with_think = api_jint(r.json, "usage.prompt_tokens");
+    api_resp_free(&r);
+    api_http(&s, "POST", "/v1/chat/completions",
+             "{\"model\":\"thinker2\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],\"max_tokens\":8,"
+             "\"chat_template_kwargs\":{\"think\":true},\"reasoning_format\":\"none\"}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_NULL(api_jstr(r.json, "choices.0.message.reasoning_content"));
+    ASSERT_TRUE(strlen(api_jstr(r.json, "choices.0.message.content")) > 5);
+    api_resp_free(&r);
+    api_http(&s, "POST", "/v1/chat/completions",
+             "{\"model\":\"thinker2\",\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],\"max_tokens\":8}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_CMP_INT(api_jint(r.json, "usage.prompt_tokens"), <, with_think); /* no <think> opened */
+    ASSERT_NULL(api_jstr(r.json, "choices.0.message.reasoning_content"));
+    api_resp_free(&r);
+    api_http(&s, "POST", "/v1/chat/completions",
+             "{\"model\":\"thinker2\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"reasoning_format\":\"loud\"}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 400);
+    api_resp_free(&r);
+    api_http(&s, "POST", "/v1/chat/completions",
+             "{\"model\":\"thinker2\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"chat_template_kwargs\":[1]}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 400);
+    api_resp_free(&r);
+    api_server_stop(&s);
+}

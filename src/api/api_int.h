@@ -51,6 +51,8 @@ typedef struct api_gen_req {
     json_t *messages; /* chat: normalized copy (content always a string), owned */
     json_t *tools;    /* chat: the tools the model is told about (NULL: none), owned */
     bool opens_reasoning; /* chat: the rendered prompt left a reasoning block open */
+    bool reasoning_off;   /* chat: reasoning_format "none": thinking text stays in content */
+    json_t *template_kwargs; /* chat: chat_template_kwargs, extra template variables, owned */
     struct grammar *grammar; /* response_format / grammar: owned; api_generate takes it over */
     bool tool_required;      /* tool_choice "required" or a named function */
     const char *tool_name;   /* the named function (in the arena), or NULL */

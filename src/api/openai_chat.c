@@ -19,7 +19,7 @@ static int chat_prompt(mdl_handle *h, api_gen_req *q, int32_t **ids, int *n, api
     buf text = {0};
     err_buf eb = {0};
     int rc = tmpl_render_chat(mdl_handle_tmpl(h), q->messages, q->tools, true, bos_text, eos_text,
-                              NULL, &text, &eb);
+                              q->template_kwargs, &text, &eb);
     if (rc) {
         buf_free(&text);
         return api_fail(e, rc == BASE_ENOMEM ? 500 : 400, "messages",
@@ -57,6 +57,7 @@ static void on_chat(srv_req *r, void *ud) {
         api_respond_err(r, &e);
         json_decref(q.messages);
         json_decref(q.tools);
+        json_decref(q.template_kwargs);
         grammar_free(q.grammar);
         return;
     }
@@ -69,6 +70,7 @@ static void on_chat(srv_req *r, void *ud) {
         api_respond_err(r, &e);
         json_decref(q.messages);
         json_decref(q.tools);
+        json_decref(q.template_kwargs);
         return;
     }
     if (q.tool_required && api_tool_grammar(q.tools, q.tool_name, mdl_handle_tool_format(h), &q.grammar, &e)) {
@@ -76,6 +78,7 @@ static void on_chat(srv_req *r, void *ud) {
         api_respond_err(r, &e);
         json_decref(q.messages);
         json_decref(q.tools);
+        json_decref(q.template_kwargs);
         return;
     }
     if (chat_prompt(h, &q, &ids, &n, &e)) {
@@ -88,6 +91,7 @@ static void on_chat(srv_req *r, void *ud) {
     mem_free(ids);
     json_decref(q.messages);
     json_decref(q.tools);
+    json_decref(q.template_kwargs);
 }
 
 int api_register_chat(server *s, api_ctx *ctx) {

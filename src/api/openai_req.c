@@ -302,6 +302,26 @@ static int parse_tools(json_t *root, arena *a, api_gen_req *q, api_err *e) {
     return BASE_OK;
 }
 
+/* llama.cpp's reasoning_format ("none" keeps thinking text in content; "auto", "deepseek" split
+ * it out, the default) and chat_template_kwargs (extra template variables such as
+ * enable_thinking). */
+static int parse_chat_extras(json_t *root, api_gen_req *q, api_err *e) {
+    json_t *rf = field(root, "reasoning_format");
+    if (rf) {
+        const char *v = json_string_value(rf);
+        if (!v || (strcmp(v, "none") && strcmp(v, "auto") && strcmp(v, "deepseek")))
+            return api_fail(e, 400, "reasoning_format", "'reasoning_format' must be none, auto or deepseek");
+        q->reasoning_off = !strcmp(v, "none");
+    }
+    json_t *kw = field(root, "chat_template_kwargs");
+    if (kw) {
+        if (!json_is_object(kw))
+            return api_fail(e, 400, "chat_template_kwargs", "'chat_template_kwargs' must be an object");
+        q->template_kwargs = json_deep_copy(kw);
+    }
+    return BASE_OK;
+}
+
 /* response_format ({"type": "text" | "json_object" | "json_schema", "json_schema": {"schema":
  * {...}}}) and LocalAI's / llama.cpp's "grammar" (GBNF text) become a grammar the output
  * must follow. */
@@ -345,7 +365,7 @@ static int parse_fields(json_t *root, arena *a, api_gen_req *q, api_err *e) {
     if (!json_is_string(model) || !json_string_length(model))
         return api_fail(e, 400, "model", "'model' must be a non-empty string");
     q->model = json_string_value(model);
-    if (q->kind == API_CHAT ? parse_messages(root, a, q, e) || parse_tools(root, a, q, e)
+    if (q->kind == API_CHAT ? parse_messages(root, a, q, e) || parse_tools(root, a, q, e) || parse_chat_extras(root, q, e)
                             : parse_prompt(root, a, q, e))
         return BASE_EINVAL;
     long long v = 0;
@@ -395,7 +415,8 @@ int api_parse_gen(api_kind kind, str_slice body, arena *a, api_gen_req *q, api_e
     if (rc) {
         json_decref(q->messages);
         json_decref(q->tools);
-        q->messages = q->tools = NULL;
+        json_decref(q->template_kwargs);
+        q->messages = q->tools = q->template_kwargs = NULL;
         grammar_free(q->grammar);
         q->grammar = NULL;
         json_decref(root);
@@ -413,7 +434,8 @@ int api_parse_gen(api_kind kind, str_slice body, arena *a, api_gen_req *q, api_e
     if (oom) {
         json_decref(q->messages);
         json_decref(q->tools);
-        q->messages = q->tools = NULL;
+        json_decref(q->template_kwargs);
+        q->messages = q->tools = q->template_kwargs = NULL;
         grammar_free(q->grammar);
         q->grammar = NULL;
         return api_fail(e, 500, NULL, "out of memory");

@@ -290,3 +290,32 @@ TEST(models_registry_concurrent_acquire) {
     mdl_registry_free(r);
     ASSERT_EQ_INT(loads, unloads);
 }
+
+/* "template: NAME" picks a built-in chat template (chat/chat.h) for a model without one. */
+TEST(models_config_builtin_template_by_name) {
+    const char *dir = test_tmpdir();
+    char path[512], yaml[8192], stories[4096];
+    ASSERT_NOT_NULL(realpath(test_shared_file("testdata/llm/stories260K.gguf"), stories));
+    snprintf(path, sizeof path, "%s/l3.yaml", dir);
+    FILE *f = fopen(path, "w");
+    ASSERT_NOT_NULL(f);
+    snprintf(yaml, sizeof yaml, "name: l3\nparameters:\n  model: %s\ntemplate: llama3\n", stories);
+    fputs(yaml, f);
+    fclose(f);
+    mdl_registry_params p = mdl_registry_default_params();
+    p.models_path = dir;
+    mdl_registry *r;
+    err_buf eb = {0};
+    ASSERT_OK(mdl_registry_open(&p, &r, &eb), &eb);
+    mdl_handle *h;
+    ASSERT_OK(mdl_acquire(r, "l3", &h, &eb), &eb);
+    json_t *msgs = json_loads("[{\"role\":\"user\",\"content\":\"Hi\"}]", 0, NULL);
+    buf out = {0};
+    ASSERT_OK(tmpl_render_chat(mdl_handle_tmpl(h), msgs, NULL, true, "<s>", "</s>", NULL, &out, &eb), &eb);
+    ASSERT_CONTAINS(out.data, "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>");
+    ASSERT_CONTAINS(out.data, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    buf_free(&out);
+    json_decref(msgs);
+    mdl_release(h);
+    mdl_registry_free(r);
+}

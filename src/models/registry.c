@@ -303,6 +303,9 @@ static void make_room_locked(mdl_registry *r) {
 
 static int load_template(mdl_handle *e, err_buf *eb) {
     const char *src = e->cfg->template_text;
+    /* A config may name a built-in template ("template: llama3"): for models whose GGUF
+     * carries none, or a wrong one. */
+    if (src && !strchr(src, '{') && chat_template_builtin(src)) src = chat_template_builtin(src);
     size_t len = src ? strlen(src) : 0;
     str_slice gs;
     err_buf ignore = {0};
