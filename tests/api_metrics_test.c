@@ -36,11 +36,13 @@ TEST(api_metrics_counts_requests_and_tokens) {
     api_resp_free(&r);
 
     /* A request is counted when its connection completes, which may be just after the client
-     * has the response: poll (bounded) until the 404 shows. */
+     * has the response: poll (bounded) until the completion (2xx) and the 404 both show. */
     for (int tries = 0;; tries++) {
         api_http(&s, "GET", "/metrics", NULL, NULL, &r);
         ASSERT_EQ_INT(r.status, 200);
-        if (strstr(r.body.data, "localai_http_requests_total{code=\"4xx\"} 1\n") || tries == 100) break;
+        if ((strstr(r.body.data, "localai_http_requests_total{code=\"4xx\"} 1\n") &&
+             metric(r.body.data, "localai_http_requests_total") >= 2) || tries == 100)
+            break;
         api_resp_free(&r);
         usleep(20000);
     }
