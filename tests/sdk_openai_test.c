@@ -20,13 +20,14 @@ TEST(sdk_openai_node_client) {
     snprintf(link, sizeof link, "%s/bert.gguf", test_tmpdir());
     ASSERT_EQ_INT(symlink(bert, link), 0);
     api_server s;
-    api_server_start(&s, NULL);
+    const char *flags[] = {"--parallel", "4", NULL};
+    api_server_start(&s, flags);
     char *argv[] = {node, "tests/sdk/openai_sdk.mjs", s.base, NULL};
     char *out, *err;
     int st = test_run(argv, NULL, &out, &err);
     printf("%s", out);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) test_fail(__FILE__, __LINE__, "SDK checks failed:\n%s%s", out, err);
-    ASSERT_CONTAINS(out, "8 of 8 SDK checks passed");
+    ASSERT_CONTAINS(out, "9 of 9 SDK checks passed");
     free(out);
     free(err);
     api_server_stop(&s);

@@ -91,6 +91,31 @@ check('a required tool call', async () => {
   assert.equal(r.choices[0].finish_reason, 'tool_calls');
 });
 
+check('16 clients streaming at once all get well-formed streams', async () => {
+  const one = async (i) => {
+    const stream = await client.chat.completions.create({
+      model: 'tiny', messages: [{ role: 'user', content: `Story ${i}` }], max_tokens: 16,
+      temperature: 1, seed: i, stream: true, stream_options: { include_usage: true } });
+    let text = '', finish = null, usage = null, roles = 0;
+    for await (const chunk of stream) {
+      assert.equal(chunk.object, 'chat.completion.chunk');
+      if (chunk.usage) usage = chunk.usage;
+      for (const c of chunk.choices) {
+        if (c.delta.role) roles++;
+        text += c.delta.content ?? '';
+        if (c.finish_reason) finish = c.finish_reason;
+      }
+    }
+    assert.equal(roles, 1);
+    assert.ok(finish === 'length' || finish === 'stop');
+    assert.ok(usage && usage.completion_tokens >= 1 && usage.completion_tokens <= 16);
+    return text;
+  };
+  const texts = await Promise.all(Array.from({ length: 16 }, (_, i) => one(i)));
+  assert.equal(texts.length, 16);
+  assert.ok(new Set(texts).size > 1, 'different seeds give different stories');
+});
+
 check('errors arrive as the SDK error classes', async () => {
   await assert.rejects(client.models.retrieve('nope'), (e) => e instanceof OpenAI.NotFoundError);
   await assert.rejects(client.chat.completions.create({ model: 'tiny', messages: msgs, temperature: 5 }),
