@@ -228,6 +228,13 @@ int llm_decode_batch(const llm_batch_item *items, int n, err_buf *eb) {
         if (items[i].logits) drv->out_idx[n_out++] = i;
     }
     forward(drv, toks, n, drv->out_idx, n_out);
+    /* Every session of the batch advances; only those with a logits item keep logits. */
+    for (int i = 0; i < n; i++) {
+        llm_session *s = items[i].s;
+        s->n_past += s->pending;
+        s->pending = 0;
+        s->n_logits = 0;
+    }
     /* Scatter the logits rows to their sessions (the driver's own row last: it is the source). */
     size_t V = (size_t)m->hp.n_vocab;
     int drv_row = -1;
@@ -240,18 +247,6 @@ int llm_decode_batch(const llm_batch_item *items, int n, err_buf *eb) {
     if (drv_row >= 0) {
         if (drv_row) memmove(drv->logits, drv->logits + (size_t)drv_row * V, V * sizeof(float));
         drv->n_logits = 1;
-    } else {
-        drv->n_logits = 0;
-    }
-    for (int i = 0; i < n; i++) {
-        llm_session *s = items[i].s;
-        s->n_past += s->pending;
-        s->pending = 0;
-        if (!items[i].logits && s != drv) {
-            bool has = false;
-            for (int j = 0; j < n; j++) has |= items[j].s == s && items[j].logits;
-            if (!has) s->n_logits = 0;
-        }
     }
     return 0;
 }
