@@ -52,42 +52,25 @@ static void on_chat(srv_req *r, void *ud) {
     api_gen_req q;
     api_err e;
     mdl_handle *h = NULL;
-    if (api_parse_gen(API_CHAT, srv_req_body(r), srv_req_arena(r), &q, &e) ||
-        api_acquire_model(ctx, q.model, &h, &e)) {
-        api_respond_err(r, &e);
-        json_decref(q.messages);
-        json_decref(q.tools);
-        json_decref(q.template_kwargs);
-        grammar_free(q.grammar);
-        return;
-    }
     int32_t *ids = NULL;
     int n = 0;
+    if (api_parse_gen(API_CHAT, srv_req_body(r), srv_req_arena(r), &q, &e) ||
+        api_acquire_model(ctx, q.model, &h, &e))
+        goto fail;
     if (q.tool_required && q.grammar) {
         api_fail(&e, 400, "tool_choice", "a required tool call cannot be combined with response_format or grammar");
-        mdl_release(h);
-        grammar_free(q.grammar);
-        api_respond_err(r, &e);
-        json_decref(q.messages);
-        json_decref(q.tools);
-        json_decref(q.template_kwargs);
-        return;
+        goto fail;
     }
-    if (q.tool_required && api_tool_grammar(q.tools, q.tool_name, mdl_handle_tool_format(h), &q.grammar, &e)) {
-        mdl_release(h);
-        api_respond_err(r, &e);
-        json_decref(q.messages);
-        json_decref(q.tools);
-        json_decref(q.template_kwargs);
-        return;
-    }
-    if (chat_prompt(h, &q, &ids, &n, &e)) {
-        mdl_release(h);
-        grammar_free(q.grammar);
-        api_respond_err(r, &e);
-    } else {
-        api_generate(r, h, &q, &ids, &n);
-    }
+    if (q.tool_required && api_tool_grammar(q.tools, q.tool_name, mdl_handle_tool_format(h), &q.grammar, &e))
+        goto fail;
+    if (chat_prompt(h, &q, &ids, &n, &e)) goto fail;
+    api_generate(r, h, &q, &ids, &n); /* takes over h and q.grammar */
+    goto done;
+fail:
+    mdl_release(h);
+    grammar_free(q.grammar);
+    api_respond_err(r, &e);
+done:
     mem_free(ids);
     json_decref(q.messages);
     json_decref(q.tools);
