@@ -423,7 +423,7 @@ static int32_t slot_sample(sched *s, slot *sl) {
  * and adds its token, then prompts fill the rest of the batch in chunks. The tokens each
  * slot adds are staged in its history past n_hist, and kept only if the pass succeeds. */
 static void sched_step(sched *s) {
-    int n = 0;
+    int n = 0, n_prompt_rows = 0;
     for (int i = 0; i < s->p.n_slots; i++) {
         slot *sl = &s->slots[i];
         sl->n_staged = 0;
@@ -452,13 +452,10 @@ static void sched_step(sched *s) {
             sl->hist[sl->n_hist + q] = t;
         }
         sl->n_staged = k;
+        n_prompt_rows += k;
     }
     if (n == 0) return;
     err_buf eb = {0};
-    int n_prompt_rows = 0;
-    for (int i = 0; i < s->p.n_slots; i++)
-        if (s->slots[i].job && s->slots[i].n_staged && s->slots[i].n_fed < s->slots[i].job->n_prompt)
-            n_prompt_rows += s->slots[i].n_staged;
     uint64_t t0 = time_now_ns();
     int rc = llm_decode_batch(s->items, n, &eb);
     double dt = (double)(time_now_ns() - t0) / 1e9;
