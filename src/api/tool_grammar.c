@@ -29,6 +29,10 @@ static json_t *call_schema(const json_t *fn, const char *args_key) {
                      "name", args_key, "additionalProperties", 0);
 }
 
+static bool is_name_char(char c) {
+    return c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 /* Copy GBNF text renaming the rule `root` to `name`, outside string literals and classes. */
 static void rename_root(const char *g, buf *out, const char *name) {
     for (const char *p = g; *p;) {
@@ -44,10 +48,7 @@ static void rename_root(const char *g, buf *out, const char *name) {
             q = q ? q : p + strlen(p);
             buf_append(out, p, (size_t)(q - p));
             p = q;
-        } else if (!strncmp(p, "root", 4) && (p == g || !(p[-1] == '-' || (p[-1] >= 'a' && p[-1] <= 'z') ||
-                                                         (p[-1] >= 'A' && p[-1] <= 'Z') || (p[-1] >= '0' && p[-1] <= '9'))) &&
-                   !(p[4] == '-' || (p[4] >= 'a' && p[4] <= 'z') || (p[4] >= 'A' && p[4] <= 'Z') ||
-                     (p[4] >= '0' && p[4] <= '9'))) {
+        } else if (!strncmp(p, "root", 4) && (p == g || !is_name_char(p[-1])) && !is_name_char(p[4])) {
             buf_append_str(out, name);
             p += 4;
         } else {
