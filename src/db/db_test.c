@@ -64,9 +64,10 @@ DB_TEST(db, params_and_nulls) {
     ASSERT_OK(db_exec(d, "INSERT INTO p (id, name, note, n) VALUES ($1, $2, $3, $4)", 4, p1,
                       &changes, &eb), &eb);
     ASSERT_EQ_INT(changes, 1);
+    /* $3 used twice (PostgreSQL wants one type for both uses). */
     const char *p2[] = {"2", "żółw", "x"};
-    ASSERT_OK(db_exec(d, "INSERT INTO p (id, name, note, n) VALUES ($1, $2, $3, $1)", 3, p2, NULL,
-                      &eb), &eb);
+    ASSERT_OK(db_exec(d, "INSERT INTO p (id, name, note, n) VALUES ($1, $2 || $3, $3, $1 + 0)",
+                      3, p2, NULL, &eb), &eb);
 
     db_res *r = NULL;
     const char *q[] = {"0"};
@@ -81,7 +82,7 @@ DB_TEST(db, params_and_nulls) {
     ASSERT_EQ_INT(db_res_i64(r, 0, 2), 0);
     ASSERT_EQ_STR(db_res_get(r, 0, 3), "9007199254740993");
     ASSERT_EQ_INT(db_res_i64(r, 0, 3), 9007199254740993LL);
-    ASSERT_EQ_STR(db_res_get(r, 1, 1), "żółw");
+    ASSERT_EQ_STR(db_res_get(r, 1, 1), "żółwx");
     ASSERT_EQ_INT(db_res_i64(r, 1, 3), 2);
     /* Out of range asks give NULL, not a crash. */
     ASSERT_NULL(db_res_get(r, 2, 0));
@@ -444,5 +445,85 @@ TEST(db_sqlite_url_forms) {
     ASSERT_OK(db_query(d, "PRAGMA journal_mode", 0, NULL, &r, &eb), &eb);
     ASSERT_EQ_STR(db_res_get(r, 0, 0), "wal");
     db_res_free(r);
+    db_close(d);
+}
+
+/* Wait until the server has no backend with this pid (pg_terminate_backend only signals). */
+static void wait_gone(db *d, int64_t pid) {
+    char arg[32];
+    snprintf(arg, sizeof arg, "%lld", (long long)pid);
+    const char *p[] = {arg};
+    for (int i = 0; i < 500; i++) {
+        db_res *r = NULL;
+        err_buf eb = {0};
+        ASSERT_OK(db_query(d, "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1", 1, p, &r,
+                           &eb), &eb);
+        int64_t n = db_res_i64(r, 0, 0);
+        db_res_free(r);
+        if (n == 0) return;
+        usleep(10000);
+    }
+    test_fail(__FILE__, __LINE__, "backend %lld did not go away", (long long)pid);
+}
+
+static int64_t kill_backend(db *killer, db *victim) {
+    int64_t pid = query_i64(victim, "SELECT pg_backend_pid()");
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%lld)::int", (long long)pid);
+    ASSERT_EQ_INT(query_i64(killer, sql), 1);
+    wait_gone(killer, pid);
+    return pid;
+}
+
+TEST(db_pg_reconnect) {
+    const char *url = test_db_url(DB_POSTGRES);
+    db *d = open_ok(url), *killer = open_ok(url);
+    exec_ok(d, "CREATE TABLE k (x INTEGER)");
+    /* The pooled connection dies while idle (a server restart looks the same): the next
+     * statement resets it and runs, instead of failing. */
+    int64_t old = kill_backend(killer, d);
+    err_buf eb = {0};
+    int64_t n = 0;
+    ASSERT_OK(db_exec(d, "INSERT INTO k VALUES (1)", 0, NULL, &n, &eb), &eb);
+    ASSERT_EQ_INT(n, 1);
+    ASSERT_NE_INT(query_i64(d, "SELECT pg_backend_pid()"), old);
+    /* The same for a transaction's BEGIN. */
+    kill_backend(killer, d);
+    db_tx *t = NULL;
+    ASSERT_OK(db_tx_begin(d, &t, &eb), &eb);
+    ASSERT_OK(db_tx_exec(t, "INSERT INTO k VALUES (2)", 0, NULL, NULL, &eb), &eb);
+    ASSERT_OK(db_tx_commit(t, &eb), &eb);
+    /* Inside a transaction nothing is retried: the loss is reported, and the connection is
+     * not put back broken. */
+    ASSERT_OK(db_tx_begin(d, &t, &eb), &eb);
+    ASSERT_OK(db_tx_exec(t, "INSERT INTO k VALUES (3)", 0, NULL, NULL, &eb), &eb);
+    db_res *r = NULL;
+    ASSERT_OK(db_tx_query(t, "SELECT pg_backend_pid()", 0, NULL, &r, &eb), &eb);
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%s)::int", db_res_get(r, 0, 0));
+    ASSERT_EQ_INT(query_i64(killer, sql), 1);
+    wait_gone(killer, db_res_i64(r, 0, 0));
+    db_res_free(r);
+    memset(&eb, 0, sizeof eb);
+    ASSERT_EQ_INT(db_tx_commit(t, &eb), BASE_EIO);
+    ASSERT_TRUE(eb.msg[0] != 0);
+    ASSERT_EQ_INT(query_i64(d, "SELECT COUNT(*) FROM k"), 2);
+    db_close(killer);
+    db_close(d);
+}
+
+TEST(db_pg_commit_after_error) {
+    /* PostgreSQL aborts a transaction at its first error; COMMIT then must not report
+     * success (the server answers ROLLBACK). */
+    db *d = open_ok(test_db_url(DB_POSTGRES));
+    exec_ok(d, "CREATE TABLE e (x INTEGER PRIMARY KEY)");
+    err_buf eb = {0};
+    db_tx *t = NULL;
+    ASSERT_OK(db_tx_begin(d, &t, &eb), &eb);
+    ASSERT_OK(db_tx_exec(t, "INSERT INTO e VALUES (1)", 0, NULL, NULL, &eb), &eb);
+    ASSERT_NE_INT(db_tx_exec(t, "INSERT INTO e VALUES (1)", 0, NULL, NULL, &eb), 0);
+    ASSERT_NE_INT(db_tx_commit(t, &eb), 0);
+    ASSERT_CONTAINS(eb.msg, "rolled back");
+    ASSERT_EQ_INT(query_i64(d, "SELECT COUNT(*) FROM e"), 0);
     db_close(d);
 }
