@@ -597,3 +597,33 @@ DB_TEST(db, auto_id_and_limit) {
     db_res_free(r);
     db_close(d);
 }
+
+TEST(db_sqlite_concurrent_first_open) {
+    /* Replicas starting together on a new file: each sets WAL mode and runs the migration;
+     * the busy timeout makes them take turns, and none fails. */
+    const char *url = test_db_url(DB_SQLITE);
+    pid_t kids[6];
+    for (int k = 0; k < 6; k++) {
+        kids[k] = fork();
+        ASSERT_CMP_INT(kids[k], >=, 0);
+        if (kids[k] == 0) {
+            db *d = NULL;
+            err_buf eb = {0};
+            int rc = db_open(&d, url, &eb);
+            if (!rc)
+                rc = db_exec_script(d, "CREATE TABLE IF NOT EXISTS m (x INTEGER);"
+                                       "INSERT INTO m VALUES (1);", &eb);
+            if (rc) fprintf(stderr, "child %d: %s\n", k, err_msg(&eb));
+            db_close(d);
+            _exit(rc ? 1 : 0);
+        }
+    }
+    for (int k = 0; k < 6; k++) {
+        int st = 0;
+        ASSERT_EQ_INT(waitpid(kids[k], &st, 0), kids[k]);
+        ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    db *d = open_ok(url);
+    ASSERT_EQ_INT(query_i64(d, "SELECT COUNT(*) FROM m"), 6);
+    db_close(d);
+}
