@@ -12,7 +12,7 @@
 
 CC      ?= cc
 ARCH    := $(shell uname -m)
-PKGS    := libmicrohttpd libpcre2-8 libcurl jansson yaml-0.1 libcrypto
+PKGS    := libmicrohttpd libpcre2-8 libcurl jansson yaml-0.1 libcrypto sqlite3 libpq
 BUILD   ?= build
 MODE    ?= release
 
