@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth_int.h"
 
@@ -154,12 +155,15 @@ static int one_json(auth *a, const char *sql, const char *id, const char *what, 
 
 void auth_audit(auth *a, const char *actor, const char *action, const char *target,
                 const char *detail) {
-    char ts[24];
-    auth_i64_str(time_unix(), ts);
-    const char *p[] = {ts, actor ? actor : "?", action, target, detail};
+    char ts[24], seq[24];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    auth_i64_str((int64_t)now.tv_sec, ts);
+    auth_i64_str((int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, seq);
+    const char *p[] = {ts, seq, actor ? actor : "?", action, target, detail};
     err_buf eb = {0};
-    if (db_exec(a->d, "INSERT INTO audit_log (time, actor, action, target, detail)"
-                      " VALUES ($1, $2, $3, $4, $5)", 5, p, NULL, &eb))
+    if (db_exec(a->d, "INSERT INTO audit_log (time, seq, actor, action, target, detail)"
+                      " VALUES ($1, $2, $3, $4, $5, $6)", 6, p, NULL, &eb))
         log_error("auth: cannot write the audit log: %s", err_msg(&eb));
 }
 

@@ -12,7 +12,7 @@
  *   auth_ticket *t;
  *   if (auth_reserve(a, who, "tiny", "/v1/chat/completions", worst_case, &t, &v)) -> v.status
  *   ... generate ...
- *   auth_settle(a, t, prompt_tokens, completion_tokens, 200);   // records usage, frees t
+ *   auth_settle(t, prompt_tokens, completion_tokens, 200);   // records usage, frees t
  *   auth_close(a);
  *
  * Modes: open (no keys anywhere), shared (static keys from LOCALAI_API_KEY: full access, no
@@ -114,8 +114,8 @@ int auth_reserve(auth *a, const auth_principal *p, const char *model, const char
                  int64_t tokens, auth_ticket **out, auth_verdict *v);
 /* Settle t to the tokens really used and commit the usage record (before the response's last
  * bytes go out). status: the HTTP status, 499 for a client that went away. Frees t. */
-int auth_settle(auth *a, auth_ticket *t, int64_t prompt_tokens, int64_t completion_tokens,
-                int status, err_buf *eb);
+int auth_settle(auth_ticket *t, int64_t prompt_tokens, int64_t completion_tokens, int status,
+                err_buf *eb);
 
 /* ---- administration (admin API and CLI share these) ----
  * JSON in and out, shaped as the admin API documents. Results are new references. Errors:

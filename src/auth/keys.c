@@ -189,7 +189,7 @@ static int principal_of(const db_res *r, arena *ar, auth_principal *p, auth_verd
 /* Count this request against rpm and requests_per_day, and note the key's last use. */
 static int count_request(auth *a, const auth_principal *p, auth_verdict *v) {
     int64_t now = time_unix();
-    char ts[24], subject[24];
+    char ts[24], subject[32];
     auth_i64_str(now, ts);
     snprintf(subject, sizeof subject, "k:%s", p->key_id);
     err_buf eb = {0};

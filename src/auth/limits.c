@@ -14,6 +14,7 @@
 #define MAX_COUNTERS 3
 
 struct auth_ticket {
+    auth *a;
     char key_id[24], user_id[24];
     bool has_key, has_user;
     char *model, *endpoint;
@@ -58,9 +59,11 @@ int auth_counter_take(db_tx *t, const char *subject, const char *kind, char unit
     int rc = db_tx_exec(t, "INSERT INTO counters (subject, kind, window_start, used)"
                            " VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING", 3, p, NULL, eb);
     int64_t changed = 0;
+    /* The casts matter on SQLite: text parameters compare above any number there. */
     if (!rc)
-        rc = db_tx_exec(t, "UPDATE counters SET used = used + $4 WHERE subject = $1 AND kind = $2"
-                           " AND window_start = $3 AND used + $4 <= $5", 5, p, &changed, eb);
+        rc = db_tx_exec(t, "UPDATE counters SET used = used + CAST($4 AS BIGINT) WHERE subject = $1"
+                           " AND kind = $2 AND window_start = CAST($3 AS BIGINT)"
+                           " AND used + CAST($4 AS BIGINT) <= CAST($5 AS BIGINT)", 5, p, &changed, eb);
     if (rc) return rc;
     if (changed == 1) return BASE_OK;
     int64_t left = auth_window_end(start, unit) - now;
@@ -95,6 +98,7 @@ int auth_reserve(auth *a, const auth_principal *p, const char *model, const char
         return BASE_ENOMEM;
     }
     t->t0_ns = time_now_ns();
+    t->a = a;
     if (p && p->key_id) {
         t->has_key = true;
         snprintf(t->key_id, sizeof t->key_id, "%s", p->key_id);
@@ -118,7 +122,7 @@ int auth_reserve(auth *a, const auth_principal *p, const char *model, const char
         {"tpd", 'd', p->lim.tokens_per_day, "tokens per day"},
         {"tpmo", 'M', p->lim.tokens_per_month, "tokens per month"},
     };
-    char subject[24];
+    char subject[32];
     snprintf(subject, sizeof subject, "k:%s", p->key_id);
     int64_t now = time_unix();
     err_buf eb = {0};
@@ -155,9 +159,10 @@ int auth_reserve(auth *a, const auth_principal *p, const char *model, const char
     return BASE_OK;
 }
 
-int auth_settle(auth *a, auth_ticket *t, int64_t prompt_tokens, int64_t completion_tokens,
-                int status, err_buf *eb) {
+int auth_settle(auth_ticket *t, int64_t prompt_tokens, int64_t completion_tokens, int status,
+                err_buf *eb) {
     if (!t) return BASE_OK;
+    auth *a = t->a;
     int64_t now = time_unix(), used = prompt_tokens + completion_tokens;
     if (t->n_counters && used > t->reserved) {
         /* The worst case was wrong: a bug, but the quota must still not be overshot. */
@@ -165,7 +170,7 @@ int auth_settle(auth *a, auth_ticket *t, int64_t prompt_tokens, int64_t completi
                   (long long)used, (long long)t->reserved);
         used = t->reserved;
     }
-    char ts[24], day[16], pt[24], ct[24], ms[24], st[24], delta[24], subject[24];
+    char ts[24], day[16], pt[24], ct[24], ms[24], st[24], delta[24], subject[32];
     auth_i64_str(now, ts);
     time_t tt = (time_t)now;
     struct tm tm;
@@ -183,8 +188,8 @@ int auth_settle(auth *a, auth_ticket *t, int64_t prompt_tokens, int64_t completi
         char ws[24];
         auth_i64_str(t->counters[i].window, ws);
         const char *p[] = {delta, subject, t->counters[i].kind, ws};
-        rc = db_tx_exec(tx, "UPDATE counters SET used = used + $1 WHERE subject = $2 AND"
-                            " kind = $3 AND window_start = $4", 4, p, NULL, eb);
+        rc = db_tx_exec(tx, "UPDATE counters SET used = used + CAST($1 AS BIGINT) WHERE subject = $2"
+                            " AND kind = $3 AND window_start = CAST($4 AS BIGINT)", 4, p, NULL, eb);
     }
     const char *u[] = {ts, day, t->has_key ? t->key_id : NULL, t->has_user ? t->user_id : NULL,
                        t->model, t->endpoint, pt, ct, ms, st};

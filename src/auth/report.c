@@ -82,7 +82,7 @@ int auth_audit_list(auth *a, int limit, json_t **out, err_buf *eb) {
     const char *p[] = {lim};
     db_res *r = NULL;
     int rc = db_query(a->d, "SELECT time, actor, action, target, detail FROM audit_log"
-                            " ORDER BY time DESC LIMIT $1", 1, p, &r, eb);
+                            " ORDER BY seq DESC LIMIT $1", 1, p, &r, eb);
     if (rc) return rc;
     json_t *data = json_array();
     for (int i = 0; i < db_res_rows(r); i++) {

@@ -28,8 +28,9 @@ static const char *const migration_1[] = {
     " user_id TEXT, model TEXT, endpoint TEXT NOT NULL, prompt_tokens BIGINT NOT NULL,"
     " completion_tokens BIGINT NOT NULL, duration_ms BIGINT NOT NULL, status INTEGER NOT NULL)",
     "CREATE INDEX usage_log_day ON usage_log (day)",
-    "CREATE TABLE audit_log (time BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
-    " target TEXT, detail TEXT)",
+    /* seq: wall-clock microseconds, to keep entries of one second in order. */
+    "CREATE TABLE audit_log (time BIGINT NOT NULL, seq BIGINT NOT NULL, actor TEXT NOT NULL,"
+    " action TEXT NOT NULL, target TEXT, detail TEXT)",
     NULL,
 };
 
