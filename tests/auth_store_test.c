@@ -4,6 +4,7 @@
  * aggregates, the audit log and the per-IP back-off.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -365,4 +366,31 @@ TEST(auth_caps_table) {
     ASSERT_EQ_INT(caps, AUTH_CAP_CHAT | AUTH_CAP_EMBEDDINGS);
     ASSERT_EQ_INT(auth_caps_parse("chat,fly", &caps, &eb), BASE_EINVAL);
     ASSERT_CONTAINS(eb.msg, "fly");
+}
+
+static void *open_close(void *ud) {
+    auth_params p = auth_default_params();
+    p.db_url = ud;
+    auth *a = NULL;
+    err_buf eb = {0};
+    intptr_t rc = auth_open(&p, &a, &eb);
+    if (rc) fprintf(stderr, "auth_open: %s\n", err_msg(&eb));
+    auth_close(a);
+    return (void *)rc;
+}
+
+DB_TEST(auth, replicas_migrate_together) {
+    /* Servers starting at once on a fresh database: each one opens, one migrates. */
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, open_close, (void *)url);
+    for (int i = 0; i < 4; i++) {
+        void *rc;
+        pthread_join(th[i], &rc);
+        ASSERT_EQ_INT((intptr_t)rc, 0);
+    }
+    auth *a = open_auth(url, 0);
+    char *k = make_key(a, "{\"name\":\"after\"}", NULL);
+    ASSERT_EQ_INT(check(a, k, "/v1/models", NULL), 0);
+    free(k);
+    auth_close(a);
 }

@@ -38,8 +38,16 @@ static const char *const *const migrations[] = {migration_1};
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof *migrations)
 
 int auth_migrate(db *d, err_buf *eb) {
-    int rc = db_exec(d, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY,"
+    /* Replicas starting together may race to create it: PostgreSQL then fails one of them
+     * with a unique violation in its catalog, and a second try finds the table. */
+    int rc = 0;
+    for (int i = 0; i < 3; i++) {
+        rc = db_exec(d, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY,"
                         " applied_at BIGINT NOT NULL)", 0, NULL, NULL, eb);
+        if (!rc) break;
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+    }
     for (int v = 1; !rc && v <= N_MIGRATIONS; v++) {
         db_tx *t;
         if ((rc = db_tx_begin(d, &t, eb))) break;
