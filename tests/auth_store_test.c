@@ -394,3 +394,33 @@ DB_TEST(auth, replicas_migrate_together) {
     free(k);
     auth_close(a);
 }
+
+DB_TEST(auth, allocation_failures_are_clean) {
+    /* Fail our allocations one by one (the database's own are its business): every call ends
+     * with an error or succeeds, and leaks nothing (make asan checks). */
+    auth *a = open_auth(url, 0);
+    char *k = make_key(a, "{\"name\":\"f\",\"tokens_per_day\":1000000}", NULL);
+    bool done = false;
+    for (long n = 0; n < 200 && !done; n++) {
+        arena *ar = arena_new(0);
+        ASSERT_NOT_NULL(ar);
+        auth_principal *p;
+        auth_verdict v;
+        auth_ticket *t = NULL;
+        mem_fail_after(n);
+        int rc = auth_check(a, k, "", "/v1/chat/completions", ar, &p, &v);
+        if (!rc) rc = auth_reserve(a, p, "tiny", "/v1/chat/completions", 10, &t, &v);
+        mem_fail_after(-1);
+        if (!rc) {
+            err_buf eb = {0};
+            ASSERT_OK(auth_settle(t, 1, 2, 200, &eb), &eb);
+            done = true;
+        } else {
+            ASSERT_TRUE(v.status == 500 || v.status == 401);
+        }
+        arena_free(ar);
+    }
+    ASSERT_TRUE(done);
+    free(k);
+    auth_close(a);
+}
