@@ -287,7 +287,7 @@ DB_TEST(auth, admin_shapes_and_audit) {
     json_decref(out);
     char id[32];
     char *k = make_key(a, "{\"name\":\"f\",\"user\":\"fay\",\"expires_in\":3600}", id);
-    make_key(a, "{\"name\":\"other\"}", NULL);
+    free(make_key(a, "{\"name\":\"other\"}", NULL));
     ASSERT_OK(auth_key_list(a, "fay", &out, &eb), &eb);
     ASSERT_EQ_INT(json_array_size(json_object_get(out, "data")), 1);
     json_t *kj = json_array_get(json_object_get(out, "data"), 0);
