@@ -125,12 +125,13 @@ static const char *adup(arena *ar, const char *s) { return s ? arena_strdup(ar, 
 
 /* Columns of the key lookup, in order. */
 enum { K_ID, K_HASH, K_PREFIX, K_NAME, K_USER, K_CAPS, K_MODELS, K_RPM, K_TPM, K_TPD, K_TPMO,
-       K_RPD, K_EXPIRES, K_REVOKED, U_NAME, U_ROLE, U_STATE, U_CAPS, U_MODELS, U_RPM, U_TPM,
+       K_RPD, K_EXPIRES, K_REVOKED, K_LAST_USED, U_NAME, U_ROLE, U_STATE, U_CAPS, U_MODELS, U_RPM, U_TPM,
        U_TPD, U_TPMO, U_RPD };
 
 static const char lookup_sql[] =
     "SELECT k.id, k.hash, k.prefix, k.name, k.user_id, k.capabilities, k.models, k.rpm, k.tpm,"
     " k.tokens_per_day, k.tokens_per_month, k.requests_per_day, k.expires_at, k.revoked_at,"
+    " k.last_used_at,"
     " u.name, u.role, u.state, u.capabilities, u.models, u.rpm, u.tpm, u.tokens_per_day,"
     " u.tokens_per_month, u.requests_per_day"
     " FROM api_keys k LEFT JOIN users u ON u.id = k.user_id WHERE k.hash = $1";
@@ -186,8 +187,9 @@ static int principal_of(const db_res *r, arena *ar, auth_principal *p, auth_verd
     return BASE_OK;
 }
 
-/* Count this request against rpm and requests_per_day, and note the key's last use. */
-static int count_request(auth *a, const auth_principal *p, auth_verdict *v) {
+/* Count this request against rpm and requests_per_day, and note the key's last use (a write
+ * at most once a second per key: last_used is what the lookup read). */
+static int count_request(auth *a, const auth_principal *p, int64_t last_used, auth_verdict *v) {
     int64_t now = time_unix();
     char ts[24], subject[32];
     auth_i64_str(now, ts);
@@ -212,7 +214,7 @@ static int count_request(auth *a, const auth_principal *p, auth_verdict *v) {
         else if (t) db_tx_rollback(t);
     }
     const char *q[] = {ts, p->key_id};
-    if (!rc)
+    if (!rc && last_used < now)
         rc = db_exec(a->d, "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND"
                            " (last_used_at IS NULL OR last_used_at < $1)", 2, q, NULL, &eb);
     if (rc) {
@@ -278,6 +280,7 @@ int auth_check(auth *a, const char *key, const char *ip, const char *path, arena
         return BASE_EPERM;
     }
     int rc = principal_of(r, ar, p, v);
+    int64_t last_used = db_res_get(r, 0, K_LAST_USED) ? db_res_i64(r, 0, K_LAST_USED) : 0;
     db_res_free(r);
     if (rc) return rc;
     unsigned cap = auth_cap_for_path(path);
@@ -286,7 +289,7 @@ int auth_check(auth *a, const char *key, const char *ip, const char *path, arena
                     "This API key may not use the '%s' capability (%s)", auth_cap_name(cap), path);
         return BASE_EPERM;
     }
-    if ((rc = count_request(a, p, v))) return rc;
+    if ((rc = count_request(a, p, last_used, v))) return rc;
     *out = p;
     return BASE_OK;
 }
