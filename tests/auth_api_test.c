@@ -351,6 +351,15 @@ DB_TEST(auth_api, keys_command) {
     ASSERT_EQ_INT(WEXITSTATUS(test_run(bad, NULL, &lout, &lerr)), 1);
     ASSERT_CONTAINS(lerr, "fly");
     free(lout), free(lerr);
+    char *ulist[] = {(char *)test_bin_path(), "users", "list", "--database", (char *)url, NULL};
+    ASSERT_EQ_INT(test_run(ulist, NULL, &lout, &lerr), 0);
+    ASSERT_CONTAINS(lout, "ops");
+    ASSERT_CONTAINS(lout, "admin");
+    free(lout), free(lerr);
+    char *frob[] = {(char *)test_bin_path(), "users", "frob", "--database", (char *)url, NULL};
+    ASSERT_EQ_INT(WEXITSTATUS(test_run(frob, NULL, &lout, &lerr)), 2);
+    ASSERT_CONTAINS(lerr, "unknown subcommand 'frob'");
+    free(lout), free(lerr);
     (void)tmp;
     api_server_stop(&s);
     free(out), free(err);

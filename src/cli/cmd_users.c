@@ -95,13 +95,13 @@ int cmd_users(int argc, char **argv) {
     const char *sub = optind < argc ? argv[optind] : NULL;
     const char *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
     if (!rc && !sub) rc = cli_usage_error(self, "no subcommand given");
+    if (!rc && strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "update") &&
+        strcmp(sub, "delete"))
+        rc = cli_usage_error(self, "unknown subcommand '%s'", sub);
     bool needs_arg = sub && strcmp(sub, "list");
     if (!rc && needs_arg && !arg) rc = cli_usage_error(self, "'%s' needs a user name", sub);
     if (!rc && optind + (needs_arg ? 2 : 1) < argc)
         rc = cli_usage_error(self, "unexpected argument '%s'", argv[optind + (needs_arg ? 2 : 1)]);
-    if (!rc && strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "update") &&
-        strcmp(sub, "delete"))
-        rc = cli_usage_error(self, "unknown subcommand '%s'", sub);
     auth *a = NULL;
     if (rc || (rc = cli_auth_open(database, data_path, NULL, 0, 0, &a))) {
         json_decref(spec);
