@@ -154,7 +154,8 @@ DB_TEST(auth, quota_reserve_settle_usage) {
     auth *a = open_auth(url, 0);
     make_user(a, "{\"name\":\"eve\"}");
     char id[32];
-    char *k = make_key(a, "{\"name\":\"q\",\"user\":\"eve\",\"tokens_per_day\":100,\"tpm\":1000}", id);
+    char *k =
+        make_key(a, "{\"name\":\"q\",\"user\":\"eve\",\"tokens_per_day\":100,\"tpm\":1000}", id);
     arena *ar = arena_new(0);
     auth_principal *p;
     auth_verdict v;
@@ -183,7 +184,8 @@ DB_TEST(auth, quota_reserve_settle_usage) {
     ASSERT_EQ_INT(json_integer_value(json_object_get(row, "requests")), 2);
     ASSERT_EQ_INT(json_integer_value(json_object_get(row, "prompt_tokens")), 15);
     ASSERT_EQ_INT(json_integer_value(json_object_get(row, "completion_tokens")), 20);
-    ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(u, "totals"), "total_tokens")), 35);
+    ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(u, "totals"), "total_tokens")),
+                  35);
     json_decref(u);
     auth_usage_filter none = {.user = "nobody"}, bad = {.since = "yesterday"};
     ASSERT_OK(auth_usage_query(a, &none, &u, &eb), &eb);
@@ -258,7 +260,8 @@ DB_TEST(auth, quota_exact_under_concurrency) {
     json_t *u;
     err_buf eb = {0};
     ASSERT_OK(auth_usage_query(a, NULL, &u, &eb), &eb);
-    ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(u, "totals"), "total_tokens")), total);
+    ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(u, "totals"), "total_tokens")),
+                  total);
     json_decref(u);
     free(k);
     auth_close(a);
