@@ -427,3 +427,19 @@ DB_TEST(auth, allocation_failures_are_clean) {
     free(k);
     auth_close(a);
 }
+
+/* Revoking the last key must lock the server, not fall back to open mode. */
+DB_TEST(auth, last_key_revoked_stays_locked) {
+    auth *a = open_auth(url, 0);
+    char id[32];
+    char *k = make_key(a, "{\"name\":\"only\"}", id);
+    ASSERT_EQ_INT(auth_get_mode(a), AUTH_MODE_MANAGED);
+    err_buf eb = {0};
+    ASSERT_OK(auth_key_revoke(a, "test", id, &eb), &eb);
+    usleep(1100 * 1000); /* past the one-second mode cache */
+    ASSERT_EQ_INT(auth_get_mode(a), AUTH_MODE_MANAGED);
+    ASSERT_EQ_INT(check(a, NULL, "/v1/chat/completions", NULL), 401);
+    ASSERT_EQ_INT(check(a, k, "/v1/chat/completions", NULL), 401);
+    free(k);
+    auth_close(a);
+}
