@@ -1,13 +1,15 @@
 /*
- * POST /v1/embeddings (and /embeddings), OpenAI's shape, for encoder (bert) models:
+ * POST /v1/embeddings (and /embeddings), OpenAI's shape, for encoder (bert) and decoder (LLM)
+ * models:
  *   {"model": M, "input": "text" | ["a", "b"] | [ids] | [[ids], [ids]],
  *    "encoding_format": "float" | "base64", "dimensions": N}
  *   -> {"object": "list", "data": [{"object": "embedding", "index": i, "embedding": [...]}],
  *       "model": M, "usage": {"prompt_tokens": n, "total_tokens": n}}
  * Texts are tokenized with the model's special tokens ([CLS] ... [SEP]); token-id inputs are
- * used as given. Vectors are pooled as the model says and L2-normalized; `dimensions`
- * truncates and normalizes again. A decoder-only model is a 400 (we do not pool a chat
- * model's hidden states: its vectors would not be useful embeddings). The request is parsed
+ * used as given. Vectors are pooled as the model says (the config's `pooling`, else the GGUF's
+ * pooling_type, else mean) and L2-normalized; `dimensions` truncates and normalizes again. A
+ * decoder's vector is its final hidden state (after the output norm, before the lm head),
+ * pooled the same way; a config with `embeddings: false` refuses. The request is parsed
  * and tokenized here, then run by the model's worker (encoder_queue.c) in chunks of up to
  * ENC_CHUNK_INPUTS / ENC_CHUNK_TOKENS, each chunk one batched forward pass.
  */
@@ -22,7 +24,7 @@
 #define ENC_MAX_INPUTS 2048
 
 int api_encoder_run(tpool *pool, const llm_model *m, const int32_t *const *in,
-                    const int *lens, int n, float *out, api_err *e) {
+                    const int *lens, int n, int pooling, float *out, api_err *e) {
     int E = llm_model_hparams(m)->n_embd;
     for (int i0 = 0; i0 < n;) {
         int cnt = 0, toks = 0;
@@ -30,7 +32,7 @@ int api_encoder_run(tpool *pool, const llm_model *m, const int32_t *const *in,
                (cnt == 0 || toks + lens[i0 + cnt] <= ENC_CHUNK_TOKENS))
             toks += lens[i0 + cnt++];
         err_buf eb = {0};
-        int rc = llm_embed(m, pool, in + i0, lens + i0, cnt, LLM_POOL_DEFAULT, true,
+        int rc = llm_embed(m, pool, in + i0, lens + i0, cnt, pooling, true,
                            out + (size_t)i0 * E, &eb);
         if (rc) return api_fail(e, rc == BASE_EINVAL ? 400 : 500, "input", "%s", err_msg(&eb));
         i0 += cnt;
@@ -178,6 +180,7 @@ typedef struct emb_job {
     json_t *root;     /* the body (the model name lives here) */
     emb_inputs in;
     int dims;
+    int pooling;
     bool b64;
 } emb_job;
 
@@ -196,7 +199,9 @@ static void emb_run(api_enc_job *base, tpool *pool) {
     api_err e = {0};
     float *vecs = mem_alloc((size_t)j->in.n * (size_t)E * sizeof *vecs);
     if (!vecs) api_fail(&e, 500, NULL, "out of memory");
-    else api_encoder_run(pool, m, (const int32_t *const *)j->in.ids, j->in.lens, j->in.n, vecs, &e);
+    else
+        api_encoder_run(pool, m, (const int32_t *const *)j->in.ids, j->in.lens, j->in.n,
+                        j->pooling, vecs, &e);
     if (e.status) {
         api_stream_err(j->st, &e);
     } else {
@@ -282,11 +287,16 @@ static void on_embeddings(srv_req *r, void *ud) {
     }
     if (api_acquire_model(ctx, json_string_value(model), &j->h, &e)) goto fail;
     const llm_model *m = mdl_handle_model(j->h);
-    api_encoder *enc = api_model_encoder(j->h);
-    if (!llm_model_is_encoder(m) || !enc) {
-        api_fail(&e, 400, "model",
-                 "The model '%s' is not an embedding model (embeddings need an encoder such as bert)",
+    const mdl_config *cfg = mdl_handle_config(j->h);
+    if (cfg->no_embeddings) {
+        api_fail(&e, 400, "model", "The model '%s' does not serve embeddings (its config says embeddings: false)",
                  json_string_value(model));
+        goto fail;
+    }
+    j->pooling = cfg->pooling;
+    api_encoder *enc = llm_model_is_encoder(m) ? api_model_encoder(j->h) : api_model_embedder(j->h, &e);
+    if (!enc) {
+        if (!e.status) api_fail(&e, 500, NULL, "the model has no embeddings worker");
         goto fail;
     }
     int E = llm_model_hparams(m)->n_embd;

@@ -139,7 +139,7 @@ static int score_cosine(tpool *pool, const llm_model *m, const tok *t, const rr_
                           i ? "a document" : "the query", lens[i], llm_model_hparams(m)->n_ctx_train);
         if (!rc) *n_tokens += lens[i];
     }
-    if (!rc) rc = api_encoder_run(pool, m, (const int32_t *const *)ids, lens, n, v, e);
+    if (!rc) rc = api_encoder_run(pool, m, (const int32_t *const *)ids, lens, n, LLM_POOL_DEFAULT, v, e);
     for (int i = 1; !rc && i < n; i++) {
         double dot = 0;
         for (int d = 0; d < E; d++) dot += (double)v[d] * v[(size_t)i * E + d];

@@ -230,11 +230,13 @@ static int encode(enc_run *r, const llm_model *m, tpool *pool, const int32_t *co
 }
 
 bool llm_model_is_encoder(const llm_model *m) { return m && m->enc; }
-int llm_model_pooling(const llm_model *m) { return m->enc ? m->enc->pooling : LLM_POOL_NONE; }
+int llm_model_pooling(const llm_model *m) { return m->enc ? m->enc->pooling : m->dec_pooling; }
 int llm_model_n_cls_out(const llm_model *m) { return m->enc ? m->enc->n_cls_out : 0; }
 
 int llm_embed(const llm_model *m, tpool *pool, const int32_t *const *inputs, const int *lens,
               int n_inputs, int pooling, bool normalize, float *out, err_buf *eb) {
+    if (!m->enc)
+        return llm_dec_embed(m, pool, inputs, lens, n_inputs, pooling, normalize, false, out, eb);
     if (m->enc && pooling == LLM_POOL_DEFAULT) {
         pooling = m->enc->pooling;
         if (pooling == LLM_POOL_NONE || pooling == LLM_POOL_RANK) pooling = LLM_POOL_MEAN;
@@ -269,6 +271,8 @@ int llm_embed(const llm_model *m, tpool *pool, const int32_t *const *inputs, con
 
 int llm_embed_tokens(const llm_model *m, tpool *pool, const int32_t *const *inputs,
                      const int *lens, int n_inputs, float *out, err_buf *eb) {
+    if (m && !m->enc)
+        return llm_dec_embed(m, pool, inputs, lens, n_inputs, LLM_POOL_NONE, false, true, out, eb);
     enc_run r;
     int rc = encode(&r, m, pool, inputs, NULL, lens, n_inputs, eb);
     if (rc) return rc;

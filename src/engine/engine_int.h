@@ -41,6 +41,7 @@ struct llm_model {
     const gguf_tensor *tok_embd, *output_norm, *output, *rope_freqs;
     llm_layer *layers;
     struct llm_encoder *enc; /* encoder architectures only (encoder_arch.c) */
+    int dec_pooling;         /* decoders: <arch>.pooling_type (LLM_POOL_NONE when absent) */
     char desc[256];
 };
 
@@ -78,6 +79,16 @@ int llm_arch_load(llm_model *m, err_buf *eb);
  * sessions' caches). q holds the roped queries (n rows of n_head*head_dim), o receives n rows
  * of n_head*head_dim. scratch is the session whose score buffers are used. */
 void llm_attention(llm_session *scratch, const llm_row *rows, int il, int n, const float *q, float *o);
+
+/* decoder_embed.c: pooled (per_token false) or per-token (true) final hidden states of a
+ * decoder, the output norm applied (what the lm head reads). Same contract as llm_embed /
+ * llm_embed_tokens. */
+int llm_dec_embed(const llm_model *m, tpool *pool, const int32_t *const *inputs,
+                  const int *lens, int n_inputs, int pooling, bool normalize, bool per_token,
+                  float *out, err_buf *eb);
+/* forward.c: run rows s->rows[0..n) (tokens[t] at s->rows[t]) through every layer, without
+ * logits; s->x then holds the last layer's residual stream of each row. */
+void llm_forward_rows(llm_session *s, const int32_t *tokens, int n);
 
 /* ---- encoders (BERT): encoder_arch.c binds, encoder.c runs ---- */
 

@@ -47,6 +47,14 @@ typedef struct mdl_config {
     int n_stopwords;
     bool f16, mmap;
     mdl_sampling sampling;
+    /* embeddings: `embeddings: false` refuses /v1/embeddings for this model (default: served);
+     * `pooling: mean|cls|last` overrides the GGUF's pooling type (LLM_POOL_DEFAULT: unset). */
+    bool no_embeddings;
+    int pooling;
+    /* reasoning: {format: none|auto|deepseek, start: "<think>", end: "</think>"}: format none
+     * keeps thinking text in content (a request's reasoning_format still wins); start / end
+     * replace the built-in reasoning markers. NULL when unset. */
+    char *reasoning_format, *reasoning_start, *reasoning_end;
 } mdl_config;
 
 /* Parse one YAML config (text[0..len)). dir is the models directory: parameters.model and a

@@ -170,6 +170,7 @@ static void scan_gguf(mdl_registry *r, DIR *d) {
         }
         cfg->model_path = path.data;
         cfg->mmap = true;
+        cfg->pooling = LLM_POOL_DEFAULT;
         if (file_claimed(r, cfg->model_path)) {
             mdl_config_free(cfg);
             continue;
