@@ -52,6 +52,7 @@ typedef struct api_gen_req {
     json_t *tools;    /* chat: the tools the model is told about (NULL: none), owned */
     bool opens_reasoning; /* chat: the rendered prompt left a reasoning block open */
     bool reasoning_off;   /* chat: reasoning_format "none": thinking text stays in content */
+    bool has_reasoning_format; /* chat: the request set reasoning_format (the config's yields) */
     json_t *template_kwargs; /* chat: chat_template_kwargs, extra template variables, owned */
     struct grammar *grammar; /* response_format / grammar: owned; api_generate takes it over */
     bool tool_required;      /* tool_choice "required" or a named function */

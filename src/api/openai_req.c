@@ -312,6 +312,7 @@ static int parse_chat_extras(json_t *root, api_gen_req *q, api_err *e) {
         if (!v || (strcmp(v, "none") && strcmp(v, "auto") && strcmp(v, "deepseek")))
             return api_fail(e, 400, "reasoning_format", "'reasoning_format' must be none, auto or deepseek");
         q->reasoning_off = !strcmp(v, "none");
+        q->has_reasoning_format = true;
     }
     json_t *kw = field(root, "chat_template_kwargs");
     if (kw) {

@@ -319,3 +319,36 @@ TEST(models_config_builtin_template_by_name) {
     mdl_release(h);
     mdl_registry_free(r);
 }
+
+TEST(models_config_embeddings_and_reasoning) {
+    mdl_config *c = parse_ok("name: a\n", "/m");
+    ASSERT_EQ_INT(c->pooling, LLM_POOL_DEFAULT);
+    ASSERT_FALSE(c->no_embeddings);
+    ASSERT_NULL(c->reasoning_format);
+    ASSERT_NULL(c->reasoning_start);
+    mdl_config_free(c);
+    c = parse_ok("name: a\nembeddings: false\npooling: last\n"
+                 "reasoning:\n  format: none\n  start: \"<reason>\"\n  end: \"</reason>\"\n", "/m");
+    ASSERT_TRUE(c->no_embeddings);
+    ASSERT_EQ_INT(c->pooling, LLM_POOL_LAST);
+    ASSERT_EQ_STR(c->reasoning_format, "none");
+    ASSERT_EQ_STR(c->reasoning_start, "<reason>");
+    ASSERT_EQ_STR(c->reasoning_end, "</reason>");
+    mdl_config_free(c);
+    c = parse_ok("name: a\nembeddings: true\npooling: CLS\nreasoning_format: deepseek\n", "/m");
+    ASSERT_FALSE(c->no_embeddings);
+    ASSERT_EQ_INT(c->pooling, LLM_POOL_CLS);
+    ASSERT_EQ_STR(c->reasoning_format, "deepseek");
+    mdl_config_free(c);
+    c = parse_ok("name: a\npooling: mean\nreasoning:\n  disable: true\n", "/m");
+    ASSERT_EQ_INT(c->pooling, LLM_POOL_MEAN);
+    ASSERT_EQ_STR(c->reasoning_format, "none");
+    mdl_config_free(c);
+    parse_fails("pooling: max\n", "'pooling': 'max' is not mean, cls or last");
+    parse_fails("embeddings: sometimes\n", "'embeddings'");
+    parse_fails("reasoning: none\n", "'reasoning' must be a mapping");
+    parse_fails("reasoning:\n  format: loud\n", "'reasoning.format': 'loud'");
+    parse_fails("reasoning_format: x\n", "'reasoning_format': 'x'");
+    parse_fails("reasoning:\n  start: \"<r>\"\n", "start and end");
+    parse_fails("reasoning:\n  start: \"\"\n  end: \"</r>\"\n", "start and end");
+}

@@ -302,6 +302,10 @@ static void make_room_locked(mdl_registry *r) {
     }
 }
 
+static bool vocab_has(void *ud, const char *text) {
+    return tok_find((const tok *)ud, text, strlen(text)) >= 0;
+}
+
 static int load_template(mdl_handle *e, err_buf *eb) {
     const char *src = e->cfg->template_text;
     /* A config may name a built-in template ("template: llama3"): for models whose GGUF
@@ -322,9 +326,25 @@ static int load_template(mdl_handle *e, err_buf *eb) {
             mem_free(z);
             return BASE_OK;
         }
-        log_warn("models: %s: chat template does not compile (%s); using ChatML", e->cfg->name,
+        log_warn("models: %s: chat template does not compile (%s)", e->cfg->name,
                  err_msg(&teb));
     }
+    /* No usable template: the built-in of the family the GGUF's vocabulary or architecture
+     * names, else ChatML. */
+    const char *why = NULL;
+    const char *fam = chat_detect_family_vocab(llm_model_hparams(e->model)->arch, vocab_has,
+                                               e->tok, &why);
+    if (fam && strcmp(fam, "chatml")) {
+        src = chat_template_builtin(fam);
+        if (src && !tmpl_compile(src, strlen(src), &e->tmpl, eb)) {
+            log_info("models: %s has no chat template; using the built-in '%s' (from its %s)",
+                     e->cfg->name, fam, why);
+            e->tool_format = (int)chat_tool_format_detect(src);
+            return BASE_OK;
+        }
+    }
+    log_info("models: %s has no chat template; using the built-in 'chatml'%s%s%s", e->cfg->name,
+             fam ? " (from its " : "", fam ? why : "", fam ? ")" : "");
     e->tool_format = (int)chat_tool_format_detect(mdl_chatml_template);
     return tmpl_compile(mdl_chatml_template, sizeof mdl_chatml_template - 1, &e->tmpl, eb);
 }
