@@ -26,7 +26,8 @@ static void add(gguf_writer *w, const char *name, const float *data, int64_t ne0
                   0);
 }
 
-static enc_tiny *write_model(const char *path, bool rank, bool nomic, uint32_t seed) {
+static enc_tiny *write_model(const char *path, bool rank, bool nomic, bool jina, bool qk_norm,
+                             uint32_t seed) {
     err_buf eb = {0};
     gguf *voc;
     ASSERT_OK(gguf_open(test_shared_file("testdata/tokenizer/ggml-vocab-bert-bge.gguf"), &voc, &eb), &eb);
@@ -39,6 +40,8 @@ static enc_tiny *write_model(const char *path, bool rank, bool nomic, uint32_t s
     m->n_vocab = (int)toks.n;
     m->rank = rank;
     m->nomic = nomic;
+    m->jina = jina;
+    m->qk_norm = qk_norm;
     gguf_close(voc);
     m->tok = malloc((size_t)m->n_vocab * ENC_E * sizeof(float));
     rng_state = seed;
@@ -54,11 +57,13 @@ static enc_tiny *write_model(const char *path, bool rank, bool nomic, uint32_t s
         fill(&m->l[l].down[0][0], ENC_F * ENC_E, 0.2f, 0), fill(m->l[l].bdown, ENC_E, 0.1f, 0);
         fill(m->l[l].n2_w, ENC_E, 0.1f, 1), fill(m->l[l].n2_b, ENC_E, 0.1f, 0);
         fill(&m->l[l].gate[0][0], ENC_F * ENC_E, 0.3f, 0);
+        fill(m->l[l].qn_w, ENC_E, 0.1f, 1), fill(m->l[l].qn_b, ENC_E, 0.1f, 0);
+        fill(m->l[l].kn_w, ENC_E, 0.1f, 1), fill(m->l[l].kn_b, ENC_E, 0.1f, 0);
     }
     fill(&m->cls[0][0], ENC_E * ENC_E, 0.3f, 0), fill(m->cls_b, ENC_E, 0.1f, 0);
     fill(m->cls_out, ENC_E, 0.5f, 0), fill(&m->cls_out_b, 1, 0.1f, 0);
 
-    const char *A = nomic ? "nomic-bert" : "bert";
+    const char *A = nomic ? "nomic-bert" : jina ? "jina-bert-v2" : "bert";
     char key[96];
 #define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, A), key)
     gguf_writer_set_str(w, "general.architecture", A);
@@ -74,7 +79,7 @@ static enc_tiny *write_model(const char *path, bool rank, bool nomic, uint32_t s
     if (nomic) gguf_writer_set_f32(w, KEY("rope.freq_base"), 1000.0f);
 #undef KEY
     add(w, "token_embd.weight", m->tok, ENC_E, m->n_vocab);
-    if (!nomic) add(w, "position_embd.weight", &m->pos[0][0], ENC_E, ENC_CTX);
+    if (!nomic && !jina) add(w, "position_embd.weight", &m->pos[0][0], ENC_E, ENC_CTX);
     add(w, "token_types.weight", &m->types[0][0], ENC_E, 2);
     add(w, "token_embd_norm.weight", m->en_w, ENC_E, 1);
     add(w, "token_embd_norm.bias", m->en_b, ENC_E, 1);
@@ -94,6 +99,15 @@ static enc_tiny *write_model(const char *path, bool rank, bool nomic, uint32_t s
             T("attn_q.bias", m->l[l].bq, ENC_E, 1);
             T("attn_k.bias", m->l[l].bk, ENC_E, 1);
             T("attn_v.bias", m->l[l].bv, ENC_E, 1);
+        }
+        if (jina) {
+            T("ffn_gate.weight", &m->l[l].gate[0][0], ENC_E, ENC_F);
+            if (qk_norm) {
+                T("attn_q_norm.weight", m->l[l].qn_w, ENC_E, 1);
+                T("attn_q_norm.bias", m->l[l].qn_b, ENC_E, 1);
+                T("attn_k_norm.weight", m->l[l].kn_w, ENC_E, 1);
+                T("attn_k_norm.bias", m->l[l].kn_b, ENC_E, 1);
+            }
         }
         T("attn_output.weight", &m->l[l].wo[0][0], ENC_E, ENC_E);
         T("attn_output.bias", m->l[l].bo, ENC_E, 1);
@@ -122,11 +136,15 @@ static enc_tiny *write_model(const char *path, bool rank, bool nomic, uint32_t s
 }
 
 enc_tiny *enc_tiny_write(const char *path, bool rank, uint32_t seed) {
-    return write_model(path, rank, false, seed);
+    return write_model(path, rank, false, false, false, seed);
+}
+
+enc_tiny *enc_tiny_write_jina(const char *path, bool qk_norm, uint32_t seed) {
+    return write_model(path, false, false, true, qk_norm, seed);
 }
 
 enc_tiny *enc_tiny_write_nomic(const char *path, uint32_t seed) {
-    return write_model(path, false, true, seed);
+    return write_model(path, false, true, false, false, seed);
 }
 
 void enc_tiny_free(enc_tiny *w) {
@@ -177,7 +195,7 @@ void enc_tiny_ref(const enc_tiny *w, const int32_t *ids, const int32_t *types, i
         int ty = types ? types[p] : 0;
         for (int i = 0; i < ENC_E; i++)
             x[p][i] = (double)w->tok[(size_t)ids[p] * ENC_E + i] + w->types[ty][i] +
-                      (w->nomic ? 0.0 : w->pos[p][i]);
+                      (w->nomic || w->jina ? 0.0 : w->pos[p][i]);
         layernorm(x[p], w->en_w, w->en_b);
     }
     int hd = ENC_E / ENC_H;
@@ -190,14 +208,21 @@ void enc_tiny_ref(const enc_tiny *w, const int32_t *ids, const int32_t *types, i
                 rope_neox(q[p], p, hd);
                 rope_neox(k[p], p, hd);
             }
+            if (w->qk_norm) {
+                layernorm(q[p], w->l[l].qn_w, w->l[l].qn_b);
+                layernorm(k[p], w->l[l].kn_w, w->l[l].kn_b);
+            }
         }
+        /* ALiBi slopes, max bias 8: 2 heads (a power of two), so head h gets 2^(-8/2 * (h+1)). */
+        double slope[ENC_H];
+        for (int h = 0; h < ENC_H; h++) slope[h] = w->jina ? pow(2.0, -8.0 / ENC_H * (h + 1)) : 0.0;
         for (int p = 0; p < n; p++)
             for (int h = 0; h < ENC_H; h++) {
                 double mx = -1e300, sum = 0;
                 for (int j = 0; j < n; j++) {
                     double s = 0;
                     for (int d = 0; d < hd; d++) s += q[p][h * hd + d] * k[j][h * hd + d];
-                    sc[j] = s / sqrt((double)hd);
+                    sc[j] = s / sqrt((double)hd) - slope[h] * fabs((double)(j - p));
                     if (sc[j] > mx) mx = sc[j];
                 }
                 for (int j = 0; j < n; j++) sum += (sc[j] = exp(sc[j] - mx));
@@ -212,7 +237,14 @@ void enc_tiny_ref(const enc_tiny *w, const int32_t *ids, const int32_t *types, i
             for (int i = 0; i < ENC_E; i++) x[p][i] += a[i];
             layernorm(x[p], w->l[l].n1_w, w->l[l].n1_b);
             linear(hbuf, &w->l[l].up[0][0], w->l[l].bup, x[p], ENC_F, ENC_E);
-            if (w->nomic) {
+            if (w->jina) {
+                double gt[ENC_F];
+                linear(gt, &w->l[l].gate[0][0], NULL, x[p], ENC_F, ENC_E);
+                for (int i = 0; i < ENC_F; i++) {
+                    double t = gt[i];
+                    hbuf[i] *= 0.5 * t * (1 + tanh(0.7978845608028654 * (t + 0.044715 * t * t * t)));
+                }
+            } else if (w->nomic) {
                 double gt[ENC_F];
                 linear(gt, &w->l[l].gate[0][0], NULL, x[p], ENC_F, ENC_E);
                 for (int i = 0; i < ENC_F; i++) hbuf[i] *= gt[i] / (1 + exp(-gt[i]));

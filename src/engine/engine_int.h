@@ -15,6 +15,7 @@ typedef enum llm_arch {
     LLM_ARCH_PHI3,
     LLM_ARCH_BERT, /* encoders: encoder_arch.c, encoder.c */
     LLM_ARCH_NOMIC_BERT,
+    LLM_ARCH_JINA_BERT_V2,
 } llm_arch;
 
 typedef enum llm_act { LLM_ACT_SILU, LLM_ACT_GELU } llm_act;
@@ -95,7 +96,9 @@ void llm_forward_rows(llm_session *s, const int32_t *tokens, int n);
 typedef struct llm_enc_layer {
     const gguf_tensor *wq, *bq, *wk, *bk, *wv, *bv; /* [E, E] and [E] */
     const gguf_tensor *wqkv, *bqkv;                 /* nomic-bert: fused [E, 3E] */
-    const gguf_tensor *w_gate;                      /* nomic-bert: SwiGLU gate [E, F] */
+    const gguf_tensor *w_gate;                      /* nomic-bert: SwiGLU gate, jina-bert-v2:
+                                                       GEGLU gate [E, F] */
+    const gguf_tensor *q_norm, *q_norm_b, *k_norm, *k_norm_b; /* jina-bert-v2: LayerNorm of q, k */
     const gguf_tensor *wo, *bo;
     const gguf_tensor *attn_norm, *attn_norm_b;     /* attn_output_norm: after the residual */
     const gguf_tensor *w_up, *b_up, *w_down, *b_down;
@@ -106,6 +109,8 @@ typedef struct llm_encoder {
     int pooling;  /* the file's llm_pooling (LLM_POOL_NONE when it has none) */
     bool causal;  /* bert.attention.causal; false for every real BERT */
     bool rope;    /* nomic-bert: NeoX RoPE on q, k instead of position embeddings */
+    bool alibi;   /* jina-bert-v2: ALiBi biases on the scores instead of position embeddings */
+    float max_alibi_bias;
     float rope_base;
     int n_types;  /* rows of token_types (0: none) */
     int n_cls_out;
@@ -114,6 +119,9 @@ typedef struct llm_encoder {
     const gguf_tensor *cls, *cls_b, *cls_out, *cls_out_b; /* rank head, optional */
     llm_enc_layer *layers;
 } llm_encoder;
+
+/* encoder.c: the ALiBi slope of each of n_head heads for max_bias, as llama.cpp computes them. */
+void llm_alibi_slopes(int n_head, float max_bias, float *out);
 
 /* Whether arch names an encoder architecture we run. */
 bool llm_enc_is_arch(const char *arch);
