@@ -19,6 +19,7 @@ typedef struct enc_tiny {
     bool nomic;                  /* nomic-bert: fused qkv, RoPE (base 1000), SwiGLU */
     bool jina;                   /* jina-bert-v2: ALiBi (max bias 8), GEGLU, no position table */
     bool qk_norm;                /* jina-bert-v2: LayerNorms of q and k */
+    bool one_type;               /* a token_types table of one row (XLM-RoBERTa) */
     float *tok;                  /* n_vocab x E */
     float pos[ENC_CTX][ENC_E], types[2][ENC_E], en_w[ENC_E], en_b[ENC_E];
     struct {
@@ -38,11 +39,21 @@ enc_tiny *enc_tiny_write(const char *path, bool rank, uint32_t seed);
 enc_tiny *enc_tiny_write_nomic(const char *path, uint32_t seed);
 /* The same as architecture jina-bert-v2 (mean pooling, ALiBi, GEGLU, optional q/k norms). */
 enc_tiny *enc_tiny_write_jina(const char *path, bool qk_norm, uint32_t seed);
+/* A bert with the tokenizer metadata of the GGUF at vocab (other than bge's: one token type,
+ * as XLM-RoBERTa models have). */
+enc_tiny *enc_tiny_write_vocab(const char *path, const char *vocab, bool rank, uint32_t seed);
 void enc_tiny_free(enc_tiny *w);
 
 /* Reference forward pass of one input: per-token outputs into out (n x E). */
 void enc_tiny_ref(const enc_tiny *w, const int32_t *ids, const int32_t *types, int n, double *out);
 /* Reference rank score of one input (the [CLS] row through the head). */
 double enc_tiny_ref_rank(const enc_tiny *w, const int32_t *ids, const int32_t *types, int n);
+
+/* Write the SentencePiece Unigram vocabulary of tests/corpus/ugm/fixture.json as a tokenizer-only
+ * GGUF ("t5", XLM-RoBERTa's special ids: <s> 0, <pad> 1, </s> 2 also the separator, <unk> 3),
+ * with or without its precompiled charsmap and the add_bos / add_eos keys. Returns the fixture
+ * (json_decref it). */
+struct json_t;
+struct json_t *enc_ugm_vocab_write(const char *path, bool with_charsmap, bool add_special_keys);
 
 #endif

@@ -258,6 +258,7 @@ void llm_alibi_slopes(int n_head, float max_bias, float *out) {
 
 bool llm_model_is_encoder(const llm_model *m) { return m && m->enc; }
 int llm_model_pooling(const llm_model *m) { return m->enc ? m->enc->pooling : m->dec_pooling; }
+int llm_model_n_token_types(const llm_model *m) { return m->enc ? m->enc->n_types : 0; }
 int llm_model_n_cls_out(const llm_model *m) { return m->enc ? m->enc->n_cls_out : 0; }
 
 int llm_embed(const llm_model *m, tpool *pool, const int32_t *const *inputs, const int *lens,

@@ -133,6 +133,8 @@ typedef enum llm_pooling {
 bool llm_model_is_encoder(const llm_model *m);
 /* The file's pooling (LLM_POOL_NONE when it names none). */
 int llm_model_pooling(const llm_model *m);
+/* Rows of the token-type table (0: none; 1: every token is type 0, as in XLM-RoBERTa). */
+int llm_model_n_token_types(const llm_model *m);
 /* Outputs of the classification head (0: the model has none, llm_rank cannot be used). */
 int llm_model_n_cls_out(const llm_model *m);
 

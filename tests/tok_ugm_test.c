@@ -11,82 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enc_util.h"
 #include "test.h"
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
-static int b64v(char c) {
-    const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const char *p = c ? strchr(a, c) : NULL;
-    return p ? (int)(p - a) : -1;
-}
-
-static size_t b64_decode(const char *s, uint8_t *out) {
-    size_t n = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (; *s && *s != '='; s++) {
-        int v = b64v(*s);
-        ASSERT_TRUE(v >= 0);
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return n;
-}
-
-/* The fixture as a GGUF vocabulary; charsmap false leaves the charsmap out. */
+/* The fixture as a GGUF vocabulary (enc_util.c); charsmap false leaves the charsmap out. */
 static tok *load_fixture(json_t **fx, bool with_charsmap, bool add_special_keys) {
-    json_error_t je;
-    json_t *d = json_load_file("tests/corpus/ugm/fixture.json", 0, &je);
-    if (!d) test_fail(__FILE__, __LINE__, "fixture: %s", je.text);
-    json_t *toks = json_object_get(d, "tokens"), *scores = json_object_get(d, "scores"),
-           *types = json_object_get(d, "types");
-    size_t n = json_array_size(toks);
-    const char **strs = malloc(n * sizeof *strs);
-    float *sc = malloc(n * sizeof *sc);
-    int32_t *ty = malloc(n * sizeof *ty);
-    for (size_t i = 0; i < n; i++) {
-        strs[i] = json_string_value(json_array_get(toks, i));
-        sc[i] = (float)json_number_value(json_array_get(scores, i));
-        ty[i] = (int32_t)json_integer_value(json_array_get(types, i));
-    }
-    const char *cm64 = json_string_value(json_object_get(d, "charsmap"));
-    uint8_t *cm = malloc(strlen(cm64));
-    size_t cm_n = b64_decode(cm64, cm);
-    gguf_writer *w = gguf_writer_new();
-    gguf_writer_set_str(w, "general.architecture", "bert");
-    gguf_writer_set_str(w, "tokenizer.ggml.model", "t5");
-    ASSERT_EQ_INT(gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", strs, n), 0);
-    ASSERT_EQ_INT(gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_VT_F32, sc, n), 0);
-    ASSERT_EQ_INT(gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VT_I32, ty, n), 0);
-    if (with_charsmap)
-        ASSERT_EQ_INT(gguf_writer_set_arr(w, "tokenizer.ggml.precompiled_charsmap", GGUF_VT_U8, cm, cm_n), 0);
-    gguf_writer_set_bool(w, "tokenizer.ggml.add_space_prefix", json_is_true(json_object_get(d, "add_space_prefix")));
-    gguf_writer_set_bool(w, "tokenizer.ggml.remove_extra_whitespaces",
-                         json_is_true(json_object_get(d, "remove_extra_whitespaces")));
-    gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 0);
-    gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
-    gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 3);
-    gguf_writer_set_u32(w, "tokenizer.ggml.padding_token_id", 1);
-    if (add_special_keys) { /* XLM-RoBERTa: <s> text </s> */
-        gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true);
-        gguf_writer_set_bool(w, "tokenizer.ggml.add_eos_token", true);
-    }
     char path[512];
     snprintf(path, sizeof path, "%s/ugm.gguf", test_tmpdir());
+    *fx = enc_ugm_vocab_write(path, with_charsmap, add_special_keys);
     err_buf eb = {0};
-    ASSERT_OK(gguf_writer_write_file(w, path, &eb), &eb);
-    gguf_writer_free(w);
     gguf *g;
     ASSERT_OK(gguf_open(path, &g, &eb), &eb);
     tok *t;
     ASSERT_OK(tok_load(g, &t, &eb), &eb);
     gguf_close(g);
-    free(strs), free(sc), free(ty), free(cm);
-    *fx = d;
     return t;
 }
 
