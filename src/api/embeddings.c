@@ -2,11 +2,13 @@
  * POST /v1/embeddings (and /embeddings), OpenAI's shape, for encoder (bert) and decoder (LLM)
  * models:
  *   {"model": M, "input": "text" | ["a", "b"] | [ids] | [[ids], [ids]],
- *    "encoding_format": "float" | "base64", "dimensions": N}
+ *    "encoding_format": "float" | "base64", "dimensions": N, "truncate": bool}
  *   -> {"object": "list", "data": [{"object": "embedding", "index": i, "embedding": [...]}],
  *       "model": M, "usage": {"prompt_tokens": n, "total_tokens": n}}
  * Texts are tokenized with the model's special tokens ([CLS] ... [SEP]); token-id inputs are
- * used as given. Vectors are pooled as the model says (the config's `pooling`, else the GGUF's
+ * used as given. A text longer than the model's context is a 400 (context_length_exceeded)
+ * unless `truncate` (the request's, else the config's `truncate: true`) cuts it to the
+ * context, keeping its closing special token. Vectors are pooled as the model says (the config's `pooling`, else the GGUF's
  * pooling_type, else mean) and L2-normalized; `dimensions` truncates and normalizes again. A
  * decoder's vector is its final hidden state (after the output norm, before the lm head),
  * pooled the same way; a config with `embeddings: false` refuses. The request is parsed
@@ -87,8 +89,8 @@ static int ids_from_json(const json_t *arr, const char *what, int n_vocab, int32
 }
 
 /* input: a string, an array of strings, an array of ids, or an array of arrays of ids. */
-static int parse_inputs(const json_t *input, const tok *t, int n_ctx, emb_inputs *in,
-                        api_err *e) {
+static int parse_inputs(const json_t *input, const tok *t, int n_ctx, bool truncate,
+                        emb_inputs *in, api_err *e) {
     memset(in, 0, sizeof *in);
     bool one = json_is_string(input) ||
                (json_is_array(input) && json_is_integer(json_array_get(input, 0)));
@@ -119,6 +121,13 @@ static int parse_inputs(const json_t *input, const tok *t, int n_ctx, emb_inputs
             return api_fail(e, 400, "input", "%s must be a string or an array of token ids", what);
         }
         if (rc) return rc;
+        if (in->lens[i] > n_ctx && truncate && json_is_string(v)) {
+            /* Keep the first n_ctx tokens; a closing special token ([SEP], </s>) stays last. */
+            int32_t last = in->ids[i][in->lens[i] - 1];
+            bool closing = last == tok_sep(t) || last == tok_eos(t);
+            in->lens[i] = n_ctx;
+            if (closing) in->ids[i][n_ctx - 1] = last;
+        }
         if (in->lens[i] > n_ctx) {
             api_fail(e, 400, "input",
                      "%s has %d tokens, more than the model's context of %d tokens", what,
@@ -309,7 +318,14 @@ static void on_embeddings(srv_req *r, void *ud) {
         }
         j->dims = (int)json_integer_value(dim);
     }
-    if (parse_inputs(input, mdl_handle_tok(j->h), llm_model_hparams(m)->n_ctx_train, &j->in, &e))
+    json_t *trunc = json_object_get(root, "truncate");
+    if (trunc && !json_is_null(trunc) && !json_is_boolean(trunc)) {
+        api_fail(&e, 400, "truncate", "'truncate' must be a boolean");
+        goto fail;
+    }
+    bool truncate = trunc && !json_is_null(trunc) ? json_is_true(trunc) : cfg->truncate;
+    if (parse_inputs(input, mdl_handle_tok(j->h), llm_model_hparams(m)->n_ctx_train, truncate,
+                     &j->in, &e))
         goto fail;
     if (api_encoder_queue(r, enc, &j->base, &j->st, &e) == 0) return; /* the worker owns j */
     emb_job_free(j);

@@ -279,6 +279,7 @@ static int read_root(cfg_reader *r, yaml_node_t *root) {
         else if (!strcmp(key, "mmap")) rc = read_bool(r, v, "mmap", &c->mmap);
         else if (!strcmp(key, "template")) rc = read_template(r, v);
         else if (!strcmp(key, "pooling")) rc = read_pooling(r, v);
+        else if (!strcmp(key, "truncate")) rc = read_bool(r, v, "truncate", &c->truncate);
         else if (!strcmp(key, "reasoning")) rc = read_reasoning(r, v);
         else if (!strcmp(key, "reasoning_format"))
             rc = read_reasoning_format(r, v, "reasoning_format");

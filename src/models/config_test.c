@@ -335,8 +335,9 @@ TEST(models_config_embeddings_and_reasoning) {
     ASSERT_EQ_STR(c->reasoning_start, "<reason>");
     ASSERT_EQ_STR(c->reasoning_end, "</reason>");
     mdl_config_free(c);
-    c = parse_ok("name: a\nembeddings: true\npooling: CLS\nreasoning_format: deepseek\n", "/m");
+    c = parse_ok("name: a\nembeddings: true\npooling: CLS\nreasoning_format: deepseek\ntruncate: yes\n", "/m");
     ASSERT_FALSE(c->no_embeddings);
+    ASSERT_TRUE(c->truncate);
     ASSERT_EQ_INT(c->pooling, LLM_POOL_CLS);
     ASSERT_EQ_STR(c->reasoning_format, "deepseek");
     mdl_config_free(c);
@@ -344,6 +345,7 @@ TEST(models_config_embeddings_and_reasoning) {
     ASSERT_EQ_INT(c->pooling, LLM_POOL_MEAN);
     ASSERT_EQ_STR(c->reasoning_format, "none");
     mdl_config_free(c);
+    parse_fails("truncate: maybe\n", "'truncate'");
     parse_fails("pooling: max\n", "'pooling': 'max' is not mean, cls or last");
     parse_fails("embeddings: sometimes\n", "'embeddings'");
     parse_fails("reasoning: none\n", "'reasoning' must be a mapping");

@@ -51,6 +51,7 @@ typedef struct mdl_config {
      * `pooling: mean|cls|last` overrides the GGUF's pooling type (LLM_POOL_DEFAULT: unset). */
     bool no_embeddings;
     int pooling;
+    bool truncate; /* `truncate: true`: embeddings cut over-long texts to the context */
     /* reasoning: {format: none|auto|deepseek, start: "<think>", end: "</think>"}: format none
      * keeps thinking text in content (a request's reasoning_format still wins); start / end
      * replace the built-in reasoning markers. NULL when unset. */
