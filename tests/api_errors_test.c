@@ -143,6 +143,48 @@ TEST(api_cors_headers_and_preflight) {
     api_server_stop(&s);
 }
 
+/* --cors-origin: a given origin, or none at all. */
+TEST(api_cors_configurable) {
+    api_server s;
+    const char *one[] = {"--cors-origin", "https://app.example", NULL};
+    api_server_start(&s, one);
+    api_resp r;
+    api_http(&s, "GET", "/v1/models", NULL, NULL, &r);
+    ASSERT_CONTAINS(r.headers.data, "Access-Control-Allow-Origin: https://app.example");
+    api_resp_free(&r);
+    api_server_stop(&s);
+}
+
+TEST(api_cors_off) {
+    api_server s;
+    api_resp r;
+    const char *none[] = {"--cors-origin", "none", NULL};
+    api_server_start(&s, none);
+    api_http(&s, "GET", "/v1/models", NULL, NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strstr(r.headers.data, "Access-Control-Allow-Origin") == NULL);
+    api_resp_free(&r);
+    api_server_stop(&s);
+}
+
+/* --max-memory below a model's size: a clear per-request error naming the budget, and the
+ * server goes on serving. */
+TEST(api_max_memory_refuses_clearly) {
+    api_server s;
+    const char *flags[] = {"--max-memory", "64K", NULL};
+    api_server_start(&s, flags);
+    api_resp r;
+    api_http(&s, "POST", "/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"a\",\"max_tokens\":1}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 500);
+    ASSERT_EQ_STR(api_jstr(r.json, "error.code"), "model_load_failed");
+    ASSERT_CONTAINS(api_jstr(r.json, "error.message"), "more than --max-memory (0.1 MiB)");
+    api_resp_free(&r);
+    api_http(&s, "GET", "/healthz", NULL, NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    api_resp_free(&r);
+    api_server_stop(&s);
+}
+
 TEST(api_run_flags_checked) {
     static const struct {
         const char *flag, *value, *msg;

@@ -71,6 +71,7 @@ int api_open(api_ctx *ctx, err_buf *eb) {
     mdl_registry_params p = mdl_registry_default_params();
     p.models_path = ctx->models_path;
     p.max_active = ctx->max_active_models;
+    p.max_memory = ctx->max_memory;
     p.on_load = start_sched;
     p.on_unload = stop_sched;
     p.ud = ctx;
@@ -118,6 +119,11 @@ int api_acquire_model(api_ctx *ctx, const char *name, mdl_handle **out, api_err 
     if (rc == BASE_ENOTFOUND) {
         api_fail(e, 404, "model", "The model '%s' does not exist", name);
         e->code = "model_not_found";
+    } else if (rc == BASE_EBUSY) {
+        /* The memory budget is held by models in use: a later try may succeed. */
+        api_fail(e, 503, "model", "The model '%s' cannot be loaded now: %s", name, err_msg(&eb));
+        e->type = "server_error";
+        e->code = "model_busy";
     } else if (rc) {
         api_fail(e, 500, "model", "The model '%s' could not be loaded: %s", name, err_msg(&eb));
         e->code = "model_load_failed";

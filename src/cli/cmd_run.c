@@ -2,8 +2,10 @@
  * `local-ai run`: start the API server and serve until SIGINT or SIGTERM.
  * Flags win over the LOCALAI_* environment variables, which win over the defaults.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -34,6 +36,12 @@ void cmd_run_usage(FILE *f) {
             "  --max-active-models N models kept loaded at most; the least recently used\n"
             "                        idle one is unloaded [LOCALAI_MAX_ACTIVE_MODELS]\n"
             "                        (default 0: no limit)\n"
+            "  --max-memory SIZE     model files kept loaded at most, in bytes or with K, M,\n"
+            "                        G (e.g. 8G); least recently used idle models are\n"
+            "                        unloaded to fit [LOCALAI_MAX_MEMORY] (default 0: no limit)\n"
+            "  --cors-origin ORIGIN  Access-Control-Allow-Origin sent with every response;\n"
+            "                        'none' sends no CORS headers [LOCALAI_CORS_ORIGIN]\n"
+            "                        (default *)\n"
             "  --api-key KEY[,KEY]   require one of these keys as a Bearer token\n"
             "                        [LOCALAI_API_KEY] (default: none, the API is open)\n"
             "  --galleries LIST      extra gallery indexes, comma-separated URLs or files\n"
@@ -44,6 +52,26 @@ void cmd_run_usage(FILE *f) {
 }
 
 /* Split a comma-separated key list in place. */
+/* "8G", "512M", "1048576": a byte count (K, M, G, T are powers of 1024). */
+static int parse_size(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno || *s == '-') return BASE_EINVAL;
+    int shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: break;
+    }
+    if ((*end == 'B' || *end == 'b') && shift) end++;
+    if (*end || (shift && v > (UINT64_MAX >> shift))) return BASE_EINVAL;
+    *out = (uint64_t)v << shift;
+    return BASE_OK;
+}
+
 static int split_keys(char *s, const char **keys) {
     int n = 0;
     for (char *save = NULL, *t = strtok_r(s, ",", &save); t && n < MAX_KEYS;
@@ -62,11 +90,13 @@ int cmd_run(int argc, char **argv) {
     const char *parallel_s = cli_env("LOCALAI_PARALLEL", NULL);
     const char *ctx_s = cli_env("LOCALAI_CONTEXT_SIZE", NULL);
     const char *max_models_s = cli_env("LOCALAI_MAX_ACTIVE_MODELS", NULL);
+    const char *max_mem_s = cli_env("LOCALAI_MAX_MEMORY", NULL);
+    const char *cors = cli_env("LOCALAI_CORS_ORIGIN", "*");
     const char *queue_s = cli_env("LOCALAI_QUEUE_SIZE", NULL);
     const char *galleries = cli_env("LOCALAI_GALLERIES", NULL);
 
     enum { OPT_ADDRESS = 1, OPT_MODELS, OPT_THREADS, OPT_KEY, OPT_LOG, OPT_PARALLEL, OPT_CTX,
-           OPT_MAX_MODELS, OPT_QUEUE, OPT_GALLERIES };
+           OPT_MAX_MODELS, OPT_QUEUE, OPT_GALLERIES, OPT_MAX_MEM, OPT_CORS };
     static const struct option opts[] = {
         {"address", required_argument, NULL, OPT_ADDRESS},
         {"models-path", required_argument, NULL, OPT_MODELS},
@@ -76,6 +106,8 @@ int cmd_run(int argc, char **argv) {
         {"parallel", required_argument, NULL, OPT_PARALLEL},
         {"context-size", required_argument, NULL, OPT_CTX},
         {"max-active-models", required_argument, NULL, OPT_MAX_MODELS},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEM},
+        {"cors-origin", required_argument, NULL, OPT_CORS},
         {"queue-size", required_argument, NULL, OPT_QUEUE},
         {"galleries", required_argument, NULL, OPT_GALLERIES},
         {"help", no_argument, NULL, 'h'},
@@ -94,6 +126,8 @@ int cmd_run(int argc, char **argv) {
         case OPT_PARALLEL: parallel_s = optarg; break;
         case OPT_CTX: ctx_s = optarg; break;
         case OPT_MAX_MODELS: max_models_s = optarg; break;
+        case OPT_MAX_MEM: max_mem_s = optarg; break;
+        case OPT_CORS: cors = optarg; break;
         case OPT_QUEUE: queue_s = optarg; break;
         case OPT_GALLERIES: galleries = optarg; break;
         case 'h': cmd_run_usage(stdout); return 0;
@@ -118,6 +152,10 @@ int cmd_run(int argc, char **argv) {
         return cli_usage_error(self, "bad max active models '%s' (0..1024)", max_models_s);
     if (queue_s && cli_parse_uint(queue_s, 1, 1u << 20, &queue))
         return cli_usage_error(self, "bad queue size '%s' (1..1048576)", queue_s);
+    uint64_t max_mem = 0;
+    if (max_mem_s && parse_size(max_mem_s, &max_mem))
+        return cli_usage_error(self, "bad max memory '%s' (bytes, or a number with K, M or G)", max_mem_s);
+    if (!*cors) return cli_usage_error(self, "empty --cors-origin (use 'none' to send no CORS headers)");
 
     err_buf eb = {0};
     char host[256];
@@ -164,9 +202,10 @@ int cmd_run(int argc, char **argv) {
     api_ctx ctx = {.models_path = models_path, .api_keys = keys, .n_api_keys = n_keys,
                    .parallel = (int)parallel, .context_size = (int)ctx_size,
                    .threads = (int)threads, .max_active_models = (int)max_models,
-                   .queue_size = (int)queue};
+                   .queue_size = (int)queue, .max_memory = max_mem};
     server_params sp = server_default_params();
     sp.address = address;
+    sp.cors_origin = strcmp(cors, "none") ? cors : NULL;
     sp.api_keys = keys;
     sp.n_api_keys = n_keys;
     server *srv = NULL;

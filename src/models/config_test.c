@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -353,4 +354,49 @@ TEST(models_config_embeddings_and_reasoning) {
     parse_fails("reasoning_format: x\n", "'reasoning_format': 'x'");
     parse_fails("reasoning:\n  start: \"<r>\"\n", "start and end");
     parse_fails("reasoning:\n  start: \"\"\n  end: \"</r>\"\n", "start and end");
+}
+
+/* --max-memory: idle models are unloaded (least recently used first) so the files loaded fit
+ * the budget; busy ones are not, and then the new model is refused (EBUSY) rather than
+ * going over; a model larger than the whole budget is refused outright. */
+TEST(models_registry_max_memory) {
+    struct stat st1, st2;
+    ASSERT_EQ_INT(stat(test_shared_file("testdata/llm/stories260K.gguf"), &st1), 0);
+    ASSERT_EQ_INT(stat(test_shared_file("golden/models/llama-F32.gguf"), &st2), 0);
+    mdl_registry_params p = mdl_registry_default_params();
+    p.models_path = make_dir();
+    p.max_memory = (uint64_t)st1.st_size + (uint64_t)st2.st_size - 1; /* not both at once */
+    p.on_load = count_load;
+    p.on_unload = count_unload;
+    mdl_registry *r;
+    err_buf eb = {0};
+    ASSERT_OK(mdl_registry_open(&p, &r, &eb), &eb);
+    mdl_handle *a, *b;
+    ASSERT_OK(mdl_acquire(r, "stories", &a, &eb), &eb);
+    mdl_release(a);
+    ASSERT_OK(mdl_acquire(r, "bare", &b, &eb), &eb); /* stories is idle: unloaded */
+    ASSERT_EQ_INT(unloads, 1);
+    ASSERT_EQ_INT(mdl_registry_n_loaded(r), 1);
+    eb = (err_buf){0};
+    ASSERT_EQ_INT(mdl_acquire(r, "stories", &a, &eb), BASE_EBUSY); /* bare is in use */
+    ASSERT_NULL(a);
+    ASSERT_CONTAINS(eb.msg, "--max-memory");
+    ASSERT_EQ_INT(mdl_registry_n_loaded(r), 1);
+    mdl_release(b);
+    ASSERT_OK(mdl_acquire(r, "stories", &a, &eb), &eb); /* now bare can go */
+    ASSERT_EQ_INT(unloads, 2);
+    ASSERT_EQ_INT(mdl_registry_n_loaded(r), 1);
+    mdl_release(a);
+    mdl_registry_free(r);
+
+    /* A budget below one model's size. */
+    unloads = loads = 0;
+    p.models_path = test_tmpdir();
+    p.max_memory = (uint64_t)st1.st_size / 2;
+    ASSERT_OK(mdl_registry_open(&p, &r, &eb), &eb);
+    eb = (err_buf){0};
+    ASSERT_EQ_INT(mdl_acquire(r, "stories", &a, &eb), BASE_ENOMEM);
+    ASSERT_CONTAINS(eb.msg, "more than --max-memory");
+    ASSERT_EQ_INT(loads, 0);
+    mdl_registry_free(r);
 }

@@ -1,7 +1,8 @@
 /*
  * models: the models directory, its LocalAI-style YAML configs, and the registry that loads
  * models lazily, keeps them loaded, and unloads the least recently used one when more than
- * max_active are loaded (never one that a request is using).
+ * max_active are loaded or their files would exceed max_memory bytes (never one that a
+ * request is using).
  *
  * Every *.yaml / *.yml file in the directory describes one model (name, backend,
  * parameters.model, context_size, sampling defaults ...). Every *.gguf file no config points
@@ -73,6 +74,10 @@ typedef struct mdl_handle mdl_handle;
 typedef struct mdl_registry_params {
     const char *models_path; /* borrowed for the registry's life */
     int max_active;          /* loaded models at most; 0: no limit */
+    uint64_t max_memory;     /* bytes of model files loaded at most; 0: no limit. Idle models
+                                are unloaded, least recently used first, to fit a new one;
+                                mdl_acquire fails with BASE_ENOMEM for a model larger than the
+                                budget and BASE_EBUSY when busy models hold the rest */
     /* Called (under no registry lock, on the loading thread) once a model is loaded, to attach
      * per-model state such as its scheduler; *attach is kept with the model. on_unload gets it
      * back before the model is freed. Both may be NULL. */
