@@ -185,6 +185,28 @@ TEST(api_max_memory_refuses_clearly) {
     api_server_stop(&s);
 }
 
+/* The request log: method, path, status, latency and, for generation, the tokens. */
+TEST(api_request_log_has_tokens) {
+    api_server s;
+    api_server_start(&s, NULL);
+    api_resp r;
+    api_http(&s, "POST", "/v1/completions",
+             "{\"model\":\"tiny\",\"prompt\":[1,400,300],\"max_tokens\":4,\"temperature\":0}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    long out = api_jint(r.json, "usage.completion_tokens");
+    api_resp_free(&r);
+    char line[1024], want[64];
+    ASSERT_EQ_INT(test_wait_line(s.fd, "POST /v1/completions 200", 5000, line, sizeof line), 0);
+    snprintf(want, sizeof want, " ms tokens 3 in, %ld out", out);
+    ASSERT_CONTAINS(line, want);
+    api_http(&s, "GET", "/v1/models", NULL, NULL, &r);
+    api_resp_free(&r);
+    ASSERT_EQ_INT(test_wait_line(s.fd, "GET /v1/models 200", 5000, line, sizeof line), 0);
+    ASSERT_TRUE(strstr(line, "tokens") == NULL);
+    ASSERT_CONTAINS(line, " ms");
+    api_server_stop(&s);
+}
+
 TEST(api_run_flags_checked) {
     static const struct {
         const char *flag, *value, *msg;

@@ -237,6 +237,7 @@ static void emb_run(api_enc_job *base, tpool *pool) {
         json_object_set_new(resp, "data", data);
         json_object_set(resp, "model", json_object_get(j->root, "model"));
         json_object_set_new(resp, "usage", usage);
+        srv_stream_set_tokens(j->st, j->in.total, 0);
         api_stream_json(j->st, 200, resp);
         json_decref(resp);
     }

@@ -81,6 +81,7 @@ static json_t *usage_object(gen *g) {
         if (first) prompt += g->ch[i].n_prompt, cached += g->ch[i].n_cached;
         completion += g->ch[i].n_gen;
     }
+    srv_stream_set_tokens(g->st, prompt, completion);
     json_t *u = json_object();
     json_object_set_new(u, "prompt_tokens", json_integer(prompt));
     json_object_set_new(u, "completion_tokens", json_integer(completion));
