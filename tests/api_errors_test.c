@@ -207,6 +207,30 @@ TEST(api_request_log_has_tokens) {
     api_server_stop(&s);
 }
 
+/* JSON nested deeper than 128 levels is refused before parsing; 100 levels parse. */
+TEST(api_json_nesting_limit) {
+    api_server s;
+    api_server_start(&s, NULL);
+    for (int depth = 100; depth <= 200; depth += 100) {
+        buf b = {0};
+        buf_append_str(&b, "{\"model\":\"tiny\",\"prompt\":\"[[{\",\"user\":\"x\",\"x\":");
+        for (int i = 0; i < depth; i++) buf_append_str(&b, "[");
+        for (int i = 0; i < depth; i++) buf_append_str(&b, "]");
+        buf_append_str(&b, ",\"max_tokens\":1}");
+        api_resp r;
+        api_http(&s, "POST", "/v1/completions", b.data, NULL, &r);
+        if (depth == 100) {
+            ASSERT_EQ_INT(r.status, 200); /* brackets inside strings do not count */
+        } else {
+            ASSERT_EQ_INT(r.status, 400);
+            ASSERT_CONTAINS(api_jstr(r.json, "error.message"), "nested deeper than 128 levels");
+        }
+        api_resp_free(&r);
+        buf_free(&b);
+    }
+    api_server_stop(&s);
+}
+
 TEST(api_run_flags_checked) {
     static const struct {
         const char *flag, *value, *msg;
