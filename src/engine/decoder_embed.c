@@ -7,7 +7,8 @@
  * Several inputs run in one forward pass: each input gets a small session of its own (its KV
  * cache holds only its tokens, so attention never crosses inputs) and the rows of all of them
  * go through the driver session's scratch together, n_batch rows at a time. Inputs are taken
- * in groups of at most DEC_GROUP_TOKENS tokens to bound the KV memory of one group. Scratch is
+ * in groups of at most DEC_GROUP_TOKENS tokens (fewer for big models: DEC_GROUP_KV_BYTES) to
+ * bound the KV memory of one group; a longer input is a group of its own. Scratch is
  * allocated per call, like the encoder's: the model stays read-only.
  */
 #include <math.h>
@@ -16,6 +17,7 @@
 #include "engine_int.h"
 
 #define DEC_GROUP_TOKENS 2048
+#define DEC_GROUP_KV_BYTES (256u << 20) /* F32 KV memory of one group at most (big models) */
 #define DEC_MAX_BATCH 512
 
 static const float *fdata(const gguf_tensor *t) { return (const float *)t->data; }
@@ -133,10 +135,14 @@ int llm_dec_embed(const llm_model *m, tpool *pool, const int32_t *const *inputs,
     int rc = check(m, inputs, lens, n_inputs, pooling, per_token, eb);
     if (rc) return rc;
     size_t E = (size_t)m->hp.n_embd, row = 0;
+    size_t kv_per_token = (size_t)m->hp.n_layer * (size_t)m->hp.n_head_kv * (size_t)m->hp.head_dim * 2 * sizeof(float);
+    long group = (long)(DEC_GROUP_KV_BYTES / (kv_per_token ? kv_per_token : 1));
+    if (group > DEC_GROUP_TOKENS) group = DEC_GROUP_TOKENS;
+    if (group < 64) group = 64;
     for (int i0 = 0; i0 < n_inputs;) {
         int i1 = i0;
         long toks = 0;
-        while (i1 < n_inputs && (i1 == i0 || toks + lens[i1] <= DEC_GROUP_TOKENS))
+        while (i1 < n_inputs && (i1 == i0 || toks + lens[i1] <= group))
             toks += lens[i1++];
         float *dst = out + (per_token ? row : (size_t)i0) * E;
         if ((rc = run_group(m, pool, inputs, lens, i0, i1, pooling, per_token, dst, eb)))
