@@ -175,3 +175,29 @@ TEST(dec_embed_many_inputs) {
     free(all), free(one);
     llm_model_free(m);
 }
+
+/* Fail allocation N, N+1, ... until a batched decoder embedding succeeds: each failure is a
+ * clean BASE_ENOMEM (ASan checks that nothing leaks), and the result is then the right one. */
+TEST(dec_embed_alloc_failures) {
+    llm_model *m = load("testdata/llm/stories260K.gguf");
+    int E = llm_model_hparams(m)->n_embd;
+    static const int32_t a[] = {1, 400, 300, 20}, b[] = {1, 77};
+    const int32_t *in[2] = {a, b};
+    int lens[2] = {4, 2};
+    float *want = malloc(2 * (size_t)E * sizeof *want), *got = malloc(2 * (size_t)E * sizeof *got);
+    err_buf eb = {0};
+    ASSERT_OK(llm_embed(m, NULL, in, lens, 2, LLM_POOL_MEAN, true, want, &eb), &eb);
+    int rc = -1;
+    long n;
+    for (n = 0; rc; n++) {
+        mem_fail_after(n);
+        rc = llm_embed(m, NULL, in, lens, 2, LLM_POOL_MEAN, true, got, &eb);
+        mem_fail_after(-1);
+        if (rc) ASSERT_EQ_INT(rc, BASE_ENOMEM);
+        ASSERT_TRUE(n < 10000);
+    }
+    ASSERT_TRUE(n > 3); /* it did fail some allocations first */
+    ASSERT_TRUE(!memcmp(want, got, 2 * (size_t)E * sizeof *got));
+    free(want), free(got);
+    llm_model_free(m);
+}
