@@ -143,6 +143,94 @@ TEST(api_cors_headers_and_preflight) {
     api_server_stop(&s);
 }
 
+/* --cors-origin: a given origin, or none at all. */
+TEST(api_cors_configurable) {
+    api_server s;
+    const char *one[] = {"--cors-origin", "https://app.example", NULL};
+    api_server_start(&s, one);
+    api_resp r;
+    api_http(&s, "GET", "/v1/models", NULL, NULL, &r);
+    ASSERT_CONTAINS(r.headers.data, "Access-Control-Allow-Origin: https://app.example");
+    api_resp_free(&r);
+    api_server_stop(&s);
+}
+
+TEST(api_cors_off) {
+    api_server s;
+    api_resp r;
+    const char *none[] = {"--cors-origin", "none", NULL};
+    api_server_start(&s, none);
+    api_http(&s, "GET", "/v1/models", NULL, NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strstr(r.headers.data, "Access-Control-Allow-Origin") == NULL);
+    api_resp_free(&r);
+    api_server_stop(&s);
+}
+
+/* --max-memory below a model's size: a clear per-request error naming the budget, and the
+ * server goes on serving. */
+TEST(api_max_memory_refuses_clearly) {
+    api_server s;
+    const char *flags[] = {"--max-memory", "64K", NULL};
+    api_server_start(&s, flags);
+    api_resp r;
+    api_http(&s, "POST", "/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"a\",\"max_tokens\":1}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 500);
+    ASSERT_EQ_STR(api_jstr(r.json, "error.code"), "model_load_failed");
+    ASSERT_CONTAINS(api_jstr(r.json, "error.message"), "more than --max-memory (0.1 MiB)");
+    api_resp_free(&r);
+    api_http(&s, "GET", "/healthz", NULL, NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    api_resp_free(&r);
+    api_server_stop(&s);
+}
+
+/* The request log: method, path, status, latency and, for generation, the tokens. */
+TEST(api_request_log_has_tokens) {
+    api_server s;
+    api_server_start(&s, NULL);
+    api_resp r;
+    api_http(&s, "POST", "/v1/completions",
+             "{\"model\":\"tiny\",\"prompt\":[1,400,300],\"max_tokens\":4,\"temperature\":0}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    long out = api_jint(r.json, "usage.completion_tokens");
+    api_resp_free(&r);
+    char line[1024], want[64];
+    ASSERT_EQ_INT(test_wait_line(s.fd, "POST /v1/completions 200", 5000, line, sizeof line), 0);
+    snprintf(want, sizeof want, " ms tokens 3 in, %ld out", out);
+    ASSERT_CONTAINS(line, want);
+    api_http(&s, "GET", "/v1/models", NULL, NULL, &r);
+    api_resp_free(&r);
+    ASSERT_EQ_INT(test_wait_line(s.fd, "GET /v1/models 200", 5000, line, sizeof line), 0);
+    ASSERT_TRUE(strstr(line, "tokens") == NULL);
+    ASSERT_CONTAINS(line, " ms");
+    api_server_stop(&s);
+}
+
+/* JSON nested deeper than 128 levels is refused before parsing; 100 levels parse. */
+TEST(api_json_nesting_limit) {
+    api_server s;
+    api_server_start(&s, NULL);
+    for (int depth = 100; depth <= 200; depth += 100) {
+        buf b = {0};
+        buf_append_str(&b, "{\"model\":\"tiny\",\"prompt\":\"[[{\",\"user\":\"x\",\"x\":");
+        for (int i = 0; i < depth; i++) buf_append_str(&b, "[");
+        for (int i = 0; i < depth; i++) buf_append_str(&b, "]");
+        buf_append_str(&b, ",\"max_tokens\":1}");
+        api_resp r;
+        api_http(&s, "POST", "/v1/completions", b.data, NULL, &r);
+        if (depth == 100) {
+            ASSERT_EQ_INT(r.status, 200); /* brackets inside strings do not count */
+        } else {
+            ASSERT_EQ_INT(r.status, 400);
+            ASSERT_CONTAINS(api_jstr(r.json, "error.message"), "nested deeper than 128 levels");
+        }
+        api_resp_free(&r);
+        buf_free(&b);
+    }
+    api_server_stop(&s);
+}
+
 TEST(api_run_flags_checked) {
     static const struct {
         const char *flag, *value, *msg;

@@ -74,8 +74,17 @@ TEST(cli_embed_errors) {
     ASSERT_EQ_INT(run_embed((char *[]){"-m", model, "--pooling", "max", "x", NULL}, &out, &err), 2);
     ASSERT_CONTAINS(err, "mean, cls or last");
     free(out), free(err);
-    ASSERT_EQ_INT(run_embed((char *[]){"-m", llm, "x", NULL}, &out, &err), 1);
-    ASSERT_CONTAINS(err, "not an encoder");
+    /* A decoder embeds too (its pooled final hidden state): one line of 64 numbers. */
+    ASSERT_EQ_INT(run_embed((char *[]){"-m", llm, "x", NULL}, &out, &err), 0);
+    int nums = 0;
+    double norm = 0;
+    for (char *p = out, *end; ; p = end) {
+        double v = strtod(p, &end);
+        if (end == p) break;
+        nums++, norm += v * v;
+    }
+    ASSERT_EQ_INT(nums, 64);
+    ASSERT_NEAR(norm, 1.0, 1e-3);
     free(out), free(err);
     free(model), free(llm);
 }

@@ -92,6 +92,10 @@ TEST(cli_run_bad_flags) {
         {"--address", "127.0.0.1:99999", "bad port"},
         {"--log-level", "loud", "bad log level 'loud'"},
         {"--threads", NULL, "needs a value"},
+        {"--max-memory", "lots", "bad max memory 'lots'"},
+        {"--max-memory", "8Q", "bad max memory '8Q'"},
+        {"--max-memory", "-1", "bad max memory '-1'"},
+        {"--cors-origin", "", "empty --cors-origin"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *argv[] = {(char *)test_bin_path(), "run", (char *)cases[i].flag,

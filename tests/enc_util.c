@@ -4,6 +4,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
 
 #include "gguf/gguf.h"
 #include "test.h"
@@ -26,10 +29,12 @@ static void add(gguf_writer *w, const char *name, const float *data, int64_t ne0
                   0);
 }
 
-static enc_tiny *write_model(const char *path, bool rank, bool nomic, uint32_t seed) {
+static enc_tiny *write_model(const char *path, bool rank, bool nomic, bool jina, bool qk_norm,
+                             const char *vocab, uint32_t seed) {
     err_buf eb = {0};
     gguf *voc;
-    ASSERT_OK(gguf_open(test_shared_file("testdata/tokenizer/ggml-vocab-bert-bge.gguf"), &voc, &eb), &eb);
+    if (!vocab) vocab = test_shared_file("testdata/tokenizer/ggml-vocab-bert-bge.gguf");
+    ASSERT_OK(gguf_open(vocab, &voc, &eb), &eb);
     gguf_writer *w = gguf_writer_new();
     ASSERT_NOT_NULL(w);
     ASSERT_EQ_INT(gguf_writer_copy_kv(w, voc, "tokenizer."), 0);
@@ -39,6 +44,9 @@ static enc_tiny *write_model(const char *path, bool rank, bool nomic, uint32_t s
     m->n_vocab = (int)toks.n;
     m->rank = rank;
     m->nomic = nomic;
+    m->jina = jina;
+    m->one_type = !strstr(vocab, "bert-bge"); /* RoBERTa-style vocabularies: one token type */
+    m->qk_norm = qk_norm;
     gguf_close(voc);
     m->tok = malloc((size_t)m->n_vocab * ENC_E * sizeof(float));
     rng_state = seed;
@@ -54,11 +62,13 @@ static enc_tiny *write_model(const char *path, bool rank, bool nomic, uint32_t s
         fill(&m->l[l].down[0][0], ENC_F * ENC_E, 0.2f, 0), fill(m->l[l].bdown, ENC_E, 0.1f, 0);
         fill(m->l[l].n2_w, ENC_E, 0.1f, 1), fill(m->l[l].n2_b, ENC_E, 0.1f, 0);
         fill(&m->l[l].gate[0][0], ENC_F * ENC_E, 0.3f, 0);
+        fill(m->l[l].qn_w, ENC_E, 0.1f, 1), fill(m->l[l].qn_b, ENC_E, 0.1f, 0);
+        fill(m->l[l].kn_w, ENC_E, 0.1f, 1), fill(m->l[l].kn_b, ENC_E, 0.1f, 0);
     }
     fill(&m->cls[0][0], ENC_E * ENC_E, 0.3f, 0), fill(m->cls_b, ENC_E, 0.1f, 0);
     fill(m->cls_out, ENC_E, 0.5f, 0), fill(&m->cls_out_b, 1, 0.1f, 0);
 
-    const char *A = nomic ? "nomic-bert" : "bert";
+    const char *A = nomic ? "nomic-bert" : jina ? "jina-bert-v2" : "bert";
     char key[96];
 #define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, A), key)
     gguf_writer_set_str(w, "general.architecture", A);
@@ -74,8 +84,8 @@ static enc_tiny *write_model(const char *path, bool rank, bool nomic, uint32_t s
     if (nomic) gguf_writer_set_f32(w, KEY("rope.freq_base"), 1000.0f);
 #undef KEY
     add(w, "token_embd.weight", m->tok, ENC_E, m->n_vocab);
-    if (!nomic) add(w, "position_embd.weight", &m->pos[0][0], ENC_E, ENC_CTX);
-    add(w, "token_types.weight", &m->types[0][0], ENC_E, 2);
+    if (!nomic && !jina) add(w, "position_embd.weight", &m->pos[0][0], ENC_E, ENC_CTX);
+    add(w, "token_types.weight", &m->types[0][0], ENC_E, m->one_type ? 1 : 2);
     add(w, "token_embd_norm.weight", m->en_w, ENC_E, 1);
     add(w, "token_embd_norm.bias", m->en_b, ENC_E, 1);
     for (int l = 0; l < ENC_L; l++) {
@@ -94,6 +104,15 @@ static enc_tiny *write_model(const char *path, bool rank, bool nomic, uint32_t s
             T("attn_q.bias", m->l[l].bq, ENC_E, 1);
             T("attn_k.bias", m->l[l].bk, ENC_E, 1);
             T("attn_v.bias", m->l[l].bv, ENC_E, 1);
+        }
+        if (jina) {
+            T("ffn_gate.weight", &m->l[l].gate[0][0], ENC_E, ENC_F);
+            if (qk_norm) {
+                T("attn_q_norm.weight", m->l[l].qn_w, ENC_E, 1);
+                T("attn_q_norm.bias", m->l[l].qn_b, ENC_E, 1);
+                T("attn_k_norm.weight", m->l[l].kn_w, ENC_E, 1);
+                T("attn_k_norm.bias", m->l[l].kn_b, ENC_E, 1);
+            }
         }
         T("attn_output.weight", &m->l[l].wo[0][0], ENC_E, ENC_E);
         T("attn_output.bias", m->l[l].bo, ENC_E, 1);
@@ -122,11 +141,19 @@ static enc_tiny *write_model(const char *path, bool rank, bool nomic, uint32_t s
 }
 
 enc_tiny *enc_tiny_write(const char *path, bool rank, uint32_t seed) {
-    return write_model(path, rank, false, seed);
+    return write_model(path, rank, false, false, false, NULL, seed);
+}
+
+enc_tiny *enc_tiny_write_vocab(const char *path, const char *vocab, bool rank, uint32_t seed) {
+    return write_model(path, rank, false, false, false, vocab, seed);
+}
+
+enc_tiny *enc_tiny_write_jina(const char *path, bool qk_norm, uint32_t seed) {
+    return write_model(path, false, false, true, qk_norm, NULL, seed);
 }
 
 enc_tiny *enc_tiny_write_nomic(const char *path, uint32_t seed) {
-    return write_model(path, false, true, seed);
+    return write_model(path, false, true, false, false, NULL, seed);
 }
 
 void enc_tiny_free(enc_tiny *w) {
@@ -177,7 +204,7 @@ void enc_tiny_ref(const enc_tiny *w, const int32_t *ids, const int32_t *types, i
         int ty = types ? types[p] : 0;
         for (int i = 0; i < ENC_E; i++)
             x[p][i] = (double)w->tok[(size_t)ids[p] * ENC_E + i] + w->types[ty][i] +
-                      (w->nomic ? 0.0 : w->pos[p][i]);
+                      (w->nomic || w->jina ? 0.0 : w->pos[p][i]);
         layernorm(x[p], w->en_w, w->en_b);
     }
     int hd = ENC_E / ENC_H;
@@ -190,14 +217,21 @@ void enc_tiny_ref(const enc_tiny *w, const int32_t *ids, const int32_t *types, i
                 rope_neox(q[p], p, hd);
                 rope_neox(k[p], p, hd);
             }
+            if (w->qk_norm) {
+                layernorm(q[p], w->l[l].qn_w, w->l[l].qn_b);
+                layernorm(k[p], w->l[l].kn_w, w->l[l].kn_b);
+            }
         }
+        /* ALiBi slopes, max bias 8: 2 heads (a power of two), so head h gets 2^(-8/2 * (h+1)). */
+        double slope[ENC_H];
+        for (int h = 0; h < ENC_H; h++) slope[h] = w->jina ? pow(2.0, -8.0 / ENC_H * (h + 1)) : 0.0;
         for (int p = 0; p < n; p++)
             for (int h = 0; h < ENC_H; h++) {
                 double mx = -1e300, sum = 0;
                 for (int j = 0; j < n; j++) {
                     double s = 0;
                     for (int d = 0; d < hd; d++) s += q[p][h * hd + d] * k[j][h * hd + d];
-                    sc[j] = s / sqrt((double)hd);
+                    sc[j] = s / sqrt((double)hd) - slope[h] * fabs((double)(j - p));
                     if (sc[j] > mx) mx = sc[j];
                 }
                 for (int j = 0; j < n; j++) sum += (sc[j] = exp(sc[j] - mx));
@@ -212,7 +246,14 @@ void enc_tiny_ref(const enc_tiny *w, const int32_t *ids, const int32_t *types, i
             for (int i = 0; i < ENC_E; i++) x[p][i] += a[i];
             layernorm(x[p], w->l[l].n1_w, w->l[l].n1_b);
             linear(hbuf, &w->l[l].up[0][0], w->l[l].bup, x[p], ENC_F, ENC_E);
-            if (w->nomic) {
+            if (w->jina) {
+                double gt[ENC_F];
+                linear(gt, &w->l[l].gate[0][0], NULL, x[p], ENC_F, ENC_E);
+                for (int i = 0; i < ENC_F; i++) {
+                    double t = gt[i];
+                    hbuf[i] *= 0.5 * t * (1 + tanh(0.7978845608028654 * (t + 0.044715 * t * t * t)));
+                }
+            } else if (w->nomic) {
                 double gt[ENC_F];
                 linear(gt, &w->l[l].gate[0][0], NULL, x[p], ENC_F, ENC_E);
                 for (int i = 0; i < ENC_F; i++) hbuf[i] *= gt[i] / (1 + exp(-gt[i]));
@@ -238,4 +279,72 @@ double enc_tiny_ref_rank(const enc_tiny *w, const int32_t *ids, const int32_t *t
     for (int i = 0; i < ENC_E; i++) s += w->cls_out[i] * tanh(hcls[i]);
     free(x);
     return s;
+}
+
+static int b64v(char c) {
+    const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = c ? strchr(a, c) : NULL;
+    return p ? (int)(p - a) : -1;
+}
+
+static size_t b64_decode(const char *s, uint8_t *out) {
+    size_t n = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (; *s && *s != '='; s++) {
+        int v = b64v(*s);
+        ASSERT_TRUE(v >= 0);
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return n;
+}
+
+json_t *enc_ugm_vocab_write(const char *path, bool with_charsmap, bool add_special_keys) {
+    json_error_t je;
+    json_t *d = json_load_file("tests/corpus/ugm/fixture.json", 0, &je);
+    if (!d) test_fail(__FILE__, __LINE__, "fixture: %s", je.text);
+    json_t *toks = json_object_get(d, "tokens"), *scores = json_object_get(d, "scores"),
+           *types = json_object_get(d, "types");
+    size_t n = json_array_size(toks);
+    const char **strs = malloc(n * sizeof *strs);
+    float *sc = malloc(n * sizeof *sc);
+    int32_t *ty = malloc(n * sizeof *ty);
+    for (size_t i = 0; i < n; i++) {
+        strs[i] = json_string_value(json_array_get(toks, i));
+        sc[i] = (float)json_number_value(json_array_get(scores, i));
+        ty[i] = (int32_t)json_integer_value(json_array_get(types, i));
+    }
+    const char *cm64 = json_string_value(json_object_get(d, "charsmap"));
+    uint8_t *cm = malloc(strlen(cm64) + 1);
+    size_t cm_n = b64_decode(cm64, cm);
+    gguf_writer *w = gguf_writer_new();
+    ASSERT_NOT_NULL(w);
+    gguf_writer_set_str(w, "tokenizer.ggml.model", "t5");
+    ASSERT_EQ_INT(gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", strs, n), 0);
+    ASSERT_EQ_INT(gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_VT_F32, sc, n), 0);
+    ASSERT_EQ_INT(gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VT_I32, ty, n), 0);
+    if (with_charsmap)
+        ASSERT_EQ_INT(gguf_writer_set_arr(w, "tokenizer.ggml.precompiled_charsmap", GGUF_VT_U8, cm, cm_n), 0);
+    gguf_writer_set_bool(w, "tokenizer.ggml.add_space_prefix", json_is_true(json_object_get(d, "add_space_prefix")));
+    gguf_writer_set_bool(w, "tokenizer.ggml.remove_extra_whitespaces",
+                         json_is_true(json_object_get(d, "remove_extra_whitespaces")));
+    gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 0);
+    gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 3);
+    gguf_writer_set_u32(w, "tokenizer.ggml.seperator_token_id", 2);
+    gguf_writer_set_u32(w, "tokenizer.ggml.padding_token_id", 1);
+    if (add_special_keys) {
+        gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true);
+        gguf_writer_set_bool(w, "tokenizer.ggml.add_eos_token", true);
+    }
+    err_buf eb = {0};
+    ASSERT_OK(gguf_writer_write_file(w, path, &eb), &eb);
+    gguf_writer_free(w);
+    free(strs), free(sc), free(ty), free(cm);
+    return d;
 }

@@ -40,6 +40,7 @@ typedef struct api_ctx {
     int context_size;      /* per slot; 0: the model's (--context-size) */
     int threads;           /* compute threads per model */
     int max_active_models; /* 0: no limit */
+    uint64_t max_memory;   /* bytes of model files loaded at most (--max-memory); 0: no limit */
     int queue_size;        /* waiting requests per model before 503; 0: a default */
     mdl_registry *models;  /* set by api_open */
     auth *auth;            /* users, keys, limits and usage (NULL: no checks, no usage) */

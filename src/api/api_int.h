@@ -53,6 +53,7 @@ typedef struct api_gen_req {
     json_t *tools;    /* chat: the tools the model is told about (NULL: none), owned */
     bool opens_reasoning; /* chat: the rendered prompt left a reasoning block open */
     bool reasoning_off;   /* chat: reasoning_format "none": thinking text stays in content */
+    bool has_reasoning_format; /* chat: the request set reasoning_format (the config's yields) */
     json_t *template_kwargs; /* chat: chat_template_kwargs, extra template variables, owned */
     struct grammar *grammar; /* response_format / grammar: owned; api_generate takes it over */
     bool tool_required;      /* tool_choice "required" or a named function */
@@ -108,6 +109,9 @@ void api_encoder_free(api_encoder *e);
 int api_encoder_submit(api_encoder *e, api_enc_job *j);
 /* The encoder state of a loaded encoder model; NULL for a decoder. */
 api_encoder *api_model_encoder(mdl_handle *h);
+/* The embeddings worker of any loaded model: the encoder's, or for a decoder one started on
+ * first use. NULL (e says why) when it cannot be started. */
+api_encoder *api_model_embedder(mdl_handle *h, api_err *e);
 /* Answer a suspended request with JSON or an error, and end the stream. */
 void api_stream_json(srv_stream *st, int status, const json_t *v);
 void api_stream_err(srv_stream *st, const api_err *e);
@@ -116,10 +120,11 @@ void api_stream_err(srv_stream *st, const api_err *e);
  * (503 when the queue is full) and the caller still owns job. */
 int api_encoder_queue(srv_req *r, api_encoder *enc, api_enc_job *job, srv_stream **st,
                       api_err *e);
-/* Pooled, L2-normalized embeddings of n inputs into out (n rows of n_embd), run in batched
- * chunks on pool (the worker's). On failure e says why (400 for bad input). */
+/* Pooled (an llm_pooling; LLM_POOL_DEFAULT: as the model says), L2-normalized embeddings of
+ * n inputs into out (n rows of n_embd), run in batched chunks on pool (the worker's); encoders
+ * and decoders alike. On failure e says why (400 for bad input). */
 int api_encoder_run(tpool *pool, const llm_model *m, const int32_t *const *in,
-                    const int *lens, int n, float *out, api_err *e);
+                    const int *lens, int n, int pooling, float *out, api_err *e);
 /* Tokenize text (parse_special off); *ids is mem_alloc'd. */
 int api_encoder_tokenize(const tok *t, const char *text, size_t len, bool add_special,
                          int32_t **ids, int *n, api_err *e);

@@ -1,13 +1,17 @@
 /*
- * POST /v1/embeddings (and /embeddings), OpenAI's shape, for encoder (bert) models:
+ * POST /v1/embeddings (and /embeddings), OpenAI's shape, for encoder (bert) and decoder (LLM)
+ * models:
  *   {"model": M, "input": "text" | ["a", "b"] | [ids] | [[ids], [ids]],
- *    "encoding_format": "float" | "base64", "dimensions": N}
+ *    "encoding_format": "float" | "base64", "dimensions": N, "truncate": bool}
  *   -> {"object": "list", "data": [{"object": "embedding", "index": i, "embedding": [...]}],
  *       "model": M, "usage": {"prompt_tokens": n, "total_tokens": n}}
  * Texts are tokenized with the model's special tokens ([CLS] ... [SEP]); token-id inputs are
- * used as given. Vectors are pooled as the model says and L2-normalized; `dimensions`
- * truncates and normalizes again. A decoder-only model is a 400 (we do not pool a chat
- * model's hidden states: its vectors would not be useful embeddings). The request is parsed
+ * used as given. A text longer than the model's context is a 400 (context_length_exceeded)
+ * unless `truncate` (the request's, else the config's `truncate: true`) cuts it to the
+ * context, keeping its closing special token. Vectors are pooled as the model says (the config's `pooling`, else the GGUF's
+ * pooling_type, else mean) and L2-normalized; `dimensions` truncates and normalizes again. A
+ * decoder's vector is its final hidden state (after the output norm, before the lm head),
+ * pooled the same way; a config with `embeddings: false` refuses. The request is parsed
  * and tokenized here, then run by the model's worker (encoder_queue.c) in chunks of up to
  * ENC_CHUNK_INPUTS / ENC_CHUNK_TOKENS, each chunk one batched forward pass.
  */
@@ -22,7 +26,7 @@
 #define ENC_MAX_INPUTS 2048
 
 int api_encoder_run(tpool *pool, const llm_model *m, const int32_t *const *in,
-                    const int *lens, int n, float *out, api_err *e) {
+                    const int *lens, int n, int pooling, float *out, api_err *e) {
     int E = llm_model_hparams(m)->n_embd;
     for (int i0 = 0; i0 < n;) {
         int cnt = 0, toks = 0;
@@ -30,7 +34,7 @@ int api_encoder_run(tpool *pool, const llm_model *m, const int32_t *const *in,
                (cnt == 0 || toks + lens[i0 + cnt] <= ENC_CHUNK_TOKENS))
             toks += lens[i0 + cnt++];
         err_buf eb = {0};
-        int rc = llm_embed(m, pool, in + i0, lens + i0, cnt, LLM_POOL_DEFAULT, true,
+        int rc = llm_embed(m, pool, in + i0, lens + i0, cnt, pooling, true,
                            out + (size_t)i0 * E, &eb);
         if (rc) return api_fail(e, rc == BASE_EINVAL ? 400 : 500, "input", "%s", err_msg(&eb));
         i0 += cnt;
@@ -85,8 +89,8 @@ static int ids_from_json(const json_t *arr, const char *what, int n_vocab, int32
 }
 
 /* input: a string, an array of strings, an array of ids, or an array of arrays of ids. */
-static int parse_inputs(const json_t *input, const tok *t, int n_ctx, emb_inputs *in,
-                        api_err *e) {
+static int parse_inputs(const json_t *input, const tok *t, int n_ctx, bool truncate,
+                        emb_inputs *in, api_err *e) {
     memset(in, 0, sizeof *in);
     bool one = json_is_string(input) ||
                (json_is_array(input) && json_is_integer(json_array_get(input, 0)));
@@ -117,6 +121,13 @@ static int parse_inputs(const json_t *input, const tok *t, int n_ctx, emb_inputs
             return api_fail(e, 400, "input", "%s must be a string or an array of token ids", what);
         }
         if (rc) return rc;
+        if (in->lens[i] > n_ctx && truncate && json_is_string(v)) {
+            /* Keep the first n_ctx tokens; a closing special token ([SEP], </s>) stays last. */
+            int32_t last = in->ids[i][in->lens[i] - 1];
+            bool closing = last == tok_sep(t) || last == tok_eos(t);
+            in->lens[i] = n_ctx;
+            if (closing) in->ids[i][n_ctx - 1] = last;
+        }
         if (in->lens[i] > n_ctx) {
             api_fail(e, 400, "input",
                      "%s has %d tokens, more than the model's context of %d tokens", what,
@@ -178,6 +189,7 @@ typedef struct emb_job {
     json_t *root;     /* the body (the model name lives here) */
     emb_inputs in;
     int dims;
+    int pooling;
     bool b64;
     auth_ticket *ticket; /* the input tokens reserved; settled before the answer */
 } emb_job;
@@ -198,7 +210,9 @@ static void emb_run(api_enc_job *base, tpool *pool) {
     api_err e = {0};
     float *vecs = mem_alloc((size_t)j->in.n * (size_t)E * sizeof *vecs);
     if (!vecs) api_fail(&e, 500, NULL, "out of memory");
-    else api_encoder_run(pool, m, (const int32_t *const *)j->in.ids, j->in.lens, j->in.n, vecs, &e);
+    else
+        api_encoder_run(pool, m, (const int32_t *const *)j->in.ids, j->in.lens, j->in.n,
+                        j->pooling, vecs, &e);
     api_access_settle(j->ticket, e.status ? 0 : j->in.total, 0, e.status ? e.status : 200);
     j->ticket = NULL;
     if (e.status) {
@@ -227,6 +241,7 @@ static void emb_run(api_enc_job *base, tpool *pool) {
         json_object_set_new(resp, "data", data);
         json_object_set(resp, "model", json_object_get(j->root, "model"));
         json_object_set_new(resp, "usage", usage);
+        srv_stream_set_tokens(j->st, j->in.total, 0);
         api_stream_json(j->st, 200, resp);
         json_decref(resp);
     }
@@ -288,11 +303,16 @@ static void on_embeddings(srv_req *r, void *ud) {
         api_acquire_model(ctx, json_string_value(model), &j->h, &e))
         goto fail;
     const llm_model *m = mdl_handle_model(j->h);
-    api_encoder *enc = api_model_encoder(j->h);
-    if (!llm_model_is_encoder(m) || !enc) {
-        api_fail(&e, 400, "model",
-                 "The model '%s' is not an embedding model (embeddings need an encoder such as bert)",
+    const mdl_config *cfg = mdl_handle_config(j->h);
+    if (cfg->no_embeddings) {
+        api_fail(&e, 400, "model", "The model '%s' does not serve embeddings (its config says embeddings: false)",
                  json_string_value(model));
+        goto fail;
+    }
+    j->pooling = cfg->pooling;
+    api_encoder *enc = llm_model_is_encoder(m) ? api_model_encoder(j->h) : api_model_embedder(j->h, &e);
+    if (!enc) {
+        if (!e.status) api_fail(&e, 500, NULL, "the model has no embeddings worker");
         goto fail;
     }
     int E = llm_model_hparams(m)->n_embd;
@@ -305,7 +325,14 @@ static void on_embeddings(srv_req *r, void *ud) {
         }
         j->dims = (int)json_integer_value(dim);
     }
-    if (parse_inputs(input, mdl_handle_tok(j->h), llm_model_hparams(m)->n_ctx_train, &j->in, &e) ||
+    json_t *trunc = json_object_get(root, "truncate");
+    if (trunc && !json_is_null(trunc) && !json_is_boolean(trunc)) {
+        api_fail(&e, 400, "truncate", "'truncate' must be a boolean");
+        goto fail;
+    }
+    bool truncate = trunc && !json_is_null(trunc) ? json_is_true(trunc) : cfg->truncate;
+    if (parse_inputs(input, mdl_handle_tok(j->h), llm_model_hparams(m)->n_ctx_train, truncate,
+                     &j->in, &e) ||
         api_access_reserve(r, json_string_value(model), j->in.total, &j->ticket, &e))
         goto fail;
     if (api_encoder_queue(r, enc, &j->base, &j->st, &e) == 0) return; /* the worker owns j */

@@ -392,6 +392,7 @@ static void gen_settle(gen *g) {
     int status = g->failed ? (g->err.status ? g->err.status : 500) : cancelled ? 499 : 200;
     api_access_settle(g->ticket, prompt, completion, status);
     g->ticket = NULL;
+    srv_stream_set_tokens(g->st, prompt, completion);
 }
 
 /* Every job has ended (or none started): answer and free. */
@@ -580,6 +581,8 @@ void api_generate(srv_req *r, mdl_handle *h, const api_gen_req *q,
             pp.tool_format = g->tools ? (chat_tool_format)mdl_handle_tool_format(h) : CHAT_TOOLS_NONE;
             pp.starts_in_reasoning = q->opens_reasoning;
             pp.reasoning = !q->reasoning_off;
+            pp.reasoning_open = mdl_handle_config(h)->reasoning_start;
+            pp.reasoning_close = mdl_handle_config(h)->reasoning_end;
             pp.tools = g->tools;
             err_buf peb = {0};
             if (chat_parser_new(&pp, &c->parser, &peb)) {

@@ -25,7 +25,15 @@ static int chat_prompt(mdl_handle *h, api_gen_req *q, int32_t **ids, int *n, api
         return api_fail(e, rc == BASE_ENOMEM ? 500 : 400, "messages",
                         "the chat template of model '%s' failed: %s", q->model, err_msg(&eb));
     }
-    q->opens_reasoning = chat_prompt_opens_reasoning(text.data ? text.data : "", text.len);
+    /* The model's config may turn reasoning off or name its own markers; a request's
+     * reasoning_format wins over the config's. */
+    const mdl_config *cfg = mdl_handle_config(h);
+    if (!q->has_reasoning_format && cfg->reasoning_format)
+        q->reasoning_off = !strcmp(cfg->reasoning_format, "none");
+    q->opens_reasoning = cfg->reasoning_start
+                             ? chat_prompt_opens_reasoning_with(text.data ? text.data : "",
+                                                                text.len, cfg->reasoning_start)
+                             : chat_prompt_opens_reasoning(text.data ? text.data : "", text.len);
     bool add_bos = bos != TOK_NULL && tok_add_bos(t) &&
                    !(text.data && *bos_text && !strncmp(text.data, bos_text, strlen(bos_text)));
     int32_t *raw = NULL;

@@ -3,15 +3,20 @@
  * schedulers: a model's scheduler starts when the model is loaded and stops when it is
  * unloaded.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api_int.h"
 
-/* What a loaded model carries: a scheduler (decoders) or an encoder's pool (encoders). */
+/* What a loaded model carries: a scheduler (decoders) or an encoder's pool (encoders). A
+ * decoder also gets an embeddings worker of its own, started by its first embeddings
+ * request (the scheduler's pool serves one session user at a time). */
 typedef struct model_rt {
     sched *s;
     api_encoder *enc;
+    pthread_mutex_t mu; /* guards the lazy start of enc for decoders */
+    int n_threads, queue_cap;
 } model_rt;
 
 static int start_sched(void *ud, mdl_handle *h, void **attach, err_buf *eb) {
@@ -20,9 +25,13 @@ static int start_sched(void *ud, mdl_handle *h, void **attach, err_buf *eb) {
     int n_threads = cfg->threads > 0 ? cfg->threads : ctx->threads > 0 ? ctx->threads : 1;
     model_rt *rt = mem_calloc(1, sizeof *rt);
     if (!rt) return err_set(eb, BASE_ENOMEM, "out of memory");
+    pthread_mutex_init(&rt->mu, NULL);
+    rt->n_threads = n_threads;
+    rt->queue_cap = ctx->queue_size > 0 ? ctx->queue_size : 64;
     if (llm_model_is_encoder(mdl_handle_model(h))) {
         int rc = api_encoder_new(n_threads, ctx->queue_size > 0 ? ctx->queue_size : 64, &rt->enc, eb);
         if (rc) {
+            pthread_mutex_destroy(&rt->mu);
             mem_free(rt);
             return rc;
         }
@@ -38,6 +47,7 @@ static int start_sched(void *ud, mdl_handle *h, void **attach, err_buf *eb) {
     sched *s;
     int rc = sched_new(mdl_handle_model(h), mdl_handle_tok(h), &sp, &s, eb);
     if (rc) {
+        pthread_mutex_destroy(&rt->mu);
         mem_free(rt);
         return rc;
     }
@@ -53,6 +63,7 @@ static void stop_sched(void *ud, void *attach) {
     if (!rt) return;
     sched_free(rt->s);
     api_encoder_free(rt->enc);
+    pthread_mutex_destroy(&rt->mu);
     mem_free(rt);
 }
 
@@ -60,6 +71,7 @@ int api_open(api_ctx *ctx, err_buf *eb) {
     mdl_registry_params p = mdl_registry_default_params();
     p.models_path = ctx->models_path;
     p.max_active = ctx->max_active_models;
+    p.max_memory = ctx->max_memory;
     p.on_load = start_sched;
     p.on_unload = stop_sched;
     p.ud = ctx;
@@ -81,12 +93,37 @@ api_encoder *api_model_encoder(mdl_handle *h) {
     return rt ? rt->enc : NULL;
 }
 
+api_encoder *api_model_embedder(mdl_handle *h, api_err *e) {
+    model_rt *rt = mdl_handle_attach(h);
+    if (!rt) {
+        api_fail(e, 500, NULL, "the model has no runtime");
+        return NULL;
+    }
+    pthread_mutex_lock(&rt->mu);
+    if (!rt->enc) {
+        err_buf eb = {0};
+        if (api_encoder_new(rt->n_threads, rt->queue_cap, &rt->enc, &eb))
+            api_fail(e, 500, NULL, "cannot start the embeddings worker: %s", err_msg(&eb));
+        else
+            log_info("models: %s serves embeddings (decoder, %d thread(s))", mdl_handle_name(h),
+                     rt->n_threads);
+    }
+    api_encoder *enc = rt->enc;
+    pthread_mutex_unlock(&rt->mu);
+    return enc;
+}
+
 int api_acquire_model(api_ctx *ctx, const char *name, mdl_handle **out, api_err *e) {
     err_buf eb = {0};
     int rc = mdl_acquire(ctx->models, name, out, &eb);
     if (rc == BASE_ENOTFOUND) {
         api_fail(e, 404, "model", "The model '%s' does not exist", name);
         e->code = "model_not_found";
+    } else if (rc == BASE_EBUSY) {
+        /* The memory budget is held by models in use: a later try may succeed. */
+        api_fail(e, 503, "model", "The model '%s' cannot be loaded now: %s", name, err_msg(&eb));
+        e->type = "server_error";
+        e->code = "model_busy";
     } else if (rc) {
         api_fail(e, 500, "model", "The model '%s' could not be loaded: %s", name, err_msg(&eb));
         e->code = "model_load_failed";

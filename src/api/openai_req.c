@@ -10,7 +10,36 @@
 #include "api_int.h"
 #include "grammar/grammar.h"
 
+/* Deepest nesting of arrays and objects a request may have: real requests (content parts,
+ * tool schemas) stay far below; deeper ones only cost stack and time. */
+#define API_MAX_JSON_DEPTH 128
+
+/* The deepest [ / { nesting of JSON text, strings skipped (stops counting past limit). */
+static int json_depth(const char *s, size_t n, int limit) {
+    int depth = 0, max = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n && max <= limit; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max) max = depth;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return max;
+}
+
 json_t *api_parse_body(str_slice body, api_err *e) {
+    if (json_depth(body.ptr, body.len, API_MAX_JSON_DEPTH) > API_MAX_JSON_DEPTH) {
+        api_fail(e, 400, NULL, "The JSON body of your request is nested deeper than %d levels",
+                 API_MAX_JSON_DEPTH);
+        return NULL;
+    }
     json_error_t je;
     json_t *root = json_loadb(body.ptr, body.len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
@@ -312,6 +341,7 @@ static int parse_chat_extras(json_t *root, api_gen_req *q, api_err *e) {
         if (!v || (strcmp(v, "none") && strcmp(v, "auto") && strcmp(v, "deepseek")))
             return api_fail(e, 400, "reasoning_format", "'reasoning_format' must be none, auto or deepseek");
         q->reasoning_off = !strcmp(v, "none");
+        q->has_reasoning_format = true;
     }
     json_t *kw = field(root, "chat_template_kwargs");
     if (kw) {

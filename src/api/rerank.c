@@ -7,7 +7,9 @@
  * results are sorted by relevance_score, highest first (ties by index), top_n of them.
  *
  * A cross-encoder (a bert GGUF with a cls.output rank head) scores each pair
- * [CLS] query [SEP] doc [SEP] (token types 0 then 1) and relevance_score is the head's raw
+ * [CLS] query [SEP] doc [SEP] (token types 0 then 1; XLM-RoBERTa rankers such as
+ * bge-reranker-v2-m3, whose vocabulary is SentencePiece Unigram and whose type table has one
+ * row: <s> query </s></s> doc </s>, all type 0) and relevance_score is the head's raw
  * output, as llama.cpp's server reports it (no sigmoid). Any other encoder model falls back
  * to the cosine similarity of the query's and each document's embedding.
  * return_documents defaults to true (Jina's default).
@@ -68,6 +70,9 @@ static int score_pairs(tpool *pool, const llm_model *m, const tok *t, const rr_r
     int32_t *qids = NULL;
     int nq = 0, rc, n_ctx = llm_model_hparams(m)->n_ctx_train, n_out = llm_model_n_cls_out(m);
     int32_t sep = tok_sep(t) >= 0 ? tok_sep(t) : tok_eos(t);
+    /* RoBERTa's pair format repeats the separator between the two texts. */
+    bool roberta = tok_get_type(t) == TOK_VOCAB_UGM && sep >= 0;
+    bool typed = llm_model_n_token_types(m) > 1;
     if ((rc = api_encoder_tokenize(t, q->query, q->query_len, true, &qids, &nq, e))) return rc;
     int32_t *pair[RERANK_CHUNK] = {0}, *types[RERANK_CHUNK] = {0};
     int lens[RERANK_CHUNK];
@@ -80,7 +85,7 @@ static int score_pairs(tpool *pool, const llm_model *m, const tok *t, const rr_r
             int nd = 0;
             if ((rc = api_encoder_tokenize(t, q->docs[i0 + k], q->doc_lens[i0 + k], false, &d, &nd, e)))
                 break;
-            int len = nq + nd + (sep >= 0);
+            int len = nq + roberta + nd + (sep >= 0);
             if (len > n_ctx) {
                 mem_free(d);
                 rc = api_fail(e, 400, "documents",
@@ -96,9 +101,10 @@ static int score_pairs(tpool *pool, const llm_model *m, const tok *t, const rr_r
                 break;
             }
             memcpy(pair[k], qids, (size_t)nq * sizeof(int32_t));
-            memcpy(pair[k] + nq, d, (size_t)nd * sizeof(int32_t));
+            if (roberta) pair[k][nq] = sep;
+            memcpy(pair[k] + nq + roberta, d, (size_t)nd * sizeof(int32_t));
             if (sep >= 0) pair[k][len - 1] = sep;
-            for (int p = 0; p < len; p++) types[k][p] = p < nq ? 0 : 1;
+            for (int p = 0; p < len; p++) types[k][p] = typed && p >= nq ? 1 : 0;
             lens[k] = len;
             *n_tokens += len;
             mem_free(d);
@@ -139,7 +145,7 @@ static int score_cosine(tpool *pool, const llm_model *m, const tok *t, const rr_
                           i ? "a document" : "the query", lens[i], llm_model_hparams(m)->n_ctx_train);
         if (!rc) *n_tokens += lens[i];
     }
-    if (!rc) rc = api_encoder_run(pool, m, (const int32_t *const *)ids, lens, n, v, e);
+    if (!rc) rc = api_encoder_run(pool, m, (const int32_t *const *)ids, lens, n, LLM_POOL_DEFAULT, v, e);
     for (int i = 1; !rc && i < n; i++) {
         double dot = 0;
         for (int d = 0; d < E; d++) dot += (double)v[d] * v[(size_t)i * E + d];

@@ -39,6 +39,7 @@ void api_respond_err(srv_req *r, const api_err *e) {
         srv_respond_error(r, 500, "server_error", "out of memory");
         return;
     }
+    if (e->status == 503) srv_set_header(r, "Retry-After", "1"); /* busy: worth a retry */
     srv_respond(r, e->status, "application/json", s, strlen(s));
     free(s);
 }

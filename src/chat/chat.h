@@ -87,6 +87,16 @@ int chat_template_compile(const char *name, tmpl **out, err_buf *eb);
  * "command-r", and DeepSeek V3/R1 (<｜User｜>) are not "deepseek" (the v1/v2 "User: " style). */
 const char *chat_detect_family(const char *template_src);
 
+/* The family of a model that ships no chat template, from what its GGUF says: the special
+ * tokens of its vocabulary (has_token(ud, text): whether one token is spelled text exactly;
+ * <|im_start|>, <|start_header_id|>, <start_of_turn>, [INST], <|user|> ...) first, then its
+ * general.architecture (arch may be NULL) for families whose turn layout the architecture
+ * settles (gemma*, phi3, qwen*, command-r / cohere2). A name chat_template_builtin accepts, or
+ * NULL when nothing is recognised (callers fall back to ChatML). *why (may be NULL) receives
+ * a static phrase naming the evidence, for the log. */
+const char *chat_detect_family_vocab(const char *arch, bool (*has_token)(void *ud, const char *text),
+                                     void *ud, const char **why);
+
 /* ---- formats ---------------------------------------------------------------------------- */
 
 typedef enum chat_tool_format {
@@ -122,6 +132,8 @@ chat_tool_format chat_tool_format_detect(const char *template_src);
 /* True when a rendered prompt ends inside an open reasoning block (the template put
  * "<think>\n" after the assistant header), so the output starts in reasoning. */
 bool chat_prompt_opens_reasoning(const char *prompt, size_t len);
+/* The same for one given open marker (a model's own, from its config). */
+bool chat_prompt_opens_reasoning_with(const char *prompt, size_t len, const char *open);
 
 /* ---- the output parser ------------------------------------------------------------------ */
 
@@ -137,6 +149,10 @@ typedef struct chat_parser_params {
                                      from JSON ones */
     bool stream_arguments;        /* also announce a call (TOOL_CALL_BEGIN) as soon as its
                                      name is known and stream its arguments (TOOL_ARGS) */
+    const char *reasoning_open;   /* a model's own reasoning markers (both non-empty, borrowed:
+                                     they must outlive the parser) replacing the built-in pairs
+                                     (<think>..</think> and friends); NULL: the built-ins */
+    const char *reasoning_close;
 } chat_parser_params;
 
 chat_parser_params chat_parser_default_params(void); /* NONE, reasoning on, random ids */

@@ -69,6 +69,8 @@ struct chat_parser {
     uint64_t rng;
     int rstate;
     int rpair;   /* the open marker's pair in R_IN; -1: any close marker ends it */
+    const chat_marker_pair *rmarkers; /* chat_reasoning_markers, or custom */
+    chat_marker_pair custom[2];       /* prm's own pair, then the {NULL, NULL} end */
     bool rstrip; /* drop whitespace at the start of the reasoning */
     buf rpend;   /* raw text stage 1 has not classified yet */
     int tstate;

@@ -53,6 +53,11 @@ int chat_parser_new(const chat_parser_params *params, chat_parser **out, err_buf
     if (!p->rng) p->rng = 0x9e3779b97f4a7c15ull;
     p->rstate = prm.reasoning ? R_START : R_OUT;
     p->rpair = -1;
+    p->rmarkers = chat_reasoning_markers;
+    if (prm.reasoning_open && *prm.reasoning_open && prm.reasoning_close && *prm.reasoning_close) {
+        p->custom[0] = (chat_marker_pair){prm.reasoning_open, prm.reasoning_close};
+        p->rmarkers = p->custom;
+    }
     bool json_start = prm.tool_format == CHAT_TOOLS_JSON || prm.tool_format == CHAT_TOOLS_LLAMA3;
     p->tstate = json_start ? T_START : T_TEXT;
     *out = p;
@@ -388,8 +393,8 @@ static int reasoning_run(chat_parser *p, bool final) {
             size_t i = 0;
             while (i < n && is_ws(s[i])) i++;
             bool maybe = false;
-            for (int k = 0; chat_reasoning_markers[k].open; k++) {
-                const char *m = chat_reasoning_markers[k].open;
+            for (int k = 0; p->rmarkers[k].open; k++) {
+                const char *m = p->rmarkers[k].open;
                 if (starts_with(s + i, n - i, m)) {
                     chat_buf_consume(&p->rpend, i + strlen(m));
                     p->rstate = R_IN;
@@ -419,8 +424,8 @@ static int reasoning_run(chat_parser *p, bool final) {
             }
             const char *closes[8];
             size_t nc = 0;
-            for (int k = 0; chat_reasoning_markers[k].close && nc < 8; k++)
-                if (p->rpair < 0 || p->rpair == k) closes[nc++] = chat_reasoning_markers[k].close;
+            for (int k = 0; p->rmarkers[k].close && nc < 8; k++)
+                if (p->rpair < 0 || p->rpair == k) closes[nc++] = p->rmarkers[k].close;
             const char *best = NULL;
             size_t best_len = 0;
             for (size_t k = 0; k < nc; k++) {

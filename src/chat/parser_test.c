@@ -638,3 +638,40 @@ TEST(chat_parser_streams_arguments) {
     ASSERT_EQ_STR(evs[1].arguments, "{\"city\":\"Paris\"}");
     chat_parser_free(p);
 }
+
+/* A model's own reasoning markers (from its config) replace the built-in ones. */
+TEST(chat_parser_custom_reasoning_markers) {
+    static const struct {
+        const char *in;
+        bool opened;
+        const char *content, *reasoning;
+    } rcases[] = {
+        {"<reason>\nweighing it\n</reason>\n\nThe answer.", false, "The answer.", "weighing it"},
+        {"<think>not ours</think>after", false, "<think>not ours</think>after", ""},
+        {"still thinking</reason>done", true, "done", "still thinking"},
+        {"no close marker at all", true, "", "no close marker at all"},
+    };
+    for (size_t i = 0; i < sizeof rcases / sizeof rcases[0]; i++) {
+        size_t n = strlen(rcases[i].in);
+        for (size_t step = 1; step <= n; step++) {
+            chat_parser_params pp = chat_parser_default_params();
+            pp.reasoning_open = "<reason>";
+            pp.reasoning_close = "</reason>";
+            pp.starts_in_reasoning = rcases[i].opened;
+            chat_parser *p;
+            err_buf eb = {0};
+            ASSERT_OK(chat_parser_new(&pp, &p, &eb), &eb);
+            const chat_event *ev;
+            size_t nev;
+            for (size_t off = 0; off < n; off += step)
+                ASSERT_OK(chat_parser_feed(p, rcases[i].in + off, off + step < n ? step : n - off, &ev, &nev, &eb), &eb);
+            ASSERT_OK(chat_parser_finish(p, &ev, &nev, &eb), &eb);
+            ASSERT_EQ_STR(chat_parser_content(p), rcases[i].content);
+            ASSERT_EQ_STR(chat_parser_reasoning(p), rcases[i].reasoning);
+            chat_parser_free(p);
+        }
+    }
+    ASSERT_TRUE(chat_prompt_opens_reasoning_with("x<reason>\n", 10, "<reason>"));
+    ASSERT_FALSE(chat_prompt_opens_reasoning_with("x<think>\n", 9, "<reason>"));
+    ASSERT_FALSE(chat_prompt_opens_reasoning_with("x<reason>", 9, ""));
+}

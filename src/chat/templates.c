@@ -231,6 +231,45 @@ const char *chat_detect_family(const char *src) {
     return NULL;
 }
 
+const char *chat_detect_family_vocab(const char *arch, bool (*has_token)(void *ud, const char *text),
+                                     void *ud, const char **why) {
+    /* Turn markers that are single tokens, most specific first. Mistral's v1 vocabulary
+     * spells [INST] in pieces; v3 (and later) made it a control token. */
+    static const struct {
+        const char *token, *also, *family;
+    } by_token[] = {
+        {"<|im_start|>", NULL, "chatml"},
+        {"<|start_header_id|>", NULL, "llama3"},
+        {"<start_of_turn>", NULL, "gemma"},
+        {"<|START_OF_TURN_TOKEN|>", NULL, "command-r"},
+        {"[SYSTEM_PROMPT]", NULL, "mistral-v7"},
+        {"[INST]", NULL, "mistral-v3"},
+        {"<|user|>", "<|end|>", "phi3"},
+        {"<|user|>", NULL, "zephyr"},
+    };
+    const char *dummy;
+    if (!why) why = &dummy;
+    *why = NULL;
+    for (size_t i = 0; has_token && i < sizeof by_token / sizeof by_token[0]; i++) {
+        if (!has_token(ud, by_token[i].token)) continue;
+        if (by_token[i].also && !has_token(ud, by_token[i].also)) continue;
+        *why = "vocabulary special tokens";
+        return by_token[i].family;
+    }
+    static const struct {
+        const char *prefix, *family;
+    } by_arch[] = {
+        {"gemma", "gemma"}, {"phi3", "phi3"},       {"qwen", "chatml"},
+        {"command-r", "command-r"}, {"cohere", "command-r"},
+    };
+    for (size_t i = 0; arch && i < sizeof by_arch / sizeof by_arch[0]; i++)
+        if (!strncmp(arch, by_arch[i].prefix, strlen(by_arch[i].prefix))) {
+            *why = "general.architecture";
+            return by_arch[i].family;
+        }
+    return NULL;
+}
+
 const char *chat_tool_format_name(chat_tool_format f) {
     switch (f) {
     case CHAT_TOOLS_NONE: return "none";
@@ -291,4 +330,12 @@ bool chat_prompt_opens_reasoning(const char *prompt, size_t len) {
             return true;
     }
     return false;
+}
+
+bool chat_prompt_opens_reasoning_with(const char *prompt, size_t len, const char *open) {
+    if (!prompt || !open || !*open) return false;
+    while (len && (prompt[len - 1] == '\n' || prompt[len - 1] == ' ' || prompt[len - 1] == '\r'))
+        len--;
+    size_t ol = strlen(open);
+    return len >= ol && !memcmp(prompt + len - ol, open, ol);
 }

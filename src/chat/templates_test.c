@@ -295,3 +295,46 @@ TEST(chat_parser_params_for_request) {
     mem_free(qwen);
     mem_free(oss);
 }
+
+/* A vocabulary as a NULL-terminated list of token texts. */
+static bool list_has(void *ud, const char *text) {
+    for (const char *const *p = ud; *p; p++)
+        if (!strcmp(*p, text)) return true;
+    return false;
+}
+
+TEST(chat_detect_family_vocab) {
+    static const struct {
+        const char *arch;
+        const char *vocab[4];
+        const char *want, *why;
+    } cases[] = {
+        {"llama", {"<|start_header_id|>", "<|eot_id|>", NULL}, "llama3", "vocabulary special tokens"},
+        {"qwen2", {"<|im_start|>", "<|im_end|>", NULL}, "chatml", "vocabulary special tokens"},
+        {"llama", {"<|im_start|>", NULL}, "chatml", "vocabulary special tokens"},
+        {"gemma2", {"<start_of_turn>", NULL}, "gemma", "vocabulary special tokens"},
+        {"llama", {"[INST]", "[/INST]", NULL}, "mistral-v3", "vocabulary special tokens"},
+        {"llama", {"[SYSTEM_PROMPT]", "[INST]", NULL}, "mistral-v7", "vocabulary special tokens"},
+        {"phi3", {"<|user|>", "<|end|>", NULL}, "phi3", "vocabulary special tokens"},
+        {"llama", {"<|user|>", "</s>", NULL}, "zephyr", "vocabulary special tokens"},
+        {"command-r", {"<|START_OF_TURN_TOKEN|>", NULL}, "command-r", "vocabulary special tokens"},
+        {"gemma3", {"<s>", NULL}, "gemma", "general.architecture"},
+        {"phi3", {NULL}, "phi3", "general.architecture"},
+        {"qwen3", {NULL}, "chatml", "general.architecture"},
+        {"cohere2", {NULL}, "command-r", "general.architecture"},
+        {"llama", {"<s>", "</s>", NULL}, NULL, NULL},
+        {NULL, {NULL}, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *why = "unset";
+        const char *got = chat_detect_family_vocab(cases[i].arch, list_has, (void *)cases[i].vocab, &why);
+        if (!cases[i].want) {
+            ASSERT_NULL(got);
+            ASSERT_NULL(why);
+            continue;
+        }
+        ASSERT_EQ_STR(got, cases[i].want);
+        ASSERT_EQ_STR(why, cases[i].why);
+        ASSERT_NOT_NULL(chat_template_builtin(got)); /* every answer is a built-in */
+    }
+}

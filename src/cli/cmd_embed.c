@@ -83,11 +83,6 @@ int cmd_embed(int argc, char **argv) {
     int32_t **ids = mem_calloc((size_t)n, sizeof *ids);
     int *lens = mem_calloc((size_t)n, sizeof *lens);
     float *out = mem_alloc((size_t)n * (size_t)E * sizeof *out);
-    if (!llm_model_is_encoder(m)) {
-        fprintf(stderr, "local-ai embed: %s is not an encoder model (architecture %s)\n", model,
-                llm_model_hparams(m)->arch);
-        goto done;
-    }
     if (!ids || !lens || !out) {
         fprintf(stderr, "local-ai embed: out of memory\n");
         goto done;

@@ -2,8 +2,10 @@
  * `local-ai run`: start the API server and serve until SIGINT or SIGTERM.
  * Flags win over the LOCALAI_* environment variables, which win over the defaults.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -34,6 +36,12 @@ void cmd_run_usage(FILE *f) {
             "  --max-active-models N models kept loaded at most; the least recently used\n"
             "                        idle one is unloaded [LOCALAI_MAX_ACTIVE_MODELS]\n"
             "                        (default 0: no limit)\n"
+            "  --max-memory SIZE     model files kept loaded at most, in bytes or with K, M,\n"
+            "                        G (e.g. 8G); least recently used idle models are\n"
+            "                        unloaded to fit [LOCALAI_MAX_MEMORY] (default 0: no limit)\n"
+            "  --cors-origin ORIGIN  Access-Control-Allow-Origin sent with every response;\n"
+            "                        'none' sends no CORS headers [LOCALAI_CORS_ORIGIN]\n"
+            "                        (default *)\n"
             "  --api-key KEY[,KEY]   shared keys with full access, as a Bearer token,\n"
             "                        x-api-key or xi-api-key [LOCALAI_API_KEY]\n"
             "  --database URL        the user database: postgres://... or a SQLite file\n"
@@ -50,6 +58,26 @@ void cmd_run_usage(FILE *f) {
 }
 
 /* Split a comma-separated key list in place. */
+/* "8G", "512M", "1048576": a byte count (K, M, G, T are powers of 1024). */
+static int parse_size(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno || *s == '-') return BASE_EINVAL;
+    int shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: break;
+    }
+    if ((*end == 'B' || *end == 'b') && shift) end++;
+    if (*end || (shift && v > (UINT64_MAX >> shift))) return BASE_EINVAL;
+    *out = (uint64_t)v << shift;
+    return BASE_OK;
+}
+
 static int split_keys(char *s, const char **keys) {
     int n = 0;
     for (char *save = NULL, *t = strtok_r(s, ",", &save); t && n < MAX_KEYS;
@@ -68,6 +96,8 @@ int cmd_run(int argc, char **argv) {
     const char *parallel_s = cli_env("LOCALAI_PARALLEL", NULL);
     const char *ctx_s = cli_env("LOCALAI_CONTEXT_SIZE", NULL);
     const char *max_models_s = cli_env("LOCALAI_MAX_ACTIVE_MODELS", NULL);
+    const char *max_mem_s = cli_env("LOCALAI_MAX_MEMORY", NULL);
+    const char *cors = cli_env("LOCALAI_CORS_ORIGIN", "*");
     const char *queue_s = cli_env("LOCALAI_QUEUE_SIZE", NULL);
     const char *galleries = cli_env("LOCALAI_GALLERIES", NULL);
     const char *database = cli_env("LOCALAI_DATABASE_URL", NULL);
@@ -75,7 +105,8 @@ int cmd_run(int argc, char **argv) {
     const char *bad_keys_s = cli_env("LOCALAI_MAX_BAD_KEYS", NULL);
 
     enum { OPT_ADDRESS = 1, OPT_MODELS, OPT_THREADS, OPT_KEY, OPT_LOG, OPT_PARALLEL, OPT_CTX,
-           OPT_MAX_MODELS, OPT_QUEUE, OPT_GALLERIES, OPT_DATABASE, OPT_DATA_PATH, OPT_BAD_KEYS };
+           OPT_MAX_MODELS, OPT_QUEUE, OPT_GALLERIES, OPT_DATABASE, OPT_DATA_PATH, OPT_BAD_KEYS,
+           OPT_MAX_MEM, OPT_CORS };
     static const struct option opts[] = {
         {"address", required_argument, NULL, OPT_ADDRESS},
         {"models-path", required_argument, NULL, OPT_MODELS},
@@ -85,6 +116,8 @@ int cmd_run(int argc, char **argv) {
         {"parallel", required_argument, NULL, OPT_PARALLEL},
         {"context-size", required_argument, NULL, OPT_CTX},
         {"max-active-models", required_argument, NULL, OPT_MAX_MODELS},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEM},
+        {"cors-origin", required_argument, NULL, OPT_CORS},
         {"queue-size", required_argument, NULL, OPT_QUEUE},
         {"galleries", required_argument, NULL, OPT_GALLERIES},
         {"database", required_argument, NULL, OPT_DATABASE},
@@ -106,6 +139,8 @@ int cmd_run(int argc, char **argv) {
         case OPT_PARALLEL: parallel_s = optarg; break;
         case OPT_CTX: ctx_s = optarg; break;
         case OPT_MAX_MODELS: max_models_s = optarg; break;
+        case OPT_MAX_MEM: max_mem_s = optarg; break;
+        case OPT_CORS: cors = optarg; break;
         case OPT_QUEUE: queue_s = optarg; break;
         case OPT_GALLERIES: galleries = optarg; break;
         case OPT_DATABASE: database = optarg; break;
@@ -136,6 +171,10 @@ int cmd_run(int argc, char **argv) {
     unsigned bad_keys = 10;
     if (bad_keys_s && cli_parse_uint(bad_keys_s, 1, 1u << 20, &bad_keys))
         return cli_usage_error(self, "bad --max-bad-keys '%s' (1..1048576)", bad_keys_s);
+    uint64_t max_mem = 0;
+    if (max_mem_s && parse_size(max_mem_s, &max_mem))
+        return cli_usage_error(self, "bad max memory '%s' (bytes, or a number with K, M or G)", max_mem_s);
+    if (!*cors) return cli_usage_error(self, "empty --cors-origin (use 'none' to send no CORS headers)");
 
     err_buf eb = {0};
     char host[256];
@@ -188,11 +227,12 @@ int cmd_run(int argc, char **argv) {
     api_ctx ctx = {.auth = au, .models_path = models_path, .api_keys = keys, .n_api_keys = n_keys,
                    .parallel = (int)parallel, .context_size = (int)ctx_size,
                    .threads = (int)threads, .max_active_models = (int)max_models,
-                   .queue_size = (int)queue};
+                   .queue_size = (int)queue, .max_memory = max_mem};
     server_params sp = server_default_params();
     sp.address = address;
     sp.auth_hook = api_access_hook; /* users, keys and limits; shared keys included */
     sp.auth_ud = &ctx;
+    sp.cors_origin = strcmp(cors, "none") ? cors : NULL;
     server *srv = NULL;
     int rc = api_open(&ctx, &eb);
     if (!rc) rc = server_new(&sp, &srv, &eb);

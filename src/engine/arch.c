@@ -240,6 +240,9 @@ int llm_arch_load(llm_model *m, err_buf *eb) {
     hp->n_ff = (int)ff;
     hp->n_rot = (int)rot;
     hp->sliding_window = (int)swa;
+    uint32_t pool;
+    if ((rc = opt_u32(m->g, A, "pooling_type", LLM_POOL_NONE, &pool, eb))) return rc;
+    m->dec_pooling = pool <= LLM_POOL_LAST ? (int)pool : LLM_POOL_NONE;
     if (m->arch == LLM_ARCH_GEMMA2 && !swa) hp->sliding_window = 4096;
 
     float eps_default = 1e-5f;

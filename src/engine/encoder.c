@@ -2,12 +2,14 @@
  * The encoder forward pass (BERT): embeddings (token + type + position, then LayerNorm),
  * post-norm blocks with biased projections, non-causal attention and a GELU FFN, then
  * pooling. nomic-bert differs only in a fused q|k|v, NeoX RoPE instead of position
- * embeddings, and a SwiGLU FFN. Several inputs of different lengths run as one batch of rows, so every matrix is
+ * embeddings, and a SwiGLU FFN; jina-bert-v2 in symmetric ALiBi biases (-slope_h * |i - j|)
+ * instead of position embeddings, optional LayerNorms of q and k, and a GEGLU FFN. Several inputs of different lengths run as one batch of rows, so every matrix is
  * read once per call; attention keeps each input to its own rows. Scratch is allocated per
  * call (an embedding call is one pass, not a per-token loop), which keeps the model
  * read-only and callable from many threads at once.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine_int.h"
@@ -20,6 +22,7 @@ typedef struct enc_run {
     float *x, *h, *q, *k, *v, *o, *u; /* T rows (u: T rows of max(n_ff, 3 n_embd)) */
     float *g;          /* nomic-bert: T rows of n_ff (the SwiGLU gate) */
     float *scores;     /* per thread: max_len floats */
+    float *slopes;     /* jina-bert-v2: the ALiBi slope of each head, else NULL */
     void *mm_scratch;
 } enc_run;
 
@@ -63,6 +66,10 @@ static void att_run(void *arg, int ith, int nth) {
         for (int j = 0; j < cnt; j++)
             sc[j] = kern_dot_f32(qh, r->k + (size_t)(first + j) * E + (size_t)h * hd, hd);
         kern_scale(sc, sc, hp->attn_scale, cnt);
+        if (r->slopes) {
+            int self = t - first;
+            for (int j = 0; j < cnt; j++) sc[j] -= r->slopes[h] * (float)abs(j - self);
+        }
         kern_softmax(sc, cnt);
         memset(oh, 0, (size_t)hd * sizeof *oh);
         for (int j = 0; j < cnt; j++)
@@ -101,6 +108,10 @@ static void run_layer(enc_run *r, int il) {
         mm(r, L->wk, L->bk, r->x, T, r->k);
         mm(r, L->wv, L->bv, r->x, T, r->v);
     }
+    if (L->q_norm) {
+        layernorm_rows(r->q, T, E, L->q_norm, L->q_norm_b, hp->norm_eps);
+        layernorm_rows(r->k, T, E, L->k_norm, L->k_norm_b, hp->norm_eps);
+    }
     tpool_run(r->pool, att_run, r);
     mm(r, L->wo, L->bo, r->o, T, r->h);
     /* Post-norm: residual add, then LayerNorm (BERT). */
@@ -109,7 +120,8 @@ static void run_layer(enc_run *r, int il) {
     mm(r, L->w_up, L->b_up, r->x, T, r->u);
     if (L->w_gate) {
         mm(r, L->w_gate, NULL, r->x, T, r->g);
-        kern_swiglu(r->u, r->g, r->u, (int64_t)T * F);
+        if (r->m->arch == LLM_ARCH_JINA_BERT_V2) kern_geglu(r->u, r->g, r->u, (int64_t)T * F);
+        else kern_swiglu(r->u, r->g, r->u, (int64_t)T * F);
     } else {
         kern_gelu(r->u, r->u, (int64_t)T * F);
     }
@@ -130,6 +142,7 @@ static void run_free(enc_run *r) {
     mem_free(r->u);
     mem_free(r->g);
     mem_free(r->scores);
+    mem_free(r->slopes);
     mem_free_aligned(r->mm_scratch);
 }
 
@@ -188,9 +201,13 @@ static int encode(enc_run *r, const llm_model *m, tpool *pool, const int32_t *co
     r->k = mem_alloc((size_t)T * E * sizeof(float));
     r->v = mem_alloc((size_t)T * E * sizeof(float));
     r->o = mem_alloc((size_t)T * E * sizeof(float));
-    bool nomic = m->arch == LLM_ARCH_NOMIC_BERT;
+    bool nomic = m->arch == LLM_ARCH_NOMIC_BERT, gated = nomic || m->arch == LLM_ARCH_JINA_BERT_V2;
     r->u = mem_alloc((size_t)T * (nomic && 3 * E > F ? 3 * E : F) * sizeof(float));
-    if (nomic) r->g = mem_alloc((size_t)T * F * sizeof(float));
+    if (gated) r->g = mem_alloc((size_t)T * F * sizeof(float));
+    if (enc->alibi) {
+        r->slopes = mem_alloc((size_t)hp->n_head * sizeof(float));
+        if (r->slopes) llm_alibi_slopes(hp->n_head, enc->max_alibi_bias, r->slopes);
+    }
     r->scores = mem_alloc((size_t)nth * (size_t)r->max_len * sizeof(float));
     size_t sc = 0;
     for (int il = 0; il < hp->n_layer; il++) {
@@ -201,7 +218,7 @@ static int encode(enc_run *r, const llm_model *m, tpool *pool, const int32_t *co
     sc = max_scratch(max_scratch(sc, enc->cls, n), enc->cls_out, n);
     r->mm_scratch = mem_alloc_aligned(64, sc ? sc : 64);
     if (!r->start || !r->len || !r->x || !r->h || !r->q || !r->k || !r->v || !r->o || !r->u ||
-        !r->scores || !r->mm_scratch || (nomic && !r->g)) {
+        !r->scores || !r->mm_scratch || (gated && !r->g) || (enc->alibi && !r->slopes)) {
         run_free(r);
         return err_set(eb, BASE_ENOMEM, "out of memory for %d tokens", T);
     }
@@ -229,12 +246,25 @@ static int encode(enc_run *r, const llm_model *m, tpool *pool, const int32_t *co
     return 0;
 }
 
+/* llama.cpp's ALiBi slopes (ggml_soft_max_ext): heads up to the largest power of two n2 get
+ * m0^(h+1), m0 = 2^(-max_bias/n2); the rest the odd powers of m1 = 2^(-max_bias/2/n2). */
+void llm_alibi_slopes(int n_head, float max_bias, float *out) {
+    int n2 = 1;
+    while (n2 * 2 <= n_head) n2 *= 2;
+    double m0 = pow(2.0, -max_bias / n2), m1 = pow(2.0, -max_bias / 2.0 / n2);
+    for (int h = 0; h < n_head; h++)
+        out[h] = (float)(h < n2 ? pow(m0, h + 1) : pow(m1, 2 * (h - n2) + 1));
+}
+
 bool llm_model_is_encoder(const llm_model *m) { return m && m->enc; }
-int llm_model_pooling(const llm_model *m) { return m->enc ? m->enc->pooling : LLM_POOL_NONE; }
+int llm_model_pooling(const llm_model *m) { return m->enc ? m->enc->pooling : m->dec_pooling; }
+int llm_model_n_token_types(const llm_model *m) { return m->enc ? m->enc->n_types : 0; }
 int llm_model_n_cls_out(const llm_model *m) { return m->enc ? m->enc->n_cls_out : 0; }
 
 int llm_embed(const llm_model *m, tpool *pool, const int32_t *const *inputs, const int *lens,
               int n_inputs, int pooling, bool normalize, float *out, err_buf *eb) {
+    if (!m->enc)
+        return llm_dec_embed(m, pool, inputs, lens, n_inputs, pooling, normalize, false, out, eb);
     if (m->enc && pooling == LLM_POOL_DEFAULT) {
         pooling = m->enc->pooling;
         if (pooling == LLM_POOL_NONE || pooling == LLM_POOL_RANK) pooling = LLM_POOL_MEAN;
@@ -269,6 +299,8 @@ int llm_embed(const llm_model *m, tpool *pool, const int32_t *const *inputs, con
 
 int llm_embed_tokens(const llm_model *m, tpool *pool, const int32_t *const *inputs,
                      const int *lens, int n_inputs, float *out, err_buf *eb) {
+    if (m && !m->enc)
+        return llm_dec_embed(m, pool, inputs, lens, n_inputs, LLM_POOL_NONE, false, true, out, eb);
     enc_run r;
     int rc = encode(&r, m, pool, inputs, NULL, lens, n_inputs, eb);
     if (rc) return rc;

@@ -1,5 +1,5 @@
 /*
- * Encoder architectures (bert, nomic-bert): read the `<arch>.*` keys and bind the tensors of the embedding
+ * Encoder architectures (bert, nomic-bert, jina-bert-v2): read the `<arch>.*` keys and bind the tensors of the embedding
  * stage, the post-norm blocks and the optional classification (rank) head. Kept apart from
  * arch.c because an encoder shares none of a decoder's tensors beyond the names.
  */
@@ -10,7 +10,7 @@
 #include "engine_int.h"
 
 bool llm_enc_is_arch(const char *arch) {
-    return !strcmp(arch, "bert") || !strcmp(arch, "nomic-bert");
+    return !strcmp(arch, "bert") || !strcmp(arch, "nomic-bert") || !strcmp(arch, "jina-bert-v2");
 }
 
 static int key_u32(const gguf *g, const char *A, const char *suffix, bool required,
@@ -56,6 +56,29 @@ static int bind_layer(llm_model *m, int il, err_buf *eb) {
     llm_enc_layer *L = &m->enc->layers[il];
     int64_t E = hp->n_embd, F = hp->n_ff;
     bool nomic = m->arch == LLM_ARCH_NOMIC_BERT;
+    if (m->arch == LLM_ARCH_JINA_BERT_V2) {
+        /* GEGLU: gelu(gate x) * (up x); optional LayerNorms of q and k (the code models). */
+        char nm[96];
+        int rc;
+        snprintf(nm, sizeof nm, "blk.%d.ffn_gate.weight", il);
+        if ((rc = bind(m->g, nm, E, F, true, &L->w_gate, eb))) return rc;
+        const struct {
+            const char *fmt;
+            const gguf_tensor **dst;
+        } qk[] = {{"blk.%d.attn_q_norm.weight", &L->q_norm},
+                  {"blk.%d.attn_q_norm.bias", &L->q_norm_b},
+                  {"blk.%d.attn_k_norm.weight", &L->k_norm},
+                  {"blk.%d.attn_k_norm.bias", &L->k_norm_b}};
+        for (size_t i = 0; i < sizeof qk / sizeof qk[0]; i++) {
+            snprintf(nm, sizeof nm, qk[i].fmt, il);
+            if ((rc = bind(m->g, nm, E, 0, false, qk[i].dst, eb))) return rc;
+        }
+        if ((!L->q_norm) != (!L->k_norm))
+            return err_set(eb, BASE_EFORMAT, "layer %d has only one of attn_q_norm, attn_k_norm", il);
+        snprintf(nm, sizeof nm, "blk.%d.attn_norm_2.weight", il);
+        if (gguf_find_tensor(m->g, nm))
+            return err_set(eb, BASE_EUNSUPPORTED, "tensor %s (a second attention norm) is not supported", nm);
+    }
     if (nomic) {
         /* Fused q|k|v (rows: all of q, then k, then v) and a SwiGLU gate; biases optional. */
         char nm[96];
@@ -105,7 +128,9 @@ static int bind_layer(llm_model *m, int il, err_buf *eb) {
 int llm_enc_load(llm_model *m, err_buf *eb) {
     llm_hparams *hp = &m->hp;
     const char *A = hp->arch;
-    m->arch = strcmp(A, "nomic-bert") ? LLM_ARCH_BERT : LLM_ARCH_NOMIC_BERT;
+    m->arch = !strcmp(A, "nomic-bert")     ? LLM_ARCH_NOMIC_BERT
+              : !strcmp(A, "jina-bert-v2") ? LLM_ARCH_JINA_BERT_V2
+                                           : LLM_ARCH_BERT;
     m->enc = mem_calloc(1, sizeof *m->enc);
     if (!m->enc) return err_set(eb, BASE_ENOMEM, "out of memory");
     llm_encoder *enc = m->enc;
@@ -145,6 +170,16 @@ int llm_enc_load(llm_model *m, err_buf *eb) {
         hp->rope_base = enc->rope_base;
         hp->rope_neox = 1;
     }
+    if (m->arch == LLM_ARCH_JINA_BERT_V2) {
+        /* ALiBi with the key llama.cpp's converter writes (8 when absent, as jina uses). */
+        enc->alibi = true;
+        snprintf(key, sizeof key, "%s.attention.max_alibi_bias", A);
+        rc = gguf_get_f32(m->g, key, &enc->max_alibi_bias, eb);
+        if (rc == BASE_ENOTFOUND) enc->max_alibi_bias = 8.0f;
+        else if (rc) return rc;
+        if (!(enc->max_alibi_bias > 0) || enc->max_alibi_bias > 1024)
+            return err_set(eb, BASE_EFORMAT, "%s is %g", key, enc->max_alibi_bias);
+    }
     hp->n_ctx_train = (int)ctx;
     hp->n_embd = (int)embd;
     hp->n_layer = (int)nl;
@@ -162,11 +197,13 @@ int llm_enc_load(llm_model *m, err_buf *eb) {
         return err_set(eb, BASE_EFORMAT, "token_embd.weight has %lld rows", (long long)te->ne[1]);
     hp->n_vocab = (int)te->ne[1];
     if ((rc = bind(m->g, "token_embd.weight", embd, te->ne[1], true, &enc->tok_embd, eb)) ||
-        (rc = bind(m->g, "position_embd.weight", embd, -1, !enc->rope, &enc->pos_embd, eb)) ||
+        (rc = bind(m->g, "position_embd.weight", embd, -1, !enc->rope && !enc->alibi,
+                   &enc->pos_embd, eb)) ||
         (rc = bind(m->g, "token_types.weight", embd, -1, false, &enc->type_embd, eb)) ||
         (rc = bind(m->g, "token_embd_norm.weight", embd, 0, true, &enc->embd_norm, eb)) ||
         (rc = bind(m->g, "token_embd_norm.bias", embd, 0, false, &enc->embd_norm_b, eb)))
         return rc;
+    if (enc->alibi) enc->pos_embd = NULL; /* positions live in the ALiBi biases only */
     /* Positions beyond the table cannot be embedded, whatever context_length says. */
     if (enc->pos_embd && enc->pos_embd->ne[1] < hp->n_ctx_train)
         hp->n_ctx_train = (int)enc->pos_embd->ne[1];

@@ -17,8 +17,9 @@
  *   llm_model_free(m);
  *
  * Architectures: llama (Llama 2/3, Mistral, TinyLlama, SmolLM), qwen2, qwen3, gemma, gemma2,
- * gemma3, phi3; and the encoders bert and nomic-bert (embeddings, reranking: llm_embed, llm_rank,
- * no sessions). Anything else is an error that names the architecture.
+ * gemma3, phi3; and the encoders bert (XLM-RoBERTa included), nomic-bert and jina-bert-v2
+ * (embeddings, reranking: llm_embed, llm_rank, no sessions). Decoders embed too (llm_embed:
+ * their pooled final hidden states). Anything else is an error that names the architecture.
  */
 #ifndef ENGINE_H
 #define ENGINE_H
@@ -133,17 +134,21 @@ typedef enum llm_pooling {
 bool llm_model_is_encoder(const llm_model *m);
 /* The file's pooling (LLM_POOL_NONE when it names none). */
 int llm_model_pooling(const llm_model *m);
+/* Rows of the token-type table (0: none; 1: every token is type 0, as in XLM-RoBERTa). */
+int llm_model_n_token_types(const llm_model *m);
 /* Outputs of the classification head (0: the model has none, llm_rank cannot be used). */
 int llm_model_n_cls_out(const llm_model *m);
 
 /* Pooled sentence embeddings: out receives n_inputs rows of n_embd floats, L2-normalized when
- * normalize. pooling is MEAN, CLS, LAST or DEFAULT. BASE_EINVAL for a non-encoder model, an
- * empty input, an input longer than the context (n_ctx_train) or a token outside the
- * vocabulary; nothing is written then. */
+ * normalize. pooling is MEAN, CLS, LAST or DEFAULT (the file's pooling_type; mean when it
+ * names none). For a decoder the rows are its final hidden states (after the output norm,
+ * before the lm head), each input causal over its own tokens from position 0; scratch and KV
+ * memory are allocated per call. BASE_EINVAL for an empty input, an input longer than the
+ * context (n_ctx_train) or a token outside the vocabulary; nothing is written then. */
 int llm_embed(const llm_model *m, tpool *pool, const int32_t *const *inputs, const int *lens,
               int n_inputs, int pooling, bool normalize, float *out, err_buf *eb);
-/* The last layer's per-token outputs, before pooling, not normalized: out receives
- * sum(lens) rows of n_embd floats, input after input. */
+/* The last layer's per-token outputs (a decoder's after its output norm), before pooling, not
+ * normalized: out receives sum(lens) rows of n_embd floats, input after input. */
 int llm_embed_tokens(const llm_model *m, tpool *pool, const int32_t *const *inputs,
                      const int *lens, int n_inputs, float *out, err_buf *eb);
 /* Cross-encoder scores: the first token's output through the rank head (cls: dense + tanh,

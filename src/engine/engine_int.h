@@ -15,6 +15,7 @@ typedef enum llm_arch {
     LLM_ARCH_PHI3,
     LLM_ARCH_BERT, /* encoders: encoder_arch.c, encoder.c */
     LLM_ARCH_NOMIC_BERT,
+    LLM_ARCH_JINA_BERT_V2,
 } llm_arch;
 
 typedef enum llm_act { LLM_ACT_SILU, LLM_ACT_GELU } llm_act;
@@ -41,6 +42,7 @@ struct llm_model {
     const gguf_tensor *tok_embd, *output_norm, *output, *rope_freqs;
     llm_layer *layers;
     struct llm_encoder *enc; /* encoder architectures only (encoder_arch.c) */
+    int dec_pooling;         /* decoders: <arch>.pooling_type (LLM_POOL_NONE when absent) */
     char desc[256];
 };
 
@@ -79,12 +81,24 @@ int llm_arch_load(llm_model *m, err_buf *eb);
  * of n_head*head_dim. scratch is the session whose score buffers are used. */
 void llm_attention(llm_session *scratch, const llm_row *rows, int il, int n, const float *q, float *o);
 
+/* decoder_embed.c: pooled (per_token false) or per-token (true) final hidden states of a
+ * decoder, the output norm applied (what the lm head reads). Same contract as llm_embed /
+ * llm_embed_tokens. */
+int llm_dec_embed(const llm_model *m, tpool *pool, const int32_t *const *inputs,
+                  const int *lens, int n_inputs, int pooling, bool normalize, bool per_token,
+                  float *out, err_buf *eb);
+/* forward.c: run rows s->rows[0..n) (tokens[t] at s->rows[t]) through every layer, without
+ * logits; s->x then holds the last layer's residual stream of each row. */
+void llm_forward_rows(llm_session *s, const int32_t *tokens, int n);
+
 /* ---- encoders (BERT): encoder_arch.c binds, encoder.c runs ---- */
 
 typedef struct llm_enc_layer {
     const gguf_tensor *wq, *bq, *wk, *bk, *wv, *bv; /* [E, E] and [E] */
     const gguf_tensor *wqkv, *bqkv;                 /* nomic-bert: fused [E, 3E] */
-    const gguf_tensor *w_gate;                      /* nomic-bert: SwiGLU gate [E, F] */
+    const gguf_tensor *w_gate;                      /* nomic-bert: SwiGLU gate, jina-bert-v2:
+                                                       GEGLU gate [E, F] */
+    const gguf_tensor *q_norm, *q_norm_b, *k_norm, *k_norm_b; /* jina-bert-v2: LayerNorm of q, k */
     const gguf_tensor *wo, *bo;
     const gguf_tensor *attn_norm, *attn_norm_b;     /* attn_output_norm: after the residual */
     const gguf_tensor *w_up, *b_up, *w_down, *b_down;
@@ -95,6 +109,8 @@ typedef struct llm_encoder {
     int pooling;  /* the file's llm_pooling (LLM_POOL_NONE when it has none) */
     bool causal;  /* bert.attention.causal; false for every real BERT */
     bool rope;    /* nomic-bert: NeoX RoPE on q, k instead of position embeddings */
+    bool alibi;   /* jina-bert-v2: ALiBi biases on the scores instead of position embeddings */
+    float max_alibi_bias;
     float rope_base;
     int n_types;  /* rows of token_types (0: none) */
     int n_cls_out;
@@ -103,6 +119,9 @@ typedef struct llm_encoder {
     const gguf_tensor *cls, *cls_b, *cls_out, *cls_out_b; /* rank head, optional */
     llm_enc_layer *layers;
 } llm_encoder;
+
+/* encoder.c: the ALiBi slope of each of n_head heads for max_bias, as llama.cpp computes them. */
+void llm_alibi_slopes(int n_head, float max_bias, float *out);
 
 /* Whether arch names an encoder architecture we run. */
 bool llm_enc_is_arch(const char *arch);

@@ -147,6 +147,10 @@ static void forward(llm_session *s, const int32_t *tokens, int n, const int *out
     if (hp->final_softcap > 0) kern_softcap(s->logits, hp->final_softcap, (int64_t)n_out * hp->n_vocab);
 }
 
+void llm_forward_rows(llm_session *s, const int32_t *tokens, int n) {
+    forward(s, tokens, n, NULL, 0);
+}
+
 static int check_tokens(const llm_hparams *hp, const int32_t *tokens, int n, err_buf *eb) {
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)

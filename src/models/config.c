@@ -204,6 +204,58 @@ static int read_template(cfg_reader *r, yaml_node_t *n) {
     return read_str(r, n, "template", &r->c->template_text);
 }
 
+static int read_pooling(cfg_reader *r, yaml_node_t *n) {
+    const char *s;
+    int rc = want_scalar(r, n, "pooling", &s);
+    if (rc) return rc;
+    static const struct { const char *name; int v; } names[] = {
+        {"mean", LLM_POOL_MEAN}, {"cls", LLM_POOL_CLS}, {"first", LLM_POOL_CLS},
+        {"last", LLM_POOL_LAST}, {"default", LLM_POOL_DEFAULT}, {"", LLM_POOL_DEFAULT}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcasecmp(s, names[i].name)) return r->c->pooling = names[i].v, BASE_OK;
+    return err_set(r->eb, BASE_EFORMAT, "config field 'pooling': '%s' is not mean, cls or last", s);
+}
+
+static int read_reasoning_format(cfg_reader *r, yaml_node_t *n, const char *field) {
+    int rc = read_str(r, n, field, &r->c->reasoning_format);
+    if (rc) return rc;
+    const char *v = r->c->reasoning_format;
+    if (strcmp(v, "none") && strcmp(v, "auto") && strcmp(v, "deepseek"))
+        return err_set(r->eb, BASE_EFORMAT, "config field '%s': '%s' is not none, auto or deepseek",
+                       field, v);
+    return BASE_OK;
+}
+
+/* reasoning: {format, start, end} (or LocalAI's `disable: true`, the same as format none). */
+static int read_reasoning(cfg_reader *r, yaml_node_t *map) {
+    if (map->type != YAML_MAPPING_NODE)
+        return err_set(r->eb, BASE_EFORMAT, "config field 'reasoning' must be a mapping");
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const char *key = scalar(node_at(r, p->key));
+        yaml_node_t *v = node_at(r, p->value);
+        int rc = 0;
+        if (!key || !v) continue;
+        if (!strcmp(key, "format")) rc = read_reasoning_format(r, v, "reasoning.format");
+        else if (!strcmp(key, "start")) rc = read_str(r, v, "reasoning.start", &r->c->reasoning_start);
+        else if (!strcmp(key, "end")) rc = read_str(r, v, "reasoning.end", &r->c->reasoning_end);
+        else if (!strcmp(key, "disable")) {
+            bool off = false;
+            rc = read_bool(r, v, "reasoning.disable", &off);
+            if (!rc && off) {
+                mem_free(r->c->reasoning_format);
+                if (!(r->c->reasoning_format = mem_strdup("none")))
+                    rc = err_set(r->eb, BASE_ENOMEM, "out of memory");
+            }
+        }
+        if (rc) return rc;
+    }
+    const char *st = r->c->reasoning_start, *en = r->c->reasoning_end;
+    if ((st && !*st) || (en && !*en) || (!st != !en))
+        return err_set(r->eb, BASE_EFORMAT,
+                       "config field 'reasoning': start and end must both be non-empty strings");
+    return BASE_OK;
+}
+
 static int read_root(cfg_reader *r, yaml_node_t *root) {
     mdl_config *c = r->c;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
@@ -226,6 +278,16 @@ static int read_root(cfg_reader *r, yaml_node_t *root) {
         else if (!strcmp(key, "f16")) rc = read_bool(r, v, "f16", &c->f16);
         else if (!strcmp(key, "mmap")) rc = read_bool(r, v, "mmap", &c->mmap);
         else if (!strcmp(key, "template")) rc = read_template(r, v);
+        else if (!strcmp(key, "pooling")) rc = read_pooling(r, v);
+        else if (!strcmp(key, "truncate")) rc = read_bool(r, v, "truncate", &c->truncate);
+        else if (!strcmp(key, "reasoning")) rc = read_reasoning(r, v);
+        else if (!strcmp(key, "reasoning_format"))
+            rc = read_reasoning_format(r, v, "reasoning_format");
+        else if (!strcmp(key, "embeddings")) {
+            bool on = true;
+            rc = read_bool(r, v, "embeddings", &on);
+            c->no_embeddings = !on;
+        }
         if (rc) return rc;
     }
     if (c->name && !*c->name) return err_set(r->eb, BASE_EFORMAT, "config field 'name' is empty");
@@ -257,6 +319,7 @@ int mdl_config_parse(const char *text, size_t len, const char *dir, mdl_config *
         rc = err_set(eb, BASE_EFORMAT, "a model config must be a YAML mapping");
     else {
         c->mmap = true;
+        c->pooling = LLM_POOL_DEFAULT;
         cfg_reader r = {&doc, dir, c, eb};
         rc = read_root(&r, root);
     }
@@ -275,6 +338,9 @@ void mdl_config_free(mdl_config *c) {
     mem_free(c->backend);
     mem_free(c->model_path);
     mem_free(c->template_text);
+    mem_free(c->reasoning_format);
+    mem_free(c->reasoning_start);
+    mem_free(c->reasoning_end);
     for (int i = 0; i < c->n_stopwords; i++) mem_free(c->stopwords[i]);
     mem_free(c->stopwords);
     mem_free(c);

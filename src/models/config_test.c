@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -317,5 +318,85 @@ TEST(models_config_builtin_template_by_name) {
     buf_free(&out);
     json_decref(msgs);
     mdl_release(h);
+    mdl_registry_free(r);
+}
+
+TEST(models_config_embeddings_and_reasoning) {
+    mdl_config *c = parse_ok("name: a\n", "/m");
+    ASSERT_EQ_INT(c->pooling, LLM_POOL_DEFAULT);
+    ASSERT_FALSE(c->no_embeddings);
+    ASSERT_NULL(c->reasoning_format);
+    ASSERT_NULL(c->reasoning_start);
+    mdl_config_free(c);
+    c = parse_ok("name: a\nembeddings: false\npooling: last\n"
+                 "reasoning:\n  format: none\n  start: \"<reason>\"\n  end: \"</reason>\"\n", "/m");
+    ASSERT_TRUE(c->no_embeddings);
+    ASSERT_EQ_INT(c->pooling, LLM_POOL_LAST);
+    ASSERT_EQ_STR(c->reasoning_format, "none");
+    ASSERT_EQ_STR(c->reasoning_start, "<reason>");
+    ASSERT_EQ_STR(c->reasoning_end, "</reason>");
+    mdl_config_free(c);
+    c = parse_ok("name: a\nembeddings: true\npooling: CLS\nreasoning_format: deepseek\ntruncate: yes\n", "/m");
+    ASSERT_FALSE(c->no_embeddings);
+    ASSERT_TRUE(c->truncate);
+    ASSERT_EQ_INT(c->pooling, LLM_POOL_CLS);
+    ASSERT_EQ_STR(c->reasoning_format, "deepseek");
+    mdl_config_free(c);
+    c = parse_ok("name: a\npooling: mean\nreasoning:\n  disable: true\n", "/m");
+    ASSERT_EQ_INT(c->pooling, LLM_POOL_MEAN);
+    ASSERT_EQ_STR(c->reasoning_format, "none");
+    mdl_config_free(c);
+    parse_fails("truncate: maybe\n", "'truncate'");
+    parse_fails("pooling: max\n", "'pooling': 'max' is not mean, cls or last");
+    parse_fails("embeddings: sometimes\n", "'embeddings'");
+    parse_fails("reasoning: none\n", "'reasoning' must be a mapping");
+    parse_fails("reasoning:\n  format: loud\n", "'reasoning.format': 'loud'");
+    parse_fails("reasoning_format: x\n", "'reasoning_format': 'x'");
+    parse_fails("reasoning:\n  start: \"<r>\"\n", "start and end");
+    parse_fails("reasoning:\n  start: \"\"\n  end: \"</r>\"\n", "start and end");
+}
+
+/* --max-memory: idle models are unloaded (least recently used first) so the files loaded fit
+ * the budget; busy ones are not, and then the new model is refused (EBUSY) rather than
+ * going over; a model larger than the whole budget is refused outright. */
+TEST(models_registry_max_memory) {
+    struct stat st1, st2;
+    ASSERT_EQ_INT(stat(test_shared_file("testdata/llm/stories260K.gguf"), &st1), 0);
+    ASSERT_EQ_INT(stat(test_shared_file("golden/models/llama-F32.gguf"), &st2), 0);
+    mdl_registry_params p = mdl_registry_default_params();
+    p.models_path = make_dir();
+    p.max_memory = (uint64_t)st1.st_size + (uint64_t)st2.st_size - 1; /* not both at once */
+    p.on_load = count_load;
+    p.on_unload = count_unload;
+    mdl_registry *r;
+    err_buf eb = {0};
+    ASSERT_OK(mdl_registry_open(&p, &r, &eb), &eb);
+    mdl_handle *a, *b;
+    ASSERT_OK(mdl_acquire(r, "stories", &a, &eb), &eb);
+    mdl_release(a);
+    ASSERT_OK(mdl_acquire(r, "bare", &b, &eb), &eb); /* stories is idle: unloaded */
+    ASSERT_EQ_INT(unloads, 1);
+    ASSERT_EQ_INT(mdl_registry_n_loaded(r), 1);
+    eb = (err_buf){0};
+    ASSERT_EQ_INT(mdl_acquire(r, "stories", &a, &eb), BASE_EBUSY); /* bare is in use */
+    ASSERT_NULL(a);
+    ASSERT_CONTAINS(eb.msg, "--max-memory");
+    ASSERT_EQ_INT(mdl_registry_n_loaded(r), 1);
+    mdl_release(b);
+    ASSERT_OK(mdl_acquire(r, "stories", &a, &eb), &eb); /* now bare can go */
+    ASSERT_EQ_INT(unloads, 2);
+    ASSERT_EQ_INT(mdl_registry_n_loaded(r), 1);
+    mdl_release(a);
+    mdl_registry_free(r);
+
+    /* A budget below one model's size. */
+    unloads = loads = 0;
+    p.models_path = test_tmpdir();
+    p.max_memory = (uint64_t)st1.st_size / 2;
+    ASSERT_OK(mdl_registry_open(&p, &r, &eb), &eb);
+    eb = (err_buf){0};
+    ASSERT_EQ_INT(mdl_acquire(r, "stories", &a, &eb), BASE_ENOMEM);
+    ASSERT_CONTAINS(eb.msg, "more than --max-memory");
+    ASSERT_EQ_INT(loads, 0);
     mdl_registry_free(r);
 }

@@ -1,7 +1,8 @@
 /*
  * models: the models directory, its LocalAI-style YAML configs, and the registry that loads
  * models lazily, keeps them loaded, and unloads the least recently used one when more than
- * max_active are loaded (never one that a request is using).
+ * max_active are loaded or their files would exceed max_memory bytes (never one that a
+ * request is using).
  *
  * Every *.yaml / *.yml file in the directory describes one model (name, backend,
  * parameters.model, context_size, sampling defaults ...). Every *.gguf file no config points
@@ -47,6 +48,15 @@ typedef struct mdl_config {
     int n_stopwords;
     bool f16, mmap;
     mdl_sampling sampling;
+    /* embeddings: `embeddings: false` refuses /v1/embeddings for this model (default: served);
+     * `pooling: mean|cls|last` overrides the GGUF's pooling type (LLM_POOL_DEFAULT: unset). */
+    bool no_embeddings;
+    int pooling;
+    bool truncate; /* `truncate: true`: embeddings cut over-long texts to the context */
+    /* reasoning: {format: none|auto|deepseek, start: "<think>", end: "</think>"}: format none
+     * keeps thinking text in content (a request's reasoning_format still wins); start / end
+     * replace the built-in reasoning markers. NULL when unset. */
+    char *reasoning_format, *reasoning_start, *reasoning_end;
 } mdl_config;
 
 /* Parse one YAML config (text[0..len)). dir is the models directory: parameters.model and a
@@ -64,6 +74,10 @@ typedef struct mdl_handle mdl_handle;
 typedef struct mdl_registry_params {
     const char *models_path; /* borrowed for the registry's life */
     int max_active;          /* loaded models at most; 0: no limit */
+    uint64_t max_memory;     /* bytes of model files loaded at most; 0: no limit. Idle models
+                                are unloaded, least recently used first, to fit a new one;
+                                mdl_acquire fails with BASE_ENOMEM for a model larger than the
+                                budget and BASE_EBUSY when busy models hold the rest */
     /* Called (under no registry lock, on the loading thread) once a model is loaded, to attach
      * per-model state such as its scheduler; *attach is kept with the model. on_unload gets it
      * back before the model is freed. Both may be NULL. */

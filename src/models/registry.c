@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ struct mdl_handle {
     tmpl *tmpl;
     int tool_format; /* chat_tool_format of the template in use */
     void *attach;
+    uint64_t bytes;  /* what it holds in memory while loading or loaded (its file's size) */
 };
 
 struct mdl_registry {
@@ -170,6 +172,7 @@ static void scan_gguf(mdl_registry *r, DIR *d) {
         }
         cfg->model_path = path.data;
         cfg->mmap = true;
+        cfg->pooling = LLM_POOL_DEFAULT;
         if (file_claimed(r, cfg->model_path)) {
             mdl_config_free(cfg);
             continue;
@@ -272,23 +275,44 @@ int mdl_registry_n_loaded(mdl_registry *r) {
     return k;
 }
 
-/* Make room for one more model: unload idle models, least recently used first. Called with
- * the lock held; drops it while freeing. */
-static void make_room_locked(mdl_registry *r) {
-    if (r->p.max_active <= 0) return;
+/* The memory a model takes once loaded, estimated before loading: its weights, which are
+ * the bulk of the file (mapped whole). 0 when the file cannot be read (loading reports why). */
+static uint64_t model_bytes(const mdl_config *c) {
+    struct stat st;
+    return c->model_path && !stat(c->model_path, &st) ? (uint64_t)st.st_size : 0;
+}
+
+/* Make room for e: unload idle models, least recently used first, until one more model fits
+ * under max_active and e's bytes fit under max_memory. Called with the lock held; drops it
+ * while freeing. BASE_EBUSY (eb says why) when the memory budget cannot be met because the
+ * models still loaded are in use; the count limit is best effort as before. */
+static int make_room_locked(mdl_registry *r, mdl_handle *e, err_buf *eb) {
     for (;;) {
         int loaded = 0;
+        uint64_t used = 0;
         mdl_handle *victim = NULL;
         for (int i = 0; i < r->n; i++) {
-            mdl_handle *e = r->entries[i];
-            if (e->state == ENTRY_UNLOADED) continue;
+            mdl_handle *x = r->entries[i];
+            if (x->state == ENTRY_UNLOADED) continue;
             loaded++;
-            if (e->state == ENTRY_LOADED && e->refs == 0 &&
-                (!victim || e->last_used < victim->last_used))
-                victim = e;
+            used += x->bytes;
+            if (x->state == ENTRY_LOADED && x->refs == 0 &&
+                (!victim || x->last_used < victim->last_used))
+                victim = x;
         }
-        if (loaded < r->p.max_active || !victim) return;
-        log_info("models: unloading %s (least recently used)", victim->cfg->name);
+        bool count_ok = r->p.max_active <= 0 || loaded < r->p.max_active;
+        bool mem_ok = !r->p.max_memory || used + e->bytes <= r->p.max_memory;
+        if (count_ok && mem_ok) return BASE_OK;
+        if (!victim) {
+            if (mem_ok) return BASE_OK;
+            return err_set(eb, BASE_EBUSY,
+                           "model '%s' needs %.1f MiB but %.1f MiB of the --max-memory budget "
+                           "(%.1f MiB) are held by models in use",
+                           e->cfg->name, e->bytes / 1048576.0, used / 1048576.0,
+                           r->p.max_memory / 1048576.0);
+        }
+        log_info("models: unloading %s (least recently used%s)", victim->cfg->name,
+                 count_ok ? ", to fit --max-memory" : "");
         void *attach = victim->attach;
         tmpl *t = victim->tmpl;
         tok *tk = victim->tok;
@@ -299,6 +323,10 @@ static void make_room_locked(mdl_registry *r) {
         unload_parts(r, attach, t, tk, m);
         pthread_mutex_lock(&r->mu);
     }
+}
+
+static bool vocab_has(void *ud, const char *text) {
+    return tok_find((const tok *)ud, text, strlen(text)) >= 0;
 }
 
 static int load_template(mdl_handle *e, err_buf *eb) {
@@ -321,9 +349,25 @@ static int load_template(mdl_handle *e, err_buf *eb) {
             mem_free(z);
             return BASE_OK;
         }
-        log_warn("models: %s: chat template does not compile (%s); using ChatML", e->cfg->name,
+        log_warn("models: %s: chat template does not compile (%s)", e->cfg->name,
                  err_msg(&teb));
     }
+    /* No usable template: the built-in of the family the GGUF's vocabulary or architecture
+     * names, else ChatML. */
+    const char *why = NULL;
+    const char *fam = chat_detect_family_vocab(llm_model_hparams(e->model)->arch, vocab_has,
+                                               e->tok, &why);
+    if (fam && strcmp(fam, "chatml")) {
+        src = chat_template_builtin(fam);
+        if (src && !tmpl_compile(src, strlen(src), &e->tmpl, eb)) {
+            log_info("models: %s has no chat template; using the built-in '%s' (from its %s)",
+                     e->cfg->name, fam, why);
+            e->tool_format = (int)chat_tool_format_detect(src);
+            return BASE_OK;
+        }
+    }
+    log_info("models: %s has no chat template; using the built-in 'chatml'%s%s%s", e->cfg->name,
+             fam ? " (from its " : "", fam ? why : "", fam ? ")" : "");
     e->tool_format = (int)chat_tool_format_detect(mdl_chatml_template);
     return tmpl_compile(mdl_chatml_template, sizeof mdl_chatml_template - 1, &e->tmpl, eb);
 }
@@ -365,7 +409,20 @@ int mdl_acquire(mdl_registry *r, const char *name, mdl_handle **out, err_buf *eb
     for (;;) {
         while (e->state == ENTRY_LOADING) pthread_cond_wait(&r->cv, &r->mu);
         if (e->state == ENTRY_LOADED) break;
-        make_room_locked(r);
+        e->bytes = model_bytes(e->cfg);
+        if (r->p.max_memory && e->bytes > r->p.max_memory) {
+            e->refs--;
+            pthread_mutex_unlock(&r->mu);
+            return err_set(eb, BASE_ENOMEM, "model '%s' needs %.1f MiB, more than --max-memory (%.1f MiB)",
+                           name, e->bytes / 1048576.0, r->p.max_memory / 1048576.0);
+        }
+        int mrc = make_room_locked(r, e, eb);
+        if (mrc) {
+            e->refs--;
+            pthread_mutex_unlock(&r->mu);
+            log_warn("models: cannot load %s: %s", name, err_msg(eb));
+            return mrc;
+        }
         /* make_room may drop the lock: someone else may have begun loading meanwhile. */
         if (e->state != ENTRY_UNLOADED) continue;
         e->state = ENTRY_LOADING;

@@ -293,6 +293,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method = method;
         r->path = url;
         r->t_start = time_now_ns();
+        r->tok_in = -1;
         pthread_mutex_lock(&s->stats_mu);
         s->stats.in_flight++;
         pthread_mutex_unlock(&s->stats_mu);
@@ -322,7 +323,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     static const char *why[] = {"", " (error)", " (timeout)", " (shutdown)", " (read error)",
                                 " (client gone)"};
     double secs = (double)(time_now_ns() - r->t_start) / 1e9;
-    log_info("%s %s %d %.1f ms%s", r->method, r->path, r->status, secs * 1e3,
+    char toks[64] = "";
+    if (r->tok_in >= 0) snprintf(toks, sizeof toks, " tokens %ld in, %ld out", r->tok_in, r->tok_out);
+    log_info("%s %s %d %.1f ms%s%s", r->method, r->path, r->status, secs * 1e3, toks,
              (unsigned)toe < sizeof why / sizeof why[0] ? why[toe] : "");
     server *srv = r->srv;
     pthread_mutex_lock(&srv->stats_mu);

@@ -117,6 +117,9 @@ typedef struct srv_stream srv_stream;
 /* NULL when out of memory (the handler should then respond itself). */
 srv_stream *srv_stream_begin(srv_req *r);
 void srv_stream_on_cancel(srv_stream *st, void (*fn)(void *ud), void *ud);
+/* Token counts of the request (prompt in, generated out) for its line in the request log.
+ * Any thread; nothing happens once the request is over. */
+void srv_stream_set_tokens(srv_stream *st, long in, long out);
 int srv_stream_respond(srv_stream *st, int status, const char *content_type, const char *body,
                        size_t len);
 int srv_stream_start(srv_stream *st, int status, const char *content_type);

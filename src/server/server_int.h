@@ -45,6 +45,7 @@ struct srv_req {
     uint64_t t_start;
     srv_stream *stream; /* set by srv_stream_begin */
     void *user;         /* set by the auth hook */
+    long tok_in, tok_out; /* for the request log; tok_in < 0: not reported */
     int n_headers;
     const char *hdr_name[MAX_RESP_HEADERS], *hdr_value[MAX_RESP_HEADERS];
 };

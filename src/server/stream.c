@@ -52,6 +52,12 @@ void srv_stream_on_cancel(srv_stream *st, void (*fn)(void *ud), void *ud) {
     if (gone && fn) fn(ud);
 }
 
+void srv_stream_set_tokens(srv_stream *st, long in, long out) {
+    pthread_mutex_lock(&st->mu);
+    if (st->req) st->req->tok_in = in, st->req->tok_out = out;
+    pthread_mutex_unlock(&st->mu);
+}
+
 /* Wake the connection if it sleeps. Lock held. */
 static void wake_locked(srv_stream *st) {
     if (st->suspended && st->conn) {

@@ -169,6 +169,7 @@ int tok_encode(const tok *t, const char *text, size_t len, bool add_special, boo
             break;
         case TOK_VOCAB_BPE: rc = tok_bpe_encode(t, text + f.off, f.len, &out); break;
         case TOK_VOCAB_WPM: rc = tok_wpm_encode(t, text + f.off, f.len, &out); break;
+        case TOK_VOCAB_UGM: rc = tok_ugm_encode(t, text + f.off, f.len, &out); break;
         }
         prev_special = false;
     }

@@ -52,6 +52,15 @@ struct tok {
     pcre2_code *re[TOK_MAX_REGEX]; /* BPE pre-tokenizer, applied in order */
     int n_re;
     pcre2_code *wpm_re; /* WordPiece character classes */
+
+    /* UGM (tok_ugm.c): the precompiled charsmap (a copy): its trie and replacement pool. */
+    uint8_t *charsmap;
+    const uint8_t *xcda; /* xcda_n little-endian uint32 nodes */
+    size_t xcda_n;
+    const char *repl;
+    size_t repl_n;
+    double ugm_unk_score; /* the lowest normal token score minus 10 */
+    bool remove_extra_ws; /* tokenizer.ggml.remove_extra_whitespaces */
 };
 
 /* ---- ids vector (encoders append here) ---- */
@@ -90,6 +99,9 @@ typedef struct tok_sym {
 int tok_spm_encode(const tok *t, const char *text, size_t len, bool space_prefix, tok_ids *out);
 int tok_bpe_encode(const tok *t, const char *text, size_t len, tok_ids *out);
 int tok_wpm_encode(const tok *t, const char *text, size_t len, tok_ids *out);
+int tok_ugm_encode(const tok *t, const char *text, size_t len, tok_ids *out);
+/* UGM: copy the precompiled charsmap (len 0: none) and derive the <unk> score. */
+int tok_ugm_setup(tok *t, const uint8_t *charsmap, size_t len, err_buf *eb);
 
 /* Pick and compile the pre-tokenizer regexes for tokenizer.ggml.pre (BPE) and set the flags
  * llama.cpp ties to it. pre NULL or "" means "default". */

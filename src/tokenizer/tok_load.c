@@ -292,6 +292,7 @@ int tok_load(const gguf *g, tok **out, err_buf *eb) {
     if (str_eq_cstr(model, "llama")) t->type = TOK_VOCAB_SPM;
     else if (str_eq_cstr(model, "gpt2")) t->type = TOK_VOCAB_BPE;
     else if (str_eq_cstr(model, "bert")) t->type = TOK_VOCAB_WPM;
+    else if (str_eq_cstr(model, "t5")) t->type = TOK_VOCAB_UGM;
     else {
         rc = err_set(eb, BASE_EUNSUPPORTED, "unsupported tokenizer model '%.*s'", (int)model.len,
                      model.ptr);
@@ -313,6 +314,10 @@ int tok_load(const gguf *g, tok **out, err_buf *eb) {
         t->pad = in_vocab(t, 0), t->eos = TOK_NULL;
         t->add_bos = true;
         break;
+    case TOK_VOCAB_UGM: /* llama.cpp's T5 defaults */
+        t->bos = TOK_NULL, t->eos = in_vocab(t, 1), t->unk = in_vocab(t, 2), t->pad = in_vocab(t, 0);
+        t->add_eos = true;
+        break;
     }
     read_id(t, g, "tokenizer.ggml.cls_token_id", &t->bos);
     read_id(t, g, "tokenizer.ggml.bos_token_id", &t->bos);
@@ -330,6 +335,20 @@ int tok_load(const gguf *g, tok **out, err_buf *eb) {
         if ((rc = tok_pre_setup(t, pre.ptr, pre.len, eb))) goto fail;
     } else if (t->type == TOK_VOCAB_WPM) {
         if ((rc = tok_wpm_setup(t, eb))) goto fail;
+    } else if (t->type == TOK_VOCAB_UGM) {
+        gguf_arr cm = {0};
+        err_buf ignore = {0};
+        rc = gguf_get_arr(g, "tokenizer.ggml.precompiled_charsmap", -1, &cm, &ignore);
+        if (rc && rc != BASE_ENOTFOUND) {
+            err_set(eb, rc, "tokenizer.ggml.precompiled_charsmap: %s", err_msg(&ignore));
+            goto fail;
+        }
+        if (!rc && cm.type != GGUF_VT_U8 && cm.type != GGUF_VT_I8) {
+            rc = err_set(eb, BASE_EFORMAT, "tokenizer.ggml.precompiled_charsmap must be bytes");
+            goto fail;
+        }
+        if ((rc = tok_ugm_setup(t, rc ? NULL : cm.data, rc ? 0 : (size_t)cm.n, eb))) goto fail;
+        read_bool(g, "tokenizer.ggml.remove_extra_whitespaces", &t->remove_extra_ws);
     }
     read_bool(g, "tokenizer.ggml.add_bos_token", &t->add_bos);
     read_bool(g, "tokenizer.ggml.add_eos_token", &t->add_eos);
@@ -371,6 +390,7 @@ void tok_free(tok *t) {
     mem_free(t->mmap);
     mem_free(t->eog);
     mem_free(t->specials);
+    mem_free(t->charsmap);
     mem_free(t);
 }
 

@@ -7,6 +7,8 @@
  *          GPT-2 byte-to-unicode mapping, merges applied by rank.
  *   - WPM  (model "bert"): BERT basic tokenization (lowercase, accents stripped, punctuation and
  *          CJK split), greedy longest-match-first pieces.
+ *   - UGM  (model "t5"): SentencePiece Unigram: the precompiled charsmap normalization, '▁' for
+ *          spaces, then the highest-scoring segmentation (Viterbi).
  * Special tokens (CONTROL) are matched in the text only when asked (parse_special);
  * USER_DEFINED tokens are always matched first, as llama.cpp does.
  *
@@ -34,6 +36,7 @@ typedef enum tok_vocab_type {
     TOK_VOCAB_SPM = 1, /* SentencePiece-style ("llama") */
     TOK_VOCAB_BPE = 2, /* byte-level BPE ("gpt2") */
     TOK_VOCAB_WPM = 3, /* WordPiece ("bert") */
+    TOK_VOCAB_UGM = 4, /* SentencePiece Unigram ("t5": T5, XLM-RoBERTa, bge-m3) */
 } tok_vocab_type;
 
 /* Token attributes, from tokenizer.ggml.token_type (bits, as several can be set). */
