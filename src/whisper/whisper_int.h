@@ -1,0 +1,91 @@
+/* whisper internals shared by the module's files: the loaded model and the per-call state. */
+#ifndef LOCALAI_WHISPER_INT_H
+#define LOCALAI_WHISPER_INT_H
+
+#include "kernels/kernels.h"
+#include "whisper.h"
+
+#define WH_LN_EPS 1e-5f
+
+/* A weight matrix: n_out rows of n_in elements of type (rows contiguous, 32-byte aligned). */
+typedef struct wh_mat {
+    int type;
+    int64_t n_in, n_out;
+    const void *data;
+} wh_mat;
+
+/* One transformer block; cross_* only in the decoder. Vectors are F32 of n_state (mlp0_b: 4x). */
+typedef struct wh_layer {
+    const float *attn_ln_w, *attn_ln_b;
+    wh_mat q, k, v, o;
+    const float *q_b, *v_b, *o_b;
+    const float *cross_ln_w, *cross_ln_b;
+    wh_mat cq, ck, cv, co;
+    const float *cq_b, *cv_b, *co_b;
+    const float *mlp_ln_w, *mlp_ln_b;
+    wh_mat mlp0, mlp2;
+    const float *mlp0_b, *mlp2_b;
+} wh_layer;
+
+struct whisper_model {
+    whisper_hparams hp;
+    whisper_tokens tok;
+    int n_fft_bins;          /* 201 */
+    float *filters;          /* (n_mels, n_fft_bins) */
+    /* Vocabulary: the bytes of token i are words + word_off[i], word_len[i] long. */
+    int n_words;
+    char *words;
+    uint32_t *word_off, *word_len;
+
+    const float *enc_pos;     /* (n_audio_ctx, n_audio_state) */
+    wh_mat conv1, conv2;      /* (D, 3 * n_mels), (D, 3 * D): rows ordered (in channel, tap) */
+    const float *conv1_b, *conv2_b;
+    wh_layer *enc;            /* n_audio_layer */
+    const float *ln_post_w, *ln_post_b;
+
+    const float *dec_pos;     /* (n_text_ctx, n_text_state) */
+    wh_mat tok_emb;           /* (n_vocab, n_text_state): lookup and the tied output */
+    wh_layer *dec;            /* n_text_layer */
+    const float *ln_w, *ln_b;
+
+    void *blob;               /* every tensor's data, one aligned allocation */
+    const whisper_vad *vad;   /* borrowed */
+};
+
+/* Per-call state: scratch, thread pool, encoder output and KV caches. */
+struct whisper_state {
+    const whisper_model *m;
+    tpool *pool;
+    int n_threads, n_seq;
+    int n_ctx;                /* audio positions (n_audio_ctx) */
+    float *enc_out;           /* (n_ctx, D) */
+    /* Cross-attention keys per layer and head: (n_head, n_ctx, hd) F16, values transposed
+     * (n_head, hd, n_ctx) F16 so both products run as matmuls. */
+    uint16_t *cross_k, *cross_v;
+    /* Self-attention caches per sequence and layer: (n_text_ctx, D) F16 each. */
+    uint16_t *kv_k, *kv_v;
+    /* Scratch, sized at creation. */
+    float *x, *h, *q, *k, *v, *o, *u, *att;
+    float *scores;            /* per-head score rows */
+    uint16_t *kh, *vth;       /* one head's K and V^T for encoder self-attention */
+    float *col;               /* conv im2col */
+    void *mm_scratch;
+    size_t mm_scratch_size;
+};
+
+/* Matrix product with bias on the state's pool: Y (n, W.n_out) = X (n, W.n_in) W^T + b. */
+void wh_matmul(whisper_state *s, const wh_mat *W, const float *b, const float *X, int n, float *Y);
+/* Layer norm of n rows of len floats, in place. */
+void wh_layernorm_rows(float *x, int n, int len, const float *w, const float *b);
+
+int wh_encode_cross(whisper_state *s);
+
+/* The mel front end on a given pool (NULL: the caller's thread). */
+int wh_mel_pool(const whisper_model *m, const float *pcm, size_t n, tpool *pool, float **mel_out,
+                int *n_frames, int *n_frames_audio, err_buf *eb);
+
+/* Tokenize text into the model's vocabulary (greedy longest match after GPT-2 style word
+ * splitting, as whisper.cpp does). Returns the count written (at most cap) or negative. */
+int wh_tokenize(const whisper_model *m, const char *text, int *out, int cap);
+
+#endif
