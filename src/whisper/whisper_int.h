@@ -88,4 +88,71 @@ int wh_mel_pool(const whisper_model *m, const float *pcm, size_t n, tpool *pool,
  * splitting, as whisper.cpp does). Returns the count written (at most cap) or negative. */
 int wh_tokenize(const whisper_model *m, const char *text, int *out, int cap);
 
+
+
+/* ---- decoding (sample.c, full.c) ---- */
+
+/* One sampled token: id, best timestamp tid, its probability and log-probability, and the
+ * timestamp probability mass (whisper.cpp's whisper_token_data). */
+typedef struct wh_token {
+    int id, tid;
+    float p, plog, pt, ptsum;
+} wh_token;
+
+typedef struct wh_seq {
+    wh_token *tok;  /* capacity n_text_ctx */
+    int n, result_len;
+    double sum_logprobs_all, sum_logprobs, avg_logprobs, entropy, score;
+} wh_seq;
+
+typedef struct wh_decoder {
+    wh_seq seq;
+    bool failed, completed, has_ts;
+    int seek_delta;
+    int kv;                          /* the state's KV sequence */
+    float *logits, *logprobs, *probs; /* n_vocab each */
+} wh_decoder;
+
+/* whisper_full's parameters (whisper.cpp's defaults in wh_params_default). */
+typedef struct wh_params {
+    int lang;                 /* language index, -1: detect */
+    bool translate, no_timestamps, single_segment, suppress_blank, no_context;
+    float temperature, temperature_inc; /* inc 0: no fallback */
+    float entropy_thold, logprob_thold, no_speech_thold, max_initial_ts, length_penalty;
+    int beam_size;            /* > 1: beam search at temperature 0 */
+    int best_of;              /* candidates at temperature > 0 */
+    int n_threads;
+    const int *prompt_tokens; /* initial prompt */
+    int n_prompt_tokens;
+    uint64_t seed;
+    /* Tests: the best decoder's sampled tokens of the first window (all of them, before
+     * trimming) go here. */
+    int *sampled, sampled_cap, *n_sampled;
+} wh_params;
+
+/* A finished segment; everything is borrowed for the duration of the callback. Times are in
+ * centiseconds of the audio passed to wh_full, exactly as whisper.cpp computes them (t0 can be
+ * negative in no-timestamps mode: whisper.cpp's quirk). */
+typedef struct wh_segment {
+    int64_t t0, t1;
+    const wh_token *tok;
+    int n_tok;
+    const char *text;
+    size_t text_len;
+    float temperature, no_speech_prob;
+} wh_segment;
+
+typedef int (*wh_segment_fn)(const wh_segment *seg, void *ud);
+
+wh_params wh_params_default(void);
+int wh_full(const whisper_model *m, const float *pcm, size_t n, const wh_params *p,
+            wh_segment_fn fn, void *ud, int *lang_out, err_buf *eb);
+
+/* sample.c */
+void wh_process_logits(const whisper_model *m, wh_decoder *d, const wh_params *p, float temp,
+                       const float *raw);
+wh_token wh_sample(const whisper_model *m, const wh_decoder *d, uint64_t *rng /* NULL: best */);
+int wh_sample_topk(const whisper_model *m, const wh_decoder *d, int k, wh_token *out);
+void wh_seq_score(wh_seq *s, float length_penalty);
+float wh_no_speech_prob(const whisper_model *m, const float *raw);
 #endif
