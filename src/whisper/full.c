@@ -219,8 +219,9 @@ static int emit_segments(run *r, const wh_decoder *d, int seek, float t, wh_segm
         if (tok[i].id > beg && !r->p->single_segment) {
             int64_t t1 = seek + 2 * (int64_t)(tok[i].tid - beg);
             if (r->text.len) {
-                wh_segment sg = {t0, t1, tok + i0, i - i0 + 1, r->text.data, r->text.len, t, r->no_speech};
-                if (fn && fn(&sg, ud)) return BASE_ECANCELED;
+                wh_segment sg = {t0, t1, seek, tok + i0, i - i0 + 1, r->text.data, r->text.len, t, r->no_speech};
+                int cr = fn ? fn(&sg, ud) : 0;
+                if (cr) return cr < 0 ? cr : BASE_ECANCELED;
             }
             r->text.len = 0;
             t0 = t1;
@@ -229,9 +230,10 @@ static int emit_segments(run *r, const wh_decoder *d, int seek, float t, wh_segm
         }
     }
     if (r->text.len) {
-        wh_segment sg = {t0, seek + d->seek_delta, tok + i0, n - i0, r->text.data, r->text.len, t,
+        wh_segment sg = {t0, seek + d->seek_delta, seek, tok + i0, n - i0, r->text.data, r->text.len, t,
                          r->no_speech};
-        if (fn && fn(&sg, ud)) return BASE_ECANCELED;
+        int cr = fn ? fn(&sg, ud) : 0;
+        if (cr) return cr < 0 ? cr : BASE_ECANCELED;
     }
     return 0;
 }

@@ -329,9 +329,16 @@ int whisper_model_load(whisper_model **out, const char *path, err_buf *eb) {
     void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED) return err_set(eb, BASE_EIO, "whisper: cannot map %s", path);
-    whisper_model *m = mem_calloc(1, sizeof *m);
-    int rc = m ? load_mapped(m, p, len, eb) : err_set(eb, BASE_ENOMEM, "whisper: out of memory");
+    int rc = wh_model_load_mem(out, p, len, eb);
     munmap(p, len);
+    return rc;
+}
+
+int wh_model_load_mem(whisper_model **out, const void *data, size_t len, err_buf *eb) {
+    *out = NULL;
+    kern_traits_of(GGUF_TYPE_F32);
+    whisper_model *m = mem_calloc(1, sizeof *m);
+    int rc = m ? load_mapped(m, data, len, eb) : err_set(eb, BASE_ENOMEM, "whisper: out of memory");
     if (rc) {
         whisper_model_free(m);
         return rc;

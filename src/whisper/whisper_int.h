@@ -80,6 +80,9 @@ void wh_layernorm_rows(float *x, int n, int len, const float *w, const float *b)
 
 int wh_encode_cross(whisper_state *s);
 
+/* whisper_model_load on bytes in memory (tests feed it damaged copies). */
+int wh_model_load_mem(whisper_model **out, const void *data, size_t len, err_buf *eb);
+
 /* The mel front end on a given pool (NULL: the caller's thread). */
 int wh_mel_pool(const whisper_model *m, const float *pcm, size_t n, tpool *pool, float **mel_out,
                 int *n_frames, int *n_frames_audio, err_buf *eb);
@@ -135,6 +138,7 @@ typedef struct wh_params {
  * negative in no-timestamps mode: whisper.cpp's quirk). */
 typedef struct wh_segment {
     int64_t t0, t1;
+    int64_t seek;             /* start of the window it came from */
     const wh_token *tok;
     int n_tok;
     const char *text;
