@@ -76,6 +76,13 @@ str_slice whisper_token_text(const whisper_model *m, int id);
 int whisper_lang_id(const char *code);
 const char *whisper_lang_code(int id);
 
+/* Write a random-weight model of the given shape (benchmarks, tests): matrices and the token
+ * embedding in wtype (F32, F16, Q8_0, Q5_0...), as whisper.cpp's converter and quantizer lay
+ * them out. Header, mel filters and vocabulary come from vocab_from (a whisper .bin) or are
+ * synthetic when it is NULL. */
+int whisper_write_random_model(const char *path, const whisper_hparams *hp, int wtype,
+                               uint64_t seed, const char *vocab_from, err_buf *eb);
+
 /* ---- front end ---- */
 
 /* Log-mel spectrogram as whisper.cpp computes it: n_mels rows of *n_frames values
