@@ -60,8 +60,7 @@ static float *load_audio(size_t *n) {
     }
     *n = 11 * 16000;
     float *p = malloc(*n * sizeof(float));
-    for (size_t i = 0; i < *n; i++)
-        p[i] = 0.3f * sinf((float)i * 0.05f) * sinf((float)i * 0.0003f);
+    for (size_t i = 0; i < *n; i++) p[i] = 0.3f * sinf((float)i * 0.05f) * sinf((float)i * 0.0003f);
     return p;
 }
 
@@ -74,8 +73,8 @@ static int run(const size_def *s, int type, const char *tname, int threads, cons
     FILE *vf = fopen(vocab, "rb");
     if (vf) fclose(vf);
     snprintf(path, sizeof path, "/tmp/whisper-bench-%s-%s.bin", s->name, tname);
-    whisper_hparams hp = {51865, 1500, s->state, s->heads, s->layers, 448,
-                          s->state, s->heads, s->layers, 80, type};
+    whisper_hparams hp = {51865,    1500,     s->state,  s->heads, s->layers, 448,
+                          s->state, s->heads, s->layers, 80,       type};
     err_buf eb = {0};
     FILE *have = fopen(path, "rb");
     if (have) fclose(have);
@@ -123,9 +122,11 @@ static int run(const size_def *s, int type, const char *tname, int threads, cons
     if (!rc) stt_result_free(&r);
     /* The machine may be shared: CPU share = CPU time / (wall time x threads) while encoding
      * and decoding; well under 100% means other processes had our cores. */
-    printf("| %s | %s | %d | %.3f | %.0f | %.0f (cpu %.0f) | %.1f | **%.3f** | %.0f%% | %.2f s (%d tokens) |\n",
+    printf("| %s | %s | %d | %.3f | %.0f | %.0f (cpu %.0f) | %.1f | **%.3f** | %.0f%% | %.2f s (%d "
+           "tokens) |\n",
            s->name, tname, threads, t_load, t_mel * 1000, t_enc * 1000, c_enc * 1000,
-           t_dec * 1000 / (N_DECODE + 1), rtf, 100 * c_all / ((t_enc + t_dec) * threads), t_full, ntok);
+           t_dec * 1000 / (N_DECODE + 1), rtf, 100 * c_all / ((t_enc + t_dec) * threads), t_full,
+           ntok);
     fflush(stdout);
     free(logits);
     mem_free(mel);
@@ -141,8 +142,9 @@ int main(int argc, char **argv) {
     const char *tname = "f16";
     if (argc > 3) {
         tname = argv[3];
-        type = !strcmp(tname, "q8_0") ? GGUF_TYPE_Q8_0 : !strcmp(tname, "q5_0") ? GGUF_TYPE_Q5_0
-                                                                                  : GGUF_TYPE_F16;
+        type = !strcmp(tname, "q8_0")   ? GGUF_TYPE_Q8_0
+               : !strcmp(tname, "q5_0") ? GGUF_TYPE_Q5_0
+                                        : GGUF_TYPE_F16;
     }
     printf("audio %.2f s; RTF = (mel + encode + 4-token prompt + %d tokens) / audio\n\n",
            (double)n / 16000, N_DECODE);

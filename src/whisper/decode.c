@@ -31,7 +31,8 @@ static void self_att_fn(void *c, int ith, int nth) {
         kern_softmax(sc, cnt);
         float *o = s->o + (size_t)t * j->D + (size_t)h * hd;
         memset(o, 0, (size_t)hd * sizeof *o);
-        for (int p = 0; p < cnt; p++) kern_axpy_f16(o, sc[p], j->vc + (size_t)p * j->D + (size_t)h * hd, hd);
+        for (int p = 0; p < cnt; p++)
+            kern_axpy_f16(o, sc[p], j->vc + (size_t)p * j->D + (size_t)h * hd, hd);
     }
 }
 
@@ -90,7 +91,8 @@ int whisper_decode(whisper_state *s, int seq, const int *tokens, int n, int n_pa
     size_t erow = (size_t)(D / et->block_size) * et->type_size;
     float *x = s->h, *cur = s->x;
     for (int t = 0; t < n; t++) {
-        et->to_float((const uint8_t *)m->tok_emb.data + (size_t)tokens[t] * erow, x + (size_t)t * D, D);
+        et->to_float((const uint8_t *)m->tok_emb.data + (size_t)tokens[t] * erow, x + (size_t)t * D,
+                     D);
         kern_add(x + (size_t)t * D, x + (size_t)t * D, m->dec_pos + (size_t)(n_past + t) * D, D);
     }
     size_t layer_kv = (size_t)ctx * D;

@@ -51,8 +51,8 @@ int whisper_state_new(whisper_state **out, const whisper_model *m, int n_threads
     mm = max_z(mm, mm_need(m->conv2.type, m->conv2.n_in, (int64_t)T));
     for (int i = 0; i < h->n_audio_layer + h->n_text_layer; i++) {
         const wh_layer *Ly = i < h->n_audio_layer ? &m->enc[i] : &m->dec[i - h->n_audio_layer];
-        const wh_mat *ms[] = {&Ly->q, &Ly->k, &Ly->v, &Ly->o, &Ly->cq, &Ly->ck, &Ly->cv, &Ly->co,
-                              &Ly->mlp0, &Ly->mlp2};
+        const wh_mat *ms[] = {&Ly->q,  &Ly->k,  &Ly->v,  &Ly->o,    &Ly->cq,
+                              &Ly->ck, &Ly->cv, &Ly->co, &Ly->mlp0, &Ly->mlp2};
         for (int j = 0; j < 10; j++)
             if (ms[j]->data) mm = max_z(mm, mm_need(ms[j]->type, ms[j]->n_in, (int64_t)R));
     }
@@ -93,8 +93,8 @@ int whisper_state_new(whisper_state **out, const whisper_model *m, int n_threads
 void whisper_state_free(whisper_state *s) {
     if (!s) return;
     tpool_free(s->pool);
-    void *p[] = {s->enc_out, s->cross_k, s->cross_v, s->kv_k, s->kv_v, s->x, s->h, s->q, s->k,
-                 s->v, s->o, s->att, s->u, s->scores, s->kh, s->vth, s->col};
+    void *p[] = {s->enc_out, s->cross_k, s->cross_v, s->kv_k, s->kv_v,   s->x,  s->h,   s->q,  s->k,
+                 s->v,       s->o,       s->att,     s->u,    s->scores, s->kh, s->vth, s->col};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) mem_free(p[i]);
     mem_free_aligned(s->mm_scratch);
     mem_free(s);
@@ -139,7 +139,8 @@ static void self_attention_full(whisper_state *s, int T, int D, int H) {
             const float *kr = s->k + (size_t)t * D + (size_t)h * hd;
             const float *vr = s->v + (size_t)t * D + (size_t)h * hd;
             kern_f32_to_f16_row(kr, s->kh + (size_t)t * hd, hd);
-            memcpy(s->att + (size_t)t * hd, s->q + (size_t)t * D + (size_t)h * hd, hd * sizeof(float));
+            memcpy(s->att + (size_t)t * hd, s->q + (size_t)t * D + (size_t)h * hd,
+                   hd * sizeof(float));
             for (int d = 0; d < hd; d++) s->vth[(size_t)d * T + t] = kern_f32_to_f16(vr[d]);
         }
         kern_matmul(s->pool, GGUF_TYPE_F16, s->kh, hd, T, s->att, T, s->scores, s->mm_scratch);
@@ -147,7 +148,8 @@ static void self_attention_full(whisper_state *s, int T, int D, int H) {
         tpool_run(s->pool, softmax_fn, &j);
         kern_matmul(s->pool, GGUF_TYPE_F16, s->vth, T, hd, s->scores, T, s->att, s->mm_scratch);
         for (int t = 0; t < T; t++)
-            memcpy(s->o + (size_t)t * D + (size_t)h * hd, s->att + (size_t)t * hd, hd * sizeof(float));
+            memcpy(s->o + (size_t)t * D + (size_t)h * hd, s->att + (size_t)t * hd,
+                   hd * sizeof(float));
     }
 }
 

@@ -19,8 +19,8 @@ typedef struct run {
     whisper_state *st;
     wh_decoder *dec;
     int n_dec_max;
-    wh_token *seq_tmp;    /* n_dec_max sequences (beam reordering) */
-    float *raw;           /* n_vocab */
+    wh_token *seq_tmp; /* n_dec_max sequences (beam reordering) */
+    float *raw;        /* n_vocab */
     float no_speech;
     uint64_t rng;
     buf text;
@@ -69,7 +69,8 @@ static void beam_step(run *r, int n_dec, int i, int n_past) {
         wh_decoder *d = &r->dec[j];
         if (!active(d) || (i == 0 && j > 0)) continue; /* step 0: every beam is the same */
         int n = wh_sample_topk(r->m, d, k, top);
-        for (int t = 0; t < n; t++) c[nc++] = (cand){j, top[t], d->seq.sum_logprobs_all + top[t].plog};
+        for (int t = 0; t < n; t++)
+            c[nc++] = (cand){j, top[t], d->seq.sum_logprobs_all + top[t].plog};
     }
     /* Stable sort, best first (n is at most 16 x 16). */
     for (int a = 1; a < nc; a++)
@@ -90,7 +91,8 @@ static void beam_step(run *r, int n_dec, int i, int n_past) {
     for (int j = 0; j < n_dec; j++) {
         saved[j] = r->dec[j];
         if (!active(&r->dec[j])) continue;
-        memcpy(r->seq_tmp + (size_t)j * ctx, r->dec[j].seq.tok, (size_t)r->dec[j].seq.n * sizeof(wh_token));
+        memcpy(r->seq_tmp + (size_t)j * ctx, r->dec[j].seq.tok,
+               (size_t)r->dec[j].seq.n * sizeof(wh_token));
         whisper_state_copy_seq(r->st, n_dec + j, j, n_past);
     }
     for (int j = 0; j < n_dec; j++) {
@@ -167,7 +169,8 @@ static int decode_window(run *r, int seek, int seek_end, const int *prompt, int 
             beam_step(r, n_dec, i, np + i);
         } else {
             for (int j = 0; j < n_dec; j++)
-                if (active(&r->dec[j])) push(r, &r->dec[j], wh_sample(m, &r->dec[j], t > 0 ? &r->rng : NULL));
+                if (active(&r->dec[j]))
+                    push(r, &r->dec[j], wh_sample(m, &r->dec[j], t > 0 ? &r->rng : NULL));
         }
         bool any = false;
         for (int j = 0; j < n_dec; j++) {
@@ -204,7 +207,8 @@ static int decode_window(run *r, int seek, int seek_end, const int *prompt, int 
 }
 
 /* Cut the best decoder's tokens into segments at timestamp tokens (whisper.cpp's rules). */
-static int emit_segments(run *r, const wh_decoder *d, int seek, float t, wh_segment_fn fn, void *ud) {
+static int emit_segments(run *r, const wh_decoder *d, int seek, float t, wh_segment_fn fn,
+                         void *ud) {
     const whisper_model *m = r->m;
     int beg = m->tok.beg, n = d->seq.n, i0 = 0;
     const wh_token *tok = d->seq.tok;
@@ -219,19 +223,21 @@ static int emit_segments(run *r, const wh_decoder *d, int seek, float t, wh_segm
         if (tok[i].id > beg && !r->p->single_segment) {
             int64_t t1 = seek + 2 * (int64_t)(tok[i].tid - beg);
             if (r->text.len) {
-                wh_segment sg = {t0, t1, seek, tok + i0, i - i0 + 1, r->text.data, r->text.len, t, r->no_speech};
+                wh_segment sg = {t0,           t1,          seek, tok + i0,    i - i0 + 1,
+                                 r->text.data, r->text.len, t,    r->no_speech};
                 int cr = fn ? fn(&sg, ud) : 0;
                 if (cr) return cr < 0 ? cr : BASE_ECANCELED;
             }
             r->text.len = 0;
             t0 = t1;
-            while (i + 1 < n && tok[i + 1].id > beg) i++, t0 = seek + 2 * (int64_t)(tok[i].tid - beg);
+            while (i + 1 < n && tok[i + 1].id > beg)
+                i++, t0 = seek + 2 * (int64_t)(tok[i].tid - beg);
             i0 = i + 1;
         }
     }
     if (r->text.len) {
-        wh_segment sg = {t0, seek + d->seek_delta, seek, tok + i0, n - i0, r->text.data, r->text.len, t,
-                         r->no_speech};
+        wh_segment sg = {t0,           seek + d->seek_delta, seek, tok + i0,    n - i0,
+                         r->text.data, r->text.len,          t,    r->no_speech};
         int cr = fn ? fn(&sg, ud) : 0;
         if (cr) return cr < 0 ? cr : BASE_ECANCELED;
     }
@@ -249,9 +255,11 @@ static int run_init(run *r, const whisper_model *m, const wh_params *p, err_buf 
     r->dec = mem_calloc((size_t)r->n_dec_max, sizeof *r->dec);
     r->seq_tmp = mem_alloc((size_t)r->n_dec_max * ctx * sizeof(wh_token));
     /* raw doubles as the beam candidate list: make sure it is big enough. */
-    size_t raw = V * sizeof(float) > 16 * 16 * sizeof(cand) ? V * sizeof(float) : 16 * 16 * sizeof(cand);
+    size_t raw =
+        V * sizeof(float) > 16 * 16 * sizeof(cand) ? V * sizeof(float) : 16 * 16 * sizeof(cand);
     r->raw = mem_alloc(raw);
-    if (!r->dec || !r->seq_tmp || !r->raw) return err_set(eb, BASE_ENOMEM, "whisper: out of memory");
+    if (!r->dec || !r->seq_tmp || !r->raw)
+        return err_set(eb, BASE_ENOMEM, "whisper: out of memory");
     for (int j = 0; j < r->n_dec_max; j++) {
         wh_decoder *d = &r->dec[j];
         d->kv = j;
@@ -311,7 +319,8 @@ static int full_loop(run *r, const float *mel, int n_frames, int seek_end, wh_se
     }
     int n_past = 0;
     for (int i = 0; i < p->n_prompt_tokens; i++) {
-        if (n_past == 2 * half) memmove(past, past + half, (size_t)half * sizeof(int)), n_past = half;
+        if (n_past == 2 * half)
+            memmove(past, past + half, (size_t)half * sizeof(int)), n_past = half;
         past[n_past++] = p->prompt_tokens[i];
     }
     bool first = true;
@@ -351,20 +360,22 @@ static int full_loop(run *r, const float *mel, int n_frames, int seek_end, wh_se
             *p->n_sampled = cnt;
         }
         first = false;
-        bool no_speech = r->no_speech > p->no_speech_thold && d->seq.avg_logprobs < p->logprob_thold;
+        bool no_speech =
+            r->no_speech > p->no_speech_thold && d->seq.avg_logprobs < p->logprob_thold;
         /* The next window's past: this prompt's past part, then this window's tokens. */
         int keep = np - n_init - (prompt[0] == tk->prev ? 1 : 0);
         if (prompt[0] == tk->prev) memmove(past, prompt + 1, (size_t)keep * sizeof(int));
         n_past = prompt[0] == tk->prev ? keep : 0;
         for (int i = 0; i < d->seq.result_len && !no_speech; i++) {
-            if (n_past == 2 * half) memmove(past, past + half, (size_t)half * sizeof(int)), n_past = half;
+            if (n_past == 2 * half)
+                memmove(past, past + half, (size_t)half * sizeof(int)), n_past = half;
             past[n_past++] = d->seq.tok[i].id;
         }
         if (!no_speech && (rc = emit_segments(r, d, seek, t, fn, ud))) break;
         int n = d->seq.n, delta = d->seek_delta;
         if (n > 1 && d->seq.tok[n - 2].id < tk->beg && d->seq.tok[n - 1].id > tk->beg)
             delta = seek_end - seek < 3000 ? seek_end - seek : 3000; /* single timestamp ending */
-        if (delta <= 0) delta = 3000; /* never stall */
+        if (delta <= 0) delta = 3000;                                /* never stall */
         seek += delta;
     }
     mem_free(past);

@@ -41,7 +41,8 @@ static float *mel_checked(whisper_model *m, size_t n_samples, const char *ref, i
     ASSERT_EQ_INT(nr, 80 * (size_t)ref_frames);
     float *got = mem_alloc(nr * sizeof(float));
     for (int k = 0; k < 80; k++)
-        memcpy(got + (size_t)k * ref_frames, mel + (size_t)k * *n_frames, ref_frames * sizeof(float));
+        memcpy(got + (size_t)k * ref_frames, mel + (size_t)k * *n_frames,
+               ref_frames * sizeof(float));
     wt_err e = wt_compare(got, want, nr);
     printf("mel %s: nrmse %.3g maxabs %.3g\n", ref, e.nrmse, e.maxabs);
     ASSERT_TRUE(e.nrmse <= MEL_NRMSE);

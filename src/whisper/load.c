@@ -37,9 +37,9 @@ enum { K_VEC, K_MAT, K_CONV };
 typedef struct slot {
     char name[64];
     int kind;
-    int64_t ne[3];   /* expected ggml ne (ne[0] fastest); unused dims are 1 */
+    int64_t ne[3];     /* expected ggml ne (ne[0] fastest); unused dims are 1 */
     const float **vec; /* K_VEC: where the F32 copy goes */
-    wh_mat *mat;     /* K_MAT / K_CONV */
+    wh_mat *mat;       /* K_MAT / K_CONV */
     bool seen;
     size_t off, bytes; /* data in the file */
     int type;
@@ -64,25 +64,37 @@ static slot *add(slots *s, int kind, const float **vec, wh_mat *mat, int64_t ne0
 
 static void add_block(slots *s, wh_layer *L, const char *pre, int i, int64_t D, bool cross) {
     char f[64];
-#define V(field, name, n) (snprintf(f, sizeof f, "%s.%%d.%s", pre, name), \
-                           add(s, K_VEC, &L->field, NULL, n, 1, 1, f, i))
-#define M(field, name, in, out) (snprintf(f, sizeof f, "%s.%%d.%s", pre, name), \
-                                 add(s, K_MAT, NULL, &L->field, in, out, 1, f, i))
-    M(q, "attn.query.weight", D, D); V(q_b, "attn.query.bias", D);
+#define V(field, name, n)                                                                          \
+    (snprintf(f, sizeof f, "%s.%%d.%s", pre, name), add(s, K_VEC, &L->field, NULL, n, 1, 1, f, i))
+#define M(field, name, in, out)                                                                    \
+    (snprintf(f, sizeof f, "%s.%%d.%s", pre, name),                                                \
+     add(s, K_MAT, NULL, &L->field, in, out, 1, f, i))
+    M(q, "attn.query.weight", D, D);
+    V(q_b, "attn.query.bias", D);
     M(k, "attn.key.weight", D, D);
-    M(v, "attn.value.weight", D, D); V(v_b, "attn.value.bias", D);
-    M(o, "attn.out.weight", D, D); V(o_b, "attn.out.bias", D);
-    V(attn_ln_w, "attn_ln.weight", D); V(attn_ln_b, "attn_ln.bias", D);
+    M(v, "attn.value.weight", D, D);
+    V(v_b, "attn.value.bias", D);
+    M(o, "attn.out.weight", D, D);
+    V(o_b, "attn.out.bias", D);
+    V(attn_ln_w, "attn_ln.weight", D);
+    V(attn_ln_b, "attn_ln.bias", D);
     if (cross) {
-        M(cq, "cross_attn.query.weight", D, D); V(cq_b, "cross_attn.query.bias", D);
+        M(cq, "cross_attn.query.weight", D, D);
+        V(cq_b, "cross_attn.query.bias", D);
         M(ck, "cross_attn.key.weight", D, D);
-        M(cv, "cross_attn.value.weight", D, D); V(cv_b, "cross_attn.value.bias", D);
-        M(co, "cross_attn.out.weight", D, D); V(co_b, "cross_attn.out.bias", D);
-        V(cross_ln_w, "cross_attn_ln.weight", D); V(cross_ln_b, "cross_attn_ln.bias", D);
+        M(cv, "cross_attn.value.weight", D, D);
+        V(cv_b, "cross_attn.value.bias", D);
+        M(co, "cross_attn.out.weight", D, D);
+        V(co_b, "cross_attn.out.bias", D);
+        V(cross_ln_w, "cross_attn_ln.weight", D);
+        V(cross_ln_b, "cross_attn_ln.bias", D);
     }
-    M(mlp0, "mlp.0.weight", D, 4 * D); V(mlp0_b, "mlp.0.bias", 4 * D);
-    M(mlp2, "mlp.2.weight", 4 * D, D); V(mlp2_b, "mlp.2.bias", D);
-    V(mlp_ln_w, "mlp_ln.weight", D); V(mlp_ln_b, "mlp_ln.bias", D);
+    M(mlp0, "mlp.0.weight", D, 4 * D);
+    V(mlp0_b, "mlp.0.bias", 4 * D);
+    M(mlp2, "mlp.2.weight", 4 * D, D);
+    V(mlp2_b, "mlp.2.bias", D);
+    V(mlp_ln_w, "mlp_ln.weight", D);
+    V(mlp_ln_b, "mlp_ln.bias", D);
 #undef V
 #undef M
 }
@@ -211,21 +223,20 @@ static int scan_tensor(slots *s, rd *r, err_buf *eb) {
     const char *name = (const char *)r->p + r->off;
     r->off += (size_t)name_len;
     slot *e = find(s, name, (size_t)name_len);
-    if (!e)
-        return err_set(eb, BASE_EFORMAT, "whisper: unexpected tensor '%.*s'", name_len, name);
+    if (!e) return err_set(eb, BASE_EFORMAT, "whisper: unexpected tensor '%.*s'", name_len, name);
     if (e->seen) return err_set(eb, BASE_EFORMAT, "whisper: tensor '%s' twice", e->name);
     /* Biases may be stored as [1, D] (conv) or [D]: compare element counts for vectors. */
-    bool shape_ok = e->kind == K_VEC ? n == e->ne[0] * e->ne[1] * e->ne[2]
-                                     : ne[0] == e->ne[0] && ne[1] == e->ne[1] &&
-                                           ne[2] == e->ne[2] && ne[3] == 1;
+    bool shape_ok = e->kind == K_VEC
+                        ? n == e->ne[0] * e->ne[1] * e->ne[2]
+                        : ne[0] == e->ne[0] && ne[1] == e->ne[1] && ne[2] == e->ne[2] && ne[3] == 1;
     if (!shape_ok)
         return err_set(eb, BASE_EFORMAT,
                        "whisper: tensor '%s' has shape [%lld, %lld, %lld], expected [%lld, %lld, "
-                       "%lld]", e->name, (long long)ne[0], (long long)ne[1], (long long)ne[2],
+                       "%lld]",
+                       e->name, (long long)ne[0], (long long)ne[1], (long long)ne[2],
                        (long long)e->ne[0], (long long)e->ne[1], (long long)e->ne[2]);
     if (type < 0 || type >= GGUF_TYPE_COUNT)
-        return err_set(eb, BASE_EFORMAT, "whisper: tensor '%s' has unknown type %d", e->name,
-                       type);
+        return err_set(eb, BASE_EFORMAT, "whisper: tensor '%s' has unknown type %d", e->name, type);
     int rc = kern_check_type(type, eb);
     if (rc) return rc;
     const kern_traits *tt = kern_traits_of(type);

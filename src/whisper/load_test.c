@@ -50,7 +50,8 @@ TEST(whisper_load_truncated) {
     char *d = read_model(&len);
     /* every byte of the first 200, then points through the vocabulary and the tensors */
     for (size_t cut = 0; cut < 200; cut++) expect_fail(d, cut, "header cut");
-    for (size_t cut = 200; cut < len; cut += cut < HEADER_END + 4096 ? 997 : 65537) expect_fail(d, cut, "cut");
+    for (size_t cut = 200; cut < len; cut += cut < HEADER_END + 4096 ? 997 : 65537)
+        expect_fail(d, cut, "cut");
     expect_fail(d, len - 1, "last byte cut");
     mem_free(d);
 }
@@ -67,7 +68,8 @@ TEST(whisper_load_garbage) {
         for (size_t i = at; i < at + 64 && i < len; i++) c[i] = (char)test_rand_u32(&rng);
         whisper_model *m = NULL;
         err_buf eb = {0};
-        if (wh_model_load_mem(&m, c, len, &eb) == 0) whisper_model_free(m); /* vocab bytes may still parse */
+        if (wh_model_load_mem(&m, c, len, &eb) == 0)
+            whisper_model_free(m); /* vocab bytes may still parse */
         mem_free(c);
     }
     char junk[4096];
@@ -82,7 +84,11 @@ TEST(whisper_load_bad_values) {
     size_t len;
     char *d = read_model(&len);
     char *c = mem_alloc(len);
-    static const struct { size_t off; int32_t v; const char *what; } cases[] = {
+    static const struct {
+        size_t off;
+        int32_t v;
+        const char *what;
+    } cases[] = {
         {0, 0x12345678, "magic"},
         {4, -1, "n_vocab"},
         {4, 1000, "n_vocab small"},

@@ -16,16 +16,16 @@
 typedef struct mel_run {
     const whisper_model *m;
     const float *pcm;
-    size_t n;          /* samples of audio */
-    int n_len;         /* frames */
-    float *mel;        /* (n_mels, n_len) */
+    size_t n;   /* samples of audio */
+    int n_len;  /* frames */
+    float *mel; /* (n_mels, n_len) */
     float hann[NFFT], cos_t[NFFT], sin_t[NFFT];
 } mel_run;
 
 /* Sample i of the padded signal: reflection in front, audio, then zeros. */
 static float padded(const mel_run *r, int64_t i) {
     int64_t j = i - PAD;
-    if (j < 0) j = -j;  /* x[200] .. x[1]: sample 0 is not repeated */
+    if (j < 0) j = -j; /* x[200] .. x[1]: sample 0 is not repeated */
     return j < (int64_t)r->n ? r->pcm[j] : 0.0f;
 }
 
@@ -76,7 +76,8 @@ static void mel_frames(void *ctx, int ith, int nth) {
         }
         for (int j = 0; j < NFFT; j++) in[j] = r->hann[j] * padded(r, (int64_t)f * WHISPER_HOP + j);
         fft(r, in, NFFT, out);
-        for (int k = 0; k < NBINS; k++) pw[k] = out[2 * k] * out[2 * k] + out[2 * k + 1] * out[2 * k + 1];
+        for (int k = 0; k < NBINS; k++)
+            pw[k] = out[2 * k] * out[2 * k] + out[2 * k + 1] * out[2 * k + 1];
         for (int k = 0; k < nm; k++) {
             const float *flt = m->filters + (size_t)k * NBINS;
             double sum = 0;

@@ -49,8 +49,10 @@ TEST(whisper_q5_0_writer_roundtrip) {
         const float *want = (const float *)f->enc[0].q.data + (size_t)r * 64;
         for (int b = 0; b < 2; b++) {
             float amax = 0;
-            for (int j = 0; j < 32; j++) amax = fabsf(want[b * 32 + j]) > amax ? fabsf(want[b * 32 + j]) : amax;
-            for (int j = 0; j < 32; j++) ASSERT_NEAR(row[b * 32 + j], want[b * 32 + j], amax / 16 * 1.01 + 1e-6);
+            for (int j = 0; j < 32; j++)
+                amax = fabsf(want[b * 32 + j]) > amax ? fabsf(want[b * 32 + j]) : amax;
+            for (int j = 0; j < 32; j++)
+                ASSERT_NEAR(row[b * 32 + j], want[b * 32 + j], amax / 16 * 1.01 + 1e-6);
         }
     }
     whisper_model_free(q);
@@ -62,8 +64,14 @@ TEST(whisper_quantized_models) {
     float *pcm = wt_wav("testdata/whisper/jfk.wav", &n);
     char *vocab = wt_path("testdata/whisper/for-tests-ggml-tiny.bin");
     whisper_hparams hp = {51865, 1500, 64, 2, 2, 448, 64, 2, 3, 80, 0};
-    static const struct { int type; double tol; } types[] = {
-        {GGUF_TYPE_F32, 0}, {GGUF_TYPE_F16, 0.01}, {GGUF_TYPE_Q8_0, 0.03}, {GGUF_TYPE_Q5_0, 0.25},
+    static const struct {
+        int type;
+        double tol;
+    } types[] = {
+        {GGUF_TYPE_F32, 0},
+        {GGUF_TYPE_F16, 0.01},
+        {GGUF_TYPE_Q8_0, 0.03},
+        {GGUF_TYPE_Q5_0, 0.25},
     };
     float *ref = NULL;
     for (int i = 0; i < 4; i++) {

@@ -61,8 +61,9 @@ static char *utf8_clean(const char *s, size_t n) {
             unsigned v = ((c & 0xfu) << 12) | (((unsigned char)s[i + 1] & 0x3fu) << 6);
             ok = v >= 0x800 && (v < 0xd800 || v > 0xdfff);
         }
-        if (ok && len == 4) ok = c <= 0xf4 && !(c == 0xf0 && (unsigned char)s[i + 1] < 0x90) &&
-                                 !(c == 0xf4 && (unsigned char)s[i + 1] > 0x8f);
+        if (ok && len == 4)
+            ok = c <= 0xf4 && !(c == 0xf0 && (unsigned char)s[i + 1] < 0x90) &&
+                 !(c == 0xf4 && (unsigned char)s[i + 1] > 0x8f);
         if (ok) {
             buf_append(&b, s + i, len);
             i += len;
@@ -93,8 +94,10 @@ static float compression_ratio(const char *s, size_t n) {
             while (i + l < n && s[j + l] == s[i + l] && l < 258) l++;
             if (l > best) best = l;
         }
-        if (best >= 3) cost += 2.5, i += best;
-        else cost += 1, i++;
+        if (best >= 3)
+            cost += 2.5, i += best;
+        else
+            cost += 1, i++;
     }
     return (float)((double)n / (cost + 8));
 }
@@ -228,7 +231,8 @@ static int vad_filter(const whisper_vad *v, const float *pcm, size_t n, float **
     if (rc) return rc;
     size_t total = 0;
     for (int i = 0; i < ns; i++) {
-        size_t a = (size_t)(sg[i].start * STT_SAMPLE_RATE), b = (size_t)(sg[i].end * STT_SAMPLE_RATE);
+        size_t a = (size_t)(sg[i].start * STT_SAMPLE_RATE),
+               b = (size_t)(sg[i].end * STT_SAMPLE_RATE);
         b = b > n ? n : b;
         total += (b > a ? b - a : 0) + GAP_SAMPLES;
     }
@@ -241,7 +245,8 @@ static int vad_filter(const whisper_vad *v, const float *pcm, size_t n, float **
     }
     size_t at = 0;
     for (int i = 0; i < ns; i++) {
-        size_t a = (size_t)(sg[i].start * STT_SAMPLE_RATE), b = (size_t)(sg[i].end * STT_SAMPLE_RATE);
+        size_t a = (size_t)(sg[i].start * STT_SAMPLE_RATE),
+               b = (size_t)(sg[i].end * STT_SAMPLE_RATE);
         b = b > n ? n : b;
         size_t len = b > a ? b - a : 0;
         memcpy(*out + at, pcm + a, len * sizeof(float));
@@ -284,7 +289,8 @@ int whisper_transcribe(whisper_model *m, const float *pcm16k, size_t n_samples, 
     const char *t = x.text.data ? x.text.data : "";
     while (*t == ' ') t++;
     out->text = mem_strdup(t);
-    if (!rc && (!out->language || !out->text)) rc = err_set(eb, BASE_ENOMEM, "whisper: out of memory");
+    if (!rc && (!out->language || !out->text))
+        rc = err_set(eb, BASE_ENOMEM, "whisper: out of memory");
     buf_free(&x.text);
     mem_free(joined);
     mem_free(pieces);

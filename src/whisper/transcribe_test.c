@@ -184,7 +184,8 @@ TEST(whisper_transcribe_fallback) {
     ASSERT_OK(whisper_transcribe(m, pcm, 48000, &o, NULL, NULL, &r, &eb), &eb);
     check_result(&r);
     /* random weights: the greedy window is improbable, so a higher temperature was tried */
-    for (int i = 0; i < r.n_segs; i++) printf("segment %d at temperature %.1f\n", i, r.segs[i].temperature);
+    for (int i = 0; i < r.n_segs; i++)
+        printf("segment %d at temperature %.1f\n", i, r.segs[i].temperature);
     ASSERT_TRUE(r.n_segs == 0 || r.segs[0].temperature > 0);
     stt_result_free(&r);
     mem_free(pcm);
@@ -205,7 +206,8 @@ TEST(whisper_transcribe_long_and_cancel) {
     err_buf eb = {0};
     ASSERT_OK(whisper_transcribe(m, pcm, total, &o, count_seg, &c, &r, &eb), &eb);
     check_result(&r);
-    printf("%d segments, last ends at %.2f of %.2f s\n", r.n_segs, r.segs[r.n_segs - 1].end, r.duration);
+    printf("%d segments, last ends at %.2f of %.2f s\n", r.n_segs, r.segs[r.n_segs - 1].end,
+           r.duration);
     ASSERT_TRUE(r.segs[r.n_segs - 1].end > 30.0); /* more than one window */
     for (int i = 1; i < r.n_segs; i++) ASSERT_TRUE(r.segs[i].start >= r.segs[i - 1].start);
     int all = r.n_segs;

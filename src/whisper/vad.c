@@ -28,7 +28,7 @@ typedef struct vad_conv {
 
 struct whisper_vad {
     int window, context, n_bins, n_taps, hidden;
-    vad_conv stft;     /* (2 * n_bins, 1, n_taps), no bias */
+    vad_conv stft; /* (2 * n_bins, 1, n_taps), no bias */
     vad_conv enc[N_ENC];
     float *w_ih, *w_hh, *b_ih, *b_hh; /* (4H, in), (4H, H), 4H, 4H */
     float *out_w, out_b;
@@ -97,7 +97,8 @@ static int vad_parse(whisper_vad *v, vrd *r, err_buf *eb) {
     r->off += (size_t)len;
     for (int i = 0; i < 22; i++)
         if (!vi32(r, &hp[i])) return err_set(eb, BASE_EFORMAT, "vad: truncated header");
-    /* hp: version x3, window, context, n_enc, (in, out, k) x n_enc, lstm in, hidden, final in, out */
+    /* hp: version x3, window, context, n_enc, (in, out, k) x n_enc, lstm in, hidden, final in, out
+     */
     v->window = hp[3], v->context = hp[4];
     if (v->window != 512 || hp[5] != N_ENC)
         return err_set(eb, BASE_EUNSUPPORTED, "vad: window %d / %d layers (512 / 4 supported)",
@@ -189,16 +190,17 @@ static int conv1d(const vad_conv *c, const float *x, int n_in, int pad, float *y
                 tmp[(size_t)i * c->k + k] = c->f16 ? f16r(v) : v;
             }
         for (int o = 0; o < c->out; o++)
-            y[(size_t)o * n_out + t] = kern_dot_f32(c->w + (size_t)o * c->in * c->k, tmp,
-                                                    (int64_t)c->in * c->k) + (c->b ? c->b[o] : 0);
+            y[(size_t)o * n_out + t] =
+                kern_dot_f32(c->w + (size_t)o * c->in * c->k, tmp, (int64_t)c->in * c->k) +
+                (c->b ? c->b[o] : 0);
     }
     return n_out;
 }
 
 static float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-int whisper_vad_probs(const whisper_vad *v, const float *pcm, size_t n, float **probs,
-                      int *n_probs, err_buf *eb) {
+int whisper_vad_probs(const whisper_vad *v, const float *pcm, size_t n, float **probs, int *n_probs,
+                      err_buf *eb) {
     *probs = NULL, *n_probs = 0;
     size_t nw = (n + (size_t)v->window - 1) / (size_t)v->window;
     if (nw > (size_t)1 << 30) return err_set(eb, BASE_EINVAL, "vad: audio too long");
@@ -207,7 +209,8 @@ int whisper_vad_probs(const whisper_vad *v, const float *pcm, size_t n, float **
     size_t big = (size_t)MAX_CH * (size_t)(frames + 2) * 2;
     float *p = mem_alloc((nw ? nw : 1) * sizeof(float));
     float *x = mem_alloc((size_t)L * sizeof(float)), *a = mem_alloc(big * sizeof(float));
-    float *b = mem_alloc(big * sizeof(float)), *tmp = mem_alloc((size_t)MAX_CH * 256 * sizeof(float));
+    float *b = mem_alloc(big * sizeof(float)),
+          *tmp = mem_alloc((size_t)MAX_CH * 256 * sizeof(float));
     float *h = mem_calloc((size_t)H, sizeof(float)), *c = mem_calloc((size_t)H, sizeof(float));
     float *g = mem_alloc((size_t)4 * H * sizeof(float));
     int rc = 0;
@@ -219,7 +222,8 @@ int whisper_vad_probs(const whisper_vad *v, const float *pcm, size_t n, float **
         /* the window, zero-padded at the end, then reflected by pad on both sides */
         size_t s0 = w * (size_t)W;
         for (int i = 0; i < W; i++) x[pad + i] = s0 + (size_t)i < n ? pcm[s0 + (size_t)i] : 0.0f;
-        for (int i = 0; i < pad; i++) x[pad - 1 - i] = x[pad + 1 + i], x[pad + W + i] = x[pad + W - 2 - i];
+        for (int i = 0; i < pad; i++)
+            x[pad - 1 - i] = x[pad + 1 + i], x[pad + W + i] = x[pad + W - 2 - i];
         int nf = conv1d(&v->stft, x, L, 0, a, tmp);
         for (int k = 0; k < v->n_bins; k++)
             for (int f = 0; f < nf; f++) {
@@ -229,7 +233,8 @@ int whisper_vad_probs(const whisper_vad *v, const float *pcm, size_t n, float **
         float *cur = b, *nxt = a;
         for (int l = 0; l < N_ENC; l++) {
             nf = conv1d(&v->enc[l], cur, nf, 1, nxt, tmp);
-            for (size_t i = 0; i < (size_t)v->enc[l].out * nf; i++) nxt[i] = nxt[i] > 0 ? nxt[i] : 0;
+            for (size_t i = 0; i < (size_t)v->enc[l].out * nf; i++)
+                nxt[i] = nxt[i] > 0 ? nxt[i] : 0;
             float *t = cur;
             cur = nxt, nxt = t;
         }
@@ -241,7 +246,8 @@ int whisper_vad_probs(const whisper_vad *v, const float *pcm, size_t n, float **
                    kern_dot_f32(v->w_hh + (size_t)r * H, h, H) + v->b_hh[r];
         float out = v->out_b;
         for (int j = 0; j < H; j++) {
-            float ig = sigm(g[j]), fg = sigm(g[H + j]), gg = tanhf(g[2 * H + j]), og = sigm(g[3 * H + j]);
+            float ig = sigm(g[j]), fg = sigm(g[H + j]), gg = tanhf(g[2 * H + j]),
+                  og = sigm(g[3 * H + j]);
             c[j] = fg * c[j] + ig * gg;
             h[j] = og * tanhf(c[j]);
             float r = h[j] > 0 ? h[j] : 0;

@@ -72,8 +72,10 @@ int whisper_vad_segments_from_probs(const float *probs, int n_probs, size_t n_sa
         if (in_speech && cur - start > max_speech) {
             if (prev_end) {
                 rc = add(&sp, &n, &cap, start, prev_end);
-                if (next_start < prev_end) in_speech = has = false;
-                else start = next_start;
+                if (next_start < prev_end)
+                    in_speech = has = false;
+                else
+                    start = next_start;
                 prev_end = next_start = temp_end = 0;
             } else {
                 rc = add(&sp, &n, &cap, start, cur);
@@ -99,8 +101,10 @@ int whisper_vad_segments_from_probs(const float *probs, int n_probs, size_t n_sa
     /* Merge gaps under 200 ms, then drop what is still too short. */
     int m = 0;
     for (int i = 0; i < n; i++) {
-        if (m > 0 && sp[i].start - sp[m - 1].end < SR / 5) sp[m - 1].end = sp[i].end;
-        else sp[m++] = sp[i];
+        if (m > 0 && sp[i].start - sp[m - 1].end < SR / 5)
+            sp[m - 1].end = sp[i].end;
+        else
+            sp[m++] = sp[i];
     }
     n = m, m = 0;
     for (int i = 0; i < n; i++)

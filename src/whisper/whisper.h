@@ -89,8 +89,8 @@ int whisper_write_random_model(const char *path, const whisper_hparams *hp, int 
  * ([n_mels][n_frames], n_frames = n/160 + 3000: the audio followed by 30 s of silence).
  * *n_frames_audio is the number of frames of real audio (1 + (n - 200) / 160).
  * *mel_out is freed with mem_free. threads: 0 or 1 = on the caller. */
-int whisper_mel(const whisper_model *m, const float *pcm, size_t n, int threads,
-                float **mel_out, int *n_frames, int *n_frames_audio, err_buf *eb);
+int whisper_mel(const whisper_model *m, const float *pcm, size_t n, int threads, float **mel_out,
+                int *n_frames, int *n_frames_audio, err_buf *eb);
 
 /* ---- state: encoder and decoder ---- */
 
@@ -100,16 +100,17 @@ int whisper_state_new(whisper_state **out, const whisper_model *m, int n_threads
                       err_buf *eb);
 void whisper_state_free(whisper_state *s);
 
-/* Encode the 30 s window of mel ([n_mels][n_frames]) starting at frame offset (frames past the
- * end read as zeros... as whisper.cpp pads). Also projects the cross-attention keys/values. */
+/* Encode the 30 s window (3000 frames) of mel ([n_mels][n_frames]) starting at frame offset;
+ * frames past n_frames read as zeros, as in whisper.cpp. Also projects every decoder layer's
+ * cross-attention keys and values from the result. */
 int whisper_encode(whisper_state *s, const float *mel, int n_frames, int offset, err_buf *eb);
 /* The last encoder output: [n_audio_ctx][n_audio_state], valid until the next encode. */
 const float *whisper_encoder_output(const whisper_state *s);
 
 /* Decode n tokens of sequence seq at positions n_past.. (the KV cache of seq holds the n_past
  * before). logits: n_vocab floats for the last token (may be NULL). */
-int whisper_decode(whisper_state *s, int seq, const int *tokens, int n, int n_past,
-                   float *logits, err_buf *eb);
+int whisper_decode(whisper_state *s, int seq, const int *tokens, int n, int n_past, float *logits,
+                   err_buf *eb);
 /* Copy the first n cache positions of sequence src to dst (beam search). */
 void whisper_state_copy_seq(whisper_state *s, int dst, int src, int n);
 
@@ -123,18 +124,17 @@ int whisper_detect_language(whisper_state *s, float *probs, err_buf *eb);
  * all of them into *out (free with stt_result_free). Long audio is decoded in 30 s windows,
  * each prompted with the text before it. Returns 0 or a negative BASE_E* code (BASE_ECANCELED
  * when on_segment asked to stop; *out then holds the segments so far). */
-int whisper_transcribe(whisper_model *m, const float *pcm16k, size_t n_samples,
-                       const stt_opts *o, stt_segment_fn on_segment, void *ud, stt_result *out,
-                       err_buf *eb);
+int whisper_transcribe(whisper_model *m, const float *pcm16k, size_t n_samples, const stt_opts *o,
+                       stt_segment_fn on_segment, void *ud, stt_result *out, err_buf *eb);
 
 /* ---- voice activity detection (Silero) ---- */
 
 typedef struct whisper_vad_params {
-    float threshold;          /* speech when prob >= threshold (0.5) */
-    int min_speech_ms;        /* shorter speech is dropped (250) */
-    int min_silence_ms;       /* silence shorter than this does not end speech (100) */
-    float max_speech_s;       /* longer speech is split (0 or less: no limit) */
-    int speech_pad_ms;        /* padding added around speech (30) */
+    float threshold;    /* speech when prob >= threshold (0.5) */
+    int min_speech_ms;  /* shorter speech is dropped (250) */
+    int min_silence_ms; /* silence shorter than this does not end speech (100) */
+    float max_speech_s; /* longer speech is split (0 or less: no limit) */
+    int speech_pad_ms;  /* padding added around speech (30) */
 } whisper_vad_params;
 
 typedef struct whisper_vad_segment {

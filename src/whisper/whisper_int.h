@@ -30,26 +30,26 @@ typedef struct wh_layer {
 struct whisper_model {
     whisper_hparams hp;
     whisper_tokens tok;
-    int n_fft_bins;          /* 201 */
-    float *filters;          /* (n_mels, n_fft_bins) */
+    int n_fft_bins; /* 201 */
+    float *filters; /* (n_mels, n_fft_bins) */
     /* Vocabulary: the bytes of token i are words + word_off[i], word_len[i] long. */
     int n_words;
     char *words;
     uint32_t *word_off, *word_len;
 
-    const float *enc_pos;     /* (n_audio_ctx, n_audio_state) */
-    wh_mat conv1, conv2;      /* (D, 3 * n_mels), (D, 3 * D): rows ordered (in channel, tap) */
+    const float *enc_pos; /* (n_audio_ctx, n_audio_state) */
+    wh_mat conv1, conv2;  /* (D, 3 * n_mels), (D, 3 * D): rows ordered (in channel, tap) */
     const float *conv1_b, *conv2_b;
-    wh_layer *enc;            /* n_audio_layer */
+    wh_layer *enc; /* n_audio_layer */
     const float *ln_post_w, *ln_post_b;
 
-    const float *dec_pos;     /* (n_text_ctx, n_text_state) */
-    wh_mat tok_emb;           /* (n_vocab, n_text_state): lookup and the tied output */
-    wh_layer *dec;            /* n_text_layer */
+    const float *dec_pos; /* (n_text_ctx, n_text_state) */
+    wh_mat tok_emb;       /* (n_vocab, n_text_state): lookup and the tied output */
+    wh_layer *dec;        /* n_text_layer */
     const float *ln_w, *ln_b;
 
-    void *blob;               /* every tensor's data, one aligned allocation */
-    const whisper_vad *vad;   /* borrowed */
+    void *blob;             /* every tensor's data, one aligned allocation */
+    const whisper_vad *vad; /* borrowed */
 };
 
 /* Per-call state: scratch, thread pool, encoder output and KV caches. */
@@ -57,8 +57,8 @@ struct whisper_state {
     const whisper_model *m;
     tpool *pool;
     int n_threads, n_seq;
-    int n_ctx;                /* audio positions (n_audio_ctx) */
-    float *enc_out;           /* (n_ctx, D) */
+    int n_ctx;      /* audio positions (n_audio_ctx) */
+    float *enc_out; /* (n_ctx, D) */
     /* Cross-attention keys per layer and head: (n_head, n_ctx, hd) F16, values transposed
      * (n_head, hd, n_ctx) F16 so both products run as matmuls. */
     uint16_t *cross_k, *cross_v;
@@ -66,9 +66,9 @@ struct whisper_state {
     uint16_t *kv_k, *kv_v;
     /* Scratch, sized at creation. */
     float *x, *h, *q, *k, *v, *o, *u, *att;
-    float *scores;            /* per-head score rows */
-    uint16_t *kh, *vth;       /* one head's K and V^T for encoder self-attention */
-    float *col;               /* conv im2col */
+    float *scores;      /* per-head score rows */
+    uint16_t *kh, *vth; /* one head's K and V^T for encoder self-attention */
+    float *col;         /* conv im2col */
     void *mm_scratch;
     size_t mm_scratch_size;
 };
@@ -91,8 +91,6 @@ int wh_mel_pool(const whisper_model *m, const float *pcm, size_t n, tpool *pool,
  * splitting, as whisper.cpp does). Returns the count written (at most cap) or negative. */
 int wh_tokenize(const whisper_model *m, const char *text, int *out, int cap);
 
-
-
 /* ---- decoding (sample.c, full.c) ---- */
 
 /* One sampled token: id, best timestamp tid, its probability and log-probability, and the
@@ -103,7 +101,7 @@ typedef struct wh_token {
 } wh_token;
 
 typedef struct wh_seq {
-    wh_token *tok;  /* capacity n_text_ctx */
+    wh_token *tok; /* capacity n_text_ctx */
     int n, result_len;
     double sum_logprobs_all, sum_logprobs, avg_logprobs, entropy, score;
 } wh_seq;
@@ -112,18 +110,18 @@ typedef struct wh_decoder {
     wh_seq seq;
     bool failed, completed, has_ts;
     int seek_delta;
-    int kv;                          /* the state's KV sequence */
+    int kv;                           /* the state's KV sequence */
     float *logits, *logprobs, *probs; /* n_vocab each */
 } wh_decoder;
 
 /* whisper_full's parameters (whisper.cpp's defaults in wh_params_default). */
 typedef struct wh_params {
-    int lang;                 /* language index, -1: detect */
+    int lang; /* language index, -1: detect */
     bool translate, no_timestamps, single_segment, suppress_blank, no_context;
     float temperature, temperature_inc; /* inc 0: no fallback */
     float entropy_thold, logprob_thold, no_speech_thold, max_initial_ts, length_penalty;
-    int beam_size;            /* > 1: beam search at temperature 0 */
-    int best_of;              /* candidates at temperature > 0 */
+    int beam_size; /* > 1: beam search at temperature 0 */
+    int best_of;   /* candidates at temperature > 0 */
     int n_threads;
     const int *prompt_tokens; /* initial prompt */
     int n_prompt_tokens;
@@ -138,7 +136,7 @@ typedef struct wh_params {
  * negative in no-timestamps mode: whisper.cpp's quirk). */
 typedef struct wh_segment {
     int64_t t0, t1;
-    int64_t seek;             /* start of the window it came from */
+    int64_t seek; /* start of the window it came from */
     const wh_token *tok;
     int n_tok;
     const char *text;

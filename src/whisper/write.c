@@ -59,8 +59,8 @@ static void quant_q5_0(const float *x, uint8_t *out, int64_t n) {
 }
 
 /* One tensor of n random values with the given std (vectors: plus `mean`), stored as type. */
-static void tensor(wr *w, const char *name, int type, int nd, int64_t ne0, int64_t ne1,
-                   int64_t ne2, float std, float mean) {
+static void tensor(wr *w, const char *name, int type, int nd, int64_t ne0, int64_t ne1, int64_t ne2,
+                   float std, float mean) {
     int64_t ne[3] = {ne0, ne1, ne2}, n = ne0 * ne1 * ne2;
     const kern_traits *tt = kern_traits_of(type);
     put_i32(w, nd);
@@ -89,8 +89,8 @@ static void block(wr *w, const char *pre, int l, int64_t D, bool cross) {
     float s = 1.0f / sqrtf((float)D), s4 = 1.0f / sqrtf(4.0f * (float)D);
     const char *att[] = {"attn", "cross_attn"};
     for (int a = 0; a < (cross ? 2 : 1); a++) {
-#define T(suffix, type, nd, n0, n1, std, mean)                                                 \
-    (snprintf(nm, sizeof nm, "%s.%d.%s%s", pre, l, att[a], suffix),                            \
+#define T(suffix, type, nd, n0, n1, std, mean)                                                     \
+    (snprintf(nm, sizeof nm, "%s.%d.%s%s", pre, l, att[a], suffix),                                \
      tensor(w, nm, type, nd, n0, n1, 1, std, mean))
         T(".query.weight", w->wtype, 2, D, D, 2 * s, 0);
         T(".query.bias", GGUF_TYPE_F32, 1, D, 1, 0.02f, 0);
@@ -103,8 +103,9 @@ static void block(wr *w, const char *pre, int l, int64_t D, bool cross) {
         T("_ln.bias", GGUF_TYPE_F32, 1, D, 1, 0.02f, 0);
 #undef T
     }
-#define M(suffix, type, nd, n0, n1, std, mean)                                                 \
-    (snprintf(nm, sizeof nm, "%s.%d.%s", pre, l, suffix), tensor(w, nm, type, nd, n0, n1, 1, std, mean))
+#define M(suffix, type, nd, n0, n1, std, mean)                                                     \
+    (snprintf(nm, sizeof nm, "%s.%d.%s", pre, l, suffix),                                          \
+     tensor(w, nm, type, nd, n0, n1, 1, std, mean))
     M("mlp.0.weight", w->wtype, 2, D, 4 * D, s, 0);
     M("mlp.0.bias", GGUF_TYPE_F32, 1, 4 * D, 1, 0.02f, 0);
     M("mlp.2.weight", w->wtype, 2, 4 * D, D, s4, 0);
@@ -177,14 +178,18 @@ int whisper_write_random_model(const char *path, const whisper_hparams *hp, int 
     w.q = mem_alloc(row * sizeof(float));
     w.f = fopen(path, "wb");
     int rc = 0;
-    if (!w.tmp || !w.q) rc = err_set(eb, BASE_ENOMEM, "whisper: out of memory");
-    else if (!w.f) rc = err_set(eb, BASE_EIO, "whisper: cannot write %s", path);
+    if (!w.tmp || !w.q)
+        rc = err_set(eb, BASE_ENOMEM, "whisper: out of memory");
+    else if (!w.f)
+        rc = err_set(eb, BASE_EIO, "whisper: cannot write %s", path);
     if (!rc) rc = header(&w, hp, vocab_from, eb);
     if (!rc) {
         int conv = wtype == GGUF_TYPE_F32 ? GGUF_TYPE_F32 : GGUF_TYPE_F16;
         float e = 2.0f / sqrtf((float)D);
-        tensor(&w, "encoder.positional_embedding", GGUF_TYPE_F32, 2, D, hp->n_audio_ctx, 1, 0.5f, 0);
-        tensor(&w, "encoder.conv1.weight", conv, 3, 3, hp->n_mels, D, 1.0f / sqrtf(3.0f * hp->n_mels), 0);
+        tensor(&w, "encoder.positional_embedding", GGUF_TYPE_F32, 2, D, hp->n_audio_ctx, 1, 0.5f,
+               0);
+        tensor(&w, "encoder.conv1.weight", conv, 3, 3, hp->n_mels, D,
+               1.0f / sqrtf(3.0f * hp->n_mels), 0);
         tensor(&w, "encoder.conv1.bias", GGUF_TYPE_F32, 2, 1, D, 1, 0.02f, 0);
         tensor(&w, "encoder.conv2.weight", conv, 3, 3, D, D, 1.0f / sqrtf(3.0f * D), 0);
         tensor(&w, "encoder.conv2.bias", GGUF_TYPE_F32, 2, 1, D, 1, 0.02f, 0);
@@ -198,7 +203,8 @@ int whisper_write_random_model(const char *path, const whisper_hparams *hp, int 
         tensor(&w, "decoder.ln.bias", GGUF_TYPE_F32, 1, D, 1, 1, 0.02f, 0);
         if (w.err) rc = err_set(eb, BASE_EIO, "whisper: write to %s failed", path);
     }
-    if (w.f && fclose(w.f) != 0 && !rc) rc = err_set(eb, BASE_EIO, "whisper: write to %s failed", path);
+    if (w.f && fclose(w.f) != 0 && !rc)
+        rc = err_set(eb, BASE_EIO, "whisper: write to %s failed", path);
     mem_free(w.tmp);
     mem_free(w.q);
     return rc;
