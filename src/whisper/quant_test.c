@@ -101,3 +101,40 @@ TEST(whisper_quantized_models) {
     free(vocab);
     mem_free(pcm);
 }
+
+/* The other vocabularies: English-only (51864: no language or task tokens, ids one lower) and
+ * large-v3's (51866, 128 mels, 100 languages: timestamps start one later). */
+TEST(whisper_vocab_variants) {
+    size_t n;
+    float *pcm = wt_wav("testdata/whisper/jfk.wav", &n);
+    static const struct {
+        int n_vocab, n_mels, beg, n_lang;
+    } v[] = {{51864, 80, 50363, 99}, {51866, 128, 50365, 100}};
+    for (int i = 0; i < 2; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/v%d.bin", test_tmpdir(), i);
+        whisper_hparams hp = {v[i].n_vocab, 1500, 64, 2, 1, 448, 64, 2, 2, v[i].n_mels, 1};
+        err_buf eb = {0};
+        ASSERT_OK(whisper_write_random_model(path, &hp, GGUF_TYPE_F16, 11, NULL, &eb), &eb);
+        whisper_model *m;
+        ASSERT_OK(whisper_model_load(&m, path, &eb), &eb);
+        ASSERT_EQ_INT(whisper_model_tokens(m)->beg, v[i].beg);
+        ASSERT_EQ_INT(whisper_model_tokens(m)->n_lang, v[i].n_lang);
+        ASSERT_EQ_INT(whisper_model_is_multilingual(m), i == 1);
+        stt_opts o;
+        stt_opts_init(&o);
+        o.language = NULL;
+        o.no_fallback = 1;
+        o.threads = 2;
+        stt_result r;
+        ASSERT_OK(whisper_transcribe(m, pcm, 48000, &o, NULL, NULL, &r, &eb), &eb);
+        ASSERT_NOT_NULL(r.text);
+        if (i == 0) ASSERT_EQ_STR(r.language, "en");
+        for (int s = 0; s < r.n_segs; s++)
+            for (int t = 0; t < r.segs[s].n_tokens; t++)
+                ASSERT_TRUE(r.segs[s].tokens[t] < v[i].n_vocab);
+        stt_result_free(&r);
+        whisper_model_free(m);
+    }
+    mem_free(pcm);
+}
