@@ -3,8 +3,9 @@
  * embedding, pre-LN transformer blocks with full attention over the 1500 positions, final LN;
  * then each decoder layer's cross-attention keys and values, projected once per window.
  *
- * Attention runs one head at a time as two matrix products on the pool (scores = Q K^T, then
- * P V with V transposed), with K, V and the probabilities in F16 as whisper.cpp keeps them.
+ * Attention runs one head at a time on the pool with attn.c's tiled products (scores = Q K^T,
+ * softmax, then P V) in float. whisper.cpp keeps K, V and the probabilities in F16; float is
+ * closer to exact and well inside the goldens' bounds.
  */
 #include <math.h>
 #include <string.h>
@@ -57,8 +58,9 @@ int whisper_state_new(whisper_state **out, const whisper_model *m, int n_threads
             if (ms[j]->data) mm = max_z(mm, mm_need(ms[j]->type, ms[j]->n_in, (int64_t)R));
     }
     mm = max_z(mm, mm_need(m->tok_emb.type, (int64_t)D, 1));
-    mm = max_z(mm, mm_need(GGUF_TYPE_F16, (int64_t)T, (int64_t)T));
-    mm = max_z(mm, mm_need(GGUF_TYPE_F16, (int64_t)hd, (int64_t)T));
+    /* the decoder's cross-attention products over the window */
+    mm = max_z(mm, mm_need(GGUF_TYPE_F16, (int64_t)T, (int64_t)R));
+    mm = max_z(mm, mm_need(GGUF_TYPE_F16, (int64_t)hd, (int64_t)R));
     s->mm_scratch_size = mm;
 
     s->pool = n_threads > 1 ? tpool_new(n_threads) : NULL;
@@ -76,13 +78,12 @@ int whisper_state_new(whisper_state **out, const whisper_model *m, int n_threads
     s->att = mem_alloc(R * D * sizeof(float));
     s->u = mem_alloc(R * 4 * D * sizeof(float));
     s->scores = mem_alloc(max_z(R * T, per_thread) * sizeof(float));
-    s->kh = mem_alloc(T * hd * 2);
-    s->vth = mem_alloc(T * hd * 2);
+    s->kt = mem_alloc((T + WH_KB) * hd * sizeof(float));
     s->col = mem_alloc(col * sizeof(float));
     s->mm_scratch = mem_alloc_aligned(64, mm ? mm : 64);
     if ((n_threads > 1 && !s->pool) || !s->enc_out || !s->cross_k || !s->cross_v || !s->kv_k ||
         !s->kv_v || !s->x || !s->h || !s->q || !s->k || !s->v || !s->o || !s->att || !s->u ||
-        !s->scores || !s->kh || !s->vth || !s->col || !s->mm_scratch) {
+        !s->scores || !s->kt || !s->col || !s->mm_scratch) {
         whisper_state_free(s);
         return err_set(eb, BASE_ENOMEM, "whisper: out of memory for the decoding state");
     }
@@ -93,8 +94,8 @@ int whisper_state_new(whisper_state **out, const whisper_model *m, int n_threads
 void whisper_state_free(whisper_state *s) {
     if (!s) return;
     tpool_free(s->pool);
-    void *p[] = {s->enc_out, s->cross_k, s->cross_v, s->kv_k, s->kv_v,   s->x,  s->h,   s->q,  s->k,
-                 s->v,       s->o,       s->att,     s->u,    s->scores, s->kh, s->vth, s->col};
+    void *p[] = {s->enc_out, s->cross_k, s->cross_v, s->kv_k, s->kv_v, s->x,      s->h,  s->q,
+                 s->k,       s->v,       s->o,       s->att,  s->u,    s->scores, s->kt, s->col};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) mem_free(p[i]);
     mem_free_aligned(s->mm_scratch);
     mem_free(s);
@@ -135,21 +136,11 @@ static void self_attention_full(whisper_state *s, int T, int D, int H) {
     int hd = D / H;
     float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < H; h++) {
-        for (int t = 0; t < T; t++) {
-            const float *kr = s->k + (size_t)t * D + (size_t)h * hd;
-            const float *vr = s->v + (size_t)t * D + (size_t)h * hd;
-            kern_f32_to_f16_row(kr, s->kh + (size_t)t * hd, hd);
-            memcpy(s->att + (size_t)t * hd, s->q + (size_t)t * D + (size_t)h * hd,
-                   hd * sizeof(float));
-            for (int d = 0; d < hd; d++) s->vth[(size_t)d * T + t] = kern_f32_to_f16(vr[d]);
-        }
-        kern_matmul(s->pool, GGUF_TYPE_F16, s->kh, hd, T, s->att, T, s->scores, s->mm_scratch);
+        wh_pack_kt(s->kt, s->k + (size_t)h * hd, D, T, hd);
+        wh_qk(s->pool, s->q + (size_t)h * hd, D, T, s->kt, T, hd, s->scores);
         rows_job j = {s->scores, T, T, scale};
         tpool_run(s->pool, softmax_fn, &j);
-        kern_matmul(s->pool, GGUF_TYPE_F16, s->vth, T, hd, s->scores, T, s->att, s->mm_scratch);
-        for (int t = 0; t < T; t++)
-            memcpy(s->o + (size_t)t * D + (size_t)h * hd, s->att + (size_t)t * hd,
-                   hd * sizeof(float));
+        wh_pv(s->pool, s->scores, T, T, s->v + (size_t)h * hd, D, hd, s->o + (size_t)h * hd, D);
     }
 }
 

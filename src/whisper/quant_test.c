@@ -138,3 +138,29 @@ TEST(whisper_vocab_variants) {
     }
     mem_free(pcm);
 }
+
+/* The encoder's attention tiles (attn_avx2.c) against the reference, odd sizes included. */
+TEST(whisper_attention_tiles) {
+    uint64_t rng = 9;
+    static const int shapes[][3] = {{7, 37, 64}, {13, 16, 32}, {4, 1500, 64}, {9, 5, 16}};
+    for (int c = 0; c < 4; c++) {
+        int nq = shapes[c][0], nk = shapes[c][1], hd = shapes[c][2];
+        float *q = mem_alloc((size_t)nq * hd * 4), *k = mem_alloc((size_t)nk * hd * 4);
+        float *kt = mem_alloc((size_t)(nk + WH_KB) * hd * 4);
+        float *s1 = mem_alloc((size_t)nq * nk * 4), *s2 = mem_alloc((size_t)nq * nk * 4);
+        float *o1 = mem_alloc((size_t)nq * hd * 4), *o2 = mem_alloc((size_t)nq * hd * 4);
+        for (int i = 0; i < nq * hd; i++) q[i] = test_rand_f32(&rng);
+        for (int i = 0; i < nk * hd; i++) k[i] = test_rand_f32(&rng);
+        wh_pack_kt(kt, k, hd, nk, hd);
+        tpool *pool = tpool_new(2);
+        wh_qk(pool, q, hd, nq, kt, nk, hd, s1);
+        wh_qk_rows_ref(q, hd, kt, nk, hd, s2, nk, 0, nq);
+        for (int i = 0; i < nq * nk; i++) ASSERT_NEAR(s1[i], s2[i], 1e-4);
+        wh_pv(pool, s1, nq, nk, k, hd, hd, o1, hd);
+        wh_pv_rows_ref(s1, nk, nk, k, hd, hd, o2, hd, 0, nq);
+        for (int i = 0; i < nq * hd; i++) ASSERT_NEAR(o1[i], o2[i], 1e-3);
+        tpool_free(pool);
+        mem_free(q), mem_free(k), mem_free(kt), mem_free(s1), mem_free(s2);
+        mem_free(o1), mem_free(o2);
+    }
+}

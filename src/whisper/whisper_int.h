@@ -66,9 +66,9 @@ struct whisper_state {
     uint16_t *kv_k, *kv_v;
     /* Scratch, sized at creation. */
     float *x, *h, *q, *k, *v, *o, *u, *att;
-    float *scores;      /* per-head score rows */
-    uint16_t *kh, *vth; /* one head's K and V^T for encoder self-attention */
-    float *col;         /* conv im2col */
+    float *scores; /* per-head score rows */
+    float *kt;     /* one head's K packed for wh_qk, encoder self-attention */
+    float *col;    /* conv im2col */
     void *mm_scratch;
     size_t mm_scratch_size;
 };
@@ -79,6 +79,26 @@ void wh_matmul(whisper_state *s, const wh_mat *W, const float *b, const float *X
 void wh_layernorm_rows(float *x, int n, int len, const float *w, const float *b);
 
 int wh_encode_cross(whisper_state *s);
+
+/* Attention scores S (n_q, n_k) = Q (n_q rows, stride ldq) K^T, with K packed by wh_pack_kt
+ * into blocks of WH_KB keys: (ceil(n_k / WH_KB), hd, WH_KB), zero-padded. attn.c; the rows
+ * functions compute rows [q0, q1). */
+#define WH_KB 16
+void wh_pack_kt(float *Kt, const float *K, int ldk, int n_k, int hd);
+void wh_qk(tpool *pool, const float *Q, int ldq, int n_q, const float *Kt, int n_k, int hd,
+           float *S);
+void wh_qk_rows_ref(const float *Q, int ldq, const float *Kt, int n_k, int hd, float *S, int lds,
+                    int q0, int q1);
+void wh_qk_rows_avx2(const float *Q, int ldq, const float *Kt, int n_k, int hd, float *S, int lds,
+                     int q0, int q1);
+/* O (n_q rows, stride ldo) = P (n_q, n_k) V (n_k rows of hd, stride ldv); hd a multiple of 16
+ * for the AVX2 tiles (others take the reference). */
+void wh_pv(tpool *pool, const float *P, int n_q, int n_k, const float *V, int ldv, int hd, float *O,
+           int ldo);
+void wh_pv_rows_ref(const float *P, int ldp, int n_k, const float *V, int ldv, int hd, float *O,
+                    int ldo, int q0, int q1);
+void wh_pv_rows_avx2(const float *P, int ldp, int n_k, const float *V, int ldv, int hd, float *O,
+                     int ldo, int q0, int q1);
 
 /* whisper_model_load on bytes in memory (tests feed it damaged copies). */
 int wh_model_load_mem(whisper_model **out, const void *data, size_t len, err_buf *eb);
