@@ -70,7 +70,7 @@ TEST(whisper_quantized_models) {
     } types[] = {
         {GGUF_TYPE_F32, 0},
         {GGUF_TYPE_F16, 0.01},
-        {GGUF_TYPE_Q8_0, 0.03},
+        {GGUF_TYPE_Q8_0, 0.05},
         {GGUF_TYPE_Q5_0, 0.25},
     };
     float *ref = NULL;
