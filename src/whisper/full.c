@@ -249,7 +249,9 @@ static int run_init(run *r, const whisper_model *m, const wh_params *p, err_buf 
     r->m = m, r->p = p, r->rng = p->seed ? p->seed : 1;
     int nd = p->best_of > p->beam_size ? p->best_of : p->beam_size;
     r->n_dec_max = nd < 1 ? 1 : nd > 16 ? 16 : nd;
-    int rc = whisper_state_new(&r->st, m, p->n_threads, 2 * r->n_dec_max, eb);
+    /* One KV cache per decoder, plus scratch copies for reordering beams. */
+    int beams = p->beam_size > 1 ? (p->beam_size < r->n_dec_max ? p->beam_size : r->n_dec_max) : 0;
+    int rc = whisper_state_new(&r->st, m, p->n_threads, r->n_dec_max + beams, eb);
     if (rc) return rc;
     size_t ctx = (size_t)m->hp.n_text_ctx, V = (size_t)m->hp.n_vocab;
     r->dec = mem_calloc((size_t)r->n_dec_max, sizeof *r->dec);

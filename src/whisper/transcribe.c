@@ -12,6 +12,7 @@
 #include "whisper_int.h"
 
 #define GAP_SAMPLES (STT_SAMPLE_RATE / 10)
+#define PROMPT_BYTES 2048
 
 /* A piece of speech: where it sits in the joined audio and in the original (samples). */
 typedef struct piece {
@@ -212,11 +213,20 @@ static int make_params(const whisper_model *m, const stt_opts *o, wh_params *p, 
     p->best_of = o->best_of > 0 ? (o->best_of > 16 ? 16 : o->best_of) : 5;
     p->n_threads = o->threads > 0 ? o->threads : default_threads();
     if (o->prompt && *o->prompt) {
+        /* Only the end of the prompt can be used (n_text_ctx / 2 tokens): tokenize its last
+         * PROMPT_BYTES, from a word start, so a huge prompt costs no more than that. */
+        const char *text = o->prompt;
+        size_t len = strlen(text);
+        if (len > PROMPT_BYTES) {
+            text += len - PROMPT_BYTES;
+            while (*text && *text != ' ') text++;
+        }
         int cap = m->hp.n_text_ctx / 2;
-        *ptok = mem_alloc((size_t)cap * sizeof(int));
+        *ptok = mem_alloc((PROMPT_BYTES + 1) * sizeof(int));
         if (!*ptok) return err_set(eb, BASE_ENOMEM, "whisper: out of memory");
-        p->prompt_tokens = *ptok;
-        p->n_prompt_tokens = wh_tokenize(m, o->prompt, *ptok, cap);
+        int n = wh_tokenize(m, text, *ptok, PROMPT_BYTES + 1);
+        p->prompt_tokens = *ptok + (n > cap ? n - cap : 0);
+        p->n_prompt_tokens = n > cap ? cap : n;
     }
     return 0;
 }

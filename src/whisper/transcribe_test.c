@@ -283,3 +283,25 @@ TEST(whisper_tokenize_prompt) {
     buf_free(&b);
     whisper_model_free(m);
 }
+
+/* A huge initial prompt costs no more than its end (only n_text_ctx / 2 tokens are used). */
+TEST(whisper_transcribe_huge_prompt) {
+    whisper_model *m = load();
+    size_t n;
+    float *pcm = wt_wav("testdata/whisper/jfk.wav", &n);
+    size_t len = 1 << 20;
+    char *prompt = mem_alloc(len + 1);
+    for (size_t i = 0; i < len; i++) prompt[i] = "hello world "[i % 12];
+    prompt[len] = 0;
+    stt_opts o;
+    opts_greedy(&o);
+    o.prompt = prompt;
+    stt_result r;
+    err_buf eb = {0};
+    ASSERT_OK(whisper_transcribe(m, pcm, 48000, &o, NULL, NULL, &r, &eb), &eb);
+    check_result(&r);
+    stt_result_free(&r);
+    mem_free(prompt);
+    mem_free(pcm);
+    whisper_model_free(m);
+}
