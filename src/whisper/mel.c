@@ -26,7 +26,8 @@ typedef struct mel_run {
 static float padded(const mel_run *r, int64_t i) {
     int64_t j = i - PAD;
     if (j < 0) j = -j; /* x[200] .. x[1]: sample 0 is not repeated */
-    return j < (int64_t)r->n ? r->pcm[j] : 0.0f;
+    float v = j < (int64_t)r->n ? r->pcm[j] : 0.0f;
+    return isfinite(v) ? v : 0.0f; /* audio comes from outside: NaN or Inf reads as silence */
 }
 
 /* out: n complex values (re, im interleaved) of the DFT of the n reals in. */

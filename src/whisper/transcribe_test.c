@@ -305,3 +305,25 @@ TEST(whisper_transcribe_huge_prompt) {
     mem_free(pcm);
     whisper_model_free(m);
 }
+
+/* NaN and Inf samples (hostile uploads) read as silence: no NaN in the output, no crash. */
+TEST(whisper_transcribe_nonfinite_audio) {
+    whisper_model *m = load();
+    size_t n;
+    float *pcm = wt_wav("testdata/whisper/jfk.wav", &n);
+    for (size_t i = 0; i < 48000; i += 7) pcm[i] = i % 2 ? NAN : INFINITY;
+    float *mel;
+    int nf, org;
+    err_buf eb = {0};
+    ASSERT_OK(whisper_mel(m, pcm, 48000, 1, &mel, &nf, &org, &eb), &eb);
+    for (size_t i = 0; i < (size_t)nf * 80; i++) ASSERT_TRUE(isfinite(mel[i]));
+    mem_free(mel);
+    stt_opts o;
+    opts_greedy(&o);
+    stt_result r;
+    ASSERT_OK(whisper_transcribe(m, pcm, 48000, &o, NULL, NULL, &r, &eb), &eb);
+    check_result(&r);
+    stt_result_free(&r);
+    mem_free(pcm);
+    whisper_model_free(m);
+}

@@ -221,7 +221,10 @@ int whisper_vad_probs(const whisper_vad *v, const float *pcm, size_t n, float **
     for (size_t w = 0; w < nw; w++) {
         /* the window, zero-padded at the end, then reflected by pad on both sides */
         size_t s0 = w * (size_t)W;
-        for (int i = 0; i < W; i++) x[pad + i] = s0 + (size_t)i < n ? pcm[s0 + (size_t)i] : 0.0f;
+        for (int i = 0; i < W; i++) {
+            float smp = s0 + (size_t)i < n ? pcm[s0 + (size_t)i] : 0.0f;
+            x[pad + i] = isfinite(smp) ? smp : 0.0f;
+        }
         for (int i = 0; i < pad; i++)
             x[pad - 1 - i] = x[pad + 1 + i], x[pad + W + i] = x[pad + W - 2 - i];
         int nf = conv1d(&v->stft, x, L, 0, a, tmp);

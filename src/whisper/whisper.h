@@ -122,8 +122,11 @@ int whisper_detect_language(whisper_state *s, float *probs, err_buf *eb);
 
 /* Transcribe 16 kHz mono PCM. Segments go to on_segment (may be NULL) as they become final and
  * all of them into *out (free with stt_result_free). Long audio is decoded in 30 s windows,
- * each prompted with the text before it. Returns 0 or a negative BASE_E* code (BASE_ECANCELED
- * when on_segment asked to stop; *out then holds the segments so far). */
+ * each prompted with the text before it. Segment times follow whisper.cpp's timestamp tokens
+ * (a start before its window is moved to the window's start); word times (word_timestamps)
+ * share a segment's span out by word length: an estimate, not an alignment. Non-finite samples
+ * read as silence. Returns 0 or a negative BASE_E* code (BASE_ECANCELED when on_segment asked
+ * to stop; *out then holds the segments so far). */
 int whisper_transcribe(whisper_model *m, const float *pcm16k, size_t n_samples, const stt_opts *o,
                        stt_segment_fn on_segment, void *ud, stt_result *out, err_buf *eb);
 
