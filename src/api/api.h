@@ -11,6 +11,8 @@
  *   POST /v1/tokenize, /v1/detokenize        llama.cpp server style
  *   POST /v1/embeddings                      encoder (bert) models only; decoders get a 400
  *   POST /v1/rerank                          Jina/Cohere shape; rank head or cosine fallback
+ *   GET  /api/models[/{name}]                state, memory, context, config (web UI)
+ *   POST /api/models/{name}/load|unload      load or unload a model now
  *
  *   api_ctx ctx = {.models_path = "./models", .parallel = 1};
  *   if (api_open(&ctx, &eb)) ...;        // scans the models directory
@@ -48,5 +50,8 @@ void api_close(api_ctx *ctx);
 
 /* Add every route to s. ctx must outlive the server. */
 int api_register(server *s, api_ctx *ctx);
+
+/* Read the models directory again now (after a gallery install or removal). ud: an api_ctx. */
+void api_models_changed(void *ud);
 
 #endif

@@ -20,5 +20,6 @@ int api_register(server *s, api_ctx *ctx) {
     if (!rc) rc = api_register_metrics(s, ctx);
     if (!rc) rc = api_register_embeddings(s, ctx);
     if (!rc) rc = api_register_rerank(s, ctx);
+    if (!rc) rc = api_register_models_state(s, ctx);
     return rc;
 }
