@@ -1,0 +1,28 @@
+// Who is using the UI (GET /api/me): in "managed" mode (users and keys in a database), the
+// header names the user, admins get the "Users & keys" page (admin.js) and everyone the
+// "Usage" page (usage.js). In "open" mode, or on a server without /api/me, both stay hidden.
+import { $, apiJSON, onKeyChange } from './util.js';
+import { showAdmin } from './admin.js';
+import { showUsage } from './usage.js';
+
+export let me = null;
+
+export function isAdmin() { return me?.mode === 'managed' && me?.user?.role === 'admin'; }
+
+async function loadMe() {
+    try { me = await apiJSON('/api/me'); } catch { me = null; }
+    const managed = me?.mode === 'managed';
+    $('nav-admin').hidden = !isAdmin();
+    $('nav-usage').hidden = !(managed && (me.user || me.key));
+    const who = me?.user ? me.user.name + (me.user.role === 'admin' ? ' (admin)' : '') : me?.key ? 'key ' + (me.key.name || me.key.prefix) : '';
+    $('whoami').textContent = who;
+    $('whoami').hidden = !who;
+    window.dispatchEvent(new CustomEvent('localai:nav'));
+}
+
+onKeyChange(loadMe);
+window.addEventListener('localai:view', (e) => {
+    if (e.detail === 'admin') showAdmin();
+    if (e.detail === 'usage') showUsage(me);
+});
+loadMe();
