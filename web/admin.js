@@ -196,9 +196,9 @@ function keysSection() {
 
 function render() {
     if (!page) return;
-    page.replaceChildren(el('div', { class: 'row' }, el('h1', {}, 'Users & keys'), el('button', { type: 'button', onclick: reload }, 'Refresh')),
+    page.replaceChildren(...[el('div', { class: 'row' }, el('h1', {}, 'Users & keys'), el('button', { type: 'button', onclick: reload }, 'Refresh')),
         loadError ? el('p', { id: 'admin-error', class: 'error', role: 'alert' }, 'Could not read users and keys: ' + loadError.message) : null,
-        usersSection(), keysSection());
+        usersSection(), keysSection()].filter(Boolean));
 }
 
 export function showAdmin() {

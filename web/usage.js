@@ -31,16 +31,22 @@ function short(n) {
     return String(Math.round(n));
 }
 
+// The name to show for a key or user id (admins know them all; a user, their own key).
+function label(field, v) {
+    if (v === null || v === undefined) return '—';
+    return state.names[field]?.get(String(v)) ?? String(v);
+}
+
 // One stacked bar chart: rows summed per day and per value of field.
 function chart(rows, field, metric, dayList, title) {
     const totals = new Map();
-    for (const r of rows) totals.set(String(r[field] ?? '—'), (totals.get(String(r[field] ?? '—')) || 0) + (r[metric] || 0));
+    for (const r of rows) totals.set(label(field, r[field]), (totals.get(label(field, r[field])) || 0) + (r[metric] || 0));
     let series = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => k);
     const other = series.length > MAX_SERIES ? new Set(series.slice(MAX_SERIES - 1)) : null;
     if (other) series = [...series.slice(0, MAX_SERIES - 1), 'other'];
     const per = new Map(dayList.map((d) => [d, new Map()]));
     for (const r of rows) {
-        let s = String(r[field] ?? '—');
+        let s = label(field, r[field]);
         if (other?.has(s)) s = 'other';
         const m = per.get(r.day);
         if (m) m.set(s, (m.get(s) || 0) + (r[metric] || 0));
@@ -75,11 +81,11 @@ function chart(rows, field, metric, dayList, title) {
     return el('div', { class: 'card chart-card', 'data-by': field }, el('h2', {}, title), g, series.length ? legend : el('p', { class: 'muted' }, 'No usage in this period.'));
 }
 
-function table(rows, nameOf) {
+function table(rows) {
     const sorted = [...rows].sort((a, b) => (a.day < b.day ? 1 : a.day > b.day ? -1 : (b.total_tokens || 0) - (a.total_tokens || 0)));
     return el('div', { class: 'table' }, el('table', { id: 'usage-table' },
         el('thead', {}, el('tr', {}, ...['Day', 'Key', 'User', 'Model', 'Requests', 'Prompt', 'Completion', 'Total'].map((h) => el('th', {}, h)))),
-        el('tbody', {}, ...sorted.map((r) => el('tr', {}, el('td', {}, r.day), el('td', {}, String(r.key ?? '—')), el('td', {}, nameOf(r.user)), el('td', {}, String(r.model ?? '—')),
+        el('tbody', {}, ...sorted.map((r) => el('tr', {}, el('td', {}, r.day), el('td', {}, label('key', r.key)), el('td', {}, label('user', r.user)), el('td', {}, String(r.model ?? '—')),
             ...['requests', 'prompt_tokens', 'completion_tokens', 'total_tokens'].map((k) => el('td', { class: 'num' }, fmtNum(r[k] || 0))))))));
 }
 
@@ -121,10 +127,9 @@ function render() {
     const totals = el('div', { class: 'totals', id: 'usage-totals' }, ...[['Requests', 'requests'], ['Prompt tokens', 'prompt_tokens'], ['Completion tokens', 'completion_tokens'], ['Total tokens', 'total_tokens']]
         .map(([l, k]) => el('div', { class: 'card total' }, el('div', { class: 'muted small' }, l), el('div', { class: 'big' }, fmtNum(t[k] ?? rows.reduce((a, r) => a + (r[k] || 0), 0))))));
     const label = METRICS.find(([k]) => k === state.metric)[1];
-    const nameOf = (u) => (u === null || u === undefined ? '—' : String(u));
     const charts = [chart(rows, 'model', state.metric, dayList, label + ' per day, by model'), chart(rows, 'key', state.metric, dayList, label + ' per day, by key')];
     if (admin) charts.push(chart(rows, 'user', state.metric, dayList, label + ' per day, by user'));
-    page.replaceChildren(head, filters, totals, el('div', { class: 'charts' }, ...charts), el('h2', {}, 'Per day'), table(rows, nameOf));
+    page.replaceChildren(head, filters, totals, el('div', { class: 'charts' }, ...charts), el('h2', {}, 'Per day'), table(rows));
 }
 
 export function showUsage(me) {
@@ -134,6 +139,17 @@ export function showUsage(me) {
         state = { since: iso(since), until: iso(until), key: '', user: '', model: '', metric: 'total_tokens', data: null, error: null };
     }
     state.me = me;
+    state.names = { key: new Map(), user: new Map() };
+    if (me?.key?.id !== undefined) state.names.key.set(String(me.key.id), me.key.name || me.key.prefix);
+    if (me?.user?.id !== undefined) state.names.user.set(String(me.user.id), me.user.name);
     render();
     reload();
+    if (me?.user?.role === 'admin') {
+        // Names for the ids in the usage rows; the charts show ids until these arrive.
+        Promise.all([apiJSON('/api/keys'), apiJSON('/api/users')]).then(([k, u]) => {
+            for (const x of k?.data || []) state.names.key.set(String(x.id), x.name || x.prefix);
+            for (const x of u?.data || []) state.names.user.set(String(x.id), x.name);
+            render();
+        }).catch(() => {});
+    }
 }
