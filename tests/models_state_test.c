@@ -79,9 +79,10 @@ static void *long_generation(void *arg) {
     gen_arg *g = arg;
     api_resp r;
     /* EOS (id 2) banned: it runs to max_tokens. */
-    api_http(g->s, "POST", "/v1/completions",
-             "{\"model\":\"tiny\",\"prompt\":\"Once\",\"max_tokens\":1500,\"logit_bias\":{\"2\":-100}}",
-             NULL, &r);
+    api_http(
+        g->s, "POST", "/v1/completions",
+        "{\"model\":\"tiny\",\"prompt\":\"Once\",\"max_tokens\":1500,\"logit_bias\":{\"2\":-100}}",
+        NULL, &r);
     g->status = r.status;
     g->tokens = r.status == 200 ? api_jint(r.json, "usage.completion_tokens") : -1;
     api_resp_free(&r);

@@ -51,11 +51,12 @@ TEST(ui_access_e2e) {
     char data[1024];
     snprintf(data, sizeof data, "%s/data", test_tmpdir());
     mkdir(data, 0755);
-    ASSERT_EQ_INT(cli(&out, "users", "create", "admin", "--admin", "--data-path", data, NULL, NULL), 0);
-    free(out);
-    ASSERT_EQ_INT(cli(&out, "keys", "create", "--name", "admin-key", "--user", "admin", "--data-path",
-                      data),
+    ASSERT_EQ_INT(cli(&out, "users", "create", "admin", "--admin", "--data-path", data, NULL, NULL),
                   0);
+    free(out);
+    ASSERT_EQ_INT(
+        cli(&out, "keys", "create", "--name", "admin-key", "--user", "admin", "--data-path", data),
+        0);
     /* The new key alone on the last line. */
     char key[256] = "";
     for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
@@ -66,8 +67,9 @@ TEST(ui_access_e2e) {
     const char *flags[] = {"--data-path", data, NULL};
     api_server s;
     api_server_start(&s, flags);
-    char *argv[] = {"/usr/bin/timeout", "-k", "5", "90", (char *)node, "tests/ui/access.mjs",
-                    s.base, key, "build/ui-screenshots", NULL};
+    char *argv[] = {
+        "/usr/bin/timeout",     "-k", "5", "90", (char *)node, "tests/ui/access.mjs", s.base, key,
+        "build/ui-screenshots", NULL};
     char *err = NULL;
     int st = test_run(argv, NULL, &out, &err);
     if (st != 0) {

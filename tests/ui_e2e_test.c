@@ -62,10 +62,11 @@ TEST(ui_browser_e2e) {
     api_server open, keyed;
     api_server_start(&open, gal_flags);
     keyed_server_start(&keyed);
+    /* Generous: under ASan the servers are several times slower. */
     char *argv[] = {"/usr/bin/timeout",
                     "-k",
                     "5",
-                    "100",
+                    "180",
                     (char *)node,
                     "tests/ui/e2e.mjs",
                     open.base,

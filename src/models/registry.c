@@ -43,9 +43,9 @@ struct mdl_handle {
     tmpl *tmpl;
     int tool_format; /* chat_tool_format of the template in use */
     void *attach;
-    char *src;       /* the directory entry it came from: "x.yaml" or "x.gguf" */
-    bool bare;       /* a GGUF served under its file name (no config) */
-    bool removed;    /* detached from the list; the last release unloads and frees it */
+    char *src;    /* the directory entry it came from: "x.yaml" or "x.gguf" */
+    bool bare;    /* a GGUF served under its file name (no config) */
+    bool removed; /* detached from the list; the last release unloads and frees it */
     mdl_handle *next_reap;
 };
 
@@ -674,7 +674,8 @@ int mdl_registry_info(mdl_registry *r, mdl_info **out, int *n, err_buf *eb) {
     }
     for (int i = 0; i < k; i++) {
         struct stat st;
-        if (v[i].model_path[0] && !stat(v[i].model_path, &st)) v[i].file_bytes = (uint64_t)st.st_size;
+        if (v[i].model_path[0] && !stat(v[i].model_path, &st))
+            v[i].file_bytes = (uint64_t)st.st_size;
     }
     *out = v;
     *n = k;

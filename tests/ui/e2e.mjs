@@ -14,7 +14,7 @@ if (!openUrl || !keyedUrl || !goodKey || !shots) {
     process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
-const deadline = setTimeout(() => { console.error('e2e: over the time limit'); process.exit(3); }, 90000);
+const deadline = setTimeout(() => { console.error("e2e: over the time limit"); process.exit(3); }, 170000);
 
 let step = '';
 const t0 = Date.now();
