@@ -434,6 +434,14 @@ try {
     await page.locator('#tab-installed').click();
     await page.locator('.card.model[data-id="multi"]').waitFor({ state: 'detached', timeout: 5000 });
     check(!(await page.locator('#model option').allTextContents()).includes('multi'), 'the removed model is gone from the picker');
+    log('gallery tab: cancel an install');
+    await page.locator('#tab-gallery').click();
+    await item().locator('.install-btn').click();
+    await item().locator('.cancel-btn').click();
+    await item().locator('.install-btn').waitFor({ timeout: 10000 });
+    check((await item().locator('.card-error').isHidden()), 'a cancelled install is no error');
+    check(!(await item().innerText()).includes('installed'), 'not installed after cancelling');
+    await page.locator('#tab-installed').click();
 
     log('dark theme and a phone-sized screen');
     await page.emulateMedia({ colorScheme: 'dark' });
