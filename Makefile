@@ -1,6 +1,7 @@
 # local-ai: one plain Makefile.
 #   make          release build: build/local-ai and build/tests
-#   make test     install missing dependencies, build, run every test
+#   make test     install missing dependencies, build, run every test (with a throwaway
+#                 PostgreSQL on 127.0.0.1 for the database tests, scripts/pg-test)
 #   make asan     the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run      install missing dependencies, build, serve on 127.0.0.1:8080
 #   make bench    build and run the benchmarks in bench/
@@ -12,7 +13,7 @@
 
 CC      ?= cc
 ARCH    := $(shell uname -m)
-PKGS    := libmicrohttpd libpcre2-8 libcurl jansson yaml-0.1 libcrypto
+PKGS    := libmicrohttpd libpcre2-8 libcurl jansson yaml-0.1 libcrypto sqlite3 libpq
 BUILD   ?= build
 MODE    ?= release
 
@@ -90,14 +91,18 @@ $(BUILD)/bench/%: bench/%.c $(LIBA) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
+# The tests get a throwaway PostgreSQL (scripts/pg-test run: started before, stopped after,
+# LOCALAI_TEST_DATABASE_URL set), one per worktree and target so parallel runs never share.
+PGTEST = scripts/pg-test run /tmp/localai-pg-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
+
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
-	@LOCALAI_BIN=$(BIN) $(TESTBIN) $(T)
+	@LOCALAI_BIN=$(BIN) $(PGTEST)-test $(TESTBIN) $(T)
 
 asan: deps
 	@$(MAKE) --no-print-directory MODE=asan BUILD=build/asan build/asan/local-ai build/asan/tests
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	  LOCALAI_BIN=build/asan/local-ai build/asan/tests $(T)
+	  LOCALAI_BIN=build/asan/local-ai $(PGTEST)-asan build/asan/tests $(T)
 
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)

@@ -13,6 +13,8 @@
  *   POST /v1/rerank                          Jina/Cohere shape; rank head or cosine fallback
  *   GET  /api/models[/{name}]                state, memory, context, config (web UI)
  *   POST /api/models/{name}/load|unload      load or unload a model now
+ *   GET  /api/me, /api/usage                 the caller's key and usage (any valid key)
+ *   /api/users, /api/keys, /api/audit        administration (admin role only)
  *
  *   api_ctx ctx = {.models_path = "./models", .parallel = 1};
  *   if (api_open(&ctx, &eb)) ...;        // scans the models directory
@@ -27,6 +29,7 @@
 #include "server/server.h"
 
 typedef struct mdl_registry mdl_registry;
+typedef struct auth auth;
 
 typedef struct api_ctx {
     const char *models_path;
@@ -41,6 +44,7 @@ typedef struct api_ctx {
     int max_active_models; /* 0: no limit */
     int queue_size;        /* waiting requests per model before 503; 0: a default */
     mdl_registry *models;  /* set by api_open */
+    auth *auth;            /* users, keys, limits and usage (NULL: no checks, no usage) */
 } api_ctx;
 
 /* Open the models registry. Generation schedulers start when a model is first loaded. */
@@ -49,6 +53,9 @@ int api_open(api_ctx *ctx, err_buf *eb);
 void api_close(api_ctx *ctx);
 
 /* Add every route to s. ctx must outlive the server. */
+/* The server's auth hook (server_params.auth_hook, with ctx as auth_ud): authenticates the
+ * request with ctx->auth and attaches the caller to it, or answers 401/403/429. */
+bool api_access_hook(srv_req *r, void *ctx);
 int api_register(server *s, api_ctx *ctx);
 
 /* Read the models directory again now (after a gallery install or removal). ud: an api_ctx. */

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "auth/auth.h"
 #include "models/models.h"
 #include "sample/sample.h"
 #include "sched/sched.h"
@@ -123,6 +124,21 @@ int api_encoder_run(tpool *pool, const llm_model *m, const int32_t *const *in,
 int api_encoder_tokenize(const tok *t, const char *text, size_t len, bool add_special,
                          int32_t **ids, int *n, api_err *e);
 
+/* ---- access (access.c): who is calling, what they may use, what they used ---- */
+
+/* The caller attached by the auth hook; NULL when the server runs without auth. */
+const auth_principal *api_principal(srv_req *r);
+/* 0 when the caller may use model; otherwise e is a 403. */
+int api_access_model(srv_req *r, const char *model, api_err *e);
+/* Check model and reserve tokens (the worst case) for this request: 0 and *t (NULL without
+ * auth), or e a 403/429 (Retry-After set on r). Settle *t exactly once with api_access_settle,
+ * before the response's last bytes are sent. */
+int api_access_reserve(srv_req *r, const char *model, int64_t tokens, auth_ticket **t,
+                       api_err *e);
+/* Settle to the tokens used and commit the usage record; NULL t is fine. */
+void api_access_settle(auth_ticket *t, int64_t prompt_tokens, int64_t completion_tokens,
+                       int status);
+
 /* ---- generation ---- */
 
 /* Submit every choice of q to the model's scheduler and answer through a stream: SSE when
@@ -142,6 +158,7 @@ int api_register_metrics(server *s, api_ctx *ctx);
 int api_register_embeddings(server *s, api_ctx *ctx); /* embeddings.c */
 int api_register_rerank(server *s, api_ctx *ctx);     /* rerank.c */
 int api_register_models_state(server *s, api_ctx *ctx); /* models_state.c: /api/models */
+int api_register_admin(server *s, api_ctx *ctx);      /* admin.c */
 /* Route path both with and without the /v1 prefix. */
 int api_route_both(server *s, const char *method, const char *path, srv_handler h, api_ctx *ctx);
 

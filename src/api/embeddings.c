@@ -179,9 +179,11 @@ typedef struct emb_job {
     emb_inputs in;
     int dims;
     bool b64;
+    auth_ticket *ticket; /* the input tokens reserved; settled before the answer */
 } emb_job;
 
 static void emb_job_free(emb_job *j) {
+    api_access_settle(j->ticket, 0, 0, 500); /* only when an error came first */
     inputs_free(&j->in);
     mdl_release(j->h);
     json_decref(j->root);
@@ -197,6 +199,8 @@ static void emb_run(api_enc_job *base, tpool *pool) {
     float *vecs = mem_alloc((size_t)j->in.n * (size_t)E * sizeof *vecs);
     if (!vecs) api_fail(&e, 500, NULL, "out of memory");
     else api_encoder_run(pool, m, (const int32_t *const *)j->in.ids, j->in.lens, j->in.n, vecs, &e);
+    api_access_settle(j->ticket, e.status ? 0 : j->in.total, 0, e.status ? e.status : 200);
+    j->ticket = NULL;
     if (e.status) {
         api_stream_err(j->st, &e);
     } else {
@@ -280,7 +284,9 @@ static void on_embeddings(srv_req *r, void *ud) {
         api_fail(&e, 400, "dimensions", "'dimensions' must be a positive integer");
         goto fail;
     }
-    if (api_acquire_model(ctx, json_string_value(model), &j->h, &e)) goto fail;
+    if (api_access_model(r, json_string_value(model), &e) ||
+        api_acquire_model(ctx, json_string_value(model), &j->h, &e))
+        goto fail;
     const llm_model *m = mdl_handle_model(j->h);
     api_encoder *enc = api_model_encoder(j->h);
     if (!llm_model_is_encoder(m) || !enc) {
@@ -299,7 +305,8 @@ static void on_embeddings(srv_req *r, void *ud) {
         }
         j->dims = (int)json_integer_value(dim);
     }
-    if (parse_inputs(input, mdl_handle_tok(j->h), llm_model_hparams(m)->n_ctx_train, &j->in, &e))
+    if (parse_inputs(input, mdl_handle_tok(j->h), llm_model_hparams(m)->n_ctx_train, &j->in, &e) ||
+        api_access_reserve(r, json_string_value(model), j->in.total, &j->ticket, &e))
         goto fail;
     if (api_encoder_queue(r, enc, &j->base, &j->st, &e) == 0) return; /* the worker owns j */
     emb_job_free(j);

@@ -46,6 +46,7 @@ typedef struct gen {
     bool started; /* the SSE response has begun */
     json_t *tools; /* chat: the request's tools (the parsers borrow them) */
     struct grammar *grammar; /* the jobs borrow it */
+    auth_ticket *ticket;     /* the tokens reserved; settled in gen_finish */
 } gen;
 
 /* ---- response pieces ---- */
@@ -72,15 +73,20 @@ static json_t *base_object(gen *g, const char *object) {
     return o;
 }
 
-static json_t *usage_object(gen *g) {
-    long prompt = 0, cached = 0, completion = 0;
+static void usage_totals(const gen *g, long *prompt, long *cached, long *completion) {
+    *prompt = *cached = *completion = 0;
     for (int i = 0; i < g->n_choices; i++) {
         /* Each prompt counts once, however many choices it has. */
         bool first = true;
         for (int k = 0; k < i; k++) first &= g->ch[k].prompt_i != g->ch[i].prompt_i;
-        if (first) prompt += g->ch[i].n_prompt, cached += g->ch[i].n_cached;
-        completion += g->ch[i].n_gen;
+        if (first) *prompt += g->ch[i].n_prompt, *cached += g->ch[i].n_cached;
+        *completion += g->ch[i].n_gen;
     }
+}
+
+static json_t *usage_object(gen *g) {
+    long prompt, cached, completion;
+    usage_totals(g, &prompt, &cached, &completion);
     json_t *u = json_object();
     json_object_set_new(u, "prompt_tokens", json_integer(prompt));
     json_object_set_new(u, "completion_tokens", json_integer(completion));
@@ -358,6 +364,7 @@ static json_t *full_response(gen *g) {
 }
 
 static void gen_free(gen *g) {
+    api_access_settle(g->ticket, 0, 0, 500); /* only when an early error left it unsettled */
     for (int i = 0; i < g->n_choices; i++) {
         sched_job_free(g->ch[i].job);
         buf_free(&g->ch[i].text);
@@ -375,8 +382,21 @@ static void gen_free(gen *g) {
     mem_free(g);
 }
 
+/* Settle the reservation to the tokens really used and commit the usage record, before any
+ * final byte goes out: a client that has its whole answer also has its usage recorded. */
+static void gen_settle(gen *g) {
+    long prompt, cached, completion;
+    usage_totals(g, &prompt, &cached, &completion);
+    bool cancelled = false;
+    for (int i = 0; i < g->n_choices; i++) cancelled |= g->ch[i].finish == SCHED_FINISH_CANCELLED;
+    int status = g->failed ? (g->err.status ? g->err.status : 500) : cancelled ? 499 : 200;
+    api_access_settle(g->ticket, prompt, completion, status);
+    g->ticket = NULL;
+}
+
 /* Every job has ended (or none started): answer and free. */
 static void gen_finish(gen *g) {
+    gen_settle(g);
     if (g->failed && !g->started) {
         char *s = api_error_json(&g->err);
         if (s) srv_stream_respond(g->st, g->err.status, "application/json", s, strlen(s));
@@ -508,6 +528,22 @@ void api_generate(srv_req *r, mdl_handle *h, const api_gen_req *q,
             gen_free(g);
             return;
         }
+    int max_tokens = q->max_tokens ? q->max_tokens
+                                   : cfg->sampling.has_max_tokens ? cfg->sampling.max_tokens : 0;
+    /* The worst case: every choice fills its prompt and then its token budget (the rest of
+     * the context when there is none, plus one for the token sampled as it fills). */
+    int n_ctx = sched_n_ctx(api_model_sched(h));
+    int64_t worst = 0;
+    for (int i = 0; i < g->n_choices; i++) {
+        int np = n_prompt[i / q->n], room = n_ctx - np + 1;
+        worst += np + (max_tokens > 0 && max_tokens < room ? max_tokens : room > 0 ? room : 0);
+    }
+    api_err ae;
+    if (api_access_reserve(r, q->model, worst, &g->ticket, &ae)) {
+        api_respond_err(r, &ae);
+        gen_free(g);
+        return;
+    }
     g->st = srv_stream_begin(r);
     if (!g->st) {
         gen_free(g);
@@ -522,8 +558,7 @@ void api_generate(srv_req *r, mdl_handle *h, const api_gen_req *q,
         stops[n_stops++] = cfg->stopwords[i];
     sched_job_params jp = sched_job_default_params();
     jp.sampling = sampling_of(q, cfg);
-    jp.max_tokens = q->max_tokens ? q->max_tokens
-                                  : cfg->sampling.has_max_tokens ? cfg->sampling.max_tokens : 0;
+    jp.max_tokens = max_tokens;
     jp.stops = stops;
     jp.n_stops = n_stops;
     jp.n_top_logprobs = q->top_logprobs;

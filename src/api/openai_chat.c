@@ -55,7 +55,7 @@ static void on_chat(srv_req *r, void *ud) {
     int32_t *ids = NULL;
     int n = 0;
     if (api_parse_gen(API_CHAT, srv_req_body(r), srv_req_arena(r), &q, &e) ||
-        api_acquire_model(ctx, q.model, &h, &e))
+        api_access_model(r, q.model, &e) || api_acquire_model(ctx, q.model, &h, &e))
         goto fail;
     if (q.tool_required && q.grammar) {
         api_fail(&e, 400, "tool_choice", "a required tool call cannot be combined with response_format or grammar");

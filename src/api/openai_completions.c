@@ -13,7 +13,7 @@ static void on_completions(srv_req *r, void *ud) {
     api_err e;
     mdl_handle *h = NULL;
     if (api_parse_gen(API_COMPLETION, srv_req_body(r), srv_req_arena(r), &q, &e) ||
-        api_acquire_model(ctx, q.model, &h, &e)) {
+        api_access_model(r, q.model, &e) || api_acquire_model(ctx, q.model, &h, &e)) {
         api_respond_err(r, &e);
         grammar_free(q.grammar);
         return;

@@ -118,7 +118,9 @@ static void on_list(srv_req *r, void *ud) {
         return;
     }
     json_t *data = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(data, model_object(names[i]));
+    const auth_principal *who = api_principal(r);
+    for (int i = 0; i < n; i++) /* only the models this key may use */
+        if (auth_model_allowed(who, names[i])) json_array_append_new(data, model_object(names[i]));
     mdl_names_free(names, n);
     json_t *o = json_object();
     json_object_set_new(o, "object", json_string("list"));
@@ -134,6 +136,11 @@ static void on_get(srv_req *r, void *ud) {
         api_err e;
         api_fail(&e, 404, "model", "The model '%s' does not exist", id);
         e.code = "model_not_found";
+        api_respond_err(r, &e);
+        return;
+    }
+    api_err e;
+    if (api_access_model(r, id, &e)) {
         api_respond_err(r, &e);
         return;
     }

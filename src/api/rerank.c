@@ -161,9 +161,11 @@ typedef struct rr_job {
     rr_req q;
     int top_n;    /* -1: all */
     bool with_docs;
+    auth_ticket *ticket; /* a bound on the tokens, reserved; settled before the answer */
 } rr_job;
 
 static void rr_job_free(rr_job *j) {
+    api_access_settle(j->ticket, 0, 0, 500); /* only when an error came first */
     mem_free(j->q.docs);
     mem_free(j->q.doc_lens);
     mdl_release(j->h);
@@ -185,6 +187,8 @@ static void rr_run(api_enc_job *base, tpool *pool) {
         score_pairs(pool, m, mdl_handle_tok(j->h), q, scores, &n_tokens, &e);
     else
         score_cosine(pool, m, mdl_handle_tok(j->h), q, scores, &n_tokens, &e);
+    api_access_settle(j->ticket, e.status ? 0 : n_tokens, 0, e.status ? e.status : 200);
+    j->ticket = NULL;
     if (e.status) {
         api_stream_err(j->st, &e);
     } else {
@@ -253,7 +257,14 @@ static void on_rerank(srv_req *r, void *ud) {
     j->q.query = json_string_value(query);
     j->q.query_len = json_string_length(query);
     if (parse_docs(json_object_get(root, "documents"), &j->q, &e)) goto fail;
-    if (api_acquire_model(ctx, json_string_value(model), &j->h, &e)) goto fail;
+    /* No more tokens than bytes, plus a few specials, for each (query, document) pair and for
+     * the query alone (the cosine fallback): a bound known before tokenizing. */
+    int64_t bound = (int64_t)j->q.query_len + 8;
+    for (int i = 0; i < j->q.n_docs; i++) bound += (int64_t)(j->q.query_len + j->q.doc_lens[i]) + 8;
+    if (api_access_model(r, json_string_value(model), &e) ||
+        api_acquire_model(ctx, json_string_value(model), &j->h, &e) ||
+        api_access_reserve(r, json_string_value(model), bound, &j->ticket, &e))
+        goto fail;
     api_encoder *enc = api_model_encoder(j->h);
     if (!llm_model_is_encoder(mdl_handle_model(j->h)) || !enc) {
         api_fail(&e, 400, "model", "The model '%s' is not a reranking or embedding model",

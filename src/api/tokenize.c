@@ -27,7 +27,8 @@ static json_t *open_request(api_ctx *ctx, srv_req *r, mdl_handle **h, api_err *e
         if (mdl_registry_list(ctx->models, &names, &n, &eb) == 0 && n == 1) name = names[0];
         else api_fail(e, 400, "model", "'model' is required (the server has %d models)", n);
     }
-    int rc = name ? api_acquire_model(ctx, name, h, e) : BASE_EINVAL;
+    int rc = !name ? BASE_EINVAL : api_access_model(r, name, e) ? BASE_EPERM
+                                                              : api_acquire_model(ctx, name, h, e);
     mdl_names_free(names, n);
     if (rc) {
         json_decref(root);

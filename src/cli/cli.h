@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 
+#include "auth/auth.h"
 #include "base/base.h"
 #include "engine/engine.h"
 
@@ -39,6 +40,24 @@ int cmd_embed(int argc, char **argv);
 void cmd_embed_usage(FILE *f);
 int cmd_models(int argc, char **argv);
 void cmd_models_usage(FILE *f);
+int cmd_users(int argc, char **argv);
+void cmd_users_usage(FILE *f);
+int cmd_keys(int argc, char **argv);
+void cmd_keys_usage(FILE *f);
+int cmd_usage(int argc, char **argv);
+void cmd_usage_usage(FILE *f);
+
+/* Open the user database (auth_opts.c): database is a URL or NULL for the SQLite file
+ * local-ai.db in data_path. Prints errors; returns an exit code. */
+int cli_auth_open(const char *database, const char *data_path, const char *const *shared_keys,
+                  int n_shared_keys, int max_bad_keys, auth **out);
+/* A duration (3600, 90s, 30m, 12h, 7d, 2w) in seconds. */
+int cli_parse_duration(const char *s, int64_t *out);
+/* Set a user or key setting from a flag's text: capabilities and models as CSV ("" or
+ * "inherit": null), limits as integers ("none"/"unlimited": null). BASE_EINVAL when bad. */
+int cli_spec_set(json_t *spec, const char *field, const char *value);
+/* "cli:$USER", who the audit log says acted from the command line (static buffer). */
+const char *cli_actor(void);
 
 /* Gallery helpers (cmd_models.c): default options for models_path (a progress bar when stderr
  * is a terminal) and the catalog with the extra galleries; print errors, return exit codes. */

@@ -34,8 +34,14 @@ void cmd_run_usage(FILE *f) {
             "  --max-active-models N models kept loaded at most; the least recently used\n"
             "                        idle one is unloaded [LOCALAI_MAX_ACTIVE_MODELS]\n"
             "                        (default 0: no limit)\n"
-            "  --api-key KEY[,KEY]   require one of these keys as a Bearer token\n"
-            "                        [LOCALAI_API_KEY] (default: none, the API is open)\n"
+            "  --api-key KEY[,KEY]   shared keys with full access, as a Bearer token,\n"
+            "                        x-api-key or xi-api-key [LOCALAI_API_KEY]\n"
+            "  --database URL        the user database: postgres://... or a SQLite file\n"
+            "                        [LOCALAI_DATABASE_URL] (default DATA_PATH/local-ai.db)\n"
+            "  --data-path DIR       where local state lives [LOCALAI_DATA_PATH]\n"
+            "                        (default ./data)\n"
+            "  --max-bad-keys N      wrong keys per address per minute before it is made\n"
+            "                        to wait [LOCALAI_MAX_BAD_KEYS] (default 10)\n"
             "  --galleries LIST      extra gallery indexes, comma-separated URLs or files\n"
             "                        [LOCALAI_GALLERIES]\n"
             "  --log-level LEVEL     error, warn, info, debug or trace\n"
@@ -64,9 +70,12 @@ int cmd_run(int argc, char **argv) {
     const char *max_models_s = cli_env("LOCALAI_MAX_ACTIVE_MODELS", NULL);
     const char *queue_s = cli_env("LOCALAI_QUEUE_SIZE", NULL);
     const char *galleries = cli_env("LOCALAI_GALLERIES", NULL);
+    const char *database = cli_env("LOCALAI_DATABASE_URL", NULL);
+    const char *data_path = cli_env("LOCALAI_DATA_PATH", "./data");
+    const char *bad_keys_s = cli_env("LOCALAI_MAX_BAD_KEYS", NULL);
 
     enum { OPT_ADDRESS = 1, OPT_MODELS, OPT_THREADS, OPT_KEY, OPT_LOG, OPT_PARALLEL, OPT_CTX,
-           OPT_MAX_MODELS, OPT_QUEUE, OPT_GALLERIES };
+           OPT_MAX_MODELS, OPT_QUEUE, OPT_GALLERIES, OPT_DATABASE, OPT_DATA_PATH, OPT_BAD_KEYS };
     static const struct option opts[] = {
         {"address", required_argument, NULL, OPT_ADDRESS},
         {"models-path", required_argument, NULL, OPT_MODELS},
@@ -78,6 +87,9 @@ int cmd_run(int argc, char **argv) {
         {"max-active-models", required_argument, NULL, OPT_MAX_MODELS},
         {"queue-size", required_argument, NULL, OPT_QUEUE},
         {"galleries", required_argument, NULL, OPT_GALLERIES},
+        {"database", required_argument, NULL, OPT_DATABASE},
+        {"data-path", required_argument, NULL, OPT_DATA_PATH},
+        {"max-bad-keys", required_argument, NULL, OPT_BAD_KEYS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -96,6 +108,9 @@ int cmd_run(int argc, char **argv) {
         case OPT_MAX_MODELS: max_models_s = optarg; break;
         case OPT_QUEUE: queue_s = optarg; break;
         case OPT_GALLERIES: galleries = optarg; break;
+        case OPT_DATABASE: database = optarg; break;
+        case OPT_DATA_PATH: data_path = optarg; break;
+        case OPT_BAD_KEYS: bad_keys_s = optarg; break;
         case 'h': cmd_run_usage(stdout); return 0;
         case ':': return cli_usage_error(self, "flag '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error(self, "unknown flag '%s'", argv[optind - 1]);
@@ -118,6 +133,9 @@ int cmd_run(int argc, char **argv) {
         return cli_usage_error(self, "bad max active models '%s' (0..1024)", max_models_s);
     if (queue_s && cli_parse_uint(queue_s, 1, 1u << 20, &queue))
         return cli_usage_error(self, "bad queue size '%s' (1..1048576)", queue_s);
+    unsigned bad_keys = 10;
+    if (bad_keys_s && cli_parse_uint(bad_keys_s, 1, 1u << 20, &bad_keys))
+        return cli_usage_error(self, "bad --max-bad-keys '%s' (1..1048576)", bad_keys_s);
 
     err_buf eb = {0};
     char host[256];
@@ -161,14 +179,20 @@ int cmd_run(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    api_ctx ctx = {.models_path = models_path, .api_keys = keys, .n_api_keys = n_keys,
+    auth *au = NULL;
+    if (cli_auth_open(database, data_path, keys, n_keys, (int)bad_keys, &au)) {
+        gal_catalog_free(cat);
+        mem_free(keybuf);
+        return 1;
+    }
+    api_ctx ctx = {.auth = au, .models_path = models_path, .api_keys = keys, .n_api_keys = n_keys,
                    .parallel = (int)parallel, .context_size = (int)ctx_size,
                    .threads = (int)threads, .max_active_models = (int)max_models,
                    .queue_size = (int)queue};
     server_params sp = server_default_params();
     sp.address = address;
-    sp.api_keys = keys;
-    sp.n_api_keys = n_keys;
+    sp.auth_hook = api_access_hook; /* users, keys and limits; shared keys included */
+    sp.auth_ud = &ctx;
     server *srv = NULL;
     int rc = api_open(&ctx, &eb);
     if (!rc) rc = server_new(&sp, &srv, &eb);
@@ -184,10 +208,17 @@ int cmd_run(int argc, char **argv) {
         gal_jobs_free(jobs);
         gal_catalog_free(cat);
         api_close(&ctx);
+        auth_close(au);
         mem_free(keybuf);
         return 1;
     }
     ctx.ready = 1;
+    auth_mode mode = auth_get_mode(au);
+    bool loopback = !strncmp(host, "127.", 4) || !strcmp(host, "::1") || !strcmp(host, "localhost");
+    if (mode == AUTH_MODE_OPEN && !loopback)
+        log_warn("no API keys: anyone who can reach %s:%u can use this server (create keys with "
+                 "`local-ai keys create` or set LOCALAI_API_KEY)", host[0] ? host : "*", server_port(srv));
+    log_info("auth: %s mode", auth_mode_name(mode));
     log_info("local-ai %s listening on http://%s:%u (models: %s, threads: %u, parallel: %u%s)",
              LOCALAI_VERSION, host[0] ? host : "0.0.0.0", server_port(srv), models_path,
              threads, parallel, n_keys ? ", API keys required" : "");
@@ -200,6 +231,7 @@ int cmd_run(int argc, char **argv) {
     gal_jobs_free(jobs); /* cancels running installs and waits for them */
     gal_catalog_free(cat);
     api_close(&ctx);
+    auth_close(au);
     mem_free(keybuf);
     log_info("stopped");
     return 0;

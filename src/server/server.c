@@ -102,6 +102,20 @@ const char *srv_req_path(const srv_req *r) { return r->path; }
 const char *srv_req_path_rest(const srv_req *r) { return r->path_rest ? r->path_rest : ""; }
 arena *srv_req_arena(srv_req *r) { return r->arena; }
 server *srv_req_server(srv_req *r) { return r->srv; }
+void srv_req_set_user(srv_req *r, void *user) { r->user = user; }
+void *srv_req_user(const srv_req *r) { return r->user; }
+
+void srv_req_client_ip(const srv_req *r, char *out, size_t cap) {
+    out[0] = 0;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr) return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+}
 
 void server_get_stats(server *s, server_stats *out) {
     pthread_mutex_lock(&s->stats_mu);
@@ -136,9 +150,9 @@ void srv_add_headers(srv_req *r, struct MHD_Response *resp) {
     if (origin) {
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
         MHD_add_response_header(resp, "Access-Control-Allow-Methods",
-                                "GET, POST, PUT, DELETE, OPTIONS");
+                                "GET, POST, PUT, PATCH, DELETE, OPTIONS");
         MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-                                "Authorization, Content-Type, x-api-key");
+                                "Authorization, Content-Type, x-api-key, xi-api-key");
     }
     for (int i = 0; i < r->n_headers; i++)
         MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
@@ -243,7 +257,10 @@ static void dispatch(server *s, srv_req *r) {
         else srv_respond_error(r, 404, "invalid_request_error", "no route for %s %s", method, url);
         return;
     }
-    if (!rt->public_route && !authorized(s, r)) {
+    r->path_rest = rt->prefix ? url + strlen(rt->path) : "";
+    if (!rt->public_route && s->p.auth_hook) {
+        if (!s->p.auth_hook(r, s->p.auth_ud)) return;
+    } else if (!rt->public_route && !authorized(s, r)) {
         /* OpenAI's exact answer to a bad key, code included. */
         static const char body[] =
             "{\"error\":{\"message\":\"Incorrect API key provided: send a valid key as "
@@ -253,7 +270,6 @@ static void dispatch(server *s, srv_req *r) {
         srv_respond(r, 401, "application/json", body, sizeof body - 1);
         return;
     }
-    r->path_rest = rt->prefix ? url + strlen(rt->path) : "";
     rt->fn(r, rt->ud);
     if (!r->responded && !r->stream)
         srv_respond_error(r, 500, "server_error", "handler for %s gave no response", url);

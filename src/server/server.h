@@ -17,7 +17,8 @@
  * from the request's arena (srv_req_arena) and is freed when the response has been sent.
  *
  * Every route but the public ones needs one of the API keys when keys are set
- * (Authorization: Bearer KEY, or x-api-key: KEY); every response carries the CORS headers and
+ * (Authorization: Bearer KEY, or x-api-key: KEY), or passes the auth hook when one is set
+ * (api/access.c: users, keys and limits); every response carries the CORS headers and
  * OPTIONS is answered as a preflight. Each request is logged at info level when it ends.
  */
 #ifndef SERVER_H
@@ -37,6 +38,10 @@ typedef struct server_params {
     const char *const *api_keys; /* borrowed; n_api_keys == 0: no key needed */
     int n_api_keys;
     const char *cors_origin;     /* Access-Control-Allow-Origin; NULL: no CORS headers */
+    /* Called before every non-public route's handler instead of the api_keys check: returns
+     * true to go on, or false after answering the request itself (401, 403, 429). */
+    bool (*auth_hook)(srv_req *r, void *ud);
+    void *auth_ud;
 } server_params;
 
 server_params server_default_params(void);
@@ -79,6 +84,11 @@ str_slice srv_req_body(const srv_req *r);
 arena *srv_req_arena(srv_req *r);
 /* The server this request arrived on. */
 server *srv_req_server(srv_req *r);
+/* The client's address as text ("127.0.0.1", "::1") into out[cap]; "" when unknown. */
+void srv_req_client_ip(const srv_req *r, char *out, size_t cap);
+/* Who is calling, as the auth hook attached it (borrowed; lives as long as the request). */
+void srv_req_set_user(srv_req *r, void *user);
+void *srv_req_user(const srv_req *r);
 
 /* Add a response header (call before srv_respond). Copies both strings. */
 int srv_set_header(srv_req *r, const char *name, const char *value);

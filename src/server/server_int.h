@@ -44,6 +44,7 @@ struct srv_req {
     int status;
     uint64_t t_start;
     srv_stream *stream; /* set by srv_stream_begin */
+    void *user;         /* set by the auth hook */
     int n_headers;
     const char *hdr_name[MAX_RESP_HEADERS], *hdr_value[MAX_RESP_HEADERS];
 };

@@ -244,6 +244,10 @@ int main(int argc, char **argv) {
         }
         if (pid == 0) {
             alarm(timeout);
+            /* Servers and CLI commands a test starts keep their user database in its tmpdir. */
+            char data[600];
+            snprintf(data, sizeof data, "%s/data", tmpdir);
+            setenv("LOCALAI_DATA_PATH", data, 1);
             tests[t].fn();
             fflush(stdout);
             exit(0); /* exit, not _exit: LeakSanitizer checks at exit */
