@@ -7,7 +7,9 @@ import { showUsage } from './usage.js';
 
 export let me = null;
 
-export function isAdmin() { return me?.mode === 'managed' && me?.user?.role === 'admin'; }
+// The server says (me.admin: an admin user's key, or a key without a user that has the admin
+// capability); a server that does not, by the user's role.
+export function isAdmin() { return me?.mode === 'managed' && (me.admin ?? me.user?.role === 'admin') === true; }
 
 async function loadMe() {
     try { me = await apiJSON('/api/me'); } catch { me = null; }
@@ -22,7 +24,7 @@ async function loadMe() {
 
 onKeyChange(loadMe);
 window.addEventListener('localai:view', (e) => {
-    if (e.detail === 'admin') showAdmin();
-    if (e.detail === 'usage') showUsage(me);
+    if (e.detail === 'admin') showAdmin(me);
+    if (e.detail === 'usage') showUsage(me, isAdmin());
 });
 loadMe();

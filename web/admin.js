@@ -14,6 +14,8 @@ let keys = [];
 let newKey = null; // {name, key}: shown once, until the page is left
 let page = null;
 let loadError = null;
+let me = null;
+const CAPS = 'chat, completions, embeddings, audio, images, rerank, models, admin';
 
 const list = (v) => (Array.isArray(v) && v.length ? v.join(', ') : 'all');
 const when = (t) => {
@@ -75,7 +77,7 @@ function editDialog(kind, o) {
     } else {
         fields.push(field('Name', el('input', { id: 'edit-name', value: o.name || '' })));
     }
-    fields.push(field('Capabilities (comma-separated; empty: all)', el('input', { id: 'edit-capabilities', value: (o.capabilities || []).join(', ') })));
+    fields.push(field('Capabilities (' + CAPS + '; empty: ' + (kind === 'user' ? 'the role\'s' : 'the user\'s') + ')', el('input', { id: 'edit-capabilities', value: (o.capabilities || []).join(', ') })));
     fields.push(field('Models (comma-separated; empty: all)', el('input', { id: 'edit-models', value: (o.models || []).join(', ') })));
     const err = el('p', { class: 'error', role: 'alert', hidden: true });
     form.append(el('h2', {}, 'Edit ' + kind + ' ' + (o.name || o.prefix || o.id)),
@@ -139,22 +141,22 @@ function usersSection() {
 
 function keysSection() {
     const name = el('input', { id: 'new-key-name', placeholder: 'name', required: true, 'aria-label': 'New key name' });
-    const user = el('select', { id: 'new-key-user', 'aria-label': 'User' }, el('option', { value: '' }, '(me)'), ...users.map((u) => el('option', { value: String(u.id) }, u.name)));
+    // A key belongs to a user (by name, as the API takes it); one without a user answers to
+    // nobody's limits but its own, and with the admin capability it is an admin key.
+    const user = el('select', { id: 'new-key-user', 'aria-label': 'User' }, el('option', { value: '' }, '(no user)'), ...users.map((u) => el('option', { value: u.name }, u.name)));
+    if (me?.user?.name && users.some((u) => u.name === me.user.name)) user.value = me.user.name;
     const expires = el('input', { id: 'new-key-expires', type: 'number', min: '0', step: '1', placeholder: 'never' });
-    const caps = el('input', { id: 'new-key-capabilities', placeholder: 'all' });
+    const caps = el('input', { id: 'new-key-capabilities', placeholder: 'the user\'s', title: CAPS });
     const models = el('input', { id: 'new-key-models', placeholder: 'all' });
     const form = el('form', { id: 'new-key-form' },
-        el('div', { class: 'form-grid' }, field('Name', name), field('User', user), field('Capabilities (comma-separated)', caps),
+        el('div', { class: 'form-grid' }, field('Name', name), field('User', user), field('Capabilities (' + CAPS + ')', caps),
             field('Models (comma-separated)', models), field('Expires in (days)', expires), ...limitInputs('new-key-')),
         el('div', { class: 'row' }, el('button', { type: 'submit', class: 'primary' }, 'Create key')));
     form.addEventListener('submit', async (e) => {
         e.preventDefault();
         clearError('key-create-error');
         const body = { name: name.value.trim() };
-        if (user.value) {
-            const u = users.find((x) => String(x.id) === user.value);
-            body.user = u ? u.id : user.value;
-        }
+        if (user.value) body.user = user.value;
         const c = splitList(caps.value), m = splitList(models.value);
         if (c) body.capabilities = c;
         if (m) body.models = m;
@@ -201,7 +203,8 @@ function render() {
         usersSection(), keysSection()].filter(Boolean));
 }
 
-export function showAdmin() {
+export function showAdmin(who) {
+    me = who;
     page = document.getElementById('admin');
     newKey = null;
     render();

@@ -31,8 +31,11 @@ function short(n) {
     return String(Math.round(n));
 }
 
-// The name to show for a key or user id (admins know them all; a user, their own key).
-function label(field, v) {
+// The name to show for a row's key, user or model: a key by its name or prefix when the row
+// has them (else by what the admin's key list says), a user by name.
+function label(field, r) {
+    const v = r[field];
+    if (field === 'key' && (r.key_name || r.key_prefix)) return r.key_name || r.key_prefix;
     if (v === null || v === undefined) return '—';
     return state.names[field]?.get(String(v)) ?? String(v);
 }
@@ -40,13 +43,13 @@ function label(field, v) {
 // One stacked bar chart: rows summed per day and per value of field.
 function chart(rows, field, metric, dayList, title) {
     const totals = new Map();
-    for (const r of rows) totals.set(label(field, r[field]), (totals.get(label(field, r[field])) || 0) + (r[metric] || 0));
+    for (const r of rows) totals.set(label(field, r), (totals.get(label(field, r)) || 0) + (r[metric] || 0));
     let series = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => k);
     const other = series.length > MAX_SERIES ? new Set(series.slice(MAX_SERIES - 1)) : null;
     if (other) series = [...series.slice(0, MAX_SERIES - 1), 'other'];
     const per = new Map(dayList.map((d) => [d, new Map()]));
     for (const r of rows) {
-        let s = label(field, r[field]);
+        let s = label(field, r);
         if (other?.has(s)) s = 'other';
         const m = per.get(r.day);
         if (m) m.set(s, (m.get(s) || 0) + (r[metric] || 0));
@@ -85,7 +88,7 @@ function table(rows) {
     const sorted = [...rows].sort((a, b) => (a.day < b.day ? 1 : a.day > b.day ? -1 : (b.total_tokens || 0) - (a.total_tokens || 0)));
     return el('div', { class: 'table' }, el('table', { id: 'usage-table' },
         el('thead', {}, el('tr', {}, ...['Day', 'Key', 'User', 'Model', 'Requests', 'Prompt', 'Completion', 'Total'].map((h) => el('th', {}, h)))),
-        el('tbody', {}, ...sorted.map((r) => el('tr', {}, el('td', {}, r.day), el('td', {}, label('key', r.key)), el('td', {}, label('user', r.user)), el('td', {}, String(r.model ?? '—')),
+        el('tbody', {}, ...sorted.map((r) => el('tr', {}, el('td', {}, r.day), el('td', {}, label('key', r)), el('td', {}, label('user', r)), el('td', {}, String(r.model ?? '—')),
             ...['requests', 'prompt_tokens', 'completion_tokens', 'total_tokens'].map((k) => el('td', { class: 'num' }, fmtNum(r[k] || 0))))))));
 }
 
@@ -101,7 +104,7 @@ async function reload() {
 
 function render() {
     if (!page) return;
-    const admin = state.me?.user?.role === 'admin';
+    const admin = state.admin;
     const input = (k, attrs) => {
         const i = el('input', { id: 'usage-' + k, value: state[k] || '', ...attrs });
         i.addEventListener('change', () => { state[k] = i.value.trim(); reload(); });
@@ -132,19 +135,20 @@ function render() {
     page.replaceChildren(head, filters, totals, el('div', { class: 'charts' }, ...charts), el('h2', {}, 'Per day'), table(rows));
 }
 
-export function showUsage(me) {
+export function showUsage(me, admin) {
     page = document.getElementById('usage');
     if (!state) {
         const until = new Date(), since = new Date(Date.now() - 29 * 86400000);
         state = { since: iso(since), until: iso(until), key: '', user: '', model: '', metric: 'total_tokens', data: null, error: null };
     }
     state.me = me;
+    state.admin = admin;
     state.names = { key: new Map(), user: new Map() };
     if (me?.key?.id !== undefined) state.names.key.set(String(me.key.id), me.key.name || me.key.prefix);
     if (me?.user?.id !== undefined) state.names.user.set(String(me.user.id), me.user.name);
     render();
     reload();
-    if (me?.user?.role === 'admin') {
+    if (admin) {
         // Names for the ids in the usage rows; the charts show ids until these arrive.
         Promise.all([apiJSON('/api/keys'), apiJSON('/api/users')]).then(([k, u]) => {
             for (const x of k?.data || []) state.names.key.set(String(x.id), x.name || x.prefix);

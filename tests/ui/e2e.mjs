@@ -66,16 +66,17 @@ async function mockAdminApi(ctx, role) {
         { id: 'u2', name: 'bob', role: 'user', state: 'active', created_at: '2026-11-02T10:00:00Z', ...lim, rpm: 60, models: ['tiny'] },
     ];
     const keys = [
-        { id: 'k1', prefix: 'sk-abc1', name: 'laptop', user: 'u1', ...lim, expires_at: null, last_used_at: '2026-11-24T08:00:00Z', created_at: '2026-11-01T10:05:00Z', revoked_at: null },
-        { id: 'k2', prefix: 'sk-def2', name: 'ci', user: 'u2', ...lim, tokens_per_day: 100000, expires_at: null, last_used_at: null, created_at: '2026-11-02T10:05:00Z', revoked_at: null },
+        { id: 'k1', prefix: 'sk-abc1', name: 'laptop', user: 'alice', user_id: 'u1', ...lim, expires_at: null, last_used_at: '2026-11-24T08:00:00Z', created_at: '2026-11-01T10:05:00Z', revoked_at: null },
+        { id: 'k2', prefix: 'sk-def2', name: 'ci', user: 'bob', user_id: 'u2', ...lim, tokens_per_day: 100000, expires_at: null, last_used_at: null, created_at: '2026-11-02T10:05:00Z', revoked_at: null },
     ];
     const day = (n) => new Date(Date.now() - n * 86400000).toISOString().slice(0, 10);
     const usage = [];
     for (let n = 0; n < 14; n++) {
-        for (const [key, user, model, k] of [['k1', 'u1', 'tiny', 3], ['k2', 'u2', 'tiny', 2], ['k2', 'u2', 'qwen3-0.6b', 1]]) {
+        for (const [key, user, model, k] of [['k1', 'alice', 'tiny', 3], ['k2', 'bob', 'tiny', 2], ['k2', 'bob', 'qwen3-0.6b', 1]]) {
             if ((n + k) % 4 === 0) continue;
             const p = 100 * k + n * 10, c = 50 * k + n * 7;
-            usage.push({ day: day(n), key, user, model, requests: k + n % 3, prompt_tokens: p, completion_tokens: c, total_tokens: p + c });
+            const kk = keys.find((x) => x.id === key);
+            usage.push({ day: day(n), key, key_prefix: kk.prefix, key_name: kk.name, user, model, requests: k + n % 3, prompt_tokens: p, completion_tokens: c, total_tokens: p + c });
         }
     }
     await ctx.route('**/api/**', async (route) => {
@@ -88,7 +89,7 @@ async function mockAdminApi(ctx, role) {
         if (!/^\/api\/(me|users|keys|usage)/.test(path)) return route.fallback();
         calls.push({ m, path, body, query: url.search });
         const id = path.split('/')[3];
-        if (path === '/api/me') return json(200, { mode: 'managed', user: role === 'admin' ? { id: 'u1', name: 'alice', role: 'admin' } : { id: 'u2', name: 'bob', role: 'user' }, key: { id: 'k1', prefix: 'sk-abc1', name: 'laptop', capabilities: null, models: null } });
+        if (path === '/api/me') return json(200, { mode: 'managed', admin: role === 'admin', user: role === 'admin' ? { id: 'u1', name: 'alice', role: 'admin' } : { id: 'u2', name: 'bob', role: 'user' }, key: { id: 'k1', prefix: 'sk-abc1', name: 'laptop', capabilities: ['chat', 'models'], models: null } });
         if (role !== 'admin' && path !== '/api/usage') return json(403, { error: { message: 'admins only', type: 'permission_error' } });
         if (path === '/api/users' && m === 'GET') return json(200, { data: users });
         if (path === '/api/users' && m === 'POST') {
@@ -104,7 +105,7 @@ async function mockAdminApi(ctx, role) {
         }
         if (path === '/api/keys' && m === 'GET') return json(200, { data: keys });
         if (path === '/api/keys' && m === 'POST') {
-            const k = { id: 'k' + (keys.length + 1), prefix: 'sk-new' + keys.length, user: 'u1', ...lim, expires_at: null, last_used_at: null, created_at: new Date().toISOString(), revoked_at: null, ...body };
+            const k = { id: 'k' + (keys.length + 1), prefix: 'sk-new' + keys.length, user: null, ...lim, expires_at: null, last_used_at: null, created_at: new Date().toISOString(), revoked_at: null, ...body };
             keys.push(k);
             return json(201, { ...k, key: 'sk-new' + (keys.length - 1) + 'Secret0123456789' });
         }
@@ -115,7 +116,7 @@ async function mockAdminApi(ctx, role) {
             if (m === 'DELETE') { k.revoked_at = new Date().toISOString(); return json(200, k); }
         }
         if (path === '/api/usage') {
-            const mine = role === 'admin' ? usage : usage.filter((r) => r.user === 'u2');
+            const mine = role === 'admin' ? usage : usage.filter((r) => r.user === 'bob');
             const rows = mine.filter((r) => (!url.searchParams.get('model') || r.model === url.searchParams.get('model')) && r.day >= url.searchParams.get('since'));
             const totals = { requests: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
             for (const r of rows) for (const k of Object.keys(totals)) totals[k] += r[k];
@@ -157,7 +158,8 @@ async function accessPagesMocked() {
 
     log('create a key: shown once, with copy');
     await page.locator('#new-key-name').fill('deploy');
-    await page.locator('#new-key-user').selectOption('u2');
+    check(await page.locator('#new-key-user').inputValue() === 'alice', 'a new key is the signed-in user\'s by default');
+    await page.locator('#new-key-user').selectOption('bob');
     await page.locator('#new-key-rpm').fill('10');
     await page.locator('#new-key-models').fill('tiny, qwen3-0.6b');
     await page.locator('#new-key-expires').fill('30');
@@ -166,7 +168,7 @@ async function accessPagesMocked() {
     const secret = await page.locator('#new-key-value').innerText();
     check(secret.startsWith('sk-new') && secret.endsWith('Secret0123456789'), 'the new key is shown: ' + secret);
     const post = calls.find((c) => c.m === 'POST' && c.path === '/api/keys');
-    check(post.body.name === 'deploy' && post.body.user === 'u2' && post.body.rpm === 10 && post.body.expires_in === 30 * 86400 &&
+    check(post.body.name === 'deploy' && post.body.user === 'bob' && post.body.rpm === 10 && post.body.expires_in === 30 * 86400 &&
         post.body.models.join() === 'tiny,qwen3-0.6b' && !('tpm' in post.body), 'POST /api/keys body: ' + JSON.stringify(post.body));
     await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: openUrl });
     await page.locator('#new-key-copy').click();
@@ -192,6 +194,8 @@ async function accessPagesMocked() {
     check((await page.locator('.chart-card').count()) === 3, 'three charts for an admin');
     check((await page.locator('.chart-card[data-by="model"] rect.bar').count()) > 10, 'bars drawn');
     check((await page.locator('.chart-card[data-by="model"] .legend').innerText()).includes('qwen3-0.6b'), 'legend by model');
+    check((await page.locator('.chart-card[data-by="key"] .legend').innerText()).includes('laptop'), 'keys by name');
+    check((await page.locator('.chart-card[data-by="user"] .legend').innerText()).includes('alice'), 'users by name');
     const total = await page.locator('#usage-totals').innerText();
     check(/Total tokens\s+[\d,]+/.test(total), 'totals: ' + total);
     check((await page.locator('#usage-table tbody tr').count()) > 10, 'the table lists the days');
