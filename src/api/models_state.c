@@ -8,6 +8,8 @@
  *   POST /api/models/{name}/load     loads it (waits for the load); the model
  *   POST /api/models/{name}/unload   unloads it; 409 while a request uses it
  *
+ * With keys on, listing needs the models capability, loading and unloading an admin.
+ *
  * model: {"id", "state", "in_use", "backend", "file", "file_bytes", "memory_bytes",
  * "context_size", "n_ctx_train", "architecture", "config_file"}; memory and the training
  * context are known once loaded (null before), context_size is the per-request context of a
@@ -102,7 +104,10 @@ static void on_list(srv_req *r, void *ud) {
         return;
     }
     json_t *data = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(data, model_json(ctx, &v[i]));
+    const auth_principal *p = api_principal(r);
+    for (int i = 0; i < n; i++)
+        if (!p || auth_model_allowed(p, v[i].name)) /* a key sees the models it may use */
+            json_array_append_new(data, model_json(ctx, &v[i]));
     mdl_info_free(v, n);
     json_t *o = json_object();
     json_object_set_new(o, "object", json_string("list"));
@@ -131,6 +136,11 @@ static void on_get(srv_req *r, void *ud) {
         srv_respond_error(r, 404, "invalid_request_error", "no route for GET %s", srv_req_path(r));
         return;
     }
+    api_err e;
+    if (api_access_model(r, name, &e)) {
+        api_respond_err(r, &e);
+        return;
+    }
     reply_model(r, ud, name, true);
 }
 
@@ -140,6 +150,16 @@ static void on_post(srv_req *r, void *ud) {
     char *name = split_action(r, &action);
     if (!name || !*name || (strcmp(action, "load") && strcmp(action, "unload"))) {
         srv_respond_error(r, 404, "invalid_request_error", "no route for POST %s", srv_req_path(r));
+        return;
+    }
+    /* Loading and unloading change the server for everyone: admins only when keys are on. */
+    const auth_principal *p = api_principal(r);
+    if (p && !auth_is_admin(p)) {
+        api_err e;
+        api_fail(&e, 403, NULL, "Only an admin may %s models", action);
+        e.type = "permission_error";
+        e.code = "insufficient_permissions";
+        api_respond_err(r, &e);
         return;
     }
     err_buf eb = {0};
