@@ -11,6 +11,10 @@ export let me = null;
 // capability); a server that does not, by the user's role.
 export function isAdmin() { return me?.mode === 'managed' && (me.admin ?? me.user?.role === 'admin') === true; }
 
+// Whether this caller may change the server's models (install, remove, load, unload): anyone
+// in open or shared mode, an admin in managed mode.
+export function canManage() { return me?.mode !== 'managed' || isAdmin(); }
+
 async function loadMe() {
     try { me = await apiJSON('/api/me'); } catch { me = null; }
     const managed = me?.mode === 'managed';

@@ -155,6 +155,8 @@ function keysSection() {
     form.addEventListener('submit', async (e) => {
         e.preventDefault();
         clearError('key-create-error');
+        page.querySelector('#new-key-box')?.remove(); // the last key's secret goes for good
+        newKey = null;
         const body = { name: name.value.trim() };
         if (user.value) body.user = user.value;
         const c = splitList(caps.value), m = splitList(models.value);

@@ -3,6 +3,7 @@
 // GET /models/jobs/{uuid}, with Cancel (DELETE /models/jobs/{uuid}); installed ones can be
 // removed (POST /models/delete/{name}). Installs keep going when the tab is left.
 import { $, el, apiJSON, fmtBytes } from './util.js';
+import { canManage } from './access.js';
 
 let entries = [];
 const jobs = new Map(); // gallery id -> {uuid, job}
@@ -51,7 +52,9 @@ function card(m) {
     const job = jobs.get(m.id);
     const actions = el('div', { class: 'row wrap' });
     const err = el('p', { class: 'error card-error', role: 'alert', hidden: true });
-    if (job && !job.job?.processed) {
+    if (!canManage()) {
+        actions.append(el('span', { class: 'muted small' }, m.installed ? '' : 'An admin can install it.'));
+    } else if (job && !job.job?.processed) {
         actions.append(el('button', { type: 'button', class: 'cancel-btn', onclick: () => cancel(m, err) }, 'Cancel'));
     } else if (m.installed) {
         actions.append(el('button', { type: 'button', class: 'danger remove-btn', onclick: () => remove(m, err) }, 'Remove'));
@@ -120,4 +123,5 @@ async function remove(m, err) {
     window.dispatchEvent(new CustomEvent('localai:refresh-models'));
 }
 
+window.addEventListener('localai:nav', () => { if (loaded) render(); });
 window.addEventListener('localai:view', (e) => { if (e.detail === 'models' && !$('pane-gallery').hidden) refresh(); });

@@ -3,6 +3,7 @@
 // buttons (POST /api/models/{id}/load|unload), the model's config (GET /api/models/{id}),
 // and removing a model the gallery installed (POST /models/delete/{id}).
 import { $, el, apiJSON, fmtBytes, fmtNum } from './util.js';
+import { canManage } from './access.js';
 
 let seq = 0;
 
@@ -59,7 +60,9 @@ function card(m, chatWith) {
     }
     const buttons = el('div', { class: 'row wrap' },
         el('button', { type: 'button', class: 'primary', onclick: () => chatWith(m.id) }, 'Chat with this model'));
-    if (m.state === 'loaded') {
+    if (!canManage()) {
+        // Loading, unloading and removing are for admins when users are managed.
+    } else if (m.state === 'loaded') {
         buttons.append(el('button', { type: 'button', class: 'unload-btn', onclick: (e) => act(e.target, () => apiJSON('/api/models/' + encodeURIComponent(m.id) + '/unload', 'POST')) }, 'Unload'));
     } else if (m.state) {
         buttons.append(el('button', {
@@ -69,7 +72,7 @@ function card(m, chatWith) {
             },
         }, m.state === 'loading' ? 'Loading…' : 'Load'));
     }
-    if (m.config_file && m.config_file === m.id + '.yaml') {
+    if (canManage() && m.config_file && m.config_file === m.id + '.yaml') {
         buttons.append(el('button', {
             type: 'button', class: 'danger remove-btn', onclick: (e) => {
                 if (!confirm('Remove ' + m.id + ' and its files?')) return;
@@ -97,3 +100,5 @@ export async function renderModelCards(models, chatWith) {
     for (const m of models) if (rich && !byId.has(m.id)) list.push(m);
     $('models-list').replaceChildren(...list.map((m) => card(m, chatWith)));
 }
+
+window.addEventListener('localai:nav', () => { if (!$('view-models').hidden) refresh(); });

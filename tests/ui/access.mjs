@@ -80,6 +80,35 @@ try {
     await page.locator('#keys-table tbody tr.revoked', { hasText: 'e2e-key' }).waitFor();
     check((await call('/v1/models', newKey)).status === 401, 'a revoked key is refused');
 
+    log("a user's key: no admin pages, models are shown but not managed");
+    await page.locator('#nav-admin').click();
+    await page.locator('#new-user-name').fill('joe');
+    await page.locator('#new-user-form button[type=submit]').click();
+    await page.locator('#users-table td', { hasText: 'joe' }).waitFor();
+    await page.locator('#new-key-name').fill('joe-key');
+    await page.locator('#new-key-user').selectOption('joe');
+    await page.locator('#new-key-form button[type=submit]').click();
+    await page.locator('#new-key-box', { hasText: 'joe-key' }).waitFor();
+    const joeKey = (await page.locator('#new-key-value').innerText()).trim();
+    const ju = await call('/api/users', joeKey);
+    check(ju.status === 403, "joe's key is refused the admin API: " + ju.status + ' ' + JSON.stringify(ju.json));
+    check((await call('/api/models/tiny/load', joeKey, {})).status === 403, 'and loading models');
+    await page.locator('#key-btn').click();
+    await page.locator('#key-input').fill(joeKey);
+    await page.locator('#key-input').press('Enter');
+    await page.locator('#whoami', { hasText: 'joe' }).waitFor();
+    check(!(await page.locator('#nav-admin').isVisible()), 'no admin link for joe');
+    await page.locator('#nav-models').click();
+    await page.locator('.card.model[data-id="tiny"] .badge').waitFor();
+    check((await page.locator('.card.model .load-btn, .card.model .unload-btn').count()) === 0, 'no load buttons for joe');
+    await page.locator('#nav-usage').click();
+    await page.locator('.chart-card').first().waitFor();
+    check((await page.locator('.chart-card').count()) === 2, 'joe sees his own usage only');
+    await page.locator('#key-btn').click();
+    await page.locator('#key-input').fill(adminKey);
+    await page.locator('#key-input').press('Enter');
+    await page.locator('#nav-admin').waitFor({ state: 'visible' });
+
     log('the usage page draws its charts');
     await page.locator('#nav-usage').click();
     await page.locator('.chart-card').first().waitFor();
