@@ -35,7 +35,8 @@ static json_t *model_json(api_ctx *ctx, const mdl_info *i) {
     json_object_set_new(o, "memory_bytes", num_or_null(i->weight_bytes));
     json_object_set_new(o, "n_ctx_train", num_or_null((uint64_t)i->n_ctx_train));
     json_object_set_new(o, "architecture", i->arch[0] ? json_string(i->arch) : json_null());
-    json_object_set_new(o, "config_file", i->bare ? json_null() : json_string(i->source_file));
+    json_object_set_new(o, "config_file", i->bare || !i->source_file[0] ? json_null()
+                                                                      : json_string(i->source_file));
     int n_ctx = i->context_size > 0 ? i->context_size : ctx->context_size;
     mdl_handle *h;
     if (i->state == MDL_STATE_LOADED && !mdl_acquire_loaded(ctx->models, i->name, &h)) {
@@ -81,7 +82,7 @@ static void reply_model(srv_req *r, api_ctx *ctx, const char *name, bool with_co
         return;
     }
     json_t *o = model_json(ctx, i);
-    if (with_config && !i->bare) {
+    if (with_config && !i->bare && i->source_file[0]) {
         char path[4096], *text = NULL;
         size_t len = 0;
         snprintf(path, sizeof path, "%s/%s", ctx->models_path, i->source_file);

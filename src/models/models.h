@@ -126,7 +126,7 @@ typedef struct mdl_info {
     char *name;
     char *model_path;   /* the GGUF file */
     char *backend;      /* "" when unset */
-    char *source_file;  /* the directory entry it came from (a config or the GGUF) */
+    char *source_file;  /* the directory entry it came from (a config or the GGUF); "" none */
     bool bare;          /* a GGUF without a config */
     mdl_state state;
     int in_use;         /* requests holding it */

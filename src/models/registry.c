@@ -93,7 +93,8 @@ static mdl_handle *find_locked(mdl_registry *r, const char *name) {
 }
 
 /* Takes ownership of cfg (and frees it when the name is taken or on error). src: the
- * directory entry it came from. */
+ * directory entry it came from, or NULL for a model no file makes (never dropped by a
+ * rescan). */
 static int add_entry(mdl_registry *r, mdl_config *cfg, const char *alias, const char *src) {
     if (find_locked(r, cfg->name) || (alias && find_locked(r, alias))) {
         mdl_config_free(cfg);
@@ -110,7 +111,7 @@ static int add_entry(mdl_registry *r, mdl_config *cfg, const char *alias, const 
         r->cap = cap;
     }
     mdl_handle *e = mem_calloc(1, sizeof *e);
-    if (!e || (alias && !(e->alias = mem_strdup(alias))) || !(e->src = mem_strdup(src))) {
+    if (!e || (alias && !(e->alias = mem_strdup(alias))) || (src && !(e->src = mem_strdup(src)))) {
         if (e) mem_free(e->alias);
         mem_free(e);
         mdl_config_free(cfg);
@@ -174,14 +175,24 @@ static bool is_new(mdl_registry *r, int dfd, const char *fn, struct stat *st) {
     return find_seen(r, fn) < 0;
 }
 
+/* Whether directory entry fn was looked at before (or cannot be); remembers it otherwise. */
+static bool seen_before(mdl_registry *r, const char *fn) {
+    if (find_seen(r, fn) >= 0) return true;
+    buf path = {0};
+    buf_printf(&path, "%s/%s", r->p.models_path, fn);
+    struct stat st;
+    bool skip = path.oom || stat(path.data, &st) != 0;
+    buf_free(&path);
+    if (!skip) remember(r, fn, &st);
+    return skip;
+}
+
 static void scan_configs(mdl_registry *r, DIR *d) {
     const char *dir = r->p.models_path;
     for (struct dirent *de; (de = readdir(d));) {
         const char *fn = de->d_name;
-        struct stat st;
         if (fn[0] == '.' || !(has_suffix(fn, ".yaml") || has_suffix(fn, ".yml"))) continue;
-        if (!is_new(r, dirfd(d), fn, &st)) continue;
-        remember(r, fn, &st);
+        if (seen_before(r, fn)) continue;
         buf path = {0};
         buf_printf(&path, "%s/%s", dir, fn);
         char *text = NULL;
@@ -258,7 +269,7 @@ static void detach_locked(mdl_registry *r, int i) {
 /* Drop the models made from directory entry fn. */
 static void drop_src_locked(mdl_registry *r, const char *fn) {
     for (int i = r->n - 1; i >= 0; i--)
-        if (!strcmp(r->entries[i]->src, fn)) detach_locked(r, i);
+        if (r->entries[i]->src && !strcmp(r->entries[i]->src, fn)) detach_locked(r, i);
 }
 
 /* Whether directory entry fn is no longer what was seen (removed, replaced or rewritten). */
@@ -291,7 +302,7 @@ static void rescan_locked(mdl_registry *r) {
     /* A GGUF served bare until a config came to serve it: only the config's name stays. */
     for (int i = r->n - 1; i >= 0; i--) {
         mdl_handle *e = r->entries[i];
-        if (!e->bare || !file_claimed(r, e->cfg->model_path)) continue;
+        if (!e->bare || !e->src || !file_claimed(r, e->cfg->model_path)) continue;
         int k = find_seen(r, e->src);
         if (k >= 0) forget(r, k);
         detach_locked(r, i);
@@ -301,6 +312,7 @@ static void rescan_locked(mdl_registry *r) {
 
 /* Whether e's file is still the one it was made from (one stat: cheaper than a rescan). */
 static bool entry_fresh(mdl_registry *r, const mdl_handle *e) {
+    if (!e->src) return true; /* no file made it */
     int k = find_seen(r, e->src);
     if (k < 0) return false;
     int dfd = open(r->p.models_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -647,7 +659,7 @@ int mdl_registry_info(mdl_registry *r, mdl_info **out, int *n, err_buf *eb) {
         i->name = mem_strdup(e->cfg->name);
         i->model_path = mem_strdup(e->cfg->model_path ? e->cfg->model_path : "");
         i->backend = mem_strdup(e->cfg->backend ? e->cfg->backend : "");
-        i->source_file = mem_strdup(e->src);
+        i->source_file = mem_strdup(e->src ? e->src : "");
         if (!i->name || !i->model_path || !i->backend || !i->source_file) {
             oom = true;
             k++;
