@@ -51,7 +51,8 @@ static outcome post(const char *base, const char *path, const char *body, const 
     if (curl_easy_perform(c) == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &o.status);
         json_t *v = b.data ? json_loads(b.data, 0, NULL) : NULL;
-        if (v && api_jget(v, "usage.total_tokens")) o.total_tokens = api_jint(v, "usage.total_tokens");
+        if (v && api_jget(v, "usage.total_tokens"))
+            o.total_tokens = api_jint(v, "usage.total_tokens");
         json_decref(v);
         o.retry_after = hd.data && strcasestr(hd.data, "\nRetry-After: ");
     }
@@ -62,7 +63,8 @@ static outcome post(const char *base, const char *path, const char *body, const 
     return o;
 }
 
-#define CHAT8 "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":8}"
+#define CHAT8                                                                                      \
+    "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":8}"
 
 DB_TEST(auth_load, replicas_share_keys_and_revocation) {
     auth_test_user(url, "{\"name\":\"root\",\"role\":\"admin\"}");
@@ -110,9 +112,12 @@ static void *run_client(void *ud) {
     client *c = ud;
     for (int i = 0; i < 3; i++) {
         outcome o = post(c->base[(c->index + i) % 2], "/v1/chat/completions", CHAT8, c->key);
-        if (o.status == 200 && o.total_tokens > 0) c->served++, c->tokens += o.total_tokens;
-        else if (o.status == 429 && o.retry_after) c->refused++;
-        else c->other++;
+        if (o.status == 200 && o.total_tokens > 0)
+            c->served++, c->tokens += o.total_tokens;
+        else if (o.status == 429 && o.retry_after)
+            c->refused++;
+        else
+            c->other++;
     }
     return NULL;
 }
@@ -145,7 +150,8 @@ DB_TEST(auth_load, quota_holds_across_replicas) {
                                             " FROM usage_log WHERE status = 200");
     ASSERT_EQ_INT(recorded, tokens);
     ASSERT_CMP_INT(recorded, <=, quota);
-    ASSERT_CMP_INT(auth_test_sql(url, "SELECT MAX(used) FROM counters WHERE kind = 'tpd'"), <=, quota);
+    ASSERT_CMP_INT(auth_test_sql(url, "SELECT MAX(used) FROM counters WHERE kind = 'tpd'"), <=,
+                   quota);
     api_server_stop(&a);
     api_server_stop(&b);
     free(key);
@@ -161,8 +167,10 @@ static void *burst(void *ud) {
     burster *bu = ud;
     while (!*bu->stop) {
         outcome o = post(bu->base, "/v1/chat/completions", CHAT8, bu->key);
-        if (o.status == 200 && o.total_tokens > 0) bu->completed++;
-        else if (o.status == 0) break; /* the server is gone */
+        if (o.status == 200 && o.total_tokens > 0)
+            bu->completed++;
+        else if (o.status == 0)
+            break; /* the server is gone */
     }
     return NULL;
 }
@@ -203,6 +211,7 @@ DB_TEST(auth_load, kill9_loses_no_completed_usage) {
     ASSERT_CMP_INT(rows, <=, completed + 6); /* at most the ones cut off on the wire */
     if (strncmp(url, "postgres", 8) != 0)
         ASSERT_EQ_INT(auth_test_sql(url, "SELECT COUNT(*) FROM pragma_integrity_check WHERE"
-                                         " integrity_check <> 'ok'"), 0);
+                                         " integrity_check <> 'ok'"),
+                      0);
     free(key);
 }

@@ -154,7 +154,8 @@ DB_TEST(auth, quota_reserve_settle_usage) {
     auth *a = open_auth(url, 0);
     make_user(a, "{\"name\":\"eve\"}");
     char id[32];
-    char *k = make_key(a, "{\"name\":\"q\",\"user\":\"eve\",\"tokens_per_day\":100,\"tpm\":1000}", id);
+    char *k =
+        make_key(a, "{\"name\":\"q\",\"user\":\"eve\",\"tokens_per_day\":100,\"tpm\":1000}", id);
     arena *ar = arena_new(0);
     auth_principal *p;
     auth_verdict v;
@@ -183,7 +184,8 @@ DB_TEST(auth, quota_reserve_settle_usage) {
     ASSERT_EQ_INT(json_integer_value(json_object_get(row, "requests")), 2);
     ASSERT_EQ_INT(json_integer_value(json_object_get(row, "prompt_tokens")), 15);
     ASSERT_EQ_INT(json_integer_value(json_object_get(row, "completion_tokens")), 20);
-    ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(u, "totals"), "total_tokens")), 35);
+    ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(u, "totals"), "total_tokens")),
+                  35);
     json_decref(u);
     auth_usage_filter none = {.user = "nobody"}, bad = {.since = "yesterday"};
     ASSERT_OK(auth_usage_query(a, &none, &u, &eb), &eb);
@@ -258,7 +260,8 @@ DB_TEST(auth, quota_exact_under_concurrency) {
     json_t *u;
     err_buf eb = {0};
     ASSERT_OK(auth_usage_query(a, NULL, &u, &eb), &eb);
-    ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(u, "totals"), "total_tokens")), total);
+    ASSERT_EQ_INT(json_integer_value(json_object_get(json_object_get(u, "totals"), "total_tokens")),
+                  total);
     json_decref(u);
     free(k);
     auth_close(a);
@@ -287,7 +290,7 @@ DB_TEST(auth, admin_shapes_and_audit) {
     json_decref(out);
     char id[32];
     char *k = make_key(a, "{\"name\":\"f\",\"user\":\"fay\",\"expires_in\":3600}", id);
-    make_key(a, "{\"name\":\"other\"}", NULL);
+    free(make_key(a, "{\"name\":\"other\"}", NULL));
     ASSERT_OK(auth_key_list(a, "fay", &out, &eb), &eb);
     ASSERT_EQ_INT(json_array_size(json_object_get(out, "data")), 1);
     json_t *kj = json_array_get(json_object_get(out, "data"), 0);

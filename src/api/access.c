@@ -74,8 +74,7 @@ int api_access_model(srv_req *r, const char *model, api_err *e) {
     return BASE_EPERM;
 }
 
-int api_access_reserve(srv_req *r, const char *model, int64_t tokens, auth_ticket **t,
-                       api_err *e) {
+int api_access_reserve(srv_req *r, const char *model, int64_t tokens, auth_ticket **t, api_err *e) {
     *t = NULL;
     const api_caller *c = srv_req_user(r);
     if (!c) return BASE_OK;

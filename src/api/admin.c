@@ -27,8 +27,10 @@ static void reply(srv_req *r, int ok_status, int rc, json_t *v, const err_buf *e
         api_respond_err(r, &e);
         return;
     }
-    if (v) api_respond_json(r, ok_status, v);
-    else srv_respond(r, ok_status, NULL, "", 0);
+    if (v)
+        api_respond_json(r, ok_status, v);
+    else
+        srv_respond(r, ok_status, NULL, "", 0);
     json_decref(v);
 }
 
@@ -36,7 +38,8 @@ static void reply(srv_req *r, int ok_status, int rc, json_t *v, const err_buf *e
 static const char *actor_of(srv_req *r) {
     const auth_principal *p = api_principal(r);
     if (!p || !p->key_id) return p && p->mode != AUTH_MODE_OPEN ? "shared-key" : "open";
-    if (p->user_name) return arena_printf(srv_req_arena(r), "%s (key %s)", p->user_name, p->key_prefix);
+    if (p->user_name)
+        return arena_printf(srv_req_arena(r), "%s (key %s)", p->user_name, p->key_prefix);
     return arena_printf(srv_req_arena(r), "key %s", p->key_prefix);
 }
 
@@ -89,7 +92,8 @@ static void on_me(srv_req *r, void *ud) {
         json_object_set_new(key, "models", p->models ? csv_array(p->models) : json_null());
         const int64_t lim[] = {p->lim.rpm, p->lim.tpm, p->lim.tokens_per_day,
                                p->lim.tokens_per_month, p->lim.requests_per_day};
-        const char *names[] = {"rpm", "tpm", "tokens_per_day", "tokens_per_month", "requests_per_day"};
+        const char *names[] = {"rpm", "tpm", "tokens_per_day", "tokens_per_month",
+                               "requests_per_day"};
         for (int i = 0; i < 5; i++)
             json_object_set_new(key, names[i], lim[i] >= 0 ? json_integer(lim[i]) : json_null());
     }
@@ -191,8 +195,10 @@ static void on_usage(srv_req *r, void *ud) {
     const auth_principal *p = api_principal(r);
     if (p && !auth_is_admin(p)) {
         /* Everyone sees their own usage: their user's, or their key's when it has no user. */
-        if (p->user_id) f.user = p->user_id;
-        else f.key = p->key_id;
+        if (p->user_id)
+            f.user = p->user_id;
+        else
+            f.key = p->key_id;
     }
     json_t *out = NULL;
     err_buf eb = {0};

@@ -11,8 +11,9 @@
 #include "auth_int.h"
 
 /* The settings columns, in this order everywhere. */
-static const char *const set_cols[] = {"capabilities", "models", "rpm", "tpm",
-                                       "tokens_per_day", "tokens_per_month", "requests_per_day"};
+static const char *const set_cols[] = {
+    "capabilities",     "models",          "rpm", "tpm", "tokens_per_day",
+    "tokens_per_month", "requests_per_day"};
 #define N_SET 7
 
 typedef struct settings {
@@ -26,7 +27,8 @@ static int csv_of(const json_t *v, const char *field, char *out, size_t cap, err
     out[0] = 0;
     size_t len = 0;
     if (json_is_string(v)) {
-        if (json_string_length(v) >= cap) return err_set(eb, BASE_EINVAL, "'%s' is too long", field);
+        if (json_string_length(v) >= cap)
+            return err_set(eb, BASE_EINVAL, "'%s' is too long", field);
         memcpy(out, json_string_value(v), json_string_length(v) + 1);
         return BASE_OK;
     }
@@ -36,7 +38,8 @@ static int csv_of(const json_t *v, const char *field, char *out, size_t cap, err
     json_t *e;
     json_array_foreach(v, i, e) {
         if (!json_is_string(e) || !json_string_length(e) || strchr(json_string_value(e), ','))
-            return err_set(eb, BASE_EINVAL, "'%s' must hold non-empty strings without commas", field);
+            return err_set(eb, BASE_EINVAL, "'%s' must hold non-empty strings without commas",
+                           field);
         size_t n = json_string_length(e);
         if (len + n + 2 > cap) return err_set(eb, BASE_EINVAL, "'%s' is too long", field);
         if (len) out[len++] = ',';
@@ -98,13 +101,17 @@ static json_t *row_json(const db_res *r, int row) {
         const char *name = db_res_name(r, c), *v = db_res_get(r, row, c);
         size_t n = strlen(name);
         json_t *j;
-        if (n > 3 && !strcmp(name + n - 3, "_at")) j = time_json(r, row, c);
-        else if (!strcmp(name, "capabilities") || !strcmp(name, "models")) j = csv_json(v);
-        else if (!v) j = json_null();
+        if (n > 3 && !strcmp(name + n - 3, "_at"))
+            j = time_json(r, row, c);
+        else if (!strcmp(name, "capabilities") || !strcmp(name, "models"))
+            j = csv_json(v);
+        else if (!v)
+            j = json_null();
         else if (!strcmp(name, "rpm") || !strcmp(name, "tpm") || !strncmp(name, "tokens_", 7) ||
                  !strcmp(name, "requests_per_day"))
             j = json_integer(db_res_i64(r, row, c));
-        else j = json_string(v);
+        else
+            j = json_string(v);
         json_object_set_new(o, name, j);
     }
     return o;
@@ -162,8 +169,10 @@ void auth_audit(auth *a, const char *actor, const char *action, const char *targ
     auth_i64_str((int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, seq);
     const char *p[] = {ts, seq, actor ? actor : "?", action, target, detail};
     err_buf eb = {0};
-    if (db_exec(a->d, "INSERT INTO audit_log (time, seq, actor, action, target, detail)"
-                      " VALUES ($1, $2, $3, $4, $5, $6)", 6, p, NULL, &eb))
+    if (db_exec(a->d,
+                "INSERT INTO audit_log (time, seq, actor, action, target, detail)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                6, p, NULL, &eb))
         log_error("auth: cannot write the audit log: %s", err_msg(&eb));
 }
 
@@ -210,11 +219,11 @@ static int update_row(auth *a, const char *table, const char *id, const settings
 static int check_role_state(const json_t *spec, const char **role, const char **state,
                             err_buf *eb) {
     json_t *r = json_object_get(spec, "role"), *s = json_object_get(spec, "state");
-    if (r && (!json_is_string(r) || (strcmp(json_string_value(r), "admin") &&
-                                     strcmp(json_string_value(r), "user"))))
+    if (r && (!json_is_string(r) ||
+              (strcmp(json_string_value(r), "admin") && strcmp(json_string_value(r), "user"))))
         return err_set(eb, BASE_EINVAL, "'role' must be \"admin\" or \"user\"");
-    if (s && (!json_is_string(s) || (strcmp(json_string_value(s), "active") &&
-                                     strcmp(json_string_value(s), "disabled"))))
+    if (s && (!json_is_string(s) ||
+              (strcmp(json_string_value(s), "active") && strcmp(json_string_value(s), "disabled"))))
         return err_set(eb, BASE_EINVAL, "'state' must be \"active\" or \"disabled\"");
     *role = r ? json_string_value(r) : NULL;
     *state = s ? json_string_value(s) : NULL;
@@ -222,9 +231,11 @@ static int check_role_state(const json_t *spec, const char **role, const char **
 }
 
 int auth_user_list(auth *a, json_t **out, err_buf *eb) {
-    return list_json(a, "SELECT id, name, role, state, created_at, capabilities, models, rpm,"
-                        " tpm, tokens_per_day, tokens_per_month, requests_per_day FROM users"
-                        " ORDER BY created_at, name", 0, NULL, out, eb);
+    return list_json(a,
+                     "SELECT id, name, role, state, created_at, capabilities, models, rpm,"
+                     " tpm, tokens_per_day, tokens_per_month, requests_per_day FROM users"
+                     " ORDER BY created_at, name",
+                     0, NULL, out, eb);
 }
 
 static int user_get(auth *a, const char *id, json_t **out, err_buf *eb) {
@@ -251,20 +262,30 @@ int auth_user_create(auth *a, const char *actor, const json_t *spec, json_t **ou
     char id[17], ts[24];
     auth_random_id(id);
     auth_i64_str(time_unix(), ts);
-    const char *p[] = {id, json_string_value(name), role ? role : "user",
-                       state ? state : "active", ts, s.val[0], s.val[1], s.val[2], s.val[3],
-                       s.val[4], s.val[5], s.val[6]};
-    rc = db_exec(a->d, "INSERT INTO users (id, name, role, state, created_at, capabilities, models,"
-                       " rpm, tpm, tokens_per_day, tokens_per_month, requests_per_day)"
-                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    const char *p[] = {id,
+                       json_string_value(name),
+                       role ? role : "user",
+                       state ? state : "active",
+                       ts,
+                       s.val[0],
+                       s.val[1],
+                       s.val[2],
+                       s.val[3],
+                       s.val[4],
+                       s.val[5],
+                       s.val[6]};
+    rc = db_exec(a->d,
+                 "INSERT INTO users (id, name, role, state, created_at, capabilities, models,"
+                 " rpm, tpm, tokens_per_day, tokens_per_month, requests_per_day)"
+                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                  12, p, NULL, eb);
     if (rc) return rc;
     audit_json(a, actor, "user.create", json_string_value(name), spec);
     return user_get(a, id, out, eb);
 }
 
-int auth_user_update(auth *a, const char *actor, const char *id, const json_t *patch,
-                     json_t **out, err_buf *eb) {
+int auth_user_update(auth *a, const char *actor, const char *id, const json_t *patch, json_t **out,
+                     err_buf *eb) {
     json_t *cur;
     int rc = user_get(a, id, &cur, eb);
     if (rc) return rc;
@@ -296,8 +317,10 @@ int auth_user_delete(auth *a, const char *actor, const char *id, err_buf *eb) {
     db_tx *t = NULL;
     /* The user's keys die with it, in the same transaction. */
     if (!(rc = db_tx_begin(a->d, &t, eb)) &&
-        !(rc = db_tx_exec(t, "UPDATE api_keys SET revoked_at = $2 WHERE user_id = $1 AND"
-                             " revoked_at IS NULL", 2, p, NULL, eb)) &&
+        !(rc = db_tx_exec(t,
+                          "UPDATE api_keys SET revoked_at = $2 WHERE user_id = $1 AND"
+                          " revoked_at IS NULL",
+                          2, p, NULL, eb)) &&
         !(rc = db_tx_exec(t, "DELETE FROM users WHERE id = $1", 1, p, NULL, eb)))
         rc = db_tx_commit(t, eb);
     else
@@ -359,13 +382,25 @@ int auth_key_create(auth *a, const char *actor, const json_t *spec, json_t **out
     int64_t now = time_unix();
     auth_i64_str(now, ts);
     if (json_is_integer(exp)) auth_i64_str(now + json_integer_value(exp), expires);
-    const char *p[] = {id, hash, prefix, json_string_value(name), uid[0] ? uid : NULL,
-                       s.val[0], s.val[1], s.val[2], s.val[3], s.val[4], s.val[5], s.val[6],
-                       json_is_integer(exp) ? expires : NULL, ts};
-    rc = db_exec(a->d, "INSERT INTO api_keys (id, hash, prefix, name, user_id, capabilities,"
-                       " models, rpm, tpm, tokens_per_day, tokens_per_month, requests_per_day,"
-                       " expires_at, created_at)"
-                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    const char *p[] = {id,
+                       hash,
+                       prefix,
+                       json_string_value(name),
+                       uid[0] ? uid : NULL,
+                       s.val[0],
+                       s.val[1],
+                       s.val[2],
+                       s.val[3],
+                       s.val[4],
+                       s.val[5],
+                       s.val[6],
+                       json_is_integer(exp) ? expires : NULL,
+                       ts};
+    rc = db_exec(a->d,
+                 "INSERT INTO api_keys (id, hash, prefix, name, user_id, capabilities,"
+                 " models, rpm, tpm, tokens_per_day, tokens_per_month, requests_per_day,"
+                 " expires_at, created_at)"
+                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                  14, p, NULL, eb);
     if (rc) return rc;
     mode_changed(a);
@@ -375,8 +410,8 @@ int auth_key_create(auth *a, const char *actor, const json_t *spec, json_t **out
     return BASE_OK;
 }
 
-int auth_key_update(auth *a, const char *actor, const char *id, const json_t *patch,
-                    json_t **out, err_buf *eb) {
+int auth_key_update(auth *a, const char *actor, const char *id, const json_t *patch, json_t **out,
+                    err_buf *eb) {
     json_t *cur, *name = json_object_get(patch, "name");
     int rc = key_get(a, id, &cur, eb);
     if (rc) return rc;

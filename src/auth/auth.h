@@ -54,10 +54,10 @@ typedef struct auth_limits {
 } auth_limits;
 
 typedef struct auth_params {
-    const char *db_url;                /* db_open's URL or file path */
-    const char *const *shared_keys;    /* borrowed for auth's lifetime */
+    const char *db_url;             /* db_open's URL or file path */
+    const char *const *shared_keys; /* borrowed for auth's lifetime */
     int n_shared_keys;
-    int max_bad_keys;                  /* wrong keys per IP per minute before back-off (0: 10) */
+    int max_bad_keys; /* wrong keys per IP per minute before back-off (0: 10) */
 } auth_params;
 
 auth_params auth_default_params(void);
@@ -72,13 +72,13 @@ const char *auth_mode_name(auth_mode m);
 /* Who is calling. In the request's arena; valid while the request lives. */
 typedef struct auth_principal {
     auth_mode mode;
-    bool unrestricted;     /* open mode or a shared key: every capability, model, no limits */
-    const char *key_id;    /* NULL when there is no database key */
+    bool unrestricted;  /* open mode or a shared key: every capability, model, no limits */
+    const char *key_id; /* NULL when there is no database key */
     const char *key_prefix, *key_name;
     const char *user_id, *user_name, *role; /* NULL without a user */
-    unsigned caps;         /* effective capabilities */
-    const char *models;    /* effective comma-separated names or globs; NULL: all */
-    auth_limits lim;       /* effective limits */
+    unsigned caps;                          /* effective capabilities */
+    const char *models; /* effective comma-separated names or globs; NULL: all */
+    auth_limits lim;    /* effective limits */
 } auth_principal;
 
 /* Why a request was refused: 401, 403 or 429 (retry_after seconds to the window's reset),
@@ -123,16 +123,16 @@ int auth_settle(auth_ticket *t, int64_t prompt_tokens, int64_t completion_tokens
  * actor names who did it, for the audit log. */
 int auth_user_create(auth *a, const char *actor, const json_t *spec, json_t **out, err_buf *eb);
 int auth_user_list(auth *a, json_t **out, err_buf *eb);
-int auth_user_update(auth *a, const char *actor, const char *id, const json_t *patch,
-                     json_t **out, err_buf *eb);
+int auth_user_update(auth *a, const char *actor, const char *id, const json_t *patch, json_t **out,
+                     err_buf *eb);
 int auth_user_delete(auth *a, const char *actor, const char *id, err_buf *eb);
 
 /* The key object plus "key": the secret, shown this once. */
 int auth_key_create(auth *a, const char *actor, const json_t *spec, json_t **out, err_buf *eb);
 /* user: a user name to filter by, or NULL for all. */
 int auth_key_list(auth *a, const char *user, json_t **out, err_buf *eb);
-int auth_key_update(auth *a, const char *actor, const char *id, const json_t *patch,
-                    json_t **out, err_buf *eb);
+int auth_key_update(auth *a, const char *actor, const char *id, const json_t *patch, json_t **out,
+                    err_buf *eb);
 /* id: a key id or its displayed prefix. */
 int auth_key_revoke(auth *a, const char *actor, const char *id, err_buf *eb);
 

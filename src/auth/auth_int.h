@@ -13,10 +13,10 @@
 
 typedef struct bad_ip {
     char ip[48];
-    int64_t window;     /* the minute the failures were counted in */
+    int64_t window; /* the minute the failures were counted in */
     int failures;
     int64_t blocked_until;
-    int strikes;        /* back-offs so far: each one doubles the next */
+    int strikes; /* back-offs so far: each one doubles the next */
 } bad_ip;
 
 struct auth {
@@ -40,7 +40,8 @@ void auth_random_id(char id[17]);
 /* SHA-256 of the key as 64 hex digits into out[65]. */
 void auth_key_hash(const char *key, char out[65]);
 
-/* The effective values of a key row: its own, else its user's, else the role's default. */
+/* caps.c: the capabilities of a key that sets none and whose user sets none either: all for
+ * an admin user, all but admin otherwise (role NULL: a key without a user). */
 unsigned auth_default_caps(const char *role);
 
 /* limits.c: counters. unit 'm' (minute), 'd' (day) or 'M' (month), in UTC. */
@@ -51,8 +52,8 @@ int64_t auth_window_end(int64_t start, char unit);
 int auth_counter_take(db_tx *t, const char *subject, const char *kind, char unit, int64_t now,
                       int64_t amount, int64_t limit, int *retry_after, err_buf *eb);
 /* Fill v as a refusal. */
-void auth_refuse(auth_verdict *v, int status, const char *type, const char *code,
-                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void auth_refuse(auth_verdict *v, int status, const char *type, const char *code, const char *fmt,
+                 ...) __attribute__((format(printf, 5, 6)));
 
 /* admin.c: append to the audit log (its failure is logged, not returned). */
 void auth_audit(auth *a, const char *actor, const char *action, const char *target,

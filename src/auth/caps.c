@@ -7,8 +7,8 @@
 
 #include "auth_int.h"
 
-static const char *const cap_names[] = {"chat", "completions", "embeddings", "audio",
-                                        "images", "rerank", "models", "admin"};
+static const char *const cap_names[] = {"chat",   "completions", "embeddings", "audio",
+                                        "images", "rerank",      "models",     "admin"};
 
 /* Path patterns in order; a trailing '*' matches any rest. First match wins. */
 static const struct {
@@ -85,7 +85,8 @@ int auth_caps_parse(const char *csv, unsigned *out, err_buf *eb) {
             while (k < 8 && (strlen(cap_names[k]) != e - b || strncmp(cap_names[k], s + b, e - b)))
                 k++;
             if (k == 8 && !(e - b == 3 && !strncmp(s + b, "all", 3)))
-                return err_set(eb, BASE_EINVAL, "unknown capability '%.*s' (chat, completions,"
+                return err_set(eb, BASE_EINVAL,
+                               "unknown capability '%.*s' (chat, completions,"
                                " embeddings, audio, images, rerank, models, admin, all)",
                                (int)(e - b), s + b);
             caps |= k == 8 ? AUTH_CAP_ALL : 1u << k;

@@ -54,8 +54,8 @@ void auth_key_hash(const char *key, char out[65]) {
     hex(md, 32, out);
 }
 
-void auth_refuse(auth_verdict *v, int status, const char *type, const char *code,
-                 const char *fmt, ...) {
+void auth_refuse(auth_verdict *v, int status, const char *type, const char *code, const char *fmt,
+                 ...) {
     v->status = status;
     v->type = type;
     v->code = code;
@@ -124,13 +124,38 @@ static bool shared_match(auth *a, const char *key) {
 static const char *adup(arena *ar, const char *s) { return s ? arena_strdup(ar, s) : NULL; }
 
 /* Columns of the key lookup, in order. */
-enum { K_ID, K_HASH, K_PREFIX, K_NAME, K_USER, K_CAPS, K_MODELS, K_RPM, K_TPM, K_TPD, K_TPMO,
-       K_RPD, K_EXPIRES, K_REVOKED, U_NAME, U_ROLE, U_STATE, U_CAPS, U_MODELS, U_RPM, U_TPM,
-       U_TPD, U_TPMO, U_RPD };
+enum {
+    K_ID,
+    K_HASH,
+    K_PREFIX,
+    K_NAME,
+    K_USER,
+    K_CAPS,
+    K_MODELS,
+    K_RPM,
+    K_TPM,
+    K_TPD,
+    K_TPMO,
+    K_RPD,
+    K_EXPIRES,
+    K_REVOKED,
+    K_LAST_USED,
+    U_NAME,
+    U_ROLE,
+    U_STATE,
+    U_CAPS,
+    U_MODELS,
+    U_RPM,
+    U_TPM,
+    U_TPD,
+    U_TPMO,
+    U_RPD
+};
 
 static const char lookup_sql[] =
     "SELECT k.id, k.hash, k.prefix, k.name, k.user_id, k.capabilities, k.models, k.rpm, k.tpm,"
     " k.tokens_per_day, k.tokens_per_month, k.requests_per_day, k.expires_at, k.revoked_at,"
+    " k.last_used_at,"
     " u.name, u.role, u.state, u.capabilities, u.models, u.rpm, u.tpm, u.tokens_per_day,"
     " u.tokens_per_month, u.requests_per_day"
     " FROM api_keys k LEFT JOIN users u ON u.id = k.user_id WHERE k.hash = $1";
@@ -145,7 +170,8 @@ static int64_t limit_of(const db_res *r, int kcol, int ucol) {
 static int principal_of(const db_res *r, arena *ar, auth_principal *p, auth_verdict *v) {
     int64_t now = time_unix();
     if (db_res_get(r, 0, K_REVOKED)) {
-        auth_refuse(v, 401, "invalid_request_error", "invalid_api_key", "This API key has been revoked");
+        auth_refuse(v, 401, "invalid_request_error", "invalid_api_key",
+                    "This API key has been revoked");
         return BASE_EPERM;
     }
     if (db_res_get(r, 0, K_EXPIRES) && db_res_i64(r, 0, K_EXPIRES) <= now) {
@@ -154,11 +180,13 @@ static int principal_of(const db_res *r, arena *ar, auth_principal *p, auth_verd
     }
     bool has_user = db_res_get(r, 0, K_USER) != NULL;
     if (has_user && !db_res_get(r, 0, U_NAME)) {
-        auth_refuse(v, 401, "invalid_request_error", "invalid_api_key", "The user of this API key no longer exists");
+        auth_refuse(v, 401, "invalid_request_error", "invalid_api_key",
+                    "The user of this API key no longer exists");
         return BASE_EPERM;
     }
     if (has_user && strcmp(db_res_get(r, 0, U_STATE), "active")) {
-        auth_refuse(v, 401, "invalid_request_error", "invalid_api_key", "The user of this API key is disabled");
+        auth_refuse(v, 401, "invalid_request_error", "invalid_api_key",
+                    "The user of this API key is disabled");
         return BASE_EPERM;
     }
     p->mode = AUTH_MODE_MANAGED;
@@ -170,24 +198,27 @@ static int principal_of(const db_res *r, arena *ar, auth_principal *p, auth_verd
         p->user_name = adup(ar, db_res_get(r, 0, U_NAME));
         p->role = adup(ar, db_res_get(r, 0, U_ROLE));
     }
-    const char *caps = db_res_get(r, 0, K_CAPS) ? db_res_get(r, 0, K_CAPS) : db_res_get(r, 0, U_CAPS);
+    const char *caps =
+        db_res_get(r, 0, K_CAPS) ? db_res_get(r, 0, K_CAPS) : db_res_get(r, 0, U_CAPS);
     p->caps = auth_default_caps(p->role);
     if (caps && auth_caps_parse(caps, &p->caps, NULL)) p->caps = 0;
-    const char *models = db_res_get(r, 0, K_MODELS) ? db_res_get(r, 0, K_MODELS) : db_res_get(r, 0, U_MODELS);
+    const char *models =
+        db_res_get(r, 0, K_MODELS) ? db_res_get(r, 0, K_MODELS) : db_res_get(r, 0, U_MODELS);
     p->models = adup(ar, models);
     p->lim = (auth_limits){limit_of(r, K_RPM, U_RPM), limit_of(r, K_TPM, U_TPM),
                            limit_of(r, K_TPD, U_TPD), limit_of(r, K_TPMO, U_TPMO),
                            limit_of(r, K_RPD, U_RPD)};
-    if (!p->key_id || !p->key_prefix || !p->key_name || (has_user && (!p->user_id || !p->user_name || !p->role)) ||
-        (models && !p->models)) {
+    if (!p->key_id || !p->key_prefix || !p->key_name ||
+        (has_user && (!p->user_id || !p->user_name || !p->role)) || (models && !p->models)) {
         auth_refuse(v, 500, "server_error", NULL, "out of memory");
         return BASE_ENOMEM;
     }
     return BASE_OK;
 }
 
-/* Count this request against rpm and requests_per_day, and note the key's last use. */
-static int count_request(auth *a, const auth_principal *p, auth_verdict *v) {
+/* Count this request against rpm and requests_per_day, and note the key's last use (a write
+ * at most once a second per key: last_used is what the lookup read). */
+static int count_request(auth *a, const auth_principal *p, int64_t last_used, auth_verdict *v) {
     int64_t now = time_unix();
     char ts[24], subject[32];
     auth_i64_str(now, ts);
@@ -200,21 +231,28 @@ static int count_request(auth *a, const auth_principal *p, auth_verdict *v) {
         if (!rc && p->lim.rpm >= 0)
             rc = auth_counter_take(t, subject, "rpm", 'm', now, 1, p->lim.rpm, &retry, &eb);
         if (!rc && p->lim.requests_per_day >= 0)
-            rc = auth_counter_take(t, subject, "rpd", 'd', now, 1, p->lim.requests_per_day, &retry, &eb);
+            rc = auth_counter_take(t, subject, "rpd", 'd', now, 1, p->lim.requests_per_day, &retry,
+                                   &eb);
         if (rc == BASE_EFULL) {
             db_tx_rollback(t);
-            auth_refuse(v, 429, "requests", p->lim.rpm >= 0 && retry <= 60 ? "rate_limit_exceeded" : "insufficient_quota",
-                        "Rate limit reached for this API key: too many requests; retry in %d s", retry);
+            auth_refuse(
+                v, 429, "requests",
+                p->lim.rpm >= 0 && retry <= 60 ? "rate_limit_exceeded" : "insufficient_quota",
+                "Rate limit reached for this API key: too many requests; retry in %d s", retry);
             v->retry_after = retry;
             return BASE_EPERM;
         }
-        if (!rc) rc = db_tx_commit(t, &eb);
-        else if (t) db_tx_rollback(t);
+        if (!rc)
+            rc = db_tx_commit(t, &eb);
+        else if (t)
+            db_tx_rollback(t);
     }
     const char *q[] = {ts, p->key_id};
-    if (!rc)
-        rc = db_exec(a->d, "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND"
-                           " (last_used_at IS NULL OR last_used_at < $1)", 2, q, NULL, &eb);
+    if (!rc && last_used < now)
+        rc = db_exec(a->d,
+                     "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND"
+                     " (last_used_at IS NULL OR last_used_at < $1)",
+                     2, q, NULL, &eb);
     if (rc) {
         log_error("auth: %s", err_msg(&eb));
         auth_refuse(v, 500, "server_error", NULL, "the key store failed: %s", err_msg(&eb));
@@ -278,6 +316,7 @@ int auth_check(auth *a, const char *key, const char *ip, const char *path, arena
         return BASE_EPERM;
     }
     int rc = principal_of(r, ar, p, v);
+    int64_t last_used = db_res_get(r, 0, K_LAST_USED) ? db_res_i64(r, 0, K_LAST_USED) : 0;
     db_res_free(r);
     if (rc) return rc;
     unsigned cap = auth_cap_for_path(path);
@@ -286,7 +325,7 @@ int auth_check(auth *a, const char *key, const char *ip, const char *path, arena
                     "This API key may not use the '%s' capability (%s)", auth_cap_name(cap), path);
         return BASE_EPERM;
     }
-    if ((rc = count_request(a, p, v))) return rc;
+    if ((rc = count_request(a, p, last_used, v))) return rc;
     *out = p;
     return BASE_OK;
 }

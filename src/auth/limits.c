@@ -56,14 +56,18 @@ int auth_counter_take(db_tx *t, const char *subject, const char *kind, char unit
     auth_i64_str(amount, am);
     auth_i64_str(limit, lim);
     const char *p[] = {subject, kind, ws, am, lim};
-    int rc = db_tx_exec(t, "INSERT INTO counters (subject, kind, window_start, used)"
-                           " VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING", 3, p, NULL, eb);
+    int rc = db_tx_exec(t,
+                        "INSERT INTO counters (subject, kind, window_start, used)"
+                        " VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
+                        3, p, NULL, eb);
     int64_t changed = 0;
     /* The casts matter on SQLite: text parameters compare above any number there. */
     if (!rc)
-        rc = db_tx_exec(t, "UPDATE counters SET used = used + CAST($4 AS BIGINT) WHERE subject = $1"
-                           " AND kind = $2 AND window_start = CAST($3 AS BIGINT)"
-                           " AND used + CAST($4 AS BIGINT) <= CAST($5 AS BIGINT)", 5, p, &changed, eb);
+        rc = db_tx_exec(t,
+                        "UPDATE counters SET used = used + CAST($4 AS BIGINT) WHERE subject = $1"
+                        " AND kind = $2 AND window_start = CAST($3 AS BIGINT)"
+                        " AND used + CAST($4 AS BIGINT) <= CAST($5 AS BIGINT)",
+                        5, p, &changed, eb);
     if (rc) return rc;
     if (changed == 1) return BASE_OK;
     int64_t left = auth_window_end(start, unit) - now;
@@ -130,21 +134,24 @@ int auth_reserve(auth *a, const auth_principal *p, const char *model, const char
     int rc = db_tx_begin(a->d, &tx, &eb), retry = 0, i = 0;
     for (; !rc && i < MAX_COUNTERS; i++) {
         if (lims[i].limit < 0) continue;
-        rc = auth_counter_take(tx, subject, lims[i].kind, lims[i].unit, now, tokens,
-                               lims[i].limit, &retry, &eb);
+        rc = auth_counter_take(tx, subject, lims[i].kind, lims[i].unit, now, tokens, lims[i].limit,
+                               &retry, &eb);
         if (!rc) {
             t->counters[t->n_counters].kind = lims[i].kind;
             t->counters[t->n_counters].window = auth_window_start(now, lims[i].unit);
             t->n_counters++;
         }
     }
-    if (!rc) rc = db_tx_commit(tx, &eb);
-    else db_tx_rollback(tx);
+    if (!rc)
+        rc = db_tx_commit(tx, &eb);
+    else
+        db_tx_rollback(tx);
     if (rc == BASE_EFULL) {
         ticket_free(t);
         auth_refuse(v, 429, "tokens", i - 1 == 0 ? "rate_limit_exceeded" : "insufficient_quota",
                     "Token limit reached for this API key (%s): this request may need %lld tokens;"
-                    " retry in %d s", lims[i - 1].what, (long long)tokens, retry);
+                    " retry in %d s",
+                    lims[i - 1].what, (long long)tokens, retry);
         v->retry_after = retry;
         return BASE_EPERM;
     }
@@ -166,8 +173,8 @@ int auth_settle(auth_ticket *t, int64_t prompt_tokens, int64_t completion_tokens
     int64_t now = time_unix(), used = prompt_tokens + completion_tokens;
     if (t->n_counters && used > t->reserved) {
         /* The worst case was wrong: a bug, but the quota must still not be overshot. */
-        log_error("auth: request used %lld tokens, more than the %lld reserved",
-                  (long long)used, (long long)t->reserved);
+        log_error("auth: request used %lld tokens, more than the %lld reserved", (long long)used,
+                  (long long)t->reserved);
         used = t->reserved;
     }
     char ts[24], day[16], pt[24], ct[24], ms[24], st[24], delta[24], subject[32];
@@ -188,17 +195,31 @@ int auth_settle(auth_ticket *t, int64_t prompt_tokens, int64_t completion_tokens
         char ws[24];
         auth_i64_str(t->counters[i].window, ws);
         const char *p[] = {delta, subject, t->counters[i].kind, ws};
-        rc = db_tx_exec(tx, "UPDATE counters SET used = used + CAST($1 AS BIGINT) WHERE subject = $2"
-                            " AND kind = $3 AND window_start = CAST($4 AS BIGINT)", 4, p, NULL, eb);
+        rc = db_tx_exec(tx,
+                        "UPDATE counters SET used = used + CAST($1 AS BIGINT) WHERE subject = $2"
+                        " AND kind = $3 AND window_start = CAST($4 AS BIGINT)",
+                        4, p, NULL, eb);
     }
-    const char *u[] = {ts, day, t->has_key ? t->key_id : NULL, t->has_user ? t->user_id : NULL,
-                       t->model, t->endpoint, pt, ct, ms, st};
+    const char *u[] = {ts,
+                       day,
+                       t->has_key ? t->key_id : NULL,
+                       t->has_user ? t->user_id : NULL,
+                       t->model,
+                       t->endpoint,
+                       pt,
+                       ct,
+                       ms,
+                       st};
     if (!rc)
-        rc = db_tx_exec(tx, "INSERT INTO usage_log (time, day, key_id, user_id, model, endpoint,"
-                            " prompt_tokens, completion_tokens, duration_ms, status)"
-                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", 10, u, NULL, eb);
-    if (!rc) rc = db_tx_commit(tx, eb);
-    else db_tx_rollback(tx);
+        rc = db_tx_exec(tx,
+                        "INSERT INTO usage_log (time, day, key_id, user_id, model, endpoint,"
+                        " prompt_tokens, completion_tokens, duration_ms, status)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                        10, u, NULL, eb);
+    if (!rc)
+        rc = db_tx_commit(tx, eb);
+    else
+        db_tx_rollback(tx);
     if (rc) log_error("auth: cannot record usage: %s", eb ? err_msg(eb) : "");
     ticket_free(t);
     return rc;

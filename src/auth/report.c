@@ -23,11 +23,10 @@ int auth_usage_query(auth *a, const auth_usage_filter *f, json_t **out, err_buf 
     buf sql = {0};
     const char *p[5];
     int n = 0;
-    buf_append_str(&sql,
-                   "SELECT l.day, l.key_id, k.prefix, k.name, COALESCE(u.name, l.user_id),"
-                   " l.model, COUNT(*), SUM(l.prompt_tokens), SUM(l.completion_tokens)"
-                   " FROM usage_log l LEFT JOIN api_keys k ON k.id = l.key_id"
-                   " LEFT JOIN users u ON u.id = l.user_id WHERE 1 = 1");
+    buf_append_str(&sql, "SELECT l.day, l.key_id, k.prefix, k.name, COALESCE(u.name, l.user_id),"
+                         " l.model, COUNT(*), SUM(l.prompt_tokens), SUM(l.completion_tokens)"
+                         " FROM usage_log l LEFT JOIN api_keys k ON k.id = l.key_id"
+                         " LEFT JOIN users u ON u.id = l.user_id WHERE 1 = 1");
     if (f->key) p[n++] = f->key, buf_printf(&sql, " AND (l.key_id = $%d OR k.prefix = $%d)", n, n);
     if (f->user) p[n++] = f->user, buf_printf(&sql, " AND (u.name = $%d OR l.user_id = $%d)", n, n);
     if (f->model) p[n++] = f->model, buf_printf(&sql, " AND l.model = $%d", n);
@@ -81,8 +80,10 @@ int auth_audit_list(auth *a, int limit, json_t **out, err_buf *eb) {
     auth_i64_str(limit > 0 ? limit : 100, lim);
     const char *p[] = {lim};
     db_res *r = NULL;
-    int rc = db_query(a->d, "SELECT time, actor, action, target, detail FROM audit_log"
-                            " ORDER BY seq DESC LIMIT $1", 1, p, &r, eb);
+    int rc = db_query(a->d,
+                      "SELECT time, actor, action, target, detail FROM audit_log"
+                      " ORDER BY seq DESC LIMIT $1",
+                      1, p, &r, eb);
     if (rc) return rc;
     json_t *data = json_array();
     for (int i = 0; i < db_res_rows(r); i++) {

@@ -42,8 +42,10 @@ int auth_migrate(db *d, err_buf *eb) {
      * with a unique violation in its catalog, and a second try finds the table. */
     int rc = 0;
     for (int i = 0; i < 3; i++) {
-        rc = db_exec(d, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY,"
-                        " applied_at BIGINT NOT NULL)", 0, NULL, NULL, eb);
+        rc = db_exec(d,
+                     "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY,"
+                     " applied_at BIGINT NOT NULL)",
+                     0, NULL, NULL, eb);
         if (!rc) break;
         struct timespec ts = {0, 50 * 1000000};
         nanosleep(&ts, NULL);
@@ -58,15 +60,17 @@ int auth_migrate(db *d, err_buf *eb) {
         db_res *r = NULL;
         if (db_get_kind(d) == DB_POSTGRES)
             rc = db_tx_exec(t, "SELECT pg_advisory_xact_lock(7411001)", 0, NULL, NULL, eb);
-        if (!rc) rc = db_tx_query(t, "SELECT version FROM schema_migrations WHERE version = $1",
-                                  1, p, &r, eb);
+        if (!rc)
+            rc = db_tx_query(t, "SELECT version FROM schema_migrations WHERE version = $1", 1, p,
+                             &r, eb);
         bool done = !rc && db_res_rows(r) > 0;
         db_res_free(r);
         for (int i = 0; !rc && !done && migrations[v - 1][i]; i++)
             rc = db_tx_exec(t, migrations[v - 1][i], 0, NULL, NULL, eb);
         if (!rc && !done)
-            rc = db_tx_exec(t, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                            2, p, NULL, eb);
+            rc =
+                db_tx_exec(t, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                           2, p, NULL, eb);
         if (rc) {
             db_tx_rollback(t);
             break;
@@ -127,8 +131,10 @@ auth_mode auth_get_mode(auth *a) {
     db_res *r = NULL;
     err_buf eb = {0};
     bool managed = true; /* a database we cannot read must not open the doors */
-    if (!db_query(a->d, "SELECT id FROM api_keys WHERE revoked_at IS NULL AND"
-                        " (expires_at IS NULL OR expires_at > $1) LIMIT 1", 1, p, &r, &eb))
+    if (!db_query(a->d,
+                  "SELECT id FROM api_keys WHERE revoked_at IS NULL AND"
+                  " (expires_at IS NULL OR expires_at > $1) LIMIT 1",
+                  1, p, &r, &eb))
         managed = db_res_rows(r) > 0;
     else
         log_error("auth: cannot read the keys: %s", err_msg(&eb));

@@ -48,9 +48,12 @@ int cli_parse_duration(const char *s, int64_t *out) {
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (errno || end == s || v <= 0) return BASE_EINVAL;
-    long long mul = !*end || !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60
-                  : !strcmp(end, "h") ? 3600 : !strcmp(end, "d") ? 86400
-                  : !strcmp(end, "w") ? 604800 : 0;
+    long long mul = !*end || !strcmp(end, "s") ? 1
+                    : !strcmp(end, "m")        ? 60
+                    : !strcmp(end, "h")        ? 3600
+                    : !strcmp(end, "d")        ? 86400
+                    : !strcmp(end, "w")        ? 604800
+                                               : 0;
     if (!mul || v > INT64_MAX / mul) return BASE_EINVAL;
     *out = v * mul;
     return BASE_OK;
@@ -58,7 +61,8 @@ int cli_parse_duration(const char *s, int64_t *out) {
 
 int cli_spec_set(json_t *spec, const char *field, const char *value) {
     if (!strcmp(field, "capabilities") || !strcmp(field, "models")) {
-        if (!*value || !strcmp(value, "inherit")) return json_object_set_new(spec, field, json_null());
+        if (!*value || !strcmp(value, "inherit"))
+            return json_object_set_new(spec, field, json_null());
         return json_object_set_new(spec, field, json_string(value));
     }
     if (!strcmp(value, "none") || !strcmp(value, "unlimited"))

@@ -10,27 +10,27 @@
 #include "cli.h"
 
 void cmd_keys_usage(FILE *f) {
-    fprintf(f,
-            "usage: local-ai keys create --name NAME [--user USER] [settings] [--expires DURATION]\n"
-            "       local-ai keys list [--user USER] [--json]\n"
-            "       local-ai keys update ID|PREFIX [--name NAME] [settings]\n"
-            "       local-ai keys revoke ID|PREFIX\n\n"
-            "settings (unset: the user's defaults; 'none' for unlimited):\n"
-            "  --capabilities LIST   chat,completions,embeddings,audio,images,rerank,models,admin\n"
-            "  --models GLOB,...     model names or globs the key may use\n"
-            "  --rpm N               requests per minute\n"
-            "  --tpm N               tokens per minute\n"
-            "  --tokens-per-day N  --tokens-per-month N  --requests-per-day N\n"
-            "  --expires DURATION    e.g. 3600, 90m, 12h, 30d, 2w (default: never)\n\n"
-            "flags:\n"
-            "  --database URL        postgres://... or a SQLite file [LOCALAI_DATABASE_URL]\n"
-            "  --data-path DIR       the default database is DIR/local-ai.db\n"
-            "                        [LOCALAI_DATA_PATH] (default ./data)\n");
+    fprintf(
+        f, "usage: local-ai keys create --name NAME [--user USER] [settings] [--expires DURATION]\n"
+           "       local-ai keys list [--user USER] [--json]\n"
+           "       local-ai keys update ID|PREFIX [--name NAME] [settings]\n"
+           "       local-ai keys revoke ID|PREFIX\n\n"
+           "settings (unset: the user's defaults; 'none' for unlimited):\n"
+           "  --capabilities LIST   chat,completions,embeddings,audio,images,rerank,models,admin\n"
+           "  --models GLOB,...     model names or globs the key may use\n"
+           "  --rpm N               requests per minute\n"
+           "  --tpm N               tokens per minute\n"
+           "  --tokens-per-day N  --tokens-per-month N  --requests-per-day N\n"
+           "  --expires DURATION    e.g. 3600, 90m, 12h, 30d, 2w (default: never)\n\n"
+           "flags:\n"
+           "  --database URL        postgres://... or a SQLite file [LOCALAI_DATABASE_URL]\n"
+           "  --data-path DIR       the default database is DIR/local-ai.db\n"
+           "                        [LOCALAI_DATA_PATH] (default ./data)\n");
 }
 
-static const char *const setting_fields[] = {"capabilities", "models", "rpm", "tpm",
-                                             "tokens_per_day", "tokens_per_month",
-                                             "requests_per_day"};
+static const char *const setting_fields[] = {
+    "capabilities",     "models",          "rpm", "tpm", "tokens_per_day",
+    "tokens_per_month", "requests_per_day"};
 
 static const char *str_or(const json_t *o, const char *k, const char *def) {
     const char *s = json_string_value(json_object_get(o, k));
@@ -83,14 +83,21 @@ int cmd_keys(int argc, char **argv) {
         case OPT_DB: database = optarg; break;
         case OPT_DATA: data_path = optarg; break;
         case OPT_NAME: json_object_set_new(spec, "name", json_string(optarg)); break;
-        case OPT_USER: user = optarg; json_object_set_new(spec, "user", json_string(optarg)); break;
+        case OPT_USER:
+            user = optarg;
+            json_object_set_new(spec, "user", json_string(optarg));
+            break;
         case OPT_EXPIRES:
             if (cli_parse_duration(optarg, &secs))
                 rc = cli_usage_error(self, "bad duration '%s' (e.g. 3600, 90m, 12h, 30d)", optarg);
-            else json_object_set_new(spec, "expires_in", json_integer(secs));
+            else
+                json_object_set_new(spec, "expires_in", json_integer(secs));
             break;
         case OPT_JSON: as_json = true; break;
-        case 'h': cmd_keys_usage(stdout); json_decref(spec); return 0;
+        case 'h':
+            cmd_keys_usage(stdout);
+            json_decref(spec);
+            return 0;
         case ':': rc = cli_usage_error(self, "flag '%s' needs a value", argv[optind - 1]); break;
         default:
             if (c >= OPT_SET && c < OPT_SET + 7) {
@@ -121,10 +128,14 @@ int cmd_keys(int argc, char **argv) {
     err_buf eb = {0};
     json_t *out = NULL;
     int err;
-    if (!strcmp(sub, "create")) err = auth_key_create(a, cli_actor(), spec, &out, &eb);
-    else if (!strcmp(sub, "list")) err = auth_key_list(a, user, &out, &eb);
-    else if (!strcmp(sub, "update")) err = auth_key_update(a, cli_actor(), arg, spec, &out, &eb);
-    else err = auth_key_revoke(a, cli_actor(), arg, &eb);
+    if (!strcmp(sub, "create"))
+        err = auth_key_create(a, cli_actor(), spec, &out, &eb);
+    else if (!strcmp(sub, "list"))
+        err = auth_key_list(a, user, &out, &eb);
+    else if (!strcmp(sub, "update"))
+        err = auth_key_update(a, cli_actor(), arg, spec, &out, &eb);
+    else
+        err = auth_key_revoke(a, cli_actor(), arg, &eb);
     if (err) {
         fprintf(stderr, "local-ai keys %s: %s\n", sub, err_msg(&eb));
         rc = 1;
@@ -134,7 +145,9 @@ int cmd_keys(int argc, char **argv) {
         json_object_del(out, "key");
         printf("created key %s (%s) named '%s'%s%s\n", str_or(out, "id", ""),
                str_or(out, "prefix", ""), str_or(out, "name", ""),
-               json_object_get(out, "user") && !json_is_null(json_object_get(out, "user")) ? " for user " : "",
+               json_object_get(out, "user") && !json_is_null(json_object_get(out, "user"))
+                   ? " for user "
+                   : "",
                str_or(out, "user", ""));
         if (json_is_string(json_object_get(out, "expires_at")))
             printf("expires at %s\n", str_or(out, "expires_at", ""));

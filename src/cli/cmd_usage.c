@@ -7,13 +7,12 @@
 #include "cli.h"
 
 void cmd_usage_usage(FILE *f) {
-    fprintf(f,
-            "usage: local-ai usage [--key ID|PREFIX] [--user NAME] [--model NAME]\n"
-            "                      [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--json]\n\n"
-            "flags:\n"
-            "  --database URL        postgres://... or a SQLite file [LOCALAI_DATABASE_URL]\n"
-            "  --data-path DIR       the default database is DIR/local-ai.db\n"
-            "                        [LOCALAI_DATA_PATH] (default ./data)\n");
+    fprintf(f, "usage: local-ai usage [--key ID|PREFIX] [--user NAME] [--model NAME]\n"
+               "                      [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--json]\n\n"
+               "flags:\n"
+               "  --database URL        postgres://... or a SQLite file [LOCALAI_DATABASE_URL]\n"
+               "  --data-path DIR       the default database is DIR/local-ai.db\n"
+               "                        [LOCALAI_DATA_PATH] (default ./data)\n");
 }
 
 static const char *s_or(const json_t *o, const char *k, const char *def) {
@@ -74,17 +73,17 @@ int cmd_usage(int argc, char **argv) {
         if (s) puts(s);
         free(s);
     } else {
-        printf("%-10s  %-12s  %-12s  %-16s  %8s  %10s  %10s  %10s\n", "DAY", "KEY", "USER",
-               "MODEL", "REQUESTS", "PROMPT", "COMPLETION", "TOTAL");
+        printf("%-10s  %-12s  %-12s  %-16s  %8s  %10s  %10s  %10s\n", "DAY", "KEY", "USER", "MODEL",
+               "REQUESTS", "PROMPT", "COMPLETION", "TOTAL");
         size_t i;
         json_t *u;
-        json_array_foreach(json_object_get(out, "data"), i, u)
-            printf("%-10s  %-12s  %-12s  %-16s  %8lld  %10lld  %10lld  %10lld\n", s_or(u, "day", ""),
-                   s_or(u, "key_prefix", "-"), s_or(u, "user", "-"), s_or(u, "model", "-"),
-                   (long long)json_integer_value(json_object_get(u, "requests")),
-                   (long long)json_integer_value(json_object_get(u, "prompt_tokens")),
-                   (long long)json_integer_value(json_object_get(u, "completion_tokens")),
-                   (long long)json_integer_value(json_object_get(u, "total_tokens")));
+        json_array_foreach(json_object_get(out, "data"), i, u) printf(
+            "%-10s  %-12s  %-12s  %-16s  %8lld  %10lld  %10lld  %10lld\n", s_or(u, "day", ""),
+            s_or(u, "key_prefix", "-"), s_or(u, "user", "-"), s_or(u, "model", "-"),
+            (long long)json_integer_value(json_object_get(u, "requests")),
+            (long long)json_integer_value(json_object_get(u, "prompt_tokens")),
+            (long long)json_integer_value(json_object_get(u, "completion_tokens")),
+            (long long)json_integer_value(json_object_get(u, "total_tokens")));
         json_t *t = json_object_get(out, "totals");
         printf("%-10s  %-12s  %-12s  %-16s  %8lld  %10lld  %10lld  %10lld\n", "total", "", "", "",
                (long long)json_integer_value(json_object_get(t, "requests")),

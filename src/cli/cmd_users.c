@@ -28,8 +28,12 @@ void cmd_users_usage(FILE *f) {
 
 /* The settings flags shared with `keys`: long option name and JSON field. */
 static const char *const setting_fields[][2] = {
-    {"capabilities", "capabilities"}, {"models", "models"}, {"rpm", "rpm"}, {"tpm", "tpm"},
-    {"tokens-per-day", "tokens_per_day"}, {"tokens-per-month", "tokens_per_month"},
+    {"capabilities", "capabilities"},
+    {"models", "models"},
+    {"rpm", "rpm"},
+    {"tpm", "tpm"},
+    {"tokens-per-day", "tokens_per_day"},
+    {"tokens-per-month", "tokens_per_month"},
     {"requests-per-day", "requests_per_day"},
 };
 
@@ -80,7 +84,10 @@ int cmd_users(int argc, char **argv) {
         case OPT_ROLE: json_object_set_new(spec, "role", json_string(optarg)); break;
         case OPT_STATE: json_object_set_new(spec, "state", json_string(optarg)); break;
         case OPT_JSON: as_json = true; break;
-        case 'h': cmd_users_usage(stdout); json_decref(spec); return 0;
+        case 'h':
+            cmd_users_usage(stdout);
+            json_decref(spec);
+            return 0;
         case ':': rc = cli_usage_error(self, "flag '%s' needs a value", argv[optind - 1]); break;
         default:
             if (c >= OPT_SET && c < OPT_SET + 7) {
@@ -95,13 +102,13 @@ int cmd_users(int argc, char **argv) {
     const char *sub = optind < argc ? argv[optind] : NULL;
     const char *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
     if (!rc && !sub) rc = cli_usage_error(self, "no subcommand given");
+    if (!rc && strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "update") &&
+        strcmp(sub, "delete"))
+        rc = cli_usage_error(self, "unknown subcommand '%s'", sub);
     bool needs_arg = sub && strcmp(sub, "list");
     if (!rc && needs_arg && !arg) rc = cli_usage_error(self, "'%s' needs a user name", sub);
     if (!rc && optind + (needs_arg ? 2 : 1) < argc)
         rc = cli_usage_error(self, "unexpected argument '%s'", argv[optind + (needs_arg ? 2 : 1)]);
-    if (!rc && strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "update") &&
-        strcmp(sub, "delete"))
-        rc = cli_usage_error(self, "unknown subcommand '%s'", sub);
     auth *a = NULL;
     if (rc || (rc = cli_auth_open(database, data_path, NULL, 0, 0, &a))) {
         json_decref(spec);
