@@ -37,6 +37,8 @@ TEST(models_state_load_unload_config) {
     ASSERT_EQ_STR(api_jstr(r.json, "state"), "loaded");
     ASSERT_TRUE(api_jint(r.json, "memory_bytes") > 0);
     ASSERT_TRUE(api_jint(r.json, "context_size") > 0);
+    /* stories260K: 5 layers, 4 KV heads of 8: 2 * 2 bytes * 5 * 4 * 8 per position. */
+    ASSERT_EQ_INT(api_jint(r.json, "kv_cache_bytes"), api_jint(r.json, "context_size") * 640);
     ASSERT_EQ_STR(api_jstr(r.json, "architecture"), "llama");
     api_resp_free(&r);
     api_http(&s, "GET", "/api/models/tiny", NULL, NULL, &r);

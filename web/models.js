@@ -51,7 +51,7 @@ function card(m, chatWith) {
     if (m.state) {
         row('backend', m.backend);
         if (m.architecture) row('architecture', m.architecture);
-        row('memory', m.memory_bytes ? fmtBytes(m.memory_bytes) : 'not loaded');
+        row('memory', m.memory_bytes ? fmtBytes(m.memory_bytes) + (m.kv_cache_bytes ? ' + ' + fmtBytes(m.kv_cache_bytes) + ' KV cache' : '') : 'not loaded');
         row('context', m.context_size ? fmtNum(m.context_size) + ' tokens' : 'the model\'s');
         if (m.n_ctx_train) row('trained context', fmtNum(m.n_ctx_train));
         row('file', (m.file || '').split('/').pop() + (m.file_bytes ? ' (' + fmtBytes(m.file_bytes) + ')' : ''));

@@ -11,7 +11,8 @@
  * With keys on, listing needs the models capability, loading and unloading an admin.
  *
  * model: {"id", "state", "in_use", "backend", "file", "file_bytes", "memory_bytes",
- * "context_size", "n_ctx_train", "architecture", "config_file"}; memory and the training
+ * "context_size", "kv_cache_bytes", "n_ctx_train", "architecture", "config_file"}; memory
+ * (the weights), the KV cache of all slots (an estimate: F16 keys and values) and the training
  * context are known once loaded (null before), context_size is the per-request context of a
  * loaded model, or what the config or the server asks for (null: the model's own).
  */
@@ -38,13 +39,21 @@ static json_t *model_json(api_ctx *ctx, const mdl_info *i) {
     json_object_set_new(o, "config_file", i->bare || !i->source_file[0] ? json_null()
                                                                       : json_string(i->source_file));
     int n_ctx = i->context_size > 0 ? i->context_size : ctx->context_size;
+    uint64_t kv = 0;
     mdl_handle *h;
     if (i->state == MDL_STATE_LOADED && !mdl_acquire_loaded(ctx->models, i->name, &h)) {
         sched *s = api_model_sched(h);
-        if (s) n_ctx = sched_n_ctx(s);
+        if (s) {
+            n_ctx = sched_n_ctx(s);
+            /* Every slot's F16 keys and values: sized at load, held while loaded. */
+            const llm_hparams *hp = llm_model_hparams(mdl_handle_model(h));
+            kv = (uint64_t)(ctx->parallel > 0 ? ctx->parallel : 1) * (uint64_t)n_ctx *
+                 (uint64_t)hp->n_layer * (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim * 2 * 2;
+        }
         mdl_release(h);
     }
     json_object_set_new(o, "context_size", num_or_null((uint64_t)(n_ctx > 0 ? n_ctx : 0)));
+    json_object_set_new(o, "kv_cache_bytes", num_or_null(kv));
     return o;
 }
 
