@@ -44,6 +44,11 @@ static const struct endpoint {
     {"GET", "/api/audit", NULL, AUTH_CAP_ADMIN},
     {"GET", "/api/usage", NULL, AUTH_CAP_ANY},
     {"GET", "/api/me", NULL, AUTH_CAP_ANY},
+    /* Appended: model_eps below counts positions. */
+    {"GET", "/api/models", NULL, AUTH_CAP_MODELS},
+    {"POST", "/models/apply", "{\"id\":\"no-such-entry\"}", AUTH_CAP_ADMIN},
+    {"POST", "/v1/models/apply", "{\"id\":\"no-such-entry\"}", AUTH_CAP_ADMIN},
+    {"POST", "/models/delete/no-such-model", NULL, AUTH_CAP_ADMIN},
 };
 #define N_ENDPOINTS (int)(sizeof endpoints / sizeof *endpoints)
 
@@ -107,6 +112,13 @@ DB_TEST(auth_api, every_endpoint_refuses) {
                       ok.status, ok.body.data ? ok.body.data : "");
         api_resp_free(&ok);
     }
+    /* Loading and unloading a model: the models capability is not enough, an admin may. */
+    const struct endpoint load = {"POST", "/api/models/tiny/load", NULL, AUTH_CAP_ADMIN};
+    const struct endpoint unload = {"POST", "/api/models/tiny/unload", NULL, AUTH_CAP_ADMIN};
+    expect(&s, &load, joe, 403, "insufficient_permissions", "not admin");
+    expect(&s, &unload, joe, 403, "insufficient_permissions", "not admin");
+    expect(&s, &load, admin, 200, NULL, "admin");
+    expect(&s, &unload, admin, 200, NULL, "admin");
     /* Models not allowed: refused where a model is named, hidden from the list. */
     const int model_eps[] = {2, 4, 5, 6, 7, 8, 10, 12};
     for (size_t i = 0; i < sizeof model_eps / sizeof *model_eps; i++)
@@ -114,6 +126,13 @@ DB_TEST(auth_api, every_endpoint_refuses) {
     auth_http(&s, "GET", "/v1/models", NULL, other, &r);
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_EQ_INT(json_array_size(api_jget(r.json, "data")), 0);
+    api_resp_free(&r);
+    auth_http(&s, "GET", "/api/models", NULL, other, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_EQ_INT(json_array_size(api_jget(r.json, "data")), 0);
+    api_resp_free(&r);
+    auth_http(&s, "GET", "/api/models/tiny", NULL, other, &r);
+    ASSERT_EQ_INT(r.status, 403);
     api_resp_free(&r);
     auth_http(&s, "GET", "/v1/models", NULL, joe, &r);
     ASSERT_EQ_INT(json_array_size(api_jget(r.json, "data")), 3);

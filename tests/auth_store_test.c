@@ -357,7 +357,12 @@ TEST(auth_caps_table) {
     ASSERT_EQ_INT(auth_cap_for_path("/v1/text-to-speech/abc"), AUTH_CAP_AUDIO);
     ASSERT_EQ_INT(auth_cap_for_path("/v1/images/generations"), AUTH_CAP_IMAGES);
     ASSERT_EQ_INT(auth_cap_for_path("/rerank"), AUTH_CAP_RERANK);
-    ASSERT_EQ_INT(auth_cap_for_path("/models/apply"), AUTH_CAP_MODELS);
+    /* Listing the gallery and following jobs is `models`; installing and deleting, admin. */
+    ASSERT_EQ_INT(auth_cap_for_path("/models/available"), AUTH_CAP_MODELS);
+    ASSERT_EQ_INT(auth_cap_for_path("/models/jobs/abc"), AUTH_CAP_MODELS);
+    ASSERT_EQ_INT(auth_cap_for_path("/models/apply"), AUTH_CAP_ADMIN);
+    ASSERT_EQ_INT(auth_cap_for_path("/v1/models/delete/x"), AUTH_CAP_ADMIN);
+    ASSERT_EQ_INT(auth_cap_for_path("/api/models/x/load"), AUTH_CAP_MODELS);
     ASSERT_EQ_INT(auth_cap_for_path("/metrics"), AUTH_CAP_MODELS);
     ASSERT_EQ_INT(auth_cap_for_path("/api/keys/abc"), AUTH_CAP_ADMIN);
     ASSERT_EQ_INT(auth_cap_for_path("/api/me"), AUTH_CAP_ANY);

@@ -419,3 +419,143 @@ TEST(gallery_api_needs_the_api_key) {
     api_resp_free(&r);
     api_server_stop(&srv);
 }
+
+/* The ids of /v1/models as one string: "a,b". */
+static const char *model_ids(api_server *srv) {
+    static char out[1024];
+    api_resp r;
+    api_http(srv, "GET", "/v1/models", NULL, NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    out[0] = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(api_jget(r.json, "data"), i, v)
+        snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? "," : "", api_jstr(v, "id"));
+    api_resp_free(&r);
+    return out;
+}
+
+/* Installed models are listed at once, removed ones vanish at once (a loaded one is unloaded);
+ * a model of several files is one job with one progress, and removing it removes them all. */
+TEST(gallery_api_install_and_delete_show_in_models_at_once) {
+    gsrv s;
+    gsrv_start(&s);
+    env e;
+    env_init(&e, &s);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/models", test_tmpdir());
+    api_server srv;
+    run_start(&srv, &e, dir, NULL);
+    ASSERT_EQ_STR(model_ids(&srv), "");
+    api_resp r;
+    api_http(&srv, "POST", "/models/apply", "{\"id\":\"multi\"}", NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    char uuid[64];
+    snprintf(uuid, sizeof uuid, "%s", api_jstr(r.json, "uuid"));
+    api_resp_free(&r);
+    wait_job(&srv, uuid, &r);
+    ASSERT_TRUE(json_is_null(api_jget(r.json, "error")));
+    ASSERT_EQ_INT(api_jint(r.json, "downloaded_bytes"), 2 * s.len); /* both files counted */
+    ASSERT_NEAR(json_number_value(api_jget(r.json, "progress")), 100, 0.01);
+    api_resp_free(&r);
+    ASSERT_EQ_INT(s.n_file, 2);
+    ASSERT_TRUE(exists(dir, "multi.gguf") && exists(dir, "multi-extra.bin"));
+    ASSERT_EQ_STR(model_ids(&srv), "multi");
+    assert_answers(&srv, "multi");
+
+    /* The extended listing says it is loaded, with its memory and context. */
+    api_http(&srv, "GET", "/api/models", NULL, NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_EQ_STR(api_jstr(r.json, "data.0.id"), "multi");
+    ASSERT_EQ_STR(api_jstr(r.json, "data.0.state"), "loaded");
+    ASSERT_TRUE(api_jint(r.json, "data.0.memory_bytes") > 0);
+    ASSERT_TRUE(api_jint(r.json, "data.0.context_size") > 0);
+    api_resp_free(&r);
+
+    /* Deleting it while loaded: gone from /v1/models and the extended listing at once. */
+    api_http(&srv, "POST", "/models/delete/multi", NULL, NULL, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    api_resp_free(&r);
+    ASSERT_FALSE(exists(dir, "multi.gguf") || exists(dir, "multi-extra.bin"));
+    ASSERT_EQ_STR(model_ids(&srv), "");
+    api_http(&srv, "GET", "/api/models", NULL, NULL, &r);
+    ASSERT_EQ_INT(json_array_size(api_jget(r.json, "data")), 0);
+    api_resp_free(&r);
+    const char *chat = "{\"model\":\"multi\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    api_http(&srv, "POST", "/v1/chat/completions", chat, NULL, &r);
+    ASSERT_EQ_INT(r.status, 404);
+    api_resp_free(&r);
+
+    /* `local-ai models remove` from another process: gone from the running server too. */
+    char *out, *err;
+    ASSERT_EQ_INT(models_cmd(&e, dir, "install", "stories", NULL, NULL, &out, &err), 0);
+    free(out), free(err);
+    ASSERT_EQ_STR(model_ids(&srv), "stories");
+    assert_answers(&srv, "stories");
+    ASSERT_EQ_INT(models_cmd(&e, dir, "remove", "stories", NULL, NULL, &out, &err), 0);
+    free(out), free(err);
+    ASSERT_EQ_STR(model_ids(&srv), "");
+    api_server_stop(&srv);
+    gsrv_stop(&s);
+}
+
+TEST(gallery_api_cancel_a_job) {
+    gsrv s;
+    gsrv_start(&s);
+    s.throttle_us = 200000; /* slow: still running when cancelled */
+    env e;
+    env_init(&e, &s);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/models", test_tmpdir());
+    api_server srv;
+    run_start(&srv, &e, dir, NULL);
+    api_resp r;
+    char uuid[64], path[160];
+    for (int form = 0; form < 2; form++) {
+        api_http(&srv, "POST", "/models/apply", "{\"id\":\"stories\"}", NULL, &r);
+        ASSERT_EQ_INT(r.status, 200);
+        snprintf(uuid, sizeof uuid, "%s", api_jstr(r.json, "uuid"));
+        api_resp_free(&r);
+        usleep(300000);
+        if (form == 0) {
+            snprintf(path, sizeof path, "/models/jobs/%s", uuid);
+            api_http(&srv, "DELETE", path, NULL, NULL, &r);
+        } else {
+            snprintf(path, sizeof path, "/v1/models/jobs/%s/cancel", uuid);
+            api_http(&srv, "POST", path, NULL, NULL, &r);
+        }
+        ASSERT_EQ_INT(r.status, 200);
+        ASSERT_EQ_STR(api_jstr(r.json, "uuid"), uuid);
+        api_resp_free(&r);
+        uint64_t t0 = time_now_ns();
+        wait_job(&srv, uuid, &r);
+        ASSERT_TRUE(time_now_ns() - t0 < 3000000000ull);
+        ASSERT_TRUE(json_is_true(api_jget(r.json, "cancelled")));
+        ASSERT_EQ_STR(api_jstr(r.json, "error"), "cancelled");
+        ASSERT_EQ_STR(api_jstr(r.json, "message"), "cancelled");
+        api_resp_free(&r);
+        ASSERT_FALSE(exists(dir, "stories.yaml"));
+        ASSERT_FALSE(exists(dir, "stories260K.gguf"));
+        /* A finished job cannot be cancelled; an unknown one is 404. */
+        snprintf(path, sizeof path, "/models/jobs/%s", uuid);
+        api_http(&srv, "DELETE", path, NULL, NULL, &r);
+        ASSERT_EQ_INT(r.status, 409);
+        api_resp_free(&r);
+    }
+    api_http(&srv, "DELETE", "/models/jobs/00000000-0000-0000-0000-000000000000", NULL, NULL, &r);
+    ASSERT_EQ_INT(r.status, 404);
+    api_resp_free(&r);
+    /* The next install resumes what the cancelled one fetched. */
+    s.throttle_us = 0;
+    int ranges = s.n_range;
+    api_http(&srv, "POST", "/models/apply", "{\"id\":\"stories\"}", NULL, &r);
+    snprintf(uuid, sizeof uuid, "%s", api_jstr(r.json, "uuid"));
+    api_resp_free(&r);
+    wait_job(&srv, uuid, &r);
+    ASSERT_TRUE(json_is_null(api_jget(r.json, "error")));
+    api_resp_free(&r);
+    ASSERT_TRUE(s.n_range > ranges);
+    assert_answers(&srv, "stories");
+    api_server_stop(&srv);
+    gsrv_stop(&s);
+}

@@ -154,8 +154,17 @@ void gsrv_start(gsrv *s) {
              "- name: missing\n"
              "  files:\n"
              "    - filename: missing.gguf\n"
-             "      uri: %s/nope/missing.gguf\n",
-             s->base, s->sha, s->base, 0, s->base, s->base);
+             "      uri: %s/nope/missing.gguf\n"
+             "- name: multi\n"
+             "  description: \"Two files in one install\"\n"
+             "  tags: [llm, tiny, test]\n"
+             "  files:\n"
+             "    - filename: multi.gguf\n"
+             "      sha256: %s\n"
+             "      uri: %s/files/multi.gguf\n"
+             "    - filename: multi-extra.bin\n"
+             "      uri: %s/files/multi-extra.bin\n",
+             s->base, s->sha, s->base, 0, s->base, s->base, s->sha, s->base, s->base);
 }
 
 void gsrv_stop(gsrv *s) {

@@ -25,7 +25,8 @@ typedef struct gsrv {
 } gsrv;
 
 /* Start on an ephemeral port serving ../shared's stories260K.gguf (skips without it). The
- * index lists "stories" (good sha256), "badsum" (a wrong sha256), "missing" (a 404 URI). */
+ * index lists "stories" (good sha256), "badsum" (a wrong sha256), "missing" (a 404 URI),
+ * "multi" (two files: multi.gguf, the model, and multi-extra.bin, the same bytes). */
 void gsrv_start(gsrv *s);
 void gsrv_stop(gsrv *s);
 

@@ -1,8 +1,10 @@
 /* The web UI in a real browser: tests/ui/e2e.mjs drives Debian's chromium with playwright-core
- * against two `local-ai run` servers (one open, one with --api-key) over stories260K.
- * Screenshots go to build/ui-screenshots/. Skipped only when node or chromium is missing
- * (scripts/install-deps installs both). Also the Markdown renderer's unit tests in Node. */
+ * against two `local-ai run` servers (one open, with a test gallery served by a throttled
+ * local file server, one with --api-key) over stories260K. Screenshots go to
+ * build/ui-screenshots/. Skipped only when node or chromium is missing (scripts/install-deps
+ * installs both). Also the Markdown renderer's unit tests in Node. */
 #include "api_util.h"
+#include "gallery_srv.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -51,13 +53,20 @@ TEST(ui_browser_e2e) {
         TEST_SKIP("chromium is not installed (scripts/install-deps installs it)");
     if (access("tests/ui/e2e.mjs", R_OK) != 0) TEST_SKIP("run from the repository root");
 
+    gsrv g;
+    gsrv_start(&g);
+    g.throttle_us = 20000; /* two files of 1.1 MB in about 3 s: the progress bar is seen */
+    char gal[128];
+    snprintf(gal, sizeof gal, "%s/index.yaml", g.base);
+    const char *gal_flags[] = {"--galleries", gal, NULL};
     api_server open, keyed;
-    api_server_start(&open, NULL);
+    api_server_start(&open, gal_flags);
     keyed_server_start(&keyed);
+    /* Generous: under ASan the servers are several times slower. */
     char *argv[] = {"/usr/bin/timeout",
                     "-k",
                     "5",
-                    "100",
+                    "180",
                     (char *)node,
                     "tests/ui/e2e.mjs",
                     open.base,
@@ -78,6 +87,7 @@ TEST(ui_browser_e2e) {
     free(err);
     api_server_stop(&keyed);
     api_server_stop(&open);
+    gsrv_stop(&g);
 }
 
 /* The Markdown renderer's unit tests (structure, and no markup or script URL gets through),

@@ -41,6 +41,13 @@ TEST(ui_index_and_assets) {
         {"/ui/app.js", "text/javascript; charset=utf-8"},
         {"/ui/markdown.js", "text/javascript; charset=utf-8"},
         {"/ui/app.css", "text/css; charset=utf-8"},
+        {"/ui/pages.css", "text/css; charset=utf-8"},
+        {"/ui/util.js", "text/javascript; charset=utf-8"},
+        {"/ui/models.js", "text/javascript; charset=utf-8"},
+        {"/ui/gallery.js", "text/javascript; charset=utf-8"},
+        {"/ui/access.js", "text/javascript; charset=utf-8"},
+        {"/ui/admin.js", "text/javascript; charset=utf-8"},
+        {"/ui/usage.js", "text/javascript; charset=utf-8"},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         api_http(&s, "GET", files[i][0], NULL, NULL, &r);

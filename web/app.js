@@ -1,93 +1,17 @@
-// local-ai web UI: a chat view (streamed replies, conversations kept in localStorage) and a
-// models view, talking to this server's OpenAI-compatible API. No framework: the DOM is
-// built with createElement/textContent; only renderMarkdown's output (escaped first) is set
-// as HTML.
+// local-ai web UI: a chat view (streamed replies, conversations kept in localStorage), and
+// the views of the other modules (models.js, gallery.js, access.js), talking to this server's
+// OpenAI-compatible API. No framework: the DOM is built with createElement/textContent; only
+// renderMarkdown's output (escaped first) is set as HTML. Views are the <section
+// class="view" id="view-NAME"> of index.html, shown for #/NAME; showing one fires a
+// 'localai:view' event (detail: NAME) on window.
 import { renderMarkdown } from './markdown.js';
+import { $, el, load, save, STORE, setConn, ApiError, authHeaders, errorFrom, api, askKey, onKeyChange, showKeyButton, copyText } from './util.js';
+import { renderModelCards } from './models.js';
+import './gallery.js';
+import './access.js';
 
-const $ = (id) => document.getElementById(id);
-const STORE = { convs: 'localai.conversations', current: 'localai.current', settings: 'localai.settings', key: 'localai.apiKey' };
-
-function load(key, fallback) {
-    try { const v = JSON.parse(localStorage.getItem(key)); return v ?? fallback; } catch { return fallback; }
-}
-function save(key, v) {
-    try { localStorage.setItem(key, JSON.stringify(v)); } catch (e) { setConn('Could not save: ' + e.message); }
-}
-function el(tag, attrs = {}, ...kids) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-        if (k === 'class') e.className = v;
-        else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-        else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : v);
-    }
-    for (const kid of kids) if (kid !== null && kid !== undefined) e.append(kid);
-    return e;
-}
-function setConn(text) { $('conn').textContent = text; }
-
-// ---- API: the key, errors in OpenAI's shape, 401 -> ask for a key ----
-
-class ApiError extends Error {
-    constructor(status, message) { super(message); this.status = status; }
-}
-
-function authHeaders() {
-    const key = load(STORE.key, '');
-    return key ? { Authorization: 'Bearer ' + key } : {};
-}
-
-async function errorFrom(res) {
-    let msg = res.status + ' ' + res.statusText;
-    try {
-        const text = await res.text();
-        try { const j = JSON.parse(text); msg = j?.error?.message || j?.message || text || msg; } catch { if (text) msg = text; }
-    } catch { /* keep the status line */ }
-    return new ApiError(res.status, msg);
-}
-
-async function api(path, opts = {}) {
-    const res = await fetch(path, { ...opts, headers: { ...(opts.headers || {}), ...authHeaders() } });
-    if (!res.ok) {
-        const err = await errorFrom(res);
-        if (res.status === 401) askKey(err.message);
-        throw err;
-    }
-    return res;
-}
-
-let keyWaiters = [];
-// Ask for a key: after a 401 (message: why), or when the user asks to change it (manual).
-function askKey(message, manual = false) {
-    const d = $('key-dialog');
-    const hadKey = !!load(STORE.key, '') && !manual;
-    $('key-cancel').hidden = !manual;
-    $('key-forget').hidden = !manual;
-    $('key-error').hidden = !hadKey;
-    $('key-error').textContent = hadKey ? 'The server refused this key: ' + message : '';
-    $('key-input').value = '';
-    if (!d.open) d.showModal();
-    $('key-input').focus();
-    return new Promise((resolve) => keyWaiters.push(resolve));
-}
-$('key-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    const key = $('key-input').value.trim();
-    if (!key) return;
-    save(STORE.key, key);
-    $('key-dialog').close();
-    const w = keyWaiters; keyWaiters = [];
-    w.forEach((f) => f());
-    refreshModels();
-});
-$('key-dialog').addEventListener('cancel', (e) => { if ($('key-cancel').hidden) e.preventDefault(); });
-$('key-cancel').addEventListener('click', () => $('key-dialog').close());
-$('key-forget').addEventListener('click', () => {
-    localStorage.removeItem(STORE.key);
-    $('key-dialog').close();
-    refreshModels();
-});
-$('key-btn').addEventListener('click', () => askKey('', true));
-function showKeyButton() { $('key-btn').hidden = !load(STORE.key, ''); }
+onKeyChange(() => refreshModels());
+window.addEventListener('localai:refresh-models', () => refreshModels());
 
 // ---- models ----
 
@@ -120,31 +44,15 @@ function renderModelSelect() {
     else if (models.length) { settings.model = models[0].id; save(STORE.settings, settings); sel.value = settings.model; }
 }
 
-function fmtValue(k, v) {
-    if (k === 'created' && typeof v === 'number') return v ? new Date(v * 1000).toLocaleString() : '—';
-    if (v !== null && typeof v === 'object') return JSON.stringify(v);
-    return String(v);
-}
-
-function renderModels() {
-    const list = $('models-list');
-    list.replaceChildren(...models.map((m) => {
-        const dl = el('dl');
-        for (const [k, v] of Object.entries(m)) {
-            if (k === 'id') continue;
-            dl.append(el('dt', {}, k), el('dd', {}, fmtValue(k, v)));
-        }
-        return el('div', { class: 'card model' }, el('h2', {}, m.id), dl,
-            el('button', { type: 'button', class: 'primary', onclick: () => { setSetting('model', m.id); renderModelSelect(); location.hash = '#/chat'; } }, 'Chat with this model'));
-    }));
-}
+function chatWith(id) { setSetting('model', id); renderModelSelect(); location.hash = '#/chat'; }
+function renderModels() { renderModelCards(models, chatWith); }
 $('refresh-models').addEventListener('click', refreshModels);
 
 // ---- settings ----
 
 const settings = load(STORE.settings, {});
 function setSetting(k, v) { settings[k] = v; save(STORE.settings, settings); }
-for (const id of ['temperature', 'top_p', 'max_tokens', 'system']) {
+for (const id of ['temperature', 'top_p', 'top_k', 'repeat_penalty', 'seed', 'max_tokens', 'system']) {
     const input = $(id);
     input.value = settings[id] ?? '';
     input.addEventListener('input', () => setSetting(id, input.value));
@@ -286,19 +194,6 @@ function regenerate(c) {
     if (c.messages.length) generate(c);
 }
 
-async function copyText(text, button) {
-    try {
-        await navigator.clipboard.writeText(text);
-    } catch {
-        const ta = el('textarea');
-        ta.value = text;
-        document.body.append(ta);
-        ta.select();
-        document.execCommand('copy');
-        ta.remove();
-    }
-    if (button) { const t = button.textContent; button.textContent = 'Copied'; setTimeout(() => { button.textContent = t; }, 1200); }
-}
 $('messages').addEventListener('click', (e) => {
     const b = e.target.closest('.code .copy');
     if (b) copyText(b.closest('.code').querySelector('code').textContent, b);
@@ -344,7 +239,7 @@ async function generate(c) {
     if (sys) msgs.push({ role: 'system', content: sys });
     for (const m of c.messages) if (m.content) msgs.push({ role: m.role, content: m.content });
     const req = { model, messages: msgs, stream: true, stream_options: { include_usage: true } };
-    for (const k of ['temperature', 'top_p', 'max_tokens']) { const v = num(k); if (v !== undefined && !Number.isNaN(v)) req[k] = v; }
+    for (const k of ['temperature', 'top_p', 'top_k', 'repeat_penalty', 'seed', 'max_tokens']) { const v = num(k); if (v !== undefined && !Number.isNaN(v)) req[k] = v; }
 
     const reply = { role: 'assistant', content: '', model };
     c.messages.push(reply);
@@ -445,20 +340,23 @@ function closeSide() { $('side').classList.remove('open'); }
 $('toggle-side').addEventListener('click', () => $('side').classList.toggle('open'));
 
 function route() {
-    const view = location.hash === '#/models' ? 'models' : 'chat';
-    $('view-chat').hidden = view !== 'chat';
-    $('view-models').hidden = view !== 'models';
+    const want = (location.hash.match(/^#\/([\w-]+)/) || [])[1];
+    const views = [...document.querySelectorAll('section.view')].map((v) => v.id.slice(5));
+    const view = views.includes(want) && !$('nav-' + want)?.hidden ? want : 'chat';
+    for (const v of views) {
+        $('view-' + v).hidden = v !== view;
+        const nav = $('nav-' + v);
+        if (nav) { nav.classList.toggle('active', v === view); nav.setAttribute('aria-current', v === view ? 'page' : 'false'); }
+    }
     $('toggle-side').hidden = view !== 'chat';
-    $('nav-chat').classList.toggle('active', view === 'chat');
-    $('nav-models').classList.toggle('active', view === 'models');
-    $('nav-chat').setAttribute('aria-current', view === 'chat' ? 'page' : 'false');
-    $('nav-models').setAttribute('aria-current', view === 'models' ? 'page' : 'false');
     if (view === 'models') refreshModels();
+    window.dispatchEvent(new CustomEvent('localai:view', { detail: view }));
 }
 window.addEventListener('hashchange', route);
 
 if (!current()) currentId = convs[0]?.id ?? null;
 renderAll();
 route();
+window.addEventListener('localai:nav', route); // access.js showed or hid a view's link
 if (location.hash !== '#/models') refreshModels().then(renderMessages);
 document.body.dataset.ready = '1';

@@ -11,6 +11,8 @@
  *   POST /v1/tokenize, /v1/detokenize        llama.cpp server style
  *   POST /v1/embeddings                      encoder (bert) models only; decoders get a 400
  *   POST /v1/rerank                          Jina/Cohere shape; rank head or cosine fallback
+ *   GET  /api/models[/{name}]                state, memory, context, config (web UI)
+ *   POST /api/models/{name}/load|unload      load or unload a model now
  *   GET  /api/me, /api/usage                 the caller's key and usage (any valid key)
  *   /api/users, /api/keys, /api/audit        administration (admin role only)
  *
@@ -56,5 +58,8 @@ void api_close(api_ctx *ctx);
  * request with ctx->auth and attaches the caller to it, or answers 401/403/429. */
 bool api_access_hook(srv_req *r, void *ctx);
 int api_register(server *s, api_ctx *ctx);
+
+/* Read the models directory again now (after a gallery install or removal). ud: an api_ctx. */
+void api_models_changed(void *ud);
 
 #endif

@@ -162,6 +162,7 @@ int api_register_tokenize(server *s, api_ctx *ctx);
 int api_register_metrics(server *s, api_ctx *ctx);
 int api_register_embeddings(server *s, api_ctx *ctx); /* embeddings.c */
 int api_register_rerank(server *s, api_ctx *ctx);     /* rerank.c */
+int api_register_models_state(server *s, api_ctx *ctx); /* models_state.c: /api/models */
 int api_register_admin(server *s, api_ctx *ctx);      /* admin.c */
 /* Route path both with and without the /v1 prefix. */
 int api_route_both(server *s, const char *method, const char *path, srv_handler h, api_ctx *ctx);

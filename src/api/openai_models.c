@@ -78,6 +78,11 @@ int api_open(api_ctx *ctx, err_buf *eb) {
     return mdl_registry_open(&p, &ctx->models, eb);
 }
 
+void api_models_changed(void *ud) {
+    api_ctx *ctx = ud;
+    if (ctx->models) mdl_registry_rescan(ctx->models);
+}
+
 void api_close(api_ctx *ctx) {
     mdl_registry_free(ctx->models);
     ctx->models = NULL;

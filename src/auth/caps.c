@@ -34,6 +34,13 @@ static const struct {
     {"/images/*", AUTH_CAP_IMAGES},
     {"/v1/rerank", AUTH_CAP_RERANK},
     {"/rerank", AUTH_CAP_RERANK},
+    /* Installing and deleting models changes the server for everyone. */
+    {"/v1/models/apply", AUTH_CAP_ADMIN},
+    {"/models/apply", AUTH_CAP_ADMIN},
+    {"/v1/models/delete/*", AUTH_CAP_ADMIN},
+    {"/models/delete/*", AUTH_CAP_ADMIN},
+    /* The UI's model states; loading and unloading also need the admin role (api/). */
+    {"/api/models*", AUTH_CAP_MODELS},
     {"/v1/models*", AUTH_CAP_MODELS},
     {"/models*", AUTH_CAP_MODELS},
     {"/v1/tokenize", AUTH_CAP_MODELS},

@@ -237,6 +237,7 @@ int cmd_run(int argc, char **argv) {
     int rc = api_open(&ctx, &eb);
     if (!rc) rc = server_new(&sp, &srv, &eb);
     if (!rc) rc = gal_jobs_new(&gopts, cat, &jobs, &eb);
+    if (!rc) gal_jobs_on_change(jobs, api_models_changed, &ctx);
     if (!rc) rc = gal_register_routes(srv, jobs); /* before api's /models/ prefix route */
     if (!rc) rc = api_register(srv, &ctx);
     if (!rc) rc = ui_register(srv);

@@ -135,8 +135,9 @@ bool gal_is_installed(const char *models_path, const char *name);
 /* The name of the installed model that was installed from uri (its config's "source"), or
  * NULL. mem_free the result. Reads only the models directory. */
 char *gal_find_installed_uri(const char *models_path, const char *uri);
-/* Remove NAME.yaml and the files it names inside the models directory. BASE_ENOTFOUND when
- * there is no such config. */
+/* Remove NAME.yaml and the files it names inside the models directory (parameters.model and
+ * every download_files entry), except files another config serves as its model.
+ * BASE_ENOTFOUND when there is no such config. */
 int gal_remove(const char *models_path, const char *name, err_buf *eb);
 
 /* ---- background jobs and HTTP endpoints ---- */
@@ -149,8 +150,13 @@ typedef struct server server;
 int gal_jobs_new(const gal_opts *o, const gal_catalog *cat, gal_jobs **out, err_buf *eb);
 void gal_jobs_free(gal_jobs *j); /* NULL is fine */
 
+/* fn(ud) runs after each install that succeeded (on the job's thread) and each removal (on
+ * an HTTP thread): the server rescans its models so they show at once. Set before serving. */
+void gal_jobs_on_change(gal_jobs *j, void (*fn)(void *ud), void *ud);
+
 /* Add GET /models/available, POST /models/apply, GET /models/jobs/{uuid},
- * POST /models/delete/{name} (and the /v1 forms). Register them before api_register's
+ * POST /models/delete/{name}, DELETE /models/jobs/{uuid} and POST /models/jobs/{uuid}/cancel
+ * (cancel a running install), and the /v1 forms. Register them before api_register's
  * /models/ prefix route. j must outlive the server. */
 int gal_register_routes(server *s, gal_jobs *j);
 

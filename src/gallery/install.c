@@ -104,6 +104,18 @@ static int build_config(const gal_entry *e, const char *name, const char *model_
         json_decref(ov);
     }
     json_object_set_new(cfg, "name", json_string(name));
+    /* Every file the install fetched (LocalAI's download_files), so removing takes them all. */
+    if (e && e->n_files) {
+        json_t *files = json_array();
+        for (int i = 0; i < e->n_files; i++) {
+            json_t *f = json_object();
+            json_object_set_new(f, "filename", json_string(e->files[i].filename));
+            json_object_set_new(f, "uri", json_string(e->files[i].uri));
+            if (e->files[i].sha256) json_object_set_new(f, "sha256", json_string(e->files[i].sha256));
+            json_array_append_new(files, f);
+        }
+        json_object_set_new(cfg, "download_files", files);
+    }
     /* Where it came from, so `run URI` finds it installed without asking the network again. */
     if (source) json_object_set_new(cfg, "source", json_string(source));
     json_t *params = json_object_get(cfg, "parameters");
@@ -302,6 +314,15 @@ static bool shared_file(const char *models_path, const char *name, const char *f
     return other != NULL;
 }
 
+/* Delete file (of model name's config) from the models directory. Only files inside it are
+ * ours to delete, and only when no other config serves the same file as its model. */
+static void remove_file(const char *models_path, const char *name, const char *file) {
+    if (!file || !gal_safe_name(file) || shared_file(models_path, name, file)) return;
+    char *mp = path_join(models_path, file);
+    if (mp && unlink(mp) && errno != ENOENT) log_warn("gallery: cannot remove %s", mp);
+    mem_free(mp);
+}
+
 char *gal_find_installed_uri(const char *models_path, const char *uri) {
     return find_config(models_path, NULL, false, "source", uri);
 }
@@ -322,12 +343,12 @@ int gal_remove(const char *models_path, const char *name, err_buf *eb) {
     json_t *cfg = gal_yaml_parse(text, len, &ignore);
     mem_free(text);
     const char *model = json_string_value(json_object_get(json_object_get(cfg, "parameters"), "model"));
-    /* Only files inside the models directory are ours to delete, and only when no other
-     * config serves the same file. */
-    if (model && gal_safe_name(model) && !shared_file(models_path, name, model)) {
-        char *mp = path_join(models_path, model);
-        if (mp && unlink(mp) && errno != ENOENT) log_warn("gallery: cannot remove %s", mp);
-        mem_free(mp);
+    remove_file(models_path, name, model);
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(cfg, "download_files"), i, f) {
+        const char *fn = json_string_value(json_object_get(f, "filename"));
+        if (fn && (!model || strcmp(fn, model))) remove_file(models_path, name, fn);
     }
     json_decref(cfg);
     if (unlink(p.data)) rc = err_set(eb, BASE_EIO, "cannot remove %s: %s", p.data, strerror(errno));

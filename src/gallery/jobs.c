@@ -1,8 +1,9 @@
 /*
  * Background installs and the LocalAI-compatible endpoints that drive them:
  * GET /models/available, POST /models/apply, GET /models/jobs[/{uuid}],
- * POST /models/delete/{name}. Each apply runs gal_install on its own thread; the job record
- * is updated from the progress callback and read by the HTTP threads under one mutex.
+ * POST /models/delete/{name}, and cancelling a job (DELETE /models/jobs/{uuid} or
+ * POST /models/jobs/{uuid}/cancel). Each apply runs gal_install on its own thread; the job
+ * record is updated from the progress callback and read by the HTTP threads under one mutex.
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -20,7 +21,11 @@ typedef struct job {
     char uuid[37];
     char *id, *name;
     uint64_t done, total;
-    bool processed, deletion, failed;
+    uint64_t done_before, total_before; /* files of this job already fetched */
+    uint64_t file_done, file_total;     /* the file being fetched */
+    char file[128];                     /* its name */
+    bool processed, deletion, failed, cancelled;
+    _Atomic int cancel;
     char message[64];
     char error[256];
     pthread_t th;
@@ -35,7 +40,8 @@ struct gal_jobs {
     pthread_mutex_t mu;
     job *head;
     int n;
-    _Atomic int cancel;
+    void (*on_change)(void *ud); /* after an install or a removal */
+    void *change_ud;
 };
 
 int gal_jobs_new(const gal_opts *o, const gal_catalog *cat, gal_jobs **out, err_buf *eb) {
@@ -44,7 +50,6 @@ int gal_jobs_new(const gal_opts *o, const gal_catalog *cat, gal_jobs **out, err_
     /* libcurl's global state must exist before the first job thread uses it. */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     j->o = *o;
-    j->o.cancel = &j->cancel;
     j->cat = cat;
     pthread_mutex_init(&j->mu, NULL);
     *out = j;
@@ -57,9 +62,16 @@ static void job_free(job *b) {
     mem_free(b);
 }
 
+void gal_jobs_on_change(gal_jobs *j, void (*fn)(void *ud), void *ud) {
+    j->on_change = fn;
+    j->change_ud = ud;
+}
+
 void gal_jobs_free(gal_jobs *j) {
     if (!j) return;
-    j->cancel = 1;
+    pthread_mutex_lock(&j->mu);
+    for (job *b = j->head; b; b = b->next) b->cancel = 1;
+    pthread_mutex_unlock(&j->mu);
     for (job *b = j->head; b; b = b->next)
         if (b->started) pthread_join(b->th, NULL);
     for (job *b = j->head, *nx; b; b = nx) {
@@ -71,11 +83,21 @@ void gal_jobs_free(gal_jobs *j) {
     mem_free(j);
 }
 
+/* Progress of the job's current file; the bytes of the files before it add up, so a model
+ * of several files reports one progress (it can only know the sizes fetched so far). */
 static void on_progress(void *ud, const gal_progress *p) {
     job *b = ud;
     pthread_mutex_lock(&b->owner->mu);
-    b->done = p->done;
-    b->total = p->total;
+    if (strcmp(b->file, p->file)) {
+        b->done_before += b->file_done;
+        b->total_before += b->file_total ? b->file_total : b->file_done;
+        b->file_done = b->file_total = 0;
+        snprintf(b->file, sizeof b->file, "%s", p->file);
+    }
+    b->file_done = p->done;
+    b->file_total = p->total;
+    b->done = b->done_before + p->done;
+    b->total = p->total ? b->total_before + p->total : 0;
     snprintf(b->message, sizeof b->message, "downloading %s", p->file);
     pthread_mutex_unlock(&b->owner->mu);
 }
@@ -86,12 +108,19 @@ static void *job_main(void *arg) {
     gal_opts o = j->o;
     o.on_progress = on_progress;
     o.ud = b;
+    o.cancel = &b->cancel;
     err_buf eb = {0};
     char *name = NULL;
     int rc = gal_install(&o, j->cat, b->id, b->name, &name, &eb);
+    if (!rc && j->on_change) j->on_change(j->change_ud);
     pthread_mutex_lock(&j->mu);
     b->processed = true;
-    if (rc) {
+    if (rc == BASE_ECANCELED) {
+        b->failed = b->cancelled = true;
+        snprintf(b->error, sizeof b->error, "cancelled");
+        snprintf(b->message, sizeof b->message, "cancelled");
+        log_info("gallery: job %s (%s) cancelled", b->uuid, b->id);
+    } else if (rc) {
         b->failed = true;
         snprintf(b->error, sizeof b->error, "%s", err_msg(&eb));
         snprintf(b->message, sizeof b->message, "error");
@@ -247,6 +276,8 @@ static json_t *job_json(job *b) {
     json_object_set_new(o, "id", json_string(b->id));
     json_object_set_new(o, "deletion", json_boolean(b->deletion));
     json_object_set_new(o, "processed", json_boolean(b->processed));
+    json_object_set_new(o, "cancelled", json_boolean(b->cancelled));
+    json_object_set_new(o, "file_name", json_string(b->file));
     json_object_set_new(o, "message", json_string(b->message));
     json_object_set_new(o, "error", b->failed ? json_string(b->error) : json_null());
     double pct = b->total ? 100.0 * (double)b->done / (double)b->total : 0;
@@ -285,6 +316,7 @@ static void on_delete(srv_req *r, void *ud) {
                           "invalid_request_error", "%s", err_msg(&eb));
         return;
     }
+    if (j->on_change) j->on_change(j->change_ud);
     /* LocalAI answers deletions with a job too; ours is done already. */
     job *b = job_add(j, name, NULL);
     if (!b) {
@@ -298,6 +330,39 @@ static void on_delete(srv_req *r, void *ud) {
     reply_job(r, b);
 }
 
+/* DELETE /models/jobs/{uuid} or POST /models/jobs/{uuid}/cancel: stop a running install.
+ * The job ends soon after (the download checks between chunks) with "cancelled"; what was
+ * fetched stays as a .partial file that the next install of the model resumes. */
+static void on_cancel(srv_req *r, void *ud) {
+    gal_jobs *j = ud;
+    const char *rest = srv_req_path_rest(r);
+    size_t n = strlen(rest);
+    bool post = !strcmp(srv_req_method(r), "POST");
+    if (post) {
+        if (n < 7 || strcmp(rest + n - 7, "/cancel")) {
+            srv_respond_error(r, 404, "invalid_request_error", "no route for POST %s", srv_req_path(r));
+            return;
+        }
+        n -= 7;
+    }
+    pthread_mutex_lock(&j->mu);
+    job *b = j->head;
+    while (b && (strlen(b->uuid) != n || strncmp(b->uuid, rest, n))) b = b->next;
+    json_t *o = NULL;
+    bool done = b && b->processed;
+    if (b && !done) {
+        b->cancel = 1;
+        snprintf(b->message, sizeof b->message, "cancelling");
+    }
+    if (b) o = job_json(b);
+    pthread_mutex_unlock(&j->mu);
+    if (!b) srv_respond_error(r, 404, "invalid_request_error", "no job '%.*s'", (int)n, rest);
+    else if (done) {
+        json_decref(o);
+        srv_respond_error(r, 409, "invalid_request_error", "job '%.*s' has already finished", (int)n, rest);
+    } else respond_json(r, 200, o);
+}
+
 int gal_register_routes(server *s, gal_jobs *j) {
     static const struct {
         const char *method, *path;
@@ -305,7 +370,8 @@ int gal_register_routes(server *s, gal_jobs *j) {
     } routes[] = {
         {"GET", "/models/available", on_available}, {"POST", "/models/apply", on_apply},
         {"GET", "/models/jobs", on_job},            {"GET", "/models/jobs/*", on_job},
-        {"POST", "/models/delete/*", on_delete},
+        {"POST", "/models/delete/*", on_delete},   {"DELETE", "/models/jobs/*", on_cancel},
+        {"POST", "/models/jobs/*", on_cancel},
     };
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
         char v1[64];

@@ -120,4 +120,39 @@ void *mdl_handle_attach(const mdl_handle *h);     /* what on_load attached */
 /* Number of loaded models (tests). */
 int mdl_registry_n_loaded(mdl_registry *r);
 
+/* Read the directory again now: new files add models; models whose file was removed or
+ * rewritten are dropped (a loaded one is unloaded, once no request holds it; a rewritten
+ * config comes back as it now reads). Listing and looking up a name do this too. Returns
+ * the number of models. */
+int mdl_registry_rescan(mdl_registry *r);
+
+/* A handle on name only when it is loaded already (never loads): BASE_ENOTFOUND otherwise. */
+int mdl_acquire_loaded(mdl_registry *r, const char *name, mdl_handle **out);
+
+/* Unload name now: BASE_OK (also when it was not loaded), BASE_ENOTFOUND, or BASE_EBUSY when
+ * it is loading or a request holds it. It stays known and loads again on its next use. */
+int mdl_unload(mdl_registry *r, const char *name, err_buf *eb);
+
+typedef enum mdl_state { MDL_STATE_UNLOADED, MDL_STATE_LOADING, MDL_STATE_LOADED } mdl_state;
+
+/* What the registry knows of one model, as a snapshot (strings mem_alloc'd). */
+typedef struct mdl_info {
+    char *name;
+    char *model_path;   /* the GGUF file */
+    char *backend;      /* "" when unset */
+    char *source_file;  /* the directory entry it came from (a config or the GGUF); "" none */
+    bool bare;          /* a GGUF without a config */
+    mdl_state state;
+    int in_use;         /* requests holding it */
+    int context_size;   /* the config's; 0: the server's default */
+    uint64_t file_bytes;   /* size of the GGUF file; 0 when missing */
+    uint64_t weight_bytes; /* loaded: bytes of its tensors; else 0 */
+    int n_ctx_train;       /* loaded: the model's training context; else 0 */
+    char arch[32];         /* loaded: its architecture; else "" */
+} mdl_info;
+
+/* Every model, sorted by name (rescans first). Free with mdl_info_free. */
+int mdl_registry_info(mdl_registry *r, mdl_info **out, int *n, err_buf *eb);
+void mdl_info_free(mdl_info *v, int n);
+
 #endif
