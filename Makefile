@@ -12,7 +12,8 @@
 
 CC      ?= cc
 ARCH    := $(shell uname -m)
-PKGS    := libmicrohttpd libpcre2-8 libcurl jansson yaml-0.1 libcrypto
+PKGS    := libmicrohttpd libpcre2-8 libcurl jansson yaml-0.1 libcrypto \
+           libavformat libavcodec libswresample libavutil pocketsphinx espeak-ng
 BUILD   ?= build
 MODE    ?= release
 
