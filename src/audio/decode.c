@@ -7,6 +7,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "audio.h"
@@ -169,10 +170,15 @@ static int open_decoder(dec *d, int *stream, err_buf *eb) {
     return 0;
 }
 
+/* FFmpeg's log goes to stderr; our errors carry its messages instead. */
+static void quiet_ffmpeg(void) { av_log_set_level(AV_LOG_QUIET); }
+
 int audio_decode(const void *data, size_t len, float **pcm, size_t *n, err_buf *eb) {
     *pcm = NULL;
     *n = 0;
     if (!len) return err_set(eb, BASE_EFORMAT, "the audio file is empty");
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, quiet_ffmpeg);
     mem_reader mr = {data, len, 0};
     dec d = {0};
     char m[128];

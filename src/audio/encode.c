@@ -9,6 +9,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/audio_fifo.h>
 #include <libswresample/swresample.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "audio.h"
@@ -166,11 +167,16 @@ static int open_codec(audio_enc *e, err_buf *eb) {
     return 0;
 }
 
+static void quiet_ffmpeg(void) { av_log_set_level(AV_LOG_QUIET); }
+
 int audio_enc_new(const audio_enc_params *p, audio_write_fn fn, void *ud, audio_enc **out,
                   err_buf *eb) {
     *out = NULL;
     if (p->format < AUDIO_FMT_WAV || p->format > AUDIO_FMT_PCM || p->in_rate <= 0)
         return err_set(eb, BASE_EINVAL, "bad audio encoder parameters");
+    /* FFmpeg's log goes to stderr; our errors carry its messages instead. */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, quiet_ffmpeg);
     audio_enc *e = mem_calloc(1, sizeof *e);
     if (!e) return err_set(eb, BASE_ENOMEM, "out of memory");
     e->p = *p;
@@ -228,8 +234,12 @@ static int encode_frame(audio_enc *e, AVFrame *f, err_buf *eb) {
 
 /* Encode whole frames from the fifo; at the end (last) also the partial one. */
 static int pump(audio_enc *e, bool last, err_buf *eb) {
-    int fs = e->cc->frame_size > 0 ? e->cc->frame_size : 1024;
-    while (av_audio_fifo_size(e->fifo) >= fs || (last && av_audio_fifo_size(e->fifo) > 0)) {
+    /* PCM codecs take any frame size: send everything now, so a stream lags nothing. */
+    bool any = e->cc->frame_size <= 0 ||
+               (e->cc->codec->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE);
+    int fs = e->cc->frame_size > 0 ? e->cc->frame_size : 4096;
+    while (av_audio_fifo_size(e->fifo) >= fs ||
+           ((last || any) && av_audio_fifo_size(e->fifo) > 0)) {
         int n = av_audio_fifo_size(e->fifo) < fs ? av_audio_fifo_size(e->fifo) : fs;
         /* Codecs with a fixed frame size (except for the last) want exactly fs samples. */
         av_frame_unref(e->frame);
