@@ -9,6 +9,7 @@
 #include "models/models.h"
 #include "sample/sample.h"
 #include "sched/sched.h"
+#include "speech/speech.h"
 
 #define API_MAX_STOPS 16
 #define API_MAX_N 16
@@ -81,6 +82,12 @@ json_t *api_parse_body(str_slice body, api_err *e);
 
 /* Find the model a request names: 404 model_not_found, or 500 when it cannot load. */
 int api_acquire_model(api_ctx *ctx, const char *name, mdl_handle **out, api_err *e);
+/* A speech model: tts picks espeak models, otherwise speech-to-text ones (whisper-1 maps to
+ * an installed Whisper model when there is one). 404 for an unknown name, 400 for a model of
+ * another kind. api_acquire_model refuses speech models (400). */
+int api_acquire_speech(api_ctx *ctx, const char *name, bool tts, mdl_handle **out, api_err *e);
+/* The speech-to-text engine of a loaded whisper / sphinx model (NULL for others). */
+speech_model *api_model_speech(mdl_handle *h);
 /* The scheduler of a loaded model (NULL for an encoder). */
 sched *api_model_sched(mdl_handle *h);
 
@@ -123,6 +130,22 @@ int api_encoder_run(tpool *pool, const llm_model *m, const int32_t *const *in,
 int api_encoder_tokenize(const tok *t, const char *text, size_t len, bool add_special,
                          int32_t **ids, int *n, api_err *e);
 
+/* ---- multipart/form-data (multipart.c) ---- */
+
+/* One part: slices into the body (borrowed while the body lives). */
+typedef struct api_part {
+    str_slice name, filename, content_type, data;
+} api_part;
+
+/* Split a multipart/form-data body; parts come from arena a. 400 with a message for another
+ * Content-Type or a malformed body. */
+int api_multipart_parse(const char *content_type, str_slice body, arena *a, api_part **parts,
+                        int *n, api_err *e);
+/* The first part named name, or NULL. */
+const api_part *api_multipart_get(const api_part *parts, int n, const char *name);
+/* A part's data as a NUL-terminated string in a (NULL when p is NULL or out of memory). */
+char *api_part_text(arena *a, const api_part *p);
+
 /* ---- generation ---- */
 
 /* Submit every choice of q to the model's scheduler and answer through a stream: SSE when
@@ -141,6 +164,8 @@ int api_register_tokenize(server *s, api_ctx *ctx);
 int api_register_metrics(server *s, api_ctx *ctx);
 int api_register_embeddings(server *s, api_ctx *ctx); /* embeddings.c */
 int api_register_rerank(server *s, api_ctx *ctx);     /* rerank.c */
+int api_register_transcribe(server *s, api_ctx *ctx); /* audio_stt.c */
+int api_register_speech(server *s, api_ctx *ctx);     /* audio_tts.c */
 /* Route path both with and without the /v1 prefix. */
 int api_route_both(server *s, const char *method, const char *path, srv_handler h, api_ctx *ctx);
 

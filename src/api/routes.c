@@ -20,5 +20,7 @@ int api_register(server *s, api_ctx *ctx) {
     if (!rc) rc = api_register_metrics(s, ctx);
     if (!rc) rc = api_register_embeddings(s, ctx);
     if (!rc) rc = api_register_rerank(s, ctx);
+    if (!rc) rc = api_register_transcribe(s, ctx);
+    if (!rc) rc = api_register_speech(s, ctx);
     return rc;
 }
