@@ -39,6 +39,10 @@ int cmd_embed(int argc, char **argv);
 void cmd_embed_usage(FILE *f);
 int cmd_models(int argc, char **argv);
 void cmd_models_usage(FILE *f);
+int cmd_transcript(int argc, char **argv);
+void cmd_transcript_usage(FILE *f);
+int cmd_tts(int argc, char **argv);
+void cmd_tts_usage(FILE *f);
 
 /* Gallery helpers (cmd_models.c): default options for models_path (a progress bar when stderr
  * is a terminal) and the catalog with the extra galleries; print errors, return exit codes. */

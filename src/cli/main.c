@@ -19,6 +19,8 @@ const cli_command cli_commands[] = {
     {"chat-template", "Render a chat with a model's template", cmd_chat_template, cmd_chat_template_usage},
     {"perplexity", "Compute the perplexity of a text", cmd_perplexity, cmd_perplexity_usage},
     {"models", "List, install and remove models from the galleries", cmd_models, cmd_models_usage},
+    {"transcript", "Transcribe an audio file (speech to text)", cmd_transcript, cmd_transcript_usage},
+    {"tts", "Speak a text into an audio file (text to speech)", cmd_tts, cmd_tts_usage},
     {"version", "Print the version", cmd_version, cmd_version_usage},
     {"help", "Show help for a command", cmd_help, cmd_help_usage},
     {NULL, NULL, NULL, NULL},
