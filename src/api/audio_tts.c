@@ -255,7 +255,7 @@ static int parse_output_format(const char *s, audio_enc_params *p, api_err *e) {
     char codec[16];
     int rate = 0, kbps = 0, used = 0;
     if (!s) s = "mp3_44100_128";
-    int got = sscanf(s, "%15[a-z]_%d%n_%d%n", codec, &rate, &used, &kbps, &used);
+    int got = sscanf(s, "%15[a-z0-9]_%d%n_%d%n", codec, &rate, &used, &kbps, &used);
     audio_format f;
     if (got < 2 || s[used] || rate < 8000 || rate > 48000 || audio_format_parse(codec, &f) ||
         kbps < 0 || kbps > 320)
