@@ -117,7 +117,11 @@ function renderModelSelect() {
     sel.replaceChildren(...models.map((m) => el('option', { value: m.id }, m.id)));
     if (want && !models.some((m) => m.id === want)) sel.append(el('option', { value: want }, want + ' (not listed)'));
     if (want) sel.value = want;
-    else if (models.length) { settings.model = models[0].id; save(STORE.settings, settings); sel.value = settings.model; }
+    else if (models.length) {
+        // The first chat model: not one of the built-in speech models or a whisper .bin file.
+        const chat = models.find((m) => !/^(espeak|pocketsphinx|tts-1|tts-1-hd|whisper-1)$|\.bin$/.test(m.id));
+        settings.model = (chat || models[0]).id; save(STORE.settings, settings); sel.value = settings.model;
+    }
 }
 
 function fmtValue(k, v) {
@@ -445,10 +449,10 @@ function closeSide() { $('side').classList.remove('open'); }
 $('toggle-side').addEventListener('click', () => $('side').classList.toggle('open'));
 
 function route() {
-    const view = location.hash === '#/models' ? 'models' : 'chat';
+    const view = location.hash === '#/models' ? 'models' : location.hash === '#/audio' ? 'audio' : 'chat';
     $('view-chat').hidden = view !== 'chat';
     $('view-models').hidden = view !== 'models';
-    $('toggle-side').hidden = view !== 'chat';
+    $('toggle-side').hidden = view !== 'chat'; // audio.js shows its own view
     $('nav-chat').classList.toggle('active', view === 'chat');
     $('nav-models').classList.toggle('active', view === 'models');
     $('nav-chat').setAttribute('aria-current', view === 'chat' ? 'page' : 'false');
