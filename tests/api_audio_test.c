@@ -410,3 +410,51 @@ TEST(api_audio_models) {
     mem_free(wav);
     api_server_stop(&s);
 }
+
+#if __has_include("whisper/whisper.h")
+#include "speech/speech.h"
+#include "whisper/whisper.h"
+
+TEST(api_audio_whisper_dispatch) {
+    /* A Whisper model in the models directory (random weights, tiny shape: the words are
+     * nonsense) serves its own name and OpenAI's whisper-1, through the same endpoint and
+     * formats; pocketsphinx stays available by name. */
+    char vocab[PATH_MAX], path[PATH_MAX + 64];
+    if (!realpath(test_shared_file("testdata/whisper/for-tests-ggml-tiny.en.bin"), vocab)) TEST_SKIP("no vocab");
+    api_server s;
+    api_server_start(&s, NULL);
+    snprintf(path, sizeof path, "%s/ggml-random.en.bin", test_tmpdir());
+    whisper_hparams hp = {.n_vocab = 51864, .n_audio_ctx = 1500, .n_audio_state = 64, .n_audio_head = 2,
+                          .n_audio_layer = 1, .n_text_ctx = 448, .n_text_state = 64, .n_text_head = 2,
+                          .n_text_layer = 1, .n_mels = 80, .ftype = 1};
+    err_buf eb = {0};
+    ASSERT_OK(whisper_write_random_model(path, &hp, 1, 42, vocab, &eb), &eb);
+    ASSERT_TRUE(speech_file_is_whisper(path));
+    size_t len;
+    char *wav = read_shared("testdata/audio/librivox/sense_and_sensibility_01_austen_64kb-0880.wav", &len);
+    const char *names[] = {"ggml-random.en", "whisper-1"};
+    for (int i = 0; i < 2; i++) {
+        api_resp r;
+        const char *f[] = {"model", names[i], "response_format", "verbose_json", "temperature", "0", NULL};
+        post_form(&s, "/v1/audio/transcriptions", f, wav, len, "a.wav", &r);
+        ASSERT_STATUS(r, 200);
+        ASSERT_NEAR(json_real_value(api_jget(r.json, "duration")), 2.99, 0.01);
+        ASSERT_TRUE(json_is_string(api_jget(r.json, "text")));
+        ASSERT_TRUE(json_is_array(api_jget(r.json, "segments")));
+        printf("  %s: %zu segment(s), \"%.60s\"\n", names[i], json_array_size(api_jget(r.json, "segments")),
+               api_jstr(r.json, "text"));
+        /* Whisper's segments carry token ids (pocketsphinx's are empty). */
+        json_t *seg0 = api_jget(r.json, "segments.0");
+        if (seg0) ASSERT_CMP_INT(json_array_size(json_object_get(seg0, "tokens")), >, 0);
+        api_resp_free(&r);
+    }
+    api_resp r;
+    const char *f[] = {"model", "pocketsphinx", NULL};
+    post_form(&s, "/v1/audio/transcriptions", f, wav, len, "a.wav", &r);
+    ASSERT_STATUS(r, 200);
+    ASSERT_CONTAINS(api_jstr(r.json, "text"), "young man");
+    api_resp_free(&r);
+    mem_free(wav);
+    api_server_stop(&s);
+}
+#endif
