@@ -13,7 +13,7 @@
 
 #include "api_util.h"
 #include "audio/audio.h"
-#include "wer.h"
+#include "stt/stt.h"
 
 #define ASSERT_STATUS(r, want)                                                               \
     do {                                                                                     \
@@ -82,7 +82,7 @@ static double transcribe(api_server *s, const void *data, size_t len, const char
     if (r.status != 200) test_fail(__FILE__, __LINE__, "%s: %ld %s", filename, r.status, r.body.data);
     const char *text = api_jstr(r.json, "text");
     ASSERT_NOT_NULL(text);
-    double w = wer(ref, text);
+    double w = stt_wer(ref, text);
     printf("  %-10s WER %5.1f%%  \"%s\"\n", filename, 100 * w, text);
     api_resp_free(&r);
     return w;
@@ -211,7 +211,7 @@ TEST(api_audio_transcribe_stream) {
     json_t *done = json_array_get(ev, n - 1);
     ASSERT_EQ_STR(api_jstr(done, "type"), "transcript.text.done");
     ASSERT_EQ_STR(api_jstr(done, "text"), joined.data);
-    ASSERT_TRUE(wer(jfk_ref, joined.data) <= 0.30);
+    ASSERT_TRUE(stt_wer(jfk_ref, joined.data) <= 0.30);
     buf_free(&joined);
     json_decref(ev);
     api_resp_free(&r);
@@ -301,7 +301,7 @@ TEST(api_audio_speech_every_format) {
                 const char *f[] = {"model", "whisper-1", NULL};
                 post_form(&s, "/v1/audio/transcriptions", f, r.body.data, r.body.len, "tts.wav", &t);
                 ASSERT_STATUS(t, 200);
-                double w = wer(five, api_jstr(t.json, "text"));
+                double w = stt_wer(five, api_jstr(t.json, "text"));
                 printf("  round trip WER %.1f%%: \"%s\"\n", 100 * w, api_jstr(t.json, "text"));
                 ASSERT_TRUE(w <= 0.40);
                 api_resp_free(&t);

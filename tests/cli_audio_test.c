@@ -6,7 +6,7 @@
 
 #include "audio/audio.h"
 #include "test.h"
-#include "wer.h"
+#include "stt/stt.h"
 
 static int run(char **argv, char **out, char **err) {
     int st = test_run(argv, NULL, out, err);
@@ -18,7 +18,7 @@ TEST(cli_transcript_formats) {
     char *out, *err;
     char *a1[] = {(char *)test_bin_path(), "transcript", (char *)wav, "-m", "pocketsphinx", NULL};
     ASSERT_EQ_INT(run(a1, &out, &err), 0);
-    double w = wer("And so my fellow Americans, ask not what your country can do for you, ask "
+    double w = stt_wer("And so my fellow Americans, ask not what your country can do for you, ask "
                    "what you can do for your country.", out);
     printf("  transcript: WER %.1f%%: %s", 100 * w, out);
     ASSERT_TRUE(w <= 0.30);

@@ -10,7 +10,7 @@
 #include "audio/audio.h"
 #include "sphinx/sphinx.h"
 #include "test.h"
-#include "wer.h"
+#include "stt/stt.h"
 
 static sphinx_model *model(void) {
     if (!sphinx_available()) TEST_SKIP("pocketsphinx-en-us is not installed");
@@ -35,7 +35,7 @@ static double run(sphinx_model *m, const char *rel, const char *ref, stt_result 
     o.word_timestamps = 1;
     ASSERT_OK(sphinx_transcribe(m, pcm, n, &o, NULL, NULL, r, &eb), &eb);
     mem_free(pcm);
-    double w = wer(ref, r->text);
+    double w = stt_wer(ref, r->text);
     printf("  %-60s WER %5.1f%%  \"%s\"\n", rel, 100 * w, r->text);
     return w;
 }
@@ -61,7 +61,7 @@ TEST(stt_sphinx_librivox) {
         stt_result r;
         run(m, wav, ref_text(txt, ref, sizeof ref), &r);
         int e, w;
-        wer_count(ref, r.text, &e, &w);
+        stt_wer_count(ref, r.text, &e, &w);
         errs += e, words += w;
         /* Segments are in order, inside the clip, and their words inside them. */
         ASSERT_CMP_INT(r.n_segs, >=, 1);
@@ -105,7 +105,7 @@ TEST(stt_sphinx_cards) {
         stt_result r;
         run(m, wav, refs[i], &r);
         int e, n;
-        wer_count(refs[i], r.text, &e, &n);
+        stt_wer_count(refs[i], r.text, &e, &n);
         errs += e, words += n;
         stt_result_free(&r);
     }

@@ -90,4 +90,11 @@ int stt_format_result(const stt_result *r, stt_format f, const stt_format_opts *
  * "english"); the code itself when it is not in the table. */
 const char *stt_language_name(const char *code);
 
+/* Word error rate (wer.c), for tests and benchmarks: the word edit distance between ref and
+ * hyp into *errors and ref's word count into *words, after lower-casing, dropping punctuation
+ * and spelling out "mr"/"mrs" (at most 512 words each). stt_wer: errors / words (1 when ref
+ * has no words). */
+void stt_wer_count(const char *ref, const char *hyp, int *errors, int *words);
+double stt_wer(const char *ref, const char *hyp);
+
 #endif

@@ -1,8 +1,7 @@
-/* Word error rate (see wer.h): a word-level Levenshtein distance. */
-#include "wer.h"
+/* Word error rate (see stt.h): a word-level Levenshtein distance over normalized words. */
+#include "stt.h"
 
 #include <ctype.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define MAX_WORDS 512
@@ -28,10 +27,17 @@ static int words(const char *s, char out[][32]) {
     return n;
 }
 
-void wer_count(const char *ref, const char *hyp, int *errors, int *nwords) {
-    static char r[MAX_WORDS][32], h[MAX_WORDS][32];
+void stt_wer_count(const char *ref, const char *hyp, int *errors, int *nwords) {
+    static _Thread_local char r[MAX_WORDS][32], h[MAX_WORDS][32];
     int nr = words(ref, r), nh = words(hyp, h);
-    int *prev = calloc((size_t)nh + 1, sizeof *prev), *cur = calloc((size_t)nh + 1, sizeof *cur);
+    int *prev = mem_calloc((size_t)nh + 1, sizeof *prev), *cur = mem_calloc((size_t)nh + 1, sizeof *cur);
+    if (!prev || !cur) {
+        mem_free(prev);
+        mem_free(cur);
+        *errors = nr;
+        *nwords = nr;
+        return;
+    }
     for (int j = 0; j <= nh; j++) prev[j] = j;
     for (int i = 1; i <= nr; i++) {
         cur[0] = i;
@@ -46,12 +52,12 @@ void wer_count(const char *ref, const char *hyp, int *errors, int *nwords) {
     }
     *errors = prev[nh];
     *nwords = nr;
-    free(prev);
-    free(cur);
+    mem_free(prev);
+    mem_free(cur);
 }
 
-double wer(const char *ref, const char *hyp) {
+double stt_wer(const char *ref, const char *hyp) {
     int e, n;
-    wer_count(ref, hyp, &e, &n);
+    stt_wer_count(ref, hyp, &e, &n);
     return n ? (double)e / n : 1.0;
 }
