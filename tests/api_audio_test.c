@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "api_util.h"
 #include "audio/audio.h"
@@ -458,3 +459,27 @@ TEST(api_audio_whisper_dispatch) {
     api_server_stop(&s);
 }
 #endif
+
+TEST(api_audio_shutdown_mid_transcription) {
+    /* SIGTERM while a transcription runs: the server waits for the job (which sees its
+     * stream canceled) before freeing the models, and exits cleanly. */
+    api_server s;
+    api_server_start(&s, NULL);
+    size_t len;
+    char *wav = read_shared("testdata/whisper/jfk.wav", &len);
+    pid_t kid = fork();
+    ASSERT_TRUE(kid >= 0);
+    if (kid == 0) {
+        /* The reply is cut short by the shutdown: what the client says does not matter. */
+        if (!freopen("/dev/null", "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(0);
+        api_resp r;
+        const char *f[] = {"model", "whisper-1", NULL};
+        post_form(&s, "/v1/audio/transcriptions", f, wav, len, "a.wav", &r);
+        _exit(0);
+    }
+    usleep(700 * 1000); /* the upload is in and the job has started */
+    api_server_stop(&s); /* fails the test unless the exit is clean */
+    int st;
+    waitpid(kid, &st, 0);
+    mem_free(wav);
+}

@@ -17,6 +17,38 @@
 #include "api_int.h"
 #include "audio/audio.h"
 
+/* Audio jobs run on threads of their own; api_close waits for them (they hold model handles,
+ * and server_free only cancels their streams), so the registry is never freed under one. */
+static pthread_mutex_t jobs_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t jobs_cv = PTHREAD_COND_INITIALIZER;
+static int jobs_running;
+
+int api_audio_job_start(void *(*fn)(void *), void *arg) {
+    pthread_mutex_lock(&jobs_mu);
+    jobs_running++;
+    pthread_mutex_unlock(&jobs_mu);
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &at, fn, arg);
+    pthread_attr_destroy(&at);
+    if (rc) api_audio_job_done();
+    return rc ? BASE_EBUSY : 0;
+}
+
+void api_audio_job_done(void) {
+    pthread_mutex_lock(&jobs_mu);
+    if (--jobs_running == 0) pthread_cond_broadcast(&jobs_cv);
+    pthread_mutex_unlock(&jobs_mu);
+}
+
+void api_audio_jobs_wait(void) {
+    pthread_mutex_lock(&jobs_mu);
+    while (jobs_running > 0) pthread_cond_wait(&jobs_cv, &jobs_mu);
+    pthread_mutex_unlock(&jobs_mu);
+}
+
 /* One transcription, owned by its thread from the start. */
 typedef struct stt_job {
     srv_stream *st;
@@ -141,6 +173,7 @@ static void *run_job(void *arg) {
 done:
     stt_result_free(&res);
     job_free(j);
+    api_audio_job_done();
     return NULL;
 }
 
@@ -227,16 +260,11 @@ static void handle(srv_req *r, api_ctx *ctx, bool translate) {
         return;
     }
     srv_stream_on_cancel(j->st, on_gone, j);
-    pthread_t t;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &at, run_job, j)) {
+    if (api_audio_job_start(run_job, j)) {
         api_fail(&e, 503, NULL, "cannot start a transcription thread");
         api_stream_err(j->st, &e);
         job_free(j);
     }
-    pthread_attr_destroy(&at);
 }
 
 static void on_transcribe(srv_req *r, void *ud) { handle(r, ud, false); }

@@ -109,6 +109,7 @@ static void *run_job(void *arg) {
         buf_free(&out);
     }
     job_free(j);
+    api_audio_job_done();
     return NULL;
 }
 
@@ -136,13 +137,7 @@ static void start(srv_req *r, tts_job *j) {
         goto fail;
     }
     srv_stream_on_cancel(j->st, on_gone, j);
-    pthread_t t;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&t, &at, run_job, j);
-    pthread_attr_destroy(&at);
-    if (rc) {
+    if (api_audio_job_start(run_job, j)) {
         api_fail(&e, 503, NULL, "cannot start a speech thread");
         api_stream_err(j->st, &e);
         job_free(j);

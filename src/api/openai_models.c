@@ -87,6 +87,7 @@ int api_open(api_ctx *ctx, err_buf *eb) {
 }
 
 void api_close(api_ctx *ctx) {
+    api_audio_jobs_wait(); /* their streams were canceled by server_free: they end soon */
     mdl_registry_free(ctx->models);
     ctx->models = NULL;
 }
