@@ -412,7 +412,6 @@ TEST(api_audio_models) {
     api_server_stop(&s);
 }
 
-#if __has_include("whisper/whisper.h")
 #include "speech/speech.h"
 #include "whisper/whisper.h"
 
@@ -458,7 +457,6 @@ TEST(api_audio_whisper_dispatch) {
     mem_free(wav);
     api_server_stop(&s);
 }
-#endif
 
 TEST(api_audio_shutdown_mid_transcription) {
     /* SIGTERM while a transcription runs: the server waits for the job (which sees its

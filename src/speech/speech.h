@@ -7,10 +7,6 @@
  *   if (speech_model_open(SPEECH_WHISPER, "models/ggml-base.en.bin", &m, &eb)) ...;
  *   if (speech_transcribe(m, pcm16k, n, &opts, on_segment, ud, &res, &eb)) ...;
  *   speech_model_free(m);
- *
- * The Whisper engine lives in src/whisper (another branch until it is merged): this module
- * compiles its call sites only when whisper/whisper.h exists, and otherwise reports that the
- * engine is not built in.
  */
 #ifndef SPEECH_H
 #define SPEECH_H
@@ -25,7 +21,8 @@ typedef enum speech_backend {
 /* "sphinx" / "pocketsphinx" and "whisper" (LocalAI's backend names). BASE_EINVAL otherwise. */
 int speech_backend_parse(const char *name, speech_backend *out);
 const char *speech_backend_name(speech_backend b);
-/* Whether this build has the Whisper engine. */
+/* Whether this build has the Whisper engine (always, since src/whisper was merged; kept so
+ * callers need not change if an engine becomes optional). */
 bool speech_whisper_built(void);
 /* Whether path is a whisper.cpp ggml model (cheap: reads the header). */
 bool speech_file_is_whisper(const char *path);
