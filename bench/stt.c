@@ -12,17 +12,23 @@
 static const struct {
     const char *wav, *ref;
 } clips[] = {
-    {"librivox/sense_and_sensibility_01_austen_64kb-0870.wav", "librivox/sense_and_sensibility_01_austen_64kb-0870.txt"},
-    {"librivox/sense_and_sensibility_01_austen_64kb-0880.wav", "librivox/sense_and_sensibility_01_austen_64kb-0880.txt"},
-    {"librivox/sense_and_sensibility_01_austen_64kb-0890.wav", "librivox/sense_and_sensibility_01_austen_64kb-0890.txt"},
-    {"librivox/sense_and_sensibility_01_austen_64kb-0920.wav", "librivox/sense_and_sensibility_01_austen_64kb-0920.txt"},
-    {"librivox/sense_and_sensibility_01_austen_64kb-0930.wav", "librivox/sense_and_sensibility_01_austen_64kb-0930.txt"},
+    {"librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
+     "librivox/sense_and_sensibility_01_austen_64kb-0870.txt"},
+    {"librivox/sense_and_sensibility_01_austen_64kb-0880.wav",
+     "librivox/sense_and_sensibility_01_austen_64kb-0880.txt"},
+    {"librivox/sense_and_sensibility_01_austen_64kb-0890.wav",
+     "librivox/sense_and_sensibility_01_austen_64kb-0890.txt"},
+    {"librivox/sense_and_sensibility_01_austen_64kb-0920.wav",
+     "librivox/sense_and_sensibility_01_austen_64kb-0920.txt"},
+    {"librivox/sense_and_sensibility_01_austen_64kb-0930.wav",
+     "librivox/sense_and_sensibility_01_austen_64kb-0930.txt"},
     {"cards/001.wav", "=ten of clubs"},
     {"cards/002.wav", "=four queen of clubs"},
     {"cards/003.wav", "=seven of clubs"},
     {"cards/004.wav", "=five five"},
     {"cards/005.wav", "=eight of spades four of clubs seven of hearts"},
-    {"../whisper/jfk.wav", "=And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."},
+    {"../whisper/jfk.wav", "=And so my fellow Americans, ask not what your country can do for you, "
+                           "ask what you can do for your country."},
 };
 
 int main(int argc, char **argv) {
@@ -62,9 +68,10 @@ int main(int argc, char **argv) {
         int e, w;
         stt_wer_count(ref ? ref : clips[i].ref + 1, r.text, &e, &w);
         errs += e, words += w, audio += r.duration, compute += secs;
-        const char *name = strrchr(clips[i].wav, '/') ? strrchr(clips[i].wav, '/') + 1 : clips[i].wav;
-        printf("| %s | %.2f | %d/%d = %.1f%% | %.2f | %s |\n", name, r.duration, e, w, 100.0 * e / w,
-               secs / r.duration, r.text);
+        const char *name =
+            strrchr(clips[i].wav, '/') ? strrchr(clips[i].wav, '/') + 1 : clips[i].wav;
+        printf("| %s | %.2f | %d/%d = %.1f%% | %.2f | %s |\n", name, r.duration, e, w,
+               100.0 * e / w, secs / r.duration, r.text);
         stt_result_free(&r);
         mem_free(pcm);
         mem_free(data);

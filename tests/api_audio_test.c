@@ -16,11 +16,11 @@
 #include "audio/audio.h"
 #include "stt/stt.h"
 
-#define ASSERT_STATUS(r, want)                                                               \
-    do {                                                                                     \
-        if ((r).status != (want))                                                            \
-            test_fail(__FILE__, __LINE__, "status %ld, wanted %d: %.300s", (r).status, (want), \
-                      (r).body.data ? (r).body.data : "");                                   \
+#define ASSERT_STATUS(r, want)                                                                     \
+    do {                                                                                           \
+        if ((r).status != (want))                                                                  \
+            test_fail(__FILE__, __LINE__, "status %ld, wanted %d: %.300s", (r).status, (want),     \
+                      (r).body.data ? (r).body.data : "");                                         \
     } while (0)
 
 static const char jfk_ref[] = "And so my fellow Americans, ask not what your country can do for "
@@ -80,7 +80,8 @@ static double transcribe(api_server *s, const void *data, size_t len, const char
     api_resp r;
     const char *f[] = {"model", "whisper-1", NULL};
     post_form(s, "/v1/audio/transcriptions", f, data, len, filename, &r);
-    if (r.status != 200) test_fail(__FILE__, __LINE__, "%s: %ld %s", filename, r.status, r.body.data);
+    if (r.status != 200)
+        test_fail(__FILE__, __LINE__, "%s: %ld %s", filename, r.status, r.body.data);
     const char *text = api_jstr(r.json, "text");
     ASSERT_NOT_NULL(text);
     double w = stt_wer(ref, text);
@@ -113,8 +114,18 @@ TEST(api_audio_transcribe_wav_mp3_webm) {
     /* webm/opus from the ffmpeg CLI, as browsers record it. */
     char webm[PATH_MAX];
     snprintf(webm, sizeof webm, "%s/jfk.webm", test_tmpdir());
-    char *argv[] = {"/usr/bin/ffmpeg", "-v", "error", "-y", "-i", (char *)test_shared_file("testdata/whisper/jfk.wav"),
-                    "-c:a", "libopus", "-b:a", "48k", webm, NULL};
+    char *argv[] = {"/usr/bin/ffmpeg",
+                    "-v",
+                    "error",
+                    "-y",
+                    "-i",
+                    (char *)test_shared_file("testdata/whisper/jfk.wav"),
+                    "-c:a",
+                    "libopus",
+                    "-b:a",
+                    "48k",
+                    webm,
+                    NULL};
     char *out = NULL, *err = NULL;
     int st = test_run(argv, NULL, &out, &err);
     if (st != 0) test_fail(__FILE__, __LINE__, "ffmpeg failed: %s", err ? err : "");
@@ -128,9 +139,11 @@ TEST(api_audio_transcribe_wav_mp3_webm) {
     mem_free(wb);
     mem_free(wav);
     /* A LibriVox clip. */
-    char *lv = read_shared("testdata/audio/librivox/sense_and_sensibility_01_austen_64kb-0930.wav", &len);
+    char *lv =
+        read_shared("testdata/audio/librivox/sense_and_sensibility_01_austen_64kb-0930.wav", &len);
     size_t rl;
-    char *ref = read_shared("testdata/audio/librivox/sense_and_sensibility_01_austen_64kb-0930.txt", &rl);
+    char *ref =
+        read_shared("testdata/audio/librivox/sense_and_sensibility_01_austen_64kb-0930.txt", &rl);
     ASSERT_TRUE(transcribe(&s, lv, len, "0930.wav", ref) <= 0.30);
     mem_free(lv);
     mem_free(ref);
@@ -160,8 +173,15 @@ TEST(api_audio_response_formats) {
     post_form(&s, "/v1/audio/transcriptions", vtt, wav, len, "a.wav", &r);
     ASSERT_EQ_INT(strncmp(r.body.data, "WEBVTT\n\n00:00:0", 15), 0);
     api_resp_free(&r);
-    const char *vj[] = {"model", "whisper-1", "response_format", "verbose_json",
-                        "timestamp_granularities[]", "word", "timestamp_granularities[]", "segment", NULL};
+    const char *vj[] = {"model",
+                        "whisper-1",
+                        "response_format",
+                        "verbose_json",
+                        "timestamp_granularities[]",
+                        "word",
+                        "timestamp_granularities[]",
+                        "segment",
+                        NULL};
     post_form(&s, "/v1/audio/transcriptions", vj, wav, len, "a.wav", &r);
     ASSERT_STATUS(r, 200);
     ASSERT_EQ_STR(api_jstr(r.json, "task"), "transcribe");
@@ -221,7 +241,9 @@ TEST(api_audio_transcribe_stream) {
 }
 
 static void expect_error(api_resp *r, long status, const char *param, const char *text) {
-    if (r->status != status) test_fail(__FILE__, __LINE__, "status %ld, wanted %ld: %s", r->status, status, r->body.data);
+    if (r->status != status)
+        test_fail(__FILE__, __LINE__, "status %ld, wanted %ld: %s", r->status, status,
+                  r->body.data);
     ASSERT_NOT_NULL(r->json);
     if (param) ASSERT_EQ_STR(api_jstr(r->json, "error.param"), param);
     ASSERT_CONTAINS(api_jstr(r->json, "error.message"), text);
@@ -264,7 +286,8 @@ TEST(api_audio_transcribe_errors) {
     expect_error(&r, 400, NULL, "multipart/form-data");
     /* A speech model where a chat model belongs. */
     api_http(&s, "POST", "/v1/chat/completions",
-             "{\"model\":\"whisper-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", NULL, &r);
+             "{\"model\":\"whisper-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+             NULL, &r);
     expect_error(&r, 400, "model", "speech model");
     mem_free(wav);
     api_server_stop(&s);
@@ -277,10 +300,14 @@ TEST(api_audio_speech_every_format) {
     api_server s;
     api_server_start(&s, NULL);
     static const char *fmts[] = {"wav", "mp3", "opus", "flac", "pcm"};
-    static const char *mimes[] = {"audio/wav", "audio/mpeg", "audio/ogg", "audio/flac", "audio/pcm"};
+    static const char *mimes[] = {"audio/wav", "audio/mpeg", "audio/ogg", "audio/flac",
+                                  "audio/pcm"};
     for (int i = 0; i < 5; i++) {
         char body[512];
-        snprintf(body, sizeof body, "{\"model\":\"tts-1\",\"input\":\"%s\",\"voice\":\"alloy\",\"response_format\":\"%s\"}", five, fmts[i]);
+        snprintf(
+            body, sizeof body,
+            "{\"model\":\"tts-1\",\"input\":\"%s\",\"voice\":\"alloy\",\"response_format\":\"%s\"}",
+            five, fmts[i]);
         api_resp r;
         api_http(&s, "POST", "/v1/audio/speech", body, NULL, &r);
         ASSERT_STATUS(r, 200);
@@ -300,7 +327,8 @@ TEST(api_audio_speech_every_format) {
                 /* The wav back through speech to text. */
                 api_resp t;
                 const char *f[] = {"model", "whisper-1", NULL};
-                post_form(&s, "/v1/audio/transcriptions", f, r.body.data, r.body.len, "tts.wav", &t);
+                post_form(&s, "/v1/audio/transcriptions", f, r.body.data, r.body.len, "tts.wav",
+                          &t);
                 ASSERT_STATUS(t, 200);
                 double w = stt_wer(five, api_jstr(t.json, "text"));
                 printf("  round trip WER %.1f%%: \"%s\"\n", 100 * w, api_jstr(t.json, "text"));
@@ -315,7 +343,10 @@ TEST(api_audio_speech_every_format) {
     }
     /* One sentence: a complete file, its RIFF size filled in. */
     api_resp r;
-    api_http(&s, "POST", "/v1/audio/speech", "{\"model\":\"tts-1-hd\",\"input\":\"Hello there.\",\"response_format\":\"wav\",\"speed\":1.5}", NULL, &r);
+    api_http(&s, "POST", "/v1/audio/speech",
+             "{\"model\":\"tts-1-hd\",\"input\":\"Hello "
+             "there.\",\"response_format\":\"wav\",\"speed\":1.5}",
+             NULL, &r);
     ASSERT_STATUS(r, 200);
     uint32_t riff;
     memcpy(&riff, r.body.data + 4, 4);
@@ -332,12 +363,14 @@ TEST(api_audio_speech_other_apis) {
     ASSERT_STATUS(r, 200);
     ASSERT_EQ_INT(memcmp(r.body.data, "RIFF", 4), 0);
     api_resp_free(&r);
-    api_http(&s, "POST", "/v1/text-to-speech/en-us?output_format=pcm_16000", "{\"text\":\"Hello world.\",\"model_id\":\"eleven_multilingual_v2\"}", NULL, &r);
+    api_http(&s, "POST", "/v1/text-to-speech/en-us?output_format=pcm_16000",
+             "{\"text\":\"Hello world.\",\"model_id\":\"eleven_multilingual_v2\"}", NULL, &r);
     ASSERT_STATUS(r, 200);
     double secs = (double)r.body.len / 2 / 16000;
     ASSERT_TRUE(secs > 0.5 && secs < 3);
     api_resp_free(&r);
-    api_http(&s, "POST", "/v1/text-to-speech/fr/stream", "{\"text\":\"Bonjour. Merci beaucoup.\"}", NULL, &r);
+    api_http(&s, "POST", "/v1/text-to-speech/fr/stream", "{\"text\":\"Bonjour. Merci beaucoup.\"}",
+             NULL, &r);
     ASSERT_STATUS(r, 200);
     ASSERT_CONTAINS(r.headers.data, "audio/mpeg");
     ASSERT_CMP_INT(r.body.len, >, 2000);
@@ -363,11 +396,14 @@ TEST(api_audio_speech_errors) {
     api_resp r;
     api_http(&s, "POST", "/v1/audio/speech", "{\"model\":\"tts-1\"}", NULL, &r);
     expect_error(&r, 400, "input", "input");
-    api_http(&s, "POST", "/v1/audio/speech", "{\"model\":\"tts-1\",\"input\":\"Hi.\",\"response_format\":\"aac\"}", NULL, &r);
+    api_http(&s, "POST", "/v1/audio/speech",
+             "{\"model\":\"tts-1\",\"input\":\"Hi.\",\"response_format\":\"aac\"}", NULL, &r);
     expect_error(&r, 400, "response_format", "response_format");
-    api_http(&s, "POST", "/v1/audio/speech", "{\"model\":\"tts-1\",\"input\":\"Hi.\",\"voice\":\"xx-nosuch\"}", NULL, &r);
+    api_http(&s, "POST", "/v1/audio/speech",
+             "{\"model\":\"tts-1\",\"input\":\"Hi.\",\"voice\":\"xx-nosuch\"}", NULL, &r);
     expect_error(&r, 400, "voice", "xx-nosuch");
-    api_http(&s, "POST", "/v1/audio/speech", "{\"model\":\"tts-1\",\"input\":\"Hi.\",\"speed\":10}", NULL, &r);
+    api_http(&s, "POST", "/v1/audio/speech", "{\"model\":\"tts-1\",\"input\":\"Hi.\",\"speed\":10}",
+             NULL, &r);
     expect_error(&r, 400, "speed", "speed");
     api_http(&s, "POST", "/v1/audio/speech", "{\"model\":\"nope\",\"input\":\"Hi.\"}", NULL, &r);
     expect_error(&r, 404, "model", "nope");
@@ -375,7 +411,8 @@ TEST(api_audio_speech_errors) {
     expect_error(&r, 400, "model", "cannot synthesize");
     api_http(&s, "POST", "/v1/audio/speech", "{\"input\":\"Hi.\"}", NULL, &r);
     expect_error(&r, 400, "model", "required");
-    api_http(&s, "POST", "/v1/text-to-speech/en-us?output_format=ulaw_8000", "{\"text\":\"Hi.\"}", NULL, &r);
+    api_http(&s, "POST", "/v1/text-to-speech/en-us?output_format=ulaw_8000", "{\"text\":\"Hi.\"}",
+             NULL, &r);
     expect_error(&r, 400, "output_format", "ulaw_8000");
     api_server_stop(&s);
 }
@@ -386,13 +423,15 @@ TEST(api_audio_models) {
     api_server s;
     api_server_start(&s, NULL);
     char src[PATH_MAX], dst[PATH_MAX + 64];
-    if (!realpath(test_shared_file("testdata/whisper/for-tests-ggml-tiny.bin"), src)) TEST_SKIP("no ggml file");
+    if (!realpath(test_shared_file("testdata/whisper/for-tests-ggml-tiny.bin"), src))
+        TEST_SKIP("no ggml file");
     snprintf(dst, sizeof dst, "%s/ggml-tiny.bin", test_tmpdir());
     ASSERT_EQ_INT(symlink(src, dst), 0);
     api_resp r;
     api_http(&s, "GET", "/v1/models", NULL, NULL, &r);
     ASSERT_STATUS(r, 200);
-    const char *want[] = {"espeak", "ggml-tiny.bin", "pocketsphinx", "tts-1", "tts-1-hd", "whisper-1"};
+    const char *want[] = {"espeak", "ggml-tiny.bin", "pocketsphinx",
+                          "tts-1",  "tts-1-hd",      "whisper-1"};
     json_t *data = api_jget(r.json, "data");
     for (size_t w = 0; w < sizeof want / sizeof *want; w++) {
         bool found = false;
@@ -420,29 +459,40 @@ TEST(api_audio_whisper_dispatch) {
      * nonsense) serves its own name and OpenAI's whisper-1, through the same endpoint and
      * formats; pocketsphinx stays available by name. */
     char vocab[PATH_MAX], path[PATH_MAX + 64];
-    if (!realpath(test_shared_file("testdata/whisper/for-tests-ggml-tiny.en.bin"), vocab)) TEST_SKIP("no vocab");
+    if (!realpath(test_shared_file("testdata/whisper/for-tests-ggml-tiny.en.bin"), vocab))
+        TEST_SKIP("no vocab");
     api_server s;
     api_server_start(&s, NULL);
     snprintf(path, sizeof path, "%s/ggml-random.en.bin", test_tmpdir());
-    whisper_hparams hp = {.n_vocab = 51864, .n_audio_ctx = 1500, .n_audio_state = 64, .n_audio_head = 2,
-                          .n_audio_layer = 1, .n_text_ctx = 448, .n_text_state = 64, .n_text_head = 2,
-                          .n_text_layer = 1, .n_mels = 80, .ftype = 1};
+    whisper_hparams hp = {.n_vocab = 51864,
+                          .n_audio_ctx = 1500,
+                          .n_audio_state = 64,
+                          .n_audio_head = 2,
+                          .n_audio_layer = 1,
+                          .n_text_ctx = 448,
+                          .n_text_state = 64,
+                          .n_text_head = 2,
+                          .n_text_layer = 1,
+                          .n_mels = 80,
+                          .ftype = 1};
     err_buf eb = {0};
     ASSERT_OK(whisper_write_random_model(path, &hp, 1, 42, vocab, &eb), &eb);
     ASSERT_TRUE(speech_file_is_whisper(path));
     size_t len;
-    char *wav = read_shared("testdata/audio/librivox/sense_and_sensibility_01_austen_64kb-0880.wav", &len);
+    char *wav =
+        read_shared("testdata/audio/librivox/sense_and_sensibility_01_austen_64kb-0880.wav", &len);
     const char *names[] = {"ggml-random.en", "whisper-1"};
     for (int i = 0; i < 2; i++) {
         api_resp r;
-        const char *f[] = {"model", names[i], "response_format", "verbose_json", "temperature", "0", NULL};
+        const char *f[] = {"model", names[i], "response_format", "verbose_json", "temperature",
+                           "0",     NULL};
         post_form(&s, "/v1/audio/transcriptions", f, wav, len, "a.wav", &r);
         ASSERT_STATUS(r, 200);
         ASSERT_NEAR(json_real_value(api_jget(r.json, "duration")), 2.99, 0.01);
         ASSERT_TRUE(json_is_string(api_jget(r.json, "text")));
         ASSERT_TRUE(json_is_array(api_jget(r.json, "segments")));
-        printf("  %s: %zu segment(s), \"%.60s\"\n", names[i], json_array_size(api_jget(r.json, "segments")),
-               api_jstr(r.json, "text"));
+        printf("  %s: %zu segment(s), \"%.60s\"\n", names[i],
+               json_array_size(api_jget(r.json, "segments")), api_jstr(r.json, "text"));
         /* Whisper's segments carry token ids (pocketsphinx's are empty). */
         json_t *seg0 = api_jget(r.json, "segments.0");
         if (seg0) ASSERT_CMP_INT(json_array_size(json_object_get(seg0, "tokens")), >, 0);
@@ -475,7 +525,7 @@ TEST(api_audio_shutdown_mid_transcription) {
         post_form(&s, "/v1/audio/transcriptions", f, wav, len, "a.wav", &r);
         _exit(0);
     }
-    usleep(700 * 1000); /* the upload is in and the job has started */
+    usleep(700 * 1000);  /* the upload is in and the job has started */
     api_server_stop(&s); /* fails the test unless the exit is clean */
     int st;
     waitpid(kid, &st, 0);

@@ -19,16 +19,18 @@ TEST(cli_transcript_formats) {
     char *a1[] = {(char *)test_bin_path(), "transcript", (char *)wav, "-m", "pocketsphinx", NULL};
     ASSERT_EQ_INT(run(a1, &out, &err), 0);
     double w = stt_wer("And so my fellow Americans, ask not what your country can do for you, ask "
-                   "what you can do for your country.", out);
+                       "what you can do for your country.",
+                       out);
     printf("  transcript: WER %.1f%%: %s", 100 * w, out);
     ASSERT_TRUE(w <= 0.30);
     free(out), free(err);
-    char *a2[] = {(char *)test_bin_path(), "transcript", (char *)wav, "--format", "vtt",
-                  "--models-path", (char *)test_tmpdir(), NULL};
+    char *a2[] = {(char *)test_bin_path(), "transcript",          (char *)wav, "--format", "vtt",
+                  "--models-path",         (char *)test_tmpdir(), NULL};
     ASSERT_EQ_INT(run(a2, &out, &err), 0);
     ASSERT_EQ_INT(strncmp(out, "WEBVTT\n\n00:00:0", 15), 0);
     free(out), free(err);
-    char *a3[] = {(char *)test_bin_path(), "transcript", (char *)wav, "-f", "verbose_json", "--words", NULL};
+    char *a3[] = {(char *)test_bin_path(), "transcript", (char *)wav, "-f",
+                  "verbose_json",          "--words",    NULL};
     ASSERT_EQ_INT(run(a3, &out, &err), 0);
     ASSERT_CONTAINS(out, "\"task\":\"transcribe\"");
     ASSERT_CONTAINS(out, "\"words\":[{\"word\":");
@@ -46,11 +48,23 @@ TEST(cli_transcript_errors) {
     ASSERT_EQ_INT(run(a2, &out, &err), 2);
     free(out), free(err);
     /* Not audio: exit 1 with the decoder's reason. */
-    char *a3[] = {(char *)test_bin_path(), "transcript", (char *)test_shared_file("testdata/audio/cards/cards.transcription"), "-m", "pocketsphinx", NULL};
+    char *a3[] = {(char *)test_bin_path(),
+                  "transcript",
+                  (char *)test_shared_file("testdata/audio/cards/cards.transcription"),
+                  "-m",
+                  "pocketsphinx",
+                  NULL};
     ASSERT_EQ_INT(run(a3, &out, &err), 1);
     ASSERT_CONTAINS(err, "not audio");
     free(out), free(err);
-    char *a4[] = {(char *)test_bin_path(), "transcript", (char *)test_shared_file("testdata/whisper/jfk.wav"), "-m", "pocketsphinx", "-l", "fr", NULL};
+    char *a4[] = {(char *)test_bin_path(),
+                  "transcript",
+                  (char *)test_shared_file("testdata/whisper/jfk.wav"),
+                  "-m",
+                  "pocketsphinx",
+                  "-l",
+                  "fr",
+                  NULL};
     ASSERT_EQ_INT(run(a4, &out, &err), 1);
     ASSERT_CONTAINS(err, "English");
     free(out), free(err);
@@ -62,7 +76,14 @@ TEST(cli_tts_files) {
         char path[512];
         snprintf(path, sizeof path, "%s/speech.%s", test_tmpdir(), ext[i]);
         char *out, *err;
-        char *a[] = {(char *)test_bin_path(), "tts", "Good morning. How are you today?", "-o", path, "--voice", "en-us", NULL};
+        char *a[] = {(char *)test_bin_path(),
+                     "tts",
+                     "Good morning. How are you today?",
+                     "-o",
+                     path,
+                     "--voice",
+                     "en-us",
+                     NULL};
         ASSERT_EQ_INT(run(a, &out, &err), 0);
         free(out), free(err);
         char *data;
@@ -79,7 +100,8 @@ TEST(cli_tts_files) {
         mem_free(data);
     }
     char *out, *err;
-    char *bad[] = {(char *)test_bin_path(), "tts", "Hi.", "-o", "x.wav", "--voice", "xx-nosuch", NULL};
+    char *bad[] = {
+        (char *)test_bin_path(), "tts", "Hi.", "-o", "x.wav", "--voice", "xx-nosuch", NULL};
     ASSERT_EQ_INT(run(bad, &out, &err), 1);
     ASSERT_CONTAINS(err, "xx-nosuch");
     free(out), free(err);

@@ -56,8 +56,10 @@ TEST(stt_sphinx_librivox) {
     int errs = 0, words = 0;
     for (int i = 0; i < 5; i++) {
         char wav[160], txt[160], ref[512];
-        snprintf(wav, sizeof wav, "testdata/audio/librivox/sense_and_sensibility_01_austen_64kb-%s.wav", clips[i]);
-        snprintf(txt, sizeof txt, "testdata/audio/librivox/sense_and_sensibility_01_austen_64kb-%s.txt", clips[i]);
+        snprintf(wav, sizeof wav,
+                 "testdata/audio/librivox/sense_and_sensibility_01_austen_64kb-%s.wav", clips[i]);
+        snprintf(txt, sizeof txt,
+                 "testdata/audio/librivox/sense_and_sensibility_01_austen_64kb-%s.txt", clips[i]);
         stt_result r;
         run(m, wav, ref_text(txt, ref, sizeof ref), &r);
         int e, w;
@@ -71,7 +73,8 @@ TEST(stt_sphinx_librivox) {
             if (s) ASSERT_TRUE(g->start >= r.segs[s - 1].end - 0.01);
             ASSERT_CMP_INT(g->n_words, >=, 1);
             for (int k = 0; k < g->n_words; k++)
-                ASSERT_TRUE(g->words[k].start >= g->start - 0.01 && g->words[k].end <= g->end + 0.01);
+                ASSERT_TRUE(g->words[k].start >= g->start - 0.01 &&
+                            g->words[k].end <= g->end + 0.01);
         }
         ASSERT_EQ_STR(r.language, "en");
         stt_result_free(&r);
@@ -86,7 +89,8 @@ TEST(stt_sphinx_jfk) {
     stt_result r;
     double w = run(m, "testdata/whisper/jfk.wav",
                    "And so my fellow Americans, ask not what your country can do for you, ask "
-                   "what you can do for your country.", &r);
+                   "what you can do for your country.",
+                   &r);
     ASSERT_NEAR(r.duration, 11.0, 0.01);
     ASSERT_TRUE(w <= 0.30); /* bound: 30% (measured: see bench/RESULTS.md) */
     stt_result_free(&r);

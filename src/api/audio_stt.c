@@ -136,7 +136,8 @@ static void *run_job(void *arg) {
     mem_free(j->audio);
     j->audio = NULL;
     if (rc) {
-        fail(j, rc == BASE_ENOMEM ? 500 : 400, "The audio file could not be decoded: %s", err_msg(&eb));
+        fail(j, rc == BASE_ENOMEM ? 500 : 400, "The audio file could not be decoded: %s",
+             err_msg(&eb));
         goto done;
     }
     rc = speech_transcribe(api_model_speech(j->h), pcm, n, &j->opts, on_segment, j, &res, &eb);
@@ -153,7 +154,8 @@ static void *run_job(void *arg) {
         goto done;
     }
     if (j->stream) {
-        if (!j->started && srv_stream_start(j->st, 200, "text/event-stream") == 0) j->started = true;
+        if (!j->started && srv_stream_start(j->st, 200, "text/event-stream") == 0)
+            j->started = true;
         json_t *ev = json_object();
         json_object_set_new(ev, "type", json_string("transcript.text.done"));
         json_object_set_new(ev, "text", api_json_string(res.text, strlen(res.text)));
@@ -185,7 +187,8 @@ static int parse_form(srv_req *r, bool translate, stt_job *j, const char **model
     if (api_multipart_parse(srv_req_header(r, "Content-Type"), srv_req_body(r), a, &parts, &n, e))
         return BASE_EINVAL;
     const api_part *file = api_multipart_get(parts, n, "file");
-    if (!file) return api_fail(e, 400, "file", "the 'file' field (the audio to transcribe) is missing");
+    if (!file)
+        return api_fail(e, 400, "file", "the 'file' field (the audio to transcribe) is missing");
     if (!file->data.len) return api_fail(e, 400, "file", "the uploaded audio file is empty");
     *model = api_part_text(a, api_multipart_get(parts, n, "model"));
     if (!*model || !**model) *model = "whisper-1";
@@ -193,7 +196,8 @@ static int parse_form(srv_req *r, bool translate, stt_job *j, const char **model
     j->fmt = STT_FMT_JSON;
     if (fmt && *fmt && stt_format_parse(fmt, &j->fmt))
         return api_fail(e, 400, "response_format",
-                        "response_format '%s' is not one of json, text, srt, vtt, verbose_json", fmt);
+                        "response_format '%s' is not one of json, text, srt, vtt, verbose_json",
+                        fmt);
     const char *temp = api_part_text(a, api_multipart_get(parts, n, "temperature"));
     if (temp && *temp) {
         char *end;
@@ -213,8 +217,10 @@ static int parse_form(srv_req *r, bool translate, stt_job *j, const char **model
             !str_eq_cstr(parts[i].name, "timestamp_granularities"))
             continue;
         if (!granular) j->fo.segments = 0, granular = true;
-        if (str_eq_cstr(parts[i].data, "word")) j->fo.words = 1;
-        else if (str_eq_cstr(parts[i].data, "segment")) j->fo.segments = 1;
+        if (str_eq_cstr(parts[i].data, "word"))
+            j->fo.words = 1;
+        else if (str_eq_cstr(parts[i].data, "segment"))
+            j->fo.segments = 1;
         else
             return api_fail(e, 400, "timestamp_granularities[]",
                             "timestamp_granularities[] values are 'word' and 'segment'");
@@ -248,7 +254,8 @@ static void handle(srv_req *r, api_ctx *ctx, bool translate) {
     stt_opts_init(&j->opts);
     j->opts.threads = ctx->threads;
     const char *model = NULL;
-    if (parse_form(r, translate, j, &model, &e) || api_acquire_speech(ctx, model, false, &j->h, &e)) {
+    if (parse_form(r, translate, j, &model, &e) ||
+        api_acquire_speech(ctx, model, false, &j->h, &e)) {
         api_respond_err(r, &e);
         job_free(j);
         return;

@@ -87,7 +87,8 @@ static void *run_job(void *arg) {
     if (!rc && j->enc) rc = audio_enc_finish(j->enc, &j->eb);
     if (j->enc || j->gone) {
         /* Started streaming: an error can only cut the stream short. */
-        if (rc && !j->gone) log_warn("tts: stream ended early: %s", err_msg(rc == BASE_ECANCELED ? &j->eb : &eb));
+        if (rc && !j->gone)
+            log_warn("tts: stream ended early: %s", err_msg(rc == BASE_ECANCELED ? &j->eb : &eb));
         srv_stream_end(j->st);
     } else if (rc) {
         api_err e;
@@ -165,7 +166,8 @@ static tts_job *new_job(const json_t *text, const char *text_field, const json_t
     }
     double sp = 1.0;
     if (speed && !json_is_null(speed)) {
-        if (!json_is_number(speed) || json_number_value(speed) < 0.25 || json_number_value(speed) > 4.0) {
+        if (!json_is_number(speed) || json_number_value(speed) < 0.25 ||
+            json_number_value(speed) > 4.0) {
             api_fail(e, 400, "speed", "'speed' must be a number from 0.25 to 4.0");
             return NULL;
         }
@@ -175,7 +177,9 @@ static tts_job *new_job(const json_t *text, const char *text_field, const json_t
     if (j) {
         j->speed = (float)sp;
         j->text = mem_strdup(json_string_value(text));
-        j->voice = json_is_string(voice) && json_string_length(voice) ? mem_strdup(json_string_value(voice)) : NULL;
+        j->voice = json_is_string(voice) && json_string_length(voice)
+                       ? mem_strdup(json_string_value(voice))
+                       : NULL;
         if (!j->text || (json_is_string(voice) && json_string_length(voice) && !j->voice)) {
             job_free(j);
             j = NULL;
@@ -188,7 +192,8 @@ static tts_job *new_job(const json_t *text, const char *text_field, const json_t
 /* A TTS model named by a request, when one is named: 404 unknown, 400 not a speech model. */
 static int check_model(api_ctx *ctx, const json_t *model, bool required, api_err *e) {
     if (!model || json_is_null(model)) {
-        if (required) return api_fail(e, 400, "model", "'model' is required (tts-1, tts-1-hd or espeak)");
+        if (required)
+            return api_fail(e, 400, "model", "'model' is required (tts-1, tts-1-hd or espeak)");
         return 0;
     }
     if (!json_is_string(model)) return api_fail(e, 400, "model", "'model' must be a string");
@@ -207,7 +212,8 @@ static void on_speech(srv_req *r, void *ud) {
     if (check_model(ctx, json_object_get(root, "model"), true, &e)) goto fail;
     json_t *fmt = json_object_get(root, "response_format");
     audio_format f = AUDIO_FMT_MP3; /* OpenAI's default */
-    if (fmt && !json_is_null(fmt) && (!json_is_string(fmt) || audio_format_parse(json_string_value(fmt), &f))) {
+    if (fmt && !json_is_null(fmt) &&
+        (!json_is_string(fmt) || audio_format_parse(json_string_value(fmt), &f))) {
         api_fail(&e, 400, "response_format",
                  "response_format must be one of wav, mp3, opus, flac, pcm");
         goto fail;
@@ -256,7 +262,8 @@ static int parse_output_format(const char *s, audio_enc_params *p, api_err *e) {
         kbps < 0 || kbps > 320)
         return api_fail(e, 400, "output_format",
                         "output_format '%s' is not supported (e.g. mp3_44100_128, pcm_16000, "
-                        "opus_48000_64, wav_22050)", s);
+                        "opus_48000_64, wav_22050)",
+                        s);
     p->format = f;
     p->out_rate = rate;
     p->bitrate = kbps * 1000;
@@ -274,7 +281,8 @@ static void on_elevenlabs(srv_req *r, void *ud) {
     json_t *root = NULL;
     tts_job *j = NULL;
     if ((slash && !stream) || !vl) {
-        api_fail(&e, 404, NULL, "use /v1/text-to-speech/{voice_id} or /v1/text-to-speech/{voice_id}/stream");
+        api_fail(&e, 404, NULL,
+                 "use /v1/text-to-speech/{voice_id} or /v1/text-to-speech/{voice_id}/stream");
         goto fail;
     }
     audio_enc_params ep = audio_enc_default_params(AUDIO_FMT_MP3, 0);

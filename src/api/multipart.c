@@ -23,7 +23,8 @@ static str_slice header_param(const char *h, size_t n, const char *key) {
             for (e = v; e < n && h[e] != '"'; e++)
                 if (h[e] == '\\' && e + 1 < n) e++;
         } else {
-            for (e = v; e < n && h[e] != ';' && h[e] != ' ' && h[e] != '\r' && h[e] != '\n'; e++) {}
+            for (e = v; e < n && h[e] != ';' && h[e] != ' ' && h[e] != '\r' && h[e] != '\n'; e++) {
+            }
         }
         return (str_slice){h + v, e - v};
     }
@@ -39,8 +40,7 @@ int api_multipart_parse(const char *content_type, str_slice body, arena *a, api_
     *out = NULL;
     *n_out = 0;
     if (!content_type || strncasecmp(content_type, "multipart/form-data", 19))
-        return api_fail(e, 400, NULL,
-                        "expected a multipart/form-data body (Content-Type is %s)",
+        return api_fail(e, 400, NULL, "expected a multipart/form-data body (Content-Type is %s)",
                         content_type ? content_type : "missing");
     str_slice b = header_param(content_type, strlen(content_type), "boundary");
     if (!b.len || b.len > 70)
@@ -54,9 +54,8 @@ int api_multipart_parse(const char *content_type, str_slice body, arena *a, api_
     size_t dl = b.len + 4;
     const char *p = body.ptr, *end = body.ptr + body.len;
     /* The first boundary may open the body directly (no CRLF before it). */
-    const char *first = body.len >= dl - 2 && !memcmp(p, delim + 2, dl - 2)
-                            ? p
-                            : find(p, body.len, delim, dl);
+    const char *first =
+        body.len >= dl - 2 && !memcmp(p, delim + 2, dl - 2) ? p : find(p, body.len, delim, dl);
     if (!first) return api_fail(e, 400, NULL, "the multipart body has no boundary line");
     p = first + (first == body.ptr ? dl - 2 : dl);
     int n = 0;
@@ -68,8 +67,10 @@ int api_multipart_parse(const char *content_type, str_slice body, arena *a, api_
         const char *hend = find(p, (size_t)(end - p), "\r\n\r\n", 4);
         if (!hend) return api_fail(e, 400, NULL, "a multipart part has no end of headers");
         const char *next = find(hend + 4, (size_t)(end - hend - 4), delim, dl);
-        if (!next) return api_fail(e, 400, NULL, "the multipart body is truncated (no closing boundary)");
-        if (n == MAX_PARTS) return api_fail(e, 400, NULL, "more than %d multipart parts", MAX_PARTS);
+        if (!next)
+            return api_fail(e, 400, NULL, "the multipart body is truncated (no closing boundary)");
+        if (n == MAX_PARTS)
+            return api_fail(e, 400, NULL, "more than %d multipart parts", MAX_PARTS);
         api_part *part = &parts[n++];
         /* Headers: Content-Disposition and Content-Type, one per CRLF-ended line. */
         for (const char *h = p; h < hend;) {

@@ -16,7 +16,8 @@ TEST(api_multipart_fields_and_file) {
         "--XyZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n"
         "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a b.wav\"\r\n"
         "Content-Type: audio/wav\r\n\r\nRIFF\0\r\n--Xy\r\nbinary\r\n"
-        "--XyZ\r\ncontent-disposition: form-data; filename=\"x\"; name=timestamp_granularities[]\r\n\r\nword\r\n"
+        "--XyZ\r\ncontent-disposition: form-data; filename=\"x\"; "
+        "name=timestamp_granularities[]\r\n\r\nword\r\n"
         "--XyZ--\r\n";
     api_part *p;
     int n;
@@ -45,12 +46,12 @@ TEST(api_multipart_malformed) {
     ASSERT_NE_INT(parse("multipart/form-data", "--a\r\n", 5, &p, &n, &e), 0);
     ASSERT_CONTAINS(e.msg, "boundary");
     static const char *bad[] = {
-        "",                                                              /* empty */
-        "no boundary at all",                                            /* no delimiter */
-        "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv",  /* no closing */
+        "",                                                             /* empty */
+        "no boundary at all",                                           /* no delimiter */
+        "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv", /* no closing */
         "--XyZ\r\nContent-Disposition: form-data; name=\"a\"",          /* headers never end */
-        "--XyZ\r\nContent-Type: text/plain\r\n\r\nv\r\n--XyZ--",         /* no name */
-        "--XyZjunk",                                                     /* junk after boundary */
+        "--XyZ\r\nContent-Type: text/plain\r\n\r\nv\r\n--XyZ--",        /* no name */
+        "--XyZjunk",                                                    /* junk after boundary */
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         memset(&e, 0, sizeof e);
@@ -59,7 +60,8 @@ TEST(api_multipart_malformed) {
         ASSERT_TRUE(e.msg[0] != 0);
     }
     /* Every prefix of a good body: an error or a parse, never a read past its end (ASan). */
-    static const char good[] = "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"q\"\r\n\r\nabc\r\n--XyZ--";
+    static const char good[] =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"q\"\r\n\r\nabc\r\n--XyZ--";
     for (size_t k = 0; k < sizeof good - 1; k++) {
         char *copy = mem_alloc(k ? k : 1);
         memcpy(copy, good, k);

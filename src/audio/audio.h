@@ -42,7 +42,7 @@ typedef enum audio_format {
     AUDIO_FMT_MP3,     /* libmp3lame */
     AUDIO_FMT_OPUS,    /* libopus in an Ogg container */
     AUDIO_FMT_FLAC,
-    AUDIO_FMT_PCM,     /* raw 16-bit little-endian samples, no header */
+    AUDIO_FMT_PCM, /* raw 16-bit little-endian samples, no header */
 } audio_format;
 
 /* "wav", "mp3", "opus", "flac", "pcm" (case-sensitive). BASE_EINVAL otherwise. */
@@ -52,9 +52,9 @@ const char *audio_format_mime(audio_format f);
 
 typedef struct audio_enc_params {
     audio_format format;
-    int in_rate;   /* sample rate of the PCM given to audio_enc_write */
-    int out_rate;  /* 0: in_rate, or the nearest rate the codec supports (opus: 48000) */
-    int bitrate;   /* bits per second for lossy codecs; 0: the codec's default */
+    int in_rate;    /* sample rate of the PCM given to audio_enc_write */
+    int out_rate;   /* 0: in_rate, or the nearest rate the codec supports (opus: 48000) */
+    int bitrate;    /* bits per second for lossy codecs; 0: the codec's default */
     bool streaming; /* the output cannot seek (a socket) */
 } audio_enc_params;
 
@@ -74,7 +74,6 @@ int audio_enc_finish(audio_enc *e, err_buf *eb);
 void audio_enc_free(audio_enc *e); /* NULL is fine */
 
 /* One call: encode all of pcm into out (appended; a seekable, complete file). */
-int audio_encode(const audio_enc_params *p, const int16_t *pcm, size_t n, buf *out,
-                 err_buf *eb);
+int audio_encode(const audio_enc_params *p, const int16_t *pcm, size_t n, buf *out, err_buf *eb);
 
 #endif

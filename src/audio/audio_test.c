@@ -11,7 +11,8 @@
 static int16_t *tone(int rate, double seconds, size_t *n) {
     *n = (size_t)(rate * seconds);
     int16_t *p = mem_alloc(*n * sizeof *p);
-    for (size_t i = 0; i < *n; i++) p[i] = (int16_t)(16383 * sin(2 * M_PI * 440 * (double)i / rate));
+    for (size_t i = 0; i < *n; i++)
+        p[i] = (int16_t)(16383 * sin(2 * M_PI * 440 * (double)i / rate));
     return p;
 }
 

@@ -159,11 +159,11 @@ static int open_decoder(dec *d, int *stream, err_buf *eb) {
         return err_set(eb, BASE_EFORMAT, "the audio stream has no sample rate or channels");
     /* Mono: every channel mixed in with equal weight (swr's default downmix matrix). */
     AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-    rc = swr_alloc_set_opts2(&d->swr, &mono, AV_SAMPLE_FMT_FLT, AUDIO_STT_RATE,
-                             &d->cc->ch_layout, d->cc->sample_fmt, d->cc->sample_rate, 0, NULL);
+    rc = swr_alloc_set_opts2(&d->swr, &mono, AV_SAMPLE_FMT_FLT, AUDIO_STT_RATE, &d->cc->ch_layout,
+                             d->cc->sample_fmt, d->cc->sample_rate, 0, NULL);
     if (rc >= 0) rc = swr_init(d->swr);
-    if (rc < 0) return err_set(eb, BASE_EFORMAT, "cannot resample this audio: %s",
-                               av_msg(rc, m, sizeof m));
+    if (rc < 0)
+        return err_set(eb, BASE_EFORMAT, "cannot resample this audio: %s", av_msg(rc, m, sizeof m));
     d->pkt = av_packet_alloc();
     d->frame = av_frame_alloc();
     if (!d->pkt || !d->frame) return err_set(eb, BASE_ENOMEM, "out of memory");

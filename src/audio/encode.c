@@ -51,9 +51,9 @@ struct audio_enc {
     audio_enc_params p;
     audio_write_fn fn; /* streaming: where the bytes go */
     void *ud;
-    buf *mem;          /* not streaming: the file being built */
-    size_t mem_base;   /* where the file starts in mem (it may already hold data) */
-    size_t pos;        /* write position within the file */
+    buf *mem;        /* not streaming: the file being built */
+    size_t mem_base; /* where the file starts in mem (it may already hold data) */
+    size_t pos;      /* write position within the file */
     bool canceled;
     AVIOContext *io;
     AVFormatContext *fmt;
@@ -205,8 +205,10 @@ int audio_enc_new(const audio_enc_params *p, audio_write_fn fn, void *ud, audio_
     rc = open_codec(e, eb);
     if (!rc) {
         int r = avformat_write_header(e->fmt, NULL);
-        if (r < 0) rc = av_fail(e, eb, r, "cannot start");
-        else e->header_done = true;
+        if (r < 0)
+            rc = av_fail(e, eb, r, "cannot start");
+        else
+            e->header_done = true;
     }
     if (!rc && p->streaming) avio_flush(e->io);
     if (rc) {
@@ -235,8 +237,8 @@ static int encode_frame(audio_enc *e, AVFrame *f, err_buf *eb) {
 /* Encode whole frames from the fifo; at the end (last) also the partial one. */
 static int pump(audio_enc *e, bool last, err_buf *eb) {
     /* PCM codecs take any frame size: send everything now, so a stream lags nothing. */
-    bool any = e->cc->frame_size <= 0 ||
-               (e->cc->codec->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE);
+    bool any =
+        e->cc->frame_size <= 0 || (e->cc->codec->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE);
     int fs = e->cc->frame_size > 0 ? e->cc->frame_size : 4096;
     while (av_audio_fifo_size(e->fifo) >= fs ||
            ((last || any) && av_audio_fifo_size(e->fifo) > 0)) {
@@ -324,8 +326,7 @@ void audio_enc_free(audio_enc *e) {
     mem_free(e);
 }
 
-int audio_encode(const audio_enc_params *p, const int16_t *pcm, size_t n, buf *out,
-                 err_buf *eb) {
+int audio_encode(const audio_enc_params *p, const int16_t *pcm, size_t n, buf *out, err_buf *eb) {
     audio_enc_params q = *p;
     q.streaming = false;
     audio_enc *e;

@@ -15,23 +15,24 @@
 #include "speech/speech.h"
 
 void cmd_transcript_usage(FILE *f) {
-    fprintf(f, "usage: local-ai transcript FILE [-m MODEL] [--language L] [--format F] [flags]\n\n"
-               "Transcribe an audio file (wav, mp3, flac, ogg/opus, webm, m4a ...) to stdout.\n\n"
-               "flags:\n"
-               "  -m, --model MODEL     a whisper ggml .bin file, a model of the models directory,\n"
-               "                        or pocketsphinx (default: the first Whisper model in the\n"
-               "                        models directory, else pocketsphinx)\n"
-               "  --models-path DIR     [LOCALAI_MODELS_PATH] (default ./models)\n"
-               "  -l, --language L      spoken language, e.g. en (default: detect)\n"
-               "  --translate           translate to English\n"
-               "  -f, --format F        text, json, srt, vtt or verbose_json (default text)\n"
-               "  --prompt TEXT         initial prompt (Whisper)\n"
-               "  --temperature T       first sampling temperature (default 0)\n"
-               "  --no-fallback         never raise the temperature on a failed window\n"
-               "  --no-timestamps       decode without timestamps\n"
-               "  --words               word times in verbose_json\n"
-               "  -t, --threads N       compute threads (default: all CPUs)\n"
-               "  -h, --help            show this help\n");
+    fprintf(f,
+            "usage: local-ai transcript FILE [-m MODEL] [--language L] [--format F] [flags]\n\n"
+            "Transcribe an audio file (wav, mp3, flac, ogg/opus, webm, m4a ...) to stdout.\n\n"
+            "flags:\n"
+            "  -m, --model MODEL     a whisper ggml .bin file, a model of the models directory,\n"
+            "                        or pocketsphinx (default: the first Whisper model in the\n"
+            "                        models directory, else pocketsphinx)\n"
+            "  --models-path DIR     [LOCALAI_MODELS_PATH] (default ./models)\n"
+            "  -l, --language L      spoken language, e.g. en (default: detect)\n"
+            "  --translate           translate to English\n"
+            "  -f, --format F        text, json, srt, vtt or verbose_json (default text)\n"
+            "  --prompt TEXT         initial prompt (Whisper)\n"
+            "  --temperature T       first sampling temperature (default 0)\n"
+            "  --no-fallback         never raise the temperature on a failed window\n"
+            "  --no-timestamps       decode without timestamps\n"
+            "  --words               word times in verbose_json\n"
+            "  -t, --threads N       compute threads (default: all CPUs)\n"
+            "  -h, --help            show this help\n");
 }
 
 /* The backend and file of -m MODEL (or of the default), into *b and path[cap]. */
@@ -74,7 +75,8 @@ static int resolve(const char *model, const char *models_path, speech_backend *b
     } else {
         const mdl_config *c = mdl_handle_config(h);
         if (speech_backend_parse(c->backend, b)) {
-            fprintf(stderr, "local-ai transcript: model '%s' (backend %s) is not a speech-to-text model\n",
+            fprintf(stderr,
+                    "local-ai transcript: model '%s' (backend %s) is not a speech-to-text model\n",
                     model, *c->backend ? c->backend : "llm");
             rc = 1;
         } else if (c->model_path) {
@@ -93,7 +95,15 @@ int cmd_transcript(int argc, char **argv) {
     stt_opts o;
     stt_opts_init(&o);
     unsigned threads = cli_default_threads();
-    enum { OPT_MODELS = 1, OPT_TRANSLATE, OPT_PROMPT, OPT_TEMP, OPT_NO_FALLBACK, OPT_NO_TS, OPT_WORDS };
+    enum {
+        OPT_MODELS = 1,
+        OPT_TRANSLATE,
+        OPT_PROMPT,
+        OPT_TEMP,
+        OPT_NO_FALLBACK,
+        OPT_NO_TS,
+        OPT_WORDS
+    };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"models-path", required_argument, NULL, OPT_MODELS},
@@ -139,7 +149,8 @@ int cmd_transcript(int argc, char **argv) {
         }
     }
     if (optind >= argc) return cli_usage_error(self, "no audio file given");
-    if (optind + 1 < argc) return cli_usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
+    if (optind + 1 < argc)
+        return cli_usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
     stt_format fmt;
     if (stt_format_parse(format, &fmt))
         return cli_usage_error(self, "--format must be text, json, srt, vtt or verbose_json");

@@ -61,9 +61,12 @@ int cmd_tts(int argc, char **argv) {
     tts_params p = tts_default_params();
     enum { OPT_LIST = 1 };
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"voice", required_argument, NULL, 'v'},
-        {"format", required_argument, NULL, 'f'}, {"speed", required_argument, NULL, 's'},
-        {"list-voices", no_argument, NULL, OPT_LIST}, {"help", no_argument, NULL, 'h'},
+        {"output", required_argument, NULL, 'o'},
+        {"voice", required_argument, NULL, 'v'},
+        {"format", required_argument, NULL, 'f'},
+        {"speed", required_argument, NULL, 's'},
+        {"list-voices", no_argument, NULL, OPT_LIST},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -87,7 +90,8 @@ int cmd_tts(int argc, char **argv) {
         }
     }
     if (optind >= argc) return cli_usage_error(self, "no text given");
-    if (optind + 1 < argc) return cli_usage_error(self, "unexpected argument '%s' (quote the text)", argv[optind + 1]);
+    if (optind + 1 < argc)
+        return cli_usage_error(self, "unexpected argument '%s' (quote the text)", argv[optind + 1]);
     if (!out) return cli_usage_error(self, "no output file given (-o FILE)");
     audio_format f = AUDIO_FMT_WAV;
     const char *dot = strrchr(out, '.');
@@ -95,9 +99,12 @@ int cmd_tts(int argc, char **argv) {
         if (audio_format_parse(format, &f))
             return cli_usage_error(self, "--format must be wav, mp3, opus, flac or pcm");
     } else if (dot && audio_format_parse(dot + 1, &f)) {
-        if (!strcmp(dot + 1, "ogg")) f = AUDIO_FMT_OPUS;
-        else if (!strcmp(dot + 1, "raw")) f = AUDIO_FMT_PCM;
-        else f = AUDIO_FMT_WAV;
+        if (!strcmp(dot + 1, "ogg"))
+            f = AUDIO_FMT_OPUS;
+        else if (!strcmp(dot + 1, "raw"))
+            f = AUDIO_FMT_PCM;
+        else
+            f = AUDIO_FMT_WAV;
     }
     err_buf eb = {0};
     if (tts_init(&eb)) {
@@ -120,14 +127,17 @@ int cmd_tts(int argc, char **argv) {
     int rc = ep.streaming ? audio_enc_new(&ep, to_file, fp, &s.enc, &eb) : 0;
     if (!rc) rc = tts_synthesize(&p, argv[optind], on_pcm, &s, &eb);
     if (!rc && s.enc) rc = audio_enc_finish(s.enc, &eb);
-    if (!rc && !s.enc) rc = audio_encode(&ep, (const int16_t *)s.pcm.data, s.pcm.len / 2, &file, &eb);
+    if (!rc && !s.enc)
+        rc = audio_encode(&ep, (const int16_t *)s.pcm.data, s.pcm.len / 2, &file, &eb);
     if (!rc && file.len && fwrite(file.data, 1, file.len, fp) != file.len)
         rc = err_set(&eb, BASE_EIO, "cannot write %s", out);
     audio_enc_free(s.enc);
     buf_free(&s.pcm);
     buf_free(&file);
     if (rc) fprintf(stderr, "local-ai tts: %s\n", err_msg(s.eb.code ? &s.eb : &eb));
-    if (fp != stdout && fclose(fp)) rc = rc ? rc : BASE_EIO;
-    else if (fp == stdout && fflush(fp)) rc = rc ? rc : BASE_EIO;
+    if (fp != stdout && fclose(fp))
+        rc = rc ? rc : BASE_EIO;
+    else if (fp == stdout && fflush(fp))
+        rc = rc ? rc : BASE_EIO;
     return rc ? 1 : 0;
 }

@@ -339,17 +339,23 @@ TEST(models_registry_speech_models) {
     FILE *f = fopen(dst, "w");
     fputs("name: narrator\nbackend: espeak\n", f);
     fclose(f);
+    /* A config naming a whisper file claims it: the file is then served under the config's
+     * name only. */
+    snprintf(dst, sizeof dst, "%s/ears.yaml", dir);
+    f = fopen(dst, "w");
+    fputs("name: ears\nbackend: whisper\nparameters:\n  model: ggml-tiny.en.bin\n", f);
+    fclose(f);
     mdl_registry_params p = mdl_registry_default_params();
     p.models_path = dir;
     mdl_registry *r;
     err_buf eb = {0};
     ASSERT_OK(mdl_registry_open(&p, &r, &eb), &eb);
-    ASSERT_TRUE(mdl_registry_has(r, "ggml-tiny.en.bin"));
-    ASSERT_TRUE(mdl_registry_has(r, "ggml-tiny.en"));
+    ASSERT_TRUE(mdl_registry_has(r, "ears"));
+    ASSERT_FALSE(mdl_registry_has(r, "ggml-tiny.en.bin"));
     ASSERT_FALSE(mdl_registry_has(r, "silero.bin"));
     char name[64];
     ASSERT_OK(mdl_registry_find_backend(r, "whisper", name, sizeof name), &eb);
-    ASSERT_EQ_STR(name, "ggml-tiny.en.bin");
+    ASSERT_EQ_STR(name, "ears");
     ASSERT_EQ_INT(mdl_registry_find_backend(r, "espeak", name, sizeof name), BASE_ENOTFOUND);
     mdl_handle *h;
     ASSERT_OK(mdl_acquire(r, "narrator", &h, &eb), &eb);

@@ -14,9 +14,12 @@ struct speech_model {
 
 int speech_backend_parse(const char *name, speech_backend *out) {
     if (!name) return BASE_EINVAL;
-    if (!strcmp(name, "sphinx") || !strcmp(name, "pocketsphinx")) *out = SPEECH_SPHINX;
-    else if (!strcmp(name, "whisper") || !strcmp(name, "whisper-cpp")) *out = SPEECH_WHISPER;
-    else return BASE_EINVAL;
+    if (!strcmp(name, "sphinx") || !strcmp(name, "pocketsphinx"))
+        *out = SPEECH_SPHINX;
+    else if (!strcmp(name, "whisper") || !strcmp(name, "whisper-cpp"))
+        *out = SPEECH_WHISPER;
+    else
+        return BASE_EINVAL;
     return 0;
 }
 

@@ -18,7 +18,7 @@
 /* From sphinxbase/err.h, which cannot be included: its err_msg clashes with base.h's. */
 void err_set_logfp(FILE *stream);
 
-#define MIN_CHUNK 20     /* seconds: long audio is decoded in chunks of 20 to 30 s */
+#define MIN_CHUNK 20 /* seconds: long audio is decoded in chunks of 20 to 30 s */
 #define MAX_CHUNK 30
 #define PAUSE_FRAMES 40  /* a pause of 0.4 s or more ends a segment */
 #define FRAME_RATE 100.0 /* pocketsphinx's default -frate */
@@ -58,7 +58,8 @@ int sphinx_model_load(sphinx_model **out, const char *dir, err_buf *eb) {
     buf_printf(&lm, "%s/en-us.lm.bin", dir);
     buf_printf(&dict, "%s/cmudict-en-us.dict", dir);
     int rc = 0;
-    if (hmm.oom || lm.oom || dict.oom) rc = err_set(eb, BASE_ENOMEM, "out of memory");
+    if (hmm.oom || lm.oom || dict.oom)
+        rc = err_set(eb, BASE_ENOMEM, "out of memory");
     else if (!is_dir(hmm.data))
         rc = err_set(eb, BASE_ENOTFOUND,
                      "no pocketsphinx model in %s (install Debian's pocketsphinx-en-us)", dir);
@@ -67,9 +68,9 @@ int sphinx_model_load(sphinx_model **out, const char *dir, err_buf *eb) {
     if (!rc) {
         /* pocketsphinx logs every setting to stderr by default: keep the server's log ours. */
         err_set_logfp(NULL);
-        cmd_ln_t *cfg = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm.data, "-lm", lm.data,
-                                    "-dict", dict.data, "-logfn", "/dev/null", "-cmn", CMN,
-                                    "-remove_silence", "no", NULL);
+        cmd_ln_t *cfg =
+            cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm.data, "-lm", lm.data, "-dict", dict.data,
+                        "-logfn", "/dev/null", "-cmn", CMN, "-remove_silence", "no", NULL);
         m->ps = cfg ? ps_init(cfg) : NULL;
         cmd_ln_free_r(cfg); /* ps_init keeps its own reference */
         if (!m->ps) rc = err_set(eb, BASE_EFORMAT, "pocketsphinx cannot load the model in %s", dir);
@@ -158,8 +159,8 @@ static int flush_seg(acc *a, pending *p, stt_segment_fn fn, void *ud, err_buf *e
 }
 
 /* One entry of the utterance's best path: a word joins p, a long pause flushes it. */
-static int add_word(logmath_t *lmath, ps_seg_t *s, double t0, const stt_opts *o, acc *a,
-                    pending *p, stt_segment_fn fn, void *ud, err_buf *eb) {
+static int add_word(logmath_t *lmath, ps_seg_t *s, double t0, const stt_opts *o, acc *a, pending *p,
+                    stt_segment_fn fn, void *ud, err_buf *eb) {
     const char *w = ps_seg_word(s);
     int sf, ef;
     ps_seg_frames(s, &sf, &ef);
@@ -209,8 +210,8 @@ static int take_utt(sphinx_model *m, acc *a, double t0, const stt_opts *o, stt_s
 
 static bool english(const char *lang) {
     if (!lang || !*lang || !strcmp(lang, "auto")) return true;
-    return !strncasecmp(lang, "en", 2) && (!lang[2] || lang[2] == '-' || lang[2] == '_' ||
-                                           !strcasecmp(lang, "english"));
+    return !strncasecmp(lang, "en", 2) &&
+           (!lang[2] || lang[2] == '-' || lang[2] == '_' || !strcasecmp(lang, "english"));
 }
 
 /* Where to end the chunk that starts at off: all of it when short, else at the quietest
@@ -235,7 +236,8 @@ int sphinx_transcribe(sphinx_model *m, const float *pcm, size_t n, const stt_opt
     if (!english(o->language))
         return err_set(eb, BASE_EUNSUPPORTED,
                        "pocketsphinx only has an English model, not '%s' (install a Whisper "
-                       "model for other languages)", o->language);
+                       "model for other languages)",
+                       o->language);
     size_t cap = n < (size_t)MAX_CHUNK * STT_SAMPLE_RATE ? n : (size_t)MAX_CHUNK * STT_SAMPLE_RATE;
     int16 *chunk = mem_alloc((cap ? cap : 1) * sizeof *chunk);
     if (!chunk) return err_set(eb, BASE_ENOMEM, "out of memory");

@@ -10,8 +10,11 @@
 #include "stt.h"
 
 static const char *const names[] = {
-    [STT_FMT_JSON] = "json", [STT_FMT_TEXT] = "text", [STT_FMT_SRT] = "srt",
-    [STT_FMT_VTT] = "vtt",   [STT_FMT_VERBOSE_JSON] = "verbose_json",
+    [STT_FMT_JSON] = "json",
+    [STT_FMT_TEXT] = "text",
+    [STT_FMT_SRT] = "srt",
+    [STT_FMT_VTT] = "vtt",
+    [STT_FMT_VERBOSE_JSON] = "verbose_json",
 };
 
 int stt_format_parse(const char *name, stt_format *out) {
@@ -33,14 +36,14 @@ const char *stt_format_mime(stt_format f) {
 }
 
 static const char *const languages[][2] = {
-    {"en", "english"},  {"de", "german"},     {"fr", "french"},   {"es", "spanish"},
-    {"it", "italian"},  {"pt", "portuguese"}, {"nl", "dutch"},    {"ru", "russian"},
-    {"zh", "chinese"},  {"ja", "japanese"},   {"ko", "korean"},   {"ar", "arabic"},
-    {"hi", "hindi"},    {"pl", "polish"},     {"tr", "turkish"},  {"sv", "swedish"},
-    {"uk", "ukrainian"}, {"cs", "czech"},     {"el", "greek"},    {"fi", "finnish"},
-    {"da", "danish"},   {"no", "norwegian"},  {"he", "hebrew"},   {"hu", "hungarian"},
-    {"ro", "romanian"}, {"id", "indonesian"}, {"vi", "vietnamese"}, {"th", "thai"},
-    {"ca", "catalan"},  {"fa", "persian"},
+    {"en", "english"},   {"de", "german"},     {"fr", "french"},     {"es", "spanish"},
+    {"it", "italian"},   {"pt", "portuguese"}, {"nl", "dutch"},      {"ru", "russian"},
+    {"zh", "chinese"},   {"ja", "japanese"},   {"ko", "korean"},     {"ar", "arabic"},
+    {"hi", "hindi"},     {"pl", "polish"},     {"tr", "turkish"},    {"sv", "swedish"},
+    {"uk", "ukrainian"}, {"cs", "czech"},      {"el", "greek"},      {"fi", "finnish"},
+    {"da", "danish"},    {"no", "norwegian"},  {"he", "hebrew"},     {"hu", "hungarian"},
+    {"ro", "romanian"},  {"id", "indonesian"}, {"vi", "vietnamese"}, {"th", "thai"},
+    {"ca", "catalan"},   {"fa", "persian"},
 };
 
 const char *stt_language_name(const char *code) {
@@ -74,7 +77,8 @@ static json_t *verbose(const stt_result *r, const stt_format_opts *o) {
         for (int i = 0; i < r->n_segs; i++) {
             const stt_segment *s = &r->segs[i];
             json_t *j = json_object(), *toks = json_array();
-            for (int t = 0; t < s->n_tokens; t++) json_array_append_new(toks, json_integer(s->tokens[t]));
+            for (int t = 0; t < s->n_tokens; t++)
+                json_array_append_new(toks, json_integer(s->tokens[t]));
             json_object_set_new(j, "id", json_integer(s->id));
             json_object_set_new(j, "seek", json_integer((json_int_t)(s->start * 100)));
             json_object_set_new(j, "start", json_real(s->start));

@@ -30,7 +30,8 @@ static int words(const char *s, char out[][32]) {
 void stt_wer_count(const char *ref, const char *hyp, int *errors, int *nwords) {
     static _Thread_local char r[MAX_WORDS][32], h[MAX_WORDS][32];
     int nr = words(ref, r), nh = words(hyp, h);
-    int *prev = mem_calloc((size_t)nh + 1, sizeof *prev), *cur = mem_calloc((size_t)nh + 1, sizeof *cur);
+    int *prev = mem_calloc((size_t)nh + 1, sizeof *prev),
+        *cur = mem_calloc((size_t)nh + 1, sizeof *cur);
     if (!prev || !cur) {
         mem_free(prev);
         mem_free(cur);

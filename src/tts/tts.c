@@ -20,10 +20,10 @@ static const struct {
     const char *openai, *espeak;
 } openai_voices[] = {
     /* The variants pocketsphinx understands best (bench/RESULTS.md) get the common names. */
-    {"alloy", "en-us+f2"},     {"echo", "en-us+edward2"}, {"fable", "en-gb-x-rp"},
-    {"onyx", "en-us+m1"},      {"nova", "en-us+f3"},      {"shimmer", "en-us+f4"},
-    {"ash", "en-us+edward"},   {"ballad", "en-gb+m3"},    {"coral", "en-us+f1"},
-    {"sage", "en-us+klatt3"},  {"verse", "en-us+m3"},
+    {"alloy", "en-us+f2"},    {"echo", "en-us+edward2"}, {"fable", "en-gb-x-rp"},
+    {"onyx", "en-us+m1"},     {"nova", "en-us+f3"},      {"shimmer", "en-us+f4"},
+    {"ash", "en-us+edward"},  {"ballad", "en-gb+m3"},    {"coral", "en-us+f1"},
+    {"sage", "en-us+klatt3"}, {"verse", "en-us+m3"},
 };
 
 tts_params tts_default_params(void) { return (tts_params){.voice = NULL, .speed = 1.0f}; }
@@ -38,7 +38,8 @@ static int on_synth(short *wav, int n, espeak_EVENT *ev) {
 static int init_locked(err_buf *eb) {
     if (rate > 0) return 0;
     int r = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 200, NULL, espeakINITIALIZE_DONT_EXIT);
-    if (r <= 0) return err_set(eb, BASE_ENOTFOUND, "espeak-ng cannot start (is espeak-ng-data installed?)");
+    if (r <= 0)
+        return err_set(eb, BASE_ENOTFOUND, "espeak-ng cannot start (is espeak-ng-data installed?)");
     espeak_SetSynthCallback(on_synth);
     rate = r;
     return 0;
@@ -77,9 +78,7 @@ bool tts_voice_exists(const char *voice) {
 }
 
 /* Length of the UTF-8 sequence that starts with byte c (1 for bytes that start none). */
-static size_t u8len(unsigned char c) {
-    return c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-}
+static size_t u8len(unsigned char c) { return c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1; }
 
 size_t tts_sentence_end(const char *t, size_t len) {
     for (size_t i = 0; i < len;) {
@@ -117,14 +116,18 @@ static int speak_locked(const tts_params *p, const char *s, size_t n, buf *out, 
     if (!rc) {
         float sp = p->speed > 0 ? p->speed : 1.0f;
         int wpm = (int)(espeakRATE_NORMAL * sp + 0.5f);
-        wpm = wpm < espeakRATE_MINIMUM ? espeakRATE_MINIMUM : wpm > espeakRATE_MAXIMUM ? espeakRATE_MAXIMUM : wpm;
+        wpm = wpm < espeakRATE_MINIMUM   ? espeakRATE_MINIMUM
+              : wpm > espeakRATE_MAXIMUM ? espeakRATE_MAXIMUM
+                                         : wpm;
         espeak_SetParameter(espeakRATE, wpm, 0);
         collecting = out;
         collect_oom = false;
         espeak_ERROR er = espeak_Synth(z, n + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, NULL, NULL);
         collecting = NULL;
-        if (er != EE_OK) rc = err_set(eb, BASE_EIO, "espeak-ng failed to synthesize the text");
-        else if (collect_oom) rc = err_set(eb, BASE_ENOMEM, "out of memory");
+        if (er != EE_OK)
+            rc = err_set(eb, BASE_EIO, "espeak-ng failed to synthesize the text");
+        else if (collect_oom)
+            rc = err_set(eb, BASE_ENOMEM, "out of memory");
     }
     mem_free(z);
     return rc;

@@ -55,7 +55,8 @@ TEST(tts_speaks_sentence_by_sentence) {
     tts_params p = tts_default_params();
     got g = {0};
     err_buf eb = {0};
-    ASSERT_OK(tts_synthesize(&p, "The cat sat on the mat. It was happy! Was it?", on_pcm, &g, &eb), &eb);
+    ASSERT_OK(tts_synthesize(&p, "The cat sat on the mat. It was happy! Was it?", on_pcm, &g, &eb),
+              &eb);
     ASSERT_EQ_INT(g.calls, 3);
     ASSERT_EQ_INT(tts_sample_rate(), 22050);
     double secs = (double)g.samples / tts_sample_rate();
@@ -63,7 +64,9 @@ TEST(tts_speaks_sentence_by_sentence) {
     /* Twice the speed: about half as long. */
     got fast = {0};
     p.speed = 2.0f;
-    ASSERT_OK(tts_synthesize(&p, "The cat sat on the mat. It was happy! Was it?", on_pcm, &fast, &eb), &eb);
+    ASSERT_OK(
+        tts_synthesize(&p, "The cat sat on the mat. It was happy! Was it?", on_pcm, &fast, &eb),
+        &eb);
     ASSERT_TRUE(fast.samples < g.samples * 0.7);
     p.speed = 1.0f;
     ASSERT_EQ_INT(tts_synthesize(&p, "One. Two.", stop_now, NULL, &eb), BASE_ECANCELED);
