@@ -165,8 +165,8 @@ int api_register_metrics(server *s, api_ctx *ctx);
 int api_register_embeddings(server *s, api_ctx *ctx); /* embeddings.c */
 int api_register_rerank(server *s, api_ctx *ctx);     /* rerank.c */
 int api_register_transcribe(server *s, api_ctx *ctx); /* audio_stt.c */
-/* Audio work runs on its own detached thread: start fn(arg) counted (BASE_EBUSY when no thread
- * starts; the caller keeps arg), fn calls api_audio_job_done last, and api_close waits for
+/* Audio work runs on its own detached thread: start fn(arg) counted (BASE_EBUSY when 64 jobs
+ * run already or no thread starts; the caller keeps arg), fn calls api_audio_job_done last, and api_close waits for
  * every started job with api_audio_jobs_wait. */
 int api_audio_job_start(void *(*fn)(void *), void *arg);
 void api_audio_job_done(void);

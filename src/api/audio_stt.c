@@ -19,14 +19,20 @@
 
 /* Audio jobs run on threads of their own; api_close waits for them (they hold model handles,
  * and server_free only cancels their streams), so the registry is never freed under one. */
+#define API_AUDIO_MAX_JOBS 64
+
 static pthread_mutex_t jobs_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t jobs_cv = PTHREAD_COND_INITIALIZER;
 static int jobs_running;
 
 int api_audio_job_start(void *(*fn)(void *), void *arg) {
     pthread_mutex_lock(&jobs_mu);
-    jobs_running++;
+    /* A bound on threads: past it, clients are told to come back (503) rather than the
+     * machine being buried under decoders that would all wait on the same mutexes. */
+    bool full = jobs_running >= API_AUDIO_MAX_JOBS;
+    if (!full) jobs_running++;
     pthread_mutex_unlock(&jobs_mu);
+    if (full) return BASE_EBUSY;
     pthread_t t;
     pthread_attr_t at;
     pthread_attr_init(&at);
@@ -268,7 +274,8 @@ static void handle(srv_req *r, api_ctx *ctx, bool translate) {
     }
     srv_stream_on_cancel(j->st, on_gone, j);
     if (api_audio_job_start(run_job, j)) {
-        api_fail(&e, 503, NULL, "cannot start a transcription thread");
+        api_fail(&e, 503, NULL, "too many audio requests are running; try again later");
+        e.type = "server_error";
         api_stream_err(j->st, &e);
         job_free(j);
     }

@@ -139,7 +139,8 @@ static void start(srv_req *r, tts_job *j) {
     }
     srv_stream_on_cancel(j->st, on_gone, j);
     if (api_audio_job_start(run_job, j)) {
-        api_fail(&e, 503, NULL, "cannot start a speech thread");
+        api_fail(&e, 503, NULL, "too many audio requests are running; try again later");
+        e.type = "server_error";
         api_stream_err(j->st, &e);
         job_free(j);
     }
