@@ -478,6 +478,13 @@ TEST(api_audio_whisper_dispatch) {
     err_buf eb = {0};
     ASSERT_OK(whisper_write_random_model(path, &hp, 1, 42, vocab, &eb), &eb);
     ASSERT_TRUE(speech_file_is_whisper(path));
+    /* With the Silero VAD beside it (loaded with the model, used by default). */
+    char vad[PATH_MAX], vdst[PATH_MAX + 64];
+    if (realpath(test_shared_file("testdata/whisper/for-tests-silero-v6.2.0-ggml.bin"), vad)) {
+        snprintf(vdst, sizeof vdst, "%s/ggml-silero-v6.2.0.bin", test_tmpdir());
+        ASSERT_EQ_INT(symlink(vad, vdst), 0);
+        ASSERT_FALSE(speech_file_is_whisper(vdst)); /* not listed as a model */
+    }
     size_t len;
     char *wav =
         read_shared("testdata/audio/librivox/sense_and_sensibility_01_austen_64kb-0880.wav", &len);
@@ -497,12 +504,18 @@ TEST(api_audio_whisper_dispatch) {
         json_t *seg0 = api_jget(r.json, "segments.0");
         if (seg0) ASSERT_CMP_INT(json_array_size(json_object_get(seg0, "tokens")), >, 0);
         api_resp_free(&r);
+        char line[1024];
+        if (i == 0)
+            ASSERT_EQ_INT(test_wait_line(s.fd, "uses voice activity detection", 5000, line, sizeof line), 0);
     }
     api_resp r;
     const char *f[] = {"model", "pocketsphinx", NULL};
     post_form(&s, "/v1/audio/transcriptions", f, wav, len, "a.wav", &r);
     ASSERT_STATUS(r, 200);
     ASSERT_CONTAINS(api_jstr(r.json, "text"), "young man");
+    api_resp_free(&r);
+    api_http(&s, "GET", "/v1/models", NULL, NULL, &r);
+    ASSERT_TRUE(strstr(r.body.data, "ggml-random.en.bin") && !strstr(r.body.data, "silero"));
     api_resp_free(&r);
     mem_free(wav);
     api_server_stop(&s);

@@ -1,6 +1,11 @@
-/* The one place that knows which speech-to-text engines exist: whisper and pocketsphinx. */
+/*
+ * The one place that knows which speech-to-text engines exist: whisper and pocketsphinx.
+ * A Whisper model gets voice activity detection when a Silero VAD file in whisper.cpp's
+ * format (ggml-silero-*.bin) sits in the same directory: silence is then skipped.
+ */
 #include "speech.h"
 
+#include <dirent.h>
 #include <string.h>
 
 #include "sphinx/sphinx.h"
@@ -10,7 +15,34 @@ struct speech_model {
     speech_backend backend;
     sphinx_model *sphinx;
     whisper_model *whisper;
+    whisper_vad *vad; /* attached to whisper; freed after it */
 };
+
+/* Load the first *silero*.bin of path's directory as the model's VAD. None is not an
+ * error; a file that does not load is logged and skipped. */
+static void attach_vad(speech_model *m, const char *path) {
+    const char *slash = strrchr(path, '/');
+    buf dir = {0};
+    buf_append(&dir, path, slash ? (size_t)(slash - path) : 0);
+    if (!slash) buf_append_str(&dir, ".");
+    DIR *d = dir.oom ? NULL : opendir(dir.data);
+    for (struct dirent *de; d && !m->vad && (de = readdir(d));) {
+        size_t n = strlen(de->d_name);
+        if (!strstr(de->d_name, "silero") || n < 4 || strcmp(de->d_name + n - 4, ".bin")) continue;
+        buf vp = {0};
+        buf_printf(&vp, "%s/%s", dir.data, de->d_name);
+        err_buf eb = {0};
+        if (!vp.oom && whisper_vad_load(&m->vad, vp.data, &eb) == 0) {
+            whisper_model_set_vad(m->whisper, m->vad);
+            log_info("speech: %s uses voice activity detection from %s", path, vp.data);
+        } else {
+            log_warn("speech: cannot load the VAD %s: %s", vp.data ? vp.data : "", err_msg(&eb));
+        }
+        buf_free(&vp);
+    }
+    if (d) closedir(d);
+    buf_free(&dir);
+}
 
 int speech_backend_parse(const char *name, speech_backend *out) {
     if (!name) return BASE_EINVAL;
@@ -41,6 +73,7 @@ int speech_model_open(speech_backend b, const char *path, speech_model **out, er
         rc = sphinx_model_load(&m->sphinx, NULL, eb);
     } else if (b == SPEECH_WHISPER) {
         rc = whisper_model_load(&m->whisper, path, eb);
+        if (!rc) attach_vad(m, path);
     } else {
         rc = err_set(eb, BASE_EINVAL, "unknown speech backend %d", (int)b);
     }
@@ -56,6 +89,7 @@ void speech_model_free(speech_model *m) {
     if (!m) return;
     sphinx_model_free(m->sphinx);
     whisper_model_free(m->whisper);
+    whisper_vad_free(m->vad);
     mem_free(m);
 }
 

@@ -53,6 +53,33 @@ const char *stt_language_name(const char *code) {
     return code;
 }
 
+/* A JSON string of s; bytes that are not valid UTF-8 (a decoder can cut a character between
+ * two tokens) become U+FFFD instead of making jansson refuse the whole string. */
+static json_t *jstr(const char *s) {
+    if (!s) s = "";
+    json_t *v = json_string(s);
+    if (v) return v;
+    buf b = {0};
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+        int ok = n > 0;
+        for (int i = 1; ok && i < n; i++) ok = (p[i] & 0xc0) == 0x80;
+        /* Whole sequences that jansson still refuses (overlong, surrogates) go too. */
+        if (ok && n > 1) {
+            char one[5] = {0};
+            memcpy(one, p, (size_t)n);
+            json_t *t = json_string(one);
+            ok = t != NULL;
+            json_decref(t);
+        }
+        if (ok) buf_append(&b, p, (size_t)n), p += n;
+        else buf_append_str(&b, "\xef\xbf\xbd"), p++;
+    }
+    v = json_string(b.data ? b.data : "");
+    buf_free(&b);
+    return v;
+}
+
 /* hh:mm:ss,mmm (srt) or hh:mm:ss.mmm (vtt). */
 static void stamp(buf *out, double t, char sep) {
     long ms = t > 0 ? (long)(t * 1000 + 0.5) : 0;
@@ -71,7 +98,7 @@ static json_t *verbose(const stt_result *r, const stt_format_opts *o) {
     json_object_set_new(v, "task", json_string(o->translate ? "translate" : "transcribe"));
     json_object_set_new(v, "language", json_string(stt_language_name(r->language)));
     json_object_set_new(v, "duration", json_real(r->duration));
-    json_object_set_new(v, "text", json_string(r->text ? r->text : ""));
+    json_object_set_new(v, "text", jstr(r->text));
     if (o->segments) {
         json_t *segs = json_array();
         for (int i = 0; i < r->n_segs; i++) {
@@ -83,7 +110,7 @@ static json_t *verbose(const stt_result *r, const stt_format_opts *o) {
             json_object_set_new(j, "seek", json_integer((json_int_t)(s->start * 100)));
             json_object_set_new(j, "start", json_real(s->start));
             json_object_set_new(j, "end", json_real(s->end));
-            json_object_set_new(j, "text", json_string(s->text ? s->text : ""));
+            json_object_set_new(j, "text", jstr(s->text));
             json_object_set_new(j, "tokens", toks);
             json_object_set_new(j, "temperature", json_real(s->temperature));
             json_object_set_new(j, "avg_logprob", json_real(s->avg_logprob));
@@ -99,7 +126,7 @@ static json_t *verbose(const stt_result *r, const stt_format_opts *o) {
             for (int w = 0; w < r->segs[i].n_words; w++) {
                 const stt_word *sw = &r->segs[i].words[w];
                 json_t *j = json_object();
-                json_object_set_new(j, "word", json_string(trimmed(sw->text)));
+                json_object_set_new(j, "word", jstr(trimmed(sw->text)));
                 json_object_set_new(j, "start", json_real(sw->start));
                 json_object_set_new(j, "end", json_real(sw->end));
                 json_array_append_new(words, j);
@@ -132,7 +159,7 @@ int stt_format_result(const stt_result *r, stt_format f, const stt_format_opts *
     case STT_FMT_VERBOSE_JSON: j = verbose(r, o); break;
     default:
         j = json_object();
-        json_object_set_new(j, "text", json_string(text));
+        json_object_set_new(j, "text", jstr(text));
         break;
     }
     if (j) {
