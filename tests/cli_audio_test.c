@@ -28,6 +28,7 @@ TEST(cli_transcript_formats) {
                   "--models-path",         (char *)test_tmpdir(), NULL};
     ASSERT_EQ_INT(run(a2, &out, &err), 0);
     ASSERT_EQ_INT(strncmp(out, "WEBVTT\n\n00:00:0", 15), 0);
+    ASSERT_EQ_STR(err, ""); /* nothing but the transcript */
     free(out), free(err);
     char *a3[] = {(char *)test_bin_path(), "transcript", (char *)wav, "-f",
                   "verbose_json",          "--words",    NULL};

@@ -51,6 +51,11 @@ static int resolve(const char *model, const char *models_path, speech_backend *b
         snprintf(path, cap, "%s", model);
         return 0;
     }
+    /* The registry's info lines are server talk: stdout is the transcript, keep stderr quiet
+     * too unless LOCALAI_LOG_LEVEL asks otherwise. */
+    log_level lvl = LOG_WARN;
+    if (log_level_parse(cli_env("LOCALAI_LOG_LEVEL", "warn"), &lvl)) lvl = LOG_WARN;
+    log_set_level(lvl);
     mdl_registry_params p = mdl_registry_default_params();
     p.models_path = models_path;
     mdl_registry *reg;
