@@ -13,7 +13,8 @@
 
 CC      ?= cc
 ARCH    := $(shell uname -m)
-PKGS    := libmicrohttpd libpcre2-8 libcurl jansson yaml-0.1 libcrypto sqlite3 libpq
+PKGS    := libmicrohttpd libpcre2-8 libcurl jansson yaml-0.1 libcrypto sqlite3 libpq \
+           libavformat libavcodec libswresample libavutil pocketsphinx espeak-ng
 BUILD   ?= build
 MODE    ?= release
 
@@ -34,7 +35,9 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  = $(BASE_CFLAGS) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS  = $(PKG_LIBS) -lm -pthread $(LDSAN)
+# Our library's symbols stay out of the dynamic symbol table: sphinxbase exports an err_msg
+# of its own, and base.h's would otherwise interpose on it inside libsphinxbase.
+LDLIBS  = $(PKG_LIBS) -lm -pthread $(LDSAN) -Wl,--exclude-libs,ALL
 
 AVX2_FLAGS   := -mavx2 -mfma -mf16c -mbmi2
 AVX512_FLAGS := -mavx2 -mfma -mf16c -mbmi2 -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni

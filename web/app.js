@@ -41,7 +41,11 @@ function renderModelSelect() {
     sel.replaceChildren(...models.map((m) => el('option', { value: m.id }, m.id)));
     if (want && !models.some((m) => m.id === want)) sel.append(el('option', { value: want }, want + ' (not listed)'));
     if (want) sel.value = want;
-    else if (models.length) { settings.model = models[0].id; save(STORE.settings, settings); sel.value = settings.model; }
+    else if (models.length) {
+        // The first chat model: not one of the built-in speech models or a whisper .bin file.
+        const chat = models.find((m) => !/^(espeak|pocketsphinx|tts-1|tts-1-hd|whisper-1)$|\.bin$/.test(m.id));
+        settings.model = (chat || models[0]).id; save(STORE.settings, settings); sel.value = settings.model;
+    }
 }
 
 function chatWith(id) { setSetting('model', id); renderModelSelect(); location.hash = '#/chat'; }

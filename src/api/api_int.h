@@ -10,6 +10,7 @@
 #include "models/models.h"
 #include "sample/sample.h"
 #include "sched/sched.h"
+#include "speech/speech.h"
 
 #define API_MAX_STOPS 16
 #define API_MAX_N 16
@@ -83,6 +84,12 @@ json_t *api_parse_body(str_slice body, api_err *e);
 
 /* Find the model a request names: 404 model_not_found, or 500 when it cannot load. */
 int api_acquire_model(api_ctx *ctx, const char *name, mdl_handle **out, api_err *e);
+/* A speech model: tts picks espeak models, otherwise speech-to-text ones (whisper-1 maps to
+ * an installed Whisper model when there is one). 404 for an unknown name, 400 for a model of
+ * another kind. api_acquire_model refuses speech models (400). */
+int api_acquire_speech(api_ctx *ctx, const char *name, bool tts, mdl_handle **out, api_err *e);
+/* The speech-to-text engine of a loaded whisper / sphinx model (NULL for others). */
+speech_model *api_model_speech(mdl_handle *h);
 /* The scheduler of a loaded model (NULL for an encoder). */
 sched *api_model_sched(mdl_handle *h);
 
@@ -143,6 +150,21 @@ int api_access_reserve(srv_req *r, const char *model, int64_t tokens, auth_ticke
 /* Settle to the tokens used and commit the usage record; NULL t is fine. */
 void api_access_settle(auth_ticket *t, int64_t prompt_tokens, int64_t completion_tokens,
                        int status);
+/* ---- multipart/form-data (multipart.c) ---- */
+
+/* One part: slices into the body (borrowed while the body lives). */
+typedef struct api_part {
+    str_slice name, filename, content_type, data;
+} api_part;
+
+/* Split a multipart/form-data body; parts come from arena a. 400 with a message for another
+ * Content-Type or a malformed body. */
+int api_multipart_parse(const char *content_type, str_slice body, arena *a, api_part **parts,
+                        int *n, api_err *e);
+/* The first part named name, or NULL. */
+const api_part *api_multipart_get(const api_part *parts, int n, const char *name);
+/* A part's data as a NUL-terminated string in a (NULL when p is NULL or out of memory). */
+char *api_part_text(arena *a, const api_part *p);
 
 /* ---- generation ---- */
 
@@ -164,6 +186,14 @@ int api_register_embeddings(server *s, api_ctx *ctx); /* embeddings.c */
 int api_register_rerank(server *s, api_ctx *ctx);     /* rerank.c */
 int api_register_models_state(server *s, api_ctx *ctx); /* models_state.c: /api/models */
 int api_register_admin(server *s, api_ctx *ctx);      /* admin.c */
+int api_register_transcribe(server *s, api_ctx *ctx); /* audio_stt.c */
+/* Audio work runs on its own detached thread: start fn(arg) counted (BASE_EBUSY when 64 jobs
+ * run already or no thread starts; the caller keeps arg), fn calls api_audio_job_done last, and api_close waits for
+ * every started job with api_audio_jobs_wait. */
+int api_audio_job_start(void *(*fn)(void *), void *arg);
+void api_audio_job_done(void);
+void api_audio_jobs_wait(void);
+int api_register_speech(server *s, api_ctx *ctx);     /* audio_tts.c */
 /* Route path both with and without the /v1 prefix. */
 int api_route_both(server *s, const char *method, const char *path, srv_handler h, api_ctx *ctx);
 

@@ -17,11 +17,31 @@ typedef struct model_rt {
     api_encoder *enc;
     pthread_mutex_t mu; /* guards the lazy start of enc for decoders */
     int n_threads, queue_cap;
+    speech_model *stt; /* speech-to-text engine (whisper, sphinx; espeak is global) */
 } model_rt;
+
+static int start_speech(mdl_handle *h, void **attach, err_buf *eb) {
+    const mdl_config *cfg = mdl_handle_config(h);
+    model_rt *rt = mem_calloc(1, sizeof *rt);
+    if (!rt) return err_set(eb, BASE_ENOMEM, "out of memory");
+    pthread_mutex_init(&rt->mu, NULL); /* stop_sched destroys it */
+    speech_backend b;
+    if (!speech_backend_parse(cfg->backend, &b)) {
+        int rc = speech_model_open(b, cfg->model_path, &rt->stt, eb);
+        if (rc) {
+            pthread_mutex_destroy(&rt->mu);
+            mem_free(rt);
+            return rc;
+        }
+    }
+    *attach = rt;
+    return BASE_OK;
+}
 
 static int start_sched(void *ud, mdl_handle *h, void **attach, err_buf *eb) {
     api_ctx *ctx = ud;
     const mdl_config *cfg = mdl_handle_config(h);
+    if (mdl_backend_is_speech(cfg->backend)) return start_speech(h, attach, eb);
     int n_threads = cfg->threads > 0 ? cfg->threads : ctx->threads > 0 ? ctx->threads : 1;
     model_rt *rt = mem_calloc(1, sizeof *rt);
     if (!rt) return err_set(eb, BASE_ENOMEM, "out of memory");
@@ -64,6 +84,7 @@ static void stop_sched(void *ud, void *attach) {
     sched_free(rt->s);
     api_encoder_free(rt->enc);
     pthread_mutex_destroy(&rt->mu);
+    speech_model_free(rt->stt);
     mem_free(rt);
 }
 
@@ -84,6 +105,7 @@ void api_models_changed(void *ud) {
 }
 
 void api_close(api_ctx *ctx) {
+    api_audio_jobs_wait(); /* their streams were canceled by server_free: they end soon */
     mdl_registry_free(ctx->models);
     ctx->models = NULL;
 }
@@ -118,7 +140,54 @@ api_encoder *api_model_embedder(mdl_handle *h, api_err *e) {
     return enc;
 }
 
+speech_model *api_model_speech(mdl_handle *h) {
+    model_rt *rt = mdl_handle_attach(h);
+    return rt ? rt->stt : NULL;
+}
+
+static int acquire(api_ctx *ctx, const char *name, mdl_handle **out, api_err *e);
+
 int api_acquire_model(api_ctx *ctx, const char *name, mdl_handle **out, api_err *e) {
+    int rc = acquire(ctx, name, out, e);
+    if (!rc && mdl_backend_is_speech(mdl_handle_config(*out)->backend)) {
+        api_fail(e, 400, "model", "The model '%s' is a speech model (backend %s): use the /v1/audio endpoints",
+                 name, mdl_handle_config(*out)->backend);
+        mdl_release(*out);
+        *out = NULL;
+        return BASE_EINVAL;
+    }
+    return rc;
+}
+
+int api_acquire_speech(api_ctx *ctx, const char *name, bool tts, mdl_handle **out, api_err *e) {
+    /* OpenAI's whisper-1 is the best speech-to-text model at hand: a Whisper model when one
+     * is installed, pocketsphinx otherwise (unless a config claims the name itself). */
+    char alt[256];
+    if (!tts && !strcmp(name, "whisper-1") && speech_whisper_built() &&
+        !mdl_registry_find_backend(ctx->models, "whisper", alt, sizeof alt)) {
+        mdl_handle *h;
+        err_buf eb = {0};
+        if (!mdl_acquire(ctx->models, name, &h, &eb)) {
+            bool builtin = !mdl_handle_config(h)->model_path;
+            mdl_release(h);
+            if (builtin) name = alt;
+        }
+    }
+    int rc = acquire(ctx, name, out, e);
+    if (rc) return rc;
+    const char *b = mdl_handle_config(*out)->backend;
+    bool is_tts = !strcmp(b, "espeak") || !strcmp(b, "espeak-ng");
+    if (!mdl_backend_is_speech(b) || is_tts != tts) {
+        api_fail(e, 400, "model", "The model '%s' (backend %s) cannot %s", name, *b ? b : "llm",
+                 tts ? "synthesize speech" : "transcribe audio");
+        mdl_release(*out);
+        *out = NULL;
+        return BASE_EINVAL;
+    }
+    return 0;
+}
+
+static int acquire(api_ctx *ctx, const char *name, mdl_handle **out, api_err *e) {
     err_buf eb = {0};
     int rc = mdl_acquire(ctx->models, name, out, &eb);
     if (rc == BASE_ENOTFOUND) {

@@ -22,5 +22,7 @@ int api_register(server *s, api_ctx *ctx) {
     if (!rc) rc = api_register_rerank(s, ctx);
     if (!rc) rc = api_register_models_state(s, ctx);
     if (!rc) rc = api_register_admin(s, ctx);
+    if (!rc) rc = api_register_transcribe(s, ctx);
+    if (!rc) rc = api_register_speech(s, ctx);
     return rc;
 }

@@ -58,6 +58,10 @@ int cli_parse_duration(const char *s, int64_t *out);
 int cli_spec_set(json_t *spec, const char *field, const char *value);
 /* "cli:$USER", who the audit log says acted from the command line (static buffer). */
 const char *cli_actor(void);
+int cmd_transcript(int argc, char **argv);
+void cmd_transcript_usage(FILE *f);
+int cmd_tts(int argc, char **argv);
+void cmd_tts_usage(FILE *f);
 
 /* Gallery helpers (cmd_models.c): default options for models_path (a progress bar when stderr
  * is a terminal) and the catalog with the extra galleries; print errors, return exit codes. */

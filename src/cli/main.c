@@ -22,6 +22,8 @@ const cli_command cli_commands[] = {
     {"users", "Create, list, change and delete users", cmd_users, cmd_users_usage},
     {"keys", "Create, list and revoke API keys", cmd_keys, cmd_keys_usage},
     {"usage", "Show token and request usage per day, key, user and model", cmd_usage, cmd_usage_usage},
+    {"transcript", "Transcribe an audio file (speech to text)", cmd_transcript, cmd_transcript_usage},
+    {"tts", "Speak a text into an audio file (text to speech)", cmd_tts, cmd_tts_usage},
     {"version", "Print the version", cmd_version, cmd_version_usage},
     {"help", "Show help for a command", cmd_help, cmd_help_usage},
     {NULL, NULL, NULL, NULL},

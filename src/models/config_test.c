@@ -170,11 +170,15 @@ TEST(models_registry_lists_and_loads_lazily) {
     char **names;
     int n;
     ASSERT_OK(mdl_registry_list(r, &names, &n, &eb), &eb);
-    ASSERT_EQ_INT(n, 4); /* bad.yaml is skipped with a warning */
+    /* bad.yaml is skipped with a warning; the built-in speech models are always there. */
+    ASSERT_EQ_INT(n, 9);
     ASSERT_EQ_STR(names[0], "bare.gguf");
     ASSERT_EQ_STR(names[1], "broken");
     ASSERT_EQ_STR(names[2], "claimer");
-    ASSERT_EQ_STR(names[3], "stories");
+    ASSERT_EQ_STR(names[3], "espeak");
+    ASSERT_EQ_STR(names[4], "pocketsphinx");
+    ASSERT_EQ_STR(names[5], "stories");
+    ASSERT_EQ_STR(names[8], "whisper-1");
     mdl_names_free(names, n);
     ASSERT_EQ_INT(mdl_registry_n_loaded(r), 0);
     ASSERT_TRUE(mdl_registry_has(r, "bare")); /* without the extension too */
@@ -398,5 +402,48 @@ TEST(models_registry_max_memory) {
     ASSERT_EQ_INT(mdl_acquire(r, "stories", &a, &eb), BASE_ENOMEM);
     ASSERT_CONTAINS(eb.msg, "more than --max-memory");
     ASSERT_EQ_INT(loads, 0);
+    mdl_registry_free(r);
+}
+
+TEST(models_registry_speech_models) {
+    /* whisper.cpp ggml files are models of backend whisper; a Silero VAD file (same magic) is
+     * not; a YAML config may name a speech backend without a model file. */
+    const char *dir = test_tmpdir();
+    char src[4096], dst[4200];
+    if (!realpath(test_shared_file("testdata/whisper/for-tests-ggml-tiny.en.bin"), src)) TEST_SKIP("no ggml file");
+    snprintf(dst, sizeof dst, "%s/ggml-tiny.en.bin", dir);
+    ASSERT_EQ_INT(symlink(src, dst), 0);
+    if (!realpath(test_shared_file("testdata/whisper/for-tests-silero-v6.2.0-ggml.bin"), src)) TEST_SKIP("no vad file");
+    snprintf(dst, sizeof dst, "%s/silero.bin", dir);
+    ASSERT_EQ_INT(symlink(src, dst), 0);
+    snprintf(dst, sizeof dst, "%s/voice.yaml", dir);
+    FILE *f = fopen(dst, "w");
+    fputs("name: narrator\nbackend: espeak\n", f);
+    fclose(f);
+    /* A config naming a whisper file claims it: the file is then served under the config's
+     * name only. */
+    snprintf(dst, sizeof dst, "%s/ears.yaml", dir);
+    f = fopen(dst, "w");
+    fputs("name: ears\nbackend: whisper\nparameters:\n  model: ggml-tiny.en.bin\n", f);
+    fclose(f);
+    mdl_registry_params p = mdl_registry_default_params();
+    p.models_path = dir;
+    mdl_registry *r;
+    err_buf eb = {0};
+    ASSERT_OK(mdl_registry_open(&p, &r, &eb), &eb);
+    ASSERT_TRUE(mdl_registry_has(r, "ears"));
+    ASSERT_FALSE(mdl_registry_has(r, "ggml-tiny.en.bin"));
+    ASSERT_FALSE(mdl_registry_has(r, "silero.bin"));
+    char name[64];
+    ASSERT_OK(mdl_registry_find_backend(r, "whisper", name, sizeof name), &eb);
+    ASSERT_EQ_STR(name, "ears");
+    ASSERT_EQ_INT(mdl_registry_find_backend(r, "espeak", name, sizeof name), BASE_ENOTFOUND);
+    mdl_handle *h;
+    ASSERT_OK(mdl_acquire(r, "narrator", &h, &eb), &eb);
+    ASSERT_EQ_STR(mdl_handle_config(h)->backend, "espeak");
+    ASSERT_NULL(mdl_handle_model(h)); /* nothing loaded for a speech model */
+    mdl_release(h);
+    ASSERT_TRUE(mdl_backend_is_speech("sphinx"));
+    ASSERT_FALSE(mdl_backend_is_speech(""));
     mdl_registry_free(r);
 }

@@ -6,7 +6,8 @@
  *
  * Every *.yaml / *.yml file in the directory describes one model (name, backend,
  * parameters.model, context_size, sampling defaults ...). Every *.gguf file no config points
- * at is also served, under its file name with and without the .gguf extension.
+ * at is also served, under its file name with and without the .gguf extension, and so is
+ * every whisper.cpp ggml *.bin file (backend whisper).
  *
  *   mdl_registry_params p = mdl_registry_default_params();
  *   p.models_path = "./models";
@@ -117,6 +118,13 @@ const tmpl *mdl_handle_tmpl(const mdl_handle *h); /* the GGUF's template or a Ch
 /* The tool-call syntax the template's model emits (a chat_tool_format, see chat/chat.h). */
 int mdl_handle_tool_format(const mdl_handle *h);
 void *mdl_handle_attach(const mdl_handle *h);     /* what on_load attached */
+/* Speech models (backend whisper, sphinx or espeak) have no llm_model, tok or tmpl: their
+ * engine is what on_load attaches. mdl_backend_is_speech tells them apart. Built in, with no
+ * file: "pocketsphinx" and "whisper-1" (sphinx), "espeak", "tts-1" and "tts-1-hd" (espeak). */
+bool mdl_backend_is_speech(const char *backend);
+/* The name of the first model (by name) with this backend and a model file, into name[cap].
+ * BASE_ENOTFOUND when there is none. */
+int mdl_registry_find_backend(mdl_registry *r, const char *backend, char *name, size_t cap);
 /* Number of loaded models (tests). */
 int mdl_registry_n_loaded(mdl_registry *r);
 

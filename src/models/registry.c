@@ -22,6 +22,7 @@
 
 #include "chat/chat.h"
 #include "models_int.h"
+#include "speech/speech.h"
 
 const char mdl_chatml_template[] =
     "{% for message in messages %}"
@@ -208,7 +209,10 @@ static void scan_configs(mdl_registry *r, DIR *d) {
             cfg->name = mem_strndup(fn, (size_t)(strrchr(fn, '.') - fn));
             if (!cfg->name) rc = err_set(&eb, BASE_ENOMEM, "out of memory");
         }
-        if (!rc && !cfg->model_path) rc = err_set(&eb, BASE_EFORMAT, "no parameters.model");
+        if (!rc && !cfg->model_path && strcmp(cfg->backend, "sphinx") &&
+            strcmp(cfg->backend, "pocketsphinx") && strcmp(cfg->backend, "espeak") &&
+            strcmp(cfg->backend, "espeak-ng"))
+            rc = err_set(&eb, BASE_EFORMAT, "no parameters.model");
         if (rc) {
             log_warn("models: skipping %s: %s", path.data ? path.data : fn, err_msg(&eb));
             mdl_config_free(cfg);
@@ -247,6 +251,66 @@ static void scan_gguf(mdl_registry *r, DIR *d) {
         if (!stem || add_entry(r, cfg, stem, fn)) log_warn("models: out of memory adding %s", fn);
         mem_free(stem);
     }
+}
+
+/* whisper.cpp ggml files (ggml-base.en.bin ...): served by the whisper backend, under the
+ * file name with and without .bin. */
+static void scan_whisper(mdl_registry *r, DIR *d) {
+    const char *dir = r->p.models_path;
+    for (struct dirent *de; (de = readdir(d));) {
+        const char *fn = de->d_name;
+        struct stat st;
+        if (fn[0] == '.' || !has_suffix(fn, ".bin")) continue;
+        if (!is_new(r, dirfd(d), fn, &st)) continue;
+        buf path = {0};
+        buf_printf(&path, "%s/%s", dir, fn);
+        /* As for a GGUF, a file a config serves is not remembered. */
+        if (path.oom || file_claimed(r, path.data)) {
+            buf_free(&path);
+            continue;
+        }
+        remember(r, fn, &st);
+        if (!speech_file_is_whisper(path.data)) {
+            buf_free(&path);
+            continue;
+        }
+        mdl_config *cfg = mem_calloc(1, sizeof *cfg);
+        if (!cfg || !(cfg->name = mem_strdup(fn)) || !(cfg->backend = mem_strdup("whisper"))) {
+            mdl_config_free(cfg);
+            buf_free(&path);
+            continue;
+        }
+        cfg->model_path = path.data;
+        char *stem = mem_strndup(fn, strlen(fn) - 4);
+        if (!stem || add_entry(r, cfg, stem, fn)) log_warn("models: out of memory adding %s", fn);
+        mem_free(stem);
+    }
+}
+
+/* Built-in models that need no file: pocketsphinx (speech to text, also under OpenAI's
+ * whisper-1 when no Whisper model is installed) and espeak-ng (speech, under OpenAI's tts-1
+ * names). A config or file of the same name wins. */
+static const struct {
+    const char *name, *backend;
+} builtins[] = {
+    {"pocketsphinx", "sphinx"}, {"whisper-1", "sphinx"}, {"espeak", "espeak"},
+    {"tts-1", "espeak"},        {"tts-1-hd", "espeak"},
+};
+
+static void add_builtins(mdl_registry *r) {
+    for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++) {
+        if (find_locked(r, builtins[i].name)) continue;
+        mdl_config *cfg = mem_calloc(1, sizeof *cfg);
+        if (!cfg || !(cfg->name = mem_strdup(builtins[i].name)) ||
+            !(cfg->backend = mem_strdup(builtins[i].backend)) || add_entry(r, cfg, NULL, NULL))
+            log_warn("models: out of memory adding %s", builtins[i].name);
+    }
+}
+
+bool mdl_backend_is_speech(const char *backend) {
+    return backend && (!strcmp(backend, "whisper") || !strcmp(backend, "sphinx") ||
+                       !strcmp(backend, "pocketsphinx") || !strcmp(backend, "espeak") ||
+                       !strcmp(backend, "espeak-ng"));
 }
 
 static int cmp_entry(const void *a, const void *b) {
@@ -290,6 +354,8 @@ static void rescan_locked(mdl_registry *r) {
             drop_src_locked(r, r->seen[0].name);
             forget(r, 0);
         }
+        add_builtins(r);
+        qsort(r->entries, (size_t)r->n, sizeof *r->entries, cmp_entry);
         return;
     }
     for (int i = r->n_seen - 1; i >= 0; i--) {
@@ -300,6 +366,8 @@ static void rescan_locked(mdl_registry *r) {
     scan_configs(r, d);
     rewinddir(d);
     scan_gguf(r, d);
+    rewinddir(d);
+    scan_whisper(r, d);
     closedir(d);
     /* A GGUF served bare until a config came to serve it: only the config's name stays. */
     for (int i = r->n - 1; i >= 0; i--) {
@@ -309,6 +377,7 @@ static void rescan_locked(mdl_registry *r) {
         if (k >= 0) forget(r, k);
         detach_locked(r, i);
     }
+    add_builtins(r);
     qsort(r->entries, (size_t)r->n, sizeof *r->entries, cmp_entry);
 }
 
@@ -385,6 +454,20 @@ int mdl_registry_rescan(mdl_registry *r) {
     pthread_mutex_unlock(&r->mu);
     reap(r);
     return n;
+}
+
+int mdl_registry_find_backend(mdl_registry *r, const char *backend, char *name, size_t cap) {
+    pthread_mutex_lock(&r->mu);
+    rescan_locked(r);
+    int rc = BASE_ENOTFOUND;
+    for (int i = 0; i < r->n && rc; i++)
+        if (!strcmp(r->entries[i]->cfg->backend, backend) && r->entries[i]->cfg->model_path) {
+            snprintf(name, cap, "%s", r->entries[i]->cfg->name);
+            rc = 0;
+        }
+    pthread_mutex_unlock(&r->mu);
+    reap(r);
+    return rc;
 }
 
 int mdl_registry_open(const mdl_registry_params *p, mdl_registry **out, err_buf *eb) {
@@ -568,6 +651,12 @@ static int load_template(mdl_handle *e, err_buf *eb) {
 
 static int load_entry(mdl_handle *e, err_buf *eb) {
     const mdl_config *c = e->cfg;
+    /* Speech backends load nothing here: on_load opens their engine (api/ knows them). */
+    if (mdl_backend_is_speech(c->backend)) {
+        int rc = e->reg->p.on_load ? e->reg->p.on_load(e->reg->p.ud, e, &e->attach, eb) : 0;
+        if (!rc) log_info("models: loaded %s (%s)", c->name, c->backend);
+        return rc;
+    }
     if (c->backend[0] && strcmp(c->backend, "llm") && strcmp(c->backend, "llama-cpp") &&
         strcmp(c->backend, "llama"))
         return err_set(eb, BASE_EUNSUPPORTED, "model '%s': backend '%s' is not supported",

@@ -29,6 +29,7 @@ struct server {
     int n_routes;
     pthread_mutex_t streams_mu; /* guards the list of live streams (for shutdown) */
     srv_stream *streams;
+    bool streams_closed; /* shutting down: a stream begun now is closed at once */
     pthread_mutex_t stats_mu;
     server_stats stats;
 };

@@ -35,6 +35,10 @@ srv_stream *srv_stream_begin(srv_req *r) {
     st->req = r;
     server *s = r->srv;
     pthread_mutex_lock(&s->streams_mu);
+    /* A handler that outlived srv_stream_close_all (shutdown began while it ran) gets a
+     * stream that is already closed: its connection must never be suspended again, since
+     * MHD refuses to stop with suspended connections. */
+    st->closed = s->streams_closed;
     st->next = s->streams;
     if (s->streams) s->streams->prev = st;
     s->streams = st;
@@ -214,6 +218,7 @@ void srv_stream_detach(srv_req *r) {
 
 void srv_stream_close_all(server *s) {
     pthread_mutex_lock(&s->streams_mu);
+    s->streams_closed = true;
     for (srv_stream *st = s->streams; st; st = st->next) {
         pthread_mutex_lock(&st->mu);
         if (!st->closed && !st->ended && st->cancel) st->cancel(st->cancel_ud);

@@ -63,4 +63,38 @@ typedef int (*stt_segment_fn)(const stt_segment *seg, void *ud);
 void stt_opts_init(stt_opts *o);
 void stt_result_free(stt_result *r);
 
+/* ---- output formats (format.c): OpenAI's response_format values, shared by the API and the
+ * `transcript` command ---- */
+
+typedef enum stt_format {
+    STT_FMT_JSON = 1,     /* {"text": ...} */
+    STT_FMT_TEXT,         /* the text and a newline */
+    STT_FMT_SRT,          /* SubRip subtitles, one cue a segment */
+    STT_FMT_VTT,          /* WebVTT */
+    STT_FMT_VERBOSE_JSON, /* task, language, duration, text, segments (with tokens), words */
+} stt_format;
+
+/* "json", "text", "srt", "vtt", "verbose_json"; BASE_EINVAL otherwise. */
+int stt_format_parse(const char *name, stt_format *out);
+const char *stt_format_mime(stt_format f);
+
+typedef struct stt_format_opts {
+    int translate;     /* verbose_json's task: "translate" instead of "transcribe" */
+    int segments;      /* verbose_json: include "segments" */
+    int words;         /* verbose_json: include "words" (needs stt_opts.word_timestamps) */
+} stt_format_opts;
+
+/* Append r in format f to out. BASE_ENOMEM when out ran out of memory. */
+int stt_format_result(const stt_result *r, stt_format f, const stt_format_opts *o, buf *out);
+/* The English name of a language code as OpenAI's verbose_json reports it ("en" ->
+ * "english"); the code itself when it is not in the table. */
+const char *stt_language_name(const char *code);
+
+/* Word error rate (wer.c), for tests and benchmarks: the word edit distance between ref and
+ * hyp into *errors and ref's word count into *words, after lower-casing, dropping punctuation
+ * and spelling out "mr"/"mrs" (at most 512 words each). stt_wer: errors / words (1 when ref
+ * has no words). */
+void stt_wer_count(const char *ref, const char *hyp, int *errors, int *words);
+double stt_wer(const char *ref, const char *hyp);
+
 #endif

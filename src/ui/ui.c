@@ -12,9 +12,11 @@
 
 #include "ui_int.h"
 
-/* The page loads only its own files and talks only to this server. */
+/* The page loads only its own files and talks only to this server. Media may also come from
+ * blob: URLs: the audio view plays the speech it fetched. */
 #define UI_CSP                                                                                     \
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "media-src 'self' blob:; "                                                                     \
     "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 static const ui_asset *find_asset(const char *path) {

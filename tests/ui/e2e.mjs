@@ -6,7 +6,7 @@
 // OPEN_URL needs no API key; KEYED_URL was started with --api-key KEY. Screenshots of each
 // page (light, dark, phone) go to SHOTS_DIR for review. Exits 0 when every check passed.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 
 const [openUrl, keyedUrl, goodKey, shots] = process.argv.slice(2);
 if (!openUrl || !keyedUrl || !goodKey || !shots) {
@@ -466,6 +466,40 @@ try {
     await page.emulateMedia({ colorScheme: 'light' });
     await shot(page, 'chat-phone-light');
     await page.setViewportSize({ width: 1200, height: 800 });
+
+    log('the audio page: typed text is spoken into a playable audio element');
+    await page.locator('#nav-audio').click();
+    await page.locator('#view-audio').waitFor({ state: 'visible' });
+    check(await page.locator('#view-chat').isHidden(), 'the chat view is hidden on the audio page');
+    check(await page.locator('#nav-audio').evaluate((a) => a.classList.contains('active')), 'the nav marks Audio');
+    await page.waitForFunction(() => document.querySelectorAll('#tts-voice option').length > 100, null, { timeout: 10000 });
+    await page.locator('#tts-input').fill('Hello from the audio page. This is a test of the speech.');
+    await page.locator('#tts-btn').click();
+    await page.waitForFunction(() => document.getElementById('tts-audio').src.startsWith('blob:'), null, { timeout: 30000 });
+    const dur = await page.evaluate(() => new Promise((resolve) => {
+        const a = document.getElementById('tts-audio');
+        if (a.readyState >= 1) resolve(a.duration);
+        a.addEventListener('loadedmetadata', () => resolve(a.duration));
+        a.addEventListener('error', () => resolve(-1));
+        setTimeout(() => resolve(-2), 15000);
+    }));
+    check(dur > 1 && dur < 15, 'the speech is playable audio: ' + dur + ' s');
+    await shot(page, 'audio-light');
+
+    log('the audio page: an uploaded file is transcribed');
+    const sample = (process.env.LOCALAI_SHARED || '../shared') + '/testdata/audio/librivox/sense_and_sensibility_01_austen_64kb-0880.wav';
+    if (existsSync(sample)) {
+        await page.setInputFiles('#audio-file', sample);
+        await page.waitForFunction(() => document.getElementById('transcript').dataset.text !== undefined ||
+            document.getElementById('stt-status').textContent.startsWith('Transcription failed'), null, { timeout: 60000 });
+        const heard = await page.locator('#transcript').getAttribute('data-text');
+        check(heard && heard.includes('young man'), 'the upload is transcribed: ' + heard + ' / ' + await page.locator('#stt-status').innerText());
+        check((await page.locator('#transcript').innerText()).includes('→'), 'segments with times are shown');
+    }
+    check(errors.length === 0, 'console errors on the audio page: ' + errors.join(' | '));
+    await page.locator('#nav-chat').click();
+    await page.locator('#view-chat').waitFor({ state: 'visible' });
+    check(await page.locator('#view-audio').isHidden(), 'back to the chat view');
 
     log('a server error is shown with its message');
     await page.evaluate(() => {
