@@ -16,6 +16,7 @@
     "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":4}"
 #define COMP "{\"model\":\"tiny\",\"prompt\":\"Once\",\"max_tokens\":4}"
 #define EMB "{\"model\":\"bert\",\"input\":\"hello world\"}"
+#define SPEECH "{\"model\":\"tts-1\",\"input\":\"Hi.\",\"voice\":\"alloy\",\"response_format\":\"wav\"}"
 #define RR "{\"model\":\"bert\",\"query\":\"cat\",\"documents\":[\"a cat\",\"a car\"]}"
 
 static const struct endpoint {
@@ -49,6 +50,10 @@ static const struct endpoint {
     {"POST", "/models/apply", "{\"id\":\"no-such-entry\"}", AUTH_CAP_ADMIN},
     {"POST", "/v1/models/apply", "{\"id\":\"no-such-entry\"}", AUTH_CAP_ADMIN},
     {"POST", "/models/delete/no-such-model", NULL, AUTH_CAP_ADMIN},
+    {"POST", "/v1/audio/speech", SPEECH, AUTH_CAP_AUDIO},
+    {"POST", "/tts", SPEECH, AUTH_CAP_AUDIO},
+    {"POST", "/v1/audio/transcriptions", "{}", AUTH_CAP_AUDIO},
+    {"GET", "/v1/voices", NULL, AUTH_CAP_AUDIO},
 };
 #define N_ENDPOINTS (int)(sizeof endpoints / sizeof *endpoints)
 
@@ -120,7 +125,7 @@ DB_TEST(auth_api, every_endpoint_refuses) {
     expect(&s, &load, admin, 200, NULL, "admin");
     expect(&s, &unload, admin, 200, NULL, "admin");
     /* Models not allowed: refused where a model is named, hidden from the list. */
-    const int model_eps[] = {2, 4, 5, 6, 7, 8, 10, 12};
+    const int model_eps[] = {2, 4, 5, 6, 7, 8, 10, 12, 26, 27};
     for (size_t i = 0; i < sizeof model_eps / sizeof *model_eps; i++)
         expect(&s, &endpoints[model_eps[i]], other, 403, "model_not_allowed", "model not allowed");
     auth_http(&s, "GET", "/v1/models", NULL, other, &r);
@@ -135,7 +140,8 @@ DB_TEST(auth_api, every_endpoint_refuses) {
     ASSERT_EQ_INT(r.status, 403);
     api_resp_free(&r);
     auth_http(&s, "GET", "/v1/models", NULL, joe, &r);
-    ASSERT_EQ_INT(json_array_size(api_jget(r.json, "data")), 3);
+    /* The three files of the test directory and the five built-in speech models. */
+    ASSERT_EQ_INT(json_array_size(api_jget(r.json, "data")), 8);
     api_resp_free(&r);
     /* Probes and the UI stay open; x-api-key and xi-api-key carry keys too. */
     const char *open_paths[] = {"/healthz", "/readyz", "/"};
