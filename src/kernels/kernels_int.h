@@ -115,6 +115,41 @@ static_assert(sizeof(block_q6_K) == 210, "block_q6_K size");
 static_assert(sizeof(block_q8_K) == 292, "block_q8_K size");
 static_assert(sizeof(block_iq4_xs) == 136, "block_iq4_xs size");
 
+/* ---- activations packed for the register-blocked GEMM (matmul.c packs, gemm_*.c read) ----
+ * A prompt batch's activations, already quantized to Q8_0 or Q8_K rows exactly as the mat-vec
+ * path quantizes them, are regrouped by KERN_GEMM_NT tokens: block k of the 4 tokens side by
+ * side, with the scales as floats and the sums the weight offsets need. A GEMM kernel then
+ * loads each weight block once for 4 tokens and keeps the 4 tokens' sums in the lanes of one
+ * register. A last group with fewer tokens is padded with zero blocks. */
+#define KERN_GEMM_NT 4
+
+typedef struct {
+    float d[KERN_GEMM_NT];         /* each token's block scale */
+    int32_t s[KERN_GEMM_NT];       /* sum of each token's 32 quants (Q4_0 / Q5_0 offsets) */
+    int8_t qs[KERN_GEMM_NT][QK8_0];
+} block_q8_0x4;
+typedef struct {
+    float d[KERN_GEMM_NT];
+    /* Sums of the 32-element sub-blocks j = 0..7, laid out for Q4_K/Q5_K mins: in register
+     * half h (0, 1) and 128-bit lane l (0, 1), token t holds the pair (j, j + 1) with
+     * j = 4h + 2l: msum[h][l][t][0..1]. */
+    int16_t msum[2][2][KERN_GEMM_NT][2];
+    int16_t bsums[KERN_GEMM_NT][QK_K / 16]; /* Q8_K's sums of each 16 quants */
+    int8_t qs[KERN_GEMM_NT][QK_K];
+} block_q8_Kx4;
+static_assert(sizeof(block_q8_0x4) == 160, "block_q8_0x4 size");
+static_assert(sizeof(block_q8_Kx4) == 1232, "block_q8_Kx4 size");
+
+/* Register-blocked product of nr weight rows (W, w_row bytes apart, n elements each) with
+ * one packed group of 4 tokens xp (n / block elements of block_q8_0x4 or block_q8_Kx4):
+ * Y[t * ldy + r] for r < nr, t < nt (the padded tokens' results are not stored). Set by the
+ * ISA patch functions for the types that have one; matmul.c uses it for batches of 2 or more
+ * tokens. The results equal vec_dot's to float rounding (the sums run in another order), and
+ * a token's result does not depend on the other tokens of its group. */
+typedef void (*kern_gemm_fn)(int64_t n, const void *W, size_t w_row, int64_t nr, const void *xp,
+                             float *Y, size_t ldy, int nt);
+extern kern_gemm_fn kern_gemm_table[GGUF_TYPE_COUNT];
+
 /* The 16 non-linear levels of IQ4_NL / IQ4_XS. */
 extern const int8_t kern_iq4nl_values[16];
 
@@ -188,6 +223,7 @@ void kern_patch_avx2(kern_traits *table);
 void kern_patch_avx2_kq(kern_traits *table);
 void kern_patch_avx2_rows(kern_traits *table);
 void kern_patch_avx2_quant(kern_traits *table); /* quant_avx2.c */
+void kern_patch_avx2_gemm(kern_gemm_fn *gemm); /* gemm_avx2.c */
 void kern_patch_avx512(kern_traits *table, bool vnni);
 /* Compare table[type]'s vec_dot with the reference on fixed data; false (and a warning) when
  * they disagree. selfcheck.c. */

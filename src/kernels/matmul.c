@@ -8,9 +8,13 @@
  *     long stream per core.
  *   - Mat-mat (prompt batches): W is walked in tiles of rows small enough to stay in L2 while
  *     every token row is dotted with them, so W comes from memory once per call rather than
- *     once per token.
+ *     once per token. Where the ISA has a register-blocked GEMM kernel for the weight type
+ *     (kern_gemm_table: Q8_0, Q4_0, Q5_0, Q4_K, Q6_K on AVX2), the converted rows are also
+ *     packed by groups of 4 tokens (block_q8_0x4 / block_q8_Kx4) and each tile is multiplied
+ *     with every group by that kernel; other types dot one weight row with 4 token rows at a
+ *     time (kern_vec_dot_multi).
  */
-#include "kernels.h"
+#include "kernels_int.h"
 
 #include <stdatomic.h>
 
@@ -32,6 +36,10 @@ typedef struct mm_ctx {
     uint8_t *xq;             /* (n_tok, n_in) of vt: X converted, or X itself for F32 */
     size_t x_row;            /* bytes per converted row */
     float *Y;                /* (n_tok, n_out) */
+    kern_gemm_fn gemm;       /* NULL: vec_dot_multi */
+    uint8_t *xp;             /* (n_groups) groups of 4 packed tokens, for gemm */
+    size_t xp_group;         /* bytes per packed group */
+    int64_t n_groups;
     int64_t n_in, n_out, n_tok;
     /* Rows of W are handed out in chunks: thread i starts with chunk i, then takes the next
      * unclaimed one from next_chunk (which starts at the thread count). */
@@ -49,11 +57,56 @@ static void convert_rows(const mm_ctx *c, int64_t t0, int64_t t1) {
         c->vt->from_float(c->X + t * c->n_in, c->xq + (size_t)t * c->x_row, c->n_in);
 }
 
+/* Tokens [4 g0, 4 g1) of the converted rows regrouped for the GEMM kernels (kernels_int.h);
+ * the missing tokens of a last, short group are zero blocks. */
+static void pack_groups(const mm_ctx *c, int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; g++) {
+        const int64_t t0 = g * KERN_GEMM_NT;
+        const int nt = (int)(c->n_tok - t0 < KERN_GEMM_NT ? c->n_tok - t0 : KERN_GEMM_NT);
+        uint8_t *out = c->xp + (size_t)g * c->xp_group;
+        memset(out, 0, c->xp_group);
+        if (c->vt->type == GGUF_TYPE_Q8_0) {
+            block_q8_0x4 *o = (block_q8_0x4 *)out;
+            for (int t = 0; t < nt; t++) {
+                const block_q8_0 *x = (const block_q8_0 *)(c->xq + (size_t)(t0 + t) * c->x_row);
+                for (int64_t k = 0; k < c->n_in / QK8_0; k++) {
+                    int32_t sum = 0;
+                    for (int i = 0; i < QK8_0; i++) sum += x[k].qs[i];
+                    o[k].d[t] = kern_f16_to_f32(x[k].d);
+                    o[k].s[t] = sum;
+                    memcpy(o[k].qs[t], x[k].qs, QK8_0);
+                }
+            }
+        } else {
+            block_q8_Kx4 *o = (block_q8_Kx4 *)out;
+            for (int t = 0; t < nt; t++) {
+                const block_q8_K *x = (const block_q8_K *)(c->xq + (size_t)(t0 + t) * c->x_row);
+                for (int64_t k = 0; k < c->n_in / QK_K; k++) {
+                    o[k].d[t] = x[k].d;
+                    memcpy(o[k].bsums[t], x[k].bsums, sizeof x[k].bsums);
+                    memcpy(o[k].qs[t], x[k].qs, QK_K);
+                    for (int h = 0; h < 2; h++)
+                        for (int l = 0; l < 2; l++) {
+                            const int j = 4 * h + 2 * l; /* sub-blocks of 32: j and j + 1 */
+                            o[k].msum[h][l][t][0] =
+                                (int16_t)(x[k].bsums[2 * j] + x[k].bsums[2 * j + 1]);
+                            o[k].msum[h][l][t][1] =
+                                (int16_t)(x[k].bsums[2 * j + 2] + x[k].bsums[2 * j + 3]);
+                        }
+                }
+            }
+        }
+    }
+}
+
+/* Convert (and pack, for the GEMM) whole groups of tokens per thread. */
 static void convert_fn(void *vctx, int ith, int nth) {
     const mm_ctx *c = vctx;
-    int64_t t0, t1;
-    split(c->n_tok, ith, nth, &t0, &t1);
-    convert_rows(c, t0, t1);
+    int64_t g0, g1;
+    split(c->n_groups, ith, nth, &g0, &g1);
+    const int64_t t1 = g1 * KERN_GEMM_NT < c->n_tok ? g1 * KERN_GEMM_NT : c->n_tok;
+    convert_rows(c, g0 * KERN_GEMM_NT, t1);
+    if (c->gemm) pack_groups(c, g0, g1);
 }
 
 /* Token rows dotted with each weight row at once (kern_vec_dot_multi unpacks the weight row
@@ -73,6 +126,22 @@ static void mm_block(const mm_ctx *c, int64_t o0, int64_t o1, int64_t t0, int64_
             for (int64_t o = ob; o < oe; o++)
                 kern_vec_dot_multi(c->wt, c->n_in, &y[o], (size_t)c->n_out,
                                    c->W + (size_t)o * c->w_row, x, c->x_row, nrc);
+        }
+    }
+}
+
+/* Y[t][o] for o in [o0, o1), tokens of groups [g0, g1), W tile by W tile, with the GEMM. */
+static void gemm_block(const mm_ctx *c, int64_t o0, int64_t o1, int64_t g0, int64_t g1) {
+    int64_t tile = (int64_t)(MM_TILE_BYTES / c->w_row);
+    if (tile < 1) tile = 1;
+    for (int64_t ob = o0; ob < o1; ob += tile) {
+        const int64_t oe = ob + tile < o1 ? ob + tile : o1;
+        for (int64_t g = g0; g < g1; g++) {
+            const int64_t t0 = g * KERN_GEMM_NT;
+            const int nt = (int)(c->n_tok - t0 < KERN_GEMM_NT ? c->n_tok - t0 : KERN_GEMM_NT);
+            c->gemm(c->n_in, c->W + (size_t)ob * c->w_row, c->w_row, oe - ob,
+                    c->xp + (size_t)g * c->xp_group, c->Y + t0 * c->n_out + ob,
+                    (size_t)c->n_out, nt);
         }
     }
 }
@@ -106,8 +175,13 @@ static void matmat_fn(void *vctx, int ith, int nth) {
      * its part of W); otherwise split the tokens. */
     if (c->n_out >= 8 * (int64_t)nth) {
         for (int64_t k = ith; next_rows(c, &k, &lo, &hi);
-             k = atomic_fetch_add_explicit(&c->next_chunk, 1, memory_order_relaxed))
-            mm_block(c, lo, hi, 0, c->n_tok);
+             k = atomic_fetch_add_explicit(&c->next_chunk, 1, memory_order_relaxed)) {
+            if (c->gemm) gemm_block(c, lo, hi, 0, c->n_groups);
+            else mm_block(c, lo, hi, 0, c->n_tok);
+        }
+    } else if (c->gemm) {
+        split(c->n_groups, ith, nth, &lo, &hi);
+        gemm_block(c, 0, c->n_out, lo, hi);
     } else {
         split(c->n_tok, ith, nth, &lo, &hi);
         mm_block(c, 0, c->n_out, lo, hi);
@@ -126,15 +200,35 @@ static bool mm_shape_ok(const kern_traits *wt, const kern_traits *vt, int64_t n_
     return n_in > 0 && n_in % wt->block_size == 0 && n_in % vt->block_size == 0;
 }
 
+/* Bytes of one packed group of 4 tokens for the GEMM, or 0 where vt has no packed form. */
+static size_t packed_group_size(const kern_traits *vt, int64_t n_in) {
+    if (vt->type == GGUF_TYPE_Q8_0) return (size_t)(n_in / QK8_0) * sizeof(block_q8_0x4);
+    if (vt->type == GGUF_TYPE_Q8_K) return (size_t)(n_in / QK_K) * sizeof(block_q8_Kx4);
+    return 0;
+}
+
+/* The converted rows, rounded up to 64 bytes, then (batches of 2 or more tokens whose
+ * activation type has a packed form) the packed groups. */
+static size_t scratch_layout(const kern_traits *vt, int64_t n_in, int64_t n_tok, size_t *xp_off) {
+    size_t row, total;
+    if (!size_mul((size_t)(n_in / vt->block_size), vt->type_size, &row) ||
+        !size_mul(row, (size_t)n_tok, &total) || total > SIZE_MAX / 4)
+        return 0;
+    *xp_off = (total + 63) & ~(size_t)63;
+    const size_t group = packed_group_size(vt, n_in);
+    if (n_tok < 2 || !group) return total;
+    size_t packed;
+    const size_t n_groups = (size_t)((n_tok + KERN_GEMM_NT - 1) / KERN_GEMM_NT);
+    if (!size_mul(group, n_groups, &packed) || packed > SIZE_MAX / 4) return 0;
+    return *xp_off + packed;
+}
+
 size_t kern_matmul_scratch_size(int wtype, int64_t n_in, int64_t n_tok) {
     const kern_traits *wt, *vt;
     if (!mm_types(wtype, &wt, &vt) || !mm_shape_ok(wt, vt, n_in) || n_tok <= 0) return 0;
     if (vt->type == GGUF_TYPE_F32) return 0; /* X is used as it is */
-    size_t row, total;
-    if (!size_mul((size_t)(n_in / vt->block_size), vt->type_size, &row) ||
-        !size_mul(row, (size_t)n_tok, &total))
-        return 0;
-    return total;
+    size_t xp_off;
+    return scratch_layout(vt, n_in, n_tok, &xp_off);
 }
 
 int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_out,
@@ -157,15 +251,24 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
         .n_out = n_out,
         .n_tok = n_tok,
     };
+    c.n_groups = (n_tok + KERN_GEMM_NT - 1) / KERN_GEMM_NT;
     if (vt->type == GGUF_TYPE_F32) {
         c.xq = (uint8_t *)(uintptr_t)X;
     } else {
         c.xq = scratch;
+        size_t xp_off;
+        if (n_tok >= 2 && kern_gemm_table[wtype] && scratch_layout(vt, n_in, n_tok, &xp_off)) {
+            c.gemm = kern_gemm_table[wtype];
+            c.xp = (uint8_t *)scratch + xp_off;
+            c.xp_group = packed_group_size(vt, n_in);
+        }
         /* A single row converts in about a microsecond: cheaper than waking the pool twice. */
-        if (n_tok < 2 * tpool_size(pool))
+        if (n_tok < 2 * tpool_size(pool)) {
             convert_rows(&c, 0, n_tok);
-        else
+            if (c.gemm) pack_groups(&c, 0, c.n_groups);
+        } else {
             tpool_run(pool, convert_fn, &c);
+        }
     }
     /* Chunks of MV_CHUNK_BYTES (mat-vec) or one L2 tile (mat-mat), but at least 4 per thread
      * where there are rows enough, so that the load can even out. */
@@ -173,6 +276,7 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
     int64_t rows = (int64_t)((n_tok == 1 ? MV_CHUNK_BYTES : MM_TILE_BYTES) / c.w_row);
     const int64_t balanced = n_out / (4 * (int64_t)nth);
     if (balanced >= 1 && balanced < rows) rows = balanced;
+    if (c.gemm && rows >= 8) rows &= ~(int64_t)3; /* whole tiles of the 4-row kernels */
     c.chunk_rows = rows < 1 ? 1 : rows;
     c.n_chunks = (n_out + c.chunk_rows - 1) / c.chunk_rows;
     atomic_init(&c.next_chunk, nth);

@@ -1,0 +1,243 @@
+/*
+ * AVX2 register-blocked GEMM kernels for prompt batches (the llamafile "tinyBLAS" idea): a
+ * tile of weight rows times a packed group of 4 tokens (block_q8_0x4 / block_q8_Kx4, see
+ * kernels_int.h), so each weight block is loaded and unpacked once for 4 tokens and, for
+ * Q8_0/Q4_0/Q5_0, each token block once for 4 weight rows.
+ *
+ * The 4 tokens' int32 products of a block are folded with two levels of hadd into one
+ * register, lanes [t0 t1 t2 t3 | t0 t1 t2 t3] (low half: elements 0-15 of each 32, high half:
+ * 16-31), so one conversion and one FMA with the scale vector [d_w * d_t ...] serve 4 tokens,
+ * where the mat-vec kernels spend a conversion, a scalar multiply, a broadcast and an FMA per
+ * token. Integer offsets (Q4_0's -8, Q5_0's -16, Q6_K's -32) are taken off once per block
+ * with the token sums the packing stored, so the weight quants go into maddubs unsigned and
+ * need no sign trick.
+ *
+ * The reference is vec_dot (the tests compare kern_matmul with it); lanes never mix tokens,
+ * so a token's result does not depend on the rest of its batch.
+ */
+#include "avx2_int.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* p0..p3: 8 int32 partial sums per token -> [t0 t1 t2 t3 | t0 t1 t2 t3] */
+INLINE __m256i fold4(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
+    return _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+}
+
+/* Y[t * ldy] = lane t + lane t + 4 of acc, for t < nt. */
+INLINE void store4(float *Y, size_t ldy, __m256 acc, int nt) {
+    float v[4];
+    _mm_storeu_ps(v, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
+    for (int t = 0; t < nt; t++) Y[(size_t)t * ldy] = v[t];
+}
+
+/* ---- Q8_0 weights: sign trick, RM rows x 4 tokens ---- */
+
+INLINE void q8_0_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_0x4 *xp,
+                      float *Y, size_t ldy, int nt, const int RM) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    for (int r = 0; r < RM; r++) acc[r] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < nb; k++) {
+        const block_q8_0x4 *b = xp + k;
+        const __m256 db = _mm256_broadcast_ps((const __m128 *)b->d);
+        const __m256i y0 = _mm256_loadu_si256((const __m256i *)b->qs[0]);
+        const __m256i y1 = _mm256_loadu_si256((const __m256i *)b->qs[1]);
+        const __m256i y2 = _mm256_loadu_si256((const __m256i *)b->qs[2]);
+        const __m256i y3 = _mm256_loadu_si256((const __m256i *)b->qs[3]);
+#pragma GCC unroll 4
+        for (int r = 0; r < RM; r++) {
+            const block_q8_0 *a = (const block_q8_0 *)(W + (size_t)r * w_row) + k;
+            const __m256i qa = _mm256_loadu_si256((const __m256i *)a->qs);
+            const __m256i ax = _mm256_sign_epi8(qa, qa);
+            const __m256i p0 =
+                _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(y0, qa)), ones);
+            const __m256i p1 =
+                _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(y1, qa)), ones);
+            const __m256i p2 =
+                _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(y2, qa)), ones);
+            const __m256i p3 =
+                _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(y3, qa)), ones);
+            const __m256 d = _mm256_mul_ps(_mm256_set1_ps(H2F(a->d)), db);
+            acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(fold4(p0, p1, p2, p3)), acc[r]);
+        }
+    }
+    for (int r = 0; r < RM; r++) store4(Y + r, ldy, acc[r], nt);
+}
+
+/* ---- Q4_0 / Q5_0 weights: unsigned quants, offset taken off per block ---- */
+
+/* Quants of weight block a as unsigned bytes in element order (Q4_0: 0..15, Q5_0: 0..31). */
+INLINE __m256i q4_0_u8(const block_q4_0 *a) { return nibbles_32(a->qs); }
+
+INLINE __m256i q5_0_u8(const block_q5_0 *a) {
+    const __m256i hb = _mm256_and_si256(bits_to_bytes_32(a->qh), _mm256_set1_epi8(0x10));
+    return _mm256_or_si256(nibbles_32(a->qs), hb);
+}
+
+/* SHIFT: log2 of the offset (3 for Q4_0's 8, 4 for Q5_0's 16). */
+#define DEFINE_QX_0_TILE(name, blk, unpack, SHIFT)                                                 \
+    INLINE void name##_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_0x4 *xp,    \
+                            float *Y, size_t ldy, int nt, const int RM) {                          \
+        const __m256i ones = _mm256_set1_epi16(1);                                                 \
+        __m256 acc[4];                                                                             \
+        for (int r = 0; r < RM; r++) acc[r] = _mm256_setzero_ps();                                 \
+        for (int64_t k = 0; k < nb; k++) {                                                         \
+            const block_q8_0x4 *b = xp + k;                                                        \
+            const __m256 db = _mm256_broadcast_ps((const __m128 *)b->d);                           \
+            /* offset * token sums in the low half, where fold4 puts elements 0-15 */              \
+            const __m256i off = _mm256_zextsi128_si256(                                            \
+                _mm_slli_epi32(_mm_loadu_si128((const __m128i *)b->s), SHIFT));                    \
+            const __m256i y0 = _mm256_loadu_si256((const __m256i *)b->qs[0]);                      \
+            const __m256i y1 = _mm256_loadu_si256((const __m256i *)b->qs[1]);                      \
+            const __m256i y2 = _mm256_loadu_si256((const __m256i *)b->qs[2]);                      \
+            const __m256i y3 = _mm256_loadu_si256((const __m256i *)b->qs[3]);                      \
+            _Pragma("GCC unroll 4") for (int r = 0; r < RM; r++) {                                \
+                const blk *a = (const blk *)(W + (size_t)r * w_row) + k;                           \
+                const __m256i q = unpack(a);                                                       \
+                const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y0), ones);           \
+                const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y1), ones);           \
+                const __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y2), ones);           \
+                const __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y3), ones);           \
+                const __m256i sum = _mm256_sub_epi32(fold4(p0, p1, p2, p3), off);                  \
+                const __m256 d = _mm256_mul_ps(_mm256_set1_ps(H2F(a->d)), db);                     \
+                acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[r]);                      \
+            }                                                                                      \
+        }                                                                                          \
+        for (int r = 0; r < RM; r++) store4(Y + r, ldy, acc[r], nt);                               \
+    }
+
+DEFINE_QX_0_TILE(q4_0, block_q4_0, q4_0_u8, 3)
+DEFINE_QX_0_TILE(q5_0, block_q5_0, q5_0_u8, 4)
+
+/* ---- Q4_K weights: one row x 4 tokens, int32 sums over the whole 256-block ---- */
+
+INLINE void q4_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_Kx4 *xp,
+                      float *Y, size_t ldy, int nt, const int RM) {
+    (void)w_row, (void)RM;
+    const block_q4_K *x = (const block_q4_K *)W;
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t k = 0; k < nb; k++) {
+        const block_q8_Kx4 *b = xp + k;
+        const __m128i sm8 = k4_scales_mins(x[k].scales);
+        const __m256i sm = _mm256_cvtepu8_epi16(sm8);
+        const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
+        __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[k].qs + 32 * j));
+            const __m256i lo = _mm256_and_si256(bits, m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            const __m256i sl = bcast_pair(sc, 2 * j), sh = bcast_pair(sc, 2 * j + 1);
+#define Q4K_TOK(st, t)                                                                             \
+    do {                                                                                           \
+        const __m256i pl = _mm256_maddubs_epi16(                                                   \
+            lo, _mm256_loadu_si256((const __m256i *)(b->qs[t] + 64 * j)));                         \
+        const __m256i ph = _mm256_maddubs_epi16(                                                   \
+            hi, _mm256_loadu_si256((const __m256i *)(b->qs[t] + 64 * j + 32)));                    \
+        st = _mm256_add_epi32(                                                                     \
+            st, _mm256_add_epi32(_mm256_madd_epi16(sl, pl), _mm256_madd_epi16(sh, ph)));           \
+    } while (0)
+            Q4K_TOK(s0, 0);
+            Q4K_TOK(s1, 1);
+            Q4K_TOK(s2, 2);
+            Q4K_TOK(s3, 3);
+#undef Q4K_TOK
+        }
+        /* The mins: sum_j m_j * (sub-block sum j) per token, lanes as fold4's. */
+        const __m256i mins = _mm256_castsi128_si256(_mm256_extracti128_si256(sm, 1));
+        const __m256i m01 = _mm256_permutevar8x32_epi32(mins, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+        const __m256i m23 = _mm256_permutevar8x32_epi32(mins, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3));
+        const __m256i msum = _mm256_add_epi32(
+            _mm256_madd_epi16(m01, _mm256_loadu_si256((const __m256i *)b->msum[0])),
+            _mm256_madd_epi16(m23, _mm256_loadu_si256((const __m256i *)b->msum[1])));
+        const __m256 db = _mm256_broadcast_ps((const __m128 *)b->d);
+        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(H2F(x[k].d)), db);
+        const __m256 dm = _mm256_mul_ps(_mm256_set1_ps(H2F(x[k].dmin)), db);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(fold4(s0, s1, s2, s3)), acc);
+        acc = _mm256_fnmadd_ps(dm, _mm256_cvtepi32_ps(msum), acc);
+    }
+    store4(Y, ldy, acc, nt);
+}
+
+/* ---- Q6_K weights: one row x 4 tokens ---- */
+
+INLINE void q6_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_Kx4 *xp,
+                      float *Y, size_t ldy, int nt, const int RM) {
+    (void)w_row, (void)RM;
+    const block_q6_K *x = (const block_q6_K *)W;
+    const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t k = 0; k < nb; k++) {
+        const block_q8_Kx4 *b = xp + k;
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[k].scales);
+        const __m256i sc = scales_even_odd(sc8), sc16 = _mm256_cvtepi8_epi16(sc8);
+        /* The -32 offset of every quant: -32 * sum(scale_j * activation sum_j), exact. */
+        __m256i st[4];
+        for (int t = 0; t < 4; t++) {
+            const __m256i corr =
+                _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)b->bsums[t]));
+            st[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
+        }
+        const uint8_t *ql = x[k].ql, *qh = x[k].qh;
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++, ql += 64, qh += 32) {
+            const __m256i b1 = _mm256_loadu_si256((const __m256i *)ql);
+            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i bh = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(b1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(bh, m2), 4));
+            q[1] = _mm256_or_si256(
+                _mm256_and_si256(b2, m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 2), m2), 4));
+            q[2] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(b1, 4), m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 4), m2), 4));
+            q[3] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(b2, 4), m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 6), m2), 4));
+#pragma GCC unroll 4
+            for (int m = 0; m < 4; m++) {
+                const __m256i scale = bcast_pair(sc, 4 * j + m);
+#pragma GCC unroll 4
+                for (int t = 0; t < 4; t++) {
+                    const __m256i p = _mm256_maddubs_epi16(
+                        q[m], _mm256_loadu_si256((const __m256i *)(b->qs[t] + 128 * j + 32 * m)));
+                    st[t] = _mm256_add_epi32(st[t], _mm256_madd_epi16(scale, p));
+                }
+            }
+        }
+        const __m256 db = _mm256_broadcast_ps((const __m128 *)b->d);
+        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(H2F(x[k].d)), db);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(fold4(st[0], st[1], st[2], st[3])), acc);
+    }
+    store4(Y, ldy, acc, nt);
+}
+
+/* The kern_gemm_fn of each kernel: tiles of RM rows, then the remaining rows one by one. */
+#define DEFINE_GEMM(t, X4, RM)                                                                     \
+    static void gemm_##t(int64_t n, const void *W, size_t w_row, int64_t nr, const void *xp,       \
+                         float *Y, size_t ldy, int nt) {                                           \
+        const int64_t nb = n / (sizeof(((X4 *)0)->qs[0]));                                         \
+        const uint8_t *w = W;                                                                      \
+        int64_t r = 0;                                                                             \
+        for (; r + RM <= nr; r += RM)                                                              \
+            t##_tile(nb, w + (size_t)r * w_row, w_row, xp, Y + r, ldy, nt, RM);                    \
+        for (; r < nr; r++) t##_tile(nb, w + (size_t)r * w_row, w_row, xp, Y + r, ldy, nt, 1);    \
+    }
+
+DEFINE_GEMM(q8_0, block_q8_0x4, 4)
+DEFINE_GEMM(q4_0, block_q8_0x4, 4)
+DEFINE_GEMM(q5_0, block_q8_0x4, 4)
+DEFINE_GEMM(q4_K, block_q8_Kx4, 1)
+DEFINE_GEMM(q6_K, block_q8_Kx4, 1)
+
+void kern_patch_avx2_gemm(kern_gemm_fn *g) {
+    g[GGUF_TYPE_Q8_0] = gemm_q8_0;
+    g[GGUF_TYPE_Q4_0] = gemm_q4_0;
+    g[GGUF_TYPE_Q5_0] = gemm_q5_0;
+    g[GGUF_TYPE_Q4_K] = gemm_q4_K;
+    g[GGUF_TYPE_Q6_K] = gemm_q6_K;
+}
