@@ -21,7 +21,24 @@
 
 /* p0..p3: 8 int32 partial sums per token -> [t0 t1 t2 t3 | t0 t1 t2 t3] */
 INLINE __m256i fold4(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
+#ifdef GEMM_FOLD_HADD
     return _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+#else
+    /* unpacks and adds: one uop each, where hadd is several */
+    const __m256i s01 = _mm256_add_epi32(_mm256_unpacklo_epi32(p0, p1), _mm256_unpackhi_epi32(p0, p1));
+    const __m256i s23 = _mm256_add_epi32(_mm256_unpacklo_epi32(p2, p3), _mm256_unpackhi_epi32(p2, p3));
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23));
+#endif
+}
+
+/* The same fold from maddubs' int16 pair sums, for Q4_0/Q5_0 where the weights are small
+ * (|q y| pair sums <= 2 * 31 * 127 = 7874): groups of 4 of them still fit int16, so the
+ * tokens are folded in 16 bits and one madd replaces four. */
+INLINE __m256i fold4_small(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
+    const __m256i s01 = _mm256_add_epi16(_mm256_unpacklo_epi32(p0, p1), _mm256_unpackhi_epi32(p0, p1));
+    const __m256i s23 = _mm256_add_epi16(_mm256_unpacklo_epi32(p2, p3), _mm256_unpackhi_epi32(p2, p3));
+    const __m256i s = _mm256_add_epi16(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23));
+    return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
 }
 
 /* Y[t * ldy] = lane t + lane t + 4 of acc, for t < nt. */
@@ -79,7 +96,6 @@ INLINE __m256i q5_0_u8(const block_q5_0 *a) {
 #define DEFINE_QX_0_TILE(name, blk, unpack, SHIFT)                                                 \
     INLINE void name##_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_0x4 *xp,    \
                             float *Y, size_t ldy, int nt, const int RM) {                          \
-        const __m256i ones = _mm256_set1_epi16(1);                                                 \
         __m256 acc[4];                                                                             \
         for (int r = 0; r < RM; r++) acc[r] = _mm256_setzero_ps();                                 \
         for (int64_t k = 0; k < nb; k++) {                                                         \
@@ -95,11 +111,10 @@ INLINE __m256i q5_0_u8(const block_q5_0 *a) {
             _Pragma("GCC unroll 4") for (int r = 0; r < RM; r++) {                                \
                 const blk *a = (const blk *)(W + (size_t)r * w_row) + k;                           \
                 const __m256i q = unpack(a);                                                       \
-                const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y0), ones);           \
-                const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y1), ones);           \
-                const __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y2), ones);           \
-                const __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y3), ones);           \
-                const __m256i sum = _mm256_sub_epi32(fold4(p0, p1, p2, p3), off);                  \
+                const __m256i sum = _mm256_sub_epi32(                                              \
+                    fold4_small(_mm256_maddubs_epi16(q, y0), _mm256_maddubs_epi16(q, y1),          \
+                                _mm256_maddubs_epi16(q, y2), _mm256_maddubs_epi16(q, y3)),         \
+                    off);                                                                          \
                 const __m256 d = _mm256_mul_ps(_mm256_set1_ps(H2F(a->d)), db);                     \
                 acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[r]);                      \
             }                                                                                      \
