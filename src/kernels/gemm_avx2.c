@@ -249,7 +249,52 @@ DEFINE_GEMM(q5_0, block_q8_0x4, 4)
 DEFINE_GEMM(q4_K, block_q8_Kx4, 1)
 DEFINE_GEMM(q6_K, block_q8_Kx4, 1)
 
-void kern_patch_avx2_gemm(kern_gemm_fn *g) {
+/* ---- Q4_0 mat-vec with the token packed as block_q8_0x2v ---- */
+
+static void gemv_q4_0(int64_t n, const void *W, size_t w_row, int64_t nr, const void *vxp,
+                      float *Y) {
+    const int64_t nb = n / QK4_0;
+    const block_q8_0x2v *xp = vxp;
+    const __m256i m4 = _mm256_set1_epi8(0xF), ones = _mm256_set1_epi16(1);
+    for (int64_t r = 0; r < nr; r++) {
+        const block_q4_0 *x = (const block_q4_0 *)((const uint8_t *)W + (size_t)r * w_row);
+        /* Two accumulators: the FMA chain would otherwise bound a row read from memory. */
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        int64_t i = 0;
+#define Q4_0_PAIR(acc, y, bits, dx)                                                                 \
+    do {                                                                                           \
+        const __m256i lo = _mm256_and_si256(bits, m4);                                             \
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);                       \
+        const __m256i s16 =                                                                        \
+            _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y->lo)), \
+                             _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)y->hi)));\
+        const __m256i p = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones),                           \
+                                           _mm256_loadu_si256((const __m256i *)y->off));           \
+        const __m256 t = _mm256_mul_ps(_mm256_loadu_ps(y->d), _mm256_cvtepi32_ps(p));              \
+        acc = _mm256_fmadd_ps(dx, t, acc);                                                         \
+    } while (0)
+        for (; i + 3 < nb; i += 4) {
+            const __m256i b0 = load_2x16(x[i].qs, x[i + 1].qs);
+            Q4_0_PAIR(acc0, (xp + i / 2), b0, scales_2x4(H2F(x[i].d), H2F(x[i + 1].d)));
+            const __m256i b1 = load_2x16(x[i + 2].qs, x[i + 3].qs);
+            Q4_0_PAIR(acc1, (xp + i / 2 + 1), b1, scales_2x4(H2F(x[i + 2].d), H2F(x[i + 3].d)));
+        }
+        for (; i + 1 < nb; i += 2) {
+            const __m256i b = load_2x16(x[i].qs, x[i + 1].qs);
+            Q4_0_PAIR(acc0, (xp + i / 2), b, scales_2x4(H2F(x[i].d), H2F(x[i + 1].d)));
+        }
+        if (i < nb) {
+            /* The last block alone (the packed pair's second half is zeros). */
+            const __m256i b = _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)x[i].qs));
+            Q4_0_PAIR(acc1, (xp + i / 2), b, scales_2x4(H2F(x[i].d), 0.0f));
+        }
+#undef Q4_0_PAIR
+        Y[r] = hsum_f32x8(_mm256_add_ps(acc0, acc1));
+    }
+}
+
+void kern_patch_avx2_gemm(kern_gemm_fn *g, kern_gemv_fn *v) {
+    v[GGUF_TYPE_Q4_0] = gemv_q4_0;
     g[GGUF_TYPE_Q8_0] = gemm_q8_0;
     g[GGUF_TYPE_Q4_0] = gemm_q4_0;
     g[GGUF_TYPE_Q5_0] = gemm_q5_0;

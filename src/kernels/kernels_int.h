@@ -137,6 +137,17 @@ typedef struct {
     int16_t bsums[KERN_GEMM_NT][QK_K / 16]; /* Q8_K's sums of each 16 quants */
     int8_t qs[KERN_GEMM_NT][QK_K];
 } block_q8_Kx4;
+/* One token's Q8_0 activations for a mat-vec with Q4_0 weights, two blocks (i, i + 1) per
+ * element in the lane order of the Q4_0 kernels (low nibbles | high nibbles of both blocks):
+ * the weight row is then unpacked with 3 instructions per 2 blocks and its -8 offset is taken
+ * off with one subtraction of 8 * (token sum) per block. A last odd block is paired with zeros. */
+typedef struct {
+    float d[8];        /* [d_i x 4 | d_i+1 x 4] */
+    int32_t off[8];    /* [8 sum_i, 0, 0, 0 | 8 sum_i+1, 0, 0, 0] */
+    int8_t lo[32];     /* elements 0-15 of block i | of block i + 1 */
+    int8_t hi[32];     /* elements 16-31 of block i | of block i + 1 */
+} block_q8_0x2v;
+static_assert(sizeof(block_q8_0x2v) == 128, "block_q8_0x2v size");
 static_assert(sizeof(block_q8_0x4) == 160, "block_q8_0x4 size");
 static_assert(sizeof(block_q8_Kx4) == 1232, "block_q8_Kx4 size");
 
@@ -149,6 +160,12 @@ static_assert(sizeof(block_q8_Kx4) == 1232, "block_q8_Kx4 size");
 typedef void (*kern_gemm_fn)(int64_t n, const void *W, size_t w_row, int64_t nr, const void *xp,
                              float *Y, size_t ldy, int nt);
 extern kern_gemm_fn kern_gemm_table[GGUF_TYPE_COUNT];
+/* Mat-vec over nr weight rows with one token packed as (n / 64 rounded up) block_q8_0x2v:
+ * Y[r] for r < nr. Same contract as vec_dot (results to float rounding); matmul.c uses it for
+ * single tokens where it is set (Q4_0 on AVX2). */
+typedef void (*kern_gemv_fn)(int64_t n, const void *W, size_t w_row, int64_t nr, const void *xp,
+                             float *Y);
+extern kern_gemv_fn kern_gemv_table[GGUF_TYPE_COUNT];
 
 /* The 16 non-linear levels of IQ4_NL / IQ4_XS. */
 extern const int8_t kern_iq4nl_values[16];
@@ -223,7 +240,7 @@ void kern_patch_avx2(kern_traits *table);
 void kern_patch_avx2_kq(kern_traits *table);
 void kern_patch_avx2_rows(kern_traits *table);
 void kern_patch_avx2_quant(kern_traits *table); /* quant_avx2.c */
-void kern_patch_avx2_gemm(kern_gemm_fn *gemm); /* gemm_avx2.c */
+void kern_patch_avx2_gemm(kern_gemm_fn *gemm, kern_gemv_fn *gemv); /* gemm_avx2.c */
 void kern_patch_avx512(kern_traits *table, bool vnni);
 /* Compare table[type]'s vec_dot with the reference on fixed data; false (and a warning) when
  * they disagree. selfcheck.c. */

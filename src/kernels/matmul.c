@@ -5,7 +5,8 @@
  * in the caller's scratch, then each thread computes its share of Y with the type's vec_dot.
  *   - Mat-vec (one token, the generation hot path) is bound by reading W once from memory:
  *     each thread takes one contiguous chunk of W's rows, so the hardware prefetchers see one
- *     long stream per core.
+ *     long stream per core. For Q4_0 (kern_gemv_table) the token is also repacked so that
+ *     the weights' offset costs one subtraction per block (block_q8_0x2v).
  *   - Mat-mat (prompt batches): W is walked in tiles of rows small enough to stay in L2 while
  *     every token row is dotted with them, so W comes from memory once per call rather than
  *     once per token. Where the ISA has a register-blocked GEMM kernel for the weight type
@@ -37,7 +38,8 @@ typedef struct mm_ctx {
     size_t x_row;            /* bytes per converted row */
     float *Y;                /* (n_tok, n_out) */
     kern_gemm_fn gemm;       /* NULL: vec_dot_multi */
-    uint8_t *xp;             /* (n_groups) groups of 4 packed tokens, for gemm */
+    kern_gemv_fn gemv;       /* one token: NULL means vec_dot */
+    uint8_t *xp;             /* (n_groups) groups of 4 packed tokens (gemm) or the token (gemv) */
     size_t xp_group;         /* bytes per packed group */
     int64_t n_groups;
     int64_t n_in, n_out, n_tok;
@@ -96,6 +98,24 @@ static void pack_groups(const mm_ctx *c, int64_t g0, int64_t g1) {
                 }
             }
         }
+    }
+}
+
+/* The single token's Q8_0 row as block_q8_0x2v pairs, for gemv. */
+static void pack_gemv(const mm_ctx *c) {
+    const block_q8_0 *x = (const block_q8_0 *)c->xq;
+    const int64_t nb = c->n_in / QK8_0;
+    block_q8_0x2v *o = (block_q8_0x2v *)c->xp;
+    memset(o, 0, (size_t)((nb + 1) / 2) * sizeof *o);
+    for (int64_t k = 0; k < nb; k++) {
+        block_q8_0x2v *p = o + k / 2;
+        const int h = (int)(k & 1);
+        int32_t sum = 0;
+        for (int i = 0; i < QK8_0; i++) sum += x[k].qs[i];
+        for (int l = 0; l < 4; l++) p->d[4 * h + l] = kern_f16_to_f32(x[k].d);
+        p->off[4 * h] = 8 * sum;
+        memcpy(p->lo + 16 * h, x[k].qs, 16);
+        memcpy(p->hi + 16 * h, x[k].qs + 16, 16);
     }
 }
 
@@ -164,6 +184,10 @@ static void matvec_fn(void *vctx, int ith, int nth) {
     for (int64_t k = ith; next_rows(c, &k, &o0, &o1);
          k = atomic_fetch_add_explicit(&c->next_chunk, 1, memory_order_relaxed)) {
         const uint8_t *w = c->W + (size_t)o0 * c->w_row;
+        if (c->gemv) {
+            c->gemv(c->n_in, w, c->w_row, o1 - o0, c->xp, c->Y + o0);
+            continue;
+        }
         for (int64_t o = o0; o < o1; o++, w += c->w_row) dot(c->n_in, &c->Y[o], w, c->xq);
     }
 }
@@ -215,6 +239,8 @@ static size_t scratch_layout(const kern_traits *vt, int64_t n_in, int64_t n_tok,
         !size_mul(row, (size_t)n_tok, &total) || total > SIZE_MAX / 4)
         return 0;
     *xp_off = (total + 63) & ~(size_t)63;
+    if (n_tok == 1 && vt->type == GGUF_TYPE_Q8_0) /* the token packed for gemv */
+        return *xp_off + (size_t)((n_in / QK8_0 + 1) / 2) * sizeof(block_q8_0x2v);
     const size_t group = packed_group_size(vt, n_in);
     if (n_tok < 2 || !group) return total;
     size_t packed;
@@ -261,11 +287,16 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
             c.gemm = kern_gemm_table[wtype];
             c.xp = (uint8_t *)scratch + xp_off;
             c.xp_group = packed_group_size(vt, n_in);
+        } else if (n_tok == 1 && kern_gemv_table[wtype] && vt->type == GGUF_TYPE_Q8_0 &&
+                   scratch_layout(vt, n_in, n_tok, &xp_off)) {
+            c.gemv = kern_gemv_table[wtype];
+            c.xp = (uint8_t *)scratch + xp_off;
         }
         /* A single row converts in about a microsecond: cheaper than waking the pool twice. */
         if (n_tok < 2 * tpool_size(pool)) {
             convert_rows(&c, 0, n_tok);
             if (c.gemm) pack_groups(&c, 0, c.n_groups);
+            if (c.gemv) pack_gemv(&c);
         } else {
             tpool_run(pool, convert_fn, &c);
         }

@@ -188,7 +188,10 @@ TEST(matmul_errors) {
     /* Scratch sizes: Q8_0 is 34 bytes per 32, Q8_K 292 per 256, F32 needs none; batches add
      * the packed groups of 4 tokens for the GEMM (160 bytes per 32, 1232 per 256) after the
      * converted rows rounded up to 64 bytes. */
-    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_0, 64, 1), 2 * 34);
+    /* One token with Q8_0 activations: also the token packed for the mat-vec (128 bytes per 64). */
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_0, 64, 1), 128 + 128);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_0, 96, 1), 128 + 2 * 128);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_K, 512, 1), 2 * 292);
     ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_0, 64, 3), 256 + 1 * 2 * 160);
     ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_K, 512, 2), 1216 + 1 * 2 * 1232);
     ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_K, 512, 5), 2944 + 2 * 2 * 1232);

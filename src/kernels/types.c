@@ -72,6 +72,7 @@ static const char *const other_names[GGUF_TYPE_COUNT] = {
 
 float kern_f16_table[65536];
 kern_gemm_fn kern_gemm_table[GGUF_TYPE_COUNT];
+kern_gemv_fn kern_gemv_table[GGUF_TYPE_COUNT];
 
 static kern_traits active_table[GGUF_TYPE_COUNT];
 static kern_isa active_isa = KERN_ISA_REF;
@@ -167,13 +168,14 @@ kern_isa kern_init(kern_isa want) {
         for (uint32_t h = 0; h < 65536; h++) kern_f16_table[h] = kern_f16_to_f32((uint16_t)h);
     memcpy(active_table, ref_table, sizeof active_table);
     memset(kern_gemm_table, 0, sizeof kern_gemm_table);
+    memset(kern_gemv_table, 0, sizeof kern_gemv_table);
     kern_set_f16_rows(kern_f16_to_f32_row_ref, kern_f32_to_f16_row_ref);
 #if defined(__x86_64__)
     if (want == KERN_ISA_AVX2 || want == KERN_ISA_AVX512) {
         kern_patch_avx2(active_table);
-        /* LOCALAI_GEMM=off keeps batches on the vec_dot kernels (for A/B timing). */
+        /* LOCALAI_GEMM=off keeps products on the vec_dot kernels (for A/B timing). */
         const char *g = getenv("LOCALAI_GEMM");
-        if (!g || strcmp(g, "off")) kern_patch_avx2_gemm(kern_gemm_table);
+        if (!g || strcmp(g, "off")) kern_patch_avx2_gemm(kern_gemm_table, kern_gemv_table);
     }
     if (want == KERN_ISA_AVX512) {
         /* Our AVX-512 kernels could not be run where they were written: check them against
