@@ -82,17 +82,15 @@ INLINE void q8_0_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8
     for (int r = 0; r < RM; r++) store4(Y + r, ldy, acc[r], nt);
 }
 
-/* ---- Q4_0 / Q5_0 weights: unsigned quants, offset taken off per block ---- */
+/* ---- Q5_0 (and Q4_0) weights: unsigned quants, offset taken off per block ---- */
 
-/* Quants of weight block a as unsigned bytes in element order (Q4_0: 0..15, Q5_0: 0..31). */
-INLINE __m256i q4_0_u8(const block_q4_0 *a) { return nibbles_32(a->qs); }
-
+/* Quants of Q5_0 weight block a as unsigned bytes (0..31) in element order. */
 INLINE __m256i q5_0_u8(const block_q5_0 *a) {
     const __m256i hb = _mm256_and_si256(bits_to_bytes_32(a->qh), _mm256_set1_epi8(0x10));
     return _mm256_or_si256(nibbles_32(a->qs), hb);
 }
 
-/* SHIFT: log2 of the offset (3 for Q4_0's 8, 4 for Q5_0's 16). */
+/* SHIFT: log2 of the offset (4 for Q5_0's 16). */
 #define DEFINE_QX_0_TILE(name, blk, unpack, SHIFT)                                                 \
     INLINE void name##_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_0x4 *xp,    \
                             float *Y, size_t ldy, int nt, const int RM) {                          \
@@ -122,8 +120,42 @@ INLINE __m256i q5_0_u8(const block_q5_0 *a) {
         for (int r = 0; r < RM; r++) store4(Y + r, ldy, acc[r], nt);                               \
     }
 
-DEFINE_QX_0_TILE(q4_0, block_q4_0, q4_0_u8, 3)
 DEFINE_QX_0_TILE(q5_0, block_q5_0, q5_0_u8, 4)
+
+/* Q4_0 by pairs of blocks (block_q8_0x4p): one unpacking for 64 elements, and the fold's
+ * 128-bit halves are the two blocks. |q y| pair sums <= 2 * 15 * 127, two of them per token
+ * (low and high nibbles) and 4 folded: 30480, inside int16. */
+INLINE void q4_0p_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_0x4p *xp,
+                       float *Y, size_t ldy, int nt, const int RM) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    __m256 acc[4];
+    for (int r = 0; r < RM; r++) acc[r] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i += 2) {
+        const block_q8_0x4p *b = xp + i / 2;
+        const bool pair = i + 1 < nb;
+        const __m256 db = _mm256_loadu_ps(b->d);
+        const __m256i off = _mm256_loadu_si256((const __m256i *)b->off);
+#pragma GCC unroll 4
+        for (int r = 0; r < RM; r++) {
+            const block_q4_0 *a = (const block_q4_0 *)(W + (size_t)r * w_row) + i;
+            const __m256i bits =
+                pair ? load_2x16(a[0].qs, a[1].qs)
+                     : _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)a[0].qs));
+            const __m256i lo = _mm256_and_si256(bits, m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+#define Q4_0P_TOK(t)                                                                               \
+    _mm256_add_epi16(                                                                              \
+        _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)b->lo[t])),                   \
+        _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)b->hi[t])))
+            const __m256i sum = _mm256_sub_epi32(
+                fold4_small(Q4_0P_TOK(0), Q4_0P_TOK(1), Q4_0P_TOK(2), Q4_0P_TOK(3)), off);
+#undef Q4_0P_TOK
+            const __m256 dx = scales_2x4(H2F(a[0].d), pair ? H2F(a[1].d) : 0.0f);
+            acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(dx, db), _mm256_cvtepi32_ps(sum), acc[r]);
+        }
+    }
+    for (int r = 0; r < RM; r++) store4(Y + r, ldy, acc[r], nt);
+}
 
 /* ---- Q4_K weights: one row x 4 tokens, int32 sums over the whole 256-block ---- */
 
@@ -244,7 +276,8 @@ INLINE void q6_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8
     }
 
 DEFINE_GEMM(q8_0, block_q8_0x4, 4)
-DEFINE_GEMM(q4_0, block_q8_0x4, 4)
+/* nb counted in 32-blocks for every Q8_0-based layout (qs[0] of block_q8_0x4: 32 bytes). */
+DEFINE_GEMM(q4_0p, block_q8_0x4, 4)
 DEFINE_GEMM(q5_0, block_q8_0x4, 4)
 DEFINE_GEMM(q4_K, block_q8_Kx4, 1)
 DEFINE_GEMM(q6_K, block_q8_Kx4, 1)
@@ -296,7 +329,7 @@ static void gemv_q4_0(int64_t n, const void *W, size_t w_row, int64_t nr, const 
 void kern_patch_avx2_gemm(kern_gemm_fn *g, kern_gemv_fn *v) {
     v[GGUF_TYPE_Q4_0] = gemv_q4_0;
     g[GGUF_TYPE_Q8_0] = gemm_q8_0;
-    g[GGUF_TYPE_Q4_0] = gemm_q4_0;
+    g[GGUF_TYPE_Q4_0] = gemm_q4_0p;
     g[GGUF_TYPE_Q5_0] = gemm_q5_0;
     g[GGUF_TYPE_Q4_K] = gemm_q4_K;
     g[GGUF_TYPE_Q6_K] = gemm_q6_K;

@@ -148,11 +148,22 @@ typedef struct {
     int8_t hi[32];     /* elements 16-31 of block i | of block i + 1 */
 } block_q8_0x2v;
 static_assert(sizeof(block_q8_0x2v) == 128, "block_q8_0x2v size");
+/* Q4_0's GEMM takes blocks in pairs, like its mat-vec: 4 tokens' blocks i and i + 1 in the
+ * lane order of two Q4_0 blocks unpacked in one register (low nibbles | high nibbles), so one
+ * unpacking serves 64 elements; a last odd block is paired with zeros. */
+typedef struct {
+    float d[8];                     /* [d of t0..t3, block i | block i + 1] */
+    int32_t off[8];                 /* [8 * sum of t0..t3, block i | block i + 1] */
+    int8_t lo[KERN_GEMM_NT][32];    /* per token: elements 0-15 of block i | of block i + 1 */
+    int8_t hi[KERN_GEMM_NT][32];    /* elements 16-31 */
+} block_q8_0x4p;
+static_assert(sizeof(block_q8_0x4p) == 320, "block_q8_0x4p size");
 static_assert(sizeof(block_q8_0x4) == 160, "block_q8_0x4 size");
 static_assert(sizeof(block_q8_Kx4) == 1232, "block_q8_Kx4 size");
 
 /* Register-blocked product of nr weight rows (W, w_row bytes apart, n elements each) with
- * one packed group of 4 tokens xp (n / block elements of block_q8_0x4 or block_q8_Kx4):
+ * one packed group of 4 tokens xp (n / block elements of block_q8_0x4 or block_q8_Kx4; for
+ * Q4_0 weights (n / 64 rounded up) block_q8_0x4p):
  * Y[t * ldy + r] for r < nr, t < nt (the padded tokens' results are not stored). Set by the
  * ISA patch functions for the types that have one; matmul.c uses it for batches of 2 or more
  * tokens. The results equal vec_dot's to float rounding (the sums run in another order), and

@@ -67,7 +67,22 @@ static void pack_groups(const mm_ctx *c, int64_t g0, int64_t g1) {
         const int nt = (int)(c->n_tok - t0 < KERN_GEMM_NT ? c->n_tok - t0 : KERN_GEMM_NT);
         uint8_t *out = c->xp + (size_t)g * c->xp_group;
         memset(out, 0, c->xp_group);
-        if (c->vt->type == GGUF_TYPE_Q8_0) {
+        if (c->wt->type == GGUF_TYPE_Q4_0) {
+            block_q8_0x4p *o = (block_q8_0x4p *)out;
+            for (int t = 0; t < nt; t++) {
+                const block_q8_0 *x = (const block_q8_0 *)(c->xq + (size_t)(t0 + t) * c->x_row);
+                for (int64_t k = 0; k < c->n_in / QK8_0; k++) {
+                    block_q8_0x4p *p = o + k / 2;
+                    const int h = (int)(k & 1);
+                    int32_t sum = 0;
+                    for (int i = 0; i < QK8_0; i++) sum += x[k].qs[i];
+                    p->d[4 * h + t] = kern_f16_to_f32(x[k].d);
+                    p->off[4 * h + t] = 8 * sum;
+                    memcpy(p->lo[t] + 16 * h, x[k].qs, 16);
+                    memcpy(p->hi[t] + 16 * h, x[k].qs + 16, 16);
+                }
+            }
+        } else if (c->vt->type == GGUF_TYPE_Q8_0) {
             block_q8_0x4 *o = (block_q8_0x4 *)out;
             for (int t = 0; t < nt; t++) {
                 const block_q8_0 *x = (const block_q8_0 *)(c->xq + (size_t)(t0 + t) * c->x_row);
@@ -225,7 +240,8 @@ static bool mm_shape_ok(const kern_traits *wt, const kern_traits *vt, int64_t n_
 }
 
 /* Bytes of one packed group of 4 tokens for the GEMM, or 0 where vt has no packed form. */
-static size_t packed_group_size(const kern_traits *vt, int64_t n_in) {
+static size_t packed_group_size(const kern_traits *wt, const kern_traits *vt, int64_t n_in) {
+    if (wt->type == GGUF_TYPE_Q4_0) return (size_t)((n_in / QK8_0 + 1) / 2) * sizeof(block_q8_0x4p);
     if (vt->type == GGUF_TYPE_Q8_0) return (size_t)(n_in / QK8_0) * sizeof(block_q8_0x4);
     if (vt->type == GGUF_TYPE_Q8_K) return (size_t)(n_in / QK_K) * sizeof(block_q8_Kx4);
     return 0;
@@ -233,7 +249,8 @@ static size_t packed_group_size(const kern_traits *vt, int64_t n_in) {
 
 /* The converted rows, rounded up to 64 bytes, then (batches of 2 or more tokens whose
  * activation type has a packed form) the packed groups. */
-static size_t scratch_layout(const kern_traits *vt, int64_t n_in, int64_t n_tok, size_t *xp_off) {
+static size_t scratch_layout(const kern_traits *wt, const kern_traits *vt, int64_t n_in,
+                             int64_t n_tok, size_t *xp_off) {
     size_t row, total;
     if (!size_mul((size_t)(n_in / vt->block_size), vt->type_size, &row) ||
         !size_mul(row, (size_t)n_tok, &total) || total > SIZE_MAX / 4)
@@ -241,7 +258,7 @@ static size_t scratch_layout(const kern_traits *vt, int64_t n_in, int64_t n_tok,
     *xp_off = (total + 63) & ~(size_t)63;
     if (n_tok == 1 && vt->type == GGUF_TYPE_Q8_0) /* the token packed for gemv */
         return *xp_off + (size_t)((n_in / QK8_0 + 1) / 2) * sizeof(block_q8_0x2v);
-    const size_t group = packed_group_size(vt, n_in);
+    const size_t group = packed_group_size(wt, vt, n_in);
     if (n_tok < 2 || !group) return total;
     size_t packed;
     const size_t n_groups = (size_t)((n_tok + KERN_GEMM_NT - 1) / KERN_GEMM_NT);
@@ -254,7 +271,7 @@ size_t kern_matmul_scratch_size(int wtype, int64_t n_in, int64_t n_tok) {
     if (!mm_types(wtype, &wt, &vt) || !mm_shape_ok(wt, vt, n_in) || n_tok <= 0) return 0;
     if (vt->type == GGUF_TYPE_F32) return 0; /* X is used as it is */
     size_t xp_off;
-    return scratch_layout(vt, n_in, n_tok, &xp_off);
+    return scratch_layout(wt, vt, n_in, n_tok, &xp_off);
 }
 
 int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_out,
@@ -283,12 +300,12 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
     } else {
         c.xq = scratch;
         size_t xp_off;
-        if (n_tok >= 2 && kern_gemm_table[wtype] && scratch_layout(vt, n_in, n_tok, &xp_off)) {
+        if (n_tok >= 2 && kern_gemm_table[wtype] && scratch_layout(wt, vt, n_in, n_tok, &xp_off)) {
             c.gemm = kern_gemm_table[wtype];
             c.xp = (uint8_t *)scratch + xp_off;
-            c.xp_group = packed_group_size(vt, n_in);
+            c.xp_group = packed_group_size(wt, vt, n_in);
         } else if (n_tok == 1 && kern_gemv_table[wtype] && vt->type == GGUF_TYPE_Q8_0 &&
-                   scratch_layout(vt, n_in, n_tok, &xp_off)) {
+                   scratch_layout(wt, vt, n_in, n_tok, &xp_off)) {
             c.gemv = kern_gemv_table[wtype];
             c.xp = (uint8_t *)scratch + xp_off;
         }
