@@ -171,7 +171,8 @@ INLINE void q4_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8
         const __m256i sm = _mm256_cvtepu8_epi16(sm8);
         const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
         __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
-#pragma GCC unroll 4
+        /* Not unrolled: GCC would hoist all 16 products and spill them. */
+#pragma GCC unroll 1
         for (int j = 0; j < 4; j++) {
             const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[k].qs + 32 * j));
             const __m256i lo = _mm256_and_si256(bits, m4);
@@ -228,7 +229,8 @@ INLINE void q6_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8
             st[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
         }
         const uint8_t *ql = x[k].ql, *qh = x[k].qh;
-#pragma GCC unroll 2
+        /* Not unrolled: GCC would hoist the products and spill them. */
+#pragma GCC unroll 1
         for (int j = 0; j < 2; j++, ql += 64, qh += 32) {
             const __m256i b1 = _mm256_loadu_si256((const __m256i *)ql);
             const __m256i b2 = _mm256_loadu_si256((const __m256i *)(ql + 32));
