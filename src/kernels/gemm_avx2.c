@@ -157,6 +157,19 @@ INLINE void q4_0p_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q
     for (int r = 0; r < RM; r++) store4(Y + r, ldy, acc[r], nt);
 }
 
+/* bcast_pair(v, m) with the shuffle control from a table: in a loop that is not unrolled, m
+ * is not a constant and GCC would build the control with four scalar instructions. */
+static const int16_t pair_ctl[8][16] __attribute__((aligned(32))) = {
+#define PAIR_CTL(m) {[0 ... 15] = (int16_t)(((2 * (m) + 1) << 8) | (2 * (m)))}
+    PAIR_CTL(0), PAIR_CTL(1), PAIR_CTL(2), PAIR_CTL(3),
+    PAIR_CTL(4), PAIR_CTL(5), PAIR_CTL(6), PAIR_CTL(7),
+#undef PAIR_CTL
+};
+
+INLINE __m256i bcast_pair_t(__m256i v, int m) {
+    return _mm256_shuffle_epi8(v, _mm256_load_si256((const __m256i *)pair_ctl[m]));
+}
+
 /* ---- Q4_K weights: one row x 4 tokens, int32 sums over the whole 256-block ---- */
 
 INLINE void q4_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_Kx4 *xp,
@@ -177,7 +190,7 @@ INLINE void q4_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8
             const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[k].qs + 32 * j));
             const __m256i lo = _mm256_and_si256(bits, m4);
             const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-            const __m256i sl = bcast_pair(sc, 2 * j), sh = bcast_pair(sc, 2 * j + 1);
+            const __m256i sl = bcast_pair_t(sc, 2 * j), sh = bcast_pair_t(sc, 2 * j + 1);
 #define Q4K_TOK(st, t)                                                                             \
     do {                                                                                           \
         const __m256i pl = _mm256_maddubs_epi16(                                                   \
@@ -249,7 +262,7 @@ INLINE void q6_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8
                 _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 6), m2), 4));
 #pragma GCC unroll 4
             for (int m = 0; m < 4; m++) {
-                const __m256i scale = bcast_pair(sc, 4 * j + m);
+                const __m256i scale = bcast_pair_t(sc, 4 * j + m);
 #pragma GCC unroll 4
                 for (int t = 0; t < 4; t++) {
                     const __m256i p = _mm256_maddubs_epi16(
