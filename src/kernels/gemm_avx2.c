@@ -172,54 +172,69 @@ INLINE __m256i bcast_pair_t(__m256i v, int m) {
 
 /* ---- Q4_K weights: one row x 4 tokens, int32 sums over the whole 256-block ---- */
 
-INLINE void q4_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_Kx4 *xp,
-                      float *Y, size_t ldy, int nt, const int RM) {
-    (void)w_row, (void)RM;
+/* G groups of 4 tokens (1 or 2) per weight row: with 2, the unpacking, scales and mins of
+ * the row serve 8 tokens. */
+INLINE void q4_K_tile(int64_t nb, const uint8_t *W, const block_q8_Kx4 *xa,
+                      const block_q8_Kx4 *xb, float *Y, size_t ldy, int nt, const int G) {
     const block_q4_K *x = (const block_q4_K *)W;
+    const block_q8_Kx4 *xg[2] = {xa, xb};
     const __m256i m4 = _mm256_set1_epi8(0xF);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[2];
+    for (int g = 0; g < G; g++) acc[g] = _mm256_setzero_ps();
     for (int64_t k = 0; k < nb; k++) {
-        const block_q8_Kx4 *b = xp + k;
         const __m128i sm8 = k4_scales_mins(x[k].scales);
         const __m256i sm = _mm256_cvtepu8_epi16(sm8);
         const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
-        __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
-        /* Not unrolled: GCC would hoist all 16 products and spill them. */
+        __m256i st[8];
+        for (int t = 0; t < 4 * G; t++) st[t] = _mm256_setzero_si256();
+        /* Not unrolled: GCC would hoist all the products and spill them. */
 #pragma GCC unroll 1
         for (int j = 0; j < 4; j++) {
             const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[k].qs + 32 * j));
             const __m256i lo = _mm256_and_si256(bits, m4);
             const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
             const __m256i sl = bcast_pair_t(sc, 2 * j), sh = bcast_pair_t(sc, 2 * j + 1);
-#define Q4K_TOK(st, t)                                                                             \
-    do {                                                                                           \
-        const __m256i pl = _mm256_maddubs_epi16(                                                   \
-            lo, _mm256_loadu_si256((const __m256i *)(b->qs[t] + 64 * j)));                         \
-        const __m256i ph = _mm256_maddubs_epi16(                                                   \
-            hi, _mm256_loadu_si256((const __m256i *)(b->qs[t] + 64 * j + 32)));                    \
-        st = _mm256_add_epi32(                                                                     \
-            st, _mm256_add_epi32(_mm256_madd_epi16(sl, pl), _mm256_madd_epi16(sh, ph)));           \
-    } while (0)
-            Q4K_TOK(s0, 0);
-            Q4K_TOK(s1, 1);
-            Q4K_TOK(s2, 2);
-            Q4K_TOK(s3, 3);
-#undef Q4K_TOK
+#pragma GCC unroll 8
+            for (int t = 0; t < 4 * G; t++) {
+                const int8_t *q8 = xg[t / 4][k].qs[t % 4] + 64 * j;
+                const __m256i pl =
+                    _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+                const __m256i ph =
+                    _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+                st[t] = _mm256_add_epi32(
+                    st[t], _mm256_add_epi32(_mm256_madd_epi16(sl, pl), _mm256_madd_epi16(sh, ph)));
+            }
         }
         /* The mins: sum_j m_j * (sub-block sum j) per token, lanes as fold4's. */
         const __m256i mins = _mm256_castsi128_si256(_mm256_extracti128_si256(sm, 1));
         const __m256i m01 = _mm256_permutevar8x32_epi32(mins, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
         const __m256i m23 = _mm256_permutevar8x32_epi32(mins, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3));
-        const __m256i msum = _mm256_add_epi32(
-            _mm256_madd_epi16(m01, _mm256_loadu_si256((const __m256i *)b->msum[0])),
-            _mm256_madd_epi16(m23, _mm256_loadu_si256((const __m256i *)b->msum[1])));
-        const __m256 db = _mm256_broadcast_ps((const __m128 *)b->d);
-        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(H2F(x[k].d)), db);
-        const __m256 dm = _mm256_mul_ps(_mm256_set1_ps(H2F(x[k].dmin)), db);
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(fold4(s0, s1, s2, s3)), acc);
-        acc = _mm256_fnmadd_ps(dm, _mm256_cvtepi32_ps(msum), acc);
+        const __m256 dx = _mm256_set1_ps(H2F(x[k].d)), dmx = _mm256_set1_ps(H2F(x[k].dmin));
+#pragma GCC unroll 2
+        for (int g = 0; g < G; g++) {
+            const block_q8_Kx4 *b = xg[g] + k;
+            const __m256i msum = _mm256_add_epi32(
+                _mm256_madd_epi16(m01, _mm256_loadu_si256((const __m256i *)b->msum[0])),
+                _mm256_madd_epi16(m23, _mm256_loadu_si256((const __m256i *)b->msum[1])));
+            const __m256 db = _mm256_broadcast_ps((const __m128 *)b->d);
+            const __m256i sum = fold4(st[4 * g], st[4 * g + 1], st[4 * g + 2], st[4 * g + 3]);
+            acc[g] = _mm256_fmadd_ps(_mm256_mul_ps(dx, db), _mm256_cvtepi32_ps(sum), acc[g]);
+            acc[g] = _mm256_fnmadd_ps(_mm256_mul_ps(dmx, db), _mm256_cvtepi32_ps(msum), acc[g]);
+        }
     }
-    store4(Y, ldy, acc, nt);
+    store4(Y, ldy, acc[0], nt < 4 ? nt : 4);
+    if (G == 2) store4(Y + 4 * ldy, ldy, acc[1], nt - 4);
+}
+
+static void gemm_q4_K(int64_t n, const void *W, size_t w_row, int64_t nr, const void *xp,
+                      size_t xp_group, float *Y, size_t ldy, int nt) {
+    const block_q8_Kx4 *xa = xp;
+    const block_q8_Kx4 *xb = nt > 4 ? (const block_q8_Kx4 *)((const uint8_t *)xp + xp_group) : xa;
+    for (int64_t r = 0; r < nr; r++) {
+        const uint8_t *w = (const uint8_t *)W + (size_t)r * w_row;
+        if (nt > 4) q4_K_tile(n / QK_K, w, xa, xb, Y + r, ldy, nt, 2);
+        else q4_K_tile(n / QK_K, w, xa, xa, Y + r, ldy, nt, 1);
+    }
 }
 
 /* ---- Q6_K weights: one row x 4 tokens ---- */
@@ -278,23 +293,30 @@ INLINE void q6_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8
     store4(Y, ldy, acc, nt);
 }
 
-/* The kern_gemm_fn of each kernel: tiles of RM rows, then the remaining rows one by one. */
+/* The kern_gemm_fn of each 4-token kernel: tiles of RM rows, then the remaining rows one by
+ * one, each against the (one or two) groups of tokens. */
 #define DEFINE_GEMM(t, X4, RM)                                                                     \
     static void gemm_##t(int64_t n, const void *W, size_t w_row, int64_t nr, const void *xp,       \
-                         float *Y, size_t ldy, int nt) {                                           \
+                         size_t xp_group, float *Y, size_t ldy, int nt) {                          \
         const int64_t nb = n / (sizeof(((X4 *)0)->qs[0]));                                         \
         const uint8_t *w = W;                                                                      \
+        const void *xb = nt > 4 ? (const uint8_t *)xp + xp_group : xp;                             \
+        float *Yb = Y + 4 * ldy;                                                                   \
         int64_t r = 0;                                                                             \
-        for (; r + RM <= nr; r += RM)                                                              \
-            t##_tile(nb, w + (size_t)r * w_row, w_row, xp, Y + r, ldy, nt, RM);                    \
-        for (; r < nr; r++) t##_tile(nb, w + (size_t)r * w_row, w_row, xp, Y + r, ldy, nt, 1);    \
+        for (; r + RM <= nr; r += RM) {                                                            \
+            t##_tile(nb, w + (size_t)r * w_row, w_row, xp, Y + r, ldy, nt < 4 ? nt : 4, RM);       \
+            if (nt > 4) t##_tile(nb, w + (size_t)r * w_row, w_row, xb, Yb + r, ldy, nt - 4, RM);   \
+        }                                                                                          \
+        for (; r < nr; r++) {                                                                      \
+            t##_tile(nb, w + (size_t)r * w_row, w_row, xp, Y + r, ldy, nt < 4 ? nt : 4, 1);        \
+            if (nt > 4) t##_tile(nb, w + (size_t)r * w_row, w_row, xb, Yb + r, ldy, nt - 4, 1);    \
+        }                                                                                          \
     }
 
-DEFINE_GEMM(q8_0, block_q8_0x4, 4)
 /* nb counted in 32-blocks for every Q8_0-based layout (qs[0] of block_q8_0x4: 32 bytes). */
+DEFINE_GEMM(q8_0, block_q8_0x4, 4)
 DEFINE_GEMM(q4_0p, block_q8_0x4, 4)
 DEFINE_GEMM(q5_0, block_q8_0x4, 4)
-DEFINE_GEMM(q4_K, block_q8_Kx4, 1)
 DEFINE_GEMM(q6_K, block_q8_Kx4, 1)
 
 /* ---- Q4_0 mat-vec with the token packed as block_q8_0x2v ---- */

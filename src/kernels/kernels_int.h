@@ -162,14 +162,15 @@ static_assert(sizeof(block_q8_0x4) == 160, "block_q8_0x4 size");
 static_assert(sizeof(block_q8_Kx4) == 1232, "block_q8_Kx4 size");
 
 /* Register-blocked product of nr weight rows (W, w_row bytes apart, n elements each) with
- * one packed group of 4 tokens xp (n / block elements of block_q8_0x4 or block_q8_Kx4; for
- * Q4_0 weights (n / 64 rounded up) block_q8_0x4p):
- * Y[t * ldy + r] for r < nr, t < nt (the padded tokens' results are not stored). Set by the
- * ISA patch functions for the types that have one; matmul.c uses it for batches of 2 or more
- * tokens. The results equal vec_dot's to float rounding (the sums run in another order), and
- * a token's result does not depend on the other tokens of its group. */
+ * one or two packed groups of 4 tokens, xp and xp + xp_group (n / block elements of
+ * block_q8_0x4 or block_q8_Kx4 each; for Q4_0 weights (n / 64 rounded up) block_q8_0x4p):
+ * Y[t * ldy + r] for r < nr, t < nt <= 8 (tokens 4..7 from the second group; the padded
+ * tokens' results are not stored). Set by the ISA patch functions for the types that have
+ * one; matmul.c uses it for batches of 2 or more tokens. The results equal vec_dot's to float
+ * rounding (the sums run in another order), and a token's result does not depend on the
+ * other tokens of its group. */
 typedef void (*kern_gemm_fn)(int64_t n, const void *W, size_t w_row, int64_t nr, const void *xp,
-                             float *Y, size_t ldy, int nt);
+                             size_t xp_group, float *Y, size_t ldy, int nt);
 extern kern_gemm_fn kern_gemm_table[GGUF_TYPE_COUNT];
 /* Mat-vec over nr weight rows with one token packed as (n / 64 rounded up) block_q8_0x2v:
  * Y[r] for r < nr. Same contract as vec_dot (results to float rounding); matmul.c uses it for

@@ -171,11 +171,13 @@ static void gemm_block(const mm_ctx *c, int64_t o0, int64_t o1, int64_t g0, int6
     if (tile < 1) tile = 1;
     for (int64_t ob = o0; ob < o1; ob += tile) {
         const int64_t oe = ob + tile < o1 ? ob + tile : o1;
-        for (int64_t g = g0; g < g1; g++) {
+        /* Two groups per call: kernels that can use the weight row for 8 tokens do. */
+        for (int64_t g = g0; g < g1; g += 2) {
             const int64_t t0 = g * KERN_GEMM_NT;
-            const int nt = (int)(c->n_tok - t0 < KERN_GEMM_NT ? c->n_tok - t0 : KERN_GEMM_NT);
+            const int64_t t1 = (g + 2 < g1 ? g + 2 : g1) * KERN_GEMM_NT;
+            const int nt = (int)((t1 < c->n_tok ? t1 : c->n_tok) - t0);
             c->gemm(c->n_in, c->W + (size_t)ob * c->w_row, c->w_row, oe - ob,
-                    c->xp + (size_t)g * c->xp_group, c->Y + t0 * c->n_out + ob,
+                    c->xp + (size_t)g * c->xp_group, c->xp_group, c->Y + t0 * c->n_out + ob,
                     (size_t)c->n_out, nt);
         }
     }
