@@ -1,16 +1,18 @@
 /*
  * AVX2 register-blocked GEMM kernels for prompt batches (the llamafile "tinyBLAS" idea): a
- * tile of weight rows times a packed group of 4 tokens (block_q8_0x4 / block_q8_Kx4, see
- * kernels_int.h), so each weight block is loaded and unpacked once for 4 tokens and, for
- * Q8_0/Q4_0/Q5_0, each token block once for 4 weight rows.
+ * tile of weight rows times packed groups of 4 tokens (block_q8_0x4, block_q8_0x4p,
+ * block_q8_Kx4, see kernels_int.h), so each weight block is loaded and unpacked once for 4
+ * tokens (8 for Q4_K) and, for Q8_0/Q4_0/Q5_0, each token block once for 4 weight rows.
  *
- * The 4 tokens' int32 products of a block are folded with two levels of hadd into one
- * register, lanes [t0 t1 t2 t3 | t0 t1 t2 t3] (low half: elements 0-15 of each 32, high half:
- * 16-31), so one conversion and one FMA with the scale vector [d_w * d_t ...] serve 4 tokens,
- * where the mat-vec kernels spend a conversion, a scalar multiply, a broadcast and an FMA per
+ * The 4 tokens' int32 products of a block are folded (unpacks and adds) into one register,
+ * lanes [t0 t1 t2 t3 | t0 t1 t2 t3] (low half: elements 0-15 of each 32, high half: 16-31),
+ * so one conversion and one FMA with the scale vector [d_w * d_t ...] serve 4 tokens, where
+ * the mat-vec kernels spend a conversion, a scalar multiply, a broadcast and an FMA per
  * token. Integer offsets (Q4_0's -8, Q5_0's -16, Q6_K's -32) are taken off once per block
  * with the token sums the packing stored, so the weight quants go into maddubs unsigned and
  * need no sign trick.
+ *
+ * Also the Q4_0 mat-vec (gemv_q4_0), with the token packed the same way (block_q8_0x2v).
  *
  * The reference is vec_dot (the tests compare kern_matmul with it); lanes never mix tokens,
  * so a token's result does not depend on the rest of its batch.
@@ -21,23 +23,24 @@
 
 /* p0..p3: 8 int32 partial sums per token -> [t0 t1 t2 t3 | t0 t1 t2 t3] */
 INLINE __m256i fold4(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
-#ifdef GEMM_FOLD_HADD
-    return _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
-#else
-    /* unpacks and adds: one uop each, where hadd is several */
-    const __m256i s01 = _mm256_add_epi32(_mm256_unpacklo_epi32(p0, p1), _mm256_unpackhi_epi32(p0, p1));
-    const __m256i s23 = _mm256_add_epi32(_mm256_unpacklo_epi32(p2, p3), _mm256_unpackhi_epi32(p2, p3));
+    /* Unpacks and adds, one uop each (two levels of hadd give the same lanes). */
+    const __m256i s01 =
+        _mm256_add_epi32(_mm256_unpacklo_epi32(p0, p1), _mm256_unpackhi_epi32(p0, p1));
+    const __m256i s23 =
+        _mm256_add_epi32(_mm256_unpacklo_epi32(p2, p3), _mm256_unpackhi_epi32(p2, p3));
     return _mm256_add_epi32(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23));
-#endif
 }
 
 /* The same fold from maddubs' int16 pair sums, for Q4_0/Q5_0 where the weights are small
  * (|q y| pair sums <= 2 * 31 * 127 = 7874): groups of 4 of them still fit int16, so the
  * tokens are folded in 16 bits and one madd replaces four. */
 INLINE __m256i fold4_small(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
-    const __m256i s01 = _mm256_add_epi16(_mm256_unpacklo_epi32(p0, p1), _mm256_unpackhi_epi32(p0, p1));
-    const __m256i s23 = _mm256_add_epi16(_mm256_unpacklo_epi32(p2, p3), _mm256_unpackhi_epi32(p2, p3));
-    const __m256i s = _mm256_add_epi16(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23));
+    const __m256i s01 =
+        _mm256_add_epi16(_mm256_unpacklo_epi32(p0, p1), _mm256_unpackhi_epi32(p0, p1));
+    const __m256i s23 =
+        _mm256_add_epi16(_mm256_unpacklo_epi32(p2, p3), _mm256_unpackhi_epi32(p2, p3));
+    const __m256i s =
+        _mm256_add_epi16(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23));
     return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
 }
 
@@ -50,8 +53,8 @@ INLINE void store4(float *Y, size_t ldy, __m256 acc, int nt) {
 
 /* ---- Q8_0 weights: sign trick, RM rows x 4 tokens ---- */
 
-INLINE void q8_0_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_0x4 *xp,
-                      float *Y, size_t ldy, int nt, const int RM) {
+INLINE void q8_0_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_0x4 *xp, float *Y,
+                      size_t ldy, int nt, const int RM) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[4];
     for (int r = 0; r < RM; r++) acc[r] = _mm256_setzero_ps();
@@ -106,7 +109,7 @@ INLINE __m256i q5_0_u8(const block_q5_0 *a) {
             const __m256i y1 = _mm256_loadu_si256((const __m256i *)b->qs[1]);                      \
             const __m256i y2 = _mm256_loadu_si256((const __m256i *)b->qs[2]);                      \
             const __m256i y3 = _mm256_loadu_si256((const __m256i *)b->qs[3]);                      \
-            _Pragma("GCC unroll 4") for (int r = 0; r < RM; r++) {                                \
+            _Pragma("GCC unroll 4") for (int r = 0; r < RM; r++) {                                 \
                 const blk *a = (const blk *)(W + (size_t)r * w_row) + k;                           \
                 const __m256i q = unpack(a);                                                       \
                 const __m256i sum = _mm256_sub_epi32(                                              \
@@ -144,9 +147,8 @@ INLINE void q4_0p_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q
             const __m256i lo = _mm256_and_si256(bits, m4);
             const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
 #define Q4_0P_TOK(t)                                                                               \
-    _mm256_add_epi16(                                                                              \
-        _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)b->lo[t])),                   \
-        _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)b->hi[t])))
+    _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)b->lo[t])),      \
+                     _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)b->hi[t])))
             const __m256i sum = _mm256_sub_epi32(
                 fold4_small(Q4_0P_TOK(0), Q4_0P_TOK(1), Q4_0P_TOK(2), Q4_0P_TOK(3)), off);
 #undef Q4_0P_TOK
@@ -160,7 +162,8 @@ INLINE void q4_0p_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q
 /* bcast_pair(v, m) with the shuffle control from a table: in a loop that is not unrolled, m
  * is not a constant and GCC would build the control with four scalar instructions. */
 static const int16_t pair_ctl[8][16] __attribute__((aligned(32))) = {
-#define PAIR_CTL(m) {[0 ... 15] = (int16_t)(((2 * (m) + 1) << 8) | (2 * (m)))}
+#define PAIR_CTL(m)                                                                                \
+    { [0 ... 15] = (int16_t)(((2 * (m) + 1) << 8) | (2 * (m))) }
     PAIR_CTL(0), PAIR_CTL(1), PAIR_CTL(2), PAIR_CTL(3),
     PAIR_CTL(4), PAIR_CTL(5), PAIR_CTL(6), PAIR_CTL(7),
 #undef PAIR_CTL
@@ -174,8 +177,8 @@ INLINE __m256i bcast_pair_t(__m256i v, int m) {
 
 /* G groups of 4 tokens (1 or 2) per weight row: with 2, the unpacking, scales and mins of
  * the row serve 8 tokens. */
-INLINE void q4_K_tile(int64_t nb, const uint8_t *W, const block_q8_Kx4 *xa,
-                      const block_q8_Kx4 *xb, float *Y, size_t ldy, int nt, const int G) {
+INLINE void q4_K_tile(int64_t nb, const uint8_t *W, const block_q8_Kx4 *xa, const block_q8_Kx4 *xb,
+                      float *Y, size_t ldy, int nt, const int G) {
     const block_q4_K *x = (const block_q4_K *)W;
     const block_q8_Kx4 *xg[2] = {xa, xb};
     const __m256i m4 = _mm256_set1_epi8(0xF);
@@ -187,7 +190,7 @@ INLINE void q4_K_tile(int64_t nb, const uint8_t *W, const block_q8_Kx4 *xa,
         const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
         __m256i st[8];
         for (int t = 0; t < 4 * G; t++) st[t] = _mm256_setzero_si256();
-        /* Not unrolled: GCC would hoist all the products and spill them. */
+            /* Not unrolled: GCC would hoist all the products and spill them. */
 #pragma GCC unroll 1
         for (int j = 0; j < 4; j++) {
             const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[k].qs + 32 * j));
@@ -207,8 +210,10 @@ INLINE void q4_K_tile(int64_t nb, const uint8_t *W, const block_q8_Kx4 *xa,
         }
         /* The mins: sum_j m_j * (sub-block sum j) per token, lanes as fold4's. */
         const __m256i mins = _mm256_castsi128_si256(_mm256_extracti128_si256(sm, 1));
-        const __m256i m01 = _mm256_permutevar8x32_epi32(mins, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
-        const __m256i m23 = _mm256_permutevar8x32_epi32(mins, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3));
+        const __m256i m01 =
+            _mm256_permutevar8x32_epi32(mins, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+        const __m256i m23 =
+            _mm256_permutevar8x32_epi32(mins, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3));
         const __m256 dx = _mm256_set1_ps(H2F(x[k].d)), dmx = _mm256_set1_ps(H2F(x[k].dmin));
 #pragma GCC unroll 2
         for (int g = 0; g < G; g++) {
@@ -232,15 +237,17 @@ static void gemm_q4_K(int64_t n, const void *W, size_t w_row, int64_t nr, const 
     const block_q8_Kx4 *xb = nt > 4 ? (const block_q8_Kx4 *)((const uint8_t *)xp + xp_group) : xa;
     for (int64_t r = 0; r < nr; r++) {
         const uint8_t *w = (const uint8_t *)W + (size_t)r * w_row;
-        if (nt > 4) q4_K_tile(n / QK_K, w, xa, xb, Y + r, ldy, nt, 2);
-        else q4_K_tile(n / QK_K, w, xa, xa, Y + r, ldy, nt, 1);
+        if (nt > 4)
+            q4_K_tile(n / QK_K, w, xa, xb, Y + r, ldy, nt, 2);
+        else
+            q4_K_tile(n / QK_K, w, xa, xa, Y + r, ldy, nt, 1);
     }
 }
 
 /* ---- Q6_K weights: one row x 4 tokens ---- */
 
-INLINE void q6_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_Kx4 *xp,
-                      float *Y, size_t ldy, int nt, const int RM) {
+INLINE void q6_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_Kx4 *xp, float *Y,
+                      size_t ldy, int nt, const int RM) {
     (void)w_row, (void)RM;
     const block_q6_K *x = (const block_q6_K *)W;
     const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
@@ -331,13 +338,13 @@ static void gemv_q4_0(int64_t n, const void *W, size_t w_row, int64_t nr, const 
         /* Two accumulators: the FMA chain would otherwise bound a row read from memory. */
         __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
         int64_t i = 0;
-#define Q4_0_PAIR(acc, y, bits, dx)                                                                 \
+#define Q4_0_PAIR(acc, y, bits, dx)                                                                \
     do {                                                                                           \
         const __m256i lo = _mm256_and_si256(bits, m4);                                             \
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);                       \
-        const __m256i s16 =                                                                        \
-            _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y->lo)), \
-                             _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)y->hi)));\
+        const __m256i s16 = _mm256_add_epi16(                                                      \
+            _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y->lo)),                  \
+            _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)y->hi)));                 \
         const __m256i p = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones),                           \
                                            _mm256_loadu_si256((const __m256i *)y->off));           \
         const __m256 t = _mm256_mul_ps(_mm256_loadu_ps(y->d), _mm256_cvtepi32_ps(p));              \
