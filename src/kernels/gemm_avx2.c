@@ -85,78 +85,78 @@ INLINE void q8_0_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8
     for (int r = 0; r < RM; r++) store4(Y + r, ldy, acc[r], nt);
 }
 
-/* ---- Q5_0 (and Q4_0) weights: unsigned quants, offset taken off per block ---- */
-
-/* Quants of Q5_0 weight block a as unsigned bytes (0..31) in element order. */
-INLINE __m256i q5_0_u8(const block_q5_0 *a) {
-    const __m256i hb = _mm256_and_si256(bits_to_bytes_32(a->qh), _mm256_set1_epi8(0x10));
-    return _mm256_or_si256(nibbles_32(a->qs), hb);
+/* fold4 from int16 pair sums of up to 15748 (Q5_0's pairs of blocks): two of them still fit
+ * int16, four do not, so two tokens are folded in 16 bits and two madds finish. */
+INLINE __m256i fold4_mid(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i s01 = _mm256_madd_epi16(
+        _mm256_add_epi16(_mm256_unpacklo_epi32(p0, p1), _mm256_unpackhi_epi32(p0, p1)), ones);
+    const __m256i s23 = _mm256_madd_epi16(
+        _mm256_add_epi16(_mm256_unpacklo_epi32(p2, p3), _mm256_unpackhi_epi32(p2, p3)), ones);
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23));
 }
 
-/* SHIFT: log2 of the offset (4 for Q5_0's 16). */
-#define DEFINE_QX_0_TILE(name, blk, unpack, SHIFT)                                                 \
-    INLINE void name##_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_0x4 *xp,    \
-                            float *Y, size_t ldy, int nt, const int RM) {                          \
-        __m256 acc[4];                                                                             \
-        for (int r = 0; r < RM; r++) acc[r] = _mm256_setzero_ps();                                 \
-        for (int64_t k = 0; k < nb; k++) {                                                         \
-            const block_q8_0x4 *b = xp + k;                                                        \
-            const __m256 db = _mm256_broadcast_ps((const __m128 *)b->d);                           \
-            /* offset * token sums in the low half, where fold4 puts elements 0-15 */              \
-            const __m256i off = _mm256_zextsi128_si256(                                            \
-                _mm_slli_epi32(_mm_loadu_si128((const __m128i *)b->s), SHIFT));                    \
-            const __m256i y0 = _mm256_loadu_si256((const __m256i *)b->qs[0]);                      \
-            const __m256i y1 = _mm256_loadu_si256((const __m256i *)b->qs[1]);                      \
-            const __m256i y2 = _mm256_loadu_si256((const __m256i *)b->qs[2]);                      \
-            const __m256i y3 = _mm256_loadu_si256((const __m256i *)b->qs[3]);                      \
-            _Pragma("GCC unroll 4") for (int r = 0; r < RM; r++) {                                 \
-                const blk *a = (const blk *)(W + (size_t)r * w_row) + k;                           \
-                const __m256i q = unpack(a);                                                       \
-                const __m256i sum = _mm256_sub_epi32(                                              \
-                    fold4_small(_mm256_maddubs_epi16(q, y0), _mm256_maddubs_epi16(q, y1),          \
-                                _mm256_maddubs_epi16(q, y2), _mm256_maddubs_epi16(q, y3)),         \
-                    off);                                                                          \
-                const __m256 d = _mm256_mul_ps(_mm256_set1_ps(H2F(a->d)), db);                     \
-                acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[r]);                      \
-            }                                                                                      \
-        }                                                                                          \
-        for (int r = 0; r < RM; r++) store4(Y + r, ldy, acc[r], nt);                               \
-    }
-
-DEFINE_QX_0_TILE(q5_0, block_q5_0, q5_0_u8, 4)
-
-/* Q4_0 by pairs of blocks (block_q8_0x4p): one unpacking for 64 elements, and the fold's
- * 128-bit halves are the two blocks. |q y| pair sums <= 2 * 15 * 127, two of them per token
- * (low and high nibbles) and 4 folded: 30480, inside int16. */
-INLINE void q4_0p_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_0x4p *xp,
-                       float *Y, size_t ldy, int nt, const int RM) {
-    const __m256i m4 = _mm256_set1_epi8(0xF);
+/* Q4_0 and Q5_0 by pairs of blocks (block_q8_0x4p): one unpacking for 64 elements, and the
+ * fold's 128-bit halves are the two blocks. Per token, the low and high halves' maddubs pair
+ * sums add in int16: <= 2 * (2 * 15 * 127) = 7620 for Q4_0, folded by 4 (30480) in 16 bits;
+ * <= 15748 for Q5_0 (quants up to 31), folded by 2. Q5 selects Q5_0. */
+INLINE void qx_0p_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_0x4p *xp,
+                       float *Y, size_t ldy, int nt, const int RM, const bool Q5) {
+    const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
+    const size_t bsz = Q5 ? sizeof(block_q5_0) : sizeof(block_q4_0);
     __m256 acc[4];
     for (int r = 0; r < RM; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i += 2) {
         const block_q8_0x4p *b = xp + i / 2;
         const bool pair = i + 1 < nb;
         const __m256 db = _mm256_loadu_ps(b->d);
-        const __m256i off = _mm256_loadu_si256((const __m256i *)b->off);
+        /* the offset (8 or 16) times the token sums */
+        const __m256i off =
+            _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)b->s), Q5 ? 4 : 3);
 #pragma GCC unroll 4
         for (int r = 0; r < RM; r++) {
-            const block_q4_0 *a = (const block_q4_0 *)(W + (size_t)r * w_row) + i;
+            const uint8_t *a0 = W + (size_t)r * w_row + (size_t)i * bsz, *a1 = a0 + bsz;
+            /* d, then (Q5_0) qh[4], then qs[16] */
+            const uint8_t *qs0 = a0 + (Q5 ? 6 : 2), *qs1 = a1 + (Q5 ? 6 : 2);
             const __m256i bits =
-                pair ? load_2x16(a[0].qs, a[1].qs)
-                     : _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)a[0].qs));
-            const __m256i lo = _mm256_and_si256(bits, m4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-#define Q4_0P_TOK(t)                                                                               \
+                pair ? load_2x16(qs0, qs1)
+                     : _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)qs0));
+            __m256i lo = _mm256_and_si256(bits, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            if (Q5) {
+                const __m256i h0 = bits_to_bytes_32(a0 + 2);
+                const __m256i h1 = pair ? bits_to_bytes_32(a1 + 2) : _mm256_setzero_si256();
+                lo = _mm256_or_si256(lo,
+                                     _mm256_and_si256(_mm256_permute2x128_si256(h0, h1, 0x20), b4));
+                hi = _mm256_or_si256(hi,
+                                     _mm256_and_si256(_mm256_permute2x128_si256(h0, h1, 0x31), b4));
+            }
+#define QX_0P_TOK(t)                                                                               \
     _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)b->lo[t])),      \
                      _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)b->hi[t])))
             const __m256i sum = _mm256_sub_epi32(
-                fold4_small(Q4_0P_TOK(0), Q4_0P_TOK(1), Q4_0P_TOK(2), Q4_0P_TOK(3)), off);
-#undef Q4_0P_TOK
-            const __m256 dx = scales_2x4(H2F(a[0].d), pair ? H2F(a[1].d) : 0.0f);
+                Q5 ? fold4_mid(QX_0P_TOK(0), QX_0P_TOK(1), QX_0P_TOK(2), QX_0P_TOK(3))
+                   : fold4_small(QX_0P_TOK(0), QX_0P_TOK(1), QX_0P_TOK(2), QX_0P_TOK(3)),
+                off);
+#undef QX_0P_TOK
+            kern_half h0, h1 = 0;
+            memcpy(&h0, a0, 2);
+            if (pair) memcpy(&h1, a1, 2);
+            const __m256 dx = scales_2x4(H2F(h0), pair ? H2F(h1) : 0.0f);
             acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(dx, db), _mm256_cvtepi32_ps(sum), acc[r]);
         }
     }
     for (int r = 0; r < RM; r++) store4(Y + r, ldy, acc[r], nt);
+}
+
+INLINE void q4_0p_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_0x4p *xp,
+                       float *Y, size_t ldy, int nt, const int RM) {
+    qx_0p_tile(nb, W, w_row, xp, Y, ldy, nt, RM, false);
+}
+
+INLINE void q5_0p_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8_0x4p *xp,
+                       float *Y, size_t ldy, int nt, const int RM) {
+    qx_0p_tile(nb, W, w_row, xp, Y, ldy, nt, RM, true);
 }
 
 /* bcast_pair(v, m) with the shuffle control from a table: in a loop that is not unrolled, m
@@ -323,7 +323,7 @@ INLINE void q6_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8
 /* nb counted in 32-blocks for every Q8_0-based layout (qs[0] of block_q8_0x4: 32 bytes). */
 DEFINE_GEMM(q8_0, block_q8_0x4, 4)
 DEFINE_GEMM(q4_0p, block_q8_0x4, 4)
-DEFINE_GEMM(q5_0, block_q8_0x4, 4)
+DEFINE_GEMM(q5_0p, block_q8_0x4, 4)
 DEFINE_GEMM(q6_K, block_q8_Kx4, 1)
 
 /* ---- Q4_0 mat-vec with the token packed as block_q8_0x2v ---- */
@@ -374,7 +374,7 @@ void kern_patch_avx2_gemm(kern_gemm_fn *g, kern_gemv_fn *v) {
     v[GGUF_TYPE_Q4_0] = gemv_q4_0;
     g[GGUF_TYPE_Q8_0] = gemm_q8_0;
     g[GGUF_TYPE_Q4_0] = gemm_q4_0p;
-    g[GGUF_TYPE_Q5_0] = gemm_q5_0;
+    g[GGUF_TYPE_Q5_0] = gemm_q5_0p;
     g[GGUF_TYPE_Q4_K] = gemm_q4_K;
     g[GGUF_TYPE_Q6_K] = gemm_q6_K;
 }

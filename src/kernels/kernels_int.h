@@ -148,12 +148,12 @@ typedef struct {
     int8_t hi[32];     /* elements 16-31 of block i | of block i + 1 */
 } block_q8_0x2v;
 static_assert(sizeof(block_q8_0x2v) == 128, "block_q8_0x2v size");
-/* Q4_0's GEMM takes blocks in pairs, like its mat-vec: 4 tokens' blocks i and i + 1 in the
- * lane order of two Q4_0 blocks unpacked in one register (low nibbles | high nibbles), so one
- * unpacking serves 64 elements; a last odd block is paired with zeros. */
+/* Q4_0's and Q5_0's GEMMs take blocks in pairs, like their mat-vecs: 4 tokens' blocks i and
+ * i + 1 in the lane order of two blocks unpacked in one register (low nibbles | high
+ * nibbles), so one unpacking serves 64 elements; a last odd block is paired with zeros. */
 typedef struct {
     float d[8];                     /* [d of t0..t3, block i | block i + 1] */
-    int32_t off[8];                 /* [8 * sum of t0..t3, block i | block i + 1] */
+    int32_t s[8];                   /* [sum of t0..t3's quants, block i | block i + 1] */
     int8_t lo[KERN_GEMM_NT][32];    /* per token: elements 0-15 of block i | of block i + 1 */
     int8_t hi[KERN_GEMM_NT][32];    /* elements 16-31 */
 } block_q8_0x4p;
@@ -163,7 +163,8 @@ static_assert(sizeof(block_q8_Kx4) == 1232, "block_q8_Kx4 size");
 
 /* Register-blocked product of nr weight rows (W, w_row bytes apart, n elements each) with
  * one or two packed groups of 4 tokens, xp and xp + xp_group (n / block elements of
- * block_q8_0x4 or block_q8_Kx4 each; for Q4_0 weights (n / 64 rounded up) block_q8_0x4p):
+ * block_q8_0x4 or block_q8_Kx4 each; for Q4_0 and Q5_0 weights (n / 64 rounded up)
+ * block_q8_0x4p):
  * Y[t * ldy + r] for r < nr, t < nt <= 8 (tokens 4..7 from the second group; the padded
  * tokens' results are not stored). Set by the ISA patch functions for the types that have
  * one; matmul.c uses it for batches of 2 or more tokens. The results equal vec_dot's to float

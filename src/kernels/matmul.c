@@ -11,7 +11,7 @@
  *     every token row is dotted with them, so W comes from memory once per call rather than
  *     once per token. Where the ISA has a register-blocked GEMM kernel for the weight type
  *     (kern_gemm_table: Q8_0, Q4_0, Q5_0, Q4_K, Q6_K on AVX2), the converted rows are also
- *     packed by groups of 4 tokens (block_q8_0x4 / block_q8_Kx4) and each tile is multiplied
+ *     packed by groups of 4 tokens (block_q8_0x4, block_q8_0x4p, block_q8_Kx4) and each tile is multiplied
  *     with every group by that kernel; other types dot one weight row with 4 token rows at a
  *     time (kern_vec_dot_multi).
  */
@@ -67,7 +67,7 @@ static void pack_groups(const mm_ctx *c, int64_t g0, int64_t g1) {
         const int nt = (int)(c->n_tok - t0 < KERN_GEMM_NT ? c->n_tok - t0 : KERN_GEMM_NT);
         uint8_t *out = c->xp + (size_t)g * c->xp_group;
         memset(out, 0, c->xp_group);
-        if (c->wt->type == GGUF_TYPE_Q4_0) {
+        if (c->wt->type == GGUF_TYPE_Q4_0 || c->wt->type == GGUF_TYPE_Q5_0) {
             block_q8_0x4p *o = (block_q8_0x4p *)out;
             for (int t = 0; t < nt; t++) {
                 const block_q8_0 *x = (const block_q8_0 *)(c->xq + (size_t)(t0 + t) * c->x_row);
@@ -77,7 +77,7 @@ static void pack_groups(const mm_ctx *c, int64_t g0, int64_t g1) {
                     int32_t sum = 0;
                     for (int i = 0; i < QK8_0; i++) sum += x[k].qs[i];
                     p->d[4 * h + t] = kern_f16_to_f32(x[k].d);
-                    p->off[4 * h + t] = 8 * sum;
+                    p->s[4 * h + t] = sum;
                     memcpy(p->lo[t] + 16 * h, x[k].qs, 16);
                     memcpy(p->hi[t] + 16 * h, x[k].qs + 16, 16);
                 }
@@ -243,7 +243,8 @@ static bool mm_shape_ok(const kern_traits *wt, const kern_traits *vt, int64_t n_
 
 /* Bytes of one packed group of 4 tokens for the GEMM, or 0 where vt has no packed form. */
 static size_t packed_group_size(const kern_traits *wt, const kern_traits *vt, int64_t n_in) {
-    if (wt->type == GGUF_TYPE_Q4_0) return (size_t)((n_in / QK8_0 + 1) / 2) * sizeof(block_q8_0x4p);
+    if (wt->type == GGUF_TYPE_Q4_0 || wt->type == GGUF_TYPE_Q5_0)
+        return (size_t)((n_in / QK8_0 + 1) / 2) * sizeof(block_q8_0x4p);
     if (vt->type == GGUF_TYPE_Q8_0) return (size_t)(n_in / QK8_0) * sizeof(block_q8_0x4);
     if (vt->type == GGUF_TYPE_Q8_K) return (size_t)(n_in / QK_K) * sizeof(block_q8_Kx4);
     return 0;
