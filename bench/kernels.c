@@ -4,9 +4,12 @@
  * bandwidth: generation is bound by that ratio) and the mat-mat speed of a prompt batch
  * (GFLOP/s). Also the thread pool's cost per run. Best of several repetitions everywhere,
  * because the machine may be shared; each mat-vec is compared with a plain AVX2 read of the
- * same weight buffer timed alternately with it, so drifts in bandwidth cancel out.
+ * same weight buffer timed alternately with it, so drifts in bandwidth cancel out. Likewise
+ * each mat-mat with the register-blocked GEMM kernels is timed alternately with the same
+ * product on the vec_dot kernels (LOCALAI_GEMM=off), where the type has a GEMM kernel.
  *
  *   build/bench/kernels [-t MAX_THREADS] [--type q4_0] [--mb WEIGHT_MB] [--reps N] [--no-mm]
+ *                       [--mm-only]
  */
 #include "base/base.h"
 #include "kernels/kernels.h"
@@ -23,7 +26,7 @@ typedef struct opts {
     const char *type; /* NULL: all */
     int weight_mb;
     int reps;
-    bool mm;
+    bool mm, mv;
 } opts;
 
 static const int bench_types[] = {
@@ -168,7 +171,7 @@ static int bench_type(int type, const opts *o) {
     for (int64_t i = 0; i < n_in * mm_tok; i++) X[i] = (float)((int)(rng_next() % 2001) - 1000) / 1000.0f;
 
     printf("%-7s", t->name);
-    for (int nt = 1; nt <= o->max_threads; nt++) {
+    for (int nt = 1; o->mv && nt <= o->max_threads; nt++) {
         /* Alternate reading W plainly and multiplying with it, so both see the same memory in
          * the same time window (the bandwidth of a shared machine drifts). */
         tpool *pool = tpool_new(nt);
@@ -196,8 +199,20 @@ static int bench_type(int type, const opts *o) {
     if (o->mm) {
         for (int nt = 1; nt <= o->max_threads; nt++) {
             tpool *pool = tpool_new(nt);
-            double s = time_matmul(pool, type, W, n_in, mm_out, X, mm_tok, Y, sc, 3);
-            printf(" | %6.1f GFLOP/s", 2.0 * (double)n_in * mm_out * mm_tok / s / 1e9);
+            /* GEMM kernels off and on, alternately (kern_init reads LOCALAI_GEMM). */
+            double best[2] = {1e30, 1e30};
+            for (int r = 0; r < 2 * o->reps; r++) {
+                const int on = r & 1;
+                if (on) unsetenv("LOCALAI_GEMM");
+                else setenv("LOCALAI_GEMM", "off", 1);
+                kern_init(KERN_ISA_AUTO);
+                double s = time_matmul(pool, type, W, n_in, mm_out, X, mm_tok, Y, sc, 1);
+                if (s < best[on]) best[on] = s;
+            }
+            unsetenv("LOCALAI_GEMM");
+            kern_init(KERN_ISA_AUTO);
+            const double flop = 2.0 * (double)n_in * mm_out * mm_tok;
+            printf(" | %6.1f -> %6.1f GFLOP/s", flop / best[0] / 1e9, flop / best[1] / 1e9);
             tpool_free(pool);
         }
     }
@@ -211,7 +226,7 @@ static int bench_type(int type, const opts *o) {
 }
 
 static int parse(int argc, char **argv, opts *o) {
-    *o = (opts){.max_threads = 2, .weight_mb = 128, .reps = 8, .mm = true};
+    *o = (opts){.max_threads = 2, .weight_mb = 128, .reps = 8, .mm = true, .mv = true};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -220,9 +235,10 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--mb") && v) o->weight_mb = atoi(v), i++;
         else if (!strcmp(a, "--reps") && v) o->reps = atoi(v), i++;
         else if (!strcmp(a, "--no-mm")) o->mm = false;
+        else if (!strcmp(a, "--mm-only")) o->mv = false;
         else {
             fprintf(stderr, "usage: %s [-t MAX_THREADS] [--type NAME] [--mb WEIGHT_MB] "
-                            "[--reps N] [--no-mm]\n", argv[0]);
+                            "[--reps N] [--no-mm] [--mm-only]\n", argv[0]);
             return -1;
         }
     }
@@ -245,21 +261,21 @@ int main(int argc, char **argv) {
     }
     printf("load average before the run: %s\n", load);
     printf("kernels bench: ISA %s, threads 1..%d, mat-vec %d MB of weights (n_in 4096), "
-           "mat-mat 1024x4096 by 128 tokens, best of %d\n",
-           kern_isa_name(isa), o.max_threads, o.weight_mb, o.reps);
+           "mat-mat 1024x4096 by 128 tokens, best of %d (mat-mat: of %d each way)\n",
+           kern_isa_name(isa), o.max_threads, o.weight_mb, o.reps, o.reps);
 
     double bw[64] = {0};
-    for (int nt = 1; nt <= o.max_threads; nt++) {
+    for (int nt = 1; o.mv && nt <= o.max_threads; nt++) {
         bw[nt] = measure_bw(nt, 6);
         printf("memory read bandwidth, %d thread%s: %.1f GB/s\n", nt, nt > 1 ? "s" : "", bw[nt]);
     }
-    for (int nt = 2; nt <= o.max_threads; nt++)
+    for (int nt = 2; o.mv && nt <= o.max_threads; nt++)
         printf("thread pool, %d threads: %.2f us per empty run\n", nt, measure_tpool_us(nt));
 
     printf("%-7s", "type");
-    for (int nt = 1; nt <= o.max_threads; nt++) printf(" | mat-vec %dt, %% of plain read, cpu share, in-L3       ", nt);
+    for (int nt = 1; o.mv && nt <= o.max_threads; nt++) printf(" | mat-vec %dt, %% of plain read, cpu share, in-L3       ", nt);
     if (o.mm)
-        for (int nt = 1; nt <= o.max_threads; nt++) printf(" | mat-mat %dt    ", nt);
+        for (int nt = 1; nt <= o.max_threads; nt++) printf(" | mat-mat %dt: vec_dot -> GEMM ", nt);
     printf("\n");
     int found = 0;
     for (int i = 0; i < N_BENCH_TYPES; i++) {

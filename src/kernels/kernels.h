@@ -6,7 +6,9 @@
  * Every op and type has a plain-C reference (*_ref, in *_ref.c files) that defines it; SIMD
  * versions live in per-ISA files (*_avx2.c, *_avx512.c) and are picked once at start-up by
  * kern_init from the CPU's features. LOCALAI_KERNELS=ref (or kern_init(KERN_ISA_REF)) forces
- * the reference.
+ * the reference. Batches of tokens use register-blocked GEMM kernels where the ISA has one for
+ * the weight type (results equal vec_dot's to float rounding); LOCALAI_GEMM=off turns them off,
+ * for A/B timing.
  *
  *   kern_init(KERN_ISA_AUTO);
  *   const kern_traits *tt = kern_traits_of(GGUF_TYPE_Q4_K);       // NULL: unsupported type

@@ -115,6 +115,71 @@ static_assert(sizeof(block_q6_K) == 210, "block_q6_K size");
 static_assert(sizeof(block_q8_K) == 292, "block_q8_K size");
 static_assert(sizeof(block_iq4_xs) == 136, "block_iq4_xs size");
 
+/* ---- activations packed for the register-blocked GEMM (matmul.c packs, gemm_*.c read) ----
+ * A prompt batch's activations, already quantized to Q8_0 or Q8_K rows exactly as the mat-vec
+ * path quantizes them, are regrouped by KERN_GEMM_NT tokens: block k of the 4 tokens side by
+ * side, with the scales as floats and the sums the weight offsets need. A GEMM kernel then
+ * loads each weight block once for 4 tokens and keeps the 4 tokens' sums in the lanes of one
+ * register. A last group with fewer tokens is padded with zero blocks. */
+#define KERN_GEMM_NT 4
+
+typedef struct {
+    float d[KERN_GEMM_NT];         /* each token's block scale */
+    int32_t s[KERN_GEMM_NT];       /* sum of each token's 32 quants (Q4_0 / Q5_0 offsets) */
+    int8_t qs[KERN_GEMM_NT][QK8_0];
+} block_q8_0x4;
+typedef struct {
+    float d[KERN_GEMM_NT];
+    /* Sums of the 32-element sub-blocks j = 0..7, laid out for Q4_K/Q5_K mins: in register
+     * half h (0, 1) and 128-bit lane l (0, 1), token t holds the pair (j, j + 1) with
+     * j = 4h + 2l: msum[h][l][t][0..1]. */
+    int16_t msum[2][2][KERN_GEMM_NT][2];
+    int16_t bsums[KERN_GEMM_NT][QK_K / 16]; /* Q8_K's sums of each 16 quants */
+    int8_t qs[KERN_GEMM_NT][QK_K];
+} block_q8_Kx4;
+/* One token's Q8_0 activations for a mat-vec with Q4_0 weights, two blocks (i, i + 1) per
+ * element in the lane order of the Q4_0 kernels (low nibbles | high nibbles of both blocks):
+ * the weight row is then unpacked with 3 instructions per 2 blocks and its -8 offset is taken
+ * off with one subtraction of 8 * (token sum) per block. A last odd block is paired with zeros. */
+typedef struct {
+    float d[8];        /* [d_i x 4 | d_i+1 x 4] */
+    int32_t off[8];    /* [8 sum_i, 0, 0, 0 | 8 sum_i+1, 0, 0, 0] */
+    int8_t lo[32];     /* elements 0-15 of block i | of block i + 1 */
+    int8_t hi[32];     /* elements 16-31 of block i | of block i + 1 */
+} block_q8_0x2v;
+static_assert(sizeof(block_q8_0x2v) == 128, "block_q8_0x2v size");
+/* Q4_0's and Q5_0's GEMMs take blocks in pairs, like their mat-vecs: 4 tokens' blocks i and
+ * i + 1 in the lane order of two blocks unpacked in one register (low nibbles | high
+ * nibbles), so one unpacking serves 64 elements; a last odd block is paired with zeros. */
+typedef struct {
+    float d[8];                     /* [d of t0..t3, block i | block i + 1] */
+    int32_t s[8];                   /* [sum of t0..t3's quants, block i | block i + 1] */
+    int8_t lo[KERN_GEMM_NT][32];    /* per token: elements 0-15 of block i | of block i + 1 */
+    int8_t hi[KERN_GEMM_NT][32];    /* elements 16-31 */
+} block_q8_0x4p;
+static_assert(sizeof(block_q8_0x4p) == 320, "block_q8_0x4p size");
+static_assert(sizeof(block_q8_0x4) == 160, "block_q8_0x4 size");
+static_assert(sizeof(block_q8_Kx4) == 1232, "block_q8_Kx4 size");
+
+/* Register-blocked product of nr weight rows (W, w_row bytes apart, n elements each) with
+ * one or two packed groups of 4 tokens, xp and xp + xp_group (n / block elements of
+ * block_q8_0x4 or block_q8_Kx4 each; for Q4_0 and Q5_0 weights (n / 64 rounded up)
+ * block_q8_0x4p):
+ * Y[t * ldy + r] for r < nr, t < nt <= 8 (tokens 4..7 from the second group; the padded
+ * tokens' results are not stored). Set by the ISA patch functions for the types that have
+ * one; matmul.c uses it for batches of 2 or more tokens. The results equal vec_dot's to float
+ * rounding (the sums run in another order), and a token's result does not depend on the
+ * other tokens of its group. */
+typedef void (*kern_gemm_fn)(int64_t n, const void *W, size_t w_row, int64_t nr, const void *xp,
+                             size_t xp_group, float *Y, size_t ldy, int nt);
+extern kern_gemm_fn kern_gemm_table[GGUF_TYPE_COUNT];
+/* Mat-vec over nr weight rows with one token packed as (n / 64 rounded up) block_q8_0x2v:
+ * Y[r] for r < nr. Same contract as vec_dot (results to float rounding); matmul.c uses it for
+ * single tokens where it is set (Q4_0 on AVX2). */
+typedef void (*kern_gemv_fn)(int64_t n, const void *W, size_t w_row, int64_t nr, const void *xp,
+                             float *Y);
+extern kern_gemv_fn kern_gemv_table[GGUF_TYPE_COUNT];
+
 /* The 16 non-linear levels of IQ4_NL / IQ4_XS. */
 extern const int8_t kern_iq4nl_values[16];
 
@@ -188,6 +253,7 @@ void kern_patch_avx2(kern_traits *table);
 void kern_patch_avx2_kq(kern_traits *table);
 void kern_patch_avx2_rows(kern_traits *table);
 void kern_patch_avx2_quant(kern_traits *table); /* quant_avx2.c */
+void kern_patch_avx2_gemm(kern_gemm_fn *gemm, kern_gemv_fn *gemv); /* gemm_avx2.c */
 void kern_patch_avx512(kern_traits *table, bool vnni);
 /* Compare table[type]'s vec_dot with the reference on fixed data; false (and a warning) when
  * they disagree. selfcheck.c. */

@@ -116,30 +116,52 @@ TEST(matmul_many_tiles) {
     check_case(pool, &k2, &rng);
     mm_case k3 = {GGUF_TYPE_Q4_K, 2048, 131, 1};
     check_case(pool, &k3, &rng);
+    /* The GEMM kernels over several tiles, with short last groups and odd rows. */
+    const mm_case more[] = {{GGUF_TYPE_Q4_0, 4096, 203, 7},  {GGUF_TYPE_Q5_0, 2048, 301, 6},
+                            {GGUF_TYPE_Q4_K, 2048, 131, 9},  {GGUF_TYPE_Q6_K, 1024, 257, 13},
+                            {GGUF_TYPE_Q8_0, 1024, 3, 19}};
+    for (int i = 0; i < (int)(sizeof more / sizeof more[0]); i++) check_case(pool, &more[i], &rng);
     tpool_free(pool);
 }
 
-/* Token t of a batch gives bit for bit what the same token gives alone (same conversion,
- * same vec_dot), whatever the split across threads. */
+/* Token t of a batch gives bit for bit what it gives in any other batch, whatever its
+ * position and neighbours and the split across threads (the GEMM kernels never mix tokens
+ * in a lane), and what it gives alone (mat-vec) to float rounding: the GEMM kernels sum in
+ * another order than vec_dot. */
 TEST(matmul_batch_equals_single_token) {
     uint64_t rng = 9;
     const int64_t n_in = 256, n_out = 45, n_tok = 6;
-    const int types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q6_K, GGUF_TYPE_F16};
+    const int types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, GGUF_TYPE_Q5_0,
+                         GGUF_TYPE_Q4_K, GGUF_TYPE_Q6_K, GGUF_TYPE_F16};
     tpool *pool = tpool_new(3);
     ASSERT_NOT_NULL(pool);
-    for (int ti = 0; ti < 3; ti++) {
+    for (int ti = 0; ti < (int)(sizeof types / sizeof types[0]); ti++) {
         const kern_traits *t = kern_traits_of(types[ti]);
         const size_t w_row = (size_t)(n_in / t->block_size) * t->type_size;
         static uint8_t W[45 * 256 * 4];
-        static float X[6 * 256], Yb[6 * 45], Y1[45];
+        static float X[6 * 256], Xr[6 * 256], Yb[6 * 45], Yr[6 * 45], Y1[45];
         static uint8_t sc[6 * 256 * 4];
         ASSERT_CMP_INT(kern_matmul_scratch_size(types[ti], n_in, n_tok), <=, (long long)sizeof sc);
         for (int64_t o = 0; o < n_out; o++) ktest_random_row(types[ti], W + o * w_row, n_in, &rng);
         ktest_random_floats(X, n_in * n_tok, &rng);
+        /* The last 5 tokens in reverse order: other positions, other group-mates. */
+        for (int64_t tk = 1; tk < n_tok; tk++)
+            memcpy(Xr + (n_tok - 1 - tk) * n_in, X + tk * n_in, sizeof(float) * (size_t)n_in);
         ASSERT_EQ_INT(kern_matmul(pool, types[ti], W, n_in, n_out, X, n_tok, Yb, sc), 0);
+        ASSERT_EQ_INT(kern_matmul(NULL, types[ti], W, n_in, n_out, Xr, n_tok - 1, Yr, sc), 0);
         for (int64_t tk = 0; tk < n_tok; tk++) {
+            if (tk > 0)
+                ASSERT_EQ_INT(memcmp(Yr + (n_tok - 1 - tk) * n_out, Yb + tk * n_out,
+                                     sizeof(float) * (size_t)n_out), 0);
             ASSERT_EQ_INT(kern_matmul(pool, types[ti], W, n_in, n_out, X + tk * n_in, 1, Y1, sc), 0);
-            ASSERT_EQ_INT(memcmp(Y1, Yb + tk * n_out, sizeof Y1), 0);
+            for (int64_t o = 0; o < n_out; o++) {
+                /* Float rounding: relative to sum |w_i x_i|, not to the (cancelled) result. */
+                static float wf[256];
+                double mag = 0;
+                kern_traits_ref(types[ti])->to_float(W + o * w_row, wf, n_in);
+                for (int64_t i = 0; i < n_in; i++) mag += fabs((double)wf[i] * X[tk * n_in + i]);
+                ASSERT_NEAR(Y1[o], Yb[tk * n_out + o], 2e-6 * mag + 1e-30);
+            }
         }
     }
     tpool_free(pool);
@@ -163,9 +185,16 @@ TEST(matmul_errors) {
     /* Empty products do nothing. */
     ASSERT_EQ_INT(kern_matmul(NULL, GGUF_TYPE_Q8_0, W, 64, 0, X, 1, Y, sc), 0);
     ASSERT_EQ_INT(kern_matmul(NULL, GGUF_TYPE_Q8_0, W, 64, 1, X, 0, Y, sc), 0);
-    /* Scratch sizes: Q8_0 is 34 bytes per 32, Q8_K 292 per 256, F32 needs none. */
-    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_0, 64, 3), 3 * 2 * 34);
-    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_K, 512, 2), 2 * 2 * 292);
+    /* Scratch sizes: Q8_0 is 34 bytes per 32, Q8_K 292 per 256, F32 needs none; batches add
+     * the packed groups of 4 tokens for the GEMM (160 bytes per 32, 1232 per 256) after the
+     * converted rows rounded up to 64 bytes. */
+    /* One token with Q8_0 activations: also the token packed for the mat-vec (128 bytes per 64). */
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_0, 64, 1), 128 + 128);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_0, 96, 1), 128 + 2 * 128);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_K, 512, 1), 2 * 292);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_0, 64, 3), 256 + 1 * 2 * 160);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_K, 512, 2), 1216 + 1 * 2 * 1232);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_K, 512, 5), 2944 + 2 * 2 * 1232);
     ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_F16, 10, 2), 2 * 10 * 2);
     ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_F32, 64, 5), 0);
 }

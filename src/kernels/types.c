@@ -71,6 +71,8 @@ static const char *const other_names[GGUF_TYPE_COUNT] = {
 };
 
 float kern_f16_table[65536];
+kern_gemm_fn kern_gemm_table[GGUF_TYPE_COUNT];
+kern_gemv_fn kern_gemv_table[GGUF_TYPE_COUNT];
 
 static kern_traits active_table[GGUF_TYPE_COUNT];
 static kern_isa active_isa = KERN_ISA_REF;
@@ -155,6 +157,12 @@ static kern_isa isa_from_env(void) {
     return KERN_ISA_AUTO;
 }
 
+/* LOCALAI_GEMM=off keeps products on the vec_dot kernels (for A/B timing). */
+static bool gemm_enabled(void) {
+    const char *g = getenv("LOCALAI_GEMM");
+    return !g || strcmp(g, "off") != 0;
+}
+
 kern_isa kern_init(kern_isa want) {
     if (want == KERN_ISA_AUTO) want = isa_from_env();
     if (want == KERN_ISA_AUTO) want = KERN_ISA_AVX512;
@@ -165,13 +173,20 @@ kern_isa kern_init(kern_isa want) {
     if (!atomic_load_explicit(&inited, memory_order_acquire))
         for (uint32_t h = 0; h < 65536; h++) kern_f16_table[h] = kern_f16_to_f32((uint16_t)h);
     memcpy(active_table, ref_table, sizeof active_table);
+    memset(kern_gemm_table, 0, sizeof kern_gemm_table);
+    memset(kern_gemv_table, 0, sizeof kern_gemv_table);
     kern_set_f16_rows(kern_f16_to_f32_row_ref, kern_f32_to_f16_row_ref);
 #if defined(__x86_64__)
-    if (want == KERN_ISA_AVX2 || want == KERN_ISA_AVX512) kern_patch_avx2(active_table);
+    if (want == KERN_ISA_AVX2 || want == KERN_ISA_AVX512) {
+        kern_patch_avx2(active_table);
+        if (gemm_enabled()) kern_patch_avx2_gemm(kern_gemm_table, kern_gemv_table);
+    }
     if (want == KERN_ISA_AVX512) {
         /* Our AVX-512 kernels could not be run where they were written: check them against
          * the reference once, and stay on AVX2 if any disagrees. */
         kern_patch_avx512(active_table, cpu_has_vnni());
+        /* Single tokens go to the AVX-512 vec_dots; batches keep the AVX2 GEMM kernels. */
+        memset(kern_gemv_table, 0, sizeof kern_gemv_table);
         bool ok = true;
         for (int t = 0; t < GGUF_TYPE_COUNT; t++)
             if (ref_table[t].name && !kern_selfcheck(active_table, t)) ok = false;
@@ -180,6 +195,7 @@ kern_isa kern_init(kern_isa want) {
             want = KERN_ISA_AVX2;
             memcpy(active_table, ref_table, sizeof active_table);
             kern_patch_avx2(active_table);
+            if (gemm_enabled()) kern_patch_avx2_gemm(kern_gemm_table, kern_gemv_table);
         }
     }
 #endif
