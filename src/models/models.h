@@ -122,6 +122,9 @@ void *mdl_handle_attach(const mdl_handle *h);     /* what on_load attached */
  * engine is what on_load attaches. mdl_backend_is_speech tells them apart. Built in, with no
  * file: "pocketsphinx" and "whisper-1" (sphinx), "espeak", "tts-1" and "tts-1-hd" (espeak). */
 bool mdl_backend_is_speech(const char *backend);
+/* Whether name is one of the built-in speech models every listing carries (pocketsphinx,
+ * whisper-1, espeak, tts-1, tts-1-hd). */
+bool mdl_name_is_builtin(const char *name);
 /* The name of the first model (by name) with this backend and a model file, into name[cap].
  * BASE_ENOTFOUND when there is none. */
 int mdl_registry_find_backend(mdl_registry *r, const char *backend, char *name, size_t cap);

@@ -297,6 +297,12 @@ static const struct {
     {"tts-1", "espeak"},        {"tts-1-hd", "espeak"},
 };
 
+bool mdl_name_is_builtin(const char *name) {
+    for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
+        if (name && !strcmp(name, builtins[i].name)) return true;
+    return false;
+}
+
 static void add_builtins(mdl_registry *r) {
     for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++) {
         if (find_locked(r, builtins[i].name)) continue;
@@ -313,8 +319,11 @@ bool mdl_backend_is_speech(const char *backend) {
                        !strcmp(backend, "espeak-ng"));
 }
 
+/* By name, the built-in speech models after the models of the directory. */
 static int cmp_entry(const void *a, const void *b) {
-    return strcmp((*(mdl_handle *const *)a)->cfg->name, (*(mdl_handle *const *)b)->cfg->name);
+    const char *x = (*(mdl_handle *const *)a)->cfg->name, *y = (*(mdl_handle *const *)b)->cfg->name;
+    int bx = mdl_name_is_builtin(x), by = mdl_name_is_builtin(y);
+    return bx != by ? bx - by : strcmp(x, y);
 }
 
 /* Take e out of the list. Unused, it goes to the reap list; otherwise the last release (or a
