@@ -21,14 +21,14 @@ TEST(api_models_list_and_get) {
         ASSERT_EQ_INT(r.status, 200);
         ASSERT_EQ_STR(api_jstr(r.json, "object"), "list");
         json_t *data = api_jget(r.json, "data");
-        /* The two files, and the built-in speech models (sorted among them). */
+        /* The two files, then the built-in speech models. */
         ASSERT_EQ_INT(json_array_size(data), 7);
-        ASSERT_EQ_STR(api_jstr(data, "0.id"), "espeak");
-        ASSERT_EQ_STR(api_jstr(data, "1.id"), "pocketsphinx");
-        ASSERT_EQ_STR(api_jstr(data, "2.id"), "stories260K.gguf");
-        ASSERT_EQ_STR(api_jstr(data, "2.object"), "model");
-        ASSERT_EQ_STR(api_jstr(data, "2.owned_by"), "local-ai");
-        ASSERT_EQ_STR(api_jstr(data, "3.id"), "tiny");
+        ASSERT_EQ_STR(api_jstr(data, "0.id"), "stories260K.gguf");
+        ASSERT_EQ_STR(api_jstr(data, "0.object"), "model");
+        ASSERT_EQ_STR(api_jstr(data, "0.owned_by"), "local-ai");
+        ASSERT_EQ_STR(api_jstr(data, "1.id"), "tiny");
+        ASSERT_EQ_STR(api_jstr(data, "2.id"), "espeak");
+        ASSERT_EQ_STR(api_jstr(data, "3.id"), "pocketsphinx");
         ASSERT_EQ_STR(api_jstr(data, "6.id"), "whisper-1");
         api_resp_free(&r);
     }
