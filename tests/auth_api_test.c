@@ -301,10 +301,17 @@ DB_TEST(auth_api, usage_of_every_kind) {
     curl_easy_perform(c);
     curl_easy_cleanup(c);
     curl_slist_free_all(hl);
-    /* Its record arrives when the server has noticed. */
-    for (int i = 0; i < 100 && auth_test_sql(url, "SELECT COUNT(*) FROM usage_log") < 5; i++)
+    /* Speech counts as a request (no tokens), recorded before its answer ends. */
+    auth_http(&s, "POST", "/v1/audio/speech", SPEECH, key, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    api_resp_free(&r);
+    ASSERT_EQ_INT(auth_test_sql(url, "SELECT COUNT(*) FROM usage_log WHERE endpoint ="
+                                     " '/v1/audio/speech' AND model = 'tts-1' AND status = 200"),
+                  1);
+    /* The cancelled stream's record arrives when the server has noticed. */
+    for (int i = 0; i < 100 && auth_test_sql(url, "SELECT COUNT(*) FROM usage_log") < 6; i++)
         usleep(50000);
-    ASSERT_EQ_INT(auth_test_sql(url, "SELECT COUNT(*) FROM usage_log"), 5);
+    ASSERT_EQ_INT(auth_test_sql(url, "SELECT COUNT(*) FROM usage_log"), 6);
     char q[256];
     snprintf(q, sizeof q,
              "SELECT COUNT(*) FROM usage_log WHERE endpoint = '/v1/completions' AND"

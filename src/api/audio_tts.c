@@ -126,8 +126,9 @@ static void *run_job(void *arg) {
     return NULL;
 }
 
-/* Check the voice and start the job; answers r itself on any error. Takes over j. */
-static void start(srv_req *r, tts_job *j, const char *model) {
+/* Check the voice and start the job; answers r itself on any error. Takes over j. model (the
+ * request's, borrowed for the call; NULL or not a string: espeak) is checked against the key. */
+static void start(srv_req *r, tts_job *j, const json_t *model) {
     api_err e = {0};
     err_buf eb = {0};
     if (tts_init(&eb)) {
@@ -140,7 +141,9 @@ static void start(srv_req *r, tts_job *j, const char *model) {
         goto fail;
     }
     /* Per-key model permission and request limits (no tokens: speech counts requests). */
-    if (api_access_reserve(r, model, 0, &j->ticket, &e)) goto fail;
+    if (api_access_reserve(r, json_is_string(model) ? json_string_value(model) : "espeak", 0,
+                           &j->ticket, &e))
+        goto fail;
     /* More than one sentence: stream them as they are spoken. */
     size_t len = strlen(j->text), first = tts_sentence_end(j->text, len);
     while (first < len && strchr(" \t\r\n", j->text[first])) first++;
@@ -242,11 +245,8 @@ static void on_speech(srv_req *r, void *ud) {
     if (f == AUDIO_FMT_PCM) j->ep.out_rate = 24000;
     json_t *sf = json_object_get(root, "stream_format");
     j->stream = json_is_string(sf) && !strcmp(json_string_value(sf), "audio");
-    const json_t *mj = json_object_get(root, "model");
-    char model[128]; /* the root (and its strings) go before start */
-    snprintf(model, sizeof model, "%s", json_is_string(mj) ? json_string_value(mj) : "espeak");
+    start(r, j, json_object_get(root, "model"));
     json_decref(root);
-    start(r, j, model);
     return;
 fail:
     json_decref(root);
@@ -262,11 +262,8 @@ static void on_localai_tts(srv_req *r, void *ud) {
     j = new_job(json_object_get(root, "input"), "input", json_object_get(root, "voice"), NULL, &e);
     if (!j) goto fail;
     j->ep = audio_enc_default_params(AUDIO_FMT_WAV, 0);
-    const json_t *mj = json_object_get(root, "model");
-    char model[128]; /* the root (and its strings) go before start */
-    snprintf(model, sizeof model, "%s", json_is_string(mj) ? json_string_value(mj) : "espeak");
+    start(r, j, json_object_get(root, "model"));
     json_decref(root);
-    start(r, j, model);
     return;
 fail:
     json_decref(root);
@@ -319,7 +316,7 @@ static void on_elevenlabs(srv_req *r, void *ud) {
     j->ep = ep;
     j->stream = stream;
     json_decref(root);
-    start(r, j, "espeak"); /* model_id names no engine of ours */
+    start(r, j, NULL); /* model_id names no engine of ours */
     return;
 fail:
     json_decref(root);
