@@ -102,6 +102,10 @@ int auth_caps_parse(const char *csv, unsigned *out, err_buf *eb);
  * in rpm and requests_per_day (counted here). 0 and *out set, or BASE_EPERM with v filled. */
 int auth_check(auth *a, const char *key, const char *ip, const char *path, arena *ar,
                auth_principal **out, auth_verdict *v);
+/* Record a request of p's key refused with status (403, 429): no tokens, model may be NULL.
+ * Nothing for shared keys or open mode; a store failure is only logged. */
+void auth_record_refusal(auth *a, const auth_principal *p, const char *model,
+                         const char *endpoint, int status);
 /* Whether p may use model (its names or globs). */
 bool auth_model_allowed(const auth_principal *p, const char *model);
 /* Whether p may use the admin API: admin capability, and an admin user or none. */

@@ -323,9 +323,13 @@ int auth_check(auth *a, const char *key, const char *ip, const char *path, arena
     if ((cap && !(p->caps & cap)) || (cap == AUTH_CAP_ADMIN && !auth_is_admin(p))) {
         auth_refuse(v, 403, "permission_error", "insufficient_permissions",
                     "This API key may not use the '%s' capability (%s)", auth_cap_name(cap), path);
+        auth_record_refusal(a, p, NULL, path, 403);
         return BASE_EPERM;
     }
-    if ((rc = count_request(a, p, last_used, v))) return rc;
+    if ((rc = count_request(a, p, last_used, v))) {
+        if (v->status == 429) auth_record_refusal(a, p, NULL, path, 429);
+        return rc;
+    }
     *out = p;
     return BASE_OK;
 }

@@ -82,15 +82,9 @@ static void ticket_free(auth_ticket *t) {
     mem_free(t);
 }
 
-int auth_reserve(auth *a, const auth_principal *p, const char *model, const char *endpoint,
-                 int64_t tokens, auth_ticket **out, auth_verdict *v) {
-    memset(v, 0, sizeof *v);
-    *out = NULL;
-    if (!auth_model_allowed(p, model)) {
-        auth_refuse(v, 403, "permission_error", "model_not_allowed",
-                    "This API key may not use the model '%s'", model ? model : "");
-        return BASE_EPERM;
-    }
+/* A ticket holding no tokens yet: who, what and when, for the usage record. NULL: no memory. */
+static auth_ticket *ticket_new(auth *a, const auth_principal *p, const char *model,
+                               const char *endpoint) {
     auth_ticket *t = mem_calloc(1, sizeof *t);
     if (t) {
         t->model = model ? mem_strdup(model) : NULL;
@@ -98,8 +92,7 @@ int auth_reserve(auth *a, const auth_principal *p, const char *model, const char
     }
     if (!t || (model && !t->model) || !t->endpoint) {
         ticket_free(t);
-        auth_refuse(v, 500, "server_error", NULL, "out of memory");
-        return BASE_ENOMEM;
+        return NULL;
     }
     t->t0_ns = time_now_ns();
     t->a = a;
@@ -110,6 +103,31 @@ int auth_reserve(auth *a, const auth_principal *p, const char *model, const char
     if (p && p->user_id) {
         t->has_user = true;
         snprintf(t->user_id, sizeof t->user_id, "%s", p->user_id);
+    }
+    return t;
+}
+
+void auth_record_refusal(auth *a, const auth_principal *p, const char *model,
+                         const char *endpoint, int status) {
+    if (!p || !p->key_id) return; /* shared keys and open mode keep no records */
+    auth_ticket *t = ticket_new(a, p, model, endpoint);
+    if (t) auth_settle(t, 0, 0, status, NULL);
+}
+
+int auth_reserve(auth *a, const auth_principal *p, const char *model, const char *endpoint,
+                 int64_t tokens, auth_ticket **out, auth_verdict *v) {
+    memset(v, 0, sizeof *v);
+    *out = NULL;
+    if (!auth_model_allowed(p, model)) {
+        auth_refuse(v, 403, "permission_error", "model_not_allowed",
+                    "This API key may not use the model '%s'", model ? model : "");
+        auth_record_refusal(a, p, model, endpoint, 403);
+        return BASE_EPERM;
+    }
+    auth_ticket *t = ticket_new(a, p, model, endpoint);
+    if (!t) {
+        auth_refuse(v, 500, "server_error", NULL, "out of memory");
+        return BASE_ENOMEM;
     }
     if (!t->has_key || tokens <= 0 ||
         (p->lim.tpm < 0 && p->lim.tokens_per_day < 0 && p->lim.tokens_per_month < 0)) {
@@ -147,7 +165,8 @@ int auth_reserve(auth *a, const auth_principal *p, const char *model, const char
     else
         db_tx_rollback(tx);
     if (rc == BASE_EFULL) {
-        ticket_free(t);
+        t->n_counters = 0; /* rolled back: nothing was taken */
+        auth_settle(t, 0, 0, 429, NULL); /* the refusal's usage record; frees t */
         auth_refuse(v, 429, "tokens", i - 1 == 0 ? "rate_limit_exceeded" : "insufficient_quota",
                     "Token limit reached for this API key (%s): this request may need %lld tokens;"
                     " retry in %d s",
