@@ -73,3 +73,20 @@ int cli_spec_set(json_t *spec, const char *field, const char *value) {
     if (errno || end == value || *end || v < 0) return BASE_EINVAL;
     return json_object_set_new(spec, field, json_integer(v));
 }
+
+int cli_limit_flag(const cli_command *self, json_t *spec, int i, const char *value) {
+    /* In CLI_LIMIT_OPTIONS' order: the flag, then the user/key field it sets. */
+    static const char *const fields[CLI_N_LIMIT_OPTIONS][2] = {
+        {"capabilities", "capabilities"},
+        {"models", "models"},
+        {"rpm", "rpm"},
+        {"tpm", "tpm"},
+        {"tokens-per-day", "tokens_per_day"},
+        {"tokens-per-month", "tokens_per_month"},
+        {"requests-per-day", "requests_per_day"},
+    };
+    if (i < 0 || i >= CLI_N_LIMIT_OPTIONS || cli_spec_set(spec, fields[i][1], value))
+        return cli_usage_error(self, "bad value '%s' for --%s", value,
+                               i >= 0 && i < CLI_N_LIMIT_OPTIONS ? fields[i][0] : "?");
+    return 0;
+}

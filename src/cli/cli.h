@@ -56,6 +56,19 @@ int cli_parse_duration(const char *s, int64_t *out);
 /* Set a user or key setting from a flag's text: capabilities and models as CSV ("" or
  * "inherit": null), limits as integers ("none"/"unlimited": null). BASE_EINVAL when bad. */
 int cli_spec_set(json_t *spec, const char *field, const char *value);
+/* The permission and limit flags `users` and `keys` share, as getopt_long entries returning
+ * base + 0 .. base + CLI_N_LIMIT_OPTIONS - 1; cli_limit_flag applies flag i to spec (an error
+ * line and exit code 2 for a bad value, else 0). */
+#define CLI_N_LIMIT_OPTIONS 7
+#define CLI_LIMIT_OPTIONS(base)                                                                    \
+    {"capabilities", required_argument, NULL, (base) + 0},                                         \
+        {"models", required_argument, NULL, (base) + 1},                                           \
+        {"rpm", required_argument, NULL, (base) + 2},                                              \
+        {"tpm", required_argument, NULL, (base) + 3},                                              \
+        {"tokens-per-day", required_argument, NULL, (base) + 4},                                   \
+        {"tokens-per-month", required_argument, NULL, (base) + 5},                                 \
+        {"requests-per-day", required_argument, NULL, (base) + 6}
+int cli_limit_flag(const cli_command *self, json_t *spec, int i, const char *value);
 /* "cli:$USER", who the audit log says acted from the command line (static buffer). */
 const char *cli_actor(void);
 int cmd_transcript(int argc, char **argv);

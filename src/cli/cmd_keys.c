@@ -28,10 +28,6 @@ void cmd_keys_usage(FILE *f) {
            "                        [LOCALAI_DATA_PATH] (default ./data)\n");
 }
 
-static const char *const setting_fields[] = {
-    "capabilities",     "models",          "rpm", "tpm", "tokens_per_day",
-    "tokens_per_month", "requests_per_day"};
-
 static const char *str_or(const json_t *o, const char *k, const char *def) {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : def;
@@ -65,13 +61,7 @@ int cmd_keys(int argc, char **argv) {
         {"expires", required_argument, NULL, OPT_EXPIRES},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
-        {"capabilities", required_argument, NULL, OPT_SET + 0},
-        {"models", required_argument, NULL, OPT_SET + 1},
-        {"rpm", required_argument, NULL, OPT_SET + 2},
-        {"tpm", required_argument, NULL, OPT_SET + 3},
-        {"tokens-per-day", required_argument, NULL, OPT_SET + 4},
-        {"tokens-per-month", required_argument, NULL, OPT_SET + 5},
-        {"requests-per-day", required_argument, NULL, OPT_SET + 6},
+        CLI_LIMIT_OPTIONS(OPT_SET),
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -100,10 +90,8 @@ int cmd_keys(int argc, char **argv) {
             return 0;
         case ':': rc = cli_usage_error(self, "flag '%s' needs a value", argv[optind - 1]); break;
         default:
-            if (c >= OPT_SET && c < OPT_SET + 7) {
-                if (cli_spec_set(spec, setting_fields[c - OPT_SET], optarg))
-                    rc = cli_usage_error(self, "bad value '%s' for --%s", optarg,
-                                         opts[7 + c - OPT_SET].name);
+            if (c >= OPT_SET && c < OPT_SET + CLI_N_LIMIT_OPTIONS) {
+                rc = cli_limit_flag(self, spec, c - OPT_SET, optarg);
             } else {
                 rc = cli_usage_error(self, "unknown flag '%s'", argv[optind - 1]);
             }

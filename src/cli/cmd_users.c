@@ -27,16 +27,6 @@ void cmd_users_usage(FILE *f) {
 }
 
 /* The settings flags shared with `keys`: long option name and JSON field. */
-static const char *const setting_fields[][2] = {
-    {"capabilities", "capabilities"},
-    {"models", "models"},
-    {"rpm", "rpm"},
-    {"tpm", "tpm"},
-    {"tokens-per-day", "tokens_per_day"},
-    {"tokens-per-month", "tokens_per_month"},
-    {"requests-per-day", "requests_per_day"},
-};
-
 static void print_users(const json_t *list) {
     printf("%-16s  %-20s  %-6s  %-8s  %s\n", "ID", "NAME", "ROLE", "STATE", "CREATED");
     size_t i;
@@ -64,13 +54,7 @@ int cmd_users(int argc, char **argv) {
         {"state", required_argument, NULL, OPT_STATE},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
-        {"capabilities", required_argument, NULL, OPT_SET + 0},
-        {"models", required_argument, NULL, OPT_SET + 1},
-        {"rpm", required_argument, NULL, OPT_SET + 2},
-        {"tpm", required_argument, NULL, OPT_SET + 3},
-        {"tokens-per-day", required_argument, NULL, OPT_SET + 4},
-        {"tokens-per-month", required_argument, NULL, OPT_SET + 5},
-        {"requests-per-day", required_argument, NULL, OPT_SET + 6},
+        CLI_LIMIT_OPTIONS(OPT_SET),
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -90,10 +74,8 @@ int cmd_users(int argc, char **argv) {
             return 0;
         case ':': rc = cli_usage_error(self, "flag '%s' needs a value", argv[optind - 1]); break;
         default:
-            if (c >= OPT_SET && c < OPT_SET + 7) {
-                if (cli_spec_set(spec, setting_fields[c - OPT_SET][1], optarg))
-                    rc = cli_usage_error(self, "bad value '%s' for --%s", optarg,
-                                         setting_fields[c - OPT_SET][0]);
+            if (c >= OPT_SET && c < OPT_SET + CLI_N_LIMIT_OPTIONS) {
+                rc = cli_limit_flag(self, spec, c - OPT_SET, optarg);
             } else {
                 rc = cli_usage_error(self, "unknown flag '%s'", argv[optind - 1]);
             }
