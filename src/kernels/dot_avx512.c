@@ -138,7 +138,6 @@ static const int16_t q6k_scale_idx[2][32] = {
 static void vec_dot_q6_K(int64_t n, float *s, const void *vx, const void *vy) {
     const block_q6_K *x = vx;
     const block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
     const __m512i m32 = _mm512_set1_epi8(32);
     const __m512i idx0 = _mm512_loadu_si512((const void *)q6k_scale_idx[0]);
     const __m512i idx1 = _mm512_loadu_si512((const void *)q6k_scale_idx[1]);
@@ -152,21 +151,9 @@ static void vec_dot_q6_K(int64_t n, float *s, const void *vx, const void *vy) {
         __m512i sumi = _mm512_setzero_si512();
 #pragma GCC unroll 2
         for (int j = 0; j < 2; j++, ql += 64, qh += 32, q8 += 128) {
-            const __m256i b1 = _mm256_loadu_si256((const __m256i *)ql);
-            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            const __m256i bh = _mm256_loadu_si256((const __m256i *)qh);
-            const __m256i q0 = _mm256_or_si256(_mm256_and_si256(b1, m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(bh, m2), 4));
-            const __m256i q1 = _mm256_or_si256(
-                _mm256_and_si256(b2, m4),
-                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 2), m2), 4));
-            const __m256i q2 = _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi16(b1, 4), m4),
-                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 4), m2), 4));
-            const __m256i q3 = _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi16(b2, 4), m4),
-                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 6), m2), 4));
-            const __m512i qa = join256(q0, q1), qb = join256(q2, q3);
+            __m256i q[4];
+            q6k_unpack_128(ql, qh, q);
+            const __m512i qa = join256(q[0], q[1]), qb = join256(q[2], q[3]);
             const __m512i aa = _mm512_loadu_si512((const void *)q8);
             const __m512i ab = _mm512_loadu_si512((const void *)(q8 + 64));
             const __m512i pa =

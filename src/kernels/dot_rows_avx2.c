@@ -160,7 +160,6 @@ INLINE void q4_K_rows(int64_t n, float *s, size_t bs, const void *vx, const void
 INLINE void q6_K_rows(int64_t n, float *s, size_t bs, const void *vx, const void *vy, size_t by,
                       const int nr) {
     const block_q6_K *x = vx;
-    const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
     __m256 acc[4];
     for (int r = 0; r < nr; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK_K; i++) {
@@ -178,21 +177,8 @@ INLINE void q6_K_rows(int64_t n, float *s, size_t bs, const void *vx, const void
         const uint8_t *ql = x[i].ql, *qh = x[i].qh;
 #pragma GCC unroll 2
         for (int j = 0; j < 2; j++, ql += 64, qh += 32) {
-            const __m256i b1 = _mm256_loadu_si256((const __m256i *)ql);
-            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            const __m256i bh = _mm256_loadu_si256((const __m256i *)qh);
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(b1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(bh, m2), 4));
-            q[1] = _mm256_or_si256(
-                _mm256_and_si256(b2, m4),
-                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 2), m2), 4));
-            q[2] = _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi16(b1, 4), m4),
-                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 4), m2), 4));
-            q[3] = _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi16(b2, 4), m4),
-                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 6), m2), 4));
+            q6k_unpack_128(ql, qh, q);
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++) {
                 const __m256i scale = bcast_pair(sc, 4 * j + k);

@@ -250,7 +250,6 @@ INLINE void q6_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8
                       size_t ldy, int nt, const int RM) {
     (void)w_row, (void)RM;
     const block_q6_K *x = (const block_q6_K *)W;
-    const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t k = 0; k < nb; k++) {
         const block_q8_Kx4 *b = xp + k;
@@ -267,21 +266,8 @@ INLINE void q6_K_tile(int64_t nb, const uint8_t *W, size_t w_row, const block_q8
         /* Not unrolled: GCC would hoist the products and spill them. */
 #pragma GCC unroll 1
         for (int j = 0; j < 2; j++, ql += 64, qh += 32) {
-            const __m256i b1 = _mm256_loadu_si256((const __m256i *)ql);
-            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            const __m256i bh = _mm256_loadu_si256((const __m256i *)qh);
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(b1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(bh, m2), 4));
-            q[1] = _mm256_or_si256(
-                _mm256_and_si256(b2, m4),
-                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 2), m2), 4));
-            q[2] = _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi16(b1, 4), m4),
-                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 4), m2), 4));
-            q[3] = _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi16(b2, 4), m4),
-                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bh, 6), m2), 4));
+            q6k_unpack_128(ql, qh, q);
 #pragma GCC unroll 4
             for (int m = 0; m < 4; m++) {
                 const __m256i scale = bcast_pair_t(sc, 4 * j + m);
