@@ -6,7 +6,9 @@
  * because the machine may be shared; each mat-vec is compared with a plain AVX2 read of the
  * same weight buffer timed alternately with it, so drifts in bandwidth cancel out. Likewise
  * each mat-mat with the register-blocked GEMM kernels is timed alternately with the same
- * product on the vec_dot kernels (LOCALAI_GEMM=off), where the type has a GEMM kernel.
+ * product on the vec_dot kernels (LOCALAI_GEMM=off), where the type has a GEMM kernel. Types
+ * with a repacked form (kern_repack) get a second row, "r8": the mat-vec on the packed copy, and
+ * the mat-mat as GEMM on the file's layout -> the packed kernels.
  *
  *   build/bench/kernels [-t MAX_THREADS] [--type q4_0] [--mb WEIGHT_MB] [--reps N] [--no-mm]
  *                       [--mm-only]
@@ -150,18 +152,23 @@ static double time_matmul(tpool *pool, int type, const void *W, int64_t n_in, in
     return best;
 }
 
-static int bench_type(int type, const opts *o) {
+/* packed: the same weights repacked (kern_repack), where the type has a packed form. */
+static int bench_type(int type, const opts *o, bool packed) {
     const kern_traits *t = kern_traits_of(type);
     if (!t) return 0;
     const int64_t n_in = 4096;
     const size_t rb = row_bytes(t, n_in);
-    const int64_t n_out = (int64_t)(((size_t)o->weight_mb << 20) / rb);
+    const int64_t n_out = (int64_t)(((size_t)o->weight_mb << 20) / rb) & ~(int64_t)7;
+    const int ptype = kern_repack_type(type, n_in, n_out);
+    if (packed && ptype < 0) return 0;
     const int64_t mm_out = 1024, mm_tok = 128;
     const size_t wbytes = rb * (size_t)n_out;
     uint8_t *W = mem_alloc_aligned(64, wbytes);
     float *X = mem_alloc(sizeof(float) * (size_t)(n_in * mm_tok));
     float *Y = mem_alloc(sizeof(float) * (size_t)(n_out > mm_out * mm_tok ? n_out : mm_out * mm_tok));
     size_t scs = kern_matmul_scratch_size(type, n_in, mm_tok);
+    if (packed && kern_matmul_scratch_size(ptype, n_in, mm_tok) > scs)
+        scs = kern_matmul_scratch_size(ptype, n_in, mm_tok);
     void *sc = mem_alloc(scs ? scs : 1);
     if (!W || !X || !Y || !sc) {
         fprintf(stderr, "out of memory\n");
@@ -169,8 +176,19 @@ static int bench_type(int type, const opts *o) {
     }
     fill_weights(W, wbytes);
     for (int64_t i = 0; i < n_in * mm_tok; i++) X[i] = (float)((int)(rng_next() % 2001) - 1000) / 1000.0f;
+    /* The packed copy: the mat-vec reads it, the mat-mat times it against W's GEMM. */
+    uint8_t *P = NULL;
+    if (packed) {
+        P = mem_alloc_aligned(64, wbytes);
+        if (!P || kern_repack(type, W, n_in, n_out, P, 0, n_out) != 0) {
+            fprintf(stderr, "cannot repack\n");
+            return -1;
+        }
+    }
+    const int mv_type = packed ? ptype : type;
+    const uint8_t *MV = packed ? P : W;
 
-    printf("%-7s", t->name);
+    printf("%-7s", packed ? "  r8" : t->name);
     for (int nt = 1; o->mv && nt <= o->max_threads; nt++) {
         /* Alternate reading W plainly and multiplying with it, so both see the same memory in
          * the same time window (the bandwidth of a shared machine drifts). */
@@ -183,14 +201,14 @@ static int bench_type(int type, const opts *o) {
             double rd = (double)(time_now_ns() - t0) / 1e9;
             if (rd < best_rd) best_rd = rd;
             double c0 = cpu_seconds();
-            double mv = time_matmul(pool, type, W, n_in, n_out, X, 1, Y, sc, 1);
+            double mv = time_matmul(pool, mv_type, MV, n_in, n_out, X, 1, Y, sc, 1);
             cpu += cpu_seconds() - c0;
             wall += mv;
             if (mv < best_mv) best_mv = mv;
         }
         /* The same product on the first HOT_MB of W, which stays in L3: the compute ceiling. */
-        int64_t hot_out = (int64_t)(((size_t)HOT_MB << 20) / rb);
-        double hot = time_matmul(pool, type, W, n_in, hot_out, X, 1, Y, sc, 4 * o->reps);
+        int64_t hot_out = (int64_t)(((size_t)HOT_MB << 20) / rb) & ~(int64_t)7;
+        double hot = time_matmul(pool, mv_type, MV, n_in, hot_out, X, 1, Y, sc, 4 * o->reps);
         double gbs = (double)wbytes / best_mv / 1e9, rd_gbs = (double)(bc.n * 4) / best_rd / 1e9;
         printf(" | %5.1f GB/s %4.0f%% of %5.1f  cpu %3.0f%%  hot %5.1f", gbs, 100.0 * gbs / rd_gbs,
                rd_gbs, 100.0 * cpu / wall / nt, (double)rb * hot_out / hot / 1e9);
@@ -200,13 +218,16 @@ static int bench_type(int type, const opts *o) {
         for (int nt = 1; nt <= o->max_threads; nt++) {
             tpool *pool = tpool_new(nt);
             /* GEMM kernels off and on, alternately (kern_init reads LOCALAI_GEMM). */
+            /* Packed rows: W with the GEMM kernels against the packed copy, alternately. */
             double best[2] = {1e30, 1e30};
             for (int r = 0; r < 2 * o->reps; r++) {
                 const int on = r & 1;
-                if (on) unsetenv("LOCALAI_GEMM");
+                if (on || packed) unsetenv("LOCALAI_GEMM");
                 else setenv("LOCALAI_GEMM", "off", 1);
                 kern_init(KERN_ISA_AUTO);
-                double s = time_matmul(pool, type, W, n_in, mm_out, X, mm_tok, Y, sc, 1);
+                double s = packed && on
+                               ? time_matmul(pool, ptype, P, n_in, mm_out, X, mm_tok, Y, sc, 1)
+                               : time_matmul(pool, type, W, n_in, mm_out, X, mm_tok, Y, sc, 1);
                 if (s < best[on]) best[on] = s;
             }
             unsetenv("LOCALAI_GEMM");
@@ -219,6 +240,7 @@ static int bench_type(int type, const opts *o) {
     printf("\n");
     fflush(stdout);
     mem_free_aligned(W);
+    if (P) mem_free_aligned(P);
     mem_free(X);
     mem_free(Y);
     mem_free(sc);
@@ -282,7 +304,8 @@ int main(int argc, char **argv) {
         const kern_traits *t = kern_traits_of(bench_types[i]);
         if (!t || (o.type && strcasecmp(o.type, t->name) != 0)) continue;
         found++;
-        if (bench_type(bench_types[i], &o) != 0) return 1;
+        if (bench_type(bench_types[i], &o, false) != 0 || bench_type(bench_types[i], &o, true) != 0)
+            return 1;
     }
     if (!found) {
         fprintf(stderr, "no such type: %s\n", o.type ? o.type : "");

@@ -43,6 +43,11 @@ struct llm_model {
     llm_layer *layers;
     struct llm_encoder *enc; /* encoder architectures only (encoder_arch.c) */
     int dec_pooling;         /* decoders: <arch>.pooling_type (LLM_POOL_NONE when absent) */
+    /* repack.c: weights repacked for the kernels; the layer pointers above point here. */
+    gguf_tensor *packed;
+    int n_packed;
+    void *packed_mem;
+    size_t packed_len;
     char desc[256];
 };
 
@@ -87,6 +92,10 @@ void llm_attention(llm_session *scratch, const llm_row *rows, int il, int n, con
 int llm_dec_embed(const llm_model *m, tpool *pool, const int32_t *const *inputs,
                   const int *lens, int n_inputs, int pooling, bool normalize, bool per_token,
                   float *out, err_buf *eb);
+/* repack.c: repack the decoder's matrix weights where the kernels have a packed form
+ * (kern_repack_type); an allocation failure leaves them as they are. */
+int llm_repack_weights(llm_model *m, err_buf *eb);
+void llm_repack_free(llm_model *m);
 /* forward.c: run rows s->rows[0..n) (tokens[t] at s->rows[t]) through every layer, without
  * logits; s->x then holds the last layer's residual stream of each row. */
 void llm_forward_rows(llm_session *s, const int32_t *tokens, int n);

@@ -27,6 +27,11 @@ int llm_model_from_gguf(gguf *g, llm_model **out, err_buf *eb) {
              "%s: %d layers, %d embd, %d/%d heads x %d, ff %d, vocab %d, ctx %d, %s, %.1f MiB",
              hp->arch, hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->head_dim,
              hp->n_ff, hp->n_vocab, hp->n_ctx_train, wt ? wt : "?", bytes / 1048576.0);
+    rc = llm_repack_weights(m, eb);
+    if (rc) {
+        llm_model_free(m);
+        return rc;
+    }
     *out = m;
     return 0;
 }
@@ -41,6 +46,7 @@ int llm_model_load(const char *path, llm_model **out, err_buf *eb) {
 
 void llm_model_free(llm_model *m) {
     if (!m) return;
+    llm_repack_free(m);
     mem_free(m->layers);
     llm_enc_free(m);
     gguf_close(m->g);

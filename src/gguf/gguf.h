@@ -123,6 +123,11 @@ void gguf_close(gguf *g);
 uint32_t gguf_version(const gguf *g);
 size_t gguf_alignment(const gguf *g);
 size_t gguf_file_size(const gguf *g);
+/* Tell the mapping that the bytes [p, p + n) of its tensor data will not be read again (a
+ * copy of them is used instead): the whole pages inside are dropped from this process's
+ * resident memory, and read back from the file if they are touched after all. No-op for
+ * gguf_open_memory images and for ranges outside the mapping. */
+void gguf_release_range(const gguf *g, const void *p, size_t n);
 size_t gguf_data_offset(const gguf *g); /* where the tensor data section starts */
 
 /* Metadata by index: 0 <= i < gguf_n_kv(g). */

@@ -308,6 +308,16 @@ void gguf_close(gguf *g) {
 uint32_t gguf_version(const gguf *g) { return g->version; }
 size_t gguf_alignment(const gguf *g) { return g->alignment; }
 size_t gguf_file_size(const gguf *g) { return g->size; }
+
+void gguf_release_range(const gguf *g, const void *p, size_t n) {
+    if (!g->map || !p || !n) return;
+    const uintptr_t lo = (uintptr_t)g->map, hi = lo + g->map_len, a = (uintptr_t)p;
+    if (a < lo || a > hi || n > hi - a) return;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t start = (a + page - 1) & ~(page - 1), end = (a + n) & ~(page - 1);
+    /* A private, read-only file mapping: the pages go back to the page cache, not lost. */
+    if (end > start) madvise((void *)start, end - start, MADV_DONTNEED);
+}
 size_t gguf_data_offset(const gguf *g) { return g->data_off; }
 int64_t gguf_n_tensors(const gguf *g) { return g->n_tensors; }
 

@@ -100,6 +100,23 @@ size_t kern_matmul_scratch_size(int wtype, int64_t n_in, int64_t n_tok);
 int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_out,
                 const float *X, int64_t n_tok, float *Y, void *scratch);
 
+/* ---- repacked weights ----
+ * Where the ISA has kernels for it (Q4_0 and Q8_0 on AVX2), a matrix can be repacked once at
+ * load with its rows interleaved by 8: block i of 8 consecutive rows side by side, their 8
+ * scales together. The kernels then read 8 rows' scales with one load and keep one row per
+ * SIMD lane, with no horizontal sums and no per-row scale arithmetic. The packed matrix takes
+ * the same bytes, has its own type id and goes to kern_matmul / kern_matmul_scratch_size like
+ * any other (on any ISA: kern_init(KERN_ISA_REF) afterwards runs a plain-C version).
+ * LOCALAI_REPACK=off turns repacking off (kern_repack_type says -1). */
+enum { KERN_TYPE_Q4_0_R8 = 100, KERN_TYPE_Q8_0_R8 = 101 };
+/* The packed type for a matrix of n_out rows of n_in wtype elements on the active ISA, or -1
+ * (no kernel, n_out not a multiple of 8, or repacking off). */
+int kern_repack_type(int wtype, int64_t n_in, int64_t n_out);
+/* W repacked into dst (the same byte count as W; they must not overlap). Rows [r0, r1) of
+ * every 8 (multiples of 8) only, so that threads can share the work. */
+int kern_repack(int wtype, const void *W, int64_t n_in, int64_t n_out, void *dst, int64_t r0,
+                int64_t r1);
+
 /* ---- element-wise ops (f32) ---- */
 
 /* y = x / sqrt(mean(x^2) + eps) * w; w NULL means no scale. y may alias x. */

@@ -180,6 +180,35 @@ typedef void (*kern_gemv_fn)(int64_t n, const void *W, size_t w_row, int64_t nr,
                              float *Y);
 extern kern_gemv_fn kern_gemv_table[GGUF_TYPE_COUNT];
 
+/* Repacked weights (kernels.h): block i of 8 consecutive rows. qs holds 4-byte pieces of
+ * the rows' blocks, piece j of rows 0..7 side by side (32 bytes per j), so a 256-bit load
+ * has one row per 32-bit lane: Q4_0 piece j is bytes 4j..4j+3 of qs (elements 4j..4j+3 in
+ * the low nibbles, 16+4j.. in the high ones), Q8_0 piece j is elements 4j..4j+3. */
+typedef struct {
+    uint16_t d[8];
+    uint8_t qs[8 * QK4_0 / 2];
+} block_q4_0x8;
+typedef struct {
+    uint16_t d[8];
+    int8_t qs[8 * QK8_0];
+} block_q8_0x8;
+static_assert(sizeof(block_q4_0x8) == 8 * sizeof(block_q4_0), "block_q4_0x8 size");
+static_assert(sizeof(block_q8_0x8) == 8 * sizeof(block_q8_0), "block_q8_0x8 size");
+
+/* 8 interleaved rows (nb blocks at W) times nt <= 4 tokens: Y[t * ldy + r] for r < 8. Token
+ * t is a row of Q8_0 blocks at xq + t * x_row with its float pairs at dc + 2 * nb * t: block
+ * k's scale and -8 * scale * (sum of its quants) (used by Q4_0 only). */
+#define KERN_R8_NT 4
+typedef void (*kern_r8_fn)(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
+                           const float *dc, float *Y, size_t ldy, int nt);
+/* Indexed by packed type - KERN_TYPE_Q4_0_R8; NULL entries run the reference (repack.c). */
+extern kern_r8_fn kern_r8_table[2];
+void kern_patch_avx2_r8(kern_r8_fn *table); /* gemm_r8_avx2.c */
+/* kern_matmul for the packed types (repack.c). */
+size_t kern_matmul_r8_scratch_size(int ptype, int64_t n_in, int64_t n_tok);
+int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t n_out,
+                   const float *X, int64_t n_tok, float *Y, void *scratch);
+
 /* The 16 non-linear levels of IQ4_NL / IQ4_XS. */
 extern const int8_t kern_iq4nl_values[16];
 

@@ -1,0 +1,112 @@
+/*
+ * AVX2 kernels for weights repacked 8 rows at a time (block_q4_0x8, block_q8_0x8): one row
+ * per 32-bit lane, so each 256-bit load of weights serves 8 rows, a token's 4 quants are
+ * broadcast to every lane, the 8 rows' scales come in with one load and one F16C conversion,
+ * and the results are stored with one store per token: no horizontal sums, no scalar scale
+ * arithmetic. Up to 4 tokens share each unpacked weight register.
+ *
+ * Q4_0: maddubs of the unsigned nibbles (0..15) with the token's int8 quants; the -8 offset is
+ * taken off once per block with the token's precomputed -8 * d * sum. |pair sums| <= 2 * 15 *
+ * 127, and 8 of them (a block per row) still fit int16, so one madd per block and token.
+ * Q8_0: the sign trick (|w| times y with w's sign), int32 sums per piece.
+ */
+#include "avx2_int.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* The 4 quants at p in every 32-bit lane. */
+INLINE __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+INLINE void q4_0r8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[KERN_R8_NT];
+    #pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q4_0x8 *w = W + i;
+        __m256i s[KERN_R8_NT];
+        #pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) s[t] = _mm256_setzero_si256();
+        #pragma GCC unroll 8
+        for (int j = 0; j < 4; j++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * j));
+            const __m256i lo = _mm256_and_si256(v, m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            #pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) {
+                const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
+                const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(y + 4 * j)),
+                                                   _mm256_maddubs_epi16(hi, bcast4(y + 16 + 4 * j)));
+                s[t] = _mm256_add_epi16(s[t], p);
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
+        #pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) {
+            const float *d = dc + 2 * nb * t + 2 * i;
+            const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(s[t], ones));
+            const __m256 v = _mm256_fmadd_ps(_mm256_set1_ps(d[0]), p, _mm256_set1_ps(d[1]));
+            acc[t] = _mm256_fmadd_ps(dw, v, acc[t]);
+        }
+    }
+    #pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
+}
+
+INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[KERN_R8_NT];
+    #pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q8_0x8 *w = W + i;
+        __m256i s[KERN_R8_NT];
+        #pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) s[t] = _mm256_setzero_si256();
+        #pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * j));
+            const __m256i av = _mm256_sign_epi8(v, v);
+            #pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) {
+                const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
+                const __m256i sy = _mm256_sign_epi8(bcast4(y + 4 * j), v);
+                s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(_mm256_maddubs_epi16(av, sy), ones));
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
+        #pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) {
+            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(dc[2 * nb * t + 2 * i]));
+            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s[t]), acc[t]);
+        }
+    }
+    #pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
+}
+
+#define DEFINE_R8(name, T)                                                                         \
+    static void name##_avx2(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,             \
+                            const float *dc, float *Y, size_t ldy, int nt) {                       \
+        switch (nt) {                                                                              \
+        case 1: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 1); break;                           \
+        case 2: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 2); break;                           \
+        case 3: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 3); break;                           \
+        default: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 4); break;                          \
+        }                                                                                          \
+    }
+
+DEFINE_R8(q4_0r8, block_q4_0x8)
+DEFINE_R8(q8_0r8, block_q8_0x8)
+
+void kern_patch_avx2_r8(kern_r8_fn *table) {
+    table[KERN_TYPE_Q4_0_R8 - KERN_TYPE_Q4_0_R8] = q4_0r8_avx2;
+    table[KERN_TYPE_Q8_0_R8 - KERN_TYPE_Q4_0_R8] = q8_0r8_avx2;
+}

@@ -1,0 +1,227 @@
+/*
+ * Weights repacked 8 rows at a time (kernels.h, block_q4_0x8 / block_q8_0x8 in kernels_int.h)
+ * and their matrix products. The layout conversion and a plain-C kernel (the reference, and
+ * what runs when the active ISA has no packed kernel) live here; the SIMD kernels in
+ * gemm_r8_*.c.
+ *
+ * Products: the tokens are quantized to Q8_0 as for the unpacked types, plus one float pair
+ * per block (scale, -8 * scale * sum). Threads take chunks of 8-row groups; within a chunk,
+ * tokens go 4 at a time through the kernel, so a chunk of weights (one L2 tile) is read from
+ * memory once per batch.
+ */
+#include "kernels_int.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+kern_r8_fn kern_r8_table[2];
+
+/* LOCALAI_REPACK=off keeps weights as the file has them (for A/B timing). */
+static bool repack_enabled(void) {
+    const char *s = getenv("LOCALAI_REPACK");
+    return !s || strcmp(s, "off") != 0;
+}
+
+int kern_repack_type(int wtype, int64_t n_in, int64_t n_out) {
+    int ptype;
+    if (wtype == GGUF_TYPE_Q4_0) ptype = KERN_TYPE_Q4_0_R8;
+    else if (wtype == GGUF_TYPE_Q8_0) ptype = KERN_TYPE_Q8_0_R8;
+    else return -1;
+    if (n_in <= 0 || n_in % QK8_0 || n_out <= 0 || n_out % 8) return -1;
+    (void)kern_traits_of(wtype); /* initializes the tables on first use */
+    if (!kern_r8_table[ptype - KERN_TYPE_Q4_0_R8] || !repack_enabled()) return -1;
+    return ptype;
+}
+
+int kern_repack(int wtype, const void *W, int64_t n_in, int64_t n_out, void *dst, int64_t r0,
+                int64_t r1) {
+    if (wtype != GGUF_TYPE_Q4_0 && wtype != GGUF_TYPE_Q8_0) return BASE_EUNSUPPORTED;
+    if (!W || !dst || n_in <= 0 || n_in % QK8_0 || n_out % 8 || r0 < 0 || r1 > n_out ||
+        r0 % 8 || r1 % 8)
+        return BASE_EINVAL;
+    const int64_t nb = n_in / QK8_0;
+    if (wtype == GGUF_TYPE_Q4_0) {
+        const block_q4_0 *x = W;
+        block_q4_0x8 *o = dst;
+        for (int64_t g = r0 / 8; g < r1 / 8; g++)
+            for (int64_t i = 0; i < nb; i++) {
+                block_q4_0x8 *b = o + g * nb + i;
+                for (int r = 0; r < 8; r++) {
+                    const block_q4_0 *s = x + (8 * g + r) * nb + i;
+                    b->d[r] = s->d;
+                    for (int j = 0; j < 4; j++) memcpy(b->qs + 32 * j + 4 * r, s->qs + 4 * j, 4);
+                }
+            }
+    } else {
+        const block_q8_0 *x = W;
+        block_q8_0x8 *o = dst;
+        for (int64_t g = r0 / 8; g < r1 / 8; g++)
+            for (int64_t i = 0; i < nb; i++) {
+                block_q8_0x8 *b = o + g * nb + i;
+                for (int r = 0; r < 8; r++) {
+                    const block_q8_0 *s = x + (8 * g + r) * nb + i;
+                    b->d[r] = s->d;
+                    for (int j = 0; j < 8; j++) memcpy(b->qs + 32 * j + 4 * r, s->qs + 4 * j, 4);
+                }
+            }
+    }
+    return BASE_OK;
+}
+
+/* ---- the plain-C kernels: the definition of the packed products ---- */
+
+/* Weight element e (0..31) of row r in a packed block. */
+static inline int q4_0r8_at(const block_q4_0x8 *b, int r, int e) {
+    const uint8_t v = b->qs[32 * ((e % 16) / 4) + 4 * r + e % 4];
+    return (e < 16 ? v & 0xF : v >> 4) - 8;
+}
+static inline int q8_0r8_at(const block_q8_0x8 *b, int r, int e) {
+    return b->qs[32 * (e / 4) + 4 * r + e % 4];
+}
+
+static void r8_ref(int ptype, int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
+                   float *Y, size_t ldy, int nt) {
+    for (int t = 0; t < nt; t++) {
+        const block_q8_0 *y = (const block_q8_0 *)(xq + (size_t)t * x_row);
+        for (int r = 0; r < 8; r++) {
+            float sum = 0;
+            for (int64_t i = 0; i < nb; i++) {
+                int isum = 0;
+                uint16_t dw;
+                if (ptype == KERN_TYPE_Q4_0_R8) {
+                    const block_q4_0x8 *b = (const block_q4_0x8 *)W + i;
+                    for (int e = 0; e < QK8_0; e++) isum += q4_0r8_at(b, r, e) * y[i].qs[e];
+                    dw = b->d[r];
+                } else {
+                    const block_q8_0x8 *b = (const block_q8_0x8 *)W + i;
+                    for (int e = 0; e < QK8_0; e++) isum += q8_0r8_at(b, r, e) * y[i].qs[e];
+                    dw = b->d[r];
+                }
+                sum += (float)isum * (kern_f16_to_f32(dw) * kern_f16_to_f32(y[i].d));
+            }
+            Y[(size_t)t * ldy + r] = sum;
+        }
+    }
+}
+
+/* ---- the product ---- */
+
+#define R8_TILE_BYTES (192 * 1024) /* weights per chunk of a batch: an L2 tile */
+#define R8_CHUNK_BYTES (256 * 1024) /* per chunk of a mat-vec */
+
+typedef struct {
+    int ptype;
+    kern_r8_fn fn; /* NULL: r8_ref */
+    const uint8_t *W;
+    size_t group_bytes; /* one group of 8 rows */
+    int64_t nb, n_in, n_out, n_tok;
+    const float *X;
+    uint8_t *xq;
+    size_t x_row;
+    float *dc; /* n_tok rows of 2 * nb floats */
+    float *Y;
+    int64_t chunk_groups, n_chunks;
+    atomic_llong next_chunk;
+} r8_ctx;
+
+static size_t x_row_bytes(int64_t n_in) { return (size_t)(n_in / QK8_0) * sizeof(block_q8_0); }
+
+size_t kern_matmul_r8_scratch_size(int ptype, int64_t n_in, int64_t n_tok) {
+    if ((ptype != KERN_TYPE_Q4_0_R8 && ptype != KERN_TYPE_Q8_0_R8) || n_in <= 0 ||
+        n_in % QK8_0 || n_tok <= 0)
+        return 0;
+    size_t xq, dc;
+    if (!size_mul(x_row_bytes(n_in), (size_t)n_tok, &xq) ||
+        !size_mul((size_t)(n_in / QK8_0) * 2 * sizeof(float), (size_t)n_tok, &dc) ||
+        xq > SIZE_MAX / 4 || dc > SIZE_MAX / 4)
+        return 0;
+    return ((xq + 63) & ~(size_t)63) + dc;
+}
+
+static void convert_tokens(const r8_ctx *c, int64_t t0, int64_t t1) {
+    const kern_traits *vt = kern_traits_of(GGUF_TYPE_Q8_0);
+    for (int64_t t = t0; t < t1; t++) {
+        block_q8_0 *x = (block_q8_0 *)(c->xq + (size_t)t * c->x_row);
+        vt->from_float(c->X + t * c->n_in, x, c->n_in);
+        float *dc = c->dc + 2 * c->nb * t;
+        for (int64_t k = 0; k < c->nb; k++) {
+            int32_t sum = 0;
+            for (int i = 0; i < QK8_0; i++) sum += x[k].qs[i];
+            dc[2 * k] = kern_f16_to_f32(x[k].d);
+            dc[2 * k + 1] = -8.0f * dc[2 * k] * (float)sum;
+        }
+    }
+}
+
+static void convert_fn(void *vctx, int ith, int nth) {
+    const r8_ctx *c = vctx;
+    convert_tokens(c, c->n_tok * ith / nth, c->n_tok * (ith + 1) / nth);
+}
+
+/* Groups [g0, g1) times every token, 4 tokens at a time. */
+static void r8_block(const r8_ctx *c, int64_t g0, int64_t g1) {
+    for (int64_t t0 = 0; t0 < c->n_tok; t0 += KERN_R8_NT) {
+        const int nt = (int)(c->n_tok - t0 < KERN_R8_NT ? c->n_tok - t0 : KERN_R8_NT);
+        const uint8_t *xq = c->xq + (size_t)t0 * c->x_row;
+        const float *dc = c->dc + 2 * c->nb * t0;
+        for (int64_t g = g0; g < g1; g++) {
+            const uint8_t *w = c->W + (size_t)g * c->group_bytes;
+            float *y = c->Y + t0 * c->n_out + 8 * g;
+            if (c->fn) c->fn(c->nb, w, xq, c->x_row, dc, y, (size_t)c->n_out, nt);
+            else r8_ref(c->ptype, c->nb, w, xq, c->x_row, y, (size_t)c->n_out, nt);
+        }
+    }
+}
+
+static void r8_fn(void *vctx, int ith, int nth) {
+    r8_ctx *c = vctx;
+    (void)nth;
+    const int64_t n_groups = c->n_out / 8;
+    for (int64_t k = ith; k < c->n_chunks;
+         k = atomic_fetch_add_explicit(&c->next_chunk, 1, memory_order_relaxed)) {
+        const int64_t g0 = k * c->chunk_groups;
+        r8_block(c, g0, g0 + c->chunk_groups < n_groups ? g0 + c->chunk_groups : n_groups);
+    }
+}
+
+int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t n_out,
+                   const float *X, int64_t n_tok, float *Y, void *scratch) {
+    if (ptype != KERN_TYPE_Q4_0_R8 && ptype != KERN_TYPE_Q8_0_R8) return BASE_EUNSUPPORTED;
+    if (n_in <= 0 || n_in % QK8_0 || n_out < 0 || n_out % 8 || n_tok < 0) return BASE_EINVAL;
+    if (n_out == 0 || n_tok == 0) return BASE_OK;
+    if (!W || !X || !Y || !scratch) return BASE_EINVAL;
+    (void)kern_traits_of(GGUF_TYPE_Q8_0); /* initializes the tables on first use */
+    const int64_t nb = n_in / QK8_0;
+    r8_ctx c = {
+        .ptype = ptype,
+        .fn = kern_r8_table[ptype - KERN_TYPE_Q4_0_R8],
+        .W = W,
+        .group_bytes = (size_t)nb * (ptype == KERN_TYPE_Q4_0_R8 ? sizeof(block_q4_0x8)
+                                                                 : sizeof(block_q8_0x8)),
+        .nb = nb,
+        .n_in = n_in,
+        .n_out = n_out,
+        .n_tok = n_tok,
+        .X = X,
+        .xq = scratch,
+        .x_row = x_row_bytes(n_in),
+        .Y = Y,
+    };
+    c.dc = (float *)((uint8_t *)scratch + ((c.x_row * (size_t)n_tok + 63) & ~(size_t)63));
+    const int nth = tpool_size(pool);
+    if (n_tok < 2 * nth) convert_tokens(&c, 0, n_tok);
+    else tpool_run(pool, convert_fn, &c);
+
+    /* Chunks of one L2 tile (batches) or of MV chunk bytes, but at least 4 per thread where
+     * there are groups enough, so that the load evens out. */
+    const int64_t n_groups = n_out / 8;
+    int64_t groups = (int64_t)((n_tok == 1 ? R8_CHUNK_BYTES : R8_TILE_BYTES) / c.group_bytes);
+    const int64_t balanced = n_groups / (4 * (int64_t)nth);
+    if (balanced >= 1 && balanced < groups) groups = balanced;
+    c.chunk_groups = groups < 1 ? 1 : groups;
+    c.n_chunks = (n_groups + c.chunk_groups - 1) / c.chunk_groups;
+    atomic_init(&c.next_chunk, nth);
+    tpool_run(pool, r8_fn, &c);
+    return BASE_OK;
+}

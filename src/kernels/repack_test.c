@@ -1,0 +1,163 @@
+/*
+ * Repacked weights (kern_repack, KERN_TYPE_*_R8): the packed product equals the unpacked one
+ * to float rounding (same integer sums, same activation quantization, other summation
+ * order) for every token count (1, short and full groups of 4), odd chunk counts and 1-3
+ * threads, with the SIMD kernels and with the plain-C ones; kern_repack_type refuses what it
+ * cannot pack.
+ */
+#include "kernels.h"
+#include "kernels_testutil.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static const int r8_types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0};
+
+/* Y of the packed matrix against Y of W as the file has it. */
+static void check_packed(tpool *pool, int type, int64_t n_in, int64_t n_out, int64_t n_tok,
+                         uint64_t *rng) {
+    const kern_traits *t = kern_traits_of(type);
+    const size_t w_row = (size_t)(n_in / t->block_size) * t->type_size;
+    const size_t wbytes = w_row * (size_t)n_out;
+    const int ptype = kern_repack_type(type, n_in, n_out);
+    ASSERT_TRUE(ptype == KERN_TYPE_Q4_0_R8 || ptype == KERN_TYPE_Q8_0_R8);
+    uint8_t *W = mem_alloc(wbytes), *P = mem_alloc(wbytes);
+    float *X = mem_alloc(sizeof(float) * (size_t)(n_in * n_tok));
+    float *Y0 = mem_alloc(sizeof(float) * (size_t)(n_out * n_tok));
+    float *Y1 = mem_alloc(sizeof(float) * (size_t)(n_out * n_tok));
+    float *wf = mem_alloc(sizeof(float) * (size_t)n_in);
+    const size_t s0 = kern_matmul_scratch_size(type, n_in, n_tok);
+    const size_t s1 = kern_matmul_scratch_size(ptype, n_in, n_tok);
+    ASSERT_TRUE(s1 > 0);
+    void *sc0 = mem_alloc(s0 ? s0 : 1), *sc1 = mem_alloc(s1);
+    ASSERT_TRUE(W && P && X && Y0 && Y1 && wf && sc0 && sc1);
+    for (int64_t o = 0; o < n_out; o++) ktest_random_row(type, W + o * w_row, n_in, rng);
+    ktest_random_floats(X, n_in * n_tok, rng);
+    /* Packed in two parts, as threads would. */
+    const int64_t mid = (n_out / 16) * 8;
+    ASSERT_EQ_INT(kern_repack(type, W, n_in, n_out, P, 0, mid), 0);
+    ASSERT_EQ_INT(kern_repack(type, W, n_in, n_out, P, mid, n_out), 0);
+    for (int64_t i = 0; i < n_out * n_tok; i++) Y1[i] = NAN;
+
+    ASSERT_EQ_INT(kern_matmul(pool, type, W, n_in, n_out, X, n_tok, Y0, sc0), 0);
+    mem_fail_after(0); /* no allocation inside kern_matmul */
+    int rc = kern_matmul(pool, ptype, P, n_in, n_out, X, n_tok, Y1, sc1);
+    mem_fail_after(-1);
+    ASSERT_EQ_INT(rc, 0);
+
+    for (int64_t o = 0; o < n_out; o++) {
+        t->to_float(W + o * w_row, wf, n_in);
+        for (int64_t k = 0; k < n_tok; k++) {
+            double mag = 0;
+            for (int64_t i = 0; i < n_in; i++) mag += fabs((double)wf[i] * X[k * n_in + i]);
+            const double a = Y0[k * n_out + o], b = Y1[k * n_out + o];
+            if (!(fabs(a - b) <= 1e-5 * mag + 1e-30))
+                test_fail(__FILE__, __LINE__,
+                          "%s packed n_in=%lld n_out=%lld n_tok=%lld threads=%d: Y[%lld][%lld] = "
+                          "%.9g, unpacked %.9g",
+                          t->name, (long long)n_in, (long long)n_out, (long long)n_tok,
+                          tpool_size(pool), (long long)k, (long long)o, b, a);
+        }
+    }
+    mem_free(W);
+    mem_free(P);
+    mem_free(X);
+    mem_free(Y0);
+    mem_free(Y1);
+    mem_free(wf);
+    mem_free(sc0);
+    mem_free(sc1);
+}
+
+static void check_shapes(void) {
+    static const int64_t ins[] = {32, 96, 1024};
+    static const int64_t outs[] = {8, 24, 136};
+    static const int64_t toks[] = {1, 2, 3, 4, 5, 9};
+    uint64_t rng = 77;
+    for (int nth = 1; nth <= 3; nth++) {
+        tpool *pool = tpool_new(nth);
+        ASSERT_NOT_NULL(pool);
+        for (int ti = 0; ti < 2; ti++)
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++)
+                    for (int c = 0; c < 6; c++)
+                        check_packed(pool, r8_types[ti], ins[a], outs[b], toks[c], &rng);
+        tpool_free(pool);
+    }
+    /* Many chunks, a NULL pool. */
+    check_packed(NULL, GGUF_TYPE_Q4_0, 4096, 512, 1, &rng);
+    check_packed(NULL, GGUF_TYPE_Q8_0, 2048, 264, 7, &rng);
+}
+
+TEST(repack_matches_unpacked) {
+    kern_init(KERN_ISA_AUTO);
+    if (kern_repack_type(GGUF_TYPE_Q4_0, 32, 8) < 0) {
+        test_skip("no repacked kernels on this ISA");
+        return;
+    }
+    check_shapes();
+}
+
+/* A matrix packed under AVX2 keeps working when the reference kernels are forced. */
+TEST(repack_ref_kernels_match) {
+    kern_init(KERN_ISA_AUTO);
+    if (kern_repack_type(GGUF_TYPE_Q4_0, 32, 8) < 0) {
+        test_skip("no repacked kernels on this ISA");
+        return;
+    }
+    uint64_t rng = 3;
+    const int64_t n_in = 256, n_out = 40, n_tok = 6;
+    for (int ti = 0; ti < 2; ti++) {
+        const int type = r8_types[ti];
+        const kern_traits *t = kern_traits_of(type);
+        const size_t wbytes = (size_t)(n_in / t->block_size) * t->type_size * n_out;
+        const int ptype = kern_repack_type(type, n_in, n_out);
+        uint8_t *W = mem_alloc(wbytes), *P = mem_alloc(wbytes);
+        float *X = mem_alloc(sizeof(float) * n_in * n_tok);
+        float *Ya = mem_alloc(sizeof(float) * n_out * n_tok), *Yr = mem_alloc(sizeof(float) * n_out * n_tok);
+        void *sc = mem_alloc(kern_matmul_scratch_size(ptype, n_in, n_tok));
+        ASSERT_TRUE(W && P && X && Ya && Yr && sc);
+        for (int64_t o = 0; o < n_out; o++)
+            ktest_random_row(type, W + o * (wbytes / n_out), n_in, &rng);
+        ktest_random_floats(X, n_in * n_tok, &rng);
+        ASSERT_EQ_INT(kern_repack(type, W, n_in, n_out, P, 0, n_out), 0);
+        ASSERT_EQ_INT(kern_matmul(NULL, ptype, P, n_in, n_out, X, n_tok, Ya, sc), 0);
+        kern_init(KERN_ISA_REF);
+        ASSERT_EQ_INT(kern_matmul(NULL, ptype, P, n_in, n_out, X, n_tok, Yr, sc), 0);
+        kern_init(KERN_ISA_AUTO);
+        for (int64_t i = 0; i < n_out * n_tok; i++)
+            if (!(fabsf(Ya[i] - Yr[i]) <= 1e-5f * (fabsf(Yr[i]) + 1.0f)))
+                test_fail(__FILE__, __LINE__, "%s: Y[%lld] = %.9g, reference kernel %.9g", t->name,
+                          (long long)i, Ya[i], Yr[i]);
+        mem_free(W);
+        mem_free(P);
+        mem_free(X);
+        mem_free(Ya);
+        mem_free(Yr);
+        mem_free(sc);
+    }
+}
+
+TEST(repack_refuses_what_it_cannot_pack) {
+    kern_init(KERN_ISA_AUTO);
+    const bool have = kern_repack_type(GGUF_TYPE_Q4_0, 32, 8) >= 0;
+    ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_0, 32, 12), -1); /* rows not a multiple of 8 */
+    ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_K, 256, 8), -1); /* no packed form */
+    ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q8_0, 48, 8), -1);  /* not whole blocks */
+    uint8_t w[8 * 18] = {0}, p[8 * 18];
+    ASSERT_TRUE(kern_repack(GGUF_TYPE_Q4_K, w, 32, 8, p, 0, 8) != 0);
+    ASSERT_TRUE(kern_repack(GGUF_TYPE_Q4_0, w, 32, 8, p, 0, 4) != 0);
+    ASSERT_TRUE(kern_matmul(NULL, KERN_TYPE_Q4_0_R8, p, 32, 12, (const float *)w, 1,
+                            (float *)p, p) != 0);
+    /* Forced reference kernels: nothing to gain from packing. */
+    kern_init(KERN_ISA_REF);
+    ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_0, 32, 8), -1);
+    kern_init(KERN_ISA_AUTO);
+    if (have) {
+        setenv("LOCALAI_REPACK", "off", 1);
+        ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_0, 32, 8), -1);
+        unsetenv("LOCALAI_REPACK");
+        ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_0, 32, 8), KERN_TYPE_Q4_0_R8);
+    }
+}
