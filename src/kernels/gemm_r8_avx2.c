@@ -107,6 +107,6 @@ DEFINE_R8(q4_0r8, block_q4_0x8)
 DEFINE_R8(q8_0r8, block_q8_0x8)
 
 void kern_patch_avx2_r8(kern_r8_fn *table) {
-    table[KERN_TYPE_Q4_0_R8 - KERN_TYPE_Q4_0_R8] = q4_0r8_avx2;
-    table[KERN_TYPE_Q8_0_R8 - KERN_TYPE_Q4_0_R8] = q8_0r8_avx2;
+    table[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8_avx2;
+    table[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8_avx2;
 }

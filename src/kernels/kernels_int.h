@@ -196,13 +196,28 @@ static_assert(sizeof(block_q4_0x8) == 8 * sizeof(block_q4_0), "block_q4_0x8 size
 static_assert(sizeof(block_q8_0x8) == 8 * sizeof(block_q8_0), "block_q8_0x8 size");
 
 /* 8 interleaved rows (nb blocks at W) times nt <= 4 tokens: Y[t * ldy + r] for r < 8. Token
- * t is a row of Q8_0 blocks at xq + t * x_row with its float pairs at dc + 2 * nb * t: block
- * k's scale and -8 * scale * (sum of its quants) (used by Q4_0 only). */
+ * t is a row of the packed type's activation blocks (Q8_0 or Q8_K) at xq + t * x_row; for
+ * Q8_0 tokens also float pairs at dc + 2 * (n_in / 32) * t: block k's scale and offset *
+ * scale * (sum of its quants), offset being the weight type's (-8 for Q4_0); dc is NULL for
+ * Q8_K tokens (their blocks carry d and bsums). */
 #define KERN_R8_NT 4
 typedef void (*kern_r8_fn)(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                            const float *dc, float *Y, size_t ldy, int nt);
-/* Indexed by packed type - KERN_TYPE_Q4_0_R8; NULL entries run the reference (repack.c). */
-extern kern_r8_fn kern_r8_table[2];
+/* One packed type: how to make it and its plain-C kernel (the definition of its product;
+ * it runs where the ISA has no kernel). */
+typedef struct kern_r8_desc {
+    int wtype, vtype;   /* the file's type, the tokens' type (Q8_0 or Q8_K) */
+    int block_elems;    /* elements per block of a row: 32 or 256 */
+    size_t block_bytes; /* one packed block of 8 rows */
+    float offset;       /* Q8_0 tokens: see dc above */
+    /* Rows [8 g, 8 g + 8) of W (nb blocks per row) -> nb packed blocks at dst. */
+    void (*group)(const void *W, int64_t nb, int64_t g, void *dst);
+    kern_r8_fn ref;
+} kern_r8_desc;
+#define KERN_R8_FIRST KERN_TYPE_Q4_0_R8
+#define KERN_R8_COUNT 4
+/* Indexed by packed type - KERN_R8_FIRST: the ISA's kernels (NULL: no packing). */
+extern kern_r8_fn kern_r8_table[KERN_R8_COUNT];
 void kern_patch_avx2_r8(kern_r8_fn *table); /* gemm_r8_avx2.c */
 /* kern_matmul for the packed types (repack.c). */
 size_t kern_matmul_r8_scratch_size(int ptype, int64_t n_in, int64_t n_tok);

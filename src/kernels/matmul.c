@@ -270,7 +270,7 @@ static size_t scratch_layout(const kern_traits *wt, const kern_traits *vt, int64
 }
 
 size_t kern_matmul_scratch_size(int wtype, int64_t n_in, int64_t n_tok) {
-    if (wtype == KERN_TYPE_Q4_0_R8 || wtype == KERN_TYPE_Q8_0_R8)
+    if (kern_is_repacked(wtype))
         return kern_matmul_r8_scratch_size(wtype, n_in, n_tok);
     const kern_traits *wt, *vt;
     if (!mm_types(wtype, &wt, &vt) || !mm_shape_ok(wt, vt, n_in) || n_tok <= 0) return 0;
@@ -281,7 +281,7 @@ size_t kern_matmul_scratch_size(int wtype, int64_t n_in, int64_t n_tok) {
 
 int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_out,
                 const float *X, int64_t n_tok, float *Y, void *scratch) {
-    if (wtype == KERN_TYPE_Q4_0_R8 || wtype == KERN_TYPE_Q8_0_R8)
+    if (kern_is_repacked(wtype))
         return kern_matmul_r8(pool, wtype, W, n_in, n_out, X, n_tok, Y, scratch);
     const kern_traits *wt, *vt;
     if (!mm_types(wtype, &wt, &vt)) return BASE_EUNSUPPORTED;

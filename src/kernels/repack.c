@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-kern_r8_fn kern_r8_table[2];
+kern_r8_fn kern_r8_table[KERN_R8_COUNT];
 
 /* LOCALAI_REPACK=off keeps weights as the file has them (for A/B timing). */
 static bool repack_enabled(void) {
@@ -23,86 +23,115 @@ static bool repack_enabled(void) {
     return !s || strcmp(s, "off") != 0;
 }
 
-int kern_repack_type(int wtype, int64_t n_in, int64_t n_out) {
-    int ptype;
-    if (wtype == GGUF_TYPE_Q4_0) ptype = KERN_TYPE_Q4_0_R8;
-    else if (wtype == GGUF_TYPE_Q8_0) ptype = KERN_TYPE_Q8_0_R8;
-    else return -1;
-    if (n_in <= 0 || n_in % QK8_0 || n_out <= 0 || n_out % 8) return -1;
-    (void)kern_traits_of(wtype); /* initializes the tables on first use */
-    if (!kern_r8_table[ptype - KERN_TYPE_Q4_0_R8] || !repack_enabled()) return -1;
-    return ptype;
+/* ---- Q4_0, Q8_0: layouts and plain-C kernels ---- */
+
+static void q4_0_group(const void *W, int64_t nb, int64_t g, void *dst) {
+    const block_q4_0 *x = W;
+    block_q4_0x8 *o = dst;
+    for (int64_t i = 0; i < nb; i++)
+        for (int r = 0; r < 8; r++) {
+            const block_q4_0 *s = x + (8 * g + r) * nb + i;
+            o[i].d[r] = s->d;
+            for (int j = 0; j < 4; j++) memcpy(o[i].qs + 32 * j + 4 * r, s->qs + 4 * j, 4);
+        }
 }
 
-int kern_repack(int wtype, const void *W, int64_t n_in, int64_t n_out, void *dst, int64_t r0,
-                int64_t r1) {
-    if (wtype != GGUF_TYPE_Q4_0 && wtype != GGUF_TYPE_Q8_0) return BASE_EUNSUPPORTED;
-    if (!W || !dst || n_in <= 0 || n_in % QK8_0 || n_out % 8 || r0 < 0 || r1 > n_out ||
-        r0 % 8 || r1 % 8)
-        return BASE_EINVAL;
-    const int64_t nb = n_in / QK8_0;
-    if (wtype == GGUF_TYPE_Q4_0) {
-        const block_q4_0 *x = W;
-        block_q4_0x8 *o = dst;
-        for (int64_t g = r0 / 8; g < r1 / 8; g++)
-            for (int64_t i = 0; i < nb; i++) {
-                block_q4_0x8 *b = o + g * nb + i;
-                for (int r = 0; r < 8; r++) {
-                    const block_q4_0 *s = x + (8 * g + r) * nb + i;
-                    b->d[r] = s->d;
-                    for (int j = 0; j < 4; j++) memcpy(b->qs + 32 * j + 4 * r, s->qs + 4 * j, 4);
-                }
-            }
-    } else {
-        const block_q8_0 *x = W;
-        block_q8_0x8 *o = dst;
-        for (int64_t g = r0 / 8; g < r1 / 8; g++)
-            for (int64_t i = 0; i < nb; i++) {
-                block_q8_0x8 *b = o + g * nb + i;
-                for (int r = 0; r < 8; r++) {
-                    const block_q8_0 *s = x + (8 * g + r) * nb + i;
-                    b->d[r] = s->d;
-                    for (int j = 0; j < 8; j++) memcpy(b->qs + 32 * j + 4 * r, s->qs + 4 * j, 4);
-                }
-            }
-    }
-    return BASE_OK;
+static void q8_0_group(const void *W, int64_t nb, int64_t g, void *dst) {
+    const block_q8_0 *x = W;
+    block_q8_0x8 *o = dst;
+    for (int64_t i = 0; i < nb; i++)
+        for (int r = 0; r < 8; r++) {
+            const block_q8_0 *s = x + (8 * g + r) * nb + i;
+            o[i].d[r] = s->d;
+            for (int j = 0; j < 8; j++) memcpy(o[i].qs + 32 * j + 4 * r, s->qs + 4 * j, 4);
+        }
 }
-
-/* ---- the plain-C kernels: the definition of the packed products ---- */
 
 /* Weight element e (0..31) of row r in a packed block. */
-static inline int q4_0r8_at(const block_q4_0x8 *b, int r, int e) {
+static inline int q4_0r8_at(const void *vb, int r, int e) {
+    const block_q4_0x8 *b = vb;
     const uint8_t v = b->qs[32 * ((e % 16) / 4) + 4 * r + e % 4];
     return (e < 16 ? v & 0xF : v >> 4) - 8;
 }
-static inline int q8_0r8_at(const block_q8_0x8 *b, int r, int e) {
+static inline int q8_0r8_at(const void *vb, int r, int e) {
+    const block_q8_0x8 *b = vb;
     return b->qs[32 * (e / 4) + 4 * r + e % 4];
 }
 
-static void r8_ref(int ptype, int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
-                   float *Y, size_t ldy, int nt) {
+/* Y[t][r] = sum over blocks of d_w d_y sum_e w_e y_e, the way vec_dot_ref sums. */
+static inline void q8_0_tokens_ref(int64_t nb, const void *W, size_t bbytes,
+                                   int (*at)(const void *, int, int), const uint8_t *xq,
+                                   size_t x_row, float *Y, size_t ldy, int nt) {
     for (int t = 0; t < nt; t++) {
         const block_q8_0 *y = (const block_q8_0 *)(xq + (size_t)t * x_row);
         for (int r = 0; r < 8; r++) {
             float sum = 0;
             for (int64_t i = 0; i < nb; i++) {
+                const void *b = (const uint8_t *)W + (size_t)i * bbytes;
                 int isum = 0;
-                uint16_t dw;
-                if (ptype == KERN_TYPE_Q4_0_R8) {
-                    const block_q4_0x8 *b = (const block_q4_0x8 *)W + i;
-                    for (int e = 0; e < QK8_0; e++) isum += q4_0r8_at(b, r, e) * y[i].qs[e];
-                    dw = b->d[r];
-                } else {
-                    const block_q8_0x8 *b = (const block_q8_0x8 *)W + i;
-                    for (int e = 0; e < QK8_0; e++) isum += q8_0r8_at(b, r, e) * y[i].qs[e];
-                    dw = b->d[r];
-                }
+                for (int e = 0; e < QK8_0; e++) isum += at(b, r, e) * y[i].qs[e];
+                const uint16_t dw = ((const uint16_t *)b)[r]; /* d[8] leads every block */
                 sum += (float)isum * (kern_f16_to_f32(dw) * kern_f16_to_f32(y[i].d));
             }
             Y[(size_t)t * ldy + r] = sum;
         }
     }
+}
+
+static void q4_0r8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
+                       const float *dc, float *Y, size_t ldy, int nt) {
+    (void)dc;
+    q8_0_tokens_ref(nb, W, sizeof(block_q4_0x8), q4_0r8_at, xq, x_row, Y, ldy, nt);
+}
+static void q8_0r8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
+                       const float *dc, float *Y, size_t ldy, int nt) {
+    (void)dc;
+    q8_0_tokens_ref(nb, W, sizeof(block_q8_0x8), q8_0r8_at, xq, x_row, Y, ldy, nt);
+}
+
+/* ---- the packed types ---- */
+
+static const kern_r8_desc r8_descs[KERN_R8_COUNT] = {
+    [KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, QK4_0,
+                                           sizeof(block_q4_0x8), -8.0f, q4_0_group, q4_0r8_ref},
+    [KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q8_0, GGUF_TYPE_Q8_0, QK8_0,
+                                           sizeof(block_q8_0x8), 0.0f, q8_0_group, q8_0r8_ref},
+};
+
+static const kern_r8_desc *desc_of(int ptype) {
+    if (ptype < KERN_R8_FIRST || ptype >= KERN_R8_FIRST + KERN_R8_COUNT) return NULL;
+    const kern_r8_desc *d = &r8_descs[ptype - KERN_R8_FIRST];
+    return d->group ? d : NULL;
+}
+
+static int ptype_of(int wtype) {
+    for (int i = 0; i < KERN_R8_COUNT; i++)
+        if (r8_descs[i].group && r8_descs[i].wtype == wtype) return KERN_R8_FIRST + i;
+    return -1;
+}
+
+int kern_repack_type(int wtype, int64_t n_in, int64_t n_out) {
+    const int ptype = ptype_of(wtype);
+    if (ptype < 0) return -1;
+    const kern_r8_desc *d = desc_of(ptype);
+    if (n_in <= 0 || n_in % d->block_elems || n_out <= 0 || n_out % 8) return -1;
+    (void)kern_traits_of(wtype); /* initializes the tables on first use */
+    if (!kern_r8_table[ptype - KERN_R8_FIRST] || !repack_enabled()) return -1;
+    return ptype;
+}
+
+int kern_repack(int wtype, const void *W, int64_t n_in, int64_t n_out, void *dst, int64_t r0,
+                int64_t r1) {
+    const int ptype = ptype_of(wtype);
+    if (ptype < 0) return BASE_EUNSUPPORTED;
+    const kern_r8_desc *d = desc_of(ptype);
+    if (!W || !dst || n_in <= 0 || n_in % d->block_elems || n_out % 8 || r0 < 0 ||
+        r1 > n_out || r0 % 8 || r1 % 8)
+        return BASE_EINVAL;
+    const int64_t nb = n_in / d->block_elems;
+    for (int64_t g = r0 / 8; g < r1 / 8; g++)
+        d->group(W, nb, g, (uint8_t *)dst + (size_t)g * (size_t)nb * d->block_bytes);
+    return BASE_OK;
 }
 
 /* ---- the product ---- */
@@ -111,45 +140,58 @@ static void r8_ref(int ptype, int64_t nb, const void *W, const uint8_t *xq, size
 #define R8_CHUNK_BYTES (256 * 1024) /* per chunk of a mat-vec */
 
 typedef struct {
-    int ptype;
-    kern_r8_fn fn; /* NULL: r8_ref */
+    const kern_r8_desc *d;
+    kern_r8_fn fn; /* the ISA's kernel, or d->ref */
+    const kern_traits *vt; /* the tokens' type */
     const uint8_t *W;
     size_t group_bytes; /* one group of 8 rows */
     int64_t nb, n_in, n_out, n_tok;
     const float *X;
     uint8_t *xq;
     size_t x_row;
-    float *dc; /* n_tok rows of 2 * nb floats */
+    float *dc; /* Q8_0 tokens: n_tok rows of 2 * nb floats */
     float *Y;
     int64_t chunk_groups, n_chunks;
     atomic_llong next_chunk;
 } r8_ctx;
 
-static size_t x_row_bytes(int64_t n_in) { return (size_t)(n_in / QK8_0) * sizeof(block_q8_0); }
+/* Converted token rows (rounded up to 64 bytes), then for Q8_0 tokens the float pairs. */
+static bool r8_layout(const kern_r8_desc *d, int64_t n_in, int64_t n_tok, size_t *x_row,
+                      size_t *dc_off, size_t *total) {
+    const kern_traits *vt = kern_traits_of(d->vtype);
+    size_t xq, dc = 0;
+    *x_row = (size_t)(n_in / vt->block_size) * vt->type_size;
+    if (!size_mul(*x_row, (size_t)n_tok, &xq) || xq > SIZE_MAX / 4) return false;
+    if (d->vtype == GGUF_TYPE_Q8_0 &&
+        (!size_mul((size_t)(n_in / QK8_0) * 2 * sizeof(float), (size_t)n_tok, &dc) ||
+         dc > SIZE_MAX / 4))
+        return false;
+    *dc_off = (xq + 63) & ~(size_t)63;
+    *total = *dc_off + dc;
+    return true;
+}
 
 size_t kern_matmul_r8_scratch_size(int ptype, int64_t n_in, int64_t n_tok) {
-    if ((ptype != KERN_TYPE_Q4_0_R8 && ptype != KERN_TYPE_Q8_0_R8) || n_in <= 0 ||
-        n_in % QK8_0 || n_tok <= 0)
+    const kern_r8_desc *d = desc_of(ptype);
+    size_t x_row, dc_off, total;
+    if (!d || n_in <= 0 || n_in % d->block_elems || n_tok <= 0 ||
+        !r8_layout(d, n_in, n_tok, &x_row, &dc_off, &total))
         return 0;
-    size_t xq, dc;
-    if (!size_mul(x_row_bytes(n_in), (size_t)n_tok, &xq) ||
-        !size_mul((size_t)(n_in / QK8_0) * 2 * sizeof(float), (size_t)n_tok, &dc) ||
-        xq > SIZE_MAX / 4 || dc > SIZE_MAX / 4)
-        return 0;
-    return ((xq + 63) & ~(size_t)63) + dc;
+    return total;
 }
 
 static void convert_tokens(const r8_ctx *c, int64_t t0, int64_t t1) {
-    const kern_traits *vt = kern_traits_of(GGUF_TYPE_Q8_0);
     for (int64_t t = t0; t < t1; t++) {
-        block_q8_0 *x = (block_q8_0 *)(c->xq + (size_t)t * c->x_row);
-        vt->from_float(c->X + t * c->n_in, x, c->n_in);
-        float *dc = c->dc + 2 * c->nb * t;
-        for (int64_t k = 0; k < c->nb; k++) {
+        uint8_t *xr = c->xq + (size_t)t * c->x_row;
+        c->vt->from_float(c->X + t * c->n_in, xr, c->n_in);
+        if (!c->dc) continue;
+        const block_q8_0 *x = (const block_q8_0 *)xr;
+        float *dc = c->dc + (size_t)(2 * (c->n_in / QK8_0) * t);
+        for (int64_t k = 0; k < c->n_in / QK8_0; k++) {
             int32_t sum = 0;
             for (int i = 0; i < QK8_0; i++) sum += x[k].qs[i];
             dc[2 * k] = kern_f16_to_f32(x[k].d);
-            dc[2 * k + 1] = -8.0f * dc[2 * k] * (float)sum;
+            dc[2 * k + 1] = c->d->offset * dc[2 * k] * (float)sum;
         }
     }
 }
@@ -164,12 +206,10 @@ static void r8_block(const r8_ctx *c, int64_t g0, int64_t g1) {
     for (int64_t t0 = 0; t0 < c->n_tok; t0 += KERN_R8_NT) {
         const int nt = (int)(c->n_tok - t0 < KERN_R8_NT ? c->n_tok - t0 : KERN_R8_NT);
         const uint8_t *xq = c->xq + (size_t)t0 * c->x_row;
-        const float *dc = c->dc + 2 * c->nb * t0;
+        const float *dc = c->dc ? c->dc + (size_t)(2 * (c->n_in / QK8_0) * t0) : NULL;
         for (int64_t g = g0; g < g1; g++) {
             const uint8_t *w = c->W + (size_t)g * c->group_bytes;
-            float *y = c->Y + t0 * c->n_out + 8 * g;
-            if (c->fn) c->fn(c->nb, w, xq, c->x_row, dc, y, (size_t)c->n_out, nt);
-            else r8_ref(c->ptype, c->nb, w, xq, c->x_row, y, (size_t)c->n_out, nt);
+            c->fn(c->nb, w, xq, c->x_row, dc, c->Y + t0 * c->n_out + 8 * g, (size_t)c->n_out, nt);
         }
     }
 }
@@ -187,28 +227,33 @@ static void r8_fn(void *vctx, int ith, int nth) {
 
 int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t n_out,
                    const float *X, int64_t n_tok, float *Y, void *scratch) {
-    if (ptype != KERN_TYPE_Q4_0_R8 && ptype != KERN_TYPE_Q8_0_R8) return BASE_EUNSUPPORTED;
-    if (n_in <= 0 || n_in % QK8_0 || n_out < 0 || n_out % 8 || n_tok < 0) return BASE_EINVAL;
+    const kern_r8_desc *d = desc_of(ptype);
+    if (!d) return BASE_EUNSUPPORTED;
+    if (n_in <= 0 || n_in % d->block_elems || n_out < 0 || n_out % 8 || n_tok < 0)
+        return BASE_EINVAL;
     if (n_out == 0 || n_tok == 0) return BASE_OK;
     if (!W || !X || !Y || !scratch) return BASE_EINVAL;
     (void)kern_traits_of(GGUF_TYPE_Q8_0); /* initializes the tables on first use */
-    const int64_t nb = n_in / QK8_0;
+    size_t x_row, dc_off, total;
+    if (!r8_layout(d, n_in, n_tok, &x_row, &dc_off, &total)) return BASE_EINVAL;
+    const kern_r8_fn fn = kern_r8_table[ptype - KERN_R8_FIRST];
+    const int64_t nb = n_in / d->block_elems;
     r8_ctx c = {
-        .ptype = ptype,
-        .fn = kern_r8_table[ptype - KERN_TYPE_Q4_0_R8],
+        .d = d,
+        .fn = fn ? fn : d->ref,
+        .vt = kern_traits_of(d->vtype),
         .W = W,
-        .group_bytes = (size_t)nb * (ptype == KERN_TYPE_Q4_0_R8 ? sizeof(block_q4_0x8)
-                                                                 : sizeof(block_q8_0x8)),
+        .group_bytes = (size_t)nb * d->block_bytes,
         .nb = nb,
         .n_in = n_in,
         .n_out = n_out,
         .n_tok = n_tok,
         .X = X,
         .xq = scratch,
-        .x_row = x_row_bytes(n_in),
+        .x_row = x_row,
+        .dc = d->vtype == GGUF_TYPE_Q8_0 ? (float *)((uint8_t *)scratch + dc_off) : NULL,
         .Y = Y,
     };
-    c.dc = (float *)((uint8_t *)scratch + ((c.x_row * (size_t)n_tok + 63) & ~(size_t)63));
     const int nth = tpool_size(pool);
     if (n_tok < 2 * nth) convert_tokens(&c, 0, n_tok);
     else tpool_run(pool, convert_fn, &c);
