@@ -59,6 +59,57 @@ INLINE void q4_0r8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t 
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
 }
 
+/* Q5_0: the fifth bits of piece j (8 rows' hb[j] bytes) moved to bit 4 of each quant byte:
+ * lane r's 4 bytes all get byte r (pshufb), then bit b (low) / 4 + b (high) selects. */
+INLINE void q5_0r8(int64_t nb, const block_q5_0x8 *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT) {
+    const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4,
+                                            4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+    const __m256i sel_lo = _mm256_set1_epi32(0x08040201);
+    const __m256i sel_hi = _mm256_set1_epi32((int)0x80402010u);
+    __m256 acc[KERN_R8_NT];
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q5_0x8 *w = W + i;
+        /* Pairs of pieces summed in int16: 4 maddubs of |pair sums| <= 2 * 31 * 127 fit. */
+        __m256i s[KERN_R8_NT][2];
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) s[t][0] = s[t][1] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int j = 0; j < 4; j++) {
+            int64_t hb;
+            memcpy(&hb, w->hb[j], 8);
+            const __m256i h = _mm256_shuffle_epi8(_mm256_set1_epi64x(hb), spread);
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * j));
+            const __m256i hl = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, sel_lo), sel_lo), b4);
+            const __m256i hh = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, sel_hi), sel_hi), b4);
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4), hl);
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), hh);
+#pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) {
+                const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
+                const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(y + 4 * j)),
+                                                   _mm256_maddubs_epi16(hi, bcast4(y + 16 + 4 * j)));
+                s[t][j / 2] = _mm256_add_epi16(s[t][j / 2], p);
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) {
+            const float *d = dc + 2 * nb * t + 2 * i;
+            const __m256i q = _mm256_add_epi32(_mm256_madd_epi16(s[t][0], ones),
+                                               _mm256_madd_epi16(s[t][1], ones));
+            const __m256 v = _mm256_fmadd_ps(_mm256_set1_ps(d[0]), _mm256_cvtepi32_ps(q), _mm256_set1_ps(d[1]));
+            acc[t] = _mm256_fmadd_ps(dw, v, acc[t]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
+}
+
 INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t x_row,
                    const float *dc, float *Y, size_t ldy, const int NT) {
     const __m256i ones = _mm256_set1_epi16(1);
@@ -105,8 +156,10 @@ INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t 
 
 DEFINE_R8(q4_0r8, block_q4_0x8)
 DEFINE_R8(q8_0r8, block_q8_0x8)
+DEFINE_R8(q5_0r8, block_q5_0x8)
 
 void kern_patch_avx2_r8(kern_r8_fn *table) {
     table[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8_avx2;
     table[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8_avx2;
+    table[KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = q5_0r8_avx2;
 }

@@ -192,6 +192,14 @@ typedef struct {
     uint16_t d[8];
     int8_t qs[8 * QK8_0];
 } block_q8_0x8;
+/* Q5_0: qs as Q4_0's; the fifth bits regrouped per piece: hb[j][r] holds row r's bits of
+ * elements 4j..4j+3 (bits 0-3) and 16+4j..16+4j+3 (bits 4-7). */
+typedef struct {
+    uint16_t d[8];
+    uint8_t hb[4][8];
+    uint8_t qs[8 * QK5_0 / 2];
+} block_q5_0x8;
+static_assert(sizeof(block_q5_0x8) == 8 * sizeof(block_q5_0), "block_q5_0x8 size");
 static_assert(sizeof(block_q4_0x8) == 8 * sizeof(block_q4_0), "block_q4_0x8 size");
 static_assert(sizeof(block_q8_0x8) == 8 * sizeof(block_q8_0), "block_q8_0x8 size");
 

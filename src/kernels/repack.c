@@ -47,11 +47,34 @@ static void q8_0_group(const void *W, int64_t nb, int64_t g, void *dst) {
         }
 }
 
+static void q5_0_group(const void *W, int64_t nb, int64_t g, void *dst) {
+    const block_q5_0 *x = W;
+    block_q5_0x8 *o = dst;
+    for (int64_t i = 0; i < nb; i++)
+        for (int r = 0; r < 8; r++) {
+            const block_q5_0 *s = x + (8 * g + r) * nb + i;
+            uint32_t qh;
+            memcpy(&qh, s->qh, 4);
+            o[i].d[r] = s->d;
+            for (int j = 0; j < 4; j++) {
+                memcpy(o[i].qs + 32 * j + 4 * r, s->qs + 4 * j, 4);
+                o[i].hb[j][r] = (uint8_t)(((qh >> (4 * j)) & 0xF) | (((qh >> (16 + 4 * j)) & 0xF) << 4));
+            }
+        }
+}
+
 /* Weight element e (0..31) of row r in a packed block. */
 static inline int q4_0r8_at(const void *vb, int r, int e) {
     const block_q4_0x8 *b = vb;
     const uint8_t v = b->qs[32 * ((e % 16) / 4) + 4 * r + e % 4];
     return (e < 16 ? v & 0xF : v >> 4) - 8;
+}
+static inline int q5_0r8_at(const void *vb, int r, int e) {
+    const block_q5_0x8 *b = vb;
+    const int j = (e % 16) / 4, hi = e >= 16;
+    const uint8_t v = b->qs[32 * j + 4 * r + e % 4];
+    const int h = (b->hb[j][r] >> (4 * hi + e % 4)) & 1;
+    return ((hi ? v >> 4 : v & 0xF) | h << 4) - 16;
 }
 static inline int q8_0r8_at(const void *vb, int r, int e) {
     const block_q8_0x8 *b = vb;
@@ -83,6 +106,11 @@ static void q4_0r8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_ro
     (void)dc;
     q8_0_tokens_ref(nb, W, sizeof(block_q4_0x8), q4_0r8_at, xq, x_row, Y, ldy, nt);
 }
+static void q5_0r8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
+                       const float *dc, float *Y, size_t ldy, int nt) {
+    (void)dc;
+    q8_0_tokens_ref(nb, W, sizeof(block_q5_0x8), q5_0r8_at, xq, x_row, Y, ldy, nt);
+}
 static void q8_0r8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                        const float *dc, float *Y, size_t ldy, int nt) {
     (void)dc;
@@ -96,6 +124,8 @@ static const kern_r8_desc r8_descs[KERN_R8_COUNT] = {
                                            sizeof(block_q4_0x8), -8.0f, q4_0_group, q4_0r8_ref},
     [KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q8_0, GGUF_TYPE_Q8_0, QK8_0,
                                            sizeof(block_q8_0x8), 0.0f, q8_0_group, q8_0r8_ref},
+    [KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q5_0, GGUF_TYPE_Q8_0, QK5_0,
+                                           sizeof(block_q5_0x8), -16.0f, q5_0_group, q5_0r8_ref},
 };
 
 static const kern_r8_desc *desc_of(int ptype) {

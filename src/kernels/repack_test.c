@@ -12,7 +12,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-static const int r8_types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0};
+static const int r8_types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, GGUF_TYPE_Q5_0};
+#define N_R8_TYPES ((int)(sizeof r8_types / sizeof r8_types[0]))
 
 /* Y of the packed matrix against Y of W as the file has it. */
 static void check_packed(tpool *pool, int type, int64_t n_in, int64_t n_out, int64_t n_tok,
@@ -21,7 +22,7 @@ static void check_packed(tpool *pool, int type, int64_t n_in, int64_t n_out, int
     const size_t w_row = (size_t)(n_in / t->block_size) * t->type_size;
     const size_t wbytes = w_row * (size_t)n_out;
     const int ptype = kern_repack_type(type, n_in, n_out);
-    ASSERT_TRUE(ptype == KERN_TYPE_Q4_0_R8 || ptype == KERN_TYPE_Q8_0_R8);
+    ASSERT_TRUE(kern_is_repacked(ptype));
     uint8_t *W = mem_alloc(wbytes), *P = mem_alloc(wbytes);
     float *X = mem_alloc(sizeof(float) * (size_t)(n_in * n_tok));
     float *Y0 = mem_alloc(sizeof(float) * (size_t)(n_out * n_tok));
@@ -78,7 +79,7 @@ static void check_shapes(void) {
     for (int nth = 1; nth <= 3; nth++) {
         tpool *pool = tpool_new(nth);
         ASSERT_NOT_NULL(pool);
-        for (int ti = 0; ti < 2; ti++)
+        for (int ti = 0; ti < N_R8_TYPES; ti++)
             for (int a = 0; a < 3; a++)
                 for (int b = 0; b < 3; b++)
                     for (int c = 0; c < 6; c++)
@@ -108,7 +109,7 @@ TEST(repack_ref_kernels_match) {
     }
     uint64_t rng = 3;
     const int64_t n_in = 256, n_out = 40, n_tok = 6;
-    for (int ti = 0; ti < 2; ti++) {
+    for (int ti = 0; ti < N_R8_TYPES; ti++) {
         const int type = r8_types[ti];
         const kern_traits *t = kern_traits_of(type);
         const size_t wbytes = (size_t)(n_in / t->block_size) * t->type_size * n_out;
