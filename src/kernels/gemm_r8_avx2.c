@@ -150,7 +150,7 @@ INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t 
         case 1: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 1); break;                           \
         case 2: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 2); break;                           \
         case 3: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 3); break;                           \
-        default: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 4); break;                                                                                 \
+        default: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 4); break;                          \
         }                                                                                          \
     }
 
