@@ -108,9 +108,9 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
  * the same bytes, has its own type id and goes to kern_matmul / kern_matmul_scratch_size like
  * any other (on any ISA: kern_init(KERN_ISA_REF) afterwards runs a plain-C version).
  * LOCALAI_REPACK=off turns repacking off (kern_repack_type says -1). */
-enum { KERN_TYPE_Q4_0_R8 = 100, KERN_TYPE_Q8_0_R8, KERN_TYPE_Q5_0_R8, KERN_TYPE_Q4_K_R8 };
+enum { KERN_TYPE_Q4_0_R8 = 100, KERN_TYPE_Q8_0_R8, KERN_TYPE_Q5_0_R8, KERN_TYPE_Q4_K_R8, KERN_TYPE_Q6_K_R8 };
 /* True for the packed type ids above. */
-static inline bool kern_is_repacked(int type) { return type >= KERN_TYPE_Q4_0_R8 && type <= KERN_TYPE_Q4_K_R8; }
+static inline bool kern_is_repacked(int type) { return type >= KERN_TYPE_Q4_0_R8 && type <= KERN_TYPE_Q6_K_R8; }
 /* The packed type for a matrix of n_out rows of n_in wtype elements on the active ISA, or -1
  * (no kernel, n_out not a multiple of 8, or repacking off). */
 int kern_repack_type(int wtype, int64_t n_in, int64_t n_out);

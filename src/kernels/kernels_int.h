@@ -223,10 +223,24 @@ typedef struct kern_r8_desc {
     kern_r8_fn ref;
 } kern_r8_desc;
 #define KERN_R8_FIRST KERN_TYPE_Q4_0_R8
-#define KERN_R8_COUNT 4
+#define KERN_R8_COUNT 5
 /* Indexed by packed type - KERN_R8_FIRST: the ISA's kernels (NULL: no packing). */
 extern kern_r8_fn kern_r8_table[KERN_R8_COUNT];
 void kern_patch_avx2_r8(kern_r8_fn *table); /* gemm_r8_avx2.c */
+/* Q6_K (repack_q6k.c, gemm_r8q6k_avx2.c): d, then the 16 scales of the 8 rows (sc[s][r]),
+ * then ql and qh in 4-byte pieces of the 8 rows side by side: ql piece (16 h + p) is bytes
+ * 64 h + 4 p of each row's ql, qh piece (8 h + k) bytes 32 h + 4 k of its qh. */
+typedef struct {
+    uint16_t d[8];
+    int8_t sc[QK_K / 16][8];
+    uint8_t ql[8 * QK_K / 2];
+    uint8_t qh[8 * QK_K / 4];
+} block_q6_Kx8;
+static_assert(sizeof(block_q6_Kx8) == 8 * sizeof(block_q6_K), "block_q6_Kx8 size");
+void kern_r8_q6_K_group(const void *W, int64_t nb, int64_t g, void *dst);
+void kern_r8_q6_K_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
+                      const float *dc, float *Y, size_t ldy, int nt);
+void kern_patch_avx2_r8q6k(kern_r8_fn *table); /* gemm_r8q6k_avx2.c */
 /* kern_matmul for the packed types (repack.c). */
 size_t kern_matmul_r8_scratch_size(int ptype, int64_t n_in, int64_t n_tok);
 int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t n_out,

@@ -126,6 +126,9 @@ static const kern_r8_desc r8_descs[KERN_R8_COUNT] = {
                                            sizeof(block_q8_0x8), 0.0f, q8_0_group, q8_0r8_ref},
     [KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q5_0, GGUF_TYPE_Q8_0, QK5_0,
                                            sizeof(block_q5_0x8), -16.0f, q5_0_group, q5_0r8_ref},
+    [KERN_TYPE_Q6_K_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q6_K, GGUF_TYPE_Q8_K, QK_K,
+                                           sizeof(block_q6_Kx8), 0.0f, kern_r8_q6_K_group,
+                                           kern_r8_q6_K_ref},
 };
 
 static const kern_r8_desc *desc_of(int ptype) {

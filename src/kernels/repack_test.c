@@ -12,7 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-static const int r8_types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, GGUF_TYPE_Q5_0};
+static const int r8_types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, GGUF_TYPE_Q5_0, GGUF_TYPE_Q6_K};
 #define N_R8_TYPES ((int)(sizeof r8_types / sizeof r8_types[0]))
 
 /* Y of the packed matrix against Y of W as the file has it. */
@@ -72,7 +72,7 @@ static void check_packed(tpool *pool, int type, int64_t n_in, int64_t n_out, int
 }
 
 static void check_shapes(void) {
-    static const int64_t ins[] = {32, 96, 1024};
+    static const int64_t ins[] = {32, 96, 1024}, ins_k[] = {256, 512, 2048};
     static const int64_t outs[] = {8, 24, 136};
     static const int64_t toks[] = {1, 2, 3, 4, 5, 9};
     uint64_t rng = 77;
@@ -83,7 +83,9 @@ static void check_shapes(void) {
             for (int a = 0; a < 3; a++)
                 for (int b = 0; b < 3; b++)
                     for (int c = 0; c < 6; c++)
-                        check_packed(pool, r8_types[ti], ins[a], outs[b], toks[c], &rng);
+                        check_packed(pool, r8_types[ti],
+                                     kern_traits_of(r8_types[ti])->block_size == 256 ? ins_k[a] : ins[a],
+                                     outs[b], toks[c], &rng);
         tpool_free(pool);
     }
     /* Many chunks, a NULL pool. */
@@ -144,10 +146,10 @@ TEST(repack_refuses_what_it_cannot_pack) {
     kern_init(KERN_ISA_AUTO);
     const bool have = kern_repack_type(GGUF_TYPE_Q4_0, 32, 8) >= 0;
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_0, 32, 12), -1); /* rows not a multiple of 8 */
-    ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_K, 256, 8), -1); /* no packed form */
+    ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q2_K, 256, 8), -1); /* no packed form */
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q8_0, 48, 8), -1);  /* not whole blocks */
     uint8_t w[8 * 18] = {0}, p[8 * 18];
-    ASSERT_TRUE(kern_repack(GGUF_TYPE_Q4_K, w, 32, 8, p, 0, 8) != 0);
+    ASSERT_TRUE(kern_repack(GGUF_TYPE_Q2_K, w, 256, 8, p, 0, 8) != 0);
     ASSERT_TRUE(kern_repack(GGUF_TYPE_Q4_0, w, 32, 8, p, 0, 4) != 0);
     ASSERT_TRUE(kern_matmul(NULL, KERN_TYPE_Q4_0_R8, p, 32, 12, (const float *)w, 1,
                             (float *)p, p) != 0);

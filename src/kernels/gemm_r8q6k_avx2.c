@@ -1,0 +1,140 @@
+/*
+ * AVX2 kernel for Q6_K repacked 8 rows at a time (block_q6_Kx8, repack_q6k.c), one row per
+ * 32-bit lane, up to 4 tokens (Q8_K) per unpacked weight register.
+ *
+ * A ql piece (4 bytes of each row) and the qh piece at the same offset give 4 runs of 4
+ * elements each (low nibbles + qh bits 0-1, ... high nibbles + bits 6-7), unsigned 6-bit
+ * values (q + 32). maddubs with the token's quants: pair sums <= 2 * 63 * 127, two pieces
+ * still fit int16; one madd per 2 pieces with the sub-block's scales as int16 pairs [sc, sc]
+ * per lane does the scale multiply. The +32 comes off once per block: 32 * sum_s sc_s *
+ * bsum_s, a madd of [sc_s, sc_s+1] pairs with the token's bsums pairs.
+ */
+#include "avx2_int.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE __m256i bcast4(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* Lane r = [sc[r], sc[r]] as int16, from the 8 rows' int8 scales at p: pshufb puts byte r in
+ * the high byte of both halves, the arithmetic shift brings it down with its sign. */
+INLINE __m256i scale_pairs(const int8_t *p) {
+    const __m256i ctl = _mm256_setr_epi8(-128, 0, -128, 0, -128, 1, -128, 1, -128, 2, -128, 2,
+                                         -128, 3, -128, 3, -128, 4, -128, 4, -128, 5, -128, 5,
+                                         -128, 6, -128, 6, -128, 7, -128, 7);
+    int64_t v;
+    memcpy(&v, p, 8);
+    return _mm256_srai_epi16(_mm256_shuffle_epi8(_mm256_set1_epi64x(v), ctl), 8);
+}
+
+/* Two pieces of one run against the token's quants at y and y + 4. */
+INLINE __m256i pair_dot(__m256i e0, __m256i e1, const int8_t *y) {
+    return _mm256_add_epi16(_mm256_maddubs_epi16(e0, bcast4(y)),
+                            _mm256_maddubs_epi16(e1, bcast4(y + 4)));
+}
+
+INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t x_row, float *Y,
+                   size_t ldy, const int NT) {
+    const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
+    __m256 acc[KERN_R8_NT];
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q6_Kx8 *w = W + i;
+        const block_q8_K *y[KERN_R8_NT];
+        __m256i isum[KERN_R8_NT];
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) {
+            y[t] = (const block_q8_K *)(xq + (size_t)t * x_row) + i;
+            isum[t] = _mm256_setzero_si256();
+        }
+        /* The +32 of every quant: - 32 * sum_s sc_s * bsum_s. */
+#pragma GCC unroll 8
+        for (int s = 0; s < QK_K / 16; s += 2) {
+            const __m256i sp = _mm256_slli_epi16(
+                _mm256_blend_epi16(scale_pairs(w->sc[s]), scale_pairs(w->sc[s + 1]), 0xAA), 5);
+#pragma GCC unroll 8
+            for (int t = 0; t < NT; t++)
+                isum[t] = _mm256_sub_epi32(isum[t], _mm256_madd_epi16(sp, bcast4(y[t]->bsums + s)));
+        }
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++)
+#pragma GCC unroll 2
+            for (int kk = 0; kk < 2; kk++) {
+                /* Runs at 0, 32, 64, 96 of the half: sub-blocks 8h + kk + 0, 2, 4, 6. */
+                const __m256i sc0 = scale_pairs(w->sc[8 * h + kk]);
+                const __m256i sc1 = scale_pairs(w->sc[8 * h + kk + 2]);
+                const __m256i sc2 = scale_pairs(w->sc[8 * h + kk + 4]);
+                const __m256i sc3 = scale_pairs(w->sc[8 * h + kk + 6]);
+#pragma GCC unroll 2
+                for (int pp = 0; pp < 2; pp++) {
+                    const int k = 4 * kk + 2 * pp; /* pieces k, k + 1: elements 4k.. of a run */
+                    const __m256i *qa = (const __m256i *)(w->ql + 32 * (16 * h + k));
+                    const __m256i *qb = (const __m256i *)(w->ql + 32 * (16 * h + 8 + k));
+                    const __m256i *qh = (const __m256i *)(w->qh + 32 * (8 * h + k));
+                    const __m256i h0 = _mm256_loadu_si256(qh), h1 = _mm256_loadu_si256(qh + 1);
+                    {
+                        const __m256i a0 = _mm256_loadu_si256(qa), a1 = _mm256_loadu_si256(qa + 1);
+                        const __m256i r0a = _mm256_or_si256(_mm256_and_si256(a0, m4),
+                                                            _mm256_and_si256(_mm256_slli_epi16(h0, 4), m30));
+                        const __m256i r0b = _mm256_or_si256(_mm256_and_si256(a1, m4),
+                                                            _mm256_and_si256(_mm256_slli_epi16(h1, 4), m30));
+                        const __m256i r2a = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a0, 4), m4),
+                                                            _mm256_and_si256(h0, m30));
+                        const __m256i r2b = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a1, 4), m4),
+                                                            _mm256_and_si256(h1, m30));
+#pragma GCC unroll 8
+                        for (int t = 0; t < NT; t++) {
+                            const int8_t *q = y[t]->qs + 128 * h + 4 * k;
+                            isum[t] = _mm256_add_epi32(
+                                isum[t], _mm256_add_epi32(_mm256_madd_epi16(pair_dot(r0a, r0b, q), sc0),
+                                                          _mm256_madd_epi16(pair_dot(r2a, r2b, q + 64), sc2)));
+                        }
+                    }
+                    {
+                        const __m256i b0 = _mm256_loadu_si256(qb), b1 = _mm256_loadu_si256(qb + 1);
+                        const __m256i r1a = _mm256_or_si256(_mm256_and_si256(b0, m4),
+                                                            _mm256_and_si256(_mm256_slli_epi16(h0, 2), m30));
+                        const __m256i r1b = _mm256_or_si256(_mm256_and_si256(b1, m4),
+                                                            _mm256_and_si256(_mm256_slli_epi16(h1, 2), m30));
+                        const __m256i r3a = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b0, 4), m4),
+                                                            _mm256_and_si256(_mm256_srli_epi16(h0, 2), m30));
+                        const __m256i r3b = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4),
+                                                            _mm256_and_si256(_mm256_srli_epi16(h1, 2), m30));
+#pragma GCC unroll 8
+                        for (int t = 0; t < NT; t++) {
+                            const int8_t *q = y[t]->qs + 128 * h + 32 + 4 * k;
+                            isum[t] = _mm256_add_epi32(
+                                isum[t], _mm256_add_epi32(_mm256_madd_epi16(pair_dot(r1a, r1b, q), sc1),
+                                                          _mm256_madd_epi16(pair_dot(r3a, r3b, q + 64), sc3)));
+                        }
+                    }
+                }
+            }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(y[t]->d)),
+                                     _mm256_cvtepi32_ps(isum[t]), acc[t]);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
+}
+
+static void q6_Kr8_avx2(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
+                        const float *dc, float *Y, size_t ldy, int nt) {
+    (void)dc;
+    switch (nt) {
+    case 1: q6_Kr8(nb, W, xq, x_row, Y, ldy, 1); break;
+    case 2: q6_Kr8(nb, W, xq, x_row, Y, ldy, 2); break;
+    case 3: q6_Kr8(nb, W, xq, x_row, Y, ldy, 3); break;
+    default: q6_Kr8(nb, W, xq, x_row, Y, ldy, 4); break;
+    }
+}
+
+void kern_patch_avx2_r8q6k(kern_r8_fn *table) {
+    table[KERN_TYPE_Q6_K_R8 - KERN_R8_FIRST] = q6_Kr8_avx2;
+}
