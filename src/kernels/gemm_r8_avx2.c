@@ -143,6 +143,138 @@ INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t 
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
 }
 
+/* ---- batches: a block's weights unpacked into registers once, then every token ---- */
+
+/* acc[t] (8 floats, one per row) += dw * (d_t * p + c_t). */
+INLINE void acc_token(float *acc, __m256 dw, const float *dc, __m256i p32) {
+    const __m256 v = _mm256_fmadd_ps(_mm256_set1_ps(dc[0]), _mm256_cvtepi32_ps(p32),
+                                     _mm256_set1_ps(dc[1]));
+    _mm256_storeu_ps(acc, _mm256_fmadd_ps(dw, v, _mm256_loadu_ps(acc)));
+}
+
+static void r8b_begin(float *acc, int nt) { memset(acc, 0, sizeof(float) * 8 * (size_t)nt); }
+
+static void r8b_end(const float *acc, int nt, float *Y, size_t ldy) {
+    for (int t = 0; t < nt; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, _mm256_loadu_ps(acc + 8 * t));
+}
+
+static void q4_0r8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const float *dct,
+                         int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
+    const block_q4_0x8 *W = vW;
+    const __m256i m4 = _mm256_set1_epi8(0xF), ones = _mm256_set1_epi16(1);
+    r8b_begin(acc, nt);
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q4_0x8 *w = W + i;
+        __m256i lo[4], hi[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * j));
+            lo[j] = _mm256_and_si256(v, m4);
+            hi[j] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
+        const int8_t *y = xt + 32 * i * ld;
+        const float *dc = dct + 2 * i * ld;
+        for (int t = 0; t < nt; t++, y += 32, dc += 2) {
+            /* 8 maddubs of |pair sums| <= 2 * 15 * 127 fit int16. */
+            const __m256i s01 = _mm256_add_epi16(_mm256_maddubs_epi16(lo[0], bcast4(y)),
+                                                 _mm256_maddubs_epi16(hi[0], bcast4(y + 16)));
+            const __m256i s23 = _mm256_add_epi16(_mm256_maddubs_epi16(lo[1], bcast4(y + 4)),
+                                                 _mm256_maddubs_epi16(hi[1], bcast4(y + 20)));
+            const __m256i s45 = _mm256_add_epi16(_mm256_maddubs_epi16(lo[2], bcast4(y + 8)),
+                                                 _mm256_maddubs_epi16(hi[2], bcast4(y + 24)));
+            const __m256i s67 = _mm256_add_epi16(_mm256_maddubs_epi16(lo[3], bcast4(y + 12)),
+                                                 _mm256_maddubs_epi16(hi[3], bcast4(y + 28)));
+            const __m256i s = _mm256_add_epi16(_mm256_add_epi16(s01, s23), _mm256_add_epi16(s45, s67));
+            acc_token(acc + 8 * t, dw, dc, _mm256_madd_epi16(s, ones));
+        }
+    }
+    r8b_end(acc, nt, Y, ldy);
+}
+
+static void q5_0r8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const float *dct,
+                         int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
+    const block_q5_0x8 *W = vW;
+    const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4,
+                                            4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+    const __m256i sel_lo = _mm256_set1_epi32(0x08040201);
+    const __m256i sel_hi = _mm256_set1_epi32((int)0x80402010u);
+    r8b_begin(acc, nt);
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q5_0x8 *w = W + i;
+        __m256i lo[4], hi[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            int64_t hb;
+            memcpy(&hb, w->hb[j], 8);
+            const __m256i h = _mm256_shuffle_epi8(_mm256_set1_epi64x(hb), spread);
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * j));
+            lo[j] = _mm256_or_si256(_mm256_and_si256(v, m4),
+                                    _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, sel_lo), sel_lo), b4));
+            hi[j] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+                                    _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, sel_hi), sel_hi), b4));
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
+        const int8_t *y = xt + 32 * i * ld;
+        const float *dc = dct + 2 * i * ld;
+        for (int t = 0; t < nt; t++, y += 32, dc += 2) {
+            /* |pair sums| <= 2 * 31 * 127: 4 maddubs per int16 sum. */
+            const __m256i s01 = _mm256_add_epi16(
+                _mm256_add_epi16(_mm256_maddubs_epi16(lo[0], bcast4(y)), _mm256_maddubs_epi16(hi[0], bcast4(y + 16))),
+                _mm256_add_epi16(_mm256_maddubs_epi16(lo[1], bcast4(y + 4)), _mm256_maddubs_epi16(hi[1], bcast4(y + 20))));
+            const __m256i s23 = _mm256_add_epi16(
+                _mm256_add_epi16(_mm256_maddubs_epi16(lo[2], bcast4(y + 8)), _mm256_maddubs_epi16(hi[2], bcast4(y + 24))),
+                _mm256_add_epi16(_mm256_maddubs_epi16(lo[3], bcast4(y + 12)), _mm256_maddubs_epi16(hi[3], bcast4(y + 28))));
+            acc_token(acc + 8 * t, dw, dc,
+                      _mm256_add_epi32(_mm256_madd_epi16(s01, ones), _mm256_madd_epi16(s23, ones)));
+        }
+    }
+    r8b_end(acc, nt, Y, ldy);
+}
+
+/* Q8_0: a block in two halves of 4 pieces, each w and |w| in registers (the sign trick needs
+ * both); the first half's int32 sums wait in isum. */
+static void q8_0r8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const float *dct,
+                         int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
+    const block_q8_0x8 *W = vW;
+    const __m256i ones = _mm256_set1_epi16(1);
+    int32_t isum[KERN_R8B_MAXT * 8] __attribute__((aligned(32)));
+    r8b_begin(acc, nt);
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q8_0x8 *w = W + i;
+        const int8_t *y0 = xt + 32 * i * ld;
+        const float *dc = dct + 2 * i * ld;
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
+#pragma GCC unroll 2
+        for (int half = 0; half < 2; half++) {
+            __m256i v[4], a[4];
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                v[j] = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * (4 * half + j)));
+                a[j] = _mm256_sign_epi8(v[j], v[j]);
+            }
+            const int8_t *y = y0 + 16 * half;
+            for (int t = 0; t < nt; t++, y += 32) {
+                __m256i p = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++)
+                    p = _mm256_add_epi32(p, _mm256_madd_epi16(_mm256_maddubs_epi16(
+                                                a[j], _mm256_sign_epi8(bcast4(y + 4 * j), v[j])), ones));
+                if (half == 0) _mm256_store_si256((__m256i *)(isum + 8 * t), p);
+                else {
+                    p = _mm256_add_epi32(p, _mm256_load_si256((const __m256i *)(isum + 8 * t)));
+                    const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(dc[2 * t]));
+                    _mm256_storeu_ps(acc + 8 * t, _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p),
+                                                                  _mm256_loadu_ps(acc + 8 * t)));
+                }
+            }
+        }
+    }
+    r8b_end(acc, nt, Y, ldy);
+}
+
 #define DEFINE_R8(name, T)                                                                         \
     static void name##_avx2(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,             \
                             const float *dc, float *Y, size_t ldy, int nt) {                       \
@@ -158,7 +290,10 @@ DEFINE_R8(q4_0r8, block_q4_0x8)
 DEFINE_R8(q8_0r8, block_q8_0x8)
 DEFINE_R8(q5_0r8, block_q5_0x8)
 
-void kern_patch_avx2_r8(kern_r8_fn *table) {
+void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch) {
+    batch[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8b_avx2;
+    batch[KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = q5_0r8b_avx2;
+    batch[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8b_avx2;
     table[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8_avx2;
     table[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8_avx2;
     table[KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = q5_0r8_avx2;

@@ -226,7 +226,15 @@ typedef struct kern_r8_desc {
 #define KERN_R8_COUNT 5
 /* Indexed by packed type - KERN_R8_FIRST: the ISA's kernels (NULL: no packing). */
 extern kern_r8_fn kern_r8_table[KERN_R8_COUNT];
-void kern_patch_avx2_r8(kern_r8_fn *table); /* gemm_r8_avx2.c */
+/* Batches with Q8_0 tokens: the same 8 rows times nt <= KERN_R8B_MAXT tokens, the weights of a
+ * block unpacked once for all of them. The tokens are transposed: block k of token t at
+ * xt + 32 * (k * ld + t), its (scale, offset term) pair at dct + 2 * (k * ld + t). acc: nt * 8
+ * floats of the caller's scratch. Y[t * ldy + r]. NULL entries use kern_r8_fn. */
+#define KERN_R8B_MAXT 64
+typedef void (*kern_r8b_fn)(int64_t nb, const void *W, const int8_t *xt, const float *dct,
+                            int64_t ld, int nt, float *acc, float *Y, size_t ldy);
+extern kern_r8b_fn kern_r8b_table[KERN_R8_COUNT];
+void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch); /* gemm_r8_avx2.c */
 /* Q6_K (repack_q6k.c, gemm_r8q6k_avx2.c): d, then the 16 scales of the 8 rows (sc[s][r]),
  * then ql and qh in 4-byte pieces of the 8 rows side by side: ql piece (16 h + p) is bytes
  * 64 h + 4 p of each row's ql, qh piece (8 h + k) bytes 32 h + 4 k of its qh. */

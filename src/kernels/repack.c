@@ -16,6 +16,7 @@
 #include <string.h>
 
 kern_r8_fn kern_r8_table[KERN_R8_COUNT];
+kern_r8b_fn kern_r8b_table[KERN_R8_COUNT];
 
 /* LOCALAI_REPACK=off keeps weights as the file has them (for A/B timing). */
 static bool repack_enabled(void) {
@@ -174,7 +175,8 @@ int kern_repack(int wtype, const void *W, int64_t n_in, int64_t n_out, void *dst
 
 typedef struct {
     const kern_r8_desc *d;
-    kern_r8_fn fn; /* the ISA's kernel, or d->ref */
+    kern_r8_fn fn;   /* the ISA's kernel, or d->ref */
+    kern_r8b_fn bfn; /* batches: the ISA's batch kernel, or NULL */
     const kern_traits *vt; /* the tokens' type */
     const uint8_t *W;
     size_t group_bytes; /* one group of 8 rows */
@@ -182,49 +184,60 @@ typedef struct {
     const float *X;
     uint8_t *xq;
     size_t x_row;
-    float *dc; /* Q8_0 tokens: n_tok rows of 2 * nb floats */
+    float *dc;  /* Q8_0 tokens: n_tok rows of 2 * nb floats */
+    int8_t *xt; /* bfn: the tokens transposed (kern_r8b_fn) */
+    float *dct;
     float *Y;
     int64_t chunk_groups, n_chunks;
     atomic_llong next_chunk;
 } r8_ctx;
 
-/* Converted token rows (rounded up to 64 bytes), then for Q8_0 tokens the float pairs. */
+/* Converted token rows (rounded up to 64 bytes), then for Q8_0 tokens the float pairs, then
+ * for batches the same transposed (block-major). */
 static bool r8_layout(const kern_r8_desc *d, int64_t n_in, int64_t n_tok, size_t *x_row,
-                      size_t *dc_off, size_t *total) {
+                      size_t *dc_off, size_t *xt_off, size_t *total) {
     const kern_traits *vt = kern_traits_of(d->vtype);
     size_t xq, dc = 0;
     *x_row = (size_t)(n_in / vt->block_size) * vt->type_size;
-    if (!size_mul(*x_row, (size_t)n_tok, &xq) || xq > SIZE_MAX / 4) return false;
+    if (!size_mul(*x_row, (size_t)n_tok, &xq) || xq > SIZE_MAX / 8) return false;
     if (d->vtype == GGUF_TYPE_Q8_0 &&
         (!size_mul((size_t)(n_in / QK8_0) * 2 * sizeof(float), (size_t)n_tok, &dc) ||
-         dc > SIZE_MAX / 4))
+         dc > SIZE_MAX / 8))
         return false;
     *dc_off = (xq + 63) & ~(size_t)63;
+    *xt_off = (*dc_off + dc + 63) & ~(size_t)63;
     *total = *dc_off + dc;
+    /* The transposed copy: n_in quants and 2 floats per block per token. */
+    if (d->vtype == GGUF_TYPE_Q8_0 && n_tok >= 2) *total = *xt_off + xq + dc;
     return true;
 }
 
 size_t kern_matmul_r8_scratch_size(int ptype, int64_t n_in, int64_t n_tok) {
     const kern_r8_desc *d = desc_of(ptype);
-    size_t x_row, dc_off, total;
+    size_t x_row, dc_off, xt_off, total;
     if (!d || n_in <= 0 || n_in % d->block_elems || n_tok <= 0 ||
-        !r8_layout(d, n_in, n_tok, &x_row, &dc_off, &total))
+        !r8_layout(d, n_in, n_tok, &x_row, &dc_off, &xt_off, &total))
         return 0;
     return total;
 }
 
 static void convert_tokens(const r8_ctx *c, int64_t t0, int64_t t1) {
+    const int64_t nb = c->n_in / QK8_0;
     for (int64_t t = t0; t < t1; t++) {
         uint8_t *xr = c->xq + (size_t)t * c->x_row;
         c->vt->from_float(c->X + t * c->n_in, xr, c->n_in);
         if (!c->dc) continue;
         const block_q8_0 *x = (const block_q8_0 *)xr;
-        float *dc = c->dc + (size_t)(2 * (c->n_in / QK8_0) * t);
-        for (int64_t k = 0; k < c->n_in / QK8_0; k++) {
+        float *dc = c->dc + (size_t)(2 * nb * t);
+        for (int64_t k = 0; k < nb; k++) {
             int32_t sum = 0;
             for (int i = 0; i < QK8_0; i++) sum += x[k].qs[i];
             dc[2 * k] = kern_f16_to_f32(x[k].d);
             dc[2 * k + 1] = c->d->offset * dc[2 * k] * (float)sum;
+            if (c->xt) {
+                memcpy(c->xt + 32 * (k * c->n_tok + t), x[k].qs, 32);
+                memcpy(c->dct + 2 * (k * c->n_tok + t), dc + 2 * k, 2 * sizeof(float));
+            }
         }
     }
 }
@@ -234,8 +247,19 @@ static void convert_fn(void *vctx, int ith, int nth) {
     convert_tokens(c, c->n_tok * ith / nth, c->n_tok * (ith + 1) / nth);
 }
 
-/* Groups [g0, g1) times every token, 4 tokens at a time. */
+/* Groups [g0, g1) times every token, 4 tokens at a time (or up to KERN_R8B_MAXT with a
+ * batch kernel: each weight block is unpacked once per KERN_R8B_MAXT tokens). */
 static void r8_block(const r8_ctx *c, int64_t g0, int64_t g1) {
+    if (c->bfn) {
+        float acc[KERN_R8B_MAXT * 8];
+        for (int64_t t0 = 0; t0 < c->n_tok; t0 += KERN_R8B_MAXT) {
+            const int nt = (int)(c->n_tok - t0 < KERN_R8B_MAXT ? c->n_tok - t0 : KERN_R8B_MAXT);
+            for (int64_t g = g0; g < g1; g++)
+                c->bfn(c->nb, c->W + (size_t)g * c->group_bytes, c->xt + 32 * t0, c->dct + 2 * t0,
+                       c->n_tok, nt, acc, c->Y + t0 * c->n_out + 8 * g, (size_t)c->n_out);
+        }
+        return;
+    }
     for (int64_t t0 = 0; t0 < c->n_tok; t0 += KERN_R8_NT) {
         const int nt = (int)(c->n_tok - t0 < KERN_R8_NT ? c->n_tok - t0 : KERN_R8_NT);
         const uint8_t *xq = c->xq + (size_t)t0 * c->x_row;
@@ -267,8 +291,8 @@ int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t 
     if (n_out == 0 || n_tok == 0) return BASE_OK;
     if (!W || !X || !Y || !scratch) return BASE_EINVAL;
     (void)kern_traits_of(GGUF_TYPE_Q8_0); /* initializes the tables on first use */
-    size_t x_row, dc_off, total;
-    if (!r8_layout(d, n_in, n_tok, &x_row, &dc_off, &total)) return BASE_EINVAL;
+    size_t x_row, dc_off, xt_off, total;
+    if (!r8_layout(d, n_in, n_tok, &x_row, &dc_off, &xt_off, &total)) return BASE_EINVAL;
     const kern_r8_fn fn = kern_r8_table[ptype - KERN_R8_FIRST];
     const int64_t nb = n_in / d->block_elems;
     r8_ctx c = {
@@ -287,6 +311,11 @@ int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t 
         .dc = d->vtype == GGUF_TYPE_Q8_0 ? (float *)((uint8_t *)scratch + dc_off) : NULL,
         .Y = Y,
     };
+    if (n_tok >= 2 && d->vtype == GGUF_TYPE_Q8_0 && kern_r8b_table[ptype - KERN_R8_FIRST]) {
+        c.bfn = kern_r8b_table[ptype - KERN_R8_FIRST];
+        c.xt = (int8_t *)scratch + xt_off;
+        c.dct = (float *)((uint8_t *)scratch + xt_off + (size_t)n_in * (size_t)n_tok);
+    }
     const int nth = tpool_size(pool);
     if (n_tok < 2 * nth) convert_tokens(&c, 0, n_tok);
     else tpool_run(pool, convert_fn, &c);

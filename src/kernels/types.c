@@ -176,12 +176,13 @@ kern_isa kern_init(kern_isa want) {
     memset(kern_gemm_table, 0, sizeof kern_gemm_table);
     memset(kern_gemv_table, 0, sizeof kern_gemv_table);
     memset(kern_r8_table, 0, sizeof kern_r8_table);
+    memset(kern_r8b_table, 0, sizeof kern_r8b_table);
     kern_set_f16_rows(kern_f16_to_f32_row_ref, kern_f32_to_f16_row_ref);
 #if defined(__x86_64__)
     if (want == KERN_ISA_AVX2 || want == KERN_ISA_AVX512) {
         kern_patch_avx2(active_table);
         if (gemm_enabled()) kern_patch_avx2_gemm(kern_gemm_table, kern_gemv_table);
-        kern_patch_avx2_r8(kern_r8_table);
+        kern_patch_avx2_r8(kern_r8_table, kern_r8b_table);
     }
     if (want == KERN_ISA_AVX512) {
         /* Our AVX-512 kernels could not be run where they were written: check them against
