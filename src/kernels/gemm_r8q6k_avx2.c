@@ -135,6 +135,83 @@ static void q6_Kr8_avx2(int64_t nb, const void *W, const uint8_t *xq, size_t x_r
     }
 }
 
-void kern_patch_avx2_r8q6k(kern_r8_fn *table) {
+/* Batches: per super-block, the offset term per token, then each (half, run, piece pair)
+ * unpacked once (two streams of 4 registers, to stay within 16) for every token; the int32
+ * sums wait in isum between pieces. */
+INLINE void q6_K_stream(const block_q8_K *yb, int nt, int32_t *isum, int off, __m256i ra,
+                        __m256i rb, __m256i sa, __m256i rc, __m256i rd, __m256i sb) {
+    for (int t = 0; t < nt; t++) {
+        const int8_t *q = yb[t].qs + off;
+        const __m256i v = _mm256_add_epi32(_mm256_madd_epi16(pair_dot(ra, rb, q), sa),
+                                           _mm256_madd_epi16(pair_dot(rc, rd, q + 64), sb));
+        __m256i *p = (__m256i *)(isum + 8 * t);
+        _mm256_store_si256(p, _mm256_add_epi32(_mm256_load_si256(p), v));
+    }
+}
+
+static void q6_Kr8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const float *dct,
+                         int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
+    (void)dct;
+    const block_q6_Kx8 *W = vW;
+    const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
+    int32_t isum[KERN_R8B_MAXT * 8] __attribute__((aligned(32)));
+    memset(acc, 0, sizeof(float) * 8 * (size_t)nt);
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q6_Kx8 *w = W + i;
+        const block_q8_K *yb = (const block_q8_K *)xt + i * ld;
+        __m256i sp[QK_K / 32];
+        for (int s = 0; s < QK_K / 16; s += 2)
+            sp[s / 2] = _mm256_slli_epi16(
+                _mm256_blend_epi16(scale_pairs(w->sc[s]), scale_pairs(w->sc[s + 1]), 0xAA), 5);
+        for (int t = 0; t < nt; t++) {
+            __m256i o = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int s = 0; s < QK_K / 32; s++)
+                o = _mm256_sub_epi32(o, _mm256_madd_epi16(sp[s], bcast4(yb[t].bsums + 2 * s)));
+            _mm256_store_si256((__m256i *)(isum + 8 * t), o);
+        }
+        for (int h = 0; h < 2; h++)
+            for (int kk = 0; kk < 2; kk++) {
+                const __m256i sc0 = scale_pairs(w->sc[8 * h + kk]);
+                const __m256i sc1 = scale_pairs(w->sc[8 * h + kk + 2]);
+                const __m256i sc2 = scale_pairs(w->sc[8 * h + kk + 4]);
+                const __m256i sc3 = scale_pairs(w->sc[8 * h + kk + 6]);
+                for (int pp = 0; pp < 2; pp++) {
+                    const int k = 4 * kk + 2 * pp;
+                    const __m256i *qa = (const __m256i *)(w->ql + 32 * (16 * h + k));
+                    const __m256i *qb = (const __m256i *)(w->ql + 32 * (16 * h + 8 + k));
+                    const __m256i *qh = (const __m256i *)(w->qh + 32 * (8 * h + k));
+                    const __m256i h0 = _mm256_loadu_si256(qh), h1 = _mm256_loadu_si256(qh + 1);
+                    const __m256i a0 = _mm256_loadu_si256(qa), a1 = _mm256_loadu_si256(qa + 1);
+                    q6_K_stream(yb, nt, isum, 128 * h + 4 * k,
+                                _mm256_or_si256(_mm256_and_si256(a0, m4), _mm256_and_si256(_mm256_slli_epi16(h0, 4), m30)),
+                                _mm256_or_si256(_mm256_and_si256(a1, m4), _mm256_and_si256(_mm256_slli_epi16(h1, 4), m30)),
+                                sc0,
+                                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a0, 4), m4), _mm256_and_si256(h0, m30)),
+                                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a1, 4), m4), _mm256_and_si256(h1, m30)),
+                                sc2);
+                    const __m256i b0 = _mm256_loadu_si256(qb), b1 = _mm256_loadu_si256(qb + 1);
+                    q6_K_stream(yb, nt, isum, 128 * h + 32 + 4 * k,
+                                _mm256_or_si256(_mm256_and_si256(b0, m4), _mm256_and_si256(_mm256_slli_epi16(h0, 2), m30)),
+                                _mm256_or_si256(_mm256_and_si256(b1, m4), _mm256_and_si256(_mm256_slli_epi16(h1, 2), m30)),
+                                sc1,
+                                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b0, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h0, 2), m30)),
+                                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h1, 2), m30)),
+                                sc3);
+                }
+            }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
+        for (int t = 0; t < nt; t++) {
+            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(yb[t].d));
+            const __m256i v = _mm256_load_si256((const __m256i *)(isum + 8 * t));
+            _mm256_storeu_ps(acc + 8 * t,
+                             _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(v), _mm256_loadu_ps(acc + 8 * t)));
+        }
+    }
+    for (int t = 0; t < nt; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, _mm256_loadu_ps(acc + 8 * t));
+}
+
+void kern_patch_avx2_r8q6k(kern_r8_fn *table, kern_r8b_fn *batch) {
     table[KERN_TYPE_Q6_K_R8 - KERN_R8_FIRST] = q6_Kr8_avx2;
+    batch[KERN_TYPE_Q6_K_R8 - KERN_R8_FIRST] = q6_Kr8b_avx2;
 }

@@ -226,10 +226,12 @@ typedef struct kern_r8_desc {
 #define KERN_R8_COUNT 5
 /* Indexed by packed type - KERN_R8_FIRST: the ISA's kernels (NULL: no packing). */
 extern kern_r8_fn kern_r8_table[KERN_R8_COUNT];
-/* Batches with Q8_0 tokens: the same 8 rows times nt <= KERN_R8B_MAXT tokens, the weights of a
- * block unpacked once for all of them. The tokens are transposed: block k of token t at
- * xt + 32 * (k * ld + t), its (scale, offset term) pair at dct + 2 * (k * ld + t). acc: nt * 8
- * floats of the caller's scratch. Y[t * ldy + r]. NULL entries use kern_r8_fn. */
+/* Batches: the same 8 rows times nt <= KERN_R8B_MAXT tokens, the weights of a block unpacked
+ * once for all of them. The tokens are transposed (block-major): Q8_0 tokens have block k of
+ * token t's quants at xt + 32 * (k * ld + t), its (scale, offset term) pair at
+ * dct + 2 * (k * ld + t); Q8_K tokens have the whole block_q8_K at index k * ld + t of xt and
+ * dct is NULL. acc: nt * 8 floats of the caller's scratch. Y[t * ldy + r]. NULL entries use
+ * kern_r8_fn. */
 #define KERN_R8B_MAXT 64
 typedef void (*kern_r8b_fn)(int64_t nb, const void *W, const int8_t *xt, const float *dct,
                             int64_t ld, int nt, float *acc, float *Y, size_t ldy);
@@ -248,7 +250,7 @@ static_assert(sizeof(block_q6_Kx8) == 8 * sizeof(block_q6_K), "block_q6_Kx8 size
 void kern_r8_q6_K_group(const void *W, int64_t nb, int64_t g, void *dst);
 void kern_r8_q6_K_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                       const float *dc, float *Y, size_t ldy, int nt);
-void kern_patch_avx2_r8q6k(kern_r8_fn *table); /* gemm_r8q6k_avx2.c */
+void kern_patch_avx2_r8q6k(kern_r8_fn *table, kern_r8b_fn *batch); /* gemm_r8q6k_avx2.c */
 /* kern_matmul for the packed types (repack.c). */
 size_t kern_matmul_r8_scratch_size(int ptype, int64_t n_in, int64_t n_tok);
 int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t n_out,

@@ -186,6 +186,7 @@ typedef struct {
     size_t x_row;
     float *dc;  /* Q8_0 tokens: n_tok rows of 2 * nb floats */
     int8_t *xt; /* bfn: the tokens transposed (kern_r8b_fn) */
+    size_t xt_tok; /* bytes of a token's block there */
     float *dct;
     float *Y;
     int64_t chunk_groups, n_chunks;
@@ -208,7 +209,7 @@ static bool r8_layout(const kern_r8_desc *d, int64_t n_in, int64_t n_tok, size_t
     *xt_off = (*dc_off + dc + 63) & ~(size_t)63;
     *total = *dc_off + dc;
     /* The transposed copy: n_in quants and 2 floats per block per token. */
-    if (d->vtype == GGUF_TYPE_Q8_0 && n_tok >= 2) *total = *xt_off + xq + dc;
+    if (n_tok >= 2) *total = *xt_off + xq + dc; /* Q8_K: whole blocks, block-major */
     return true;
 }
 
@@ -226,7 +227,13 @@ static void convert_tokens(const r8_ctx *c, int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; t++) {
         uint8_t *xr = c->xq + (size_t)t * c->x_row;
         c->vt->from_float(c->X + t * c->n_in, xr, c->n_in);
-        if (!c->dc) continue;
+        if (!c->dc) {
+            if (c->xt)
+                for (int64_t k = 0; k < c->nb; k++)
+                    memcpy((block_q8_K *)c->xt + (k * c->n_tok + t), (const block_q8_K *)xr + k,
+                           sizeof(block_q8_K));
+            continue;
+        }
         const block_q8_0 *x = (const block_q8_0 *)xr;
         float *dc = c->dc + (size_t)(2 * nb * t);
         for (int64_t k = 0; k < nb; k++) {
@@ -255,7 +262,8 @@ static void r8_block(const r8_ctx *c, int64_t g0, int64_t g1) {
         for (int64_t t0 = 0; t0 < c->n_tok; t0 += KERN_R8B_MAXT) {
             const int nt = (int)(c->n_tok - t0 < KERN_R8B_MAXT ? c->n_tok - t0 : KERN_R8B_MAXT);
             for (int64_t g = g0; g < g1; g++)
-                c->bfn(c->nb, c->W + (size_t)g * c->group_bytes, c->xt + 32 * t0, c->dct + 2 * t0,
+                c->bfn(c->nb, c->W + (size_t)g * c->group_bytes, c->xt + c->xt_tok * t0,
+                       c->dct ? c->dct + 2 * t0 : NULL,
                        c->n_tok, nt, acc, c->Y + t0 * c->n_out + 8 * g, (size_t)c->n_out);
         }
         return;
@@ -311,10 +319,12 @@ int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t 
         .dc = d->vtype == GGUF_TYPE_Q8_0 ? (float *)((uint8_t *)scratch + dc_off) : NULL,
         .Y = Y,
     };
-    if (n_tok >= 2 && d->vtype == GGUF_TYPE_Q8_0 && kern_r8b_table[ptype - KERN_R8_FIRST]) {
+    if (n_tok >= 2 && kern_r8b_table[ptype - KERN_R8_FIRST]) {
         c.bfn = kern_r8b_table[ptype - KERN_R8_FIRST];
         c.xt = (int8_t *)scratch + xt_off;
-        c.dct = (float *)((uint8_t *)scratch + xt_off + (size_t)n_in * (size_t)n_tok);
+        c.xt_tok = d->vtype == GGUF_TYPE_Q8_0 ? QK8_0 : sizeof(block_q8_K);
+        if (d->vtype == GGUF_TYPE_Q8_0)
+            c.dct = (float *)((uint8_t *)scratch + xt_off + (size_t)n_in * (size_t)n_tok);
     }
     const int nth = tpool_size(pool);
     if (n_tok < 2 * nth) convert_tokens(&c, 0, n_tok);

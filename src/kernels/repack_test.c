@@ -88,6 +88,12 @@ static void check_shapes(void) {
                                      outs[b], toks[c], &rng);
         tpool_free(pool);
     }
+    /* More tokens than one batch-kernel call takes (KERN_R8B_MAXT), 2 threads. */
+    tpool *pool2 = tpool_new(2);
+    ASSERT_NOT_NULL(pool2);
+    for (int ti = 0; ti < N_R8_TYPES; ti++)
+        check_packed(pool2, r8_types[ti], 512, 24, KERN_R8B_MAXT * 2 + 3, &rng);
+    tpool_free(pool2);
     /* Many chunks, a NULL pool. */
     check_packed(NULL, GGUF_TYPE_Q4_0, 4096, 512, 1, &rng);
     check_packed(NULL, GGUF_TYPE_Q8_0, 2048, 264, 7, &rng);
