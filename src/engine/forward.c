@@ -128,11 +128,11 @@ static void forward(llm_session *s, const int32_t *tokens, int n, const int *out
     const llm_model *m = s->m;
     const llm_hparams *hp = &m->hp;
     int E = hp->n_embd;
-    const kern_traits *et = kern_traits_of(m->tok_embd->type);
-    size_t row_bytes = (size_t)E / (size_t)et->block_size * et->type_size;
+    const gguf_tensor *te = m->tok_embd;
     for (int t = 0; t < n; t++) {
         float *x = s->x + (size_t)t * E;
-        et->to_float((const char *)m->tok_embd->data + (size_t)tokens[t] * row_bytes, x, E);
+        /* Token ids were checked against n_vocab by the caller; the type at load. */
+        kern_get_row(te->type, te->data, te->ne[0], te->ne[1], tokens[t], x);
         if (m->embd_scale != 1.0f) kern_scale(x, x, m->embd_scale, E);
     }
     for (int il = 0; il < hp->n_layer; il++) {

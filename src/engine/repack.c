@@ -3,8 +3,9 @@
  * (kern_repack: Q4_0 and Q8_0 on AVX2, where generation then streams weights at a higher
  * share of the memory bandwidth and prompts run faster). The packed copies take the bytes
  * the file's tensors took: once a tensor is packed its pages of the mapping are released
- * (gguf_release_range), so resident memory stays about the weights' size. Tensors read other
- * ways (the token embeddings, also when they are the tied output) stay as they are.
+ * (gguf_release_range), so resident memory stays about the weights' size. The token
+ * embeddings are packed only when they are the tied output (lookups read them through
+ * kern_get_row).
  * LOCALAI_REPACK=off keeps every tensor in place.
  */
 #include <stdlib.h>
@@ -22,8 +23,9 @@ typedef struct repack_job {
 static void repack_fn(void *ctx, int ith, int nth) {
     const repack_job *j = ctx;
     const int64_t g0 = j->n_groups * ith / nth, g1 = j->n_groups * (ith + 1) / nth;
-    kern_repack(j->src->type, j->src->data, j->src->ne[0], j->src->ne[1], (void *)j->dst->data,
-                8 * g0, 8 * g1);
+    const int64_t n_out = j->src->ne[1];
+    kern_repack(j->src->type, j->src->data, j->src->ne[0], n_out, (void *)j->dst->data, 8 * g0,
+                ith == nth - 1 ? n_out : 8 * g1); /* the last thread takes the tail rows */
 }
 
 /* The layer and output weights that go only through kern_matmul. */
@@ -36,7 +38,8 @@ static int weight_slots(llm_model *m, const gguf_tensor ***slots, int cap) {
         for (size_t k = 0; k < sizeof ls / sizeof ls[0]; k++)
             if (*ls[k] && n < cap) slots[n++] = ls[k];
     }
-    if (m->output && m->output != m->tok_embd && n < cap) slots[n++] = &m->output;
+    /* Tied embeddings: one packed copy serves the lm head and the lookups (kern_get_row). */
+    if (m->output && n < cap) slots[n++] = m->output == m->tok_embd ? &m->tok_embd : &m->output;
     return n;
 }
 
@@ -46,6 +49,7 @@ int llm_repack_weights(llm_model *m, err_buf *eb) {
     const gguf_tensor ***slots = mem_calloc((size_t)cap, sizeof *slots);
     if (!slots) return err_set(eb, BASE_ENOMEM, "out of memory");
     const int n_slots = weight_slots(m, slots, cap);
+    const bool tied = m->output == m->tok_embd;
     size_t total = 0;
     int n = 0;
     for (int i = 0; i < n_slots; i++) {
@@ -95,6 +99,7 @@ int llm_repack_weights(llm_model *m, err_buf *eb) {
         *slots[i] = d;
     }
     tpool_free(pool);
+    if (tied) m->output = m->tok_embd;
     mprotect(mem, total, PROT_READ); /* shared by every session, written by none */
     mem_free(slots);
     return 0;

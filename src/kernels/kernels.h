@@ -112,12 +112,16 @@ enum { KERN_TYPE_Q4_0_R8 = 100, KERN_TYPE_Q8_0_R8, KERN_TYPE_Q5_0_R8, KERN_TYPE_
 /* True for the packed type ids above. */
 static inline bool kern_is_repacked(int type) { return type >= KERN_TYPE_Q4_0_R8 && type <= KERN_TYPE_Q6_K_R8; }
 /* The packed type for a matrix of n_out rows of n_in wtype elements on the active ISA, or -1
- * (no kernel, n_out not a multiple of 8, or repacking off). */
+ * (no kernel, fewer than 8 rows, or repacking off). Rows past the last multiple of 8 stay as
+ * they are, after the packed ones. */
 int kern_repack_type(int wtype, int64_t n_in, int64_t n_out);
-/* W repacked into dst (the same byte count as W; they must not overlap). Rows [r0, r1) of
- * every 8 (multiples of 8) only, so that threads can share the work. */
+/* W repacked into dst (the same byte count as W; they must not overlap). Rows [r0, r1) only,
+ * r0 a multiple of 8 and r1 a multiple of 8 or n_out, so that threads can share the work. */
 int kern_repack(int wtype, const void *W, int64_t n_in, int64_t n_out, void *dst, int64_t r0,
                 int64_t r1);
+/* Row `row` of a matrix (n_out rows of n_in elements of type, packed or not) as floats: what an
+ * embedding lookup reads. */
+int kern_get_row(int type, const void *W, int64_t n_in, int64_t n_out, int64_t row, float *out);
 
 /* ---- element-wise ops (f32) ---- */
 

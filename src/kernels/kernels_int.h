@@ -220,6 +220,8 @@ typedef struct kern_r8_desc {
     float offset;       /* Q8_0 tokens: see dc above */
     /* Rows [8 g, 8 g + 8) of W (nb blocks per row) -> nb packed blocks at dst. */
     void (*group)(const void *W, int64_t nb, int64_t g, void *dst);
+    /* Blocks [i0, i1) of row r (0..7) of a packed group, back in the file's layout at dst. */
+    void (*row)(const void *G, int64_t i0, int64_t i1, int r, void *dst);
     kern_r8_fn ref;
 } kern_r8_desc;
 #define KERN_R8_FIRST KERN_TYPE_Q4_0_R8
@@ -248,6 +250,7 @@ typedef struct {
 } block_q6_Kx8;
 static_assert(sizeof(block_q6_Kx8) == 8 * sizeof(block_q6_K), "block_q6_Kx8 size");
 void kern_r8_q6_K_group(const void *W, int64_t nb, int64_t g, void *dst);
+void kern_r8_q6_K_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
 void kern_r8_q6_K_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                       const float *dc, float *Y, size_t ldy, int nt);
 void kern_patch_avx2_r8q6k(kern_r8_fn *table, kern_r8b_fn *batch); /* gemm_r8q6k_avx2.c */

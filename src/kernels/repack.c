@@ -64,6 +64,39 @@ static void q5_0_group(const void *W, int64_t nb, int64_t g, void *dst) {
         }
 }
 
+static void q4_0_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
+    const block_q4_0x8 *x = G;
+    block_q4_0 *o = dst;
+    for (int64_t i = i0; i < i1; i++, o++) {
+        o->d = x[i].d[r];
+        for (int j = 0; j < 4; j++) memcpy(o->qs + 4 * j, x[i].qs + 32 * j + 4 * r, 4);
+    }
+}
+
+static void q5_0_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
+    const block_q5_0x8 *x = G;
+    block_q5_0 *o = dst;
+    for (int64_t i = i0; i < i1; i++, o++) {
+        uint32_t qh = 0;
+        o->d = x[i].d[r];
+        for (int j = 0; j < 4; j++) {
+            memcpy(o->qs + 4 * j, x[i].qs + 32 * j + 4 * r, 4);
+            qh |= (uint32_t)(x[i].hb[j][r] & 0xF) << (4 * j);
+            qh |= (uint32_t)(x[i].hb[j][r] >> 4) << (16 + 4 * j);
+        }
+        memcpy(o->qh, &qh, 4);
+    }
+}
+
+static void q8_0_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
+    const block_q8_0x8 *x = G;
+    block_q8_0 *o = dst;
+    for (int64_t i = i0; i < i1; i++, o++) {
+        o->d = x[i].d[r];
+        for (int j = 0; j < 8; j++) memcpy(o->qs + 4 * j, x[i].qs + 32 * j + 4 * r, 4);
+    }
+}
+
 /* Weight element e (0..31) of row r in a packed block. */
 static inline int q4_0r8_at(const void *vb, int r, int e) {
     const block_q4_0x8 *b = vb;
@@ -122,14 +155,17 @@ static void q8_0r8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_ro
 
 static const kern_r8_desc r8_descs[KERN_R8_COUNT] = {
     [KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, QK4_0,
-                                           sizeof(block_q4_0x8), -8.0f, q4_0_group, q4_0r8_ref},
+                                           sizeof(block_q4_0x8), -8.0f, q4_0_group, q4_0_row,
+                                           q4_0r8_ref},
     [KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q8_0, GGUF_TYPE_Q8_0, QK8_0,
-                                           sizeof(block_q8_0x8), 0.0f, q8_0_group, q8_0r8_ref},
+                                           sizeof(block_q8_0x8), 0.0f, q8_0_group, q8_0_row,
+                                           q8_0r8_ref},
     [KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q5_0, GGUF_TYPE_Q8_0, QK5_0,
-                                           sizeof(block_q5_0x8), -16.0f, q5_0_group, q5_0r8_ref},
+                                           sizeof(block_q5_0x8), -16.0f, q5_0_group, q5_0_row,
+                                           q5_0r8_ref},
     [KERN_TYPE_Q6_K_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q6_K, GGUF_TYPE_Q8_K, QK_K,
                                            sizeof(block_q6_Kx8), 0.0f, kern_r8_q6_K_group,
-                                           kern_r8_q6_K_ref},
+                                           kern_r8_q6_K_row, kern_r8_q6_K_ref},
 };
 
 static const kern_r8_desc *desc_of(int ptype) {
@@ -148,10 +184,16 @@ int kern_repack_type(int wtype, int64_t n_in, int64_t n_out) {
     const int ptype = ptype_of(wtype);
     if (ptype < 0) return -1;
     const kern_r8_desc *d = desc_of(ptype);
-    if (n_in <= 0 || n_in % d->block_elems || n_out <= 0 || n_out % 8) return -1;
+    if (n_in <= 0 || n_in % d->block_elems || n_out < 8) return -1;
     (void)kern_traits_of(wtype); /* initializes the tables on first use */
     if (!kern_r8_table[ptype - KERN_R8_FIRST] || !repack_enabled()) return -1;
     return ptype;
+}
+
+/* Bytes of one row as the file has it (the rows after the packed groups). */
+static size_t file_row_bytes(const kern_r8_desc *d, int64_t n_in) {
+    const kern_traits *t = kern_traits_of(d->wtype);
+    return (size_t)(n_in / t->block_size) * t->type_size;
 }
 
 int kern_repack(int wtype, const void *W, int64_t n_in, int64_t n_out, void *dst, int64_t r0,
@@ -159,12 +201,52 @@ int kern_repack(int wtype, const void *W, int64_t n_in, int64_t n_out, void *dst
     const int ptype = ptype_of(wtype);
     if (ptype < 0) return BASE_EUNSUPPORTED;
     const kern_r8_desc *d = desc_of(ptype);
-    if (!W || !dst || n_in <= 0 || n_in % d->block_elems || n_out % 8 || r0 < 0 ||
-        r1 > n_out || r0 % 8 || r1 % 8)
+    if (!W || !dst || n_in <= 0 || n_in % d->block_elems || n_out < 8 || r0 < 0 || r0 > r1 ||
+        r1 > n_out || r0 % 8 || (r1 % 8 && r1 != n_out))
         return BASE_EINVAL;
-    const int64_t nb = n_in / d->block_elems;
-    for (int64_t g = r0 / 8; g < r1 / 8; g++)
-        d->group(W, nb, g, (uint8_t *)dst + (size_t)g * (size_t)nb * d->block_bytes);
+    const int64_t nb = n_in / d->block_elems, full = n_out / 8 * 8;
+    const size_t group = (size_t)nb * d->block_bytes;
+    for (int64_t g = r0 / 8; g < (r1 < full ? r1 : full) / 8; g++)
+        d->group(W, nb, g, (uint8_t *)dst + (size_t)g * group);
+    if (r1 == n_out && full < n_out) { /* the last rows, unpacked, after the groups */
+        const size_t rb = file_row_bytes(d, n_in);
+        memcpy((uint8_t *)dst + (size_t)(full / 8) * group, (const uint8_t *)W + (size_t)full * rb,
+               (size_t)(n_out - full) * rb);
+    }
+    return BASE_OK;
+}
+
+int kern_get_row(int type, const void *W, int64_t n_in, int64_t n_out, int64_t row, float *out) {
+    if (!W || !out || row < 0 || row >= n_out || n_in <= 0) return BASE_EINVAL;
+    if (!kern_is_repacked(type)) {
+        const kern_traits *t = kern_traits_of(type);
+        if (!t || !t->to_float) return BASE_EUNSUPPORTED;
+        if (n_in % t->block_size) return BASE_EINVAL;
+        const size_t rb = (size_t)(n_in / t->block_size) * t->type_size;
+        t->to_float((const uint8_t *)W + (size_t)row * rb, out, n_in);
+        return BASE_OK;
+    }
+    const kern_r8_desc *d = desc_of(type);
+    if (!d) return BASE_EUNSUPPORTED;
+    if (n_in % d->block_elems) return BASE_EINVAL;
+    const kern_traits *t = kern_traits_of(d->wtype);
+    const int64_t nb = n_in / d->block_elems, full = n_out / 8 * 8;
+    const size_t group = (size_t)nb * d->block_bytes;
+    if (row >= full) {
+        t->to_float((const uint8_t *)W + (size_t)(full / 8) * group +
+                        (size_t)(row - full) * file_row_bytes(d, n_in),
+                    out, n_in);
+        return BASE_OK;
+    }
+    /* Blocks back in the file's layout a few at a time, then to floats. */
+    uint8_t blocks[4096] __attribute__((aligned(64)));
+    const int64_t per = (int64_t)(sizeof blocks / t->type_size);
+    const uint8_t *G = (const uint8_t *)W + (size_t)(row / 8) * group;
+    for (int64_t i0 = 0; i0 < nb; i0 += per) {
+        const int64_t i1 = i0 + per < nb ? i0 + per : nb;
+        d->row(G, i0, i1, (int)(row % 8), blocks);
+        t->to_float(blocks, out + i0 * d->block_elems, (i1 - i0) * d->block_elems);
+    }
     return BASE_OK;
 }
 
@@ -294,8 +376,7 @@ int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t 
                    const float *X, int64_t n_tok, float *Y, void *scratch) {
     const kern_r8_desc *d = desc_of(ptype);
     if (!d) return BASE_EUNSUPPORTED;
-    if (n_in <= 0 || n_in % d->block_elems || n_out < 0 || n_out % 8 || n_tok < 0)
-        return BASE_EINVAL;
+    if (n_in <= 0 || n_in % d->block_elems || n_out < 0 || n_tok < 0) return BASE_EINVAL;
     if (n_out == 0 || n_tok == 0) return BASE_OK;
     if (!W || !X || !Y || !scratch) return BASE_EINVAL;
     (void)kern_traits_of(GGUF_TYPE_Q8_0); /* initializes the tables on first use */
@@ -340,5 +421,16 @@ int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t 
     c.n_chunks = (n_groups + c.chunk_groups - 1) / c.chunk_groups;
     atomic_init(&c.next_chunk, nth);
     tpool_run(pool, r8_fn, &c);
+    /* The last n_out % 8 rows, as the file has them: the type's own dot product. */
+    const int64_t full = n_groups * 8;
+    if (full < n_out) {
+        const kern_traits *wt = kern_traits_of(d->wtype);
+        const size_t rb = file_row_bytes(d, n_in);
+        const uint8_t *tail = c.W + (size_t)n_groups * c.group_bytes;
+        for (int64_t t = 0; t < n_tok; t++)
+            for (int64_t o = full; o < n_out; o++)
+                wt->vec_dot(n_in, &Y[t * n_out + o], tail + (size_t)(o - full) * rb,
+                            c.xq + (size_t)t * c.x_row);
+    }
     return BASE_OK;
 }

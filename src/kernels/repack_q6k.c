@@ -25,6 +25,17 @@ void kern_r8_q6_K_group(const void *W, int64_t nb, int64_t g, void *dst) {
         }
 }
 
+void kern_r8_q6_K_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
+    const block_q6_Kx8 *x = G;
+    block_q6_K *o = dst;
+    for (int64_t i = i0; i < i1; i++, o++) {
+        o->d = x[i].d[r];
+        for (int k = 0; k < QK_K / 16; k++) o->scales[k] = x[i].sc[k][r];
+        for (int p = 0; p < 32; p++) memcpy(o->ql + 4 * p, x[i].ql + 32 * p + 4 * r, 4);
+        for (int p = 0; p < 16; p++) memcpy(o->qh + 4 * p, x[i].qh + 32 * p + 4 * r, 4);
+    }
+}
+
 /* Element e (0..255) of row r, from the packed block: its 6-bit value minus 32. */
 static int q6_at(const block_q6_Kx8 *b, int r, int e) {
     const int h = e / 128, f = e % 128;       /* half, element within it */

@@ -73,7 +73,7 @@ static void check_packed(tpool *pool, int type, int64_t n_in, int64_t n_out, int
 
 static void check_shapes(void) {
     static const int64_t ins[] = {32, 96, 1024}, ins_k[] = {256, 512, 2048};
-    static const int64_t outs[] = {8, 24, 136};
+    static const int64_t outs[] = {8, 27, 136}; /* 27: 3 rows after the packed groups */
     static const int64_t toks[] = {1, 2, 3, 4, 5, 9};
     uint64_t rng = 77;
     for (int nth = 1; nth <= 3; nth++) {
@@ -151,14 +151,15 @@ TEST(repack_ref_kernels_match) {
 TEST(repack_refuses_what_it_cannot_pack) {
     kern_init(KERN_ISA_AUTO);
     const bool have = kern_repack_type(GGUF_TYPE_Q4_0, 32, 8) >= 0;
-    ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_0, 32, 12), -1); /* rows not a multiple of 8 */
+    ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_0, 32, 7), -1); /* fewer than 8 rows */
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q2_K, 256, 8), -1); /* no packed form */
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q8_0, 48, 8), -1);  /* not whole blocks */
     uint8_t w[8 * 18] = {0}, p[8 * 18];
     ASSERT_TRUE(kern_repack(GGUF_TYPE_Q2_K, w, 256, 8, p, 0, 8) != 0);
     ASSERT_TRUE(kern_repack(GGUF_TYPE_Q4_0, w, 32, 8, p, 0, 4) != 0);
-    ASSERT_TRUE(kern_matmul(NULL, KERN_TYPE_Q4_0_R8, p, 32, 12, (const float *)w, 1,
-                            (float *)p, p) != 0);
+    ASSERT_TRUE(kern_repack(GGUF_TYPE_Q4_0, w, 32, 8, p, 8, 0) != 0);
+    float row[32];
+    ASSERT_TRUE(kern_get_row(KERN_TYPE_Q4_0_R8, p, 32, 8, 8, row) != 0); /* no such row */
     /* Forced reference kernels: nothing to gain from packing. */
     kern_init(KERN_ISA_REF);
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_0, 32, 8), -1);
@@ -168,5 +169,38 @@ TEST(repack_refuses_what_it_cannot_pack) {
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_0, 32, 8), -1);
         unsetenv("LOCALAI_REPACK");
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_0, 32, 8), KERN_TYPE_Q4_0_R8);
+    }
+}
+
+/* An embedding lookup in a packed matrix gives the file's row exactly, tail rows included. */
+TEST(repack_get_row_is_exact) {
+    kern_init(KERN_ISA_AUTO);
+    if (kern_repack_type(GGUF_TYPE_Q4_0, 32, 8) < 0) {
+        test_skip("no repacked kernels on this ISA");
+        return;
+    }
+    uint64_t rng = 11;
+    for (int ti = 0; ti < N_R8_TYPES; ti++) {
+        const int type = r8_types[ti];
+        const kern_traits *t = kern_traits_of(type);
+        const int64_t n_in = t->block_size == 256 ? 8192 : 4096, n_out = 21;
+        const size_t rb = (size_t)(n_in / t->block_size) * t->type_size;
+        uint8_t *W = mem_alloc(rb * n_out), *P = mem_alloc(rb * n_out);
+        float *a = mem_alloc(sizeof(float) * n_in), *b = mem_alloc(sizeof(float) * n_in);
+        ASSERT_TRUE(W && P && a && b);
+        for (int64_t o = 0; o < n_out; o++) ktest_random_row(type, W + o * rb, n_in, &rng);
+        const int ptype = kern_repack_type(type, n_in, n_out);
+        ASSERT_TRUE(kern_is_repacked(ptype));
+        ASSERT_EQ_INT(kern_repack(type, W, n_in, n_out, P, 0, n_out), 0);
+        for (int64_t o = 0; o < n_out; o++) {
+            ASSERT_EQ_INT(kern_get_row(type, W, n_in, n_out, o, a), 0);
+            ASSERT_EQ_INT(kern_get_row(ptype, P, n_in, n_out, o, b), 0);
+            if (memcmp(a, b, sizeof(float) * (size_t)n_in) != 0)
+                test_fail(__FILE__, __LINE__, "%s: packed row %lld differs", t->name, (long long)o);
+        }
+        mem_free(W);
+        mem_free(P);
+        mem_free(a);
+        mem_free(b);
     }
 }
