@@ -19,15 +19,18 @@ INLINE __m256i bcast4(const void *p) {
     return _mm256_set1_epi32(v);
 }
 
-/* Lane r = [sc[r], sc[r]] as int16, from the 8 rows' int8 scales at p: pshufb puts byte r in
- * the high byte of both halves, the arithmetic shift brings it down with its sign. */
-INLINE __m256i scale_pairs(const int8_t *p) {
-    const __m256i ctl = _mm256_setr_epi8(-128, 0, -128, 0, -128, 1, -128, 1, -128, 2, -128, 2,
-                                         -128, 3, -128, 3, -128, 4, -128, 4, -128, 5, -128, 5,
-                                         -128, 6, -128, 6, -128, 7, -128, 7);
-    int64_t v;
-    memcpy(&v, p, 8);
-    return _mm256_srai_epi16(_mm256_shuffle_epi8(_mm256_set1_epi64x(v), ctl), 8);
+/* Lane r = [scale 2p, scale 2p + 1] of row r as int16 (sign-extended). */
+INLINE __m256i scale_pair(const int8_t *p) {
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));
+}
+
+/* From scale_pair: lane r = [scale, scale] of the even (odd 0) or odd (odd 1) sub-block. */
+INLINE __m256i scale_dup(__m256i pair, int odd) {
+    const __m256i even_ctl = _mm256_setr_epi8(0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13,
+                                              0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13);
+    const __m256i odd_ctl = _mm256_setr_epi8(2, 3, 2, 3, 6, 7, 6, 7, 10, 11, 10, 11, 14, 15, 14, 15,
+                                             2, 3, 2, 3, 6, 7, 6, 7, 10, 11, 10, 11, 14, 15, 14, 15);
+    return _mm256_shuffle_epi8(pair, odd ? odd_ctl : even_ctl);
 }
 
 /* Two pieces of one run against the token's quants at y and y + 4. */
@@ -53,22 +56,21 @@ INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t 
         }
         /* The +32 of every quant: - 32 * sum_s sc_s * bsum_s. */
 #pragma GCC unroll 8
-        for (int s = 0; s < QK_K / 16; s += 2) {
-            const __m256i sp = _mm256_slli_epi16(
-                _mm256_blend_epi16(scale_pairs(w->sc[s]), scale_pairs(w->sc[s + 1]), 0xAA), 5);
+        for (int p = 0; p < QK_K / 32; p++) {
+            const __m256i sp = _mm256_slli_epi16(scale_pair(w->sc[p][0]), 5);
 #pragma GCC unroll 8
             for (int t = 0; t < NT; t++)
-                isum[t] = _mm256_sub_epi32(isum[t], _mm256_madd_epi16(sp, bcast4(y[t]->bsums + s)));
+                isum[t] = _mm256_sub_epi32(isum[t], _mm256_madd_epi16(sp, bcast4(y[t]->bsums + 2 * p)));
         }
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++)
 #pragma GCC unroll 2
             for (int kk = 0; kk < 2; kk++) {
                 /* Runs at 0, 32, 64, 96 of the half: sub-blocks 8h + kk + 0, 2, 4, 6. */
-                const __m256i sc0 = scale_pairs(w->sc[8 * h + kk]);
-                const __m256i sc1 = scale_pairs(w->sc[8 * h + kk + 2]);
-                const __m256i sc2 = scale_pairs(w->sc[8 * h + kk + 4]);
-                const __m256i sc3 = scale_pairs(w->sc[8 * h + kk + 6]);
+                const __m256i sc0 = scale_dup(scale_pair(w->sc[4 * h][0]), kk);
+                const __m256i sc1 = scale_dup(scale_pair(w->sc[4 * h + 1][0]), kk);
+                const __m256i sc2 = scale_dup(scale_pair(w->sc[4 * h + 2][0]), kk);
+                const __m256i sc3 = scale_dup(scale_pair(w->sc[4 * h + 3][0]), kk);
 #pragma GCC unroll 2
                 for (int pp = 0; pp < 2; pp++) {
                     const int k = 4 * kk + 2 * pp; /* pieces k, k + 1: elements 4k.. of a run */
@@ -160,9 +162,7 @@ static void q6_Kr8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const flo
         const block_q6_Kx8 *w = W + i;
         const block_q8_K *yb = (const block_q8_K *)xt + i * ld;
         __m256i sp[QK_K / 32];
-        for (int s = 0; s < QK_K / 16; s += 2)
-            sp[s / 2] = _mm256_slli_epi16(
-                _mm256_blend_epi16(scale_pairs(w->sc[s]), scale_pairs(w->sc[s + 1]), 0xAA), 5);
+        for (int p = 0; p < QK_K / 32; p++) sp[p] = _mm256_slli_epi16(scale_pair(w->sc[p][0]), 5);
         for (int t = 0; t < nt; t++) {
             __m256i o = _mm256_setzero_si256();
 #pragma GCC unroll 8
@@ -172,10 +172,10 @@ static void q6_Kr8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const flo
         }
         for (int h = 0; h < 2; h++)
             for (int kk = 0; kk < 2; kk++) {
-                const __m256i sc0 = scale_pairs(w->sc[8 * h + kk]);
-                const __m256i sc1 = scale_pairs(w->sc[8 * h + kk + 2]);
-                const __m256i sc2 = scale_pairs(w->sc[8 * h + kk + 4]);
-                const __m256i sc3 = scale_pairs(w->sc[8 * h + kk + 6]);
+                const __m256i sc0 = scale_dup(scale_pair(w->sc[4 * h][0]), kk);
+                const __m256i sc1 = scale_dup(scale_pair(w->sc[4 * h + 1][0]), kk);
+                const __m256i sc2 = scale_dup(scale_pair(w->sc[4 * h + 2][0]), kk);
+                const __m256i sc3 = scale_dup(scale_pair(w->sc[4 * h + 3][0]), kk);
                 for (int pp = 0; pp < 2; pp++) {
                     const int k = 4 * kk + 2 * pp;
                     const __m256i *qa = (const __m256i *)(w->ql + 32 * (16 * h + k));

@@ -239,12 +239,14 @@ typedef void (*kern_r8b_fn)(int64_t nb, const void *W, const int8_t *xt, const f
                             int64_t ld, int nt, float *acc, float *Y, size_t ldy);
 extern kern_r8b_fn kern_r8b_table[KERN_R8_COUNT];
 void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch); /* gemm_r8_avx2.c */
-/* Q6_K (repack_q6k.c, gemm_r8q6k_avx2.c): d, then the 16 scales of the 8 rows (sc[s][r]),
+/* Q6_K (repack_q6k.c, gemm_r8q6k_avx2.c): d, then the 16 scales of the 8 rows by pairs of
+ * sub-blocks (sc[p][r] = {scale 2p, scale 2p + 1} of row r: one sign extension gives a lane per
+ * row),
  * then ql and qh in 4-byte pieces of the 8 rows side by side: ql piece (16 h + p) is bytes
  * 64 h + 4 p of each row's ql, qh piece (8 h + k) bytes 32 h + 4 k of its qh. */
 typedef struct {
     uint16_t d[8];
-    int8_t sc[QK_K / 16][8];
+    int8_t sc[QK_K / 32][8][2];
     uint8_t ql[8 * QK_K / 2];
     uint8_t qh[8 * QK_K / 4];
 } block_q6_Kx8;

@@ -19,7 +19,7 @@ void kern_r8_q6_K_group(const void *W, int64_t nb, int64_t g, void *dst) {
         for (int r = 0; r < 8; r++) {
             const block_q6_K *s = x + (8 * g + r) * nb + i;
             o[i].d[r] = s->d;
-            for (int k = 0; k < QK_K / 16; k++) o[i].sc[k][r] = s->scales[k];
+            for (int k = 0; k < QK_K / 16; k++) o[i].sc[k / 2][r][k % 2] = s->scales[k];
             for (int p = 0; p < 32; p++) memcpy(o[i].ql + 32 * p + 4 * r, s->ql + 4 * p, 4);
             for (int p = 0; p < 16; p++) memcpy(o[i].qh + 32 * p + 4 * r, s->qh + 4 * p, 4);
         }
@@ -30,7 +30,7 @@ void kern_r8_q6_K_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
     block_q6_K *o = dst;
     for (int64_t i = i0; i < i1; i++, o++) {
         o->d = x[i].d[r];
-        for (int k = 0; k < QK_K / 16; k++) o->scales[k] = x[i].sc[k][r];
+        for (int k = 0; k < QK_K / 16; k++) o->scales[k] = x[i].sc[k / 2][r][k % 2];
         for (int p = 0; p < 32; p++) memcpy(o->ql + 4 * p, x[i].ql + 32 * p + 4 * r, 4);
         for (int p = 0; p < 16; p++) memcpy(o->qh + 4 * p, x[i].qh + 32 * p + 4 * r, 4);
     }
@@ -59,7 +59,7 @@ void kern_r8_q6_K_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row
                 for (int s = 0; s < QK_K / 16; s++) {
                     int d16 = 0;
                     for (int e = 16 * s; e < 16 * s + 16; e++) d16 += q6_at(&x[i], r, e) * y[i].qs[e];
-                    isum += x[i].sc[s][r] * d16;
+                    isum += x[i].sc[s / 2][r][s % 2] * d16;
                 }
                 sum += kern_f16_to_f32(x[i].d[r]) * y[i].d * (float)isum;
             }
