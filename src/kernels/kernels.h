@@ -101,10 +101,10 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
                 const float *X, int64_t n_tok, float *Y, void *scratch);
 
 /* ---- repacked weights ----
- * Where the ISA has kernels for it (Q4_0 and Q8_0 on AVX2), a matrix can be repacked once at
- * load with its rows interleaved by 8: block i of 8 consecutive rows side by side, their 8
- * scales together. The kernels then read 8 rows' scales with one load and keep one row per
- * SIMD lane, with no horizontal sums and no per-row scale arithmetic. The packed matrix takes
+ * Where the ISA has kernels for it (Q4_0, Q5_0, Q8_0, Q4_K and Q6_K on AVX2), a matrix can be
+ * repacked once at load with its rows interleaved by 8: block i of 8 consecutive rows side by
+ * side, their 8 scales together. The kernels then read 8 rows' scales with one load and keep
+ * one row per SIMD lane, with no horizontal sums and no per-row scale arithmetic. The packed matrix takes
  * the same bytes, has its own type id and goes to kern_matmul / kern_matmul_scratch_size like
  * any other (on any ISA: kern_init(KERN_ISA_REF) afterwards runs a plain-C version).
  * LOCALAI_REPACK=off turns repacking off (kern_repack_type says -1). */

@@ -202,6 +202,18 @@ typedef struct {
 static_assert(sizeof(block_q5_0x8) == 8 * sizeof(block_q5_0), "block_q5_0x8 size");
 static_assert(sizeof(block_q4_0x8) == 8 * sizeof(block_q4_0), "block_q4_0x8 size");
 static_assert(sizeof(block_q8_0x8) == 8 * sizeof(block_q8_0), "block_q8_0x8 size");
+/* Super-block i of 8 rows of Q4_K. scales[w] holds bytes 4w..4w+3 of each row's 12 scale
+ * bytes (row r at 4r), so that the SIMD kernel unpacks the 8 rows' 6-bit scales and mins
+ * with a few lane-wise shifts and masks. The nibbles are regrouped by sub-block, Q4_0-style,
+ * so that both nibbles of a byte share a scale: piece j (sub-block j / 4, p = j % 4) of row
+ * r is 4 bytes at qs[j][4r], byte c holding elements 4p + c (low nibble) and 16 + 4p + c
+ * (high nibble) of the sub-block. */
+typedef struct {
+    uint16_t d[8], dmin[8];
+    uint8_t scales[3][32];
+    uint8_t qs[QK_K / 8][32];
+} block_q4_Kx8;
+static_assert(sizeof(block_q4_Kx8) == 8 * sizeof(block_q4_K), "block_q4_Kx8 size");
 
 /* 8 interleaved rows (nb blocks at W) times nt <= 4 tokens: Y[t * ldy + r] for r < 8. Token
  * t is a row of the packed type's activation blocks (Q8_0 or Q8_K) at xq + t * x_row; for
@@ -256,6 +268,12 @@ void kern_r8_q6_K_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
 void kern_r8_q6_K_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                       const float *dc, float *Y, size_t ldy, int nt);
 void kern_patch_avx2_r8q6k(kern_r8_fn *table, kern_r8b_fn *batch); /* gemm_r8q6k_avx2.c */
+void kern_patch_avx2_r8k(kern_r8_fn *table); /* gemm_r8k_avx2.c, called by the above */
+/* Q4_K (repack_q4k.c): the layout conversions and the plain-C kernel. */
+void kern_q4_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst);
+void kern_q4_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
+void kern_q4_Kr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,
+                     float *Y, size_t ldy, int nt);
 /* kern_matmul for the packed types (repack.c). */
 size_t kern_matmul_r8_scratch_size(int ptype, int64_t n_in, int64_t n_tok);
 int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t n_out,

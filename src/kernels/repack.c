@@ -166,6 +166,9 @@ static const kern_r8_desc r8_descs[KERN_R8_COUNT] = {
     [KERN_TYPE_Q6_K_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q6_K, GGUF_TYPE_Q8_K, QK_K,
                                            sizeof(block_q6_Kx8), 0.0f, kern_r8_q6_K_group,
                                            kern_r8_q6_K_row, kern_r8_q6_K_ref},
+    [KERN_TYPE_Q4_K_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q4_K, GGUF_TYPE_Q8_K, QK_K,
+                                           sizeof(block_q4_Kx8), 0.0f, kern_q4_Kr8_group,
+                                           kern_q4_Kr8_row, kern_q4_Kr8_ref},
 };
 
 static const kern_r8_desc *desc_of(int ptype) {
