@@ -118,7 +118,7 @@ TEST(repack_ref_kernels_match) {
         return;
     }
     uint64_t rng = 3;
-    const int64_t n_in = 256, n_out = 40, n_tok = 6;
+    const int64_t n_in = 512, n_out = 40, n_tok = 6;
     for (int ti = 0; ti < N_R8_TYPES; ti++) {
         const int type = r8_types[ti];
         const kern_traits *t = kern_traits_of(type);
