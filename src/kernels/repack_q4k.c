@@ -5,28 +5,31 @@
  */
 #include "kernels_int.h"
 
-/* Element e (0..31) of sub-block s of a file block: sub-blocks 2k and 2k + 1 share the bytes
- * 32k..32k + 31, low and high nibbles. */
-static inline uint8_t q4k_file_at(const block_q4_K *b, int s, int e) {
-    const uint8_t v = b->qs[32 * (s / 2) + e];
-    return s & 1 ? v >> 4 : v & 0xF;
+/* A file block's 128 bytes of nibbles regrouped by sub-block (16 bytes each, byte e holding
+ * elements e and e + 16). File sub-blocks 2k and 2k + 1 are the low and high nibbles of the
+ * bytes 32k..32k + 31. */
+static void q4k_regroup(const uint8_t *qs, uint8_t out[QK_K / 2]) {
+    for (int k = 0; k < 4; k++) {
+        const uint8_t *b = qs + 32 * k;
+        for (int e = 0; e < 16; e++) {
+            out[32 * k + e] = (uint8_t)((b[e] & 0xF) | b[e + 16] << 4);
+            out[32 * k + 16 + e] = (uint8_t)(b[e] >> 4 | (b[e + 16] & 0xF0));
+        }
+    }
 }
 
 void kern_q4_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst) {
     const block_q4_K *x = W;
     block_q4_Kx8 *o = dst;
+    uint8_t q[QK_K / 2];
     for (int64_t i = 0; i < nb; i++)
         for (int r = 0; r < 8; r++) {
             const block_q4_K *b = x + (8 * g + r) * nb + i;
             o[i].d[r] = b->d;
             o[i].dmin[r] = b->dmin;
             for (int w = 0; w < 3; w++) memcpy(&o[i].scales[w][4 * r], b->scales + 4 * w, 4);
-            for (int j = 0; j < QK_K / 8; j++)
-                for (int c = 0; c < 4; c++) {
-                    const int s = j / 4, e = 4 * (j % 4) + c;
-                    o[i].qs[j][4 * r + c] =
-                        (uint8_t)(q4k_file_at(b, s, e) | q4k_file_at(b, s, e + 16) << 4);
-                }
+            q4k_regroup(b->qs, q);
+            for (int j = 0; j < QK_K / 8; j++) memcpy(&o[i].qs[j][4 * r], q + 4 * j, 4);
         }
 }
 
