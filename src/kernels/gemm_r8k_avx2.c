@@ -79,61 +79,69 @@ INLINE __m256i mins_dot(const __m256i mp[4], const block_q8_K *y) {
     return _mm256_add_epi32(a, b);
 }
 
+/* sumi[t] += sc_s * (sub-block s of the 8 rows . token t's quants), sc as [sc, sc] pairs. */
+INLINE void sub_block(const block_q4_Kx8 *w, const block_q8_K *const *y, int s, __m256i sc,
+                      __m256i *sumi, const int NT) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    __m256i a[KERN_R8_NT];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) a[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)w->qs[4 * s + p]);
+        const __m256i lo = _mm256_and_si256(v, m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            const int8_t *q = y[t]->qs + 32 * s + 4 * p;
+            a[t] = _mm256_add_epi16(a[t], _mm256_maddubs_epi16(lo, bcast4(q)));
+            a[t] = _mm256_add_epi16(a[t], _mm256_maddubs_epi16(hi, bcast4(q + 16)));
+            KEEP(a[t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(a[t], sc));
+        KEEP(sumi[t]);
+    }
+}
+
+/* One super-block of the 8 rows times NT tokens, added to acc[t]. */
+INLINE void super_block(const block_q4_Kx8 *w, const block_q8_K *const *y, __m256 *acc,
+                        const int NT) {
+    const q4k_sm sm = unpack_scales(w);
+    __m256i sumi[KERN_R8_NT];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
+    /* Sub-blocks 0-3 then 4-7: one copy of the code, the scales' register picked by h. */
+#pragma GCC unroll 1
+    for (int h = 0; h < 2; h++) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) sub_block(w, y, 4 * h + k, shuf(sm.sc[h], k), sumi, NT);
+    }
+    const __m256i mp[4] = {shuf(sm.m[0], 4), shuf(sm.m[0], 5), shuf(sm.m[1], 4),
+                           shuf(sm.m[1], 5)};
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
+    const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->dmin));
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        const __m256 yd = _mm256_set1_ps(y[t]->d);
+        const __m256 mins = _mm256_cvtepi32_ps(mins_dot(mp, y[t]));
+        acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, yd), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+        acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dmw, yd), mins, acc[t]);
+    }
+}
+
 INLINE void q4_Kr8(int64_t nb, const block_q4_Kx8 *W, const uint8_t *xq, size_t x_row, float *Y,
                    size_t ldy, const int NT) {
-    const __m256i m4 = _mm256_set1_epi8(0xF);
     __m256 acc[KERN_R8_NT];
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const block_q4_Kx8 *w = W + i;
         const block_q8_K *y[KERN_R8_NT];
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) y[t] = (const block_q8_K *)(xq + (size_t)t * x_row) + i;
-        const q4k_sm sm = unpack_scales(w);
-        __m256i sumi[KERN_R8_NT];
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
-#pragma GCC unroll 1
-        for (int h = 0; h < 2; h++) {
-#pragma GCC unroll 4
-            for (int k = 0; k < 4; k++) {
-                const int s = 4 * h + k;
-                __m256i a[KERN_R8_NT];
-#pragma GCC unroll 4
-                for (int t = 0; t < NT; t++) a[t] = _mm256_setzero_si256();
-#pragma GCC unroll 4
-                for (int p = 0; p < 4; p++) {
-                    const __m256i v = _mm256_loadu_si256((const __m256i *)w->qs[4 * s + p]);
-                    const __m256i lo = _mm256_and_si256(v, m4);
-                    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-#pragma GCC unroll 4
-                    for (int t = 0; t < NT; t++) {
-                        const int8_t *q = y[t]->qs + 32 * s + 4 * p;
-                        a[t] = _mm256_add_epi16(a[t], _mm256_maddubs_epi16(lo, bcast4(q)));
-                        a[t] = _mm256_add_epi16(a[t], _mm256_maddubs_epi16(hi, bcast4(q + 16)));
-                        KEEP(a[t]);
-                    }
-                }
-                const __m256i sc = shuf(sm.sc[h], k);
-#pragma GCC unroll 4
-                for (int t = 0; t < NT; t++) {
-                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(a[t], sc));
-                    KEEP(sumi[t]);
-                }
-            }
-        }
-        const __m256i mp[4] = {shuf(sm.m[0], 4), shuf(sm.m[0], 5), shuf(sm.m[1], 4),
-                               shuf(sm.m[1], 5)};
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
-        const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->dmin));
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) {
-            const __m256 yd = _mm256_set1_ps(y[t]->d);
-            const __m256 mins = _mm256_cvtepi32_ps(mins_dot(mp, y[t]));
-            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, yd), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-            acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dmw, yd), mins, acc[t]);
-        }
+        super_block(W + i, y, acc, NT);
     }
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
