@@ -31,12 +31,13 @@ INLINE __m256i bcast4(const int8_t *p) {
 #define LANES(a, b, c, d)                                                                          \
     a, b, c, d, (a) + 4, (b) + 4, (c) + 4, (d) + 4, (a) + 8, (b) + 8, (c) + 8, (d) + 8, (a) + 12,  \
         (b) + 12, (c) + 12, (d) + 12
-#define CTL(a, b, c, d) {LANES(a, b, c, d), LANES(a, b, c, d)}
+#define CTL(a, b, c, d)                                                                            \
+    { LANES(a, b, c, d), LANES(a, b, c, d) }
 /* 0..3: byte k as the int16 pair [k, k] (a scale for both halves of a madd pair);
  * 4, 5: bytes (0, 1) and (2, 3) as int16 (two mins). */
 static const uint8_t ctl[6][32] __attribute__((aligned(32))) = {
-    CTL(0, Z, 0, Z), CTL(1, Z, 1, Z), CTL(2, Z, 2, Z), CTL(3, Z, 3, Z), CTL(0, Z, 1, Z),
-    CTL(2, Z, 3, Z),
+    CTL(0, Z, 0, Z), CTL(1, Z, 1, Z), CTL(2, Z, 2, Z),
+    CTL(3, Z, 3, Z), CTL(0, Z, 1, Z), CTL(2, Z, 3, Z),
 };
 #undef Z
 
@@ -59,8 +60,8 @@ INLINE q4k_sm unpack_scales(const block_q4_Kx8 *w) {
     o.sc[0] = _mm256_and_si256(w0, k3f);
     o.m[0] = _mm256_and_si256(w1, k3f);
     /* 4-7: low 4 bits from the third word, the top 2 from the top bits of the first two. */
-    o.sc[1] = _mm256_or_si256(_mm256_and_si256(w2, k0f),
-                              _mm256_and_si256(_mm256_srli_epi32(w0, 2), k30));
+    o.sc[1] =
+        _mm256_or_si256(_mm256_and_si256(w2, k0f), _mm256_and_si256(_mm256_srli_epi32(w0, 2), k30));
     o.m[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(w2, 4), k0f),
                              _mm256_and_si256(_mm256_srli_epi32(w1, 2), k30));
     return o;
@@ -113,14 +114,13 @@ INLINE void super_block(const block_q4_Kx8 *w, const block_q8_K *const *y, __m25
     __m256i sumi[KERN_R8_NT];
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
-    /* Sub-blocks 0-3 then 4-7: one copy of the code, the scales' register picked by h. */
 #pragma GCC unroll 1
+    /* Sub-blocks 0-3 then 4-7: one copy of the code, the scales' register picked by h. */
     for (int h = 0; h < 2; h++) {
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) sub_block(w, y, 4 * h + k, shuf(sm.sc[h], k), sumi, NT);
     }
-    const __m256i mp[4] = {shuf(sm.m[0], 4), shuf(sm.m[0], 5), shuf(sm.m[1], 4),
-                           shuf(sm.m[1], 5)};
+    const __m256i mp[4] = {shuf(sm.m[0], 4), shuf(sm.m[0], 5), shuf(sm.m[1], 4), shuf(sm.m[1], 5)};
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
     const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->dmin));
 #pragma GCC unroll 4
@@ -147,8 +147,8 @@ INLINE void q4_Kr8(int64_t nb, const block_q4_Kx8 *W, const uint8_t *xq, size_t 
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
 }
 
-static void q4_Kr8_avx2(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
-                        const float *dc, float *Y, size_t ldy, int nt) {
+static void q4_Kr8_avx2(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,
+                        float *Y, size_t ldy, int nt) {
     (void)dc;
     const block_q4_Kx8 *w = W;
     switch (nt) {
