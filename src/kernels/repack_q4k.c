@@ -1,7 +1,8 @@
 /*
  * Q4_K weights repacked 8 rows at a time (block_q4_Kx8 in kernels_int.h): the layout
- * conversion and the plain-C kernel, which reads the packed layout element by element and is
- * the definition of the packed product. The AVX2 kernel is in gemm_r8k_avx2.c.
+ * conversions (8 rows to the packed layout, one row back) and the plain-C kernel, which reads
+ * the packed layout element by element and is the definition of the packed product. The AVX2
+ * kernel is in gemm_r8k_avx2.c.
  */
 #include "kernels_int.h"
 
@@ -31,6 +32,29 @@ void kern_q4_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst) {
             q4k_regroup(b->qs, q);
             for (int j = 0; j < QK_K / 8; j++) memcpy(&o[i].qs[j][4 * r], q + 4 * j, 4);
         }
+}
+
+/* The inverse of the regrouping: file byte e of sub-block pair k holds element e of
+ * sub-blocks 2k (low nibble) and 2k + 1 (high nibble). */
+static uint8_t q4k_file_byte(const uint8_t *lo_sb, const uint8_t *hi_sb, int e) {
+    const int a = e < 16 ? lo_sb[e] & 0xF : lo_sb[e - 16] >> 4;
+    const int b = e < 16 ? hi_sb[e] & 0xF : hi_sb[e - 16] >> 4;
+    return (uint8_t)(a | b << 4);
+}
+
+void kern_q4_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
+    const block_q4_Kx8 *x = G;
+    block_q4_K *o = dst;
+    uint8_t q[QK_K / 2]; /* the row's regrouped nibbles: 16 bytes per sub-block */
+    for (int64_t i = i0; i < i1; i++, o++) {
+        o->d = x[i].d[r];
+        o->dmin = x[i].dmin[r];
+        for (int w = 0; w < 3; w++) memcpy(o->scales + 4 * w, &x[i].scales[w][4 * r], 4);
+        for (int j = 0; j < QK_K / 8; j++) memcpy(q + 4 * j, &x[i].qs[j][4 * r], 4);
+        for (int k = 0; k < 4; k++)
+            for (int e = 0; e < 32; e++)
+                o->qs[32 * k + e] = q4k_file_byte(q + 32 * k, q + 32 * k + 16, e);
+    }
 }
 
 /* Element e (0..31) of sub-block s of row r in a packed block. */
@@ -75,28 +99,5 @@ void kern_q4_Kr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
             for (int64_t i = 0; i < nb; i++) sum += q4kr8_block_dot(w + i, r, y + i);
             Y[(size_t)t * ldy + r] = sum;
         }
-    }
-}
-
-/* The inverse of the regrouping: file byte e of sub-block pair k holds element e of
- * sub-blocks 2k (low nibble) and 2k + 1 (high nibble). */
-static uint8_t q4k_file_byte(const uint8_t *lo_sb, const uint8_t *hi_sb, int e) {
-    const int a = e < 16 ? lo_sb[e] & 0xF : lo_sb[e - 16] >> 4;
-    const int b = e < 16 ? hi_sb[e] & 0xF : hi_sb[e - 16] >> 4;
-    return (uint8_t)(a | b << 4);
-}
-
-void kern_q4_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
-    const block_q4_Kx8 *x = G;
-    block_q4_K *o = dst;
-    uint8_t q[QK_K / 2]; /* the row's regrouped nibbles: 16 bytes per sub-block */
-    for (int64_t i = i0; i < i1; i++, o++) {
-        o->d = x[i].d[r];
-        o->dmin = x[i].dmin[r];
-        for (int w = 0; w < 3; w++) memcpy(o->scales + 4 * w, &x[i].scales[w][4 * r], 4);
-        for (int j = 0; j < QK_K / 8; j++) memcpy(q + 4 * j, &x[i].qs[j][4 * r], 4);
-        for (int k = 0; k < 4; k++)
-            for (int e = 0; e < 32; e++)
-                o->qs[32 * k + e] = q4k_file_byte(q + 32 * k, q + 32 * k + 16, e);
     }
 }
