@@ -39,6 +39,17 @@ INLINE __m256i pair_dot(__m256i e0, __m256i e1, const int8_t *y) {
                             _mm256_maddubs_epi16(e1, bcast4(y + 4)));
 }
 
+/* A single token streams the weights from memory, where the hardware prefetcher alone leaves
+ * the bus idle part of the time: ask for the lines of the block 4 ahead (past the end of
+ * the matrix is harmless: a prefetch cannot fault; hence the integer address). */
+#define R8Q6_PREFETCH_BLOCKS 4
+INLINE void prefetch_ahead(const block_q6_Kx8 *w) {
+    const uintptr_t p = (uintptr_t)w + R8Q6_PREFETCH_BLOCKS * sizeof(block_q6_Kx8);
+#pragma GCC unroll 27
+    for (int l = 0; l < (int)(sizeof(block_q6_Kx8) + 63) / 64; l++)
+        _mm_prefetch((const char *)(p + 64 * l), _MM_HINT_T0);
+}
+
 INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t x_row, float *Y,
                    size_t ldy, const int NT) {
     const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
@@ -47,6 +58,7 @@ INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t 
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const block_q6_Kx8 *w = W + i;
+        if (NT == 1) prefetch_ahead(w);
         const block_q8_K *y[KERN_R8_NT];
         __m256i isum[KERN_R8_NT];
 #pragma GCC unroll 8

@@ -108,7 +108,8 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
  * matrix takes the same bytes, has its own type id and goes to kern_matmul /
  * kern_matmul_scratch_size like any other (on any ISA: kern_init(KERN_ISA_REF) afterwards runs
  * a plain-C version).
- * LOCALAI_REPACK=off turns repacking off (kern_repack_type says -1). */
+ * LOCALAI_REPACK=off turns repacking off (kern_repack_type says -1); LOCALAI_REPACK=q4_k,q6_k
+ * (type names, comma-separated) repacks only those types. */
 enum { KERN_TYPE_Q4_0_R8 = 100, KERN_TYPE_Q8_0_R8, KERN_TYPE_Q5_0_R8, KERN_TYPE_Q4_K_R8, KERN_TYPE_Q6_K_R8 };
 /* True for the packed type ids above. */
 static inline bool kern_is_repacked(int type) { return type >= KERN_TYPE_Q4_0_R8 && type <= KERN_TYPE_Q6_K_R8; }

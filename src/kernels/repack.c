@@ -14,14 +14,25 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 kern_r8_fn kern_r8_table[KERN_R8_COUNT];
 kern_r8b_fn kern_r8b_table[KERN_R8_COUNT];
 
-/* LOCALAI_REPACK=off keeps weights as the file has them (for A/B timing). */
-static bool repack_enabled(void) {
+/* LOCALAI_REPACK=off keeps weights as the file has them; a comma-separated list of type names
+ * (q4_0,q4_k,...) repacks only those (for A/B timing). */
+static bool repack_enabled(int wtype) {
     const char *s = getenv("LOCALAI_REPACK");
-    return !s || strcmp(s, "off") != 0;
+    if (!s || !*s) return true;
+    if (!strcmp(s, "off")) return false;
+    const char *name = gguf_type_name(wtype);
+    const size_t n = name ? strlen(name) : 0;
+    for (const char *p = s; n && *p;) {
+        const size_t len = strcspn(p, ",");
+        if (len == n && !strncasecmp(p, name, n)) return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
 }
 
 /* ---- Q4_0, Q8_0: layouts and plain-C kernels ---- */
@@ -189,7 +200,7 @@ int kern_repack_type(int wtype, int64_t n_in, int64_t n_out) {
     const kern_r8_desc *d = desc_of(ptype);
     if (n_in <= 0 || n_in % d->block_elems || n_out < 8) return -1;
     (void)kern_traits_of(wtype); /* initializes the tables on first use */
-    if (!kern_r8_table[ptype - KERN_R8_FIRST] || !repack_enabled()) return -1;
+    if (!kern_r8_table[ptype - KERN_R8_FIRST] || !repack_enabled(wtype)) return -1;
     return ptype;
 }
 
