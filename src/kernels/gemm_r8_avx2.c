@@ -21,6 +21,17 @@ INLINE __m256i bcast4(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
+/* A single token streams the weights from memory, where the hardware prefetcher alone
+ * leaves the bus idle part of the time (Q4_0 mat-vec at 65-72% of the plain read on one
+ * thread, 82-92% with this): ask for the lines about 2 KiB ahead. Past the end of the matrix
+ * is harmless (a prefetch cannot fault; hence the integer address). Batches reread their
+ * tile from L2 and skip it. */
+#define R8_PF_BYTES 2304 /* 16 Q4_0 blocks, 8.5 Q8_0 blocks */
+INLINE void prefetch_lines(const void *w, size_t bytes) {
+    const uintptr_t p = (uintptr_t)w + R8_PF_BYTES;
+    for (size_t l = 0; l < bytes; l += 64) _mm_prefetch((const char *)(p + l), _MM_HINT_T0);
+}
+
 INLINE void q4_0r8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t x_row,
                    const float *dc, float *Y, size_t ldy, const int NT) {
     const __m256i m4 = _mm256_set1_epi8(0xF);
@@ -30,6 +41,7 @@ INLINE void q4_0r8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t 
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const block_q4_0x8 *w = W + i;
+        if (NT == 1) prefetch_lines(w, sizeof *w);
         __m256i s[KERN_R8_NT];
         #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) s[t] = _mm256_setzero_si256();
@@ -74,6 +86,7 @@ INLINE void q5_0r8(int64_t nb, const block_q5_0x8 *W, const uint8_t *xq, size_t 
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const block_q5_0x8 *w = W + i;
+        if (NT == 1) prefetch_lines(w, sizeof *w);
         /* Pairs of pieces summed in int16: 4 maddubs of |pair sums| <= 2 * 31 * 127 fit. */
         __m256i s[KERN_R8_NT][2];
 #pragma GCC unroll 8
@@ -118,6 +131,7 @@ INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t 
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const block_q8_0x8 *w = W + i;
+        if (NT == 1) prefetch_lines(w, sizeof *w);
         __m256i s[KERN_R8_NT];
         #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) s[t] = _mm256_setzero_si256();
