@@ -1,13 +1,17 @@
 /*
- * Weights repacked 8 rows at a time (kernels.h, block_q4_0x8 / block_q8_0x8 in kernels_int.h)
- * and their matrix products. The layout conversion and a plain-C kernel (the reference, and
- * what runs when the active ISA has no packed kernel) live here; the SIMD kernels in
- * gemm_r8_*.c.
+ * Weights repacked 8 rows at a time (kernels.h; the block_*x8 layouts in kernels_int.h) and
+ * their matrix products. Here: the table of packed types, the Q4_0/Q5_0/Q8_0 layouts and
+ * plain-C kernels (Q4_K and Q6_K have theirs in repack_q4k.c and repack_q6k.c), the public
+ * calls (kern_repack_type, kern_repack, kern_get_row) and the product. The SIMD kernels are
+ * in gemm_r8*_avx2.c.
  *
- * Products: the tokens are quantized to Q8_0 as for the unpacked types, plus one float pair
- * per block (scale, -8 * scale * sum). Threads take chunks of 8-row groups; within a chunk,
- * tokens go 4 at a time through the kernel, so a chunk of weights (one L2 tile) is read from
- * memory once per batch.
+ * Products: the tokens are quantized as for the unpacked types (Q8_0, or Q8_K for the
+ * K-quants), Q8_0 tokens with one float pair per block (scale, offset * scale * sum). Threads
+ * take chunks of 8-row groups; within a chunk, a batch goes through the ISA's batch kernel
+ * (a block unpacked once for up to KERN_R8B_MAXT tokens, which read a block-major copy of the
+ * tokens) or 4 tokens at a time, so a chunk of weights (one L2 tile) is read from memory once
+ * per batch. The last n_out % 8 rows stay in the file's layout after the groups and go
+ * through the type's vec_dot.
  */
 #include "kernels_int.h"
 
@@ -35,7 +39,7 @@ static bool repack_enabled(int wtype) {
     return false;
 }
 
-/* ---- Q4_0, Q8_0: layouts and plain-C kernels ---- */
+/* ---- Q4_0, Q5_0, Q8_0: layouts and plain-C kernels ---- */
 
 static void q4_0_group(const void *W, int64_t nb, int64_t g, void *dst) {
     const block_q4_0 *x = W;
