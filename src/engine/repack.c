@@ -8,24 +8,47 @@
  * kern_get_row).
  * LOCALAI_REPACK=off keeps every tensor in place.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "engine_int.h"
 
-typedef struct repack_job {
-    const gguf_tensor *src;
-    gguf_tensor *dst;
-    int64_t n_groups;
-} repack_job;
+/* Work items of about 2 MiB of rows, taken by the threads in turn: each thread faults in the
+ * pages it writes, and no tensor waits for the slowest half of a split. */
+#define REPACK_ITEM_BYTES (2u << 20)
 
-static void repack_fn(void *ctx, int ith, int nth) {
-    const repack_job *j = ctx;
-    const int64_t g0 = j->n_groups * ith / nth, g1 = j->n_groups * (ith + 1) / nth;
-    const int64_t n_out = j->src->ne[1];
-    kern_repack(j->src->type, j->src->data, j->src->ne[0], n_out, (void *)j->dst->data, 8 * g0,
-                ith == nth - 1 ? n_out : 8 * g1); /* the last thread takes the tail rows */
+typedef struct repack_item {
+    const gguf_tensor *src, *dst;
+    int64_t r0, r1;
+} repack_item;
+
+typedef struct repack_ctx {
+    const gguf *g;
+    const repack_item *items;
+    int n_items;
+    atomic_int next;
+} repack_ctx;
+
+/* Rows per item: a multiple of 8, at least 8. */
+static int64_t item_rows(const gguf_tensor *t) {
+    const int64_t rows = (int64_t)(REPACK_ITEM_BYTES / (t->nbytes / (size_t)t->ne[1])) / 8 * 8;
+    return rows < 8 ? 8 : rows;
+}
+
+static void repack_fn(void *vctx, int ith, int nth) {
+    repack_ctx *c = vctx;
+    (void)nth;
+    for (int k = ith; k < c->n_items; k = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed)) {
+        const repack_item *it = &c->items[k];
+        const gguf_tensor *t = it->src;
+        kern_repack(t->type, t->data, t->ne[0], t->ne[1], (void *)it->dst->data, it->r0, it->r1);
+        /* Whole pages of the rows just read go back (a page shared with the next item stays). */
+        const size_t rb = t->nbytes / (size_t)t->ne[1];
+        gguf_release_range(c->g, (const uint8_t *)t->data + (size_t)it->r0 * rb,
+                           (size_t)(it->r1 - it->r0) * rb);
+    }
 }
 
 /* The layer and output weights that go only through kern_matmul. */
@@ -82,8 +105,8 @@ int llm_repack_weights(llm_model *m, err_buf *eb) {
 #endif
     m->packed_mem = mem;
     m->packed_len = total;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    tpool *pool = tpool_new(ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu);
+    /* Destinations first, then the rows in items of about REPACK_ITEM_BYTES. */
+    int n_items = 0;
     uint8_t *p = mem;
     for (int i = 0; i < n_slots; i++) {
         if (!slots[i]) continue;
@@ -92,13 +115,39 @@ int llm_repack_weights(llm_model *m, err_buf *eb) {
         *d = *t;
         d->type = kern_repack_type(t->type, t->ne[0], t->ne[1]);
         d->data = p;
-        repack_job j = {.src = t, .dst = d, .n_groups = t->ne[1] / 8};
-        tpool_run(pool, repack_fn, &j);
-        gguf_release_range(m->g, t->data, t->nbytes);
         p += (t->nbytes + 63) & ~(size_t)63;
-        *slots[i] = d;
+        const int64_t rows = item_rows(t);
+        n_items += (int)((t->ne[1] + rows - 1) / rows);
     }
+    repack_item *items = mem_calloc((size_t)n_items, sizeof *items);
+    if (!items) { /* nothing points at the copies yet */
+        llm_repack_free(m);
+        mem_free(slots);
+        log_warn("engine: out of memory: using the weights as they are");
+        return 0;
+    }
+    int k = 0, j = 0;
+    for (int i = 0; i < n_slots; i++) {
+        if (!slots[i]) continue;
+        const gguf_tensor *t = *slots[i], *d = &m->packed[j++];
+        const int64_t rows = item_rows(t);
+        for (int64_t r = 0; r < t->ne[1]; r += rows) {
+            /* The last item of a tensor also takes its rows past the last multiple of 8. */
+            const int64_t r1 = r + rows >= t->ne[1] / 8 * 8 ? t->ne[1] : r + rows;
+            items[k++] = (repack_item){t, d, r, r1};
+            if (r1 == t->ne[1]) break;
+        }
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    tpool *pool = tpool_new(ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu);
+    repack_ctx rc = {.g = m->g, .items = items, .n_items = k};
+    atomic_init(&rc.next, tpool_size(pool));
+    tpool_run(pool, repack_fn, &rc);
     tpool_free(pool);
+    mem_free(items);
+    j = 0;
+    for (int i = 0; i < n_slots; i++)
+        if (slots[i]) *slots[i] = &m->packed[j++];
     if (tied) m->output = m->tok_embd;
     mprotect(mem, total, PROT_READ); /* shared by every session, written by none */
     mem_free(slots);
@@ -109,5 +158,6 @@ void llm_repack_free(llm_model *m) {
     if (m->packed_mem) munmap(m->packed_mem, m->packed_len);
     mem_free(m->packed);
     m->packed = NULL;
+    m->n_packed = 0;
     m->packed_mem = NULL;
 }
