@@ -12,6 +12,8 @@
  */
 #include "avx2_int.h"
 
+#include <stddef.h>
+
 #define INLINE static inline __attribute__((always_inline))
 
 /* The 4 quants at p in every 32-bit lane. */
@@ -32,95 +34,81 @@ INLINE void prefetch_lines(const void *w, size_t bytes) {
     for (size_t l = 0; l < bytes; l += 64) _mm_prefetch((const char *)(p + l), _MM_HINT_T0);
 }
 
-INLINE void q4_0r8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT) {
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[KERN_R8_NT];
-    #pragma GCC unroll 8
-    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const block_q4_0x8 *w = W + i;
-        if (NT == 1) prefetch_lines(w, sizeof *w);
-        __m256i s[KERN_R8_NT];
-        #pragma GCC unroll 8
-        for (int t = 0; t < NT; t++) s[t] = _mm256_setzero_si256();
-        #pragma GCC unroll 8
-        for (int j = 0; j < 4; j++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * j));
-            const __m256i lo = _mm256_and_si256(v, m4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-            #pragma GCC unroll 8
-            for (int t = 0; t < NT; t++) {
-                const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
-                const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(y + 4 * j)),
-                                                   _mm256_maddubs_epi16(hi, bcast4(y + 16 + 4 * j)));
-                s[t] = _mm256_add_epi16(s[t], p);
-            }
-        }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
-        #pragma GCC unroll 8
-        for (int t = 0; t < NT; t++) {
-            const float *d = dc + 2 * nb * t + 2 * i;
-            const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(s[t], ones));
-            const __m256 v = _mm256_fmadd_ps(_mm256_set1_ps(d[0]), p, _mm256_set1_ps(d[1]));
-            acc[t] = _mm256_fmadd_ps(dw, v, acc[t]);
-        }
-    }
-    #pragma GCC unroll 8
-    for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
-}
-
-/* Q5_0: the fifth bits of piece j (8 rows' hb[j] bytes) moved to bit 4 of each quant byte:
+/* Piece j (4 bytes of each of the 8 rows) of a Q4_0 or Q5_0 block as unsigned quants: lo =
+ * elements 4j..4j+3, hi = 16+4j..16+4j+3. Q5_0 (hb non-NULL) merges the fifth bits of hb[j]:
  * lane r's 4 bytes all get byte r (pshufb), then bit b (low) / 4 + b (high) selects. */
-INLINE void q5_0r8(int64_t nb, const block_q5_0x8 *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT) {
-    const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
-    const __m256i ones = _mm256_set1_epi16(1);
+INLINE void qx_0_piece(const uint8_t *qs, const uint8_t (*hb)[8], int j, __m256i *lo,
+                       __m256i *hi) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+    *lo = _mm256_and_si256(v, m4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    if (!hb) return;
     const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4,
                                             4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
     const __m256i sel_lo = _mm256_set1_epi32(0x08040201);
-    const __m256i sel_hi = _mm256_set1_epi32((int)0x80402010u);
+    const __m256i sel_hi = _mm256_set1_epi32((int)0x80402010u), b4 = _mm256_set1_epi8(0x10);
+    int64_t bits;
+    memcpy(&bits, hb[j], 8);
+    const __m256i h = _mm256_shuffle_epi8(_mm256_set1_epi64x(bits), spread);
+    *lo = _mm256_or_si256(*lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, sel_lo), sel_lo), b4));
+    *hi = _mm256_or_si256(*hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, sel_hi), sel_hi), b4));
+}
+
+/* Q4_0 (Q5 false) and Q5_0 (Q5 true): maddubs of the unsigned quants with the token's int8
+ * quants; the offset (-8 or -16) comes off once per block with the token's precomputed
+ * offset * d * sum. |pair sums| <= 2 * 15 * 127 (Q4_0): a block's 8 maddubs fit int16;
+ * 2 * 31 * 127 (Q5_0): pairs of pieces are summed apart. */
+INLINE void qx_0r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT, const bool Q5) {
+    const size_t bsize = Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8);
+    const size_t qs_off = Q5 ? offsetof(block_q5_0x8, qs) : offsetof(block_q4_0x8, qs);
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[KERN_R8_NT];
 #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const block_q5_0x8 *w = W + i;
-        if (NT == 1) prefetch_lines(w, sizeof *w);
-        /* Pairs of pieces summed in int16: 4 maddubs of |pair sums| <= 2 * 31 * 127 fit. */
+        const uint8_t *w = W + (size_t)i * bsize;
+        const uint8_t(*hb)[8] = Q5 ? ((const block_q5_0x8 *)w)->hb : NULL;
+        if (NT == 1) prefetch_lines(w, bsize);
         __m256i s[KERN_R8_NT][2];
 #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) s[t][0] = s[t][1] = _mm256_setzero_si256();
 #pragma GCC unroll 8
         for (int j = 0; j < 4; j++) {
-            int64_t hb;
-            memcpy(&hb, w->hb[j], 8);
-            const __m256i h = _mm256_shuffle_epi8(_mm256_set1_epi64x(hb), spread);
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * j));
-            const __m256i hl = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, sel_lo), sel_lo), b4);
-            const __m256i hh = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, sel_hi), sel_hi), b4);
-            const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4), hl);
-            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), hh);
+            __m256i lo, hi;
+            qx_0_piece(w + qs_off, hb, j, &lo, &hi);
 #pragma GCC unroll 8
             for (int t = 0; t < NT; t++) {
                 const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
                 const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(y + 4 * j)),
                                                    _mm256_maddubs_epi16(hi, bcast4(y + 16 + 4 * j)));
-                s[t][j / 2] = _mm256_add_epi16(s[t][j / 2], p);
+                s[t][Q5 ? j / 2 : 0] = _mm256_add_epi16(s[t][Q5 ? j / 2 : 0], p);
             }
         }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
+        /* d[8] leads both block types. */
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w));
 #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
             const float *d = dc + 2 * nb * t + 2 * i;
-            const __m256i q = _mm256_add_epi32(_mm256_madd_epi16(s[t][0], ones),
-                                               _mm256_madd_epi16(s[t][1], ones));
+            __m256i q = _mm256_madd_epi16(s[t][0], ones);
+            if (Q5) q = _mm256_add_epi32(q, _mm256_madd_epi16(s[t][1], ones));
             const __m256 v = _mm256_fmadd_ps(_mm256_set1_ps(d[0]), _mm256_cvtepi32_ps(q), _mm256_set1_ps(d[1]));
             acc[t] = _mm256_fmadd_ps(dw, v, acc[t]);
         }
     }
 #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
+}
+
+INLINE void q4_0r8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT) {
+    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, false);
+}
+
+INLINE void q5_0r8(int64_t nb, const block_q5_0x8 *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT) {
+    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, true);
 }
 
 INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t x_row,
@@ -172,80 +160,46 @@ static void r8b_end(const float *acc, int nt, float *Y, size_t ldy) {
     for (int t = 0; t < nt; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, _mm256_loadu_ps(acc + 8 * t));
 }
 
-static void q4_0r8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const float *dct,
-                         int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
-    const block_q4_0x8 *W = vW;
-    const __m256i m4 = _mm256_set1_epi8(0xF), ones = _mm256_set1_epi16(1);
-    r8b_begin(acc, nt);
-    for (int64_t i = 0; i < nb; i++) {
-        const block_q4_0x8 *w = W + i;
-        __m256i lo[4], hi[4];
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * j));
-            lo[j] = _mm256_and_si256(v, m4);
-            hi[j] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-        }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
-        const int8_t *y = xt + 32 * i * ld;
-        const float *dc = dct + 2 * i * ld;
-        for (int t = 0; t < nt; t++, y += 32, dc += 2) {
-            /* 8 maddubs of |pair sums| <= 2 * 15 * 127 fit int16. */
-            const __m256i s01 = _mm256_add_epi16(_mm256_maddubs_epi16(lo[0], bcast4(y)),
-                                                 _mm256_maddubs_epi16(hi[0], bcast4(y + 16)));
-            const __m256i s23 = _mm256_add_epi16(_mm256_maddubs_epi16(lo[1], bcast4(y + 4)),
-                                                 _mm256_maddubs_epi16(hi[1], bcast4(y + 20)));
-            const __m256i s45 = _mm256_add_epi16(_mm256_maddubs_epi16(lo[2], bcast4(y + 8)),
-                                                 _mm256_maddubs_epi16(hi[2], bcast4(y + 24)));
-            const __m256i s67 = _mm256_add_epi16(_mm256_maddubs_epi16(lo[3], bcast4(y + 12)),
-                                                 _mm256_maddubs_epi16(hi[3], bcast4(y + 28)));
-            const __m256i s = _mm256_add_epi16(_mm256_add_epi16(s01, s23), _mm256_add_epi16(s45, s67));
-            acc_token(acc + 8 * t, dw, dc, _mm256_madd_epi16(s, ones));
-        }
-    }
-    r8b_end(acc, nt, Y, ldy);
-}
-
-static void q5_0r8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const float *dct,
-                         int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
-    const block_q5_0x8 *W = vW;
-    const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
+/* Q4_0 / Q5_0 batches: the block's 4 pieces unpacked into 8 registers, then every token. */
+INLINE void qx_0r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float *dct, int64_t ld,
+                    int nt, float *acc, float *Y, size_t ldy, const bool Q5) {
+    const size_t bsize = Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8);
+    const size_t qs_off = Q5 ? offsetof(block_q5_0x8, qs) : offsetof(block_q4_0x8, qs);
     const __m256i ones = _mm256_set1_epi16(1);
-    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4,
-                                            4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
-    const __m256i sel_lo = _mm256_set1_epi32(0x08040201);
-    const __m256i sel_hi = _mm256_set1_epi32((int)0x80402010u);
     r8b_begin(acc, nt);
     for (int64_t i = 0; i < nb; i++) {
-        const block_q5_0x8 *w = W + i;
+        const uint8_t *w = W + (size_t)i * bsize;
+        const uint8_t(*hb)[8] = Q5 ? ((const block_q5_0x8 *)w)->hb : NULL;
         __m256i lo[4], hi[4];
 #pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            int64_t hb;
-            memcpy(&hb, w->hb[j], 8);
-            const __m256i h = _mm256_shuffle_epi8(_mm256_set1_epi64x(hb), spread);
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * j));
-            lo[j] = _mm256_or_si256(_mm256_and_si256(v, m4),
-                                    _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, sel_lo), sel_lo), b4));
-            hi[j] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
-                                    _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, sel_hi), sel_hi), b4));
-        }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
+        for (int j = 0; j < 4; j++) qx_0_piece(w + qs_off, hb, j, &lo[j], &hi[j]);
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w));
         const int8_t *y = xt + 32 * i * ld;
         const float *dc = dct + 2 * i * ld;
         for (int t = 0; t < nt; t++, y += 32, dc += 2) {
-            /* |pair sums| <= 2 * 31 * 127: 4 maddubs per int16 sum. */
             const __m256i s01 = _mm256_add_epi16(
                 _mm256_add_epi16(_mm256_maddubs_epi16(lo[0], bcast4(y)), _mm256_maddubs_epi16(hi[0], bcast4(y + 16))),
                 _mm256_add_epi16(_mm256_maddubs_epi16(lo[1], bcast4(y + 4)), _mm256_maddubs_epi16(hi[1], bcast4(y + 20))));
             const __m256i s23 = _mm256_add_epi16(
                 _mm256_add_epi16(_mm256_maddubs_epi16(lo[2], bcast4(y + 8)), _mm256_maddubs_epi16(hi[2], bcast4(y + 24))),
                 _mm256_add_epi16(_mm256_maddubs_epi16(lo[3], bcast4(y + 12)), _mm256_maddubs_epi16(hi[3], bcast4(y + 28))));
-            acc_token(acc + 8 * t, dw, dc,
-                      _mm256_add_epi32(_mm256_madd_epi16(s01, ones), _mm256_madd_epi16(s23, ones)));
+            /* Q4_0's sums fit int16 all together; Q5_0's in halves. */
+            const __m256i q = Q5 ? _mm256_add_epi32(_mm256_madd_epi16(s01, ones), _mm256_madd_epi16(s23, ones))
+                                 : _mm256_madd_epi16(_mm256_add_epi16(s01, s23), ones);
+            acc_token(acc + 8 * t, dw, dc, q);
         }
     }
     r8b_end(acc, nt, Y, ldy);
+}
+
+static void q4_0r8b_avx2(int64_t nb, const void *W, const int8_t *xt, const float *dct,
+                         int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
+    qx_0r8b(nb, W, xt, dct, ld, nt, acc, Y, ldy, false);
+}
+
+static void q5_0r8b_avx2(int64_t nb, const void *W, const int8_t *xt, const float *dct,
+                         int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
+    qx_0r8b(nb, W, xt, dct, ld, nt, acc, Y, ldy, true);
 }
 
 /* Q8_0: a block in two halves of 4 pieces, each w and |w| in registers (the sign trick needs
