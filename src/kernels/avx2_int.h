@@ -46,6 +46,13 @@ static inline __m256i bits_to_bytes_32(const uint8_t *p) {
     return _mm256_cmpeq_epi8(m, _mm256_set1_epi64x(-1));
 }
 
+/* The 4 bytes at p in every 32-bit lane (a token's 4 quants against one row per lane). */
+static inline __m256i bcast4(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
 /* Two 16-byte halves from two places (two blocks' data side by side). */
 static inline __m256i load_2x16(const void *a, const void *b) {
     return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),

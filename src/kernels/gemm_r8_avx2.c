@@ -16,13 +16,6 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* The 4 quants at p in every 32-bit lane. */
-INLINE __m256i bcast4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
-
 /* A single token streams the weights from memory, where the hardware prefetcher alone
  * leaves the bus idle part of the time (Q4_0 mat-vec at 65-72% of the plain read on one
  * thread, 82-92% with this): ask for the lines about 2 KiB ahead. Past the end of the matrix

@@ -19,13 +19,6 @@
  * tree, which would hoist every product of a sub-block and spill them. */
 #define KEEP(v) __asm__("" : "+x"(v))
 
-/* The 4 quants at p in every 32-bit lane. */
-INLINE __m256i bcast4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
-
 /* pshufb controls picking bytes (a, b, c, d) of every 32-bit lane; 0x80 and up give zero. */
 #define Z 0x80
 #define LANES(a, b, c, d)                                                                          \

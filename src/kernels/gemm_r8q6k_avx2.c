@@ -13,12 +13,6 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE __m256i bcast4(const void *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
-
 /* Lane r = [scale 2p, scale 2p + 1] of row r as int16 (sign-extended). */
 INLINE __m256i scale_pair(const int8_t *p) {
     return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));
@@ -31,6 +25,12 @@ INLINE __m256i scale_dup(__m256i pair, int odd) {
     const __m256i odd_ctl = _mm256_setr_epi8(2, 3, 2, 3, 6, 7, 6, 7, 10, 11, 10, 11, 14, 15, 14, 15,
                                              2, 3, 2, 3, 6, 7, 6, 7, 10, 11, 10, 11, 14, 15, 14, 15);
     return _mm256_shuffle_epi8(pair, odd ? odd_ctl : even_ctl);
+}
+
+/* 6-bit quants: 4 low bits from nib, the 2 high bits already at bits 4-5 of hb. */
+INLINE __m256i q6_quants(__m256i nib, __m256i hb) {
+    return _mm256_or_si256(_mm256_and_si256(nib, _mm256_set1_epi8(0xF)),
+                           _mm256_and_si256(hb, _mm256_set1_epi8(0x30)));
 }
 
 /* Two pieces of one run against the token's quants at y and y + 4. */
@@ -52,7 +52,6 @@ INLINE void prefetch_ahead(const block_q6_Kx8 *w) {
 
 INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t x_row, float *Y,
                    size_t ldy, const int NT) {
-    const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
     __m256 acc[KERN_R8_NT];
 #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
@@ -92,14 +91,10 @@ INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t 
                     const __m256i h0 = _mm256_loadu_si256(qh), h1 = _mm256_loadu_si256(qh + 1);
                     {
                         const __m256i a0 = _mm256_loadu_si256(qa), a1 = _mm256_loadu_si256(qa + 1);
-                        const __m256i r0a = _mm256_or_si256(_mm256_and_si256(a0, m4),
-                                                            _mm256_and_si256(_mm256_slli_epi16(h0, 4), m30));
-                        const __m256i r0b = _mm256_or_si256(_mm256_and_si256(a1, m4),
-                                                            _mm256_and_si256(_mm256_slli_epi16(h1, 4), m30));
-                        const __m256i r2a = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a0, 4), m4),
-                                                            _mm256_and_si256(h0, m30));
-                        const __m256i r2b = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a1, 4), m4),
-                                                            _mm256_and_si256(h1, m30));
+                        const __m256i r0a = q6_quants(a0, _mm256_slli_epi16(h0, 4));
+                        const __m256i r0b = q6_quants(a1, _mm256_slli_epi16(h1, 4));
+                        const __m256i r2a = q6_quants(_mm256_srli_epi16(a0, 4), h0);
+                        const __m256i r2b = q6_quants(_mm256_srli_epi16(a1, 4), h1);
 #pragma GCC unroll 8
                         for (int t = 0; t < NT; t++) {
                             const int8_t *q = y[t]->qs + 128 * h + 4 * k;
@@ -110,14 +105,10 @@ INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t 
                     }
                     {
                         const __m256i b0 = _mm256_loadu_si256(qb), b1 = _mm256_loadu_si256(qb + 1);
-                        const __m256i r1a = _mm256_or_si256(_mm256_and_si256(b0, m4),
-                                                            _mm256_and_si256(_mm256_slli_epi16(h0, 2), m30));
-                        const __m256i r1b = _mm256_or_si256(_mm256_and_si256(b1, m4),
-                                                            _mm256_and_si256(_mm256_slli_epi16(h1, 2), m30));
-                        const __m256i r3a = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b0, 4), m4),
-                                                            _mm256_and_si256(_mm256_srli_epi16(h0, 2), m30));
-                        const __m256i r3b = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4),
-                                                            _mm256_and_si256(_mm256_srli_epi16(h1, 2), m30));
+                        const __m256i r1a = q6_quants(b0, _mm256_slli_epi16(h0, 2));
+                        const __m256i r1b = q6_quants(b1, _mm256_slli_epi16(h1, 2));
+                        const __m256i r3a = q6_quants(_mm256_srli_epi16(b0, 4), _mm256_srli_epi16(h0, 2));
+                        const __m256i r3b = q6_quants(_mm256_srli_epi16(b1, 4), _mm256_srli_epi16(h1, 2));
 #pragma GCC unroll 8
                         for (int t = 0; t < NT; t++) {
                             const int8_t *q = y[t]->qs + 128 * h + 32 + 4 * k;
@@ -167,7 +158,6 @@ static void q6_Kr8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const flo
                          int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
     (void)dct;
     const block_q6_Kx8 *W = vW;
-    const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
     int32_t isum[KERN_R8B_MAXT * 8] __attribute__((aligned(32)));
     memset(acc, 0, sizeof(float) * 8 * (size_t)nt);
     for (int64_t i = 0; i < nb; i++) {
@@ -196,19 +186,19 @@ static void q6_Kr8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const flo
                     const __m256i h0 = _mm256_loadu_si256(qh), h1 = _mm256_loadu_si256(qh + 1);
                     const __m256i a0 = _mm256_loadu_si256(qa), a1 = _mm256_loadu_si256(qa + 1);
                     q6_K_stream(yb, nt, isum, 128 * h + 4 * k,
-                                _mm256_or_si256(_mm256_and_si256(a0, m4), _mm256_and_si256(_mm256_slli_epi16(h0, 4), m30)),
-                                _mm256_or_si256(_mm256_and_si256(a1, m4), _mm256_and_si256(_mm256_slli_epi16(h1, 4), m30)),
+                                q6_quants(a0, _mm256_slli_epi16(h0, 4)),
+                                q6_quants(a1, _mm256_slli_epi16(h1, 4)),
                                 sc0,
-                                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a0, 4), m4), _mm256_and_si256(h0, m30)),
-                                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a1, 4), m4), _mm256_and_si256(h1, m30)),
+                                q6_quants(_mm256_srli_epi16(a0, 4), h0),
+                                q6_quants(_mm256_srli_epi16(a1, 4), h1),
                                 sc2);
                     const __m256i b0 = _mm256_loadu_si256(qb), b1 = _mm256_loadu_si256(qb + 1);
                     q6_K_stream(yb, nt, isum, 128 * h + 32 + 4 * k,
-                                _mm256_or_si256(_mm256_and_si256(b0, m4), _mm256_and_si256(_mm256_slli_epi16(h0, 2), m30)),
-                                _mm256_or_si256(_mm256_and_si256(b1, m4), _mm256_and_si256(_mm256_slli_epi16(h1, 2), m30)),
+                                q6_quants(b0, _mm256_slli_epi16(h0, 2)),
+                                q6_quants(b1, _mm256_slli_epi16(h1, 2)),
                                 sc1,
-                                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b0, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h0, 2), m30)),
-                                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h1, 2), m30)),
+                                q6_quants(_mm256_srli_epi16(b0, 4), _mm256_srli_epi16(h0, 2)),
+                                q6_quants(_mm256_srli_epi16(b1, 4), _mm256_srli_epi16(h1, 2)),
                                 sc3);
                 }
             }
