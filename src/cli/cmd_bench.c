@@ -97,6 +97,7 @@ int cmd_bench(int argc, char **argv) {
     uint64_t t_load = time_now_ns();
     if (cli_open_model(model, threads, &m, &pool)) return 1;
     t_load = time_now_ns() - t_load;
+    llm_model_settle(m); /* no cache write running while we measure */
     const llm_hparams *hp = llm_model_hparams(m);
     err_buf eb = {0};
     llm_session_params sp = llm_session_default_params();

@@ -21,5 +21,6 @@ int cli_open_model(const char *path, unsigned threads, llm_model **m, tpool **po
 
 void cli_close_model(llm_model *m, tpool *pool) {
     tpool_free(pool);
+    llm_model_settle(m); /* the next run maps the repack cache */
     llm_model_free(m);
 }

@@ -62,6 +62,10 @@ int llm_model_load(const char *path, llm_model **out, err_buf *eb);
 /* Build a model from an already open GGUF; the model takes ownership of g (even on error). */
 int llm_model_from_gguf(gguf *g, llm_model **out, err_buf *eb);
 void llm_model_free(llm_model *m);
+/* Wait for what the load left running in the background: writing the repacked weights to
+ * the repack cache (LOCALAI_REPACK_CACHE). llm_model_free stops it instead, leaving no cache
+ * entry; commands that run once call this first, so that the next run maps the cache. */
+void llm_model_settle(llm_model *m);
 const llm_hparams *llm_model_hparams(const llm_model *m);
 /* The underlying file (tokenizer and template metadata live there). Borrowed. */
 const gguf *llm_model_gguf(const llm_model *m);

@@ -48,6 +48,8 @@ struct llm_model {
     int n_packed;
     void *packed_mem;
     size_t packed_len;
+    bool packed_mapped;                  /* packed_mem maps a cache file (repack_cache.c) */
+    struct llm_repack_cache *cache_writer; /* writing packed_mem to the cache, or NULL */
     char desc[256];
 };
 
@@ -96,6 +98,15 @@ int llm_dec_embed(const llm_model *m, tpool *pool, const int32_t *const *inputs,
  * (kern_repack_type); an allocation failure leaves them as they are. */
 int llm_repack_weights(llm_model *m, err_buf *eb);
 void llm_repack_free(llm_model *m);
+/* repack_cache.c: the packed weights in a cache file per model (LOCALAI_REPACK_CACHE).
+ * _map: the cache's copy for g and plan (a hash of what is packed where) of len bytes, mapped
+ * read-only, or NULL (caching off, no entry, or a stale one); path receives the entry's name.
+ * _save: write mem[0, len) as that entry from a background thread (NULL: not cached).
+ * _finish: wait for the writer (cancel: stop it, leaving no entry) and free it. */
+typedef struct llm_repack_cache llm_repack_cache;
+void *llm_repack_cache_map(const gguf *g, uint64_t plan, size_t len, char *path, size_t cap);
+llm_repack_cache *llm_repack_cache_save(const gguf *g, uint64_t plan, const void *mem, size_t len);
+void llm_repack_cache_finish(llm_repack_cache *w, bool cancel);
 /* forward.c: run rows s->rows[0..n) (tokens[t] at s->rows[t]) through every layer, without
  * logits; s->x then holds the last layer's residual stream of each row. */
 void llm_forward_rows(llm_session *s, const int32_t *tokens, int n);

@@ -53,6 +53,12 @@ void llm_model_free(llm_model *m) {
     mem_free(m);
 }
 
+void llm_model_settle(llm_model *m) {
+    if (!m) return;
+    llm_repack_cache_finish(m->cache_writer, false);
+    m->cache_writer = NULL;
+}
+
 const llm_hparams *llm_model_hparams(const llm_model *m) { return &m->hp; }
 const gguf *llm_model_gguf(const llm_model *m) { return m->g; }
 const char *llm_model_describe(const llm_model *m) { return m->desc; }

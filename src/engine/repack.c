@@ -1,15 +1,18 @@
 /*
  * The decoder's matrix weights repacked at load for the kernels that read 8 interleaved rows
- * (kern_repack: Q4_0 and Q8_0 on AVX2, where generation then streams weights at a higher
- * share of the memory bandwidth and prompts run faster). The packed copies take the bytes
- * the file's tensors took: once a tensor is packed its pages of the mapping are released
- * (gguf_release_range), so resident memory stays about the weights' size. The token
- * embeddings are packed only when they are the tied output (lookups read them through
- * kern_get_row).
+ * (kern_repack: Q4_0, Q5_0, Q8_0, Q4_K and Q6_K on AVX2, where generation then streams
+ * weights at a higher share of the memory bandwidth and prompts run faster). The packed
+ * copies take the bytes the file's tensors took: once a tensor is packed its pages of the
+ * mapping are released (gguf_release_range), so resident memory stays about the weights'
+ * size. The token embeddings are packed only when they are the tied output (lookups read
+ * them through kern_get_row).
+ * The packed bytes are then saved to the repack cache (repack_cache.c) in the background; a
+ * later load of the same file maps that copy and packs nothing.
  * LOCALAI_REPACK=off keeps every tensor in place.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -66,6 +69,43 @@ static int weight_slots(llm_model *m, const gguf_tensor ***slots, int cap) {
     return n;
 }
 
+static uint64_t plan_hash(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull; /* FNV-1a */
+    return h;
+}
+
+/* Repack every slot into its packed tensor (m->packed, in slot order), the rows in items of
+ * about REPACK_ITEM_BYTES shared by the threads. False when out of memory. */
+static bool pack_all(llm_model *m, const gguf_tensor ***slots, int n_slots, int n_items) {
+    repack_item *items = mem_calloc((size_t)n_items, sizeof *items);
+    if (!items) return false;
+    int k = 0, j = 0;
+    for (int i = 0; i < n_slots; i++) {
+        if (!slots[i]) continue;
+        const gguf_tensor *t = *slots[i], *d = &m->packed[j++];
+        const int64_t rows = item_rows(t);
+        for (int64_t r = 0; r < t->ne[1]; r += rows) {
+            /* The last item of a tensor also takes its rows past the last multiple of 8. */
+            const int64_t r1 = r + rows >= t->ne[1] / 8 * 8 ? t->ne[1] : r + rows;
+            items[k++] = (repack_item){t, d, r, r1};
+            if (r1 == t->ne[1]) break;
+        }
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    tpool *pool = tpool_new(ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu);
+    if (!pool) {
+        mem_free(items);
+        return false;
+    }
+    repack_ctx rc = {.g = m->g, .items = items, .n_items = k};
+    atomic_init(&rc.next, tpool_size(pool));
+    tpool_run(pool, repack_fn, &rc);
+    tpool_free(pool);
+    mem_free(items);
+    return true;
+}
+
 int llm_repack_weights(llm_model *m, err_buf *eb) {
     if (m->enc || !m->layers) return 0;
     const int cap = 8 * m->hp.n_layer + 1;
@@ -89,72 +129,77 @@ int llm_repack_weights(llm_model *m, err_buf *eb) {
         return 0;
     }
     m->packed = mem_calloc((size_t)n, sizeof *m->packed);
-    /* Anonymous memory, with transparent huge pages where the system allows them (fewer TLB
-     * misses while streaming the weights). */
-    void *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (!m->packed || mem == MAP_FAILED) {
-        mem_free(m->packed);
-        m->packed = NULL;
+    if (!m->packed) {
         mem_free(slots);
-        log_warn("engine: no memory to repack the weights (%.1f MiB): using them as they are",
-                 total / 1048576.0);
+        log_warn("engine: out of memory: using the weights as they are");
         return 0;
     }
-#ifdef MADV_HUGEPAGE
-    madvise(mem, total, MADV_HUGEPAGE);
-#endif
-    m->packed_mem = mem;
-    m->packed_len = total;
-    /* Destinations first, then the rows in items of about REPACK_ITEM_BYTES. */
+    /* The packed tensors' descriptors (data relative to the block for now) and the plan's
+     * hash: which tensor goes where as what, what a cache entry must have been made for. */
+    uint64_t plan = 0xcbf29ce484222325ull;
+    size_t off = 0;
     int n_items = 0;
-    uint8_t *p = mem;
     for (int i = 0; i < n_slots; i++) {
         if (!slots[i]) continue;
         const gguf_tensor *t = *slots[i];
         gguf_tensor *d = &m->packed[m->n_packed++];
         *d = *t;
         d->type = kern_repack_type(t->type, t->ne[0], t->ne[1]);
-        d->data = p;
-        p += (t->nbytes + 63) & ~(size_t)63;
+        d->data = (const void *)off;
+        const uint64_t fields[] = {(uint64_t)t->type, (uint64_t)d->type, (uint64_t)t->ne[0],
+                                   (uint64_t)t->ne[1], t->offset, t->nbytes, off};
+        plan = plan_hash(plan, t->name, strlen(t->name) + 1);
+        plan = plan_hash(plan, fields, sizeof fields);
+        off += (t->nbytes + 63) & ~(size_t)63;
         const int64_t rows = item_rows(t);
         n_items += (int)((t->ne[1] + rows - 1) / rows);
     }
-    repack_item *items = mem_calloc((size_t)n_items, sizeof *items);
-    if (!items) { /* nothing points at the copies yet */
-        llm_repack_free(m);
+    /* A cache entry of the same model and plan is mapped as it is: no copy. */
+    char cpath[2200];
+    void *mem = llm_repack_cache_map(m->g, plan, total, cpath, sizeof cpath);
+    m->packed_mapped = mem != NULL;
+    if (!mem) {
+        /* Anonymous memory, with transparent huge pages where the system allows them (fewer
+         * TLB misses while streaming the weights). */
+        mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mem == MAP_FAILED) {
+            llm_repack_free(m);
+            mem_free(slots);
+            log_warn("engine: no memory to repack the weights (%.1f MiB): using them as they are",
+                     total / 1048576.0);
+            return 0;
+        }
+#ifdef MADV_HUGEPAGE
+        madvise(mem, total, MADV_HUGEPAGE);
+#endif
+    }
+    m->packed_mem = mem;
+    m->packed_len = total;
+    for (int i = 0; i < m->n_packed; i++)
+        m->packed[i].data = (const uint8_t *)mem + (uintptr_t)m->packed[i].data;
+    if (!m->packed_mapped && !pack_all(m, slots, n_slots, n_items)) {
+        llm_repack_free(m); /* nothing points at the copies yet */
         mem_free(slots);
         log_warn("engine: out of memory: using the weights as they are");
         return 0;
     }
-    int k = 0, j = 0;
-    for (int i = 0; i < n_slots; i++) {
-        if (!slots[i]) continue;
-        const gguf_tensor *t = *slots[i], *d = &m->packed[j++];
-        const int64_t rows = item_rows(t);
-        for (int64_t r = 0; r < t->ne[1]; r += rows) {
-            /* The last item of a tensor also takes its rows past the last multiple of 8. */
-            const int64_t r1 = r + rows >= t->ne[1] / 8 * 8 ? t->ne[1] : r + rows;
-            items[k++] = (repack_item){t, d, r, r1};
-            if (r1 == t->ne[1]) break;
-        }
-    }
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    tpool *pool = tpool_new(ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu);
-    repack_ctx rc = {.g = m->g, .items = items, .n_items = k};
-    atomic_init(&rc.next, tpool_size(pool));
-    tpool_run(pool, repack_fn, &rc);
-    tpool_free(pool);
-    mem_free(items);
-    j = 0;
+    int j = 0;
     for (int i = 0; i < n_slots; i++)
         if (slots[i]) *slots[i] = &m->packed[j++];
     if (tied) m->output = m->tok_embd;
-    mprotect(mem, total, PROT_READ); /* shared by every session, written by none */
     mem_free(slots);
+    if (m->packed_mapped) {
+        log_info("engine: repacked weights (%.1f MiB) mapped from %s", total / 1048576.0, cpath);
+    } else {
+        mprotect(mem, total, PROT_READ); /* shared by every session, written by none */
+        m->cache_writer = llm_repack_cache_save(m->g, plan, mem, total);
+    }
     return 0;
 }
 
 void llm_repack_free(llm_model *m) {
+    llm_repack_cache_finish(m->cache_writer, true); /* it reads packed_mem */
+    m->cache_writer = NULL;
     if (m->packed_mem) munmap(m->packed_mem, m->packed_len);
     mem_free(m->packed);
     m->packed = NULL;

@@ -129,6 +129,14 @@ size_t gguf_file_size(const gguf *g);
  * gguf_open_memory images and for ranges outside the mapping. */
 void gguf_release_range(const gguf *g, const void *p, size_t n);
 size_t gguf_data_offset(const gguf *g); /* where the tensor data section starts */
+/* The file behind g as gguf_open found it (what caches derived from it are keyed on). */
+typedef struct gguf_file_id {
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+} gguf_file_id;
+/* The absolute path gguf_open resolved, and the file's identity: false (path NULL) for
+ * gguf_open_memory images. */
+bool gguf_file_identity(const gguf *g, const char **path, gguf_file_id *id);
 
 /* Metadata by index: 0 <= i < gguf_n_kv(g). */
 int64_t gguf_n_kv(const gguf *g);

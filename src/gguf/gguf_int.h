@@ -52,6 +52,8 @@ struct gguf {
     size_t size;
     void *map; /* non-NULL when we mmap'd it (gguf_open) */
     size_t map_len;
+    char *path;      /* gguf_open: the resolved path */
+    gguf_file_id id; /* gguf_open: the file's identity */
     uint32_t version;
     size_t alignment;
     size_t data_off;

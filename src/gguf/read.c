@@ -288,8 +288,22 @@ int gguf_open(const char *path, gguf **out, err_buf *eb) {
     if (map == MAP_FAILED) return err_set(eb, BASE_EIO, "cannot map %s: %s", path, strerror(e));
     err_buf tmp = {0};
     int rc = open_image(map, size, map, out, &tmp);
-    if (rc) err_set(eb, rc, "%s: %s", path, tmp.msg);
-    return rc;
+    if (rc) return err_set(eb, rc, "%s: %s", path, tmp.msg);
+    gguf *g = *out;
+    g->path = realpath(path, NULL); /* NULL (no identity) if it cannot be resolved */
+    g->id = (gguf_file_id){
+        .dev = (uint64_t)st.st_dev,
+        .ino = (uint64_t)st.st_ino,
+        .size = (uint64_t)st.st_size,
+        .mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+    };
+    return 0;
+}
+
+bool gguf_file_identity(const gguf *g, const char **path, gguf_file_id *id) {
+    if (path) *path = g->path;
+    if (id) *id = g->id;
+    return g->path != NULL;
 }
 
 void gguf_close(gguf *g) {
@@ -302,6 +316,7 @@ void gguf_close(gguf *g) {
     gguf_index_free(&g->tensor_index);
     arena_free(g->names);
     if (g->map) munmap(g->map, g->map_len);
+    free(g->path); /* realpath's */
     mem_free(g);
 }
 

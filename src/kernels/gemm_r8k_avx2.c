@@ -73,10 +73,20 @@ INLINE __m256i mins_dot(const __m256i mp[4], const block_q8_K *y) {
     return _mm256_add_epi32(a, b);
 }
 
+/* A single token (generation) streams the weights from memory, where the hardware
+ * prefetcher alone leaves the bus idle part of the time: the next super-block's 18 lines are
+ * asked for 2 at a time, at the start and with each sub-block (prefetch_l1). */
+INLINE void prefetch_next(const block_q4_Kx8 *w, int part) {
+    const uintptr_t p = (uintptr_t)(w + 1) + 128 * (uintptr_t)part;
+    prefetch_l1(p);
+    prefetch_l1(p + 64);
+}
+
 /* sumi[t] += sc_s * (sub-block s of the 8 rows . token t's quants), sc as [sc, sc] pairs. */
 INLINE void sub_block(const block_q4_Kx8 *w, const block_q8_K *const *y, int s, __m256i sc,
                       __m256i *sumi, const int NT) {
     const __m256i m4 = _mm256_set1_epi8(0xF);
+    if (NT == 1) prefetch_next(w, 1 + s);
     __m256i a[KERN_R8_NT];
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) a[t] = _mm256_setzero_si256();
@@ -103,6 +113,7 @@ INLINE void sub_block(const block_q4_Kx8 *w, const block_q8_K *const *y, int s, 
 /* One super-block of the 8 rows times NT tokens, added to acc[t]. */
 INLINE void super_block(const block_q4_Kx8 *w, const block_q8_K *const *y, __m256 *acc,
                         const int NT) {
+    if (NT == 1) prefetch_next(w, 0); /* d, dmin, scales */
     const q4k_sm sm = unpack_scales(w);
     __m256i sumi[KERN_R8_NT];
 #pragma GCC unroll 4
@@ -125,26 +136,12 @@ INLINE void super_block(const block_q4_Kx8 *w, const block_q8_K *const *y, __m25
     }
 }
 
-/* A single token (generation) streams the weights from memory: the hardware prefetcher alone
- * leaves the bus idle part of the time (about 75% of the plain read's bandwidth against 85%
- * with this on the machine we measured); batches reread their tile from L2 and skip it.
- * A prefetch past the end of the matrix is harmless (it cannot fault); the address is
- * computed as an integer since it may lie outside the array. */
-#define R8K_PREFETCH_BLOCKS 8
-INLINE void prefetch_ahead(const block_q4_Kx8 *w) {
-    const uintptr_t p = (uintptr_t)w + R8K_PREFETCH_BLOCKS * sizeof(block_q4_Kx8);
-#pragma GCC unroll 18
-    for (int l = 0; l < (int)sizeof(block_q4_Kx8) / 64; l++)
-        _mm_prefetch((const char *)(p + 64 * l), _MM_HINT_T0);
-}
-
 INLINE void q4_Kr8(int64_t nb, const block_q4_Kx8 *W, const uint8_t *xq, size_t x_row, float *Y,
                    size_t ldy, const int NT) {
     __m256 acc[KERN_R8_NT];
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        if (NT == 1) prefetch_ahead(W + i);
         const block_q8_K *y[KERN_R8_NT];
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) y[t] = (const block_q8_K *)(xq + (size_t)t * x_row) + i;

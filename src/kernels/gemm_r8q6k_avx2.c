@@ -40,14 +40,12 @@ INLINE __m256i pair_dot(__m256i e0, __m256i e1, const int8_t *y) {
 }
 
 /* A single token streams the weights from memory, where the hardware prefetcher alone leaves
- * the bus idle part of the time: ask for the lines of the block 4 ahead (past the end of
- * the matrix is harmless: a prefetch cannot fault; hence the integer address). */
-#define R8Q6_PREFETCH_BLOCKS 4
-INLINE void prefetch_ahead(const block_q6_Kx8 *w) {
-    const uintptr_t p = (uintptr_t)w + R8Q6_PREFETCH_BLOCKS * sizeof(block_q6_Kx8);
-#pragma GCC unroll 27
-    for (int l = 0; l < (int)(sizeof(block_q6_Kx8) + 63) / 64; l++)
-        _mm_prefetch((const char *)(p + 64 * l), _MM_HINT_T0);
+ * the bus idle part of the time: the next block's lines are asked for 4 at a time, one step
+ * of the 8 (half, run, piece pair) steps each (prefetch_l1). */
+#define R8Q6_PF_LINES 4 /* per step: 8 x 4 lines cover the 1680-byte block */
+INLINE void prefetch_part(const block_q6_Kx8 *w, int step) {
+    const uintptr_t p = (uintptr_t)(w + 1) + 64 * R8Q6_PF_LINES * (uintptr_t)step;
+    for (int l = 0; l < R8Q6_PF_LINES; l++) prefetch_l1(p + 64 * (uintptr_t)l);
 }
 
 INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t x_row, float *Y,
@@ -57,7 +55,6 @@ INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t 
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const block_q6_Kx8 *w = W + i;
-        if (NT == 1) prefetch_ahead(w);
         const block_q8_K *y[KERN_R8_NT];
         __m256i isum[KERN_R8_NT];
 #pragma GCC unroll 8
@@ -85,6 +82,7 @@ INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t 
 #pragma GCC unroll 2
                 for (int pp = 0; pp < 2; pp++) {
                     const int k = 4 * kk + 2 * pp; /* pieces k, k + 1: elements 4k.. of a run */
+                    if (NT == 1) prefetch_part(w, 4 * h + 2 * kk + pp);
                     const __m256i *qa = (const __m256i *)(w->ql + 32 * (16 * h + k));
                     const __m256i *qb = (const __m256i *)(w->ql + 32 * (16 * h + 8 + k));
                     const __m256i *qh = (const __m256i *)(w->qh + 32 * (8 * h + k));

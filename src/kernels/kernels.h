@@ -110,6 +110,9 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
  * a plain-C version).
  * LOCALAI_REPACK=off turns repacking off (kern_repack_type says -1); LOCALAI_REPACK=q4_k,q6_k
  * (type names, comma-separated) repacks only those types. */
+/* Bumped whenever a packed layout changes: copies kept on disk (the engine's repack cache)
+ * from another version are not used. */
+#define KERN_R8_LAYOUT_VERSION 1
 enum { KERN_TYPE_Q4_0_R8 = 100, KERN_TYPE_Q8_0_R8, KERN_TYPE_Q5_0_R8, KERN_TYPE_Q4_K_R8, KERN_TYPE_Q6_K_R8 };
 /* True for the packed type ids above. */
 static inline bool kern_is_repacked(int type) { return type >= KERN_TYPE_Q4_0_R8 && type <= KERN_TYPE_Q6_K_R8; }

@@ -248,6 +248,12 @@ int main(int argc, char **argv) {
             char data[600];
             snprintf(data, sizeof data, "%s/data", tmpdir);
             setenv("LOCALAI_DATA_PATH", data, 1);
+            /* and their repack cache, unless the run names one (or "off"). */
+            if (!getenv("LOCALAI_REPACK_CACHE")) {
+                char rc[600];
+                snprintf(rc, sizeof rc, "%s/repack-cache", tmpdir);
+                setenv("LOCALAI_REPACK_CACHE", rc, 1);
+            }
             tests[t].fn();
             fflush(stdout);
             exit(0); /* exit, not _exit: LeakSanitizer checks at exit */
