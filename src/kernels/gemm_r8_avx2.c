@@ -260,4 +260,5 @@ void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch) {
     table[KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = q5_0r8_avx2;
     kern_patch_avx2_r8q6k(table, batch);
     kern_patch_avx2_r8k(table);
+    kern_patch_avx2_r8q5k(table);
 }

@@ -214,6 +214,18 @@ typedef struct {
     uint8_t qs[QK_K / 8][32];
 } block_q4_Kx8;
 static_assert(sizeof(block_q4_Kx8) == 8 * sizeof(block_q4_K), "block_q4_Kx8 size");
+/* Q5_K: block_q4_Kx8 with the fifth bits of each sub-block s in one 32-byte word, row r's
+ * 4 bytes at qh[s][4r] in the order of its nibble pieces: bit p of byte c is the high bit of
+ * element 4p + c of the sub-block (the low nibbles of piece p), bit 4 + p that of element
+ * 16 + 4p + c (the high nibbles). Piece p's fifth bits then move to bit 4 of every byte with
+ * one shift and one mask per nibble half. */
+typedef struct {
+    uint16_t d[8], dmin[8];
+    uint8_t scales[3][32];
+    uint8_t qh[QK_K / 32][32];
+    uint8_t qs[QK_K / 8][32];
+} block_q5_Kx8;
+static_assert(sizeof(block_q5_Kx8) == 8 * sizeof(block_q5_K), "block_q5_Kx8 size");
 
 /* 8 interleaved rows (nb blocks at W) times nt <= 4 tokens: Y[t * ldy + r] for r < 8. Token
  * t is a row of the packed type's activation blocks (Q8_0 or Q8_K) at xq + t * x_row; for
@@ -237,7 +249,7 @@ typedef struct kern_r8_desc {
     kern_r8_fn ref;
 } kern_r8_desc;
 #define KERN_R8_FIRST KERN_TYPE_Q4_0_R8
-#define KERN_R8_COUNT 5
+#define KERN_R8_COUNT 6
 /* Indexed by packed type - KERN_R8_FIRST: the ISA's kernels (NULL: no packing). */
 extern kern_r8_fn kern_r8_table[KERN_R8_COUNT];
 /* Batches: the same 8 rows times nt <= KERN_R8B_MAXT tokens, the weights of a block unpacked
@@ -268,11 +280,22 @@ void kern_r8_q6_K_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
 void kern_r8_q6_K_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                       const float *dc, float *Y, size_t ldy, int nt);
 void kern_patch_avx2_r8q6k(kern_r8_fn *table, kern_r8b_fn *batch); /* gemm_r8q6k_avx2.c */
-void kern_patch_avx2_r8k(kern_r8_fn *table); /* gemm_r8k_avx2.c, called by the above */
+/* gemm_r8k_avx2.c and gemm_r8q5k_avx2.c, called by the above */
+void kern_patch_avx2_r8k(kern_r8_fn *table);
+void kern_patch_avx2_r8q5k(kern_r8_fn *table);
 /* Q4_K (repack_q4k.c): the layout conversions and the plain-C kernel. */
 void kern_q4_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst);
 void kern_q4_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
 void kern_q4_Kr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,
+                     float *Y, size_t ldy, int nt);
+/* A Q4_K/Q5_K block's 128 bytes of nibbles regrouped by sub-block as block_q4_Kx8 has them
+ * (16 bytes each, byte e holding elements e and e + 16), and back. */
+void kern_q4k_regroup(const uint8_t *qs, uint8_t out[QK_K / 2]);
+void kern_q4k_ungroup(const uint8_t *q, uint8_t qs[QK_K / 2]);
+/* Q5_K (repack_q5k.c): as Q4_K. */
+void kern_q5_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst);
+void kern_q5_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
+void kern_q5_Kr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,
                      float *Y, size_t ldy, int nt);
 /* kern_matmul for the packed types (repack.c). */
 size_t kern_matmul_r8_scratch_size(int ptype, int64_t n_in, int64_t n_tok);

@@ -1,9 +1,9 @@
 /*
  * Weights repacked 8 rows at a time (kernels.h; the block_*x8 layouts in kernels_int.h) and
  * their matrix products. Here: the table of packed types, the Q4_0/Q5_0/Q8_0 layouts and
- * plain-C kernels (Q4_K and Q6_K have theirs in repack_q4k.c and repack_q6k.c), the public
- * calls (kern_repack_type, kern_repack, kern_get_row) and the product. The SIMD kernels are
- * in gemm_r8*_avx2.c.
+ * plain-C kernels (Q4_K, Q5_K and Q6_K have theirs in repack_q4k.c, repack_q5k.c and
+ * repack_q6k.c), the public calls (kern_repack_type, kern_repack, kern_get_row) and the
+ * product. The SIMD kernels are in gemm_r8*_avx2.c.
  *
  * Products: the tokens are quantized as for the unpacked types (Q8_0, or Q8_K for the
  * K-quants), Q8_0 tokens with one float pair per block (scale, offset * scale * sum). Threads
@@ -184,6 +184,9 @@ static const kern_r8_desc r8_descs[KERN_R8_COUNT] = {
     [KERN_TYPE_Q4_K_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q4_K, GGUF_TYPE_Q8_K, QK_K,
                                            sizeof(block_q4_Kx8), 0.0f, kern_q4_Kr8_group,
                                            kern_q4_Kr8_row, kern_q4_Kr8_ref},
+    [KERN_TYPE_Q5_K_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q5_K, GGUF_TYPE_Q8_K, QK_K,
+                                           sizeof(block_q5_Kx8), 0.0f, kern_q5_Kr8_group,
+                                           kern_q5_Kr8_row, kern_q5_Kr8_ref},
 };
 
 static const kern_r8_desc *desc_of(int ptype) {

@@ -6,10 +6,8 @@
  */
 #include "kernels_int.h"
 
-/* A file block's 128 bytes of nibbles regrouped by sub-block (16 bytes each, byte e holding
- * elements e and e + 16). File sub-blocks 2k and 2k + 1 are the low and high nibbles of the
- * bytes 32k..32k + 31. */
-static void q4k_regroup(const uint8_t *qs, uint8_t out[QK_K / 2]) {
+/* File sub-blocks 2k and 2k + 1 are the low and high nibbles of the bytes 32k..32k + 31. */
+void kern_q4k_regroup(const uint8_t *qs, uint8_t out[QK_K / 2]) {
     for (int k = 0; k < 4; k++) {
         const uint8_t *b = qs + 32 * k;
         for (int e = 0; e < 16; e++) {
@@ -29,7 +27,7 @@ void kern_q4_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst) {
             o[i].d[r] = b->d;
             o[i].dmin[r] = b->dmin;
             for (int w = 0; w < 3; w++) memcpy(&o[i].scales[w][4 * r], b->scales + 4 * w, 4);
-            q4k_regroup(b->qs, q);
+            kern_q4k_regroup(b->qs, q);
             for (int j = 0; j < QK_K / 8; j++) memcpy(&o[i].qs[j][4 * r], q + 4 * j, 4);
         }
 }
@@ -42,6 +40,11 @@ static uint8_t q4k_file_byte(const uint8_t *lo_sb, const uint8_t *hi_sb, int e) 
     return (uint8_t)(a | b << 4);
 }
 
+void kern_q4k_ungroup(const uint8_t *q, uint8_t qs[QK_K / 2]) {
+    for (int k = 0; k < 4; k++)
+        for (int e = 0; e < 32; e++) qs[32 * k + e] = q4k_file_byte(q + 32 * k, q + 32 * k + 16, e);
+}
+
 void kern_q4_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
     const block_q4_Kx8 *x = G;
     block_q4_K *o = dst;
@@ -51,9 +54,7 @@ void kern_q4_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
         o->dmin = x[i].dmin[r];
         for (int w = 0; w < 3; w++) memcpy(o->scales + 4 * w, &x[i].scales[w][4 * r], 4);
         for (int j = 0; j < QK_K / 8; j++) memcpy(q + 4 * j, &x[i].qs[j][4 * r], 4);
-        for (int k = 0; k < 4; k++)
-            for (int e = 0; e < 32; e++)
-                o->qs[32 * k + e] = q4k_file_byte(q + 32 * k, q + 32 * k + 16, e);
+        kern_q4k_ungroup(q, o->qs);
     }
 }
 

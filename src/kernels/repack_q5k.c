@@ -1,0 +1,95 @@
+/*
+ * Q5_K weights repacked 8 rows at a time (block_q5_Kx8 in kernels_int.h): the layout
+ * conversions and the plain-C kernel, which reads the packed layout element by element and is
+ * the definition of the packed product. The AVX2 kernel is in gemm_r8q5k_avx2.c.
+ *
+ * A Q5_K block is a Q4_K block (scales and nibbles alike, packed as Q4_K's) plus qh: bit s of
+ * qh[l] is the fifth bit of element l of sub-block s.
+ */
+#include "kernels_int.h"
+
+/* Byte c of a row's fifth-bit word for sub-block s (block_q5_Kx8's qh), from its file qh. */
+static uint8_t q5k_hb_byte(const uint8_t *qh, int s, int c) {
+    int v = 0;
+    for (int p = 0; p < 4; p++) {
+        v |= ((qh[4 * p + c] >> s) & 1) << p;
+        v |= ((qh[16 + 4 * p + c] >> s) & 1) << (4 + p);
+    }
+    return (uint8_t)v;
+}
+
+void kern_q5_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst) {
+    const block_q5_K *x = W;
+    block_q5_Kx8 *o = dst;
+    uint8_t q[QK_K / 2];
+    for (int64_t i = 0; i < nb; i++)
+        for (int r = 0; r < 8; r++) {
+            const block_q5_K *b = x + (8 * g + r) * nb + i;
+            o[i].d[r] = b->d;
+            o[i].dmin[r] = b->dmin;
+            for (int w = 0; w < 3; w++) memcpy(&o[i].scales[w][4 * r], b->scales + 4 * w, 4);
+            for (int s = 0; s < 8; s++)
+                for (int c = 0; c < 4; c++) o[i].qh[s][4 * r + c] = q5k_hb_byte(b->qh, s, c);
+            kern_q4k_regroup(b->qs, q);
+            for (int j = 0; j < QK_K / 8; j++) memcpy(&o[i].qs[j][4 * r], q + 4 * j, 4);
+        }
+}
+
+/* Element e (0..31) of sub-block s of row r: the nibble and the fifth bit, 0..31. */
+static inline int q5kr8_at(const block_q5_Kx8 *b, int r, int s, int e) {
+    const int p = (e % 16) / 4, c = e % 4, hi = e >= 16;
+    const uint8_t v = b->qs[4 * s + p][4 * r + c];
+    const int h = (b->qh[s][4 * r + c] >> (4 * hi + p)) & 1;
+    return (hi ? v >> 4 : v & 0xF) | h << 4;
+}
+
+void kern_q5_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
+    const block_q5_Kx8 *x = G;
+    block_q5_K *o = dst;
+    uint8_t q[QK_K / 2];
+    for (int64_t i = i0; i < i1; i++, o++) {
+        o->d = x[i].d[r];
+        o->dmin = x[i].dmin[r];
+        for (int w = 0; w < 3; w++) memcpy(o->scales + 4 * w, &x[i].scales[w][4 * r], 4);
+        for (int j = 0; j < QK_K / 8; j++) memcpy(q + 4 * j, &x[i].qs[j][4 * r], 4);
+        kern_q4k_ungroup(q, o->qs);
+        memset(o->qh, 0, sizeof o->qh);
+        for (int s = 0; s < 8; s++)
+            for (int l = 0; l < 32; l++)
+                o->qh[l] |= (uint8_t)((q5kr8_at(&x[i], r, s, l) >> 4) << s);
+    }
+}
+
+/* Row r of one packed block times one token block, as vec_dot_q5_K_ref sums. */
+static float q5kr8_block_dot(const block_q5_Kx8 *b, int r, const block_q8_K *y) {
+    uint8_t scales[K_SCALE_SIZE];
+    for (int w = 0; w < 3; w++) memcpy(scales + 4 * w, &b->scales[w][4 * r], 4);
+    int isum = 0, summs = 0;
+    for (int s = 0; s < 8; s++) {
+        uint8_t sc, m;
+        kern_scale_min_k4(s, scales, &sc, &m);
+        int si = 0, ys = 0;
+        for (int e = 0; e < 32; e++) {
+            si += q5kr8_at(b, r, s, e) * y->qs[32 * s + e];
+            ys += y->qs[32 * s + e];
+        }
+        isum += sc * si;
+        summs += m * ys;
+    }
+    const float d = kern_f16_to_f32(b->d[r]) * y->d, dmin = kern_f16_to_f32(b->dmin[r]) * y->d;
+    return d * (float)isum - dmin * (float)summs;
+}
+
+void kern_q5_Kr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,
+                     float *Y, size_t ldy, int nt) {
+    (void)dc;
+    const block_q5_Kx8 *w = W;
+    for (int t = 0; t < nt; t++) {
+        const block_q8_K *y = (const block_q8_K *)(xq + (size_t)t * x_row);
+        for (int r = 0; r < 8; r++) {
+            float sum = 0;
+            for (int64_t i = 0; i < nb; i++) sum += q5kr8_block_dot(w + i, r, y + i);
+            Y[(size_t)t * ldy + r] = sum;
+        }
+    }
+}
