@@ -17,6 +17,10 @@ static const int32_t prompt[] = {1, 478, 133, 17, 245, 471, 79, 488, 59, 377, 72
 /* A copy of a golden model in the test's directory (so that it can be touched and removed),
  * and the cache directory beside it. */
 static void setup(const char *model, char *copy, size_t cap, char *cache, size_t ccap) {
+    kern_init(KERN_ISA_AUTO);
+    if (kern_repack_type(GGUF_TYPE_Q4_0, 256, 8) < 0 || kern_repack_type(GGUF_TYPE_Q8_0, 256, 8) < 0 ||
+        kern_repack_type(GGUF_TYPE_Q4_K, 256, 8) < 0)
+        test_skip("no packed weights here (LOCALAI_KERNELS=ref, or LOCALAI_REPACK set)");
     snprintf(copy, cap, "%s/model.gguf", test_tmpdir());
     snprintf(cache, ccap, "%s/cache", test_tmpdir());
     setenv("LOCALAI_REPACK_CACHE", cache, 1);
