@@ -7,9 +7,10 @@
  *
  * Types: q8_0, q4_0 (output Q6_K, as llama.cpp's Q4_0 files), q4_k_m (Q4_K with Q6_K for the
  * output and for attn_v / ffn_down on llama.cpp's "more bits" layers; rows whose length is
- * not a multiple of 256 fall back to Q5_0, as llama.cpp does for Qwen2.5-0.5B).
- * Types we have a quantizer for are made from random floats; Q6_K and Q5_0 blocks are random
- * bits with a sane scale.
+ * not a multiple of 256 fall back to Q5_0, as llama.cpp does for Qwen2.5-0.5B), q5_k_m (the
+ * same with Q5_K, falling back to Q5_1).
+ * Types we have a quantizer for are made from random floats; Q6_K, Q5_K, Q5_0 and Q5_1
+ * blocks are random bits with a sane scale (and min).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,10 @@ static void *make_matrix(int t, int64_t n_in, int64_t n_out, size_t *nbytes) {
         for (size_t i = 0; i < *nbytes; i++) data[i] = (unsigned char)rnd();
         size_t bs = gguf_type_size(t), d_off = t == GGUF_TYPE_Q6_K ? 208 : 0;
         uint16_t d = kern_f32_to_f16(0.001f);
-        for (size_t b = 0; b + bs <= *nbytes; b += bs) memcpy(data + b + d_off, &d, 2);
+        for (size_t b = 0; b + bs <= *nbytes; b += bs) {
+            memcpy(data + b + d_off, &d, 2);
+            if (t == GGUF_TYPE_Q5_K || t == GGUF_TYPE_Q5_1) memcpy(data + b + 2, &d, 2); /* dmin, m */
+        }
     }
     return data;
 }
@@ -70,12 +74,13 @@ static void *make_matrix(int t, int64_t n_in, int64_t n_out, size_t *nbytes) {
 static int weight_type(const char *type, const char *role, int il, int n_layer, int64_t n_in) {
     if (!strcmp(type, "q8_0")) return GGUF_TYPE_Q8_0;
     if (!strcmp(type, "q4_0")) return !strcmp(role, "output") ? GGUF_TYPE_Q6_K : GGUF_TYPE_Q4_0;
-    /* q4_k_m */
+    /* q4_k_m, q5_k_m */
+    const bool q5 = !strcmp(type, "q5_k_m");
     bool more_bits = il < n_layer / 8 || il >= 7 * n_layer / 8 || (il - n_layer / 8) % 3 == 2;
-    int t = GGUF_TYPE_Q4_K;
+    int t = q5 ? GGUF_TYPE_Q5_K : GGUF_TYPE_Q4_K;
     if (!strcmp(role, "output") || ((!strcmp(role, "attn_v") || !strcmp(role, "ffn_down")) && more_bits))
         t = GGUF_TYPE_Q6_K;
-    if (n_in % 256) t = t == GGUF_TYPE_Q6_K ? GGUF_TYPE_Q8_0 : GGUF_TYPE_Q5_0;
+    if (n_in % 256) t = t == GGUF_TYPE_Q6_K ? GGUF_TYPE_Q8_0 : q5 ? GGUF_TYPE_Q5_1 : GGUF_TYPE_Q5_0;
     return t;
 }
 
@@ -91,14 +96,15 @@ static int add(gguf_writer *w, const char *name, int t, int64_t n_in, int64_t n_
 
 int main(int argc, char **argv) {
     if (argc != 4) {
-        fprintf(stderr, "usage: mkmodel tinyllama|qwen2.5-0.5b q8_0|q4_0|q4_k_m OUT.gguf\n");
+        fprintf(stderr, "usage: mkmodel tinyllama|qwen2.5-0.5b q8_0|q4_0|q4_k_m|q5_k_m OUT.gguf\n");
         return 2;
     }
     const shape *sh = NULL;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         if (!strcmp(shapes[i].name, argv[1])) sh = &shapes[i];
     const char *type = argv[2];
-    if (!sh || (strcmp(type, "q8_0") && strcmp(type, "q4_0") && strcmp(type, "q4_k_m"))) {
+    if (!sh || (strcmp(type, "q8_0") && strcmp(type, "q4_0") && strcmp(type, "q4_k_m") &&
+                strcmp(type, "q5_k_m"))) {
         fprintf(stderr, "mkmodel: unknown shape or type\n");
         return 2;
     }
