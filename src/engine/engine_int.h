@@ -104,6 +104,14 @@ void llm_repack_free(llm_model *m);
  * _save: write mem[0, len) as that entry from a background thread (NULL: not cached).
  * _finish: wait for the writer (cancel: stop it, leaving no entry) and free it. */
 typedef struct llm_repack_cache llm_repack_cache;
+/* FNV-1a over n bytes, continuing from h (start with LLM_FNV_SEED): the plan's hash and the
+ * cache entry's name. */
+#define LLM_FNV_SEED 0xcbf29ce484222325ull
+static inline uint64_t llm_fnv1a(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
 void *llm_repack_cache_map(const gguf *g, uint64_t plan, size_t len, char *path, size_t cap);
 llm_repack_cache *llm_repack_cache_save(const gguf *g, uint64_t plan, const void *mem, size_t len);
 void llm_repack_cache_finish(llm_repack_cache *w, bool cancel);

@@ -69,12 +69,6 @@ static int weight_slots(llm_model *m, const gguf_tensor ***slots, int cap) {
     return n;
 }
 
-static uint64_t plan_hash(uint64_t h, const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull; /* FNV-1a */
-    return h;
-}
-
 /* Repack every slot into its packed tensor (m->packed, in slot order), the rows in items of
  * about REPACK_ITEM_BYTES shared by the threads. False when out of memory. */
 static bool pack_all(llm_model *m, const gguf_tensor ***slots, int n_slots, int n_items) {
@@ -136,7 +130,7 @@ int llm_repack_weights(llm_model *m, err_buf *eb) {
     }
     /* The packed tensors' descriptors (data relative to the block for now) and the plan's
      * hash: which tensor goes where as what, what a cache entry must have been made for. */
-    uint64_t plan = 0xcbf29ce484222325ull;
+    uint64_t plan = LLM_FNV_SEED;
     size_t off = 0;
     int n_items = 0;
     for (int i = 0; i < n_slots; i++) {
@@ -148,8 +142,8 @@ int llm_repack_weights(llm_model *m, err_buf *eb) {
         d->data = (const void *)off;
         const uint64_t fields[] = {(uint64_t)t->type, (uint64_t)d->type, (uint64_t)t->ne[0],
                                    (uint64_t)t->ne[1], t->offset, t->nbytes, off};
-        plan = plan_hash(plan, t->name, strlen(t->name) + 1);
-        plan = plan_hash(plan, fields, sizeof fields);
+        plan = llm_fnv1a(plan, t->name, strlen(t->name) + 1);
+        plan = llm_fnv1a(plan, fields, sizeof fields);
         off += (t->nbytes + 63) & ~(size_t)63;
         const int64_t rows = item_rows(t);
         n_items += (int)((t->ne[1] + rows - 1) / rows);

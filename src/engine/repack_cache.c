@@ -57,12 +57,6 @@ struct llm_repack_cache {
     char dir[2048], tmp[2200], path[2200];
 };
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
 /* The directory from the environment; false when caching is off or there is none. */
 static bool cache_dir(char *out, size_t cap) {
     const char *e = getenv("LOCALAI_REPACK_CACHE"), *x = getenv("XDG_CACHE_HOME");
@@ -111,10 +105,10 @@ static bool expected_header(const gguf *g, uint64_t plan, size_t len, cache_head
 }
 
 static bool entry_path(const char *dir, const cache_header *h, char *out, size_t cap) {
-    uint64_t k = fnv1a(0xcbf29ce484222325ull, h->src_path, strlen(h->src_path));
-    k = fnv1a(k, &h->src, sizeof h->src);
-    k = fnv1a(k, &h->plan, sizeof h->plan);
-    k = fnv1a(k, &h->layout, sizeof h->layout);
+    uint64_t k = llm_fnv1a(LLM_FNV_SEED, h->src_path, strlen(h->src_path));
+    k = llm_fnv1a(k, &h->src, sizeof h->src);
+    k = llm_fnv1a(k, &h->plan, sizeof h->plan);
+    k = llm_fnv1a(k, &h->layout, sizeof h->layout);
     const int n = snprintf(out, cap, "%s/%016" PRIx64 ".r8", dir, k);
     return n > 0 && (size_t)n < cap;
 }
