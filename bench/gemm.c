@@ -23,7 +23,7 @@ static double thread_seconds(void) {
 }
 
 static const int types[] = {GGUF_TYPE_Q8_0, GGUF_TYPE_Q4_0, GGUF_TYPE_Q5_0, GGUF_TYPE_Q4_K,
-                            GGUF_TYPE_Q5_K, GGUF_TYPE_Q6_K};
+                            GGUF_TYPE_Q5_K, GGUF_TYPE_Q6_K, GGUF_TYPE_IQ4_XS};
 
 int main(int argc, char **argv) {
     int64_t n_in = 4096, n_out = 256, n_tok = 32;
@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
         unsetenv("LOCALAI_GEMM");
         kern_init(KERN_ISA_AUTO);
         const double flop = 2.0 * (double)n_in * (double)n_out * (double)n_tok;
-        printf("%-5s vec_dot %6.1f GFLOP/s   GEMM %6.1f GFLOP/s   x%.2f", t->name,
+        printf("%-6s vec_dot %6.1f GFLOP/s   GEMM %6.1f GFLOP/s   x%.2f", t->name,
                flop / best[0] / 1e9, flop / best[1] / 1e9, best[0] / best[1]);
         if (P) printf("   r8 %6.1f GFLOP/s   x%.2f", flop / best[2] / 1e9, best[0] / best[2]);
         printf("\n");

@@ -11,11 +11,14 @@ shift 3
 sym=$(grep -o '^void kern_patch_avx2_r8[a-z0-9]*' "$b" | cut -d' ' -f2)
 [ -n "$sym" ] || { echo "$b: no kern_patch_avx2_r8* function" >&2; exit 2; }
 skip=""
-for s in kern_patch_avx2_r8q6k kern_patch_avx2_r8k kern_patch_avx2_r8q5k; do
+for s in kern_patch_avx2_r8q6k kern_patch_avx2_r8k kern_patch_avx2_r8q5k \
+         kern_patch_avx2_r8iq4xs; do
     [ "$s" = "$sym" ] || skip="$skip -D$s=ab_skip_${s#kern_patch_avx2_}"
 done
 one=""
-case $sym in kern_patch_avx2_r8k | kern_patch_avx2_r8q5k) one=-DAB_NO_BATCH ;; esac
+case $sym in
+kern_patch_avx2_r8k | kern_patch_avx2_r8q5k | kern_patch_avx2_r8iq4xs) one=-DAB_NO_BATCH ;;
+esac
 out=build/bench/ab
 mkdir -p $out
 flags="-std=c11 -D_GNU_SOURCE -pthread -O2 -march=x86-64-v2 -mavx2 -mfma -mf16c -mbmi2 -Isrc -Isrc/kernels"

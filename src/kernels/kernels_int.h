@@ -226,6 +226,19 @@ typedef struct {
     uint8_t qs[QK_K / 8][32];
 } block_q5_Kx8;
 static_assert(sizeof(block_q5_Kx8) == 8 * sizeof(block_q5_K), "block_q5_Kx8 size");
+/* IQ4_XS: the 8 rows' 6-bit sub-block scales ls_s (the weight scale is ls_s - 32) in 6 bytes
+ * per row, placed so that the SIMD kernel has them a byte each after a few lane-wise shifts
+ * and masks: sc[4r + c] holds ls_c of row r in bits 0-5 and the top 2 bits of ls_4+c in bits
+ * 6-7, sc4[2r + j] the low 4 bits of ls_4+2j (low nibble) and ls_5+2j (high nibble). The
+ * nibbles are laid out as block_q4_Kx8's, which is a file sub-block's order already: piece p
+ * of sub-block s of row r is the row's bytes 16s + 4p..16s + 4p + 3. */
+typedef struct {
+    uint16_t d[8];
+    uint8_t sc4[16];
+    uint8_t sc[32];
+    uint8_t qs[QK_K / 8][32];
+} block_iq4_xsx8;
+static_assert(sizeof(block_iq4_xsx8) == 8 * sizeof(block_iq4_xs), "block_iq4_xsx8 size");
 
 /* 8 interleaved rows (nb blocks at W) times nt <= 4 tokens: Y[t * ldy + r] for r < 8. Token
  * t is a row of the packed type's activation blocks (Q8_0 or Q8_K) at xq + t * x_row; for
@@ -249,7 +262,7 @@ typedef struct kern_r8_desc {
     kern_r8_fn ref;
 } kern_r8_desc;
 #define KERN_R8_FIRST KERN_TYPE_Q4_0_R8
-#define KERN_R8_COUNT 6
+#define KERN_R8_COUNT 7
 /* Indexed by packed type - KERN_R8_FIRST: the ISA's kernels (NULL: no packing). */
 extern kern_r8_fn kern_r8_table[KERN_R8_COUNT];
 /* Batches: the same 8 rows times nt <= KERN_R8B_MAXT tokens, the weights of a block unpacked
@@ -280,9 +293,10 @@ void kern_r8_q6_K_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
 void kern_r8_q6_K_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                       const float *dc, float *Y, size_t ldy, int nt);
 void kern_patch_avx2_r8q6k(kern_r8_fn *table, kern_r8b_fn *batch); /* gemm_r8q6k_avx2.c */
-/* gemm_r8k_avx2.c and gemm_r8q5k_avx2.c, called by the above */
+/* gemm_r8k_avx2.c, gemm_r8q5k_avx2.c and gemm_r8iq4xs_avx2.c, called by the above */
 void kern_patch_avx2_r8k(kern_r8_fn *table);
 void kern_patch_avx2_r8q5k(kern_r8_fn *table);
+void kern_patch_avx2_r8iq4xs(kern_r8_fn *table);
 /* Q4_K (repack_q4k.c): the layout conversions and the plain-C kernel. */
 void kern_q4_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst);
 void kern_q4_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
@@ -297,6 +311,11 @@ void kern_q5_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst);
 void kern_q5_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
 void kern_q5_Kr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,
                      float *Y, size_t ldy, int nt);
+/* IQ4_XS (repack_iq4xs.c): as Q4_K. */
+void kern_iq4_xsr8_group(const void *W, int64_t nb, int64_t g, void *dst);
+void kern_iq4_xsr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
+void kern_iq4_xsr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
+                       const float *dc, float *Y, size_t ldy, int nt);
 /* kern_matmul for the packed types (repack.c). */
 size_t kern_matmul_r8_scratch_size(int ptype, int64_t n_in, int64_t n_tok);
 int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t n_out,
