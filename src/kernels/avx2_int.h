@@ -46,6 +46,10 @@ static inline __m256i bits_to_bytes_32(const uint8_t *p) {
     return _mm256_cmpeq_epi8(m, _mm256_set1_epi64x(-1));
 }
 
+/* Keeps v in a register here: stops GCC from reassociating a chain of integer sums into a
+ * tree, which would hoist every product of a sub-block and spill them. */
+#define KEEP(v) __asm__("" : "+x"(v))
+
 /* The 4 bytes at p in every 32-bit lane (a token's 4 quants against one row per lane). */
 static inline __m256i bcast4(const void *p) {
     int32_t v;

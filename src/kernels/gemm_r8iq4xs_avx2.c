@@ -15,9 +15,6 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* Keeps v in a register here: stops GCC from reassociating a chain of integer sums into a
- * tree, which would hoist every product of a sub-block and spill them. */
-#define KEEP(v) __asm__("" : "+x"(v))
 
 /* pshufb controls giving every byte of a 32-bit lane that lane's byte k. */
 #define LANE4(k) k, k, k, k

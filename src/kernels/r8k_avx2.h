@@ -10,9 +10,6 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* Keeps v in a register here: stops GCC from reassociating a chain of integer sums into a
- * tree, which would hoist every product of a sub-block and spill them. */
-#define KEEP(v) __asm__("" : "+x"(v))
 
 /* pshufb controls picking bytes (a, b, c, d) of every 32-bit lane; 0x80 and up give zero. */
 #define Z 0x80
