@@ -10,7 +10,6 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-
 /* pshufb controls picking bytes (a, b, c, d) of every 32-bit lane; 0x80 and up give zero. */
 #define Z 0x80
 #define LANES(a, b, c, d)                                                                          \
