@@ -23,7 +23,8 @@ static double thread_seconds(void) {
 }
 
 static const int types[] = {GGUF_TYPE_Q8_0, GGUF_TYPE_Q4_0, GGUF_TYPE_Q5_0, GGUF_TYPE_Q4_K,
-                            GGUF_TYPE_Q5_K, GGUF_TYPE_Q6_K, GGUF_TYPE_IQ4_XS};
+                            GGUF_TYPE_Q5_K, GGUF_TYPE_Q6_K, GGUF_TYPE_IQ4_XS,
+                            GGUF_TYPE_Q3_K};
 
 int main(int argc, char **argv) {
     int64_t n_in = 4096, n_out = 256, n_tok = 32;

@@ -6,7 +6,8 @@
  * of the plain read and the median of the per-round time ratios A / B (above 1: B is faster)
  * with its quartiles.
  *
- *   bench/ab/matvec_ab TYPE [THREADS [ROUNDS]]   TYPE: q4_0, q5_0, q8_0, q4_k, q5_k, q6_k, iq4_xs
+ *   bench/ab/matvec_ab TYPE [THREADS [ROUNDS]]
+ *       TYPE: q4_0, q5_0, q8_0, q3_k, q4_k, q5_k, q6_k, iq4_xs
  */
 #include "base/base.h"
 #include "kernels/kernels_int.h"
@@ -17,8 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* Each fills the kernel tables with its build's kernels; the Q4_K, Q5_K and IQ4_XS files'
- * patch functions take no batch table (run.sh then defines AB_NO_BATCH). */
+/* Each fills the kernel tables with its build's kernels; the Q3_K, Q4_K, Q5_K and IQ4_XS
+ * files' patch functions take no batch table (run.sh then defines AB_NO_BATCH). */
 #ifdef AB_NO_BATCH
 void patch_A(kern_r8_fn *table);
 void patch_B(kern_r8_fn *table);
@@ -34,10 +35,12 @@ void ab_skip_r8q6k(kern_r8_fn *table, kern_r8b_fn *batch);
 void ab_skip_r8k(kern_r8_fn *table);
 void ab_skip_r8q5k(kern_r8_fn *table);
 void ab_skip_r8iq4xs(kern_r8_fn *table);
+void ab_skip_r8q3k(kern_r8_fn *table);
 void ab_skip_r8q6k(kern_r8_fn *table, kern_r8b_fn *batch) { (void)table, (void)batch; }
 void ab_skip_r8k(kern_r8_fn *table) { (void)table; }
 void ab_skip_r8q5k(kern_r8_fn *table) { (void)table; }
 void ab_skip_r8iq4xs(kern_r8_fn *table) { (void)table; }
+void ab_skip_r8q3k(kern_r8_fn *table) { (void)table; }
 
 #define MAX_ROUNDS 64
 
@@ -82,13 +85,14 @@ int main(int argc, char **argv) {
         int type;
     } names[] = {{"q4_0", GGUF_TYPE_Q4_0}, {"q5_0", GGUF_TYPE_Q5_0}, {"q8_0", GGUF_TYPE_Q8_0},
                  {"q4_k", GGUF_TYPE_Q4_K}, {"q5_k", GGUF_TYPE_Q5_K}, {"q6_k", GGUF_TYPE_Q6_K},
-                 {"iq4_xs", GGUF_TYPE_IQ4_XS}};
+                 {"iq4_xs", GGUF_TYPE_IQ4_XS}, {"q3_k", GGUF_TYPE_Q3_K}};
     int type = -1;
     for (size_t i = 0; argc > 1 && i < sizeof names / sizeof names[0]; i++)
         if (!strcasecmp(argv[1], names[i].name)) type = names[i].type;
     const int nth = argc > 2 ? atoi(argv[2]) : 2, rounds = argc > 3 ? atoi(argv[3]) : 15;
     if (type < 0 || nth < 1 || rounds < 1 || rounds > MAX_ROUNDS) {
-        fprintf(stderr, "usage: %s q4_0|q5_0|q8_0|q4_k|q5_k|q6_k|iq4_xs [THREADS [ROUNDS <= %d]]\n",
+        fprintf(stderr,
+                "usage: %s q4_0|q5_0|q8_0|q3_k|q4_k|q5_k|q6_k|iq4_xs [THREADS [ROUNDS <= %d]]\n",
                 argv[0], MAX_ROUNDS);
         return 2;
     }
@@ -111,12 +115,14 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < n_in; i++) x[i] = (float)((int)(rng_next(&rng) % 2001) - 1000) / 1000.0f;
     if (tr->from_float) {
         tr->from_float(x, row, n_in);
-    } else { /* no quantizer (Q5_K, Q6_K, IQ4_XS): random bytes with the scales set to 1.0 (f16
-                * 0x3c00): Q6_K's d ends its block, Q5_K's d and dmin and IQ4_XS's d start it */
+    } else { /* no quantizer (Q3_K, Q5_K, Q6_K, IQ4_XS): random bytes with the scales set to 1.0
+                * (f16 0x3c00): Q3_K's and Q6_K's d end their blocks, Q5_K's d and dmin and
+                * IQ4_XS's d start theirs */
         for (size_t k = 0; k < rb; k++) row[k] = (uint8_t)rng_next(&rng);
         const size_t bs = tr->type_size;
         for (size_t b = 0; b < rb; b += bs) {
-            uint8_t *h = row + b + (type == GGUF_TYPE_Q6_K ? bs - 2 : 0);
+            const size_t at = type == GGUF_TYPE_Q6_K || type == GGUF_TYPE_Q3_K ? bs - 2 : 0;
+            uint8_t *h = row + b + at;
             h[0] = 0, h[1] = 0x3c;
             if (type == GGUF_TYPE_Q5_K) h[2] = 0, h[3] = 0x3c;
         }

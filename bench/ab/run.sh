@@ -12,12 +12,13 @@ sym=$(grep -o '^void kern_patch_avx2_r8[a-z0-9]*' "$b" | cut -d' ' -f2)
 [ -n "$sym" ] || { echo "$b: no kern_patch_avx2_r8* function" >&2; exit 2; }
 skip=""
 for s in kern_patch_avx2_r8q6k kern_patch_avx2_r8k kern_patch_avx2_r8q5k \
-         kern_patch_avx2_r8iq4xs; do
+         kern_patch_avx2_r8iq4xs kern_patch_avx2_r8q3k; do
     [ "$s" = "$sym" ] || skip="$skip -D$s=ab_skip_${s#kern_patch_avx2_}"
 done
 one=""
 case $sym in
-kern_patch_avx2_r8k | kern_patch_avx2_r8q5k | kern_patch_avx2_r8iq4xs) one=-DAB_NO_BATCH ;;
+kern_patch_avx2_r8k | kern_patch_avx2_r8q5k | kern_patch_avx2_r8iq4xs | kern_patch_avx2_r8q3k)
+    one=-DAB_NO_BATCH ;;
 esac
 out=build/bench/ab
 mkdir -p $out

@@ -1,10 +1,10 @@
 /*
  * The decoder's matrix weights repacked at load for the kernels that read 8 interleaved rows
- * (kern_repack: Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K and IQ4_XS on AVX2, where generation then
- * streams weights at a higher share of the memory bandwidth and prompts run faster). The packed
- * copies take the bytes the file's tensors took: once a tensor is packed its pages of the
- * mapping are released (gguf_release_range), so resident memory stays about the weights' size.
- * The token embeddings are packed only when they are the tied output (lookups read them
+ * (kern_repack: Q4_0, Q5_0, Q8_0, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS on AVX2, where generation
+ * then streams weights at a higher share of the memory bandwidth and prompts run faster). The
+ * packed copies take the bytes the file's tensors took: once a tensor is packed its pages of
+ * the mapping are released (gguf_release_range), so resident memory stays about the weights'
+ * size. The token embeddings are packed only when they are the tied output (lookups read them
  * through kern_get_row).
  * The packed bytes are then saved to the repack cache (repack_cache.c) in the background; a
  * later load of the same file maps that copy and packs nothing.

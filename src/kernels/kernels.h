@@ -101,13 +101,13 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
                 const float *X, int64_t n_tok, float *Y, void *scratch);
 
 /* ---- repacked weights ----
- * Where the ISA has kernels for it (Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K and IQ4_XS on AVX2), a
- * matrix can be repacked once at load with its rows interleaved by 8: block i of 8 consecutive
- * rows side by side, their 8 scales together. The kernels then read 8 rows' scales with one load
- * and keep one row per SIMD lane, with no horizontal sums and no per-row scale arithmetic. The
- * packed matrix takes the same bytes, has its own type id and goes to kern_matmul /
- * kern_matmul_scratch_size like any other (on any ISA: kern_init(KERN_ISA_REF) afterwards runs
- * a plain-C version).
+ * Where the ISA has kernels for it (Q4_0, Q5_0, Q8_0, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS on
+ * AVX2), a matrix can be repacked once at load with its rows interleaved by 8: block i of 8
+ * consecutive rows side by side, their 8 scales together. The kernels then read 8 rows' scales
+ * with one load and keep one row per SIMD lane, with no horizontal sums and no per-row scale
+ * arithmetic. The packed matrix takes the same bytes, has its own type id and goes to
+ * kern_matmul / kern_matmul_scratch_size like any other (on any ISA: kern_init(KERN_ISA_REF)
+ * afterwards runs a plain-C version).
  * LOCALAI_REPACK=off turns repacking off (kern_repack_type says -1); LOCALAI_REPACK=q4_k,q6_k
  * (type names, comma-separated) repacks only those types. */
 /* Bumped whenever a packed layout changes: copies kept on disk (the engine's repack cache)
@@ -121,10 +121,11 @@ enum {
     KERN_TYPE_Q6_K_R8,
     KERN_TYPE_Q5_K_R8,
     KERN_TYPE_IQ4_XS_R8,
+    KERN_TYPE_Q3_K_R8,
 };
 /* True for the packed type ids above. */
 static inline bool kern_is_repacked(int type) {
-    return type >= KERN_TYPE_Q4_0_R8 && type <= KERN_TYPE_IQ4_XS_R8;
+    return type >= KERN_TYPE_Q4_0_R8 && type <= KERN_TYPE_Q3_K_R8;
 }
 /* The packed type for a matrix of n_out rows of n_in wtype elements on the active ISA, or -1
  * (no kernel, fewer than 8 rows, or repacking off). Rows past the last multiple of 8 stay as

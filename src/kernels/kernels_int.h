@@ -239,6 +239,20 @@ typedef struct {
     uint8_t qs[QK_K / 8][32];
 } block_iq4_xsx8;
 static_assert(sizeof(block_iq4_xsx8) == 8 * sizeof(block_iq4_xs), "block_iq4_xsx8 size");
+/* Q3_K: scales[w] holds bytes 4w..4w+3 of each row's 12 scale bytes (row r at 4r), as
+ * block_q4_Kx8's, so that the 16 6-bit scales of 8 rows come out a byte each (sub-blocks
+ * 4g..4g+3 in word g, row r in lane r) with a few lane-wise shifts and masks. Sub-block s
+ * (16 elements) of row r: its low 2 bits in the 4 bytes at qs[s][4r], bits 2k, 2k + 1 of
+ * byte c those of element 4k + c; its high bits (hmask) in the 4 bytes at hm[s / 2][4r], bit
+ * 4 (s % 2) + k of byte c that of element 4k + c. One shift and one mask per piece k then
+ * bring either to its place in q + 4 (0..7). */
+typedef struct {
+    uint16_t d[8];
+    uint8_t scales[3][32];
+    uint8_t hm[QK_K / 32][32];
+    uint8_t qs[QK_K / 16][32];
+} block_q3_Kx8;
+static_assert(sizeof(block_q3_Kx8) == 8 * sizeof(block_q3_K), "block_q3_Kx8 size");
 
 /* 8 interleaved rows (nb blocks at W) times nt <= 4 tokens: Y[t * ldy + r] for r < 8. Token
  * t is a row of the packed type's activation blocks (Q8_0 or Q8_K) at xq + t * x_row; for
@@ -262,7 +276,7 @@ typedef struct kern_r8_desc {
     kern_r8_fn ref;
 } kern_r8_desc;
 #define KERN_R8_FIRST KERN_TYPE_Q4_0_R8
-#define KERN_R8_COUNT 7
+#define KERN_R8_COUNT 8
 /* Indexed by packed type - KERN_R8_FIRST: the ISA's kernels (NULL: no packing). */
 extern kern_r8_fn kern_r8_table[KERN_R8_COUNT];
 /* Batches: the same 8 rows times nt <= KERN_R8B_MAXT tokens, the weights of a block unpacked
@@ -293,10 +307,12 @@ void kern_r8_q6_K_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
 void kern_r8_q6_K_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                       const float *dc, float *Y, size_t ldy, int nt);
 void kern_patch_avx2_r8q6k(kern_r8_fn *table, kern_r8b_fn *batch); /* gemm_r8q6k_avx2.c */
-/* gemm_r8k_avx2.c, gemm_r8q5k_avx2.c and gemm_r8iq4xs_avx2.c, called by the above */
+/* gemm_r8k_avx2.c, gemm_r8q5k_avx2.c, gemm_r8iq4xs_avx2.c and gemm_r8q3k_avx2.c, called by
+ * the above */
 void kern_patch_avx2_r8k(kern_r8_fn *table);
 void kern_patch_avx2_r8q5k(kern_r8_fn *table);
 void kern_patch_avx2_r8iq4xs(kern_r8_fn *table);
+void kern_patch_avx2_r8q3k(kern_r8_fn *table);
 /* Q4_K (repack_q4k.c): the layout conversions and the plain-C kernel. */
 void kern_q4_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst);
 void kern_q4_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
@@ -316,6 +332,11 @@ void kern_iq4_xsr8_group(const void *W, int64_t nb, int64_t g, void *dst);
 void kern_iq4_xsr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
 void kern_iq4_xsr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                        const float *dc, float *Y, size_t ldy, int nt);
+/* Q3_K (repack_q3k.c): as Q4_K. */
+void kern_q3_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst);
+void kern_q3_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
+void kern_q3_Kr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,
+                     float *Y, size_t ldy, int nt);
 /* kern_matmul for the packed types (repack.c). */
 size_t kern_matmul_r8_scratch_size(int ptype, int64_t n_in, int64_t n_tok);
 int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t n_out,

@@ -1,9 +1,10 @@
 /*
  * Weights repacked 8 rows at a time (kernels.h; the block_*x8 layouts in kernels_int.h) and
  * their matrix products. Here: the table of packed types, the Q4_0/Q5_0/Q8_0 layouts and
- * plain-C kernels (Q4_K, Q5_K, Q6_K and IQ4_XS have theirs in repack_q4k.c, repack_q5k.c,
- * repack_q6k.c and repack_iq4xs.c), the public calls (kern_repack_type, kern_repack,
- * kern_get_row) and the product. The SIMD kernels are in gemm_r8*_avx2.c.
+ * plain-C kernels (Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS have theirs in repack_q3k.c,
+ * repack_q4k.c, repack_q5k.c, repack_q6k.c and repack_iq4xs.c), the public calls
+ * (kern_repack_type, kern_repack, kern_get_row) and the product. The SIMD kernels are in
+ * gemm_r8*_avx2.c.
  *
  * Products: the tokens are quantized as for the unpacked types (Q8_0, or Q8_K for the
  * K-quants and IQ4_XS), Q8_0 tokens with one float pair per block (scale, offset * scale *
@@ -190,6 +191,9 @@ static const kern_r8_desc r8_descs[KERN_R8_COUNT] = {
     [KERN_TYPE_IQ4_XS_R8 - KERN_R8_FIRST] = {GGUF_TYPE_IQ4_XS, GGUF_TYPE_Q8_K, QK_K,
                                              sizeof(block_iq4_xsx8), 0.0f, kern_iq4_xsr8_group,
                                              kern_iq4_xsr8_row, kern_iq4_xsr8_ref},
+    [KERN_TYPE_Q3_K_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q3_K, GGUF_TYPE_Q8_K, QK_K,
+                                           sizeof(block_q3_Kx8), 0.0f, kern_q3_Kr8_group,
+                                           kern_q3_Kr8_row, kern_q3_Kr8_ref},
 };
 
 static const kern_r8_desc *desc_of(int ptype) {

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 
 static const int r8_types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, GGUF_TYPE_Q5_0, GGUF_TYPE_Q4_K,
-                               GGUF_TYPE_Q6_K, GGUF_TYPE_Q5_K, GGUF_TYPE_IQ4_XS};
+                               GGUF_TYPE_Q6_K, GGUF_TYPE_Q5_K, GGUF_TYPE_IQ4_XS, GGUF_TYPE_Q3_K};
 #define N_R8_TYPES ((int)(sizeof r8_types / sizeof r8_types[0]))
 
 /* Y of the packed matrix against Y of W as the file has it. */
@@ -101,6 +101,7 @@ static void check_shapes(void) {
     check_packed(NULL, GGUF_TYPE_Q4_K, 4096, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_Q5_K, 4096, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_IQ4_XS, 4096, 264, 7, &rng);
+    check_packed(NULL, GGUF_TYPE_Q3_K, 4096, 264, 7, &rng);
 }
 
 TEST(repack_matches_unpacked) {
@@ -160,12 +161,14 @@ TEST(repack_refuses_what_it_cannot_pack) {
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_K, 128, 8), -1); /* not whole super-blocks */
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q5_K, 384, 8), -1);
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_IQ4_XS, 128, 8), -1);
+    ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q3_K, 384, 8), -1);
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q8_0, 48, 8), -1);  /* not whole blocks */
     uint8_t w[8 * 18] = {0}, p[8 * 18];
     ASSERT_TRUE(kern_repack(GGUF_TYPE_Q2_K, w, 256, 8, p, 0, 8) != 0);
     ASSERT_TRUE(kern_repack(GGUF_TYPE_Q4_K, w, 32, 8, p, 0, 8) != 0);
     ASSERT_TRUE(kern_repack(GGUF_TYPE_Q5_K, w, 32, 8, p, 0, 8) != 0);
     ASSERT_TRUE(kern_repack(GGUF_TYPE_IQ4_XS, w, 32, 8, p, 0, 8) != 0);
+    ASSERT_TRUE(kern_repack(GGUF_TYPE_Q3_K, w, 32, 8, p, 0, 8) != 0);
     ASSERT_TRUE(kern_repack(GGUF_TYPE_Q4_0, w, 32, 8, p, 0, 4) != 0);
     ASSERT_TRUE(kern_repack(GGUF_TYPE_Q4_0, w, 32, 8, p, 8, 0) != 0);
     float row[32];
@@ -182,6 +185,7 @@ TEST(repack_refuses_what_it_cannot_pack) {
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_K, 256, 8), KERN_TYPE_Q4_K_R8);
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q5_K, 256, 8), KERN_TYPE_Q5_K_R8);
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_IQ4_XS, 256, 8), KERN_TYPE_IQ4_XS_R8);
+        ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q3_K, 256, 8), KERN_TYPE_Q3_K_R8);
         setenv("LOCALAI_REPACK", "q4_k", 1); /* a list without Q5_K */
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q5_K, 256, 8), -1);
         unsetenv("LOCALAI_REPACK");

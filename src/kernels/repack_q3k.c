@@ -1,0 +1,88 @@
+/*
+ * Q3_K weights repacked 8 rows at a time (block_q3_Kx8 in kernels_int.h): the layout
+ * conversions and the plain-C kernel, which reads the packed layout element by element and is
+ * the definition of the packed product. The AVX2 kernel is in gemm_r8q3k_avx2.c.
+ *
+ * Element j of a file block: its low 2 bits are bits 2 sh, 2 sh + 1 of qs[32 (j / 128) + l],
+ * its high bit bit 4 (j / 128) + sh of hmask[l] (sh = j / 32 % 4, l = j % 32); the value is
+ * the low bits, less 4 where the high bit is clear. The scale bytes are copied as they are.
+ */
+#include "kernels_int.h"
+
+/* Byte, bit of element j's low bits (bits 2 sh, 2 sh + 1 of qs) and high bit (of hmask). */
+static int q3k_qs_byte(int j) { return 32 * (j / 128) + j % 32; }
+static int q3k_sh(int j) { return j / 32 % 4; }
+static int q3k_hm_bit(int j) { return 4 * (j / 128) + q3k_sh(j); }
+
+/* Element e (0..15) of sub-block s of row r of a packed block: q + 4, 0..7. */
+static inline int q3kr8_at(const block_q3_Kx8 *b, int r, int s, int e) {
+    const int k = e / 4, c = e % 4;
+    const int lo = (b->qs[s][4 * r + c] >> 2 * k) & 3;
+    const int hi = (b->hm[s / 2][4 * r + c] >> (4 * (s % 2) + k)) & 1;
+    return lo | hi << 2;
+}
+
+void kern_q3_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst) {
+    const block_q3_K *x = W;
+    block_q3_Kx8 *o = dst;
+    for (int64_t i = 0; i < nb; i++) {
+        memset(o[i].hm, 0, sizeof o[i].hm);
+        memset(o[i].qs, 0, sizeof o[i].qs);
+        for (int r = 0; r < 8; r++) {
+            const block_q3_K *b = x + (8 * g + r) * nb + i;
+            o[i].d[r] = b->d;
+            for (int w = 0; w < 3; w++) memcpy(&o[i].scales[w][4 * r], b->scales + 4 * w, 4);
+            for (int j = 0; j < QK_K; j++) {
+                const int s = j / 16, k = j % 16 / 4, c = j % 4;
+                const int lo = (b->qs[q3k_qs_byte(j)] >> 2 * q3k_sh(j)) & 3;
+                const int hi = (b->hmask[j % 32] >> q3k_hm_bit(j)) & 1;
+                o[i].qs[s][4 * r + c] |= (uint8_t)(lo << 2 * k);
+                o[i].hm[s / 2][4 * r + c] |= (uint8_t)(hi << (4 * (s % 2) + k));
+            }
+        }
+    }
+}
+
+void kern_q3_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
+    const block_q3_Kx8 *x = G;
+    block_q3_K *o = dst;
+    for (int64_t i = i0; i < i1; i++, o++) {
+        o->d = x[i].d[r];
+        for (int w = 0; w < 3; w++) memcpy(o->scales + 4 * w, &x[i].scales[w][4 * r], 4);
+        memset(o->hmask, 0, sizeof o->hmask);
+        memset(o->qs, 0, sizeof o->qs);
+        for (int j = 0; j < QK_K; j++) {
+            const int v = q3kr8_at(&x[i], r, j / 16, j % 16);
+            o->qs[q3k_qs_byte(j)] |= (uint8_t)((v & 3) << 2 * q3k_sh(j));
+            o->hmask[j % 32] |= (uint8_t)((v >> 2) << q3k_hm_bit(j));
+        }
+    }
+}
+
+/* Row r of one packed block times one token block, as vec_dot_q3_K_ref sums. */
+static float q3kr8_block_dot(const block_q3_Kx8 *b, int r, const block_q8_K *y) {
+    uint8_t packed[12], sc[16];
+    for (int w = 0; w < 3; w++) memcpy(packed + 4 * w, &b->scales[w][4 * r], 4);
+    kern_q3k_unpack_scales(packed, sc);
+    int isum = 0;
+    for (int s = 0; s < 16; s++) {
+        int si = 0;
+        for (int e = 0; e < 16; e++) si += (q3kr8_at(b, r, s, e) - 4) * y->qs[16 * s + e];
+        isum += ((int)sc[s] - 32) * si;
+    }
+    return kern_f16_to_f32(b->d[r]) * y->d * (float)isum;
+}
+
+void kern_q3_Kr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,
+                     float *Y, size_t ldy, int nt) {
+    (void)dc;
+    const block_q3_Kx8 *w = W;
+    for (int t = 0; t < nt; t++) {
+        const block_q8_K *y = (const block_q8_K *)(xq + (size_t)t * x_row);
+        for (int r = 0; r < 8; r++) {
+            float sum = 0;
+            for (int64_t i = 0; i < nb; i++) sum += q3kr8_block_dot(w + i, r, y + i);
+            Y[(size_t)t * ldy + r] = sum;
+        }
+    }
+}
