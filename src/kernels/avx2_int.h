@@ -50,6 +50,36 @@ static inline __m256i bits_to_bytes_32(const uint8_t *p) {
  * tree, which would hoist every product of a sub-block and spill them. */
 #define KEEP(v) __asm__("" : "+x"(v))
 
+/* The kern_r8_fn `name` of a packed super-block type with Q8_K tokens, from the file's
+ * super_block(w, y, acc, NT): every super-block i of the 8 rows against block i of NT tokens
+ * (y[t]), accumulated in acc[t] and stored at the end. NT is a constant in each case of the
+ * switch, so that the token loops unroll and keep their registers. */
+#define DEFINE_R8_Q8K(name, block_t)                                                              \
+    static inline __attribute__((always_inline)) void name##_nt(                                  \
+        int64_t nb, const block_t *W, const uint8_t *xq, size_t x_row, float *Y, size_t ldy,     \
+        const int NT) {                                                                           \
+        __m256 acc[KERN_R8_NT];                                                                   \
+        _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();        \
+        for (int64_t i = 0; i < nb; i++) {                                                        \
+            const block_q8_K *y[KERN_R8_NT];                                                      \
+            _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) y[t] =                           \
+                (const block_q8_K *)(xq + (size_t)t * x_row) + i;                                 \
+            super_block(W + i, y, acc, NT);                                                       \
+        }                                                                                         \
+        _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)                                      \
+            _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);                                        \
+    }                                                                                             \
+    static void name(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc, \
+                     float *Y, size_t ldy, int nt) {                                              \
+        (void)dc;                                                                                 \
+        switch (nt) {                                                                             \
+        case 1: name##_nt(nb, W, xq, x_row, Y, ldy, 1); break;                                    \
+        case 2: name##_nt(nb, W, xq, x_row, Y, ldy, 2); break;                                    \
+        case 3: name##_nt(nb, W, xq, x_row, Y, ldy, 3); break;                                    \
+        default: name##_nt(nb, W, xq, x_row, Y, ldy, 4); break;                                   \
+        }                                                                                         \
+    }
+
 /* The 4 bytes at p in every 32-bit lane (a token's 4 quants against one row per lane). */
 static inline __m256i bcast4(const void *p) {
     int32_t v;

@@ -80,8 +80,13 @@ INLINE void sub_block(const block_iq4_xsx8 *w, const block_q8_K *const *y, int s
 }
 
 /* One super-block of the 8 rows times NT tokens, added to acc[t]. */
-INLINE void super_block(const block_iq4_xsx8 *w, const block_q8_K *const *y, __m256i lv,
-                        __m256i mag, __m256 *acc, const int NT) {
+INLINE void super_block(const block_iq4_xsx8 *w, const block_q8_K *const *y, __m256 *acc,
+                        const int NT) {
+    /* The levels and their magnitudes: loop-invariant, the compiler keeps them in registers
+     * across the super-blocks. */
+    const __m256i lv =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kern_iq4nl_values));
+    const __m256i mag = _mm256_abs_epi8(lv);
     if (NT == 1) prefetch_lines(w, 0, 1);
     __m256i sc[2];
     unpack_scales(w, sc);
@@ -102,35 +107,7 @@ INLINE void super_block(const block_iq4_xsx8 *w, const block_q8_K *const *y, __m
                                  _mm256_cvtepi32_ps(sumi[t]), acc[t]);
 }
 
-INLINE void iq4_xsr8(int64_t nb, const block_iq4_xsx8 *W, const uint8_t *xq, size_t x_row,
-                     float *Y, size_t ldy, const int NT) {
-    const __m256i lv =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kern_iq4nl_values));
-    const __m256i mag = _mm256_abs_epi8(lv);
-    __m256 acc[KERN_R8_NT];
-#pragma GCC unroll 4
-    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const block_q8_K *y[KERN_R8_NT];
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) y[t] = (const block_q8_K *)(xq + (size_t)t * x_row) + i;
-        super_block(W + i, y, lv, mag, acc, NT);
-    }
-#pragma GCC unroll 4
-    for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
-}
-
-static void iq4_xsr8_avx2(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
-                          const float *dc, float *Y, size_t ldy, int nt) {
-    (void)dc;
-    const block_iq4_xsx8 *w = W;
-    switch (nt) {
-    case 1: iq4_xsr8(nb, w, xq, x_row, Y, ldy, 1); break;
-    case 2: iq4_xsr8(nb, w, xq, x_row, Y, ldy, 2); break;
-    case 3: iq4_xsr8(nb, w, xq, x_row, Y, ldy, 3); break;
-    default: iq4_xsr8(nb, w, xq, x_row, Y, ldy, 4); break;
-    }
-}
+DEFINE_R8_Q8K(iq4_xsr8_avx2, block_iq4_xsx8)
 
 void kern_patch_avx2_r8iq4xs(kern_r8_fn *table) {
     table[KERN_TYPE_IQ4_XS_R8 - KERN_R8_FIRST] = iq4_xsr8_avx2;

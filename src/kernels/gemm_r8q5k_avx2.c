@@ -73,32 +73,7 @@ INLINE void super_block(const block_q5_Kx8 *w, const block_q8_K *const *y, __m25
     finish_block(w->d, w->dmin, &sm, sumi, y, acc, NT);
 }
 
-INLINE void q5_Kr8(int64_t nb, const block_q5_Kx8 *W, const uint8_t *xq, size_t x_row, float *Y,
-                   size_t ldy, const int NT) {
-    __m256 acc[KERN_R8_NT];
-#pragma GCC unroll 4
-    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const block_q8_K *y[KERN_R8_NT];
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) y[t] = (const block_q8_K *)(xq + (size_t)t * x_row) + i;
-        super_block(W + i, y, acc, NT);
-    }
-#pragma GCC unroll 4
-    for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
-}
-
-static void q5_Kr8_avx2(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,
-                        float *Y, size_t ldy, int nt) {
-    (void)dc;
-    const block_q5_Kx8 *w = W;
-    switch (nt) {
-    case 1: q5_Kr8(nb, w, xq, x_row, Y, ldy, 1); break;
-    case 2: q5_Kr8(nb, w, xq, x_row, Y, ldy, 2); break;
-    case 3: q5_Kr8(nb, w, xq, x_row, Y, ldy, 3); break;
-    default: q5_Kr8(nb, w, xq, x_row, Y, ldy, 4); break;
-    }
-}
+DEFINE_R8_Q8K(q5_Kr8_avx2, block_q5_Kx8)
 
 void kern_patch_avx2_r8q5k(kern_r8_fn *table) {
     table[KERN_TYPE_Q5_K_R8 - KERN_R8_FIRST] = q5_Kr8_avx2;
