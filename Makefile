@@ -65,6 +65,14 @@ TESTBIN  := $(BUILD)/tests
 LIBA     := $(BUILD)/liblocalai.a
 BENCHBIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_C))
 
+# The AVX-512 kernels once more for the tests, on SIMDe's portable intrinsics (AVX2 flags
+# only), so they are checked on CPUs without AVX-512 too (src/kernels/avx512_emu.h). One
+# object; every global it defines is renamed NAME_emu.
+ifeq ($(ARCH),x86_64)
+EMU_O    := $(patsubst %.c,$(BUILD)/obj/emu/%.o,$(filter %_avx512.c,$(LIB_C)))
+EMU_ALL  := $(BUILD)/obj/emu/avx512_emu.o
+endif
+
 .PHONY: all test asan run bench fuzz clean deps format check-deps
 all: $(BIN) $(TESTBIN) $(BENCHBIN)
 
@@ -77,6 +85,17 @@ $(BUILD)/obj/%.o: %.c | deps
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) $(if $(filter %_avx512.c,$<),$(AVX512_FLAGS),$(if $(filter %_avx2.c,$<),$(AVX2_FLAGS))) -Itests/harness -c $< -o $@
 
+$(BUILD)/obj/emu/%.o: %.c src/kernels/avx512_emu.h | deps
+	@mkdir -p $(dir $@)
+	@echo "CC $< (AVX-512 emulated)"
+	@$(CC) $(CFLAGS) $(AVX2_FLAGS) -Wno-psabi -DKERN_AVX512_EMU -include src/kernels/avx512_emu.h -c $< -o $@
+
+$(EMU_ALL): $(EMU_O)
+	@ld -r -o $@.tmp $^
+	@nm -g --defined-only $@.tmp | awk '{ print $$3, $$3 "_emu" }' > $@.syms
+	@objcopy --redefine-syms=$@.syms $@.tmp $@
+	@rm -f $@.tmp
+
 $(UI_GEN): scripts/embed-assets web $(shell find web -type f 2>/dev/null)
 	@scripts/embed-assets web $@
 
@@ -87,8 +106,8 @@ $(LIBA): $(LIB_O)
 $(BIN): $(MAIN_O) $(LIBA)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(TESTBIN): $(TEST_O) $(LIBA)
-	$(CC) $(CFLAGS) -o $@ $(TEST_O) $(LIBA) $(LDLIBS)
+$(TESTBIN): $(TEST_O) $(EMU_ALL) $(LIBA)
+	$(CC) $(CFLAGS) -o $@ $(TEST_O) $(EMU_ALL) $(LIBA) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIBA) | deps
 	@mkdir -p $(dir $@)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "engine/engine.h"
+#include "kernels/kernels_testutil.h"
 #include "test.h"
 
 typedef struct golden_row {
@@ -158,6 +159,46 @@ GOLDEN(qwen3_F32, "qwen3-F32")
 GOLDEN(qwen3_Q4_K, "qwen3-Q4_K")
 GOLDEN(gemma3_F32, "gemma3-F32")
 GOLDEN(gemma3_Q4_K, "gemma3-Q4_K")
+
+#if defined(__x86_64__)
+/* The AVX-512 kernels in whole models (emulated where the CPU lacks AVX-512: see
+ * src/kernels/avx512_emu.h), with the weights left as the file has them (LOCALAI_REPACK=off)
+ * so that single tokens go through the AVX-512 vec_dots; batches keep the AVX2 GEMM kernels. */
+static void check_golden_avx512(const char *name) {
+    setenv("LOCALAI_REPACK", "off", 1);
+    ktest_emulate_avx512(true);
+    ASSERT_EQ_INT(kern_init(KERN_ISA_AVX512), KERN_ISA_AVX512);
+    golden_row r;
+    if (find_row(name, &r)) test_fail(__FILE__, __LINE__, "%s not in MANIFEST.tsv", name);
+    llm_model *m;
+    err_buf eb = {0};
+    ASSERT_OK(llm_model_load(test_shared_file(r.model), &m, &eb), &eb);
+    float *ref = read_f32(r.ref, (size_t)r.n_tokens * (size_t)r.n_vocab);
+    run_and_compare(&r, m, 2, 1, true, ref);
+    run_and_compare(&r, m, 1, r.n_tokens, true, ref);
+    free(ref);
+    llm_model_free(m);
+}
+
+#define GOLDEN512(id, name) \
+    TEST(engine_golden_avx512_##id) { check_golden_avx512(name); }
+
+GOLDEN512(F32, "llama-F32")
+GOLDEN512(F16, "llama-F16")
+GOLDEN512(BF16, "llama-BF16")
+GOLDEN512(Q8_0, "llama-Q8_0")
+GOLDEN512(Q4_0, "llama-Q4_0")
+GOLDEN512(Q4_1, "llama-Q4_1")
+GOLDEN512(Q5_0, "llama-Q5_0")
+GOLDEN512(Q5_1, "llama-Q5_1")
+GOLDEN512(Q2_K, "llama-Q2_K")
+GOLDEN512(Q3_K, "llama-Q3_K")
+GOLDEN512(Q4_K, "llama-Q4_K")
+GOLDEN512(Q5_K, "llama-Q5_K")
+GOLDEN512(Q6_K, "llama-Q6_K")
+GOLDEN512(IQ4_NL, "llama-IQ4_NL")
+GOLDEN512(IQ4_XS, "llama-IQ4_XS")
+#endif
 
 TEST(engine_unknown_arch_is_named) {
     gguf_writer *w = gguf_writer_new();

@@ -7,6 +7,10 @@
  */
 #include "avx2_int.h"
 
+#ifndef KERN_TARGET_VNNI
+#define KERN_TARGET_VNNI __attribute__((target("avx512vnni")))
+#endif
+
 /* The Makefile compiles this file with -mavx512vnni, but CPUs like Skylake-X have AVX-512
  * without VNNI: only the *_vnni functions (chosen at run time) use VNNI intrinsics, and the
  * other functions have no plain loops the compiler could vectorize into VNNI instructions
@@ -19,7 +23,7 @@ static inline __m512i dot_s8s8_512(__m512i x, __m512i y) {
     return _mm512_madd_epi16(_mm512_maddubs_epi16(ax, sy), _mm512_set1_epi16(1));
 }
 
-__attribute__((target("avx512vnni"))) static inline __m512i dot_s8s8_512_vnni(__m512i x,
+KERN_TARGET_VNNI static inline __m512i dot_s8s8_512_vnni(__m512i x,
                                                                               __m512i y) {
     const __m512i ax = _mm512_abs_epi8(x);
     const __m512i sy = _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(x), _mm512_setzero_si512(), y);
@@ -88,9 +92,9 @@ static inline float tail_block(__m256i qx, const int8_t *qy, float d) {
     }
 
 DEFINE_Q8_0(vec_dot_q8_0, dot_s8s8_512, )
-DEFINE_Q8_0(vec_dot_q8_0_vnni, dot_s8s8_512_vnni, __attribute__((target("avx512vnni"))))
+DEFINE_Q8_0(vec_dot_q8_0_vnni, dot_s8s8_512_vnni, KERN_TARGET_VNNI)
 DEFINE_Q4_0(vec_dot_q4_0, dot_s8s8_512, )
-DEFINE_Q4_0(vec_dot_q4_0_vnni, dot_s8s8_512_vnni, __attribute__((target("avx512vnni"))))
+DEFINE_Q4_0(vec_dot_q4_0_vnni, dot_s8s8_512_vnni, KERN_TARGET_VNNI)
 
 /* 32 int16: a in the low 16, b in the high 16. */
 static inline __m512i i16_pair(int a, int b) {

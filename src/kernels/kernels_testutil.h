@@ -11,6 +11,18 @@
 #include <math.h>
 #include <stddef.h>
 
+#if defined(__x86_64__)
+/* The AVX-512 kernels built on SIMDe (Makefile: EMU_ALL), for CPUs without AVX-512. */
+void kern_patch_avx512_emu(kern_traits *table, bool vnni);
+
+/* From here on, kern_init(KERN_ISA_AVX512) runs the emulated AVX-512 kernels (VNNI or not)
+ * where the CPU lacks AVX-512; a CPU that has it runs the real ones. Each test runs in its
+ * own process, so the switch ends with the test. */
+static inline void ktest_emulate_avx512(bool vnni) {
+    if (!kern_cpu_supports(KERN_ISA_AVX512)) kern_emulate_avx512(kern_patch_avx512_emu, vnni);
+}
+#endif
+
 static inline uint16_t ktest_half(uint64_t *rng, float lo, float hi) {
     float u = (test_rand_f32(rng) + 1.0f) * 0.5f;
     return kern_f32_to_f16(lo + (hi - lo) * u);

@@ -104,6 +104,20 @@ static void check_isa(kern_isa isa) {
 TEST(kern_simd_avx2_vs_ref) { check_isa(KERN_ISA_AVX2); }
 TEST(kern_simd_avx512_vs_ref) { check_isa(KERN_ISA_AVX512); }
 
+/* The same AVX-512 kernels on SIMDe's portable intrinsics where the CPU lacks AVX-512: the
+ * code runs, and is checked, on every x86-64 (speed aside). */
+#if defined(__x86_64__)
+TEST(kern_simd_avx512_emulated) {
+    ktest_emulate_avx512(false);
+    check_isa(KERN_ISA_AVX512);
+}
+
+TEST(kern_simd_avx512_vnni_emulated) {
+    ktest_emulate_avx512(true);
+    check_isa(KERN_ISA_AVX512);
+}
+#endif
+
 /* kern_vec_dot_multi gives exactly vec_dot's floats for every row, whatever the grouping,
  * with output and activation strides. */
 static void check_multi(kern_isa isa) {
@@ -143,3 +157,9 @@ static void check_multi(kern_isa isa) {
 TEST(kern_multi_ref) { check_multi(KERN_ISA_REF); }
 TEST(kern_multi_avx2) { check_multi(KERN_ISA_AVX2); }
 TEST(kern_multi_avx512) { check_multi(KERN_ISA_AVX512); }
+#if defined(__x86_64__)
+TEST(kern_multi_avx512_emulated) {
+    ktest_emulate_avx512(true);
+    check_multi(KERN_ISA_AVX512);
+}
+#endif

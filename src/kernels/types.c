@@ -119,13 +119,23 @@ static void detect_cpu(void) {
 #endif
 }
 
+/* Set by tests only (kern_emulate_avx512): the emulated build of the AVX-512 kernels. */
+static kern_avx512_patch_fn avx512_emulated;
+static bool avx512_emulated_vnni;
+
+void kern_emulate_avx512(kern_avx512_patch_fn patch, bool vnni) {
+    pthread_once(&feats_once, detect_cpu);
+    avx512_emulated = feats.avx2 ? patch : NULL; /* the emulation itself runs on AVX2 */
+    avx512_emulated_vnni = vnni;
+}
+
 bool kern_cpu_supports(kern_isa isa) {
     pthread_once(&feats_once, detect_cpu);
     switch (isa) {
     case KERN_ISA_AUTO:
     case KERN_ISA_REF: return true;
     case KERN_ISA_AVX2: return feats.avx2;
-    case KERN_ISA_AVX512: return feats.avx512;
+    case KERN_ISA_AVX512: return feats.avx512 || avx512_emulated;
     }
     return false;
 }
@@ -133,7 +143,7 @@ bool kern_cpu_supports(kern_isa isa) {
 #if defined(__x86_64__)
 static bool cpu_has_vnni(void) {
     pthread_once(&feats_once, detect_cpu);
-    return feats.vnni;
+    return avx512_emulated ? avx512_emulated_vnni : feats.vnni;
 }
 #endif
 
@@ -187,7 +197,7 @@ kern_isa kern_init(kern_isa want) {
     if (want == KERN_ISA_AVX512) {
         /* Our AVX-512 kernels could not be run where they were written: check them against
          * the reference once, and stay on AVX2 if any disagrees. */
-        kern_patch_avx512(active_table, cpu_has_vnni());
+        (avx512_emulated ? avx512_emulated : kern_patch_avx512)(active_table, cpu_has_vnni());
         /* Single tokens go to the AVX-512 vec_dots; batches keep the AVX2 GEMM kernels. */
         memset(kern_gemv_table, 0, sizeof kern_gemv_table);
         bool ok = true;
