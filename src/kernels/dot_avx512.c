@@ -177,7 +177,7 @@ static void vec_dot_q6_K(int64_t n, float *s, const void *vx, const void *vy) {
     *s = _mm512_reduce_add_ps(acc);
 }
 
-void kern_patch_avx512(kern_traits *t, bool vnni) {
+void kern_patch_avx512(kern_traits *t, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni) {
     t[GGUF_TYPE_Q8_0].vec_dot = vnni ? vec_dot_q8_0_vnni : vec_dot_q8_0;
     t[GGUF_TYPE_Q4_0].vec_dot = vnni ? vec_dot_q4_0_vnni : vec_dot_q4_0;
     t[GGUF_TYPE_Q4_K].vec_dot = vec_dot_q4_K;

@@ -416,13 +416,16 @@ void kern_patch_avx2_kq(kern_traits *table);
 void kern_patch_avx2_rows(kern_traits *table);
 void kern_patch_avx2_quant(kern_traits *table); /* quant_avx2.c */
 void kern_patch_avx2_gemm(kern_gemm_fn *gemm, kern_gemv_fn *gemv); /* gemm_avx2.c */
-void kern_patch_avx512(kern_traits *table, bool vnni);
+/* dot_avx512.c: the AVX-512 kernels over the AVX2 ones (vec_dot entries, and packed-weight
+ * kernels in r8 / r8b where it has them); vnni: the CPU has AVX512_VNNI. */
+void kern_patch_avx512(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni);
 
 /* Tests on CPUs without AVX-512: kern_init(KERN_ISA_AVX512) then takes its kernels from patch
  * (kern_patch_avx512_emu, the *_avx512.c files built on SIMDe's portable intrinsics; see
  * avx512_emu.h) with VNNI as given, and kern_cpu_supports(KERN_ISA_AVX512) says true. NULL
  * ends it. Never set in the product. */
-typedef void (*kern_avx512_patch_fn)(kern_traits *table, bool vnni);
+typedef void (*kern_avx512_patch_fn)(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b,
+                                     bool vnni);
 void kern_emulate_avx512(kern_avx512_patch_fn patch, bool vnni);
 /* Compare table[type]'s vec_dot with the reference on fixed data; false (and a warning) when
  * they disagree. selfcheck.c. */

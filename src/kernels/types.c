@@ -197,7 +197,8 @@ kern_isa kern_init(kern_isa want) {
     if (want == KERN_ISA_AVX512) {
         /* Our AVX-512 kernels could not be run where they were written: check them against
          * the reference once, and stay on AVX2 if any disagrees. */
-        (avx512_emulated ? avx512_emulated : kern_patch_avx512)(active_table, cpu_has_vnni());
+        (avx512_emulated ? avx512_emulated : kern_patch_avx512)(active_table, kern_r8_table,
+                                                                kern_r8b_table, cpu_has_vnni());
         /* Single tokens go to the AVX-512 vec_dots; batches keep the AVX2 GEMM kernels. */
         memset(kern_gemv_table, 0, sizeof kern_gemv_table);
         bool ok = true;
