@@ -262,6 +262,12 @@ static_assert(sizeof(block_q3_Kx8) == 8 * sizeof(block_q3_K), "block_q3_Kx8 size
 #define KERN_R8_NT 4
 typedef void (*kern_r8_fn)(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                            const float *dc, float *Y, size_t ldy, int nt);
+/* The plain-C kernels of the packed types with Q8_K tokens share one driver: Y[t * ldy + r] =
+ * the sum over blocks i of dot(packed block i, row r, token t's block i), in block order
+ * (repack.c). */
+typedef float (*kern_r8k_block_dot)(const void *b, int r, const block_q8_K *y);
+void kern_r8k_tokens_ref(int64_t nb, const void *W, size_t bbytes, kern_r8k_block_dot dot,
+                         const uint8_t *xq, size_t x_row, float *Y, size_t ldy, int nt);
 /* One packed type: how to make it and its plain-C kernel (the definition of its product;
  * it runs where the ISA has no kernel). */
 typedef struct kern_r8_desc {

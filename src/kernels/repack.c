@@ -151,6 +151,18 @@ static inline void q8_0_tokens_ref(int64_t nb, const void *W, size_t bbytes,
     }
 }
 
+void kern_r8k_tokens_ref(int64_t nb, const void *W, size_t bbytes, kern_r8k_block_dot dot,
+                         const uint8_t *xq, size_t x_row, float *Y, size_t ldy, int nt) {
+    for (int t = 0; t < nt; t++) {
+        const block_q8_K *y = (const block_q8_K *)(xq + (size_t)t * x_row);
+        for (int r = 0; r < 8; r++) {
+            float sum = 0;
+            for (int64_t i = 0; i < nb; i++) sum += dot((const uint8_t *)W + (size_t)i * bbytes, r, y + i);
+            Y[(size_t)t * ldy + r] = sum;
+        }
+    }
+}
+
 static void q4_0r8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                        const float *dc, float *Y, size_t ldy, int nt) {
     (void)dc;

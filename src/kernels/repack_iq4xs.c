@@ -58,7 +58,8 @@ static inline int iq4xsr8_at(const block_iq4_xsx8 *b, int r, int s, int e) {
 }
 
 /* Row r of one packed block times one token block, as vec_dot_iq4_xs_ref sums. */
-static float iq4xsr8_block_dot(const block_iq4_xsx8 *b, int r, const block_q8_K *y) {
+static float iq4xsr8_block_dot(const void *vb, int r, const block_q8_K *y) {
+    const block_iq4_xsx8 *b = vb;
     int isum = 0;
     for (int s = 0; s < 8; s++) {
         int si = 0;
@@ -68,16 +69,8 @@ static float iq4xsr8_block_dot(const block_iq4_xsx8 *b, int r, const block_q8_K 
     return kern_f16_to_f32(b->d[r]) * y->d * (float)isum;
 }
 
-void kern_iq4_xsr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
-                       const float *dc, float *Y, size_t ldy, int nt) {
+void kern_iq4_xsr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,
+         float *Y, size_t ldy, int nt) {
     (void)dc;
-    const block_iq4_xsx8 *w = W;
-    for (int t = 0; t < nt; t++) {
-        const block_q8_K *y = (const block_q8_K *)(xq + (size_t)t * x_row);
-        for (int r = 0; r < 8; r++) {
-            float sum = 0;
-            for (int64_t i = 0; i < nb; i++) sum += iq4xsr8_block_dot(w + i, r, y + i);
-            Y[(size_t)t * ldy + r] = sum;
-        }
-    }
+    kern_r8k_tokens_ref(nb, W, sizeof(block_iq4_xsx8), iq4xsr8_block_dot, xq, x_row, Y, ldy, nt);
 }

@@ -60,7 +60,8 @@ void kern_q3_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
 }
 
 /* Row r of one packed block times one token block, as vec_dot_q3_K_ref sums. */
-static float q3kr8_block_dot(const block_q3_Kx8 *b, int r, const block_q8_K *y) {
+static float q3kr8_block_dot(const void *vb, int r, const block_q8_K *y) {
+    const block_q3_Kx8 *b = vb;
     uint8_t packed[12], sc[16];
     for (int w = 0; w < 3; w++) memcpy(packed + 4 * w, &b->scales[w][4 * r], 4);
     kern_q3k_unpack_scales(packed, sc);
@@ -74,15 +75,7 @@ static float q3kr8_block_dot(const block_q3_Kx8 *b, int r, const block_q8_K *y) 
 }
 
 void kern_q3_Kr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,
-                     float *Y, size_t ldy, int nt) {
+         float *Y, size_t ldy, int nt) {
     (void)dc;
-    const block_q3_Kx8 *w = W;
-    for (int t = 0; t < nt; t++) {
-        const block_q8_K *y = (const block_q8_K *)(xq + (size_t)t * x_row);
-        for (int r = 0; r < 8; r++) {
-            float sum = 0;
-            for (int64_t i = 0; i < nb; i++) sum += q3kr8_block_dot(w + i, r, y + i);
-            Y[(size_t)t * ldy + r] = sum;
-        }
-    }
+    kern_r8k_tokens_ref(nb, W, sizeof(block_q3_Kx8), q3kr8_block_dot, xq, x_row, Y, ldy, nt);
 }

@@ -72,7 +72,8 @@ static inline void q4kr8_scale_min(const block_q4_Kx8 *b, int r, int s, uint8_t 
 }
 
 /* Row r of one packed block times one token block, as vec_dot_q4_K_ref sums. */
-static float q4kr8_block_dot(const block_q4_Kx8 *b, int r, const block_q8_K *y) {
+static float q4kr8_block_dot(const void *vb, int r, const block_q8_K *y) {
+    const block_q4_Kx8 *b = vb;
     int isum = 0, summs = 0;
     for (int s = 0; s < 8; s++) {
         uint8_t sc, m;
@@ -90,15 +91,7 @@ static float q4kr8_block_dot(const block_q4_Kx8 *b, int r, const block_q8_K *y) 
 }
 
 void kern_q4_Kr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,
-                     float *Y, size_t ldy, int nt) {
+         float *Y, size_t ldy, int nt) {
     (void)dc;
-    const block_q4_Kx8 *w = W;
-    for (int t = 0; t < nt; t++) {
-        const block_q8_K *y = (const block_q8_K *)(xq + (size_t)t * x_row);
-        for (int r = 0; r < 8; r++) {
-            float sum = 0;
-            for (int64_t i = 0; i < nb; i++) sum += q4kr8_block_dot(w + i, r, y + i);
-            Y[(size_t)t * ldy + r] = sum;
-        }
-    }
+    kern_r8k_tokens_ref(nb, W, sizeof(block_q4_Kx8), q4kr8_block_dot, xq, x_row, Y, ldy, nt);
 }

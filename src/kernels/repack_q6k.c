@@ -46,24 +46,20 @@ static int q6_at(const block_q6_Kx8 *b, int r, int e) {
     return ((upper ? ql >> 4 : ql & 0xF) | ((qh >> shift) & 3) << 4) - 32;
 }
 
+/* Row r of one packed block times one token block, as vec_dot_q6_K_ref sums. */
+static float q6kr8_block_dot(const void *vb, int r, const block_q8_K *y) {
+    const block_q6_Kx8 *x = vb;
+    int isum = 0;
+    for (int s = 0; s < QK_K / 16; s++) {
+        int d16 = 0;
+        for (int e = 16 * s; e < 16 * s + 16; e++) d16 += q6_at(x, r, e) * y->qs[e];
+        isum += x->sc[s / 2][r][s % 2] * d16;
+    }
+    return kern_f16_to_f32(x->d[r]) * y->d * (float)isum;
+}
+
 void kern_r8_q6_K_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                       const float *dc, float *Y, size_t ldy, int nt) {
     (void)dc;
-    const block_q6_Kx8 *x = W;
-    for (int t = 0; t < nt; t++) {
-        const block_q8_K *y = (const block_q8_K *)(xq + (size_t)t * x_row);
-        for (int r = 0; r < 8; r++) {
-            float sum = 0;
-            for (int64_t i = 0; i < nb; i++) {
-                int isum = 0;
-                for (int s = 0; s < QK_K / 16; s++) {
-                    int d16 = 0;
-                    for (int e = 16 * s; e < 16 * s + 16; e++) d16 += q6_at(&x[i], r, e) * y[i].qs[e];
-                    isum += x[i].sc[s / 2][r][s % 2] * d16;
-                }
-                sum += kern_f16_to_f32(x[i].d[r]) * y[i].d * (float)isum;
-            }
-            Y[(size_t)t * ldy + r] = sum;
-        }
-    }
+    kern_r8k_tokens_ref(nb, W, sizeof(block_q6_Kx8), q6kr8_block_dot, xq, x_row, Y, ldy, nt);
 }
