@@ -419,6 +419,8 @@ void kern_patch_avx2_gemm(kern_gemm_fn *gemm, kern_gemv_fn *gemv); /* gemm_avx2.
 /* dot_avx512.c: the AVX-512 kernels over the AVX2 ones (vec_dot entries, and packed-weight
  * kernels in r8 / r8b where it has them); vnni: the CPU has AVX512_VNNI. */
 void kern_patch_avx512(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni);
+/* dot_kq_avx512.c, called by kern_patch_avx512: Q2_K, Q3_K, Q5_K and IQ4_XS vec_dot. */
+void kern_patch_avx512_kq(kern_traits *table, bool vnni);
 
 /* Tests on CPUs without AVX-512: kern_init(KERN_ISA_AVX512) then takes its kernels from patch
  * (kern_patch_avx512_emu, the *_avx512.c files built on SIMDe's portable intrinsics; see
