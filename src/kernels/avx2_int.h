@@ -145,6 +145,18 @@ static inline __m128i k4_scales_mins(const uint8_t *q) {
     return _mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]);
 }
 
+/* The 16 six-bit Q3_K scales (0..63, before the -32) from their 12 packed bytes. */
+static inline __m128i q3k_scales(const uint8_t *q) {
+    uint32_t a[3];
+    memcpy(a, q, 12);
+    const uint32_t m2 = 0x0f0f0f0f, m3 = 0x03030303;
+    const uint32_t s0 = (a[0] & m2) | (((a[2] >> 0) & m3) << 4);
+    const uint32_t s1 = (a[1] & m2) | (((a[2] >> 2) & m3) << 4);
+    const uint32_t s2 = ((a[0] >> 4) & m2) | (((a[2] >> 4) & m3) << 4);
+    const uint32_t s3 = ((a[1] >> 4) & m2) | (((a[2] >> 6) & m3) << 4);
+    return _mm_set_epi32((int)s3, (int)s2, (int)s1, (int)s0);
+}
+
 /* Pairs of adjacent bsums: the activation sums over each 32-element sub-block. */
 static inline __m128i q8k_sums32(const block_q8_K *y) {
     const __m256i b = _mm256_loadu_si256((const __m256i *)y->bsums);

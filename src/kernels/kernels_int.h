@@ -427,6 +427,8 @@ void kern_patch_avx2_gemm(kern_gemm_fn *gemm, kern_gemv_fn *gemv); /* gemm_avx2.
 void kern_patch_avx512(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni);
 /* dot_q_avx512.c, called by kern_patch_avx512: Q4_1, Q5_0, Q5_1 and IQ4_NL. */
 void kern_patch_avx512_q(kern_traits *table, bool vnni);
+/* dot_kq_avx512.c, called by kern_patch_avx512: Q2_K, Q3_K, Q5_K and IQ4_XS vec_dot. */
+void kern_patch_avx512_kq(kern_traits *table, bool vnni);
 
 /* Tests on CPUs without AVX-512: kern_init(KERN_ISA_AVX512) then takes its kernels from patch
  * (kern_patch_avx512_emu, the *_avx512.c files built on SIMDe's portable intrinsics; see
