@@ -419,6 +419,8 @@ void kern_patch_avx2_gemm(kern_gemm_fn *gemm, kern_gemv_fn *gemv); /* gemm_avx2.
 /* dot_avx512.c: the AVX-512 kernels over the AVX2 ones (vec_dot entries, and packed-weight
  * kernels in r8 / r8b where it has them); vnni: the CPU has AVX512_VNNI. */
 void kern_patch_avx512(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni);
+/* dot_f_avx512.c, called by kern_patch_avx512: F32/F16/BF16 vec_dot, Q8_0/Q8_1/Q8_K from_float. */
+void kern_patch_avx512_f(kern_traits *table, bool vnni);
 
 /* Tests on CPUs without AVX-512: kern_init(KERN_ISA_AVX512) then takes its kernels from patch
  * (kern_patch_avx512_emu, the *_avx512.c files built on SIMDe's portable intrinsics; see
@@ -427,8 +429,8 @@ void kern_patch_avx512(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b, boo
 typedef void (*kern_avx512_patch_fn)(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b,
                                      bool vnni);
 void kern_emulate_avx512(kern_avx512_patch_fn patch, bool vnni);
-/* Compare table[type]'s vec_dot with the reference on fixed data; false (and a warning) when
- * they disagree. selfcheck.c. */
+/* Compare table[type]'s vec_dot and from_float (bytes) with the reference on fixed data;
+ * false (and a warning) when they disagree. selfcheck.c. */
 bool kern_selfcheck(const kern_traits *table, int type);
 
 /* Used by the patch functions to install SIMD versions of the public row conversions. */
