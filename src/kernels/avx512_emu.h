@@ -41,4 +41,37 @@ static inline float emu_mm512_reduce_add_ps(simde__m512 a) {
 }
 #define _mm512_reduce_add_ps(a) emu_mm512_reduce_add_ps(a)
 
+/* Conversions SIMDe 0.7.4 lacks, on AVX2/F16C halves: the same results, and cvtps_epi32
+ * follows the current rounding mode as the hardware does. */
+static inline simde__m512 emu_mm512_cvtph_ps(__m256i a) {
+    const __m256 lo = _mm256_cvtph_ps(_mm256_castsi256_si128(a));
+    const __m256 hi = _mm256_cvtph_ps(_mm256_extracti128_si256(a, 1));
+    return simde_mm512_insertf32x8(simde_mm512_castps256_ps512(lo), hi, 1);
+}
+#define _mm512_cvtph_ps(a) emu_mm512_cvtph_ps(a)
+
+static inline simde__m512i emu_mm512_cvtps_epi32(simde__m512 a) {
+    const __m256i lo = _mm256_cvtps_epi32(simde_mm512_castps512_ps256(a));
+    const __m256i hi = _mm256_cvtps_epi32(
+        _mm256_castpd_ps(simde_mm512_extractf64x4_pd(simde_mm512_castps_pd(a), 1)));
+    return simde_mm512_inserti64x4(simde_mm512_castsi256_si512(lo), hi, 1);
+}
+#define _mm512_cvtps_epi32(a) emu_mm512_cvtps_epi32(a)
+
+static inline simde__m512i emu_mm512_cvttps_epi32(simde__m512 a) {
+    const __m256i lo = _mm256_cvttps_epi32(simde_mm512_castps512_ps256(a));
+    const __m256i hi = _mm256_cvttps_epi32(
+        _mm256_castpd_ps(simde_mm512_extractf64x4_pd(simde_mm512_castps_pd(a), 1)));
+    return simde_mm512_inserti64x4(simde_mm512_castsi256_si512(lo), hi, 1);
+}
+#define _mm512_cvttps_epi32(a) emu_mm512_cvttps_epi32(a)
+
+/* SIMDe has this one but no native alias for it. */
+#define _mm512_shuffle_f32x4(a, b, imm) simde_mm512_shuffle_f32x4(a, b, imm)
+
+/* SIMDe 0.7.4's roundscale macros shift imm8 without parentheses: (A | B) >> 4 became
+ * A | (B >> 4), a scale of 2^-3 for truncation. Passing it parenthesized fixes that. */
+#undef _mm512_roundscale_ps
+#define _mm512_roundscale_ps(a, imm) simde_mm512_roundscale_ps(a, (imm))
+
 #endif

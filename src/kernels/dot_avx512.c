@@ -2,9 +2,10 @@
  * AVX-512 (F/BW/DQ/VL, + VNNI where the CPU has it) dot products for the most used weight
  * types: Q4_0 and Q8_0 (two 32-blocks per 512-bit register), Q4_K and Q6_K (64 elements per
  * register); Q4_1, Q5_0, Q5_1 and IQ4_NL are in dot_q_avx512.c, Q2_K, Q3_K, Q5_K and IQ4_XS
- * in dot_kq_avx512.c. They follow the AVX2 kernels step for step, only wider, to keep the
- * risk low. NOTE: written without AVX-512 hardware at hand; the tests (simd_test.c) compare
- * them with the reference wherever the CPU supports AVX-512.
+ * in dot_kq_avx512.c; dot_f_avx512.c adds the F32, F16 and BF16 dots and the Q8_0, Q8_1 and
+ * Q8_K activation quantizers. They follow the AVX2 kernels step for step, only wider, to keep
+ * the risk low. NOTE: written without AVX-512 hardware at hand; the tests (simd_test.c)
+ * compare them with the reference wherever the CPU supports AVX-512.
  */
 #include "avx2_int.h"
 
@@ -191,4 +192,5 @@ void kern_patch_avx512(kern_traits *t, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vn
     t[GGUF_TYPE_Q4_K].vec_dot_multi = NULL;
     t[GGUF_TYPE_Q6_K].vec_dot_multi = NULL;
     kern_patch_avx512_kq(t, vnni);
+    kern_patch_avx512_f(t, vnni);
 }

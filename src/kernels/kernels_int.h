@@ -429,6 +429,8 @@ void kern_patch_avx512(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b, boo
 void kern_patch_avx512_q(kern_traits *table, bool vnni);
 /* dot_kq_avx512.c, called by kern_patch_avx512: Q2_K, Q3_K, Q5_K and IQ4_XS vec_dot. */
 void kern_patch_avx512_kq(kern_traits *table, bool vnni);
+/* dot_f_avx512.c, called by kern_patch_avx512: F32/F16/BF16 vec_dot, Q8_0/Q8_1/Q8_K from_float. */
+void kern_patch_avx512_f(kern_traits *table, bool vnni);
 
 /* Tests on CPUs without AVX-512: kern_init(KERN_ISA_AVX512) then takes its kernels from patch
  * (kern_patch_avx512_emu, the *_avx512.c files built on SIMDe's portable intrinsics; see
@@ -437,8 +439,8 @@ void kern_patch_avx512_kq(kern_traits *table, bool vnni);
 typedef void (*kern_avx512_patch_fn)(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b,
                                      bool vnni);
 void kern_emulate_avx512(kern_avx512_patch_fn patch, bool vnni);
-/* Compare table[type]'s vec_dot with the reference on fixed data; false (and a warning) when
- * they disagree. selfcheck.c. */
+/* Compare table[type]'s vec_dot and from_float (bytes) with the reference on fixed data;
+ * false (and a warning) when they disagree. selfcheck.c. */
 bool kern_selfcheck(const kern_traits *table, int type);
 
 /* Used by the patch functions to install SIMD versions of the public row conversions. */

@@ -68,7 +68,7 @@ static void check_isa(kern_isa isa) {
     static const int acts[] = {GGUF_TYPE_Q8_0, GGUF_TYPE_Q8_1, GGUF_TYPE_Q8_K};
     for (int k = 0; k < 3; k++) {
         const kern_traits *t = kern_traits_of(acts[k]), *r = kern_traits_ref(acts[k]);
-        const int64_t n = 7 * 256;
+        const int64_t n = 7 * 256 + 32; /* an odd number of 32-blocks */
         float *x = mem_alloc(n * 4);
         size_t nbytes = (size_t)(n / t->block_size) * t->type_size;
         void *q1 = mem_alloc(nbytes), *q2 = mem_alloc(nbytes);

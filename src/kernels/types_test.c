@@ -2,6 +2,7 @@
 #include "kernels_int.h"
 #include "test.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 TEST(kern_table_layouts) {
@@ -128,4 +129,53 @@ TEST(kern_selfcheck_catches_bad_kernel) {
     table[GGUF_TYPE_Q4_K].vec_dot = wrong_dot;
     log_set_level(LOG_ERROR); /* the expected warning */
     ASSERT_FALSE(kern_selfcheck(table, GGUF_TYPE_Q4_K));
+}
+
+/* Q8_0 with halves rounded to even (rintf) instead of away from zero: right on almost all
+ * data, wrong on exact halves after scaling, which the self-check's data has. */
+static void wrong_q8_0(const float *x, void *vy, int64_t n) {
+    block_q8_0 *y = vy;
+    for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK8_0; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127, id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = kern_f32_to_f16(d);
+        for (int j = 0; j < QK8_0; j++) y[i].qs[j] = (int8_t)rintf(x[j] * id);
+    }
+}
+
+/* Q8_K whose scale comes from the last element of largest magnitude, not the first. */
+static void wrong_q8_K(const float *x, void *vy, int64_t n) {
+    block_q8_K *y = vy;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        float max = 0, amax = 0;
+        for (int j = 0; j < QK_K; j++) {
+            if (fabsf(x[j]) >= amax) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        }
+        memset(&y[i], 0, sizeof y[i]);
+        if (amax == 0.0f) continue;
+        const float iscale = -127.f / max;
+        for (int j = 0; j < QK_K; j++) {
+            const int v = kern_nearest_int(iscale * x[j]);
+            y[i].qs[j] = (int8_t)(v < 127 ? v : 127);
+            y[i].bsums[j / 16] = (int16_t)(y[i].bsums[j / 16] + y[i].qs[j]);
+        }
+        y[i].d = 1 / iscale;
+    }
+}
+
+/* (kern_selfcheck_catches_bad_kernel has the AVX2 quantizers pass.) */
+TEST(kern_selfcheck_catches_bad_quantizer) {
+    kern_traits table[GGUF_TYPE_COUNT];
+    memset(table, 0, sizeof table);
+    for (int t = 0; t < GGUF_TYPE_COUNT; t++)
+        if (kern_traits_ref(t)) table[t] = *kern_traits_ref(t);
+    log_set_level(LOG_ERROR); /* the expected warnings */
+    table[GGUF_TYPE_Q8_0].from_float = wrong_q8_0;
+    ASSERT_FALSE(kern_selfcheck(table, GGUF_TYPE_Q8_0));
+    table[GGUF_TYPE_Q8_K].from_float = wrong_q8_K;
+    ASSERT_FALSE(kern_selfcheck(table, GGUF_TYPE_Q8_K));
 }
