@@ -2,8 +2,10 @@
  * AVX-512 (F/BW/DQ/VL, + VNNI where the CPU has it) dot products for the most used weight
  * types: Q4_0 and Q8_0 (two 32-blocks per 512-bit register), Q4_K and Q6_K (64 elements per
  * register). They follow the AVX2 kernels step for step, only wider, to keep the risk low;
- * every other entry stays AVX2. NOTE: written without AVX-512 hardware at hand; the tests
- * (simd_test.c) compare them with the reference wherever the CPU supports AVX-512.
+ * every other entry stays AVX2. kern_patch_avx512 also installs the packed-weight kernels of
+ * the other *_avx512.c files (gemm_r8_avx512.c: Q4_0_R8 and Q8_0_R8 with VNNI). NOTE: written
+ * without AVX-512 hardware at hand; the tests (simd_test.c) compare them with the reference,
+ * on SIMDe's emulation where the CPU lacks AVX-512.
  */
 #include "avx2_int.h"
 
@@ -188,4 +190,5 @@ void kern_patch_avx512(kern_traits *t, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vn
     t[GGUF_TYPE_Q4_0].vec_dot_multi = NULL;
     t[GGUF_TYPE_Q4_K].vec_dot_multi = NULL;
     t[GGUF_TYPE_Q6_K].vec_dot_multi = NULL;
+    kern_patch_avx512_r8(r8, r8b, vnni);
 }

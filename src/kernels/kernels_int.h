@@ -419,6 +419,7 @@ void kern_patch_avx2_gemm(kern_gemm_fn *gemm, kern_gemv_fn *gemv); /* gemm_avx2.
 /* dot_avx512.c: the AVX-512 kernels over the AVX2 ones (vec_dot entries, and packed-weight
  * kernels in r8 / r8b where it has them); vnni: the CPU has AVX512_VNNI. */
 void kern_patch_avx512(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni);
+void kern_patch_avx512_r8(kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni); /* gemm_r8_avx512.c */
 
 /* Tests on CPUs without AVX-512: kern_init(KERN_ISA_AVX512) then takes its kernels from patch
  * (kern_patch_avx512_emu, the *_avx512.c files built on SIMDe's portable intrinsics; see
@@ -430,6 +431,11 @@ void kern_emulate_avx512(kern_avx512_patch_fn patch, bool vnni);
 /* Compare table[type]'s vec_dot with the reference on fixed data; false (and a warning) when
  * they disagree. selfcheck.c. */
 bool kern_selfcheck(const kern_traits *table, int type);
+/* The same for a packed type's kernels (either may be NULL: not checked) against its plain-C
+ * kernel: nt 1..4 and a batch of 5 tokens on a few blocks of 8 rows. selfcheck.c. */
+bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn);
+/* A packed type's description (repack.c), or NULL. */
+const kern_r8_desc *kern_r8_desc_of(int ptype);
 
 /* Used by the patch functions to install SIMD versions of the public row conversions. */
 void kern_set_f16_rows(void (*to32)(const uint16_t *, float *, int64_t),
