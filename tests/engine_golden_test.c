@@ -198,6 +198,42 @@ GOLDEN512(Q5_K, "llama-Q5_K")
 GOLDEN512(Q6_K, "llama-Q6_K")
 GOLDEN512(IQ4_NL, "llama-IQ4_NL")
 GOLDEN512(IQ4_XS, "llama-IQ4_XS")
+
+/* The same with the weights packed (gemm_r8_avx512.c's VNNI kernels for Q4_0 and Q8_0): every
+ * matrix of the model has a packed form, single tokens and batches go through it. */
+static void check_golden_avx512_packed(const char *name, int wtype) {
+    unsetenv("LOCALAI_REPACK");
+    ASSERT_EQ_INT(kern_init(KERN_ISA_AVX2), KERN_ISA_AVX2);
+    const int slot = kern_repack_type(wtype, 256, 8) - KERN_R8_FIRST;
+    const kern_r8_fn avx2 = kern_r8_table[slot];
+    ktest_emulate_avx512(true);
+    ASSERT_EQ_INT(kern_init(KERN_ISA_AVX512), KERN_ISA_AVX512);
+    ASSERT_TRUE(kern_r8_table[slot] != avx2); /* the AVX-512 kernel passed its start-up check */
+    golden_row r;
+    if (find_row(name, &r)) test_fail(__FILE__, __LINE__, "%s not in MANIFEST.tsv", name);
+    llm_model *m;
+    err_buf eb = {0};
+    ASSERT_OK(llm_model_load(test_shared_file(r.model), &m, &eb), &eb);
+    const gguf *g = llm_model_gguf(m);
+    int packed = 0;
+    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
+        const gguf_tensor *t = gguf_tensor_at(g, i);
+        if (t->n_dims != 2) continue;
+        ASSERT_EQ_INT(t->type, wtype);
+        ASSERT_TRUE(kern_repack_type(t->type, t->ne[0], t->ne[1]) >= 0);
+        packed++;
+    }
+    ASSERT_TRUE(packed > 0);
+    float *ref = read_f32(r.ref, (size_t)r.n_tokens * (size_t)r.n_vocab);
+    run_and_compare(&r, m, 2, 1, true, ref);
+    run_and_compare(&r, m, 1, r.n_tokens, true, ref);
+    run_and_compare(&r, m, 2, 5, true, ref);
+    free(ref);
+    llm_model_free(m);
+}
+
+TEST(engine_golden_avx512_packed_Q4_0) { check_golden_avx512_packed("llama-Q4_0", GGUF_TYPE_Q4_0); }
+TEST(engine_golden_avx512_packed_Q8_0) { check_golden_avx512_packed("llama-Q8_0", GGUF_TYPE_Q8_0); }
 #endif
 
 TEST(engine_unknown_arch_is_named) {

@@ -3,15 +3,15 @@
  * types: Q4_0 and Q8_0 (two 32-blocks per 512-bit register), Q4_K and Q6_K (64 elements per
  * register); Q4_1, Q5_0, Q5_1 and IQ4_NL are in dot_q_avx512.c, Q2_K, Q3_K, Q5_K and IQ4_XS
  * in dot_kq_avx512.c; dot_f_avx512.c adds the F32, F16 and BF16 dots and the Q8_0, Q8_1 and
- * Q8_K activation quantizers. They follow the AVX2 kernels step for step, only wider, to keep
- * the risk low. NOTE: written without AVX-512 hardware at hand; the tests (simd_test.c)
- * compare them with the reference wherever the CPU supports AVX-512.
+ * Q8_K activation quantizers, gemm_r8_avx512.c the packed-weight kernels of Q4_0_R8 and
+ * Q8_0_R8 (with VNNI). They follow the AVX2 kernels step for step, only wider, to keep the
+ * risk low. NOTE: written without AVX-512 hardware at hand; the tests (simd_test.c,
+ * repack_test.c, the engine's golden tests) check them against the reference on SIMDe's
+ * emulation where the CPU lacks AVX-512 (avx512_emu.h), and kern_init checks them again at
+ * start-up (selfcheck.c).
  */
-#include "avx2_int.h"
+#include "avx512_int.h"
 
-#ifndef KERN_TARGET_VNNI
-#define KERN_TARGET_VNNI __attribute__((target("avx512vnni")))
-#endif
 
 /* The Makefile compiles this file with -mavx512vnni, but CPUs like Skylake-X have AVX-512
  * without VNNI: only the *_vnni functions (chosen at run time) use VNNI intrinsics, and the
@@ -30,14 +30,6 @@ KERN_TARGET_VNNI static inline __m512i dot_s8s8_512_vnni(__m512i x,
     const __m512i ax = _mm512_abs_epi8(x);
     const __m512i sy = _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(x), _mm512_setzero_si512(), y);
     return _mm512_dpbusd_epi32(_mm512_setzero_si512(), ax, sy);
-}
-
-static inline __m512i join256(__m256i lo, __m256i hi) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-
-static inline __m512 scales2(float a, float b) {
-    return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
 }
 
 /* One 32-block in 256 bits, for odd block counts. */
@@ -184,13 +176,14 @@ void kern_patch_avx512(kern_traits *t, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vn
     t[GGUF_TYPE_Q4_0].vec_dot = vnni ? vec_dot_q4_0_vnni : vec_dot_q4_0;
     t[GGUF_TYPE_Q4_K].vec_dot = vec_dot_q4_K;
     t[GGUF_TYPE_Q6_K].vec_dot = vec_dot_q6_K;
-    kern_patch_avx512_q(t, vnni);
     /* The AVX2 multi-row kernels would round differently from these: loop over vec_dot, so
-     * batched and single results stay identical. */
+     * batched and single results stay identical (the other files do the same). */
     t[GGUF_TYPE_Q8_0].vec_dot_multi = NULL;
     t[GGUF_TYPE_Q4_0].vec_dot_multi = NULL;
     t[GGUF_TYPE_Q4_K].vec_dot_multi = NULL;
     t[GGUF_TYPE_Q6_K].vec_dot_multi = NULL;
+    kern_patch_avx512_q(t, vnni);
     kern_patch_avx512_kq(t, vnni);
     kern_patch_avx512_f(t, vnni);
+    kern_patch_avx512_r8(r8, r8b, vnni);
 }

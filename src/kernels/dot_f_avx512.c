@@ -8,7 +8,7 @@
  * NOTE: written without AVX-512 hardware at hand; verified through the SIMDe build of this
  * file (avx512_emu.h): simd_test.c and the engine golden tests run it against the reference.
  */
-#include "avx2_int.h"
+#include "avx512_int.h"
 
 /* ---- vec_dot of float rows: products in float, sums in another order than the reference's
  * double (within the tests' 1e-5 * sum |x_i * y_i|) ---- */

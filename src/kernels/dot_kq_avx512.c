@@ -14,15 +14,8 @@
  * NOTE: written without AVX-512 hardware at hand; verified through the SIMDe build of the
  * tests (avx512_emu.h), which runs these kernels against the reference on AVX2 CPUs.
  */
-#include "avx2_int.h"
+#include "avx512_int.h"
 
-#ifndef KERN_TARGET_VNNI
-#define KERN_TARGET_VNNI __attribute__((target("avx512vnni")))
-#endif
-
-static inline __m512i join256(__m256i lo, __m256i hi) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
 
 /* Which of the 16 scale bytes lane_scales puts where: byte 8L + r becomes word r of 128-bit
  * lane L, the scale register r needs in lane L: that of sub-block 4r + L where sub-blocks have

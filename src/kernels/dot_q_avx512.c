@@ -12,24 +12,13 @@
  * without AVX-512 hardware at hand: checked against the reference through the SIMDe build
  * (simd_test.c) and, at kern_init, by kern_selfcheck.
  */
-#include "avx2_int.h"
+#include "avx512_int.h"
 
 #include <stddef.h>
 
-#ifndef KERN_TARGET_VNNI
-#define KERN_TARGET_VNNI __attribute__((target("avx512vnni")))
-#endif
 
 /* As in dot_avx512.c: only the *_vnni functions use VNNI intrinsics, and nothing else has a
  * plain integer loop the compiler could turn into VNNI instructions. */
-
-static inline __m512i join256(__m256i lo, __m256i hi) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-
-static inline __m512 scales2(float a, float b) {
-    return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
-}
 
 /* Sums of 4 products into 16 int32: unsigned quants (0..31) by signed activations, and
  * signed by signed (x's sign moved onto y). maddubs cannot saturate here: its pairs reach

@@ -431,6 +431,7 @@ void kern_patch_avx512_q(kern_traits *table, bool vnni);
 void kern_patch_avx512_kq(kern_traits *table, bool vnni);
 /* dot_f_avx512.c, called by kern_patch_avx512: F32/F16/BF16 vec_dot, Q8_0/Q8_1/Q8_K from_float. */
 void kern_patch_avx512_f(kern_traits *table, bool vnni);
+void kern_patch_avx512_r8(kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni); /* gemm_r8_avx512.c */
 
 /* Tests on CPUs without AVX-512: kern_init(KERN_ISA_AVX512) then takes its kernels from patch
  * (kern_patch_avx512_emu, the *_avx512.c files built on SIMDe's portable intrinsics; see
@@ -442,6 +443,11 @@ void kern_emulate_avx512(kern_avx512_patch_fn patch, bool vnni);
 /* Compare table[type]'s vec_dot and from_float (bytes) with the reference on fixed data;
  * false (and a warning) when they disagree. selfcheck.c. */
 bool kern_selfcheck(const kern_traits *table, int type);
+/* The same for a packed type's kernels (either may be NULL: not checked) against its plain-C
+ * kernel: nt 1..4 and a batch of 5 tokens on a few blocks of 8 rows. selfcheck.c. */
+bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn);
+/* A packed type's description (repack.c), or NULL. */
+const kern_r8_desc *kern_r8_desc_of(int ptype);
 
 /* Used by the patch functions to install SIMD versions of the public row conversions. */
 void kern_set_f16_rows(void (*to32)(const uint16_t *, float *, int64_t),

@@ -4,7 +4,7 @@
  * plain-C kernels (Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS have theirs in repack_q3k.c,
  * repack_q4k.c, repack_q5k.c, repack_q6k.c and repack_iq4xs.c), the public calls
  * (kern_repack_type, kern_repack, kern_get_row) and the product. The SIMD kernels are in
- * gemm_r8*_avx2.c.
+ * gemm_r8*_avx2.c and gemm_r8_avx512.c.
  *
  * Products: the tokens are quantized as for the unpacked types (Q8_0, or Q8_K for the
  * K-quants and IQ4_XS), Q8_0 tokens with one float pair per block (scale, offset * scale *
@@ -213,6 +213,8 @@ static const kern_r8_desc *desc_of(int ptype) {
     const kern_r8_desc *d = &r8_descs[ptype - KERN_R8_FIRST];
     return d->group ? d : NULL;
 }
+
+const kern_r8_desc *kern_r8_desc_of(int ptype) { return desc_of(ptype); }
 
 static int ptype_of(int wtype) {
     for (int i = 0; i < KERN_R8_COUNT; i++)

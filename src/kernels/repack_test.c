@@ -2,8 +2,9 @@
  * Repacked weights (kern_repack, KERN_TYPE_*_R8): the packed product equals the unpacked one
  * to float rounding (same integer sums, same activation quantization, other summation
  * order) for every token count (1, short and full groups of 4), odd chunk counts and 1-3
- * threads, with the SIMD kernels and with the plain-C ones; kern_repack_type refuses what it
- * cannot pack.
+ * threads, with the SIMD kernels (AVX-512 VNNI ones emulated on SIMDe where the CPU lacks
+ * AVX-512) and with the plain-C ones; kern_repack_type refuses what it cannot pack; the
+ * start-up check of packed kernels catches wrong ones.
  */
 #include "kernels.h"
 #include "kernels_testutil.h"
@@ -224,3 +225,78 @@ TEST(repack_get_row_is_exact) {
         mem_free(b);
     }
 }
+
+#if defined(__x86_64__)
+/* The AVX-512 VNNI packed kernels (gemm_r8_avx512.c), emulated on SIMDe where the CPU lacks
+ * AVX-512, on the same shapes; they must be the ones installed (not AVX2's after a failed
+ * start-up check). */
+TEST(repack_matches_unpacked_avx512_vnni_emulated) {
+    ASSERT_EQ_INT(kern_init(KERN_ISA_AVX2), KERN_ISA_AVX2);
+    kern_r8_fn avx2 = kern_r8_table[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST];
+    kern_r8b_fn avx2b = kern_r8b_table[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST];
+    ktest_emulate_avx512(true);
+    ASSERT_EQ_INT(kern_init(KERN_ISA_AVX512), KERN_ISA_AVX512);
+    ASSERT_TRUE(kern_r8_table[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] != avx2);
+    ASSERT_TRUE(kern_r8b_table[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] != avx2b);
+    check_shapes();
+}
+
+/* AVX-512 without VNNI keeps AVX2's packed kernels. */
+TEST(repack_avx512_without_vnni_keeps_avx2) {
+    ASSERT_EQ_INT(kern_init(KERN_ISA_AVX2), KERN_ISA_AVX2);
+    kern_r8_fn r8[KERN_R8_COUNT];
+    kern_r8b_fn r8b[KERN_R8_COUNT];
+    memcpy(r8, kern_r8_table, sizeof r8);
+    memcpy(r8b, kern_r8b_table, sizeof r8b);
+    ktest_emulate_avx512(false);
+    ASSERT_EQ_INT(kern_init(KERN_ISA_AVX512), KERN_ISA_AVX512);
+    ASSERT_TRUE(memcmp(r8, kern_r8_table, sizeof r8) == 0);
+    ASSERT_TRUE(memcmp(r8b, kern_r8b_table, sizeof r8b) == 0);
+}
+
+/* The start-up check of the packed kernels passes the installed ones and catches wrong ones;
+ * kern_init then keeps AVX-512's vec_dots but AVX2's packed kernels. */
+static kern_r8_fn good_fn;
+static kern_r8b_fn good_bfn;
+
+static void wrong_r8(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
+                     const float *dc, float *Y, size_t ldy, int nt) {
+    good_fn(nb, W, xq, x_row, dc, Y, ldy, nt);
+    Y[(size_t)(nt - 1) * ldy + 7] *= 1.001f; /* the last row of the last token slightly off */
+}
+
+static void wrong_r8b(int64_t nb, const void *W, const int8_t *xt, const float *dct, int64_t ld,
+                      int nt, float *acc, float *Y, size_t ldy) {
+    good_bfn(nb - 1, W, xt, dct, ld, nt, acc, Y, ldy); /* the last block dropped */
+}
+
+static void patch_wrong_r8(kern_traits *t, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni) {
+    kern_patch_avx512_emu(t, r8, r8b, vnni);
+    good_fn = r8[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST];
+    r8[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = wrong_r8;
+}
+
+TEST(repack_selfcheck_catches_wrong_kernels) {
+    ktest_emulate_avx512(true);
+    ASSERT_EQ_INT(kern_init(KERN_ISA_AVX512), KERN_ISA_AVX512);
+    for (int p = KERN_R8_FIRST; p < KERN_R8_FIRST + KERN_R8_COUNT; p++)
+        ASSERT_TRUE(kern_selfcheck_r8(p, kern_r8_table[p - KERN_R8_FIRST],
+                                      kern_r8b_table[p - KERN_R8_FIRST]));
+    const int q4 = KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST;
+    good_fn = kern_r8_table[q4];
+    good_bfn = kern_r8b_table[q4];
+    log_set_level(LOG_ERROR); /* the expected warnings */
+    ASSERT_FALSE(kern_selfcheck_r8(KERN_TYPE_Q4_0_R8, wrong_r8, NULL));
+    ASSERT_FALSE(kern_selfcheck_r8(KERN_TYPE_Q4_0_R8, NULL, wrong_r8b));
+    ASSERT_TRUE(kern_selfcheck_r8(KERN_TYPE_Q4_0_R8, NULL, good_bfn));
+
+    ASSERT_EQ_INT(kern_init(KERN_ISA_AVX2), KERN_ISA_AVX2);
+    kern_r8_fn r8[KERN_R8_COUNT];
+    memcpy(r8, kern_r8_table, sizeof r8);
+    const kern_vec_dot_fn avx2_dot = kern_traits_of(GGUF_TYPE_Q8_0)->vec_dot;
+    kern_emulate_avx512(patch_wrong_r8, true);
+    ASSERT_EQ_INT(kern_init(KERN_ISA_AVX512), KERN_ISA_AVX512);
+    ASSERT_TRUE(memcmp(r8, kern_r8_table, sizeof r8) == 0);
+    ASSERT_TRUE(kern_traits_of(GGUF_TYPE_Q8_0)->vec_dot != avx2_dot);
+}
+#endif

@@ -1,8 +1,9 @@
 /*
- * A start-up check of SIMD dot products and quantizers against the reference, run by kern_init
- * before it switches to an ISA whose kernels could not be tested on our own machines
- * (AVX-512). A kernel that disagrees is reported and its ISA is not used, so a bug there costs
- * speed, not wrong answers. Deterministic data, a few microseconds.
+ * A start-up check of SIMD dot products, quantizers and packed-weight kernels against the
+ * reference, run by kern_init before it switches to an ISA whose kernels could not be tested
+ * on our own machines (AVX-512). A kernel that disagrees is reported and its ISA (or, for
+ * packed-weight kernels, that ISA's set of them) is not used, so a bug there costs speed, not
+ * wrong answers. Deterministic data, a few microseconds.
  */
 #include "kernels_int.h"
 
@@ -15,11 +16,13 @@ static uint32_t lcg(uint32_t *s) {
 
 static float rnd(uint32_t *s) { return (float)lcg(s) / 8388608.0f - 1.0f; } /* [-1, 1) */
 
-/* One row of n elements of type t (random quants, finite scales). */
-static void make_row(const kern_traits *r, void *w, int64_t n, uint32_t *s) {
+/* One row of n elements of type t (random quants, finite scales), quantized from random
+ * floats where the type can be and quantize is set (Q4_K's search takes too long for the
+ * packed types' check). */
+static void make_row(const kern_traits *r, void *w, int64_t n, uint32_t *s, bool quantize) {
     float x[4 * QK_K];
     for (int64_t i = 0; i < n; i++) x[i] = rnd(s);
-    if (r->from_float) {
+    if (r->from_float && quantize) {
         r->from_float(x, w, n);
         return;
     }
@@ -84,7 +87,7 @@ bool kern_selfcheck(const kern_traits *table, int type) {
     uint8_t w[4 * QK_K * 4], a[4 * QK_K * 4]; /* the largest row: 799 floats */
     float wf[4 * QK_K], af[4 * QK_K], x[4 * QK_K];
     for (int rep = 0; rep < 3; rep++) {
-        make_row(r, w, n, &s);
+        make_row(r, w, n, &s, true);
         for (int64_t i = 0; i < n; i++) x[i] = rnd(&s);
         v->from_float(x, a, n);
         r->to_float(w, wf, n);
@@ -99,6 +102,94 @@ bool kern_selfcheck(const kern_traits *table, int type) {
                      want);
             return false;
         }
+    }
+    return true;
+}
+
+/* Packed types: R8_NB blocks of 8 rows against R8_TOK tokens, each block of the largest kind
+ * (Q6_K's 210 bytes, Q8_K tokens' 292) fitting R8_BLOCK bytes. */
+#define R8_NB 3
+#define R8_TOK 5
+#define R8_BLOCK sizeof(block_q8_K)
+
+/* Y (ldy 8) against the reference's Yr within the vec_dot tolerance: mag[t][r] is the sum of
+ * |w_i * y_i| of row r and token t. */
+static bool r8_agree(const char *what, int wtype, const float *Y, const float *Yr,
+                     const double (*mag)[8], int nt) {
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < 8; r++) {
+            const float got = Y[8 * t + r], want = Yr[8 * t + r];
+            if (!(fabs((double)got - want) <= 1e-4 * mag[t][r] + 1e-30)) {
+                log_warn("kernels: packed %s %s self-check failed (token %d row %d: %g, "
+                         "reference %g)",
+                         kern_traits_ref(wtype)->name, what, t, r, got, want);
+                return false;
+            }
+        }
+    return true;
+}
+
+bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn) {
+    const kern_r8_desc *d = kern_r8_desc_of(ptype);
+    if (!d || (!fn && !bfn)) return true;
+    const kern_traits *wt = kern_traits_ref(d->wtype), *vt = kern_traits_ref(d->vtype);
+    const int64_t n = R8_NB * d->block_elems, nb = R8_NB, vb = n / vt->block_size;
+    const size_t w_row = (size_t)(n / wt->block_size) * wt->type_size;
+    const size_t x_row = (size_t)vb * vt->type_size, vsize = vt->type_size;
+    uint8_t w[8 * R8_NB * R8_BLOCK], p[8 * R8_NB * R8_BLOCK];
+    uint8_t xq[R8_TOK * R8_NB * R8_BLOCK], xt[R8_TOK * R8_NB * R8_BLOCK];
+    float dc[R8_TOK * R8_NB * 2], dct[R8_TOK * R8_NB * 2];
+    float xf[R8_TOK][R8_NB * QK_K], wf[R8_NB * QK_K], acc[8 * R8_TOK], Y[8 * R8_TOK],
+        Yr[8 * R8_TOK];
+    double mag[R8_TOK][8];
+    uint32_t s = 777u + (uint32_t)ptype;
+    for (int r = 0; r < 8; r++) make_row(wt, w + (size_t)r * w_row, n, &s, false);
+    d->group(w, nb, 0, p);
+    /* The tokens as kern_matmul_r8 gives them: rows, Q8_0's (scale, offset term) pairs, and
+     * both again block-major for the batch kernel. */
+    for (int t = 0; t < R8_TOK; t++) {
+        uint8_t *xr = xq + (size_t)t * x_row;
+        for (int64_t i = 0; i < n; i++) xf[t][i] = rnd(&s);
+        vt->from_float(xf[t], xr, n);
+        vt->to_float(xr, xf[t], n); /* the values the kernels see, for the tolerance */
+        for (int64_t k = 0; k < vb; k++) {
+            const size_t kt = (size_t)(k * R8_TOK + t);
+            if (d->vtype != GGUF_TYPE_Q8_0) { /* Q8_K: whole blocks */
+                memcpy(xt + kt * vsize, xr + k * vsize, vsize);
+                continue;
+            }
+            const block_q8_0 *b = (const block_q8_0 *)xr + k;
+            int32_t sum = 0;
+            for (int e = 0; e < QK8_0; e++) sum += b->qs[e];
+            dc[2 * (t * vb + k)] = kern_f16_to_f32(b->d);
+            dc[2 * (t * vb + k) + 1] = d->offset * dc[2 * (t * vb + k)] * (float)sum;
+            memcpy(dct + 2 * kt, dc + 2 * (t * vb + k), 2 * sizeof(float));
+            memcpy(xt + kt * QK8_0, b->qs, QK8_0); /* Q8_0 tokens: only the quants */
+        }
+    }
+    for (int r = 0; r < 8; r++) {
+        wt->to_float(w + (size_t)r * w_row, wf, n);
+        for (int t = 0; t < R8_TOK; t++) {
+            mag[t][r] = 0;
+            for (int64_t i = 0; i < n; i++) mag[t][r] += fabs((double)wf[i] * xf[t][i]);
+        }
+    }
+    const float *dcp = d->vtype == GGUF_TYPE_Q8_0 ? dc : NULL;
+    /* The reference, 4 tokens at a time. */
+    for (int t0 = 0; t0 < R8_TOK; t0 += KERN_R8_NT) {
+        const int k = R8_TOK - t0 < KERN_R8_NT ? R8_TOK - t0 : KERN_R8_NT;
+        d->ref(nb, p, xq + (size_t)t0 * x_row, x_row, dcp ? dcp + 2 * vb * t0 : NULL,
+               Yr + 8 * t0, 8, k);
+    }
+    for (int nt = 1; fn && nt <= KERN_R8_NT; nt++) {
+        for (int i = 0; i < 8 * R8_TOK; i++) Y[i] = NAN;
+        fn(nb, p, xq, x_row, dcp, Y, 8, nt);
+        if (!r8_agree("mat-vec", d->wtype, Y, Yr, mag, nt)) return false;
+    }
+    if (bfn) {
+        for (int i = 0; i < 8 * R8_TOK; i++) Y[i] = NAN;
+        bfn(nb, p, (const int8_t *)xt, dcp ? dct : NULL, R8_TOK, R8_TOK, acc, Y, 8);
+        if (!r8_agree("batch", d->wtype, Y, Yr, mag, R8_TOK)) return false;
     }
     return true;
 }

@@ -196,14 +196,29 @@ kern_isa kern_init(kern_isa want) {
     }
     if (want == KERN_ISA_AVX512) {
         /* Our AVX-512 kernels could not be run where they were written: check them against
-         * the reference once, and stay on AVX2 if any disagrees. */
+         * the reference once, and stay on AVX2 if any disagrees (AVX2's packed-weight
+         * kernels if one of the AVX-512 ones does). */
+        kern_r8_fn r8_avx2[KERN_R8_COUNT];
+        kern_r8b_fn r8b_avx2[KERN_R8_COUNT];
+        memcpy(r8_avx2, kern_r8_table, sizeof r8_avx2);
+        memcpy(r8b_avx2, kern_r8b_table, sizeof r8b_avx2);
         (avx512_emulated ? avx512_emulated : kern_patch_avx512)(active_table, kern_r8_table,
                                                                 kern_r8b_table, cpu_has_vnni());
         /* Single tokens go to the AVX-512 vec_dots; batches keep the AVX2 GEMM kernels. */
         memset(kern_gemv_table, 0, sizeof kern_gemv_table);
-        bool ok = true;
+        bool ok = true, r8_ok = true;
         for (int t = 0; t < GGUF_TYPE_COUNT; t++)
             if (ref_table[t].name && !kern_selfcheck(active_table, t)) ok = false;
+        for (int i = 0; i < KERN_R8_COUNT; i++) {
+            const kern_r8_fn f = kern_r8_table[i] != r8_avx2[i] ? kern_r8_table[i] : NULL;
+            const kern_r8b_fn b = kern_r8b_table[i] != r8b_avx2[i] ? kern_r8b_table[i] : NULL;
+            if (!kern_selfcheck_r8(KERN_R8_FIRST + i, f, b)) r8_ok = false;
+        }
+        if (!ok || !r8_ok) {
+            if (ok) log_warn("kernels: AVX-512 packed-weight kernels disabled, using AVX2's");
+            memcpy(kern_r8_table, r8_avx2, sizeof r8_avx2);
+            memcpy(kern_r8b_table, r8b_avx2, sizeof r8b_avx2);
+        }
         if (!ok) {
             log_warn("kernels: AVX-512 kernels disabled, using AVX2");
             want = KERN_ISA_AVX2;

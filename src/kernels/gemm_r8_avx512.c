@@ -1,0 +1,229 @@
+/*
+ * AVX-512 VNNI kernels for weights repacked 8 rows at a time (block_q4_0x8, block_q8_0x8):
+ * the mat-vec (1..4 tokens) and batch kinds of gemm_r8_avx2.c, on the same packed layout.
+ * NOTE: written without AVX-512 hardware at hand; verified through the SIMDe build of this
+ * file (avx512_emu.h) against the unpacked product and the golden logits (repack_test.c,
+ * engine_golden_test.c), and checked once more at start-up (kern_selfcheck_r8) on the CPU
+ * that runs them.
+ *
+ * Lanes: a 512-bit load of 64 packed bytes holds pieces j (lanes 0-7) and j + 1 (lanes 8-15)
+ * of the 8 rows. One vpermd per weight register, shared by every token, interleaves them
+ * (lane 2r: row r's piece j, lane 2r + 1: its piece j + 1), so that a token's matching 8
+ * bytes are a plain 64-bit broadcast, which is a load and no shuffle. The two lanes of a row
+ * are summed in float, once per call (acc 16 lanes wide, row scales duplicated per pair).
+ * Q4_0: the unsigned nibbles (0..15) go straight into vpdpbusd; the -8 offset comes off with
+ * the token's precomputed -8 * d * sum, added to the even lane of each row only (masked).
+ * Q8_0: the sign trick, |w| (u8) times y with w's sign, w's signs kept in mask registers.
+ *
+ * Instructions per token and block (8 rows x 32 elements), not counting loads:
+ *   Q4_0: 4 vpdpbusd + cvt + masked broadcast + 2 FMA = 8 (AVX2: 8 maddubs, 7 adds, madd,
+ *         cvt, 2 FMA = 19); the token's 4 broadcasts are loads.
+ *   Q8_0: 4 masked negations + 4 vpdpbusd + cvt + mul + FMA = 11 (AVX2: 8 x (sign, maddubs,
+ *         madd, add) + mul + cvt + FMA = 35).
+ * Per block and shared by the tokens: Q4_0 2 vpermd + 6 nibble ops, Q8_0 4 vpermd + 4 abs +
+ * 4 mask moves, and 2 for the scales. About 2.4x (Q4_0) and 3x (Q8_0) fewer instructions
+ * per token-block; a single token is bound by memory bandwidth either way. Unmeasured.
+ */
+#include "avx512_int.h"
+
+#include <stddef.h>
+
+
+/* Every kernel here uses VNNI and is installed only where the CPU has it. */
+#define INLINE static inline __attribute__((always_inline)) KERN_TARGET_VNNI
+
+/* As gemm_r8_avx2.c: a single token streams the weights, so with each block ask for the
+ * lines about 2 KiB ahead that start in the block's bytes, each line once. */
+#define R8_PF_BYTES 2304
+INLINE void prefetch_lines(const void *w, size_t bytes) {
+    const uintptr_t ahead = (uintptr_t)w + R8_PF_BYTES;
+    for (uintptr_t a = (ahead + 63) & ~(uintptr_t)63; a < ahead + bytes; a += 64) prefetch_l1(a);
+}
+
+/* 64 packed bytes (pieces j, j + 1 of the 8 rows), interleaved: lane 2r piece j of row r,
+ * lane 2r + 1 piece j + 1. */
+INLINE __m512i load_pair(const void *p) {
+    const __m512i il = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+    return _mm512_permutexvar_epi32(il, _mm512_loadu_si512(p));
+}
+
+/* A token's 8 quants from p in every 64-bit lane: 4 for lane 2r, 4 for lane 2r + 1. */
+INLINE __m512i bcast8(const int8_t *p) {
+    int64_t v;
+    memcpy(&v, p, 8);
+    return _mm512_set1_epi64(v);
+}
+
+/* The 8 rows' scales, each in both lanes of its row. */
+INLINE __m512 row_scales(const uint16_t *d) {
+    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
+    return _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(d8));
+}
+
+/* The two lanes of each row summed: 8 floats to Y. */
+INLINE void store_rows(float *Y, __m512 acc) {
+    const __m512 s = _mm512_add_ps(acc, _mm512_shuffle_ps(acc, acc, 0xB1));
+    _mm256_storeu_si256((__m256i *)Y, _mm512_cvtepi64_epi32(_mm512_castps_si512(s)));
+}
+
+/* A Q4_0 block's nibbles: q[0], q[1] the low and high nibbles of pieces 0, 1 (elements 0-7
+ * and 16-23), q[2], q[3] those of pieces 2, 3 (8-15, 24-31). */
+INLINE void q4_0_unpack(const block_q4_0x8 *w, __m512i q[4]) {
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    const __m512i a = load_pair(w->qs), b = load_pair(w->qs + 64);
+    q[0] = _mm512_and_si512(a, m4);
+    q[1] = _mm512_and_si512(_mm512_srli_epi16(a, 4), m4);
+    q[2] = _mm512_and_si512(b, m4);
+    q[3] = _mm512_and_si512(_mm512_srli_epi16(b, 4), m4);
+}
+
+/* Sum of nibble times quant for one token's block y, per lane. */
+INLINE __m512i q4_0_dot(const __m512i q[4], const int8_t *y) {
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[0], bcast8(y));
+    s = _mm512_dpbusd_epi32(s, q[1], bcast8(y + 16));
+    s = _mm512_dpbusd_epi32(s, q[2], bcast8(y + 8));
+    return _mm512_dpbusd_epi32(s, q[3], bcast8(y + 24));
+}
+
+/* acc + dw * (d * s + c), c (the token's offset term) on the even lane of each row only. */
+INLINE __m512 q4_0_acc(__m512 acc, __m512 dw, const float *dc, __m512i s) {
+    const __m512 c = _mm512_maskz_mov_ps(0x5555, _mm512_set1_ps(dc[1]));
+    const __m512 v = _mm512_fmadd_ps(_mm512_set1_ps(dc[0]), _mm512_cvtepi32_ps(s), c);
+    return _mm512_fmadd_ps(dw, v, acc);
+}
+
+/* A Q8_0 block: |w| of pieces 2k, 2k + 1 in a[k] (elements 8k..8k+7), w's signs in neg[k]. */
+INLINE void q8_0_unpack(const block_q8_0x8 *w, __m512i a[4], __mmask64 neg[4]) {
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        const __m512i v = load_pair(w->qs + 64 * k);
+        a[k] = _mm512_abs_epi8(v);
+        neg[k] = _mm512_movepi8_mask(v);
+    }
+}
+
+INLINE __m512i q8_0_dot(const __m512i a[4], const __mmask64 neg[4], const int8_t *y) {
+    __m512i s = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        const __m512i b = bcast8(y + 8 * k);
+        s = _mm512_dpbusd_epi32(s, a[k], _mm512_mask_sub_epi8(b, neg[k], _mm512_setzero_si512(), b));
+    }
+    return s;
+}
+
+/* ---- mat-vec: NT (1..4) tokens share each unpacked block ---- */
+
+INLINE void q4_0r8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT) {
+    __m512 acc[KERN_R8_NT];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q4_0x8 *w = W + i;
+        if (NT == 1) prefetch_lines(w, sizeof *w);
+        __m512i q[4];
+        q4_0_unpack(w, q);
+        const __m512 dw = row_scales(w->d);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
+            acc[t] = q4_0_acc(acc[t], dw, dc + 2 * nb * t + 2 * i, q4_0_dot(q, y));
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) store_rows(Y + (size_t)t * ldy, acc[t]);
+}
+
+INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT) {
+    __m512 acc[KERN_R8_NT];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q8_0x8 *w = W + i;
+        if (NT == 1) prefetch_lines(w, sizeof *w);
+        __m512i a[4];
+        __mmask64 neg[4];
+        q8_0_unpack(w, a, neg);
+        const __m512 dw = row_scales(w->d);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
+            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dc[2 * nb * t + 2 * i]));
+            acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(q8_0_dot(a, neg, y)), acc[t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) store_rows(Y + (size_t)t * ldy, acc[t]);
+}
+
+#define DEFINE_R8(name, T)                                                                         \
+    KERN_TARGET_VNNI static void name##_vnni(int64_t nb, const void *W, const uint8_t *xq,         \
+                                             size_t x_row, const float *dc, float *Y, size_t ldy,  \
+                                             int nt) {                                             \
+        switch (nt) {                                                                              \
+        case 1: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 1); break;                           \
+        case 2: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 2); break;                           \
+        case 3: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 3); break;                           \
+        default: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 4); break;                          \
+        }                                                                                          \
+    }
+
+DEFINE_R8(q4_0r8, block_q4_0x8)
+DEFINE_R8(q8_0r8, block_q8_0x8)
+
+/* ---- batches: a block unpacked into registers once, then every token (block-major xt) ----
+ * The accumulators are 16 lanes per token, so they live here rather than in the caller's
+ * 8-float acc. */
+
+KERN_TARGET_VNNI static void q4_0r8b_vnni(int64_t nb, const void *vW, const int8_t *xt,
+                                          const float *dct, int64_t ld, int nt, float *acc8,
+                                          float *Y, size_t ldy) {
+    const block_q4_0x8 *W = vW;
+    float acc[KERN_R8B_MAXT][16] __attribute__((aligned(64)));
+    (void)acc8;
+    for (int t = 0; t < nt; t++) _mm512_store_ps(acc[t], _mm512_setzero_ps());
+    for (int64_t i = 0; i < nb; i++) {
+        __m512i q[4];
+        q4_0_unpack(W + i, q);
+        const __m512 dw = row_scales(W[i].d);
+        const int8_t *y = xt + 32 * i * ld;
+        const float *dc = dct + 2 * i * ld;
+        for (int t = 0; t < nt; t++, y += 32, dc += 2)
+            _mm512_store_ps(acc[t], q4_0_acc(_mm512_load_ps(acc[t]), dw, dc, q4_0_dot(q, y)));
+    }
+    for (int t = 0; t < nt; t++) store_rows(Y + (size_t)t * ldy, _mm512_load_ps(acc[t]));
+}
+
+KERN_TARGET_VNNI static void q8_0r8b_vnni(int64_t nb, const void *vW, const int8_t *xt,
+                                          const float *dct, int64_t ld, int nt, float *acc8,
+                                          float *Y, size_t ldy) {
+    const block_q8_0x8 *W = vW;
+    float acc[KERN_R8B_MAXT][16] __attribute__((aligned(64)));
+    (void)acc8;
+    for (int t = 0; t < nt; t++) _mm512_store_ps(acc[t], _mm512_setzero_ps());
+    for (int64_t i = 0; i < nb; i++) {
+        __m512i a[4];
+        __mmask64 neg[4];
+        q8_0_unpack(W + i, a, neg);
+        const __m512 dw = row_scales(W[i].d);
+        const int8_t *y = xt + 32 * i * ld;
+        const float *dc = dct + 2 * i * ld;
+        for (int t = 0; t < nt; t++, y += 32, dc += 2) {
+            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dc[0]));
+            _mm512_store_ps(acc[t], _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(q8_0_dot(a, neg, y)),
+                                                    _mm512_load_ps(acc[t])));
+        }
+    }
+    for (int t = 0; t < nt; t++) store_rows(Y + (size_t)t * ldy, _mm512_load_ps(acc[t]));
+}
+
+void kern_patch_avx512_r8(kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni) {
+    if (!vnni) return; /* AVX-512 without VNNI (Skylake-X): the AVX2 kernels stay */
+    r8[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8_vnni;
+    r8[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8_vnni;
+    r8b[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8b_vnni;
+    r8b[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8b_vnni;
+}
