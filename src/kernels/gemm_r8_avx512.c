@@ -28,7 +28,6 @@
 
 #include <stddef.h>
 
-
 /* Every kernel here uses VNNI and is installed only where the CPU has it. */
 #define INLINE static inline __attribute__((always_inline)) KERN_TARGET_VNNI
 
