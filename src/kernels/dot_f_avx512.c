@@ -13,42 +13,39 @@
 /* ---- vec_dot of float rows: products in float, sums in another order than the reference's
  * double (within the tests' 1e-5 * sum |x_i * y_i|) ---- */
 
-static void vec_dot_f32(int64_t n, float *s, const void *vx, const void *vy) {
-    const float *x = vx, *y = vy;
+/* 16 elements of x from index i as floats: F32, or F16 (vcvtph2ps is exact). */
+static inline __attribute__((always_inline)) __m512 load16(const void *x, int64_t i, bool half) {
+    return half ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)x + i)))
+                : _mm512_loadu_ps((const float *)x + i);
+}
+
+static inline __attribute__((always_inline)) float elem(const void *x, int64_t i, bool half) {
+    return half ? H2F(((const uint16_t *)x)[i]) : ((const float *)x)[i];
+}
+
+/* The F32 and F16 dots: 4 accumulators of 16 floats, then 16 at a time, then one by one. */
+static inline __attribute__((always_inline)) float dot_f(int64_t n, const void *x, const void *y,
+                                                         bool half) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), a1);
-        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), _mm512_loadu_ps(y + i + 32), a2);
-        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), _mm512_loadu_ps(y + i + 48), a3);
+        a0 = _mm512_fmadd_ps(load16(x, i, half), load16(y, i, half), a0);
+        a1 = _mm512_fmadd_ps(load16(x, i + 16, half), load16(y, i + 16, half), a1);
+        a2 = _mm512_fmadd_ps(load16(x, i + 32, half), load16(y, i + 32, half), a2);
+        a3 = _mm512_fmadd_ps(load16(x, i + 48, half), load16(y, i + 48, half), a3);
     }
-    for (; i + 16 <= n; i += 16)
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), a0);
+    for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(load16(x, i, half), load16(y, i, half), a0);
     float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-    for (; i < n; i++) sum += x[i] * y[i];
-    *s = sum;
+    for (; i < n; i++) sum += elem(x, i, half) * elem(y, i, half);
+    return sum;
 }
 
-/* 16 halves -> 16 floats (vcvtph2ps is exact). */
-static inline __m512 load_f16x16(const uint16_t *p) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+static void vec_dot_f32(int64_t n, float *s, const void *vx, const void *vy) {
+    *s = dot_f(n, vx, vy, false);
 }
 
 static void vec_dot_f16(int64_t n, float *s, const void *vx, const void *vy) {
-    const uint16_t *x = vx, *y = vy;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        a0 = _mm512_fmadd_ps(load_f16x16(x + i), load_f16x16(y + i), a0);
-        a1 = _mm512_fmadd_ps(load_f16x16(x + i + 16), load_f16x16(y + i + 16), a1);
-        a2 = _mm512_fmadd_ps(load_f16x16(x + i + 32), load_f16x16(y + i + 32), a2);
-        a3 = _mm512_fmadd_ps(load_f16x16(x + i + 48), load_f16x16(y + i + 48), a3);
-    }
-    for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(load_f16x16(x + i), load_f16x16(y + i), a0);
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-    for (; i < n; i++) sum += H2F(x[i]) * H2F(y[i]);
-    *s = sum;
+    *s = dot_f(n, vx, vy, true);
 }
 
 /* A bf16 is the top half of an f32: zeros interleaved below each one give the floats. The
