@@ -199,7 +199,7 @@ GOLDEN512(Q6_K, "llama-Q6_K")
 GOLDEN512(IQ4_NL, "llama-IQ4_NL")
 GOLDEN512(IQ4_XS, "llama-IQ4_XS")
 
-/* The same with the weights packed (gemm_r8_avx512.c's VNNI kernels for Q4_0 and Q8_0): every
+/* The same with the weights packed (the VNNI kernels of gemm_r8*_avx512.c): every
  * matrix of the model has a packed form, single tokens and batches go through it. */
 static void check_golden_avx512_packed(const char *name, int wtype) {
     unsetenv("LOCALAI_REPACK");
@@ -234,6 +234,8 @@ static void check_golden_avx512_packed(const char *name, int wtype) {
 
 TEST(engine_golden_avx512_packed_Q4_0) { check_golden_avx512_packed("llama-Q4_0", GGUF_TYPE_Q4_0); }
 TEST(engine_golden_avx512_packed_Q8_0) { check_golden_avx512_packed("llama-Q8_0", GGUF_TYPE_Q8_0); }
+TEST(engine_golden_avx512_packed_Q5_0) { check_golden_avx512_packed("llama-Q5_0", GGUF_TYPE_Q5_0); }
+TEST(engine_golden_avx512_packed_Q6_K) { check_golden_avx512_packed("llama-Q6_K", GGUF_TYPE_Q6_K); }
 #endif
 
 TEST(engine_unknown_arch_is_named) {

@@ -1,6 +1,7 @@
 /*
- * AVX-512 VNNI kernels for weights repacked 8 rows at a time (block_q4_0x8, block_q8_0x8):
- * the mat-vec (1..4 tokens) and batch kinds of gemm_r8_avx2.c, on the same packed layout.
+ * AVX-512 VNNI kernels for weights repacked 8 rows at a time (block_q4_0x8, block_q5_0x8,
+ * block_q8_0x8): the mat-vec (1..4 tokens) and batch kinds of gemm_r8_avx2.c, on the same
+ * packed layout. Q6_K's are in gemm_r8q6k_avx512.c.
  * NOTE: written without AVX-512 hardware at hand; verified through the SIMDe build of this
  * file (avx512_emu.h) against the unpacked product and the golden logits (repack_test.c,
  * engine_golden_test.c), and checked once more at start-up (kern_selfcheck_r8) on the CPU
@@ -11,18 +12,23 @@
  * (lane 2r: row r's piece j, lane 2r + 1: its piece j + 1), so that a token's matching 8
  * bytes are a plain 64-bit broadcast, which is a load and no shuffle. The two lanes of a row
  * are summed in float, once per call (acc 16 lanes wide, row scales duplicated per pair).
+ * These helpers are in avx512_int.h.
  * Q4_0: the unsigned nibbles (0..15) go straight into vpdpbusd; the -8 offset comes off with
  * the token's precomputed -8 * d * sum, added to the even lane of each row only (masked).
+ * Q5_0: the same with the fifth bits added to the nibbles first (0..31) and -16.
  * Q8_0: the sign trick, |w| (u8) times y with w's sign, w's signs kept in mask registers.
  *
  * Instructions per token and block (8 rows x 32 elements), not counting loads:
  *   Q4_0: 4 vpdpbusd + cvt + masked broadcast + 2 FMA = 8 (AVX2: 8 maddubs, 7 adds, madd,
  *         cvt, 2 FMA = 19); the token's 4 broadcasts are loads.
+ *   Q5_0: as Q4_0, 8 (AVX2: 8 maddubs, 8 adds, 2 madd, add, cvt, 2 FMA = 22).
  *   Q8_0: 4 masked negations + 4 vpdpbusd + cvt + mul + FMA = 11 (AVX2: 8 x (sign, maddubs,
  *         madd, add) + mul + cvt + FMA = 35).
- * Per block and shared by the tokens: Q4_0 2 vpermd + 6 nibble ops, Q8_0 4 vpermd + 4 abs +
- * 4 mask moves, and 2 for the scales. About 2.4x (Q4_0) and 3x (Q8_0) fewer instructions
- * per token-block; a single token is bound by memory bandwidth either way. Unmeasured.
+ * Per block and shared by the tokens: Q4_0 2 vpermd + 6 nibble ops, Q5_0 those + 2 vpshufb +
+ * 4 bit tests + 4 masked adds for the fifth bits (AVX2: 48), Q8_0 4 vpermd + 4 abs + 4 mask
+ * moves, and 2 for the scales. About 2.4x (Q4_0), 2.75x (Q5_0) and 3x (Q8_0) fewer
+ * instructions per token-block; a single token is bound by memory bandwidth either way.
+ * Unmeasured.
  */
 #include "avx512_int.h"
 
@@ -39,46 +45,38 @@ INLINE void prefetch_lines(const void *w, size_t bytes) {
     for (uintptr_t a = (ahead + 63) & ~(uintptr_t)63; a < ahead + bytes; a += 64) prefetch_l1(a);
 }
 
-/* 64 packed bytes (pieces j, j + 1 of the 8 rows), interleaved: lane 2r piece j of row r,
- * lane 2r + 1 piece j + 1. */
-INLINE __m512i load_pair(const void *p) {
-    const __m512i il = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
-    return _mm512_permutexvar_epi32(il, _mm512_loadu_si512(p));
+/* A Q4_0 or Q5_0 block's quants, unsigned (0..15, 0..31): q[0], q[1] the low and high nibbles
+ * of pieces 0, 1 (elements 0-7 and 16-23), q[2], q[3] those of pieces 2, 3 (8-15, 24-31).
+ * Q5_0 adds 16 where the fifth bit is set: hb[j], hb[j + 1] in every 128-bit lane, each
+ * 32-bit lane's 4 bytes get its row's byte of its piece (vpshufb), and byte c tests bit c
+ * (low nibbles) or 4 + c (high nibbles). */
+INLINE void qx_0_unpack(const uint8_t *w, const bool Q5, __m512i q[4]) {
+    const __m512i m4 = _mm512_set1_epi8(0xF), b4 = _mm512_set1_epi8(0x10);
+    /* Lane 2r: byte r (hb[j][r]), lane 2r + 1: byte 8 + r (hb[j + 1][r]). */
+    const __m512i spread = _mm512_setr_epi32(
+        0x00000000, 0x08080808, 0x01010101, 0x09090909, 0x02020202, 0x0A0A0A0A, 0x03030303,
+        0x0B0B0B0B, 0x04040404, 0x0C0C0C0C, 0x05050505, 0x0D0D0D0D, 0x06060606, 0x0E0E0E0E,
+        0x07070707, 0x0F0F0F0F);
+    const __m512i sel_lo = _mm512_set1_epi32(0x08040201);
+    const __m512i sel_hi = _mm512_set1_epi32((int)0x80402010u);
+    const uint8_t *qs = w + (Q5 ? offsetof(block_q5_0x8, qs) : offsetof(block_q4_0x8, qs));
+#pragma GCC unroll 2
+    for (int p = 0; p < 2; p++) {
+        const __m512i v = load_pair(qs + 64 * p);
+        q[2 * p] = _mm512_and_si512(v, m4);
+        q[2 * p + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        if (!Q5) continue;
+        const uint8_t(*hb)[8] = ((const block_q5_0x8 *)w)->hb;
+        const __m128i hb2 = _mm_loadu_si128((const __m128i *)hb[2 * p]); /* hb[j], hb[j + 1] */
+        const __m512i h = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(hb2), spread);
+        q[2 * p] = _mm512_mask_add_epi8(q[2 * p], _mm512_test_epi8_mask(h, sel_lo), q[2 * p], b4);
+        q[2 * p + 1] = _mm512_mask_add_epi8(q[2 * p + 1], _mm512_test_epi8_mask(h, sel_hi),
+                                            q[2 * p + 1], b4);
+    }
 }
 
-/* A token's 8 quants from p in every 64-bit lane: 4 for lane 2r, 4 for lane 2r + 1. */
-INLINE __m512i bcast8(const int8_t *p) {
-    int64_t v;
-    memcpy(&v, p, 8);
-    return _mm512_set1_epi64(v);
-}
-
-/* The 8 rows' scales, each in both lanes of its row. */
-INLINE __m512 row_scales(const uint16_t *d) {
-    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-    const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
-    return _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(d8));
-}
-
-/* The two lanes of each row summed: 8 floats to Y. */
-INLINE void store_rows(float *Y, __m512 acc) {
-    const __m512 s = _mm512_add_ps(acc, _mm512_shuffle_ps(acc, acc, 0xB1));
-    _mm256_storeu_si256((__m256i *)Y, _mm512_cvtepi64_epi32(_mm512_castps_si512(s)));
-}
-
-/* A Q4_0 block's nibbles: q[0], q[1] the low and high nibbles of pieces 0, 1 (elements 0-7
- * and 16-23), q[2], q[3] those of pieces 2, 3 (8-15, 24-31). */
-INLINE void q4_0_unpack(const block_q4_0x8 *w, __m512i q[4]) {
-    const __m512i m4 = _mm512_set1_epi8(0xF);
-    const __m512i a = load_pair(w->qs), b = load_pair(w->qs + 64);
-    q[0] = _mm512_and_si512(a, m4);
-    q[1] = _mm512_and_si512(_mm512_srli_epi16(a, 4), m4);
-    q[2] = _mm512_and_si512(b, m4);
-    q[3] = _mm512_and_si512(_mm512_srli_epi16(b, 4), m4);
-}
-
-/* Sum of nibble times quant for one token's block y, per lane. */
-INLINE __m512i q4_0_dot(const __m512i q[4], const int8_t *y) {
+/* Sum of quant times the token's quant for one token's block y, per lane. */
+INLINE __m512i qx_0_dot(const __m512i q[4], const int8_t *y) {
     __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[0], bcast8(y));
     s = _mm512_dpbusd_epi32(s, q[1], bcast8(y + 16));
     s = _mm512_dpbusd_epi32(s, q[2], bcast8(y + 8));
@@ -86,7 +84,7 @@ INLINE __m512i q4_0_dot(const __m512i q[4], const int8_t *y) {
 }
 
 /* acc + dw * (d * s + c), c (the token's offset term) on the even lane of each row only. */
-INLINE __m512 q4_0_acc(__m512 acc, __m512 dw, const float *dc, __m512i s) {
+INLINE __m512 qx_0_acc(__m512 acc, __m512 dw, const float *dc, __m512i s) {
     const __m512 c = _mm512_maskz_mov_ps(0x5555, _mm512_set1_ps(dc[1]));
     const __m512 v = _mm512_fmadd_ps(_mm512_set1_ps(dc[0]), _mm512_cvtepi32_ps(s), c);
     return _mm512_fmadd_ps(dw, v, acc);
@@ -114,25 +112,37 @@ INLINE __m512i q8_0_dot(const __m512i a[4], const __mmask64 neg[4], const int8_t
 
 /* ---- mat-vec: NT (1..4) tokens share each unpacked block ---- */
 
-INLINE void q4_0r8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT) {
+/* Q4_0 (Q5 false) and Q5_0 (Q5 true); d[8] leads both block types. */
+INLINE void qx_0r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT, const bool Q5) {
+    const size_t bsize = Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8);
     __m512 acc[KERN_R8_NT];
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const block_q4_0x8 *w = W + i;
-        if (NT == 1) prefetch_lines(w, sizeof *w);
+        const uint8_t *w = W + (size_t)i * bsize;
+        if (NT == 1) prefetch_lines(w, bsize);
         __m512i q[4];
-        q4_0_unpack(w, q);
-        const __m512 dw = row_scales(w->d);
+        qx_0_unpack(w, Q5, q);
+        const __m512 dw = row_scales(w);
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
             const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
-            acc[t] = q4_0_acc(acc[t], dw, dc + 2 * nb * t + 2 * i, q4_0_dot(q, y));
+            acc[t] = qx_0_acc(acc[t], dw, dc + 2 * nb * t + 2 * i, qx_0_dot(q, y));
         }
     }
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) store_rows(Y + (size_t)t * ldy, acc[t]);
+}
+
+INLINE void q4_0r8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT) {
+    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, false);
+}
+
+INLINE void q5_0r8(int64_t nb, const block_q5_0x8 *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT) {
+    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, true);
 }
 
 INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t x_row,
@@ -171,29 +181,43 @@ INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t 
     }
 
 DEFINE_R8(q4_0r8, block_q4_0x8)
+DEFINE_R8(q5_0r8, block_q5_0x8)
 DEFINE_R8(q8_0r8, block_q8_0x8)
 
 /* ---- batches: a block unpacked into registers once, then every token (block-major xt) ----
  * The accumulators are 16 lanes per token, so they live here rather than in the caller's
  * 8-float acc. */
 
-KERN_TARGET_VNNI static void q4_0r8b_vnni(int64_t nb, const void *vW, const int8_t *xt,
-                                          const float *dct, int64_t ld, int nt, float *acc8,
-                                          float *Y, size_t ldy) {
-    const block_q4_0x8 *W = vW;
+INLINE void qx_0r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float *dct, int64_t ld,
+                    int nt, float *Y, size_t ldy, const bool Q5) {
+    const size_t bsize = Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8);
     float acc[KERN_R8B_MAXT][16] __attribute__((aligned(64)));
-    (void)acc8;
     for (int t = 0; t < nt; t++) _mm512_store_ps(acc[t], _mm512_setzero_ps());
     for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *w = W + (size_t)i * bsize;
         __m512i q[4];
-        q4_0_unpack(W + i, q);
-        const __m512 dw = row_scales(W[i].d);
+        qx_0_unpack(w, Q5, q);
+        const __m512 dw = row_scales(w);
         const int8_t *y = xt + 32 * i * ld;
         const float *dc = dct + 2 * i * ld;
         for (int t = 0; t < nt; t++, y += 32, dc += 2)
-            _mm512_store_ps(acc[t], q4_0_acc(_mm512_load_ps(acc[t]), dw, dc, q4_0_dot(q, y)));
+            _mm512_store_ps(acc[t], qx_0_acc(_mm512_load_ps(acc[t]), dw, dc, qx_0_dot(q, y)));
     }
     for (int t = 0; t < nt; t++) store_rows(Y + (size_t)t * ldy, _mm512_load_ps(acc[t]));
+}
+
+KERN_TARGET_VNNI static void q4_0r8b_vnni(int64_t nb, const void *W, const int8_t *xt,
+                                          const float *dct, int64_t ld, int nt, float *acc8,
+                                          float *Y, size_t ldy) {
+    (void)acc8;
+    qx_0r8b(nb, W, xt, dct, ld, nt, Y, ldy, false);
+}
+
+KERN_TARGET_VNNI static void q5_0r8b_vnni(int64_t nb, const void *W, const int8_t *xt,
+                                          const float *dct, int64_t ld, int nt, float *acc8,
+                                          float *Y, size_t ldy) {
+    (void)acc8;
+    qx_0r8b(nb, W, xt, dct, ld, nt, Y, ldy, true);
 }
 
 KERN_TARGET_VNNI static void q8_0r8b_vnni(int64_t nb, const void *vW, const int8_t *xt,
@@ -223,6 +247,9 @@ void kern_patch_avx512_r8(kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni) {
     if (!vnni) return; /* AVX-512 without VNNI (Skylake-X): the AVX2 kernels stay */
     r8[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8_vnni;
     r8[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8_vnni;
+    r8[KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = q5_0r8_vnni;
     r8b[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8b_vnni;
     r8b[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8b_vnni;
+    r8b[KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = q5_0r8b_vnni;
+    kern_patch_avx512_r8q6k(r8, r8b);
 }

@@ -227,17 +227,24 @@ TEST(repack_get_row_is_exact) {
 }
 
 #if defined(__x86_64__)
-/* The AVX-512 VNNI packed kernels (gemm_r8_avx512.c), emulated on SIMDe where the CPU lacks
+/* The AVX-512 VNNI packed kernels (gemm_r8*_avx512.c), emulated on SIMDe where the CPU lacks
  * AVX-512, on the same shapes; they must be the ones installed (not AVX2's after a failed
  * start-up check). */
 TEST(repack_matches_unpacked_avx512_vnni_emulated) {
     ASSERT_EQ_INT(kern_init(KERN_ISA_AVX2), KERN_ISA_AVX2);
-    kern_r8_fn avx2 = kern_r8_table[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST];
-    kern_r8b_fn avx2b = kern_r8b_table[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST];
+    kern_r8_fn avx2[KERN_R8_COUNT];
+    kern_r8b_fn avx2b[KERN_R8_COUNT];
+    memcpy(avx2, kern_r8_table, sizeof avx2);
+    memcpy(avx2b, kern_r8b_table, sizeof avx2b);
     ktest_emulate_avx512(true);
     ASSERT_EQ_INT(kern_init(KERN_ISA_AVX512), KERN_ISA_AVX512);
-    ASSERT_TRUE(kern_r8_table[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] != avx2);
-    ASSERT_TRUE(kern_r8b_table[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] != avx2b);
+    static const int vnni_types[] = {KERN_TYPE_Q4_0_R8, KERN_TYPE_Q8_0_R8, KERN_TYPE_Q5_0_R8,
+                                     KERN_TYPE_Q6_K_R8};
+    for (size_t i = 0; i < sizeof vnni_types / sizeof vnni_types[0]; i++) {
+        const int k = vnni_types[i] - KERN_R8_FIRST;
+        ASSERT_TRUE(kern_r8_table[k] != avx2[k]);
+        ASSERT_TRUE(kern_r8b_table[k] != avx2b[k]);
+    }
     check_shapes();
 }
 
