@@ -199,8 +199,9 @@ GOLDEN512(Q6_K, "llama-Q6_K")
 GOLDEN512(IQ4_NL, "llama-IQ4_NL")
 GOLDEN512(IQ4_XS, "llama-IQ4_XS")
 
-/* The same with the weights packed (gemm_r8_avx512.c's VNNI kernels for Q4_0 and Q8_0): every
- * matrix of the model has a packed form, single tokens and batches go through it. */
+/* The same with the weights packed (the VNNI kernels of gemm_r8_avx512.c for Q4_0 and Q8_0, of
+ * gemm_r8k_avx512.c for Q4_K and Q5_K): every matrix of the model has a packed form, single
+ * tokens and batches go through it. */
 static void check_golden_avx512_packed(const char *name, int wtype) {
     unsetenv("LOCALAI_REPACK");
     ASSERT_EQ_INT(kern_init(KERN_ISA_AVX2), KERN_ISA_AVX2);
@@ -234,6 +235,11 @@ static void check_golden_avx512_packed(const char *name, int wtype) {
 
 TEST(engine_golden_avx512_packed_Q4_0) { check_golden_avx512_packed("llama-Q4_0", GGUF_TYPE_Q4_0); }
 TEST(engine_golden_avx512_packed_Q8_0) { check_golden_avx512_packed("llama-Q8_0", GGUF_TYPE_Q8_0); }
+TEST(engine_golden_avx512_packed_Q4_K) { check_golden_avx512_packed("llama-Q4_K", GGUF_TYPE_Q4_K); }
+TEST(engine_golden_avx512_packed_Q5_K) { check_golden_avx512_packed("llama-Q5_K", GGUF_TYPE_Q5_K); }
+TEST(engine_golden_avx512_packed_qwen2_Q4_K) {
+    check_golden_avx512_packed("qwen2-Q4_K", GGUF_TYPE_Q4_K);
+}
 #endif
 
 TEST(engine_unknown_arch_is_named) {

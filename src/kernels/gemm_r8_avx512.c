@@ -225,4 +225,5 @@ void kern_patch_avx512_r8(kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni) {
     r8[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8_vnni;
     r8b[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8b_vnni;
     r8b[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8b_vnni;
+    kern_patch_avx512_r8k(r8, vnni);
 }

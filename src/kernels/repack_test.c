@@ -227,16 +227,20 @@ TEST(repack_get_row_is_exact) {
 }
 
 #if defined(__x86_64__)
-/* The AVX-512 VNNI packed kernels (gemm_r8_avx512.c), emulated on SIMDe where the CPU lacks
+/* The AVX-512 VNNI packed kernels (gemm_r8*_avx512.c), emulated on SIMDe where the CPU lacks
  * AVX-512, on the same shapes; they must be the ones installed (not AVX2's after a failed
  * start-up check). */
 TEST(repack_matches_unpacked_avx512_vnni_emulated) {
     ASSERT_EQ_INT(kern_init(KERN_ISA_AVX2), KERN_ISA_AVX2);
     kern_r8_fn avx2 = kern_r8_table[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST];
     kern_r8b_fn avx2b = kern_r8b_table[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST];
+    kern_r8_fn avx2_q4k = kern_r8_table[KERN_TYPE_Q4_K_R8 - KERN_R8_FIRST];
+    kern_r8_fn avx2_q5k = kern_r8_table[KERN_TYPE_Q5_K_R8 - KERN_R8_FIRST];
     ktest_emulate_avx512(true);
     ASSERT_EQ_INT(kern_init(KERN_ISA_AVX512), KERN_ISA_AVX512);
     ASSERT_TRUE(kern_r8_table[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] != avx2);
+    ASSERT_TRUE(kern_r8_table[KERN_TYPE_Q4_K_R8 - KERN_R8_FIRST] != avx2_q4k);
+    ASSERT_TRUE(kern_r8_table[KERN_TYPE_Q5_K_R8 - KERN_R8_FIRST] != avx2_q5k);
     ASSERT_TRUE(kern_r8b_table[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] != avx2b);
     check_shapes();
 }
