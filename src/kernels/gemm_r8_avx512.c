@@ -252,4 +252,5 @@ void kern_patch_avx512_r8(kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni) {
     r8b[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8b_vnni;
     r8b[KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = q5_0r8b_vnni;
     kern_patch_avx512_r8q6k(r8, r8b);
+    kern_patch_avx512_r8k(r8, vnni);
 }

@@ -433,6 +433,8 @@ void kern_patch_avx512_kq(kern_traits *table, bool vnni);
 void kern_patch_avx512_f(kern_traits *table, bool vnni);
 void kern_patch_avx512_r8(kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni); /* gemm_r8_avx512.c */
 void kern_patch_avx512_r8q6k(kern_r8_fn *r8, kern_r8b_fn *r8b); /* gemm_r8q6k_avx512.c, VNNI */
+/* gemm_r8k_avx512.c, called by kern_patch_avx512_r8: Q4_K and Q5_K mat-vec (VNNI only). */
+void kern_patch_avx512_r8k(kern_r8_fn *r8, bool vnni);
 
 /* Tests on CPUs without AVX-512: kern_init(KERN_ISA_AVX512) then takes its kernels from patch
  * (kern_patch_avx512_emu, the *_avx512.c files built on SIMDe's portable intrinsics; see
