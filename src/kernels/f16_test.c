@@ -3,8 +3,10 @@
 #include "kernels_int.h"
 #include "test.h"
 
-#include <immintrin.h>
 #include <math.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 static uint32_t f2u(float f) {
     uint32_t u;
@@ -51,6 +53,7 @@ TEST(kern_f16_values) {
     ASSERT_EQ_INT(kern_f16_to_f32(0xfc00) == -INFINITY, 1);
 }
 
+#if defined(__x86_64__)
 __attribute__((target("f16c"))) static uint16_t hw_f32_to_f16(float f) {
     return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
 }
@@ -71,6 +74,7 @@ TEST(kern_f16_matches_f16c) {
         if (a != b) test_fail(__FILE__, __LINE__, "f32 %08x: ours %04x, f16c %04x", u, a, b);
     }
 }
+#endif
 
 TEST(kern_f16_rows) {
     uint64_t rng = 7;
