@@ -67,7 +67,8 @@ BENCHBIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_C))
 
 # The AVX-512 kernels once more for the tests, on SIMDe's portable intrinsics (AVX2 flags
 # only), so they are checked on CPUs without AVX-512 too (src/kernels/avx512_emu.h). One
-# object; every global it defines is renamed NAME_emu.
+# object; every global it defines is renamed NAME_emu. SIMDE_NO_INLINE keeps SIMDe's functions
+# out of line: inlined into the unrolled kernels, one file took minutes to compile.
 ifeq ($(ARCH),x86_64)
 EMU_O    := $(patsubst %.c,$(BUILD)/obj/emu/%.o,$(filter %_avx512.c,$(LIB_C)))
 EMU_ALL  := $(BUILD)/obj/emu/avx512_emu.o
@@ -88,7 +89,7 @@ $(BUILD)/obj/%.o: %.c | deps
 $(BUILD)/obj/emu/%.o: %.c src/kernels/avx512_emu.h | deps
 	@mkdir -p $(dir $@)
 	@echo "CC $< (AVX-512 emulated)"
-	@$(CC) $(CFLAGS) $(AVX2_FLAGS) -Wno-psabi -DKERN_AVX512_EMU -include src/kernels/avx512_emu.h -c $< -o $@
+	@$(CC) $(CFLAGS) $(AVX2_FLAGS) -Wno-psabi -DKERN_AVX512_EMU -DSIMDE_NO_INLINE -include src/kernels/avx512_emu.h -c $< -o $@
 
 $(EMU_ALL): $(EMU_O)
 	@ld -r -o $@.tmp $^

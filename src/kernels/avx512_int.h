@@ -13,6 +13,15 @@
 #define KERN_TARGET_VNNI __attribute__((target("avx512vnni")))
 #endif
 
+/* The kernels' helpers are forced inline. Not in the emulated build: there every intrinsic is
+ * a SIMDe function, and forcing whole unrolled kernels inline made one file take minutes to
+ * compile. */
+#ifdef KERN_AVX512_EMU
+#define KERN_AVX512_INLINE static inline
+#else
+#define KERN_AVX512_INLINE static inline __attribute__((always_inline))
+#endif
+
 static inline __m512i join256(__m256i lo, __m256i hi) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
@@ -28,27 +37,27 @@ static inline __m512 scales2(float a, float b) {
  * token's matching 8 bytes are one 64-bit broadcast. Each row's two lanes are summed at the
  * end (store_rows). */
 
-static inline __attribute__((always_inline)) __m512i load_pair(const void *p) {
+KERN_AVX512_INLINE __m512i load_pair(const void *p) {
     const __m512i il = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
     return _mm512_permutexvar_epi32(il, _mm512_loadu_si512(p));
 }
 
 /* The 8 bytes at p in every 64-bit lane: 4 for lane 2r, 4 for lane 2r + 1. */
-static inline __attribute__((always_inline)) __m512i bcast8(const void *p) {
+KERN_AVX512_INLINE __m512i bcast8(const void *p) {
     int64_t v;
     memcpy(&v, p, 8);
     return _mm512_set1_epi64(v);
 }
 
 /* The 8 rows' half scales d[8] as floats, each in both lanes of its row. */
-static inline __attribute__((always_inline)) __m512 row_scales(const void *d) {
+KERN_AVX512_INLINE __m512 row_scales(const void *d) {
     const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
     return _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(d8));
 }
 
 /* The two lanes of each row summed: 8 floats to Y. */
-static inline __attribute__((always_inline)) void store_rows(float *Y, __m512 acc) {
+KERN_AVX512_INLINE void store_rows(float *Y, __m512 acc) {
     const __m512 s = _mm512_add_ps(acc, _mm512_shuffle_ps(acc, acc, 0xB1));
     _mm256_storeu_si256((__m256i *)Y, _mm512_cvtepi64_epi32(_mm512_castps_si512(s)));
 }

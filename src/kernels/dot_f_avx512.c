@@ -14,17 +14,17 @@
  * double (within the tests' 1e-5 * sum |x_i * y_i|) ---- */
 
 /* 16 elements of x from index i as floats: F32, or F16 (vcvtph2ps is exact). */
-static inline __attribute__((always_inline)) __m512 load16(const void *x, int64_t i, bool half) {
+KERN_AVX512_INLINE __m512 load16(const void *x, int64_t i, bool half) {
     return half ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)x + i)))
                 : _mm512_loadu_ps((const float *)x + i);
 }
 
-static inline __attribute__((always_inline)) float elem(const void *x, int64_t i, bool half) {
+KERN_AVX512_INLINE float elem(const void *x, int64_t i, bool half) {
     return half ? H2F(((const uint16_t *)x)[i]) : ((const float *)x)[i];
 }
 
 /* The F32 and F16 dots: 4 accumulators of 16 floats, then 16 at a time, then one by one. */
-static inline __attribute__((always_inline)) float dot_f(int64_t n, const void *x, const void *y,
+KERN_AVX512_INLINE float dot_f(int64_t n, const void *x, const void *y,
                                                          bool half) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;

@@ -35,7 +35,7 @@
 #include <stddef.h>
 
 /* Every kernel here uses VNNI and is installed only where the CPU has it. */
-#define INLINE static inline __attribute__((always_inline)) KERN_TARGET_VNNI
+#define INLINE KERN_AVX512_INLINE KERN_TARGET_VNNI
 
 /* As gemm_r8_avx2.c: a single token streams the weights, so with each block ask for the
  * lines about 2 KiB ahead that start in the block's bytes, each line once. */

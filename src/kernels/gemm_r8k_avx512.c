@@ -33,7 +33,7 @@
 #include <stddef.h>
 
 /* Every kernel here uses VNNI and is installed only where the CPU has it. */
-#define INLINE static inline __attribute__((always_inline)) KERN_TARGET_VNNI
+#define INLINE KERN_AVX512_INLINE KERN_TARGET_VNNI
 
 /* As the AVX2 kernels: a single token streams the weights, so the next super-block's nl
  * lines are asked for a few at a time, 2 (d, dmin, scales) with part 0, the rest spread over

@@ -32,7 +32,7 @@
 #include "avx512_int.h"
 
 /* Every kernel here uses VNNI and is installed only where the CPU has it. */
-#define INLINE static inline __attribute__((always_inline)) KERN_TARGET_VNNI
+#define INLINE KERN_AVX512_INLINE KERN_TARGET_VNNI
 
 /* Bits 0-3 of lo and 4-7 of hi per byte (vpternlog with a 0x0F mask). vpternlog overwrites
  * its first operand: that is the caller's temporary, hi (hi_lo) or lo (lo_hi), so the mask
