@@ -5,6 +5,9 @@
 #include "engine.h"
 #include "kernels/kernels.h"
 
+/* Query heads that attention handles together per task (one KV head's, up to this many). */
+#define LLM_ATT_MAXQ 8
+
 typedef enum llm_arch {
     LLM_ARCH_LLAMA,
     LLM_ARCH_QWEN2,
@@ -68,7 +71,7 @@ struct llm_session {
     void **k_cache, **v_cache;
     /* Scratch for one batch of up to n_batch tokens (rows). */
     float *x, *h, *q, *k, *v, *o, *a, *g, *u, *qkv;
-    float *scores;   /* per thread: n_ctx floats */
+    float *scores;   /* per thread: LLM_ATT_MAXQ rows of n_ctx floats (attention.c) */
     llm_row *rows;   /* n_batch rows of the current forward pass */
     int *out_idx;    /* n_batch: rows whose logits are wanted */
     int32_t *batch_tokens; /* n_batch: tokens of a llm_decode_batch */

@@ -48,7 +48,7 @@ int llm_session_new(const llm_model *m, const llm_session_params *p, tpool *pool
     s->g = fbuf(B * F, &ok);
     s->u = fbuf(B * 2 * F, &ok);
     if (m->layers[0].wqkv) s->qkv = fbuf(B * (QD + 2 * KD), &ok);
-    s->scores = fbuf(nth * (size_t)s->n_ctx, &ok);
+    s->scores = fbuf(nth * (size_t)LLM_ATT_MAXQ * (size_t)s->n_ctx, &ok);
     s->logits_rows = s->logits_all ? (int)B : (p->n_seq > 1 ? p->n_seq : 1);
     if (s->logits_rows > (int)B) s->logits_rows = (int)B;
     s->logits = fbuf((size_t)s->logits_rows * V, &ok);

@@ -164,6 +164,16 @@ float kern_dot_f16_f32(const uint16_t *a, const float *b, int64_t n);
 /* x = cap * tanh(x / cap) */
 void kern_softcap(float *x, float cap, int64_t n);
 
+/* Attention over an F16 cache, for nq query heads that share one KV head (grouped-query
+ * attention): each cache row is read and converted once for all nq heads.
+ * Scores: S[h * s_stride + p] = q_h . K_p, q_h = q + h * q_stride, K_p = K + p * k_stride,
+ * for h < nq and p < cnt; hd elements each.
+ * Values: O[h * o_stride + i] = sum over p < cnt of S[h * s_stride + p] * V_p[i], i < hd. */
+void kern_attn_scores_f16(const float *q, size_t q_stride, int nq, const uint16_t *K,
+                          size_t k_stride, int64_t cnt, int64_t hd, float *S, size_t s_stride);
+void kern_attn_values_f16(const float *S, size_t s_stride, int nq, const uint16_t *V,
+                          size_t v_stride, int64_t cnt, int64_t hd, float *O, size_t o_stride);
+
 /* Rotary position embedding, in place, on n_heads consecutive heads of head_dim floats. */
 typedef struct kern_rope_params {
     int n_rot;                 /* rotated dimensions per head (<= head_dim, even) */

@@ -29,6 +29,17 @@
 KERN_OPS_DECL(ref)
 KERN_OPS_DECL(avx2)
 
+/* attn.c (reference) and attn_avx2.c */
+#define KERN_ATTN_DECL(sfx)                                                                     \
+    void kern_attn_scores_f16_##sfx(const float *q, size_t q_stride, int nq, const uint16_t *K, \
+                                    size_t k_stride, int64_t cnt, int64_t hd, float *S,        \
+                                    size_t s_stride);                                          \
+    void kern_attn_values_f16_##sfx(const float *S, size_t s_stride, int nq, const uint16_t *V, \
+                                    size_t v_stride, int64_t cnt, int64_t hd, float *O,        \
+                                    size_t o_stride);
+KERN_ATTN_DECL(ref)
+KERN_ATTN_DECL(avx2)
+
 /* GELU's tanh approximation constants (llama.cpp's GELU_COEF_A and SQRT_2_OVER_PI). */
 #define KERN_GELU_COEF_A 0.044715f
 #define KERN_SQRT_2_OVER_PI 0.79788456080286535587989211986876f
