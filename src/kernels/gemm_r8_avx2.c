@@ -195,6 +195,76 @@ static void q5_0r8b_avx2(int64_t nb, const void *W, const int8_t *xt, const floa
     qx_0r8b(nb, W, xt, dct, ld, nt, acc, Y, ldy, true);
 }
 
+/* Q4_0 / Q5_0 batches, two groups (16 rows) at a time. A group's whole block takes 8
+ * registers, so one group per pass needs a broadcast of the token's quants for every maddubs,
+ * and the broadcasts, not the arithmetic, bound that loop (measured on Zen 3). Here a pass
+ * holds half a block (pieces h, h + 1) of both groups in the 8 registers, so that each
+ * broadcast feeds two maddubs: half 0 leaves the tokens' partial sums in part, half 1 adds
+ * its own and converts to int32, and a last pass over the tokens does the float work. Same
+ * integer sums as qx_0r8b (Q4_0 in int16 for the whole block, Q5_0 per half), same floats. */
+INLINE void qx_0r8b2(int64_t nb, const uint8_t *W, const int8_t *xt, const float *dct,
+                     int64_t ld, int nt, float *acc, float *Y, size_t ldy, const bool Q5) {
+    const size_t bsize = Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8);
+    const size_t qs_off = Q5 ? offsetof(block_q5_0x8, qs) : offsetof(block_q4_0x8, qs);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i part[2 * KERN_R8B_MAXT];
+    float *acc1 = acc + 8 * (size_t)nt;
+    r8b_begin(acc, 2 * nt);
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *w0 = W + (size_t)i * bsize, *w1 = w0 + (size_t)nb * bsize;
+        const uint8_t(*hb0)[8] = Q5 ? ((const block_q5_0x8 *)w0)->hb : NULL;
+        const uint8_t(*hb1)[8] = Q5 ? ((const block_q5_0x8 *)w1)->hb : NULL;
+        const int8_t *y0 = xt + 32 * i * ld;
+#pragma GCC unroll 2
+        for (int half = 0; half < 2; half++) {
+            __m256i a[4], b[4]; /* lo, hi of pieces 2 half and 2 half + 1, groups 0 and 1 */
+            qx_0_piece(w0 + qs_off, hb0, 2 * half, &a[0], &a[1]);
+            qx_0_piece(w0 + qs_off, hb0, 2 * half + 1, &a[2], &a[3]);
+            qx_0_piece(w1 + qs_off, hb1, 2 * half, &b[0], &b[1]);
+            qx_0_piece(w1 + qs_off, hb1, 2 * half + 1, &b[2], &b[3]);
+            const int8_t *y = y0 + 8 * half;
+            for (int t = 0; t < nt; t++, y += 32) {
+                const __m256i x0 = bcast4(y), x1 = bcast4(y + 16), x2 = bcast4(y + 4), x3 = bcast4(y + 20);
+                __m256i pa = _mm256_add_epi16(
+                    _mm256_add_epi16(_mm256_maddubs_epi16(a[0], x0), _mm256_maddubs_epi16(a[1], x1)),
+                    _mm256_add_epi16(_mm256_maddubs_epi16(a[2], x2), _mm256_maddubs_epi16(a[3], x3)));
+                __m256i pb = _mm256_add_epi16(
+                    _mm256_add_epi16(_mm256_maddubs_epi16(b[0], x0), _mm256_maddubs_epi16(b[1], x1)),
+                    _mm256_add_epi16(_mm256_maddubs_epi16(b[2], x2), _mm256_maddubs_epi16(b[3], x3)));
+                if (half == 0) {
+                    part[2 * t] = Q5 ? _mm256_madd_epi16(pa, ones) : pa;
+                    part[2 * t + 1] = Q5 ? _mm256_madd_epi16(pb, ones) : pb;
+                } else if (Q5) {
+                    part[2 * t] = _mm256_add_epi32(part[2 * t], _mm256_madd_epi16(pa, ones));
+                    part[2 * t + 1] = _mm256_add_epi32(part[2 * t + 1], _mm256_madd_epi16(pb, ones));
+                } else {
+                    part[2 * t] = _mm256_madd_epi16(_mm256_add_epi16(part[2 * t], pa), ones);
+                    part[2 * t + 1] = _mm256_madd_epi16(_mm256_add_epi16(part[2 * t + 1], pb), ones);
+                }
+            }
+        }
+        const __m256 dw0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w0));
+        const __m256 dw1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w1));
+        const float *dc = dct + 2 * i * ld;
+        for (int t = 0; t < nt; t++, dc += 2) {
+            acc_token(acc + 8 * t, dw0, dc, part[2 * t]);
+            acc_token(acc1 + 8 * t, dw1, dc, part[2 * t + 1]);
+        }
+    }
+    r8b_end(acc, nt, Y, ldy);
+    r8b_end(acc1, nt, Y + 8, ldy);
+}
+
+static void q4_0r8b2_avx2(int64_t nb, const void *W, const int8_t *xt, const float *dct,
+                          int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
+    qx_0r8b2(nb, W, xt, dct, ld, nt, acc, Y, ldy, false);
+}
+
+static void q5_0r8b2_avx2(int64_t nb, const void *W, const int8_t *xt, const float *dct,
+                          int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
+    qx_0r8b2(nb, W, xt, dct, ld, nt, acc, Y, ldy, true);
+}
+
 /* Q8_0: a block in two halves of 4 pieces, each w and |w| in registers (the sign trick needs
  * both); the first half's int32 sums wait in isum. */
 static void q8_0r8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const float *dct,
@@ -251,9 +321,11 @@ DEFINE_R8(q4_0r8, block_q4_0x8)
 DEFINE_R8(q8_0r8, block_q8_0x8)
 DEFINE_R8(q5_0r8, block_q5_0x8)
 
-void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch) {
+void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch, kern_r8b_fn *batch2) {
     batch[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8b_avx2;
     batch[KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = q5_0r8b_avx2;
+    batch2[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8b2_avx2;
+    batch2[KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = q5_0r8b2_avx2;
     batch[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8b_avx2;
     table[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8_avx2;
     table[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8_avx2;

@@ -295,7 +295,11 @@ extern kern_r8_fn kern_r8_table[KERN_R8_COUNT];
 typedef void (*kern_r8b_fn)(int64_t nb, const void *W, const int8_t *xt, const float *dct,
                             int64_t ld, int nt, float *acc, float *Y, size_t ldy);
 extern kern_r8b_fn kern_r8b_table[KERN_R8_COUNT];
-void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch); /* gemm_r8_avx2.c */
+/* The same for two groups (16 rows) per call: W's group and the next one (nb blocks later),
+ * Y[t * ldy + r] for r < 16, acc: nt * 16 floats. Where an entry is set, batches go by pairs
+ * of groups and kern_r8b_table serves a chunk's odd last group. */
+extern kern_r8b_fn kern_r8b2_table[KERN_R8_COUNT];
+void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch, kern_r8b_fn *batch2); /* gemm_r8_avx2.c */
 /* Q6_K (repack_q6k.c, gemm_r8q6k_avx2.c): d, then the 16 scales of the 8 rows by pairs of
  * sub-blocks (sc[p][r] = {scale 2p, scale 2p + 1} of row r: one sign extension gives a lane per
  * row),

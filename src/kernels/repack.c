@@ -23,6 +23,7 @@
 
 kern_r8_fn kern_r8_table[KERN_R8_COUNT];
 kern_r8b_fn kern_r8b_table[KERN_R8_COUNT];
+kern_r8b_fn kern_r8b2_table[KERN_R8_COUNT];
 
 /* LOCALAI_REPACK=off keeps weights as the file has them; a comma-separated list of type names
  * (q4_0,q4_k,...) repacks only those (for A/B timing). */
@@ -301,6 +302,7 @@ typedef struct {
     const kern_r8_desc *d;
     kern_r8_fn fn;   /* the ISA's kernel, or d->ref */
     kern_r8b_fn bfn; /* batches: the ISA's batch kernel, or NULL */
+    kern_r8b_fn b2fn; /* batches by pairs of groups, or NULL */
     const kern_traits *vt; /* the tokens' type */
     const uint8_t *W;
     size_t group_bytes; /* one group of 8 rows */
@@ -382,13 +384,16 @@ static void convert_fn(void *vctx, int ith, int nth) {
  * batch kernel: each weight block is unpacked once per KERN_R8B_MAXT tokens). */
 static void r8_block(const r8_ctx *c, int64_t g0, int64_t g1) {
     if (c->bfn) {
-        float acc[KERN_R8B_MAXT * 8];
+        float acc[KERN_R8B_MAXT * 16];
         for (int64_t t0 = 0; t0 < c->n_tok; t0 += KERN_R8B_MAXT) {
             const int nt = (int)(c->n_tok - t0 < KERN_R8B_MAXT ? c->n_tok - t0 : KERN_R8B_MAXT);
-            for (int64_t g = g0; g < g1; g++)
-                c->bfn(c->nb, c->W + (size_t)g * c->group_bytes, c->xt + c->xt_tok * t0,
-                       c->dct ? c->dct + 2 * t0 : NULL,
-                       c->n_tok, nt, acc, c->Y + t0 * c->n_out + 8 * g, (size_t)c->n_out);
+            for (int64_t g = g0; g < g1;) {
+                const kern_r8b_fn f = c->b2fn && g + 1 < g1 ? c->b2fn : c->bfn;
+                f(c->nb, c->W + (size_t)g * c->group_bytes, c->xt + c->xt_tok * t0,
+                  c->dct ? c->dct + 2 * t0 : NULL, c->n_tok, nt, acc,
+                  c->Y + t0 * c->n_out + 8 * g, (size_t)c->n_out);
+                g += f == c->bfn ? 1 : 2;
+            }
         }
         return;
     }
@@ -444,6 +449,7 @@ int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t 
     };
     if (n_tok >= 2 && kern_r8b_table[ptype - KERN_R8_FIRST]) {
         c.bfn = kern_r8b_table[ptype - KERN_R8_FIRST];
+        c.b2fn = kern_r8b2_table[ptype - KERN_R8_FIRST];
         c.xt = (int8_t *)scratch + xt_off;
         c.xt_tok = d->vtype == GGUF_TYPE_Q8_0 ? QK8_0 : sizeof(block_q8_K);
         if (d->vtype == GGUF_TYPE_Q8_0)
@@ -459,6 +465,7 @@ int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t 
     int64_t groups = (int64_t)((n_tok == 1 ? R8_CHUNK_BYTES : R8_TILE_BYTES) / c.group_bytes);
     const int64_t balanced = n_groups / (4 * (int64_t)nth);
     if (balanced >= 1 && balanced < groups) groups = balanced;
+    if (c.b2fn && groups > 1) groups &= ~(int64_t)1; /* whole pairs */
     c.chunk_groups = groups < 1 ? 1 : groups;
     c.n_chunks = (n_groups + c.chunk_groups - 1) / c.chunk_groups;
     atomic_init(&c.next_chunk, nth);

@@ -99,6 +99,8 @@ static void check_shapes(void) {
     /* Many chunks, a NULL pool. */
     check_packed(NULL, GGUF_TYPE_Q4_0, 4096, 512, 1, &rng);
     check_packed(NULL, GGUF_TYPE_Q8_0, 2048, 264, 7, &rng);
+    check_packed(NULL, GGUF_TYPE_Q4_0, 2048, 264, 7, &rng); /* pairs of groups, an odd one */
+    check_packed(NULL, GGUF_TYPE_Q5_0, 2048, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_Q4_K, 4096, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_Q5_K, 4096, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_IQ4_XS, 4096, 264, 7, &rng);

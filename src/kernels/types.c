@@ -187,23 +187,28 @@ kern_isa kern_init(kern_isa want) {
     memset(kern_gemv_table, 0, sizeof kern_gemv_table);
     memset(kern_r8_table, 0, sizeof kern_r8_table);
     memset(kern_r8b_table, 0, sizeof kern_r8b_table);
+    memset(kern_r8b2_table, 0, sizeof kern_r8b2_table);
     kern_set_f16_rows(kern_f16_to_f32_row_ref, kern_f32_to_f16_row_ref);
 #if defined(__x86_64__)
     if (want == KERN_ISA_AVX2 || want == KERN_ISA_AVX512) {
         kern_patch_avx2(active_table);
         if (gemm_enabled()) kern_patch_avx2_gemm(kern_gemm_table, kern_gemv_table);
-        kern_patch_avx2_r8(kern_r8_table, kern_r8b_table);
+        kern_patch_avx2_r8(kern_r8_table, kern_r8b_table, kern_r8b2_table);
     }
     if (want == KERN_ISA_AVX512) {
         /* Our AVX-512 kernels could not be run where they were written: check them against
          * the reference once, and stay on AVX2 if any disagrees (AVX2's packed-weight
          * kernels if one of the AVX-512 ones does). */
         kern_r8_fn r8_avx2[KERN_R8_COUNT];
-        kern_r8b_fn r8b_avx2[KERN_R8_COUNT];
+        kern_r8b_fn r8b_avx2[KERN_R8_COUNT], r8b2_avx2[KERN_R8_COUNT];
         memcpy(r8_avx2, kern_r8_table, sizeof r8_avx2);
         memcpy(r8b_avx2, kern_r8b_table, sizeof r8b_avx2);
+        memcpy(r8b2_avx2, kern_r8b2_table, sizeof r8b2_avx2);
         (avx512_emulated ? avx512_emulated : kern_patch_avx512)(active_table, kern_r8_table,
                                                                 kern_r8b_table, cpu_has_vnni());
+        /* An AVX-512 batch kernel replaces AVX2's pairs of groups too. */
+        for (int i = 0; i < KERN_R8_COUNT; i++)
+            if (kern_r8b_table[i] != r8b_avx2[i]) kern_r8b2_table[i] = NULL;
         /* Single tokens go to the AVX-512 vec_dots; batches keep the AVX2 GEMM kernels. */
         memset(kern_gemv_table, 0, sizeof kern_gemv_table);
         bool ok = true, r8_ok = true;
@@ -218,6 +223,7 @@ kern_isa kern_init(kern_isa want) {
             if (ok) log_warn("kernels: AVX-512 packed-weight kernels disabled, using AVX2's");
             memcpy(kern_r8_table, r8_avx2, sizeof r8_avx2);
             memcpy(kern_r8b_table, r8b_avx2, sizeof r8b_avx2);
+            memcpy(kern_r8b2_table, r8b2_avx2, sizeof r8b2_avx2);
         }
         if (!ok) {
             log_warn("kernels: AVX-512 kernels disabled, using AVX2");
