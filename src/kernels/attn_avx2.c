@@ -76,6 +76,16 @@ INLINE void values_n(const float *S, size_t ss, const uint16_t *V, size_t vs, in
     for (; d < hd; d += 8) values_pass(S, ss, V, vs, cnt, d, O, os, NQ, 1);
 }
 
+/* Runs of up to MAXQ heads: in and out (rows in_stride, out_stride apart) advanced to the run,
+ * n its head count, call(N) with N a constant. */
+#define BY_RUNS(in0, in_stride, out0, out_stride, call)                                           \
+    for (int h0 = 0; h0 < nq; h0 += MAXQ) {                                                        \
+        const int n = nq - h0 < MAXQ ? nq - h0 : MAXQ;                                             \
+        const float *in = (in0) + h0 * (in_stride);                                                \
+        float *out = (out0) + h0 * (out_stride);                                                   \
+        CASES(call)                                                                                \
+    }
+
 #define CASES(call)                                                                                \
     switch (n) {                                                                                   \
     case 1: call(1); break;                                                                        \
@@ -97,13 +107,8 @@ void kern_attn_scores_f16_avx2(const float *q, size_t q_stride, int nq, const ui
                 S[h * s_stride + (size_t)p] = kern_dot_f16_f32_avx2(K + (size_t)p * k_stride, q + h * q_stride, hd);
         return;
     }
-    for (int h0 = 0; h0 < nq; h0 += MAXQ) {
-        const int n = nq - h0 < MAXQ ? nq - h0 : MAXQ;
-        const float *qh = q + h0 * q_stride;
-        float *sh = S + h0 * s_stride;
-#define SCORES(N) scores_n(qh, q_stride, K, k_stride, cnt, hd, sh, s_stride, N)
-        CASES(SCORES)
-    }
+#define SCORES(N) scores_n(in, q_stride, K, k_stride, cnt, hd, out, s_stride, N)
+    BY_RUNS(q, q_stride, S, s_stride, SCORES)
 }
 
 void kern_attn_values_f16_avx2(const float *S, size_t s_stride, int nq, const uint16_t *V,
@@ -118,11 +123,6 @@ void kern_attn_values_f16_avx2(const float *S, size_t s_stride, int nq, const ui
         }
         return;
     }
-    for (int h0 = 0; h0 < nq; h0 += MAXQ) {
-        const int n = nq - h0 < MAXQ ? nq - h0 : MAXQ;
-        const float *sh = S + h0 * s_stride;
-        float *oh = O + h0 * o_stride;
-#define VALUES(N) values_n(sh, s_stride, V, v_stride, cnt, hd, oh, o_stride, N)
-        CASES(VALUES)
-    }
+#define VALUES(N) values_n(in, s_stride, V, v_stride, cnt, hd, out, o_stride, N)
+    BY_RUNS(S, s_stride, O, o_stride, VALUES)
 }

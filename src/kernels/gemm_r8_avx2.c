@@ -185,15 +185,6 @@ INLINE void qx_0r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float 
     r8b_end(acc, nt, Y, ldy);
 }
 
-static void q4_0r8b_avx2(int64_t nb, const void *W, const int8_t *xt, const float *dct,
-                         int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
-    qx_0r8b(nb, W, xt, dct, ld, nt, acc, Y, ldy, false);
-}
-
-static void q5_0r8b_avx2(int64_t nb, const void *W, const int8_t *xt, const float *dct,
-                         int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
-    qx_0r8b(nb, W, xt, dct, ld, nt, acc, Y, ldy, true);
-}
 
 /* Q4_0 / Q5_0 batches, two groups (16 rows) at a time. A group's whole block takes 8
  * registers, so one group per pass needs a broadcast of the token's quants for every maddubs,
@@ -255,15 +246,16 @@ INLINE void qx_0r8b2(int64_t nb, const uint8_t *W, const int8_t *xt, const float
     r8b_end(acc1, nt, Y + 8, ldy);
 }
 
-static void q4_0r8b2_avx2(int64_t nb, const void *W, const int8_t *xt, const float *dct,
-                          int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
-    qx_0r8b2(nb, W, xt, dct, ld, nt, acc, Y, ldy, false);
-}
-
-static void q5_0r8b2_avx2(int64_t nb, const void *W, const int8_t *xt, const float *dct,
-                          int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
-    qx_0r8b2(nb, W, xt, dct, ld, nt, acc, Y, ldy, true);
-}
+/* The kern_r8b_fn entries: Q4_0 and Q5_0, one group or two per call. */
+#define DEFINE_R8B(name, impl, Q5)                                                                  \
+    static void name(int64_t nb, const void *W, const int8_t *xt, const float *dct, int64_t ld,    \
+                     int nt, float *acc, float *Y, size_t ldy) {                                   \
+        impl(nb, W, xt, dct, ld, nt, acc, Y, ldy, Q5);                                             \
+    }
+DEFINE_R8B(q4_0r8b_avx2, qx_0r8b, false)
+DEFINE_R8B(q5_0r8b_avx2, qx_0r8b, true)
+DEFINE_R8B(q4_0r8b2_avx2, qx_0r8b2, false)
+DEFINE_R8B(q5_0r8b2_avx2, qx_0r8b2, true)
 
 /* Q8_0: a block in two halves of 4 pieces, each w and |w| in registers (the sign trick needs
  * both); the first half's int32 sums wait in isum. */
