@@ -130,34 +130,6 @@ INLINE void q4k_unpack(const block_q4_Kx8 *w, int s, __m512i q[4]) {
     q[3] = _mm512_and_si512(_mm512_srli_epi16(b, 4), m4);
 }
 
-/* One super-block of the 8 rows times NT tokens, added to acc[t]. */
-INLINE void q4k_block(const block_q4_Kx8 *w, const block_q8_K *const *y, __m512 *acc,
-                      const int NT) {
-    const int nl = sizeof *w / 64;
-    if (NT == 1) prefetch_part(w + 1, nl, 0);
-    const r8k_scales S = unpack_scales(w->d, w->scales);
-    __m512i sumi[KERN_R8_NT];
-#pragma GCC unroll 4
-    for (int t = 0; t < NT; t++) sumi[t] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-    for (int s = 0; s < 8; s++) {
-        if (NT == 1) prefetch_part(w + 1, nl, 1 + s);
-        __m512i q[4];
-        q4k_unpack(w, s, q);
-        const __m512i sc = sub_scale(&S, s);
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) {
-            const int8_t *v = y[t]->qs + 32 * s;
-            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[0], bcast8(v));
-            p = _mm512_dpbusd_epi32(p, q[1], bcast8(v + 16));
-            p = _mm512_dpbusd_epi32(p, q[2], bcast8(v + 8));
-            p = _mm512_dpbusd_epi32(p, q[3], bcast8(v + 24));
-            sumi[t] = _mm512_dpwssd_epi32(sumi[t], p, sc); /* |p| <= 30720: exact */
-        }
-    }
-    finish_block(&S, sumi, y, acc, NT);
-}
-
 /* ---- Q5_K ---- */
 
 /* Sub-block s with the fifth bits: row r's 4 bytes of qh[s] in both of its lanes; piece p's
@@ -184,33 +156,56 @@ INLINE void q5k_unpack(const block_q5_Kx8 *w, int s, __m512i q[4]) {
     }
 }
 
-INLINE void q5k_block(const block_q5_Kx8 *w, const block_q8_K *const *y, __m512 *acc,
-                      const int NT) {
-    const int nl = sizeof *w / 64;
-    if (NT == 1) prefetch_part(w + 1, nl, 0);
-    const r8k_scales S = unpack_scales(w->d, w->scales);
+/* ---- one super-block of the 8 rows times NT tokens, added to acc[t] ---- */
+
+/* Q4_K and Q5_K alike but for the unpacking and the sums' bound: a Q4_K lane's products of
+ * a sub-block fit int16 together (30720), Q5_K's in two halves (31744 each). */
+INLINE void r8k_block(const void *wv, size_t bsize, const block_q8_K *const *y, __m512 *acc,
+                      const int NT, const bool Q5) {
+    const block_q4_Kx8 *w4 = wv;
+    const block_q5_Kx8 *w5 = wv;
+    const void *next = (const uint8_t *)wv + bsize;
+    const int nl = (int)(bsize / 64);
+    if (NT == 1) prefetch_part(next, nl, 0);
+    const r8k_scales S = Q5 ? unpack_scales(w5->d, w5->scales) : unpack_scales(w4->d, w4->scales);
     __m512i sumi[KERN_R8_NT];
 #pragma GCC unroll 4
-    for (int t = 0; t < NT; t++) sumi[t] = _mm512_setzero_si512();
+    for (int t = 0; t < KERN_R8_NT; t++) sumi[t] = _mm512_setzero_si512(); /* all: else GCC warns */
 #pragma GCC unroll 8
     for (int s = 0; s < 8; s++) {
-        if (NT == 1) prefetch_part(w + 1, nl, 1 + s);
+        if (NT == 1) prefetch_part(next, nl, 1 + s);
         __m512i q[4];
-        q5k_unpack(w, s, q);
+        if (Q5) q5k_unpack(w5, s, q);
+        else q4k_unpack(w4, s, q);
         const __m512i sc = sub_scale(&S, s);
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
-            /* Two halves of 8 products per lane, each within int16 (31744). */
             const int8_t *v = y[t]->qs + 32 * s;
             const __m512i a = _mm512_dpbusd_epi32(
                 _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[0], bcast8(v)), q[1], bcast8(v + 16));
-            const __m512i b = _mm512_dpbusd_epi32(
-                _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[2], bcast8(v + 8)), q[3],
-                bcast8(v + 24));
-            sumi[t] = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(sumi[t], a, sc), b, sc);
+            if (Q5) {
+                const __m512i b = _mm512_dpbusd_epi32(
+                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[2], bcast8(v + 8)), q[3],
+                    bcast8(v + 24));
+                sumi[t] = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(sumi[t], a, sc), b, sc);
+            } else {
+                const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(a, q[2], bcast8(v + 8)),
+                                                      q[3], bcast8(v + 24));
+                sumi[t] = _mm512_dpwssd_epi32(sumi[t], p, sc);
+            }
         }
     }
     finish_block(&S, sumi, y, acc, NT);
+}
+
+INLINE void q4k_block(const block_q4_Kx8 *w, const block_q8_K *const *y, __m512 *acc,
+                      const int NT) {
+    r8k_block(w, sizeof *w, y, acc, NT, false);
+}
+
+INLINE void q5k_block(const block_q5_Kx8 *w, const block_q8_K *const *y, __m512 *acc,
+                      const int NT) {
+    r8k_block(w, sizeof *w, y, acc, NT, true);
 }
 
 /* ---- the kern_r8_fn drivers: NT a constant in each case of the switch ---- */
