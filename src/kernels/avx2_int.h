@@ -51,26 +51,26 @@ static inline __m256i bits_to_bytes_32(const uint8_t *p) {
 #define KEEP(v) __asm__("" : "+x"(v))
 
 /* The kern_r8_fn `name` of a packed super-block type with Q8_K tokens, from the file's
- * super_block(w, y, acc, NT): every super-block i of the 8 rows against block i of NT tokens
- * (y[t]), accumulated in acc[t] and stored at the end. NT is a constant in each case of the
- * switch, so that the token loops unroll and keep their registers. */
-#define DEFINE_R8_Q8K(name, block_t)                                                              \
-    static inline __attribute__((always_inline)) void name##_nt(                                  \
-        int64_t nb, const block_t *W, const uint8_t *xq, size_t x_row, float *Y, size_t ldy,     \
-        const int NT) {                                                                           \
-        __m256 acc[KERN_R8_NT];                                                                   \
-        _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();        \
+ * block_fn(w, y, acc, NT): every super-block i of the 8 rows against block i of NT tokens
+ * (y[t]), accumulated in acc[t] (vec_t, from zero()) and stored at the end (store). NT is a
+ * constant in each case of the switch, so that the token loops unroll and keep their
+ * registers. inl qualifies the inner function, attr the kernel (the AVX-512 files' VNNI
+ * target). */
+#define DEFINE_R8_Q8K_WITH(name, block_t, block_fn, vec_t, zero, store, inl, attr)                \
+    inl void name##_nt(int64_t nb, const block_t *W, const uint8_t *xq, size_t x_row, float *Y,   \
+                       size_t ldy, const int NT) {                                                \
+        vec_t acc[KERN_R8_NT];                                                                    \
+        _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) acc[t] = zero();                     \
         for (int64_t i = 0; i < nb; i++) {                                                        \
             const block_q8_K *y[KERN_R8_NT];                                                      \
             _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) y[t] =                           \
                 (const block_q8_K *)(xq + (size_t)t * x_row) + i;                                 \
-            super_block(W + i, y, acc, NT);                                                       \
+            block_fn(W + i, y, acc, NT);                                                          \
         }                                                                                         \
-        _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)                                      \
-            _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);                                        \
+        _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) store(Y + (size_t)t * ldy, acc[t]);  \
     }                                                                                             \
-    static void name(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc, \
-                     float *Y, size_t ldy, int nt) {                                              \
+    attr static void name(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,             \
+                          const float *dc, float *Y, size_t ldy, int nt) {                        \
         (void)dc;                                                                                 \
         switch (nt) {                                                                             \
         case 1: name##_nt(nb, W, xq, x_row, Y, ldy, 1); break;                                    \
@@ -79,6 +79,10 @@ static inline __m256i bits_to_bytes_32(const uint8_t *p) {
         default: name##_nt(nb, W, xq, x_row, Y, ldy, 4); break;                                   \
         }                                                                                         \
     }
+/* The AVX2 kernels' form: their super_block(), 8 floats per token. */
+#define DEFINE_R8_Q8K(name, block_t)                                                              \
+    DEFINE_R8_Q8K_WITH(name, block_t, super_block, __m256, _mm256_setzero_ps, _mm256_storeu_ps,   \
+                       static inline __attribute__((always_inline)), )
 
 /* The 4 bytes at p in every 32-bit lane (a token's 4 quants against one row per lane). */
 static inline __m256i bcast4(const void *p) {

@@ -208,32 +208,11 @@ INLINE void q5k_block(const block_q5_Kx8 *w, const block_q8_K *const *y, __m512 
     r8k_block(w, sizeof *w, y, acc, NT, true);
 }
 
-/* ---- the kern_r8_fn drivers: NT a constant in each case of the switch ---- */
+/* ---- the kern_r8_fn drivers (avx2_int.h's, on 16-lane accumulators) ---- */
 
 #define DEFINE_R8K(name, block_t, block_fn)                                                        \
-    INLINE void name##_nt(int64_t nb, const block_t *W, const uint8_t *xq, size_t x_row, float *Y, \
-                          size_t ldy, const int NT) {                                              \
-        __m512 acc[KERN_R8_NT];                                                                    \
-        _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();         \
-        for (int64_t i = 0; i < nb; i++) {                                                         \
-            const block_q8_K *y[KERN_R8_NT];                                                       \
-            _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) y[t] =                            \
-                (const block_q8_K *)(xq + (size_t)t * x_row) + i;                                  \
-            block_fn(W + i, y, acc, NT);                                                           \
-        }                                                                                          \
-        _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++)                                       \
-            store_rows(Y + (size_t)t * ldy, acc[t]);                                               \
-    }                                                                                              \
-    KERN_TARGET_VNNI static void name(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,  \
-                                      const float *dc, float *Y, size_t ldy, int nt) {             \
-        (void)dc;                                                                                  \
-        switch (nt) {                                                                              \
-        case 1: name##_nt(nb, W, xq, x_row, Y, ldy, 1); break;                                     \
-        case 2: name##_nt(nb, W, xq, x_row, Y, ldy, 2); break;                                     \
-        case 3: name##_nt(nb, W, xq, x_row, Y, ldy, 3); break;                                     \
-        default: name##_nt(nb, W, xq, x_row, Y, ldy, 4); break;                                    \
-        }                                                                                          \
-    }
+    DEFINE_R8_Q8K_WITH(name, block_t, block_fn, __m512, _mm512_setzero_ps, store_rows, INLINE,     \
+                       KERN_TARGET_VNNI)
 
 DEFINE_R8K(q4_Kr8_vnni, block_q4_Kx8, q4k_block)
 DEFINE_R8K(q5_Kr8_vnni, block_q5_Kx8, q5k_block)
