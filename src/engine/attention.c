@@ -15,7 +15,9 @@ typedef struct att_job {
     int il, n;
     const float *q;
     float *o;
-    int run; /* query heads per task (a group's last run may be shorter) */
+    int group;     /* query heads per KV head */
+    int run;       /* query heads per task (a group's last run may be shorter) */
+    int per_group; /* runs per group */
 } att_job;
 
 /* Row t, query heads h0 .. h0 + nq - 1 (one KV head's): scores over the row's visible cache
@@ -65,18 +67,14 @@ static void att_task(const att_job *j, float *scores, int t, int h0, int nq) {
 
 /* Task k of a row: its heads [h0, h0 + nq). Runs never straddle two KV heads' groups. */
 static void task_heads(const att_job *j, int k, int *h0, int *nq) {
-    int group = j->s->m->hp.n_head / j->s->m->hp.n_head_kv;
-    int per_group = (group + j->run - 1) / j->run;
-    int g = k / per_group, r = k % per_group;
-    *h0 = g * group + r * j->run;
-    *nq = group - r * j->run < j->run ? group - r * j->run : j->run;
+    int g = k / j->per_group, r = k % j->per_group;
+    *h0 = g * j->group + r * j->run;
+    *nq = j->group - r * j->run < j->run ? j->group - r * j->run : j->run;
 }
 
 static void att_run(void *arg, int ith, int nth) {
     const att_job *j = arg;
-    const llm_hparams *hp = &j->s->m->hp;
-    int group = hp->n_head / hp->n_head_kv;
-    int per_row = hp->n_head_kv * ((group + j->run - 1) / j->run);
+    int per_row = j->s->m->hp.n_head_kv * j->per_group;
     float *scores = j->s->scores + (size_t)ith * LLM_ATT_MAXQ * j->s->n_ctx;
     int h0, nq;
     if (j->n >= 4 * nth) {
@@ -105,6 +103,6 @@ void llm_attention(llm_session *s, const llm_row *rows, int il, int n, const flo
      * work. */
     int run = group < LLM_ATT_MAXQ ? group : LLM_ATT_MAXQ;
     while (run > 1 && n * hp->n_head_kv * ((group + run - 1) / run) < nth) run = (run + 1) / 2;
-    att_job j = {s, rows, il, n, q, o, run};
+    att_job j = {s, rows, il, n, q, o, group, run, (group + run - 1) / run};
     tpool_run(s->pool, att_run, &j);
 }

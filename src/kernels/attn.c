@@ -1,7 +1,7 @@
 /*
  * Attention's two products over an F16 cache for a group of query heads that share a KV head
  * (kernels.h). The reference is the per-head dot product and axpy the engine used before;
- * attn_avx2.c reads each cache row once for the whole group.
+ * attn_avx2.c reads each cache row once for the whole group. ops.c dispatches.
  */
 #include "ops_int.h"
 
@@ -24,24 +24,4 @@ void kern_attn_values_f16_ref(const float *S, size_t s_stride, int nq, const uin
         for (int64_t p = 0; p < cnt; p++)
             kern_axpy_f16_ref(o, S[h * s_stride + (size_t)p], V + (size_t)p * v_stride, hd);
     }
-}
-
-#if defined(__x86_64__)
-#define USE_AVX2() (kern_active_isa() >= KERN_ISA_AVX2)
-#else
-#define USE_AVX2() false
-#define kern_attn_scores_f16_avx2 kern_attn_scores_f16_ref
-#define kern_attn_values_f16_avx2 kern_attn_values_f16_ref
-#endif
-
-void kern_attn_scores_f16(const float *q, size_t q_stride, int nq, const uint16_t *K,
-                          size_t k_stride, int64_t cnt, int64_t hd, float *S, size_t s_stride) {
-    if (USE_AVX2()) kern_attn_scores_f16_avx2(q, q_stride, nq, K, k_stride, cnt, hd, S, s_stride);
-    else kern_attn_scores_f16_ref(q, q_stride, nq, K, k_stride, cnt, hd, S, s_stride);
-}
-
-void kern_attn_values_f16(const float *S, size_t s_stride, int nq, const uint16_t *V,
-                          size_t v_stride, int64_t cnt, int64_t hd, float *O, size_t o_stride) {
-    if (USE_AVX2()) kern_attn_values_f16_avx2(S, s_stride, nq, V, v_stride, cnt, hd, O, o_stride);
-    else kern_attn_values_f16_ref(S, s_stride, nq, V, v_stride, cnt, hd, O, o_stride);
 }

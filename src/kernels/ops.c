@@ -23,6 +23,8 @@
 #define kern_dot_f32_avx2 kern_dot_f32_ref
 #define kern_dot_f16_f32_avx2 kern_dot_f16_f32_ref
 #define kern_softcap_avx2 kern_softcap_ref
+#define kern_attn_scores_f16_avx2 kern_attn_scores_f16_ref
+#define kern_attn_values_f16_avx2 kern_attn_values_f16_ref
 #endif
 
 #define PICK(name, ...) (USE_AVX2() ? name##_avx2(__VA_ARGS__) : name##_ref(__VA_ARGS__))
@@ -55,3 +57,11 @@ float kern_dot_f16_f32(const uint16_t *a, const float *b, int64_t n) {
     return PICK(kern_dot_f16_f32, a, b, n);
 }
 void kern_softcap(float *x, float cap, int64_t n) { PICK(kern_softcap, x, cap, n); }
+void kern_attn_scores_f16(const float *q, size_t q_stride, int nq, const uint16_t *K,
+                          size_t k_stride, int64_t cnt, int64_t hd, float *S, size_t s_stride) {
+    PICK(kern_attn_scores_f16, q, q_stride, nq, K, k_stride, cnt, hd, S, s_stride);
+}
+void kern_attn_values_f16(const float *S, size_t s_stride, int nq, const uint16_t *V,
+                          size_t v_stride, int64_t cnt, int64_t hd, float *O, size_t o_stride) {
+    PICK(kern_attn_values_f16, S, s_stride, nq, V, v_stride, cnt, hd, O, o_stride);
+}
