@@ -99,6 +99,20 @@ void kern_f32_to_f16_row(const float *x, uint16_t *y, int64_t n);
 size_t kern_matmul_scratch_size(int wtype, int64_t n_in, int64_t n_tok);
 int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_out,
                 const float *X, int64_t n_tok, float *Y, void *scratch);
+/* Several products of the same X: Y_i = X W_i^T for each item (q, k and v of an attention
+ * block; gate and up of an FFN). Where packed matrices convert the tokens alike, X is
+ * converted once and one run of the pool covers their products, so that the threads' work
+ * evens out over all of them; any other item goes through kern_matmul. scratch: the largest
+ * kern_matmul_scratch_size of the items. The results are those of kern_matmul, bit for bit. */
+#define KERN_MM_MAX 4
+typedef struct kern_mm_item {
+    int wtype;
+    const void *W; /* n_out rows of n_in elements */
+    int64_t n_out;
+    float *Y; /* n_tok rows of n_out */
+} kern_mm_item;
+int kern_matmul_multi(tpool *pool, const kern_mm_item *items, int n_items, int64_t n_in,
+                      const float *X, int64_t n_tok, void *scratch);
 
 /* ---- repacked weights ----
  * Where the ISA has kernels for it (Q4_0, Q5_0, Q8_0, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS on

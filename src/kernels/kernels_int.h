@@ -274,7 +274,7 @@ typedef struct kern_r8_desc {
     int wtype, vtype;   /* the file's type, the tokens' type (Q8_0 or Q8_K) */
     int block_elems;    /* elements per block of a row: 32 or 256 */
     size_t block_bytes; /* one packed block of 8 rows */
-    float offset;       /* Q8_0 tokens: see dc above */
+    float offset;       /* Q8_0 tokens: see dc above; 0: the kernels read only the scale */
     /* Rows [8 g, 8 g + 8) of W (nb blocks per row) -> nb packed blocks at dst. */
     void (*group)(const void *W, int64_t nb, int64_t g, void *dst);
     /* Blocks [i0, i1) of row r (0..7) of a packed group, back in the file's layout at dst. */
@@ -351,6 +351,11 @@ void kern_q3_Kr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
 size_t kern_matmul_r8_scratch_size(int ptype, int64_t n_in, int64_t n_tok);
 int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t n_out,
                    const float *X, int64_t n_tok, float *Y, void *scratch);
+/* kern_matmul_multi for packed types whose tokens are converted alike (kern_matmul_r8_shares
+ * with the first item): one conversion, one run of the pool. */
+bool kern_matmul_r8_shares(int ptype_a, int ptype_b);
+int kern_matmul_r8_multi(tpool *pool, const kern_mm_item *items, int n_items, int64_t n_in,
+                         const float *X, int64_t n_tok, void *scratch);
 
 /* The 16 non-linear levels of IQ4_NL / IQ4_XS. */
 extern const int8_t kern_iq4nl_values[16];

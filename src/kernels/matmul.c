@@ -338,3 +338,34 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
     tpool_run(pool, n_tok == 1 ? matvec_fn : matmat_fn, &c);
     return BASE_OK;
 }
+
+int kern_matmul_multi(tpool *pool, const kern_mm_item *items, int n_items, int64_t n_in,
+                      const float *X, int64_t n_tok, void *scratch) {
+    if (n_items < 0 || n_items > KERN_MM_MAX || (n_items && !items)) return BASE_EINVAL;
+    bool done[KERN_MM_MAX] = {false};
+    for (int i = 0; i < n_items; i++) {
+        if (done[i]) continue;
+        /* Packed items that convert the tokens alike, with this one and with each other. */
+        kern_mm_item group[KERN_MM_MAX];
+        int n = 0;
+        if (kern_is_repacked(items[i].wtype))
+            for (int j = i; j < n_items; j++) {
+                bool ok = !done[j] && kern_is_repacked(items[j].wtype);
+                for (int k = 0; ok && k < n; k++) ok = kern_matmul_r8_shares(group[k].wtype, items[j].wtype);
+                if (ok) {
+                    group[n++] = items[j];
+                    done[j] = true;
+                }
+            }
+        int rc;
+        if (n > 1) {
+            rc = kern_matmul_r8_multi(pool, group, n, n_in, X, n_tok, scratch);
+        } else {
+            done[i] = true;
+            rc = kern_matmul(pool, items[i].wtype, items[i].W, n_in, items[i].n_out, X, n_tok,
+                             items[i].Y, scratch);
+        }
+        if (rc) return rc;
+    }
+    return BASE_OK;
+}

@@ -298,24 +298,34 @@ int kern_get_row(int type, const void *W, int64_t n_in, int64_t n_out, int64_t r
 #define R8_TILE_BYTES (192 * 1024) /* weights per chunk of a batch: an L2 tile */
 #define R8_CHUNK_BYTES (256 * 1024) /* per chunk of a mat-vec */
 
+/* One matrix of a product: its kernels, its chunks of 8-row groups and its output. */
 typedef struct {
     const kern_r8_desc *d;
     kern_r8_fn fn;   /* the ISA's kernel, or d->ref */
     kern_r8b_fn bfn; /* batches: the ISA's batch kernel, or NULL */
     kern_r8b_fn b2fn; /* batches by pairs of groups, or NULL */
-    const kern_traits *vt; /* the tokens' type */
     const uint8_t *W;
     size_t group_bytes; /* one group of 8 rows */
-    int64_t nb, n_in, n_out, n_tok;
+    int64_t n_out;
+    float *Y;
+    int64_t chunk_groups, n_chunks, first_chunk; /* first_chunk: its chunks' place in the run */
+} r8_mat;
+
+/* A product: the tokens, converted once, against up to KERN_MM_MAX matrices in one run. */
+typedef struct {
+    r8_mat m[KERN_MM_MAX];
+    int n_mats;
+    float offset; /* Q8_0 tokens: see dc below */
+    const kern_traits *vt; /* the tokens' type */
+    int64_t nb, n_in, n_tok;
     const float *X;
     uint8_t *xq;
     size_t x_row;
     float *dc;  /* Q8_0 tokens: n_tok rows of 2 * nb floats */
-    int8_t *xt; /* bfn: the tokens transposed (kern_r8b_fn) */
+    int8_t *xt; /* batch kernels: the tokens transposed (kern_r8b_fn) */
     size_t xt_tok; /* bytes of a token's block there */
     float *dct;
-    float *Y;
-    int64_t chunk_groups, n_chunks;
+    int64_t n_chunks; /* all the matrices' */
     atomic_llong next_chunk;
 } r8_ctx;
 
@@ -366,7 +376,7 @@ static void convert_tokens(const r8_ctx *c, int64_t t0, int64_t t1) {
             int32_t sum = 0;
             for (int i = 0; i < QK8_0; i++) sum += x[k].qs[i];
             dc[2 * k] = kern_f16_to_f32(x[k].d);
-            dc[2 * k + 1] = c->d->offset * dc[2 * k] * (float)sum;
+            dc[2 * k + 1] = c->offset * dc[2 * k] * (float)sum;
             if (c->xt) {
                 memcpy(c->xt + 32 * (k * c->n_tok + t), x[k].qs, 32);
                 memcpy(c->dct + 2 * (k * c->n_tok + t), dc + 2 * k, 2 * sizeof(float));
@@ -380,19 +390,19 @@ static void convert_fn(void *vctx, int ith, int nth) {
     convert_tokens(c, c->n_tok * ith / nth, c->n_tok * (ith + 1) / nth);
 }
 
-/* Groups [g0, g1) times every token, 4 tokens at a time (or up to KERN_R8B_MAXT with a
+/* Groups [g0, g1) of m times every token, 4 tokens at a time (or up to KERN_R8B_MAXT with a
  * batch kernel: each weight block is unpacked once per KERN_R8B_MAXT tokens). */
-static void r8_block(const r8_ctx *c, int64_t g0, int64_t g1) {
-    if (c->bfn) {
+static void r8_block(const r8_ctx *c, const r8_mat *m, int64_t g0, int64_t g1) {
+    if (m->bfn) {
         float acc[KERN_R8B_MAXT * 16];
         for (int64_t t0 = 0; t0 < c->n_tok; t0 += KERN_R8B_MAXT) {
             const int nt = (int)(c->n_tok - t0 < KERN_R8B_MAXT ? c->n_tok - t0 : KERN_R8B_MAXT);
             for (int64_t g = g0; g < g1;) {
-                const kern_r8b_fn f = c->b2fn && g + 1 < g1 ? c->b2fn : c->bfn;
-                f(c->nb, c->W + (size_t)g * c->group_bytes, c->xt + c->xt_tok * t0,
+                const kern_r8b_fn f = m->b2fn && g + 1 < g1 ? m->b2fn : m->bfn;
+                f(c->nb, m->W + (size_t)g * m->group_bytes, c->xt + c->xt_tok * t0,
                   c->dct ? c->dct + 2 * t0 : NULL, c->n_tok, nt, acc,
-                  c->Y + t0 * c->n_out + 8 * g, (size_t)c->n_out);
-                g += f == c->bfn ? 1 : 2;
+                  m->Y + t0 * m->n_out + 8 * g, (size_t)m->n_out);
+                g += f == m->bfn ? 1 : 2;
             }
         }
         return;
@@ -402,21 +412,126 @@ static void r8_block(const r8_ctx *c, int64_t g0, int64_t g1) {
         const uint8_t *xq = c->xq + (size_t)t0 * c->x_row;
         const float *dc = c->dc ? c->dc + (size_t)(2 * (c->n_in / QK8_0) * t0) : NULL;
         for (int64_t g = g0; g < g1; g++) {
-            const uint8_t *w = c->W + (size_t)g * c->group_bytes;
-            c->fn(c->nb, w, xq, c->x_row, dc, c->Y + t0 * c->n_out + 8 * g, (size_t)c->n_out, nt);
+            const uint8_t *w = m->W + (size_t)g * m->group_bytes;
+            m->fn(c->nb, w, xq, c->x_row, dc, m->Y + t0 * m->n_out + 8 * g, (size_t)m->n_out, nt);
         }
     }
 }
 
+/* Chunk k of the run: the matrices' chunks one after the other. */
 static void r8_fn(void *vctx, int ith, int nth) {
     r8_ctx *c = vctx;
     (void)nth;
-    const int64_t n_groups = c->n_out / 8;
+    const r8_mat *m = c->m;
     for (int64_t k = ith; k < c->n_chunks;
          k = atomic_fetch_add_explicit(&c->next_chunk, 1, memory_order_relaxed)) {
-        const int64_t g0 = k * c->chunk_groups;
-        r8_block(c, g0, g0 + c->chunk_groups < n_groups ? g0 + c->chunk_groups : n_groups);
+        while (k >= m->first_chunk + m->n_chunks) m++;
+        const int64_t n_groups = m->n_out / 8, g0 = (k - m->first_chunk) * m->chunk_groups;
+        r8_block(c, m, g0, g0 + m->chunk_groups < n_groups ? g0 + m->chunk_groups : n_groups);
     }
+}
+
+/* Q8_0 tokens carry one offset term per block (dc): two packed types can share the tokens
+ * where their offsets agree or one has none (Q8_0's kernels read only the scale). */
+static bool r8_shares_tokens(const kern_r8_desc *a, const kern_r8_desc *b) {
+    return a->vtype == b->vtype && a->block_elems == b->block_elems &&
+           (a->vtype != GGUF_TYPE_Q8_0 || a->offset == b->offset || a->offset == 0.0f ||
+            b->offset == 0.0f);
+}
+
+bool kern_matmul_r8_shares(int ptype_a, int ptype_b) {
+    const kern_r8_desc *a = desc_of(ptype_a), *b = desc_of(ptype_b);
+    return a && b && r8_shares_tokens(a, b);
+}
+
+int kern_matmul_r8_multi(tpool *pool, const kern_mm_item *items, int n_items, int64_t n_in,
+                         const float *X, int64_t n_tok, void *scratch) {
+    if (n_items < 1 || n_items > KERN_MM_MAX || !items) return BASE_EINVAL;
+    const kern_r8_desc *d0 = desc_of(items[0].wtype);
+    if (!d0) return BASE_EUNSUPPORTED;
+    if (n_in <= 0 || n_in % d0->block_elems || n_tok < 0) return BASE_EINVAL;
+    if (n_tok == 0) return BASE_OK;
+    if (!X || !scratch) return BASE_EINVAL;
+    (void)kern_traits_of(GGUF_TYPE_Q8_0); /* initializes the tables on first use */
+    size_t x_row, dc_off, xt_off, total;
+    if (!r8_layout(d0, n_in, n_tok, &x_row, &dc_off, &xt_off, &total)) return BASE_EINVAL;
+    const int64_t nb = n_in / d0->block_elems;
+    r8_ctx c = {
+        .n_mats = n_items,
+        .offset = d0->offset,
+        .vt = kern_traits_of(d0->vtype),
+        .nb = nb,
+        .n_in = n_in,
+        .n_tok = n_tok,
+        .X = X,
+        .xq = scratch,
+        .x_row = x_row,
+        .dc = d0->vtype == GGUF_TYPE_Q8_0 ? (float *)((uint8_t *)scratch + dc_off) : NULL,
+    };
+    const int nth = tpool_size(pool);
+    bool batch = false;
+    for (int i = 0; i < n_items; i++) {
+        const kern_mm_item *it = &items[i];
+        const kern_r8_desc *d = desc_of(it->wtype);
+        if (!d) return BASE_EUNSUPPORTED;
+        if (d->vtype != d0->vtype || d->block_elems != d0->block_elems || it->n_out < 0 ||
+            (d->offset != 0.0f && c.offset != 0.0f && d->offset != c.offset))
+            return BASE_EINVAL;
+        if (it->n_out > 0 && (!it->W || !it->Y)) return BASE_EINVAL;
+        if (d->offset != 0.0f) c.offset = d->offset;
+        const int p = it->wtype - KERN_R8_FIRST;
+        r8_mat *m = &c.m[i];
+        *m = (r8_mat){
+            .d = d,
+            .fn = kern_r8_table[p] ? kern_r8_table[p] : d->ref,
+            .W = it->W,
+            .group_bytes = (size_t)nb * d->block_bytes,
+            .n_out = it->n_out,
+            .Y = it->Y,
+        };
+        if (n_tok >= 2 && kern_r8b_table[p]) {
+            m->bfn = kern_r8b_table[p];
+            m->b2fn = kern_r8b2_table[p];
+            batch = true;
+        }
+        /* Chunks of one L2 tile (batches) or of MV chunk bytes, but at least 4 per thread
+         * where there are groups enough, so that the load evens out. */
+        const int64_t n_groups = it->n_out / 8;
+        int64_t groups = (int64_t)((n_tok == 1 ? R8_CHUNK_BYTES : R8_TILE_BYTES) / m->group_bytes);
+        const int64_t balanced = n_groups / (4 * (int64_t)nth);
+        if (balanced >= 1 && balanced < groups) groups = balanced;
+        if (m->b2fn && groups > 1) groups &= ~(int64_t)1; /* whole pairs */
+        m->chunk_groups = groups < 1 ? 1 : groups;
+        m->n_chunks = (n_groups + m->chunk_groups - 1) / m->chunk_groups;
+        m->first_chunk = c.n_chunks;
+        c.n_chunks += m->n_chunks;
+    }
+    if (batch) {
+        c.xt = (int8_t *)scratch + xt_off;
+        c.xt_tok = d0->vtype == GGUF_TYPE_Q8_0 ? QK8_0 : sizeof(block_q8_K);
+        if (d0->vtype == GGUF_TYPE_Q8_0)
+            c.dct = (float *)((uint8_t *)scratch + xt_off + (size_t)n_in * (size_t)n_tok);
+    }
+    if (n_tok < 2 * nth) convert_tokens(&c, 0, n_tok);
+    else tpool_run(pool, convert_fn, &c);
+
+    atomic_init(&c.next_chunk, nth);
+    if (c.n_chunks > 0) tpool_run(pool, r8_fn, &c);
+    /* The last n_out % 8 rows of each matrix, as the file has them: the type's own dot
+     * product. */
+    for (int i = 0; i < n_items; i++) {
+        const r8_mat *m = &c.m[i];
+        const int64_t full = m->n_out / 8 * 8;
+        if (full == m->n_out) continue;
+        const kern_traits *wt = kern_traits_of(m->d->wtype);
+        const size_t rb = file_row_bytes(m->d, n_in);
+        const uint8_t *tail = m->W + (size_t)(full / 8) * m->group_bytes;
+        for (int64_t t = 0; t < n_tok; t++)
+            for (int64_t o = full; o < m->n_out; o++)
+                wt->vec_dot(n_in, &m->Y[t * m->n_out + o], tail + (size_t)(o - full) * rb,
+                            c.xq + (size_t)t * c.x_row);
+    }
+    return BASE_OK;
 }
 
 int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t n_out,
@@ -426,60 +541,6 @@ int kern_matmul_r8(tpool *pool, int ptype, const void *W, int64_t n_in, int64_t 
     if (n_in <= 0 || n_in % d->block_elems || n_out < 0 || n_tok < 0) return BASE_EINVAL;
     if (n_out == 0 || n_tok == 0) return BASE_OK;
     if (!W || !X || !Y || !scratch) return BASE_EINVAL;
-    (void)kern_traits_of(GGUF_TYPE_Q8_0); /* initializes the tables on first use */
-    size_t x_row, dc_off, xt_off, total;
-    if (!r8_layout(d, n_in, n_tok, &x_row, &dc_off, &xt_off, &total)) return BASE_EINVAL;
-    const kern_r8_fn fn = kern_r8_table[ptype - KERN_R8_FIRST];
-    const int64_t nb = n_in / d->block_elems;
-    r8_ctx c = {
-        .d = d,
-        .fn = fn ? fn : d->ref,
-        .vt = kern_traits_of(d->vtype),
-        .W = W,
-        .group_bytes = (size_t)nb * d->block_bytes,
-        .nb = nb,
-        .n_in = n_in,
-        .n_out = n_out,
-        .n_tok = n_tok,
-        .X = X,
-        .xq = scratch,
-        .x_row = x_row,
-        .dc = d->vtype == GGUF_TYPE_Q8_0 ? (float *)((uint8_t *)scratch + dc_off) : NULL,
-        .Y = Y,
-    };
-    if (n_tok >= 2 && kern_r8b_table[ptype - KERN_R8_FIRST]) {
-        c.bfn = kern_r8b_table[ptype - KERN_R8_FIRST];
-        c.b2fn = kern_r8b2_table[ptype - KERN_R8_FIRST];
-        c.xt = (int8_t *)scratch + xt_off;
-        c.xt_tok = d->vtype == GGUF_TYPE_Q8_0 ? QK8_0 : sizeof(block_q8_K);
-        if (d->vtype == GGUF_TYPE_Q8_0)
-            c.dct = (float *)((uint8_t *)scratch + xt_off + (size_t)n_in * (size_t)n_tok);
-    }
-    const int nth = tpool_size(pool);
-    if (n_tok < 2 * nth) convert_tokens(&c, 0, n_tok);
-    else tpool_run(pool, convert_fn, &c);
-
-    /* Chunks of one L2 tile (batches) or of MV chunk bytes, but at least 4 per thread where
-     * there are groups enough, so that the load evens out. */
-    const int64_t n_groups = n_out / 8;
-    int64_t groups = (int64_t)((n_tok == 1 ? R8_CHUNK_BYTES : R8_TILE_BYTES) / c.group_bytes);
-    const int64_t balanced = n_groups / (4 * (int64_t)nth);
-    if (balanced >= 1 && balanced < groups) groups = balanced;
-    if (c.b2fn && groups > 1) groups &= ~(int64_t)1; /* whole pairs */
-    c.chunk_groups = groups < 1 ? 1 : groups;
-    c.n_chunks = (n_groups + c.chunk_groups - 1) / c.chunk_groups;
-    atomic_init(&c.next_chunk, nth);
-    tpool_run(pool, r8_fn, &c);
-    /* The last n_out % 8 rows, as the file has them: the type's own dot product. */
-    const int64_t full = n_groups * 8;
-    if (full < n_out) {
-        const kern_traits *wt = kern_traits_of(d->wtype);
-        const size_t rb = file_row_bytes(d, n_in);
-        const uint8_t *tail = c.W + (size_t)n_groups * c.group_bytes;
-        for (int64_t t = 0; t < n_tok; t++)
-            for (int64_t o = full; o < n_out; o++)
-                wt->vec_dot(n_in, &Y[t * n_out + o], tail + (size_t)(o - full) * rb,
-                            c.xq + (size_t)t * c.x_row);
-    }
-    return BASE_OK;
+    const kern_mm_item it = {ptype, W, n_out, Y};
+    return kern_matmul_r8_multi(pool, &it, 1, n_in, X, n_tok, scratch);
 }

@@ -116,6 +116,93 @@ TEST(repack_matches_unpacked) {
     check_shapes();
 }
 
+/* kern_matmul_multi: each item's Y bit for bit what kern_matmul gives it, whether the items
+ * share one conversion and one run (packed types that quantize the tokens alike) or not
+ * (unpacked types, Q4_0 next to Q5_0: other offset terms), with rows after the packed
+ * groups, token counts over one batch-kernel call and 1-3 threads. */
+static void check_multi(tpool *pool, const int *types, int n, int64_t n_in, int64_t n_tok,
+                        uint64_t *rng) {
+    static const int64_t outs[] = {136, 27, 64, 19};
+    kern_mm_item it[KERN_MM_MAX];
+    uint8_t *W[KERN_MM_MAX];
+    float *Y0[KERN_MM_MAX];
+    size_t sc_bytes = 1;
+    float *X = mem_alloc(sizeof(float) * (size_t)(n_in * n_tok));
+    ASSERT_NOT_NULL(X);
+    ktest_random_floats(X, n_in * n_tok, rng);
+    for (int i = 0; i < n; i++) {
+        const kern_traits *t = kern_traits_of(types[i]);
+        const int64_t n_out = outs[i];
+        const size_t wbytes = (size_t)(n_in / t->block_size) * t->type_size * (size_t)n_out;
+        uint8_t *raw = mem_alloc(wbytes);
+        W[i] = mem_alloc(wbytes);
+        Y0[i] = mem_alloc(sizeof(float) * (size_t)(n_out * n_tok));
+        float *Y = mem_alloc(sizeof(float) * (size_t)(n_out * n_tok));
+        ASSERT_TRUE(raw && W[i] && Y0[i] && Y);
+        for (int64_t o = 0; o < n_out; o++)
+            ktest_random_row(types[i], raw + (size_t)o * (wbytes / (size_t)n_out), n_in, rng);
+        int wt = kern_repack_type(types[i], n_in, n_out);
+        if (wt >= 0) ASSERT_EQ_INT(kern_repack(types[i], raw, n_in, n_out, W[i], 0, n_out), 0);
+        else memcpy(W[i], raw, wbytes), wt = types[i];
+        mem_free(raw);
+        for (int64_t k = 0; k < n_out * n_tok; k++) Y[k] = NAN;
+        it[i] = (kern_mm_item){wt, W[i], n_out, Y};
+        const size_t sb = kern_matmul_scratch_size(wt, n_in, n_tok);
+        if (sb > sc_bytes) sc_bytes = sb;
+    }
+    void *sc = mem_alloc(sc_bytes);
+    ASSERT_NOT_NULL(sc);
+    for (int i = 0; i < n; i++)
+        ASSERT_EQ_INT(kern_matmul(pool, it[i].wtype, it[i].W, n_in, it[i].n_out, X, n_tok, Y0[i], sc), 0);
+    mem_fail_after(0); /* no allocation inside */
+    const int rc = kern_matmul_multi(pool, it, n, n_in, X, n_tok, sc);
+    mem_fail_after(-1);
+    ASSERT_EQ_INT(rc, 0);
+    for (int i = 0; i < n; i++) {
+        if (memcmp(Y0[i], it[i].Y, sizeof(float) * (size_t)(it[i].n_out * n_tok)))
+            test_fail(__FILE__, __LINE__, "multi item %d (%s) of %d, n_in=%lld n_tok=%lld threads=%d: "
+                      "not what kern_matmul gives", i, kern_traits_of(types[i])->name, n,
+                      (long long)n_in, (long long)n_tok, tpool_size(pool));
+        mem_free(W[i]);
+        mem_free(Y0[i]);
+        mem_free(it[i].Y);
+    }
+    mem_free(X);
+    mem_free(sc);
+}
+
+TEST(matmul_multi_matches_single_products) {
+    kern_init(KERN_ISA_AUTO);
+    static const int sets[][4] = {
+        {GGUF_TYPE_Q4_0, GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, -1},
+        {GGUF_TYPE_Q8_0, GGUF_TYPE_Q4_0, GGUF_TYPE_Q5_0, GGUF_TYPE_Q8_0},
+        {GGUF_TYPE_Q5_0, GGUF_TYPE_Q4_1, GGUF_TYPE_Q5_0, -1},
+        {GGUF_TYPE_Q4_K, GGUF_TYPE_Q4_K, GGUF_TYPE_Q6_K, -1},
+        {GGUF_TYPE_Q6_K, GGUF_TYPE_Q5_K, GGUF_TYPE_Q3_K, GGUF_TYPE_IQ4_XS},
+        {GGUF_TYPE_F32, GGUF_TYPE_Q4_K, -1, -1},
+    };
+    static const int64_t toks[] = {1, 3, 9, KERN_R8B_MAXT + 5};
+    uint64_t rng = 4242;
+    for (int nth = 1; nth <= 3; nth++) {
+        tpool *pool = tpool_new(nth);
+        ASSERT_NOT_NULL(pool);
+        for (size_t si = 0; si < sizeof sets / sizeof sets[0]; si++) {
+            int n = 0;
+            while (n < 4 && sets[si][n] >= 0) n++;
+            for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++)
+                check_multi(pool, sets[si], n, 512, toks[k], &rng);
+        }
+        tpool_free(pool);
+    }
+    /* Items that cannot be multiplied: the error, as kern_matmul's. */
+    float x[32] = {0}, y[8];
+    uint8_t w[8 * 18] = {0}, sc[256];
+    const kern_mm_item bad = {GGUF_TYPE_Q4_0, w, 8, y};
+    ASSERT_EQ_INT(kern_matmul_multi(NULL, &bad, 1, 31, x, 1, sc), BASE_EINVAL);
+    ASSERT_EQ_INT(kern_matmul_multi(NULL, &bad, KERN_MM_MAX + 1, 32, x, 1, sc), BASE_EINVAL);
+    ASSERT_EQ_INT(kern_matmul_multi(NULL, &bad, 0, 32, x, 1, sc), BASE_OK);
+}
+
 /* A matrix packed under AVX2 keeps working when the reference kernels are forced. */
 TEST(repack_ref_kernels_match) {
     kern_init(KERN_ISA_AUTO);
