@@ -1,8 +1,8 @@
 /*
  * The forward pass: one decoder block serves every supported family, with the differences
  * (biases, fused projections, q/k norms, post-norms, GELU, soft-caps, sliding windows) read
- * from the model. Matrix products run on the thread pool; row-wise ops are cheap and run on
- * the calling thread.
+ * from the model. Matrix products run on the thread pool, and so do the row-wise steps
+ * between them for batches of STEP_PAR_ROWS rows or more.
  */
 #include <string.h>
 
@@ -13,63 +13,73 @@ static void mm(llm_session *s, const gguf_tensor *W, const float *X, int n, floa
     kern_matmul(s->pool, W->type, W->data, W->ne[0], W->ne[1], X, n, Y, s->mm_scratch);
 }
 
+/* Products of the same X with up to 3 matrices (q, k, v; gate, up): X is converted once and
+ * the threads share out all of them in one run where the types allow (kern_matmul_multi). */
+static void mm3(llm_session *s, const float *X, int n, const gguf_tensor *A, float *YA,
+                const gguf_tensor *B, float *YB, const gguf_tensor *C, float *YC) {
+    const kern_mm_item it[3] = {{A->type, A->data, A->ne[1], YA},
+                                {B->type, B->data, B->ne[1], YB},
+                                {C ? C->type : 0, C ? C->data : NULL, C ? C->ne[1] : 0, YC}};
+    kern_matmul_multi(s->pool, it, C ? 3 : 2, A->ne[0], X, n, s->mm_scratch);
+}
+
 static const float *fdata(const gguf_tensor *t) { return (const float *)t->data; }
 
-static void add_bias(float *y, const gguf_tensor *b, int n, int64_t dim) {
-    if (!b) return;
-    for (int t = 0; t < n; t++) kern_add(y + (size_t)t * dim, y + (size_t)t * dim, fdata(b), dim);
+/* ---- the row-wise steps between the products ----
+ * Each works on rows [t0, t1) of the batch, independently per row, so a big batch splits
+ * them over the pool's threads (one run per step) instead of leaving the other threads to
+ * wait for the caller; a few rows go on the calling thread. */
+typedef enum {
+    STEP_ATTN_IN,  /* h = attn_norm(x) */
+    STEP_QKV,      /* split qkv, biases, q/k norms, RoPE, K and V into the cache */
+    STEP_ATTN_OUT, /* x += post_attn_norm(a); h = ffn_norm(x) */
+    STEP_FFN_ACT,  /* g = act(gate) * up (phi3: SiLU of the first half of up) */
+    STEP_FFN_OUT,  /* x += post_ffw_norm(a); h = the next layer's attn_norm(x) */
+} step_kind;
+
+/* Rows of a batch at least this many go to the pool. */
+#define STEP_PAR_ROWS 8
+
+static void norm_row(float *y, const float *x, const gguf_tensor *w, int n, float eps) {
+    kern_rmsnorm(y, x, fdata(w), n, eps);
 }
 
-/* Per-head RMS norm of n rows holding n_heads heads each (qwen3, gemma3). */
-static void head_norm(float *x, int n, int n_heads, int hd, const gguf_tensor *w, float eps) {
-    for (int r = 0; r < n * n_heads; r++) kern_rmsnorm(x + (size_t)r * hd, x + (size_t)r * hd, fdata(w), hd, eps);
-}
-
-/* Append each row's K and V to its own session's cache. */
-static void store_kv(llm_session *s, int il, int n) {
+/* K and V of row t into its own session's cache. */
+static void store_kv(llm_session *s, int il, int t) {
     const llm_hparams *hp = &s->m->hp;
-    size_t kd = (size_t)hp->n_head_kv * hp->head_dim;
-    for (int t = 0; t < n; t++) {
-        llm_session *rs = s->rows[t].s;
-        size_t row = (size_t)s->rows[t].pos * kd;
-        if (rs->kv_f32) {
-            memcpy((float *)rs->k_cache[il] + row, s->k + t * kd, kd * sizeof(float));
-            memcpy((float *)rs->v_cache[il] + row, s->v + t * kd, kd * sizeof(float));
-        } else {
-            kern_f32_to_f16_row(s->k + t * kd, (uint16_t *)rs->k_cache[il] + row, (int64_t)kd);
-            kern_f32_to_f16_row(s->v + t * kd, (uint16_t *)rs->v_cache[il] + row, (int64_t)kd);
-        }
+    const size_t kd = (size_t)hp->n_head_kv * hp->head_dim;
+    llm_session *rs = s->rows[t].s;
+    const size_t row = (size_t)s->rows[t].pos * kd;
+    if (rs->kv_f32) {
+        memcpy((float *)rs->k_cache[il] + row, s->k + t * kd, kd * sizeof(float));
+        memcpy((float *)rs->v_cache[il] + row, s->v + t * kd, kd * sizeof(float));
+    } else {
+        kern_f32_to_f16_row(s->k + t * kd, (uint16_t *)rs->k_cache[il] + row, (int64_t)kd);
+        kern_f32_to_f16_row(s->v + t * kd, (uint16_t *)rs->v_cache[il] + row, (int64_t)kd);
     }
 }
 
-static void attention_block(llm_session *s, int il, int n) {
+static void qkv_row(llm_session *s, int il, int t) {
     const llm_model *m = s->m;
     const llm_hparams *hp = &m->hp;
     const llm_layer *L = &m->layers[il];
-    int E = hp->n_embd, hd = hp->head_dim;
-    size_t QD = (size_t)hp->n_head * hd, KD = (size_t)hp->n_head_kv * hd;
-
-    for (int t = 0; t < n; t++)
-        kern_rmsnorm(s->h + (size_t)t * E, s->x + (size_t)t * E, fdata(L->attn_norm), E, hp->norm_eps);
+    const int hd = hp->head_dim;
+    const size_t QD = (size_t)hp->n_head * hd, KD = (size_t)hp->n_head_kv * hd;
+    float *q = s->q + t * QD, *k = s->k + t * KD, *v = s->v + t * KD;
     if (L->wqkv) {
-        size_t W = QD + 2 * KD;
-        mm(s, L->wqkv, s->h, n, s->qkv);
-        for (int t = 0; t < n; t++) {
-            const float *r = s->qkv + t * W;
-            memcpy(s->q + t * QD, r, QD * sizeof(float));
-            memcpy(s->k + t * KD, r + QD, KD * sizeof(float));
-            memcpy(s->v + t * KD, r + QD + KD, KD * sizeof(float));
-        }
-    } else {
-        mm(s, L->wq, s->h, n, s->q);
-        mm(s, L->wk, s->h, n, s->k);
-        mm(s, L->wv, s->h, n, s->v);
+        const float *r = s->qkv + t * (QD + 2 * KD);
+        memcpy(q, r, QD * sizeof(float));
+        memcpy(k, r + QD, KD * sizeof(float));
+        memcpy(v, r + QD + KD, KD * sizeof(float));
     }
-    add_bias(s->q, L->bq, n, (int64_t)QD);
-    add_bias(s->k, L->bk, n, (int64_t)KD);
-    add_bias(s->v, L->bv, n, (int64_t)KD);
-    if (L->q_norm) head_norm(s->q, n, hp->n_head, hd, L->q_norm, hp->norm_eps);
-    if (L->k_norm) head_norm(s->k, n, hp->n_head_kv, hd, L->k_norm, hp->norm_eps);
+    if (L->bq) kern_add(q, q, fdata(L->bq), (int64_t)QD);
+    if (L->bk) kern_add(k, k, fdata(L->bk), (int64_t)KD);
+    if (L->bv) kern_add(v, v, fdata(L->bv), (int64_t)KD);
+    /* Per-head RMS norms (qwen3, gemma3). */
+    if (L->q_norm)
+        for (int h = 0; h < hp->n_head; h++) norm_row(q + (size_t)h * hd, q + (size_t)h * hd, L->q_norm, hd, hp->norm_eps);
+    if (L->k_norm)
+        for (int h = 0; h < hp->n_head_kv; h++) norm_row(k + (size_t)h * hd, k + (size_t)h * hd, L->k_norm, hd, hp->norm_eps);
 
     kern_rope_params rp = kern_rope_default_params();
     rp.n_rot = hp->n_rot;
@@ -82,44 +92,81 @@ static void attention_block(llm_session *s, int il, int n) {
     rp.beta_fast = hp->yarn_beta_fast;
     rp.beta_slow = hp->yarn_beta_slow;
     rp.n_ctx_orig = hp->yarn_n_ctx_orig;
-    for (int t = 0; t < n; t++) {
-        kern_rope(s->q + t * QD, hp->n_head, hd, s->rows[t].pos, &rp);
-        kern_rope(s->k + t * KD, hp->n_head_kv, hd, s->rows[t].pos, &rp);
-    }
-    store_kv(s, il, n);
-    llm_attention(s, s->rows, il, n, s->q, s->o);
-    mm(s, L->wo, s->o, n, s->a);
-    if (L->post_attn_norm)
-        for (int t = 0; t < n; t++)
-            kern_rmsnorm(s->a + (size_t)t * E, s->a + (size_t)t * E, fdata(L->post_attn_norm), E, hp->norm_eps);
-    kern_add(s->x, s->x, s->a, (int64_t)n * E);
+    kern_rope(q, hp->n_head, hd, s->rows[t].pos, &rp);
+    kern_rope(k, hp->n_head_kv, hd, s->rows[t].pos, &rp);
+    store_kv(s, il, t);
 }
 
-static void ffn_block(llm_session *s, int il, int n) {
+static void step_rows(llm_session *s, int il, step_kind step, int t0, int t1) {
     const llm_model *m = s->m;
     const llm_hparams *hp = &m->hp;
     const llm_layer *L = &m->layers[il];
-    int E = hp->n_embd;
-    size_t F = (size_t)hp->n_ff;
-
-    for (int t = 0; t < n; t++)
-        kern_rmsnorm(s->h + (size_t)t * E, s->x + (size_t)t * E, fdata(L->ffn_norm), E, hp->norm_eps);
-    if (!L->w_gate) {
-        /* phi3: ffn_up yields gate | up per row. */
-        mm(s, L->w_up, s->h, n, s->u);
-        for (int t = 0; t < n; t++)
-            kern_swiglu(s->g + t * F, s->u + t * 2 * F, s->u + t * 2 * F + F, (int64_t)F);
-    } else {
-        mm(s, L->w_gate, s->h, n, s->g);
-        mm(s, L->w_up, s->h, n, s->u);
-        if (m->act == LLM_ACT_GELU) kern_geglu(s->g, s->g, s->u, (int64_t)n * F);
-        else kern_swiglu(s->g, s->g, s->u, (int64_t)n * F);
+    const int E = hp->n_embd;
+    const size_t F = (size_t)hp->n_ff;
+    for (int t = t0; t < t1; t++) {
+        float *x = s->x + (size_t)t * E, *h = s->h + (size_t)t * E, *a = s->a + (size_t)t * E;
+        switch (step) {
+        case STEP_ATTN_IN: norm_row(h, x, L->attn_norm, E, hp->norm_eps); break;
+        case STEP_QKV: qkv_row(s, il, t); break;
+        case STEP_ATTN_OUT:
+        case STEP_FFN_OUT: {
+            const gguf_tensor *post = step == STEP_ATTN_OUT ? L->post_attn_norm : L->post_ffw_norm;
+            if (post) norm_row(a, a, post, E, hp->norm_eps);
+            kern_add(x, x, a, E);
+            if (step == STEP_ATTN_OUT) norm_row(h, x, L->ffn_norm, E, hp->norm_eps);
+            else if (il + 1 < hp->n_layer) norm_row(h, x, m->layers[il + 1].attn_norm, E, hp->norm_eps);
+            break;
+        }
+        case STEP_FFN_ACT: {
+            float *g = s->g + t * F, *u = L->w_gate ? s->u + t * F : s->u + t * 2 * F;
+            /* phi3: ffn_up yields gate | up per row. */
+            const float *gate = L->w_gate ? g : u, *up = L->w_gate ? u : u + F;
+            if (L->w_gate && m->act == LLM_ACT_GELU) kern_geglu(g, gate, up, (int64_t)F);
+            else kern_swiglu(g, gate, up, (int64_t)F);
+            break;
+        }
+        }
     }
+}
+
+typedef struct {
+    llm_session *s;
+    int il, n;
+    step_kind step;
+} step_job;
+
+static void step_fn(void *ctx, int ith, int nth) {
+    const step_job *j = ctx;
+    step_rows(j->s, j->il, j->step, (int)((int64_t)j->n * ith / nth), (int)((int64_t)j->n * (ith + 1) / nth));
+}
+
+static void step(llm_session *s, int il, int n, step_kind kind) {
+    if (n < STEP_PAR_ROWS || tpool_size(s->pool) < 2) {
+        step_rows(s, il, kind, 0, n);
+        return;
+    }
+    step_job j = {s, il, n, kind};
+    tpool_run(s->pool, step_fn, &j);
+}
+
+static void attention_block(llm_session *s, int il, int n) {
+    const llm_layer *L = &s->m->layers[il];
+    if (il == 0) step(s, il, n, STEP_ATTN_IN); /* later layers: the previous STEP_FFN_OUT */
+    if (L->wqkv) mm(s, L->wqkv, s->h, n, s->qkv);
+    else mm3(s, s->h, n, L->wq, s->q, L->wk, s->k, L->wv, s->v);
+    step(s, il, n, STEP_QKV);
+    llm_attention(s, s->rows, il, n, s->q, s->o);
+    mm(s, L->wo, s->o, n, s->a);
+    step(s, il, n, STEP_ATTN_OUT);
+}
+
+static void ffn_block(llm_session *s, int il, int n) {
+    const llm_layer *L = &s->m->layers[il];
+    if (L->w_gate) mm3(s, s->h, n, L->w_gate, s->g, L->w_up, s->u, NULL, NULL);
+    else mm(s, L->w_up, s->h, n, s->u);
+    step(s, il, n, STEP_FFN_ACT);
     mm(s, L->w_down, s->g, n, s->a);
-    if (L->post_ffw_norm)
-        for (int t = 0; t < n; t++)
-            kern_rmsnorm(s->a + (size_t)t * E, s->a + (size_t)t * E, fdata(L->post_ffw_norm), E, hp->norm_eps);
-    kern_add(s->x, s->x, s->a, (int64_t)n * E);
+    step(s, il, n, STEP_FFN_OUT);
 }
 
 /* Run n rows (n <= n_batch of s, whose scratch is used; s->rows filled). Logits are computed
