@@ -54,9 +54,19 @@ static int sq_connect(const char *target, void **conn, err_buf *eb) {
     sqlite3_busy_timeout(h, SQ_BUSY_TIMEOUT_MS);
     /* WAL is a property of the file (kept once set); synchronous=NORMAL is durable enough in
      * WAL mode and avoids an fsync per commit; foreign keys are enforced as PostgreSQL does. */
+    /* Switching a new file to WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY at
+     * once, without the busy handler, where waiting could deadlock: processes opening a fresh
+     * file together (replicas starting at once) can get it. Retry for the busy timeout. */
     char *msg = NULL;
-    rc = sqlite3_exec(h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                         "PRAGMA foreign_keys=ON;", NULL, NULL, &msg);
+    for (int waited = 0;; waited += 10) {
+        rc = sqlite3_exec(h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                             "PRAGMA foreign_keys=ON;", NULL, NULL, &msg);
+        int prim = rc & 0xff;
+        if ((prim != SQLITE_BUSY && prim != SQLITE_LOCKED) || waited >= SQ_BUSY_TIMEOUT_MS) break;
+        sqlite3_free(msg);
+        msg = NULL;
+        sqlite3_sleep(10);
+    }
     if (rc != SQLITE_OK) {
         int code = err_set(eb, sq_code(rc), "sqlite: cannot set up %s: %s", target,
                            msg ? msg : sqlite3_errstr(rc));
