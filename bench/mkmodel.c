@@ -5,7 +5,7 @@
  *   build/bench/mkmodel tinyllama q4_0 /tmp/tinyllama-q4_0.gguf
  *   build/bench/mkmodel qwen2.5-0.5b q8_0 /tmp/qwen-q8_0.gguf
  *
- * Types: q8_0, q4_0 (output Q6_K, as llama.cpp's Q4_0 files), q4_k_m (Q4_K with Q6_K for the
+ * Types: f16 (every matrix), q8_0, q4_0 (output Q6_K, as llama.cpp's Q4_0 files), q4_k_m (Q4_K with Q6_K for the
  * output and for attn_v / ffn_down on llama.cpp's "more bits" layers; rows whose length is
  * not a multiple of 256 fall back to Q5_0, as llama.cpp does for Qwen2.5-0.5B), q5_k_m (the
  * same with Q5_K, falling back to Q5_1).
@@ -73,6 +73,7 @@ static void *make_matrix(int t, int64_t n_in, int64_t n_out, size_t *nbytes) {
 
 static int weight_type(const char *type, const char *role, int il, int n_layer, int64_t n_in) {
     if (!strcmp(type, "q8_0")) return GGUF_TYPE_Q8_0;
+    if (!strcmp(type, "f16")) return GGUF_TYPE_F16;
     if (!strcmp(type, "q4_0")) return !strcmp(role, "output") ? GGUF_TYPE_Q6_K : GGUF_TYPE_Q4_0;
     /* q4_k_m, q5_k_m */
     const bool q5 = !strcmp(type, "q5_k_m");
@@ -96,14 +97,14 @@ static int add(gguf_writer *w, const char *name, int t, int64_t n_in, int64_t n_
 
 int main(int argc, char **argv) {
     if (argc != 4) {
-        fprintf(stderr, "usage: mkmodel tinyllama|qwen2.5-0.5b q8_0|q4_0|q4_k_m|q5_k_m OUT.gguf\n");
+        fprintf(stderr, "usage: mkmodel tinyllama|qwen2.5-0.5b f16|q8_0|q4_0|q4_k_m|q5_k_m OUT.gguf\n");
         return 2;
     }
     const shape *sh = NULL;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         if (!strcmp(shapes[i].name, argv[1])) sh = &shapes[i];
     const char *type = argv[2];
-    if (!sh || (strcmp(type, "q8_0") && strcmp(type, "q4_0") && strcmp(type, "q4_k_m") &&
+    if (!sh || (strcmp(type, "f16") && strcmp(type, "q8_0") && strcmp(type, "q4_0") && strcmp(type, "q4_k_m") &&
                 strcmp(type, "q5_k_m"))) {
         fprintf(stderr, "mkmodel: unknown shape or type\n");
         return 2;

@@ -120,7 +120,9 @@ static_assert(sizeof(block_iq4_xs) == 136, "block_iq4_xs size");
  * path quantizes them, are regrouped by KERN_GEMM_NT tokens: block k of the 4 tokens side by
  * side, with the scales as floats and the sums the weight offsets need. A GEMM kernel then
  * loads each weight block once for 4 tokens and keeps the 4 tokens' sums in the lanes of one
- * register. A last group with fewer tokens is padded with zero blocks. */
+ * register. A last group with fewer tokens is padded with zero blocks. F16 and BF16 weights
+ * (n a multiple of 8) take their F16 / BF16 activations back as floats: float[n / 8][4][8],
+ * elements 8k..8k+7 of the 4 tokens side by side. */
 #define KERN_GEMM_NT 4
 
 typedef struct {
@@ -164,7 +166,7 @@ static_assert(sizeof(block_q8_Kx4) == 1232, "block_q8_Kx4 size");
 /* Register-blocked product of nr weight rows (W, w_row bytes apart, n elements each) with
  * one or two packed groups of 4 tokens, xp and xp + xp_group (n / block elements of
  * block_q8_0x4 or block_q8_Kx4 each; for Q4_0 and Q5_0 weights (n / 64 rounded up)
- * block_q8_0x4p):
+ * block_q8_0x4p; for F16 and BF16 weights the floats above):
  * Y[t * ldy + r] for r < nr, t < nt <= 8 (tokens 4..7 from the second group; the padded
  * tokens' results are not stored). Set by the ISA patch functions for the types that have
  * one; matmul.c uses it for batches of 2 or more tokens. The results equal vec_dot's to float

@@ -67,7 +67,15 @@ static void pack_groups(const mm_ctx *c, int64_t g0, int64_t g1) {
         const int nt = (int)(c->n_tok - t0 < KERN_GEMM_NT ? c->n_tok - t0 : KERN_GEMM_NT);
         uint8_t *out = c->xp + (size_t)g * c->xp_group;
         memset(out, 0, c->xp_group);
-        if (c->wt->type == GGUF_TYPE_Q4_0 || c->wt->type == GGUF_TYPE_Q5_0) {
+        if (c->vt->type == GGUF_TYPE_F16 || c->vt->type == GGUF_TYPE_BF16) {
+            /* The rows as F16 / BF16 (the rounding vec_dot sees), back to floats. */
+            float *o = (float *)out;
+            for (int t = 0; t < nt; t++) {
+                const uint8_t *x = c->xq + (size_t)(t0 + t) * c->x_row;
+                for (int64_t k = 0; k < c->n_in / 8; k++)
+                    c->vt->to_float(x + 16 * k, o + (k * KERN_GEMM_NT + t) * 8, 8);
+            }
+        } else if (c->wt->type == GGUF_TYPE_Q4_0 || c->wt->type == GGUF_TYPE_Q5_0) {
             block_q8_0x4p *o = (block_q8_0x4p *)out;
             for (int t = 0; t < nt; t++) {
                 const block_q8_0 *x = (const block_q8_0 *)(c->xq + (size_t)(t0 + t) * c->x_row);
@@ -243,6 +251,8 @@ static bool mm_shape_ok(const kern_traits *wt, const kern_traits *vt, int64_t n_
 
 /* Bytes of one packed group of 4 tokens for the GEMM, or 0 where vt has no packed form. */
 static size_t packed_group_size(const kern_traits *wt, const kern_traits *vt, int64_t n_in) {
+    if ((wt->type == GGUF_TYPE_F16 || wt->type == GGUF_TYPE_BF16) && vt->type == wt->type)
+        return n_in % 8 ? 0 : (size_t)n_in * KERN_GEMM_NT * sizeof(float); /* floats, 8 per token */
     if (wt->type == GGUF_TYPE_Q4_0 || wt->type == GGUF_TYPE_Q5_0)
         return (size_t)((n_in / QK8_0 + 1) / 2) * sizeof(block_q8_0x4p);
     if (vt->type == GGUF_TYPE_Q8_0) return (size_t)(n_in / QK8_0) * sizeof(block_q8_0x4);
@@ -307,7 +317,8 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
     } else {
         c.xq = scratch;
         size_t xp_off;
-        if (n_tok >= 2 && kern_gemm_table[wtype] && scratch_layout(wt, vt, n_in, n_tok, &xp_off)) {
+        if (n_tok >= 2 && kern_gemm_table[wtype] && packed_group_size(wt, vt, n_in) &&
+            scratch_layout(wt, vt, n_in, n_tok, &xp_off)) {
             c.gemm = kern_gemm_table[wtype];
             c.xp = (uint8_t *)scratch + xp_off;
             c.xp_group = packed_group_size(wt, vt, n_in);

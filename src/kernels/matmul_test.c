@@ -119,7 +119,9 @@ TEST(matmul_many_tiles) {
     /* The GEMM kernels over several tiles, with short last groups and odd rows. */
     const mm_case more[] = {{GGUF_TYPE_Q4_0, 4096, 203, 7},  {GGUF_TYPE_Q5_0, 2048, 301, 6},
                             {GGUF_TYPE_Q4_K, 2048, 131, 9},  {GGUF_TYPE_Q6_K, 1024, 257, 13},
-                            {GGUF_TYPE_Q8_0, 1024, 3, 19}};
+                            {GGUF_TYPE_Q8_0, 1024, 3, 19},   {GGUF_TYPE_F16, 2048, 301, 7},
+                            {GGUF_TYPE_F16, 100, 20, 5} /* n_in not a multiple of 8: vec_dot */,
+                            {GGUF_TYPE_BF16, 1024, 130, 10}};
     for (int i = 0; i < (int)(sizeof more / sizeof more[0]); i++) check_case(pool, &more[i], &rng);
     tpool_free(pool);
 }
@@ -132,7 +134,7 @@ TEST(matmul_batch_equals_single_token) {
     uint64_t rng = 9;
     const int64_t n_in = 256, n_out = 45, n_tok = 6;
     const int types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, GGUF_TYPE_Q5_0,
-                         GGUF_TYPE_Q4_K, GGUF_TYPE_Q6_K, GGUF_TYPE_F16};
+                         GGUF_TYPE_Q4_K, GGUF_TYPE_Q6_K, GGUF_TYPE_F16, GGUF_TYPE_BF16};
     tpool *pool = tpool_new(3);
     ASSERT_NOT_NULL(pool);
     for (int ti = 0; ti < (int)(sizeof types / sizeof types[0]); ti++) {
@@ -140,7 +142,7 @@ TEST(matmul_batch_equals_single_token) {
         const size_t w_row = (size_t)(n_in / t->block_size) * t->type_size;
         static uint8_t W[45 * 256 * 4];
         static float X[6 * 256], Xr[6 * 256], Yb[6 * 45], Yr[6 * 45], Y1[45];
-        static uint8_t sc[6 * 256 * 4];
+        static uint8_t sc[6 * 256 * 8]; /* F16: the rows and 2 groups of 4 tokens as floats */
         ASSERT_CMP_INT(kern_matmul_scratch_size(types[ti], n_in, n_tok), <=, (long long)sizeof sc);
         for (int64_t o = 0; o < n_out; o++) ktest_random_row(types[ti], W + o * w_row, n_in, &rng);
         ktest_random_floats(X, n_in * n_tok, &rng);
