@@ -312,21 +312,26 @@ DEFINE_GEMM(q4_0p, block_q8_0x4, 4)
 DEFINE_GEMM(q5_0p, block_q8_0x4, 4)
 DEFINE_GEMM(q6_K, block_q8_Kx4, 1)
 
-/* ---- F16 and BF16 weights: tokens as floats, 8 elements of each of the 4 side by side ----
+/* ---- F16, BF16 and F32 weights: tokens as floats, 8 elements of each of the 4 side by side ----
  * RM rows x 4 tokens of accumulators (12 of the 16 registers at RM = 3): each weight chunk is
  * converted once for the 4 tokens and each token chunk loaded once for the RM rows, where
- * vec_dot converted both for every pair of row and token. */
+ * vec_dot converted both for every pair of row and token (and, for F32, read 4 token rows
+ * too large for L1 once per weight row). */
+enum { HALF_F16, HALF_BF16, HALF_F32 };
+
+/* Elements 8k .. 8k + 7 of a weight row as floats. */
 static inline __attribute__((always_inline)) __m256 half8(const uint8_t *row, int64_t k,
-                                                          const bool BF) {
+                                                          const int T) {
+    if (T == HALF_F32) return _mm256_loadu_ps((const float *)row + 8 * k);
     const __m128i h = _mm_loadu_si128((const __m128i *)row + k);
-    return BF ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
-              : _mm256_cvtph_ps(h);
+    return T == HALF_BF16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+                          : _mm256_cvtph_ps(h);
 }
 
 static inline __attribute__((always_inline)) void half_tile(int64_t n, const uint8_t *W,
                                                             size_t w_row, const float *x,
                                                             float *Y, size_t ldy, int nt,
-                                                            const int RM, const bool BF) {
+                                                            const int RM, const int T) {
     __m256 acc[3][4];
 #pragma GCC unroll 3
     for (int r = 0; r < RM; r++)
@@ -335,7 +340,7 @@ static inline __attribute__((always_inline)) void half_tile(int64_t n, const uin
     for (int64_t k = 0; k < n / 8; k++) {
         __m256 w[3];
 #pragma GCC unroll 3
-        for (int r = 0; r < RM; r++) w[r] = half8(W + (size_t)r * w_row, k, BF);
+        for (int r = 0; r < RM; r++) w[r] = half8(W + (size_t)r * w_row, k, T);
 #pragma GCC unroll 4
         for (int t = 0; t < 4; t++) {
             const __m256 xv = _mm256_loadu_ps(x + (k * 4 + t) * 8);
@@ -354,26 +359,31 @@ static inline __attribute__((always_inline)) void gemm_half(int64_t n, const voi
                                                             size_t w_row, int64_t nr,
                                                             const void *xp, size_t xp_group,
                                                             float *Y, size_t ldy, int nt,
-                                                            const bool BF) {
+                                                            const int T) {
     for (int g = 0; 4 * g < nt; g++) {
         const float *x = (const float *)((const uint8_t *)xp + (size_t)g * xp_group);
         const int ntg = nt - 4 * g < 4 ? nt - 4 * g : 4;
         float *Yg = Y + (size_t)(4 * g) * ldy;
         const uint8_t *w = W;
         int64_t r = 0;
-        for (; r + 3 <= nr; r += 3) half_tile(n, w + (size_t)r * w_row, w_row, x, Yg + r, ldy, ntg, 3, BF);
-        for (; r < nr; r++) half_tile(n, w + (size_t)r * w_row, w_row, x, Yg + r, ldy, ntg, 1, BF);
+        for (; r + 3 <= nr; r += 3) half_tile(n, w + (size_t)r * w_row, w_row, x, Yg + r, ldy, ntg, 3, T);
+        for (; r < nr; r++) half_tile(n, w + (size_t)r * w_row, w_row, x, Yg + r, ldy, ntg, 1, T);
     }
 }
 
 static void gemm_f16(int64_t n, const void *W, size_t w_row, int64_t nr, const void *xp,
                      size_t xp_group, float *Y, size_t ldy, int nt) {
-    gemm_half(n, W, w_row, nr, xp, xp_group, Y, ldy, nt, false);
+    gemm_half(n, W, w_row, nr, xp, xp_group, Y, ldy, nt, HALF_F16);
 }
 
 static void gemm_bf16(int64_t n, const void *W, size_t w_row, int64_t nr, const void *xp,
                       size_t xp_group, float *Y, size_t ldy, int nt) {
-    gemm_half(n, W, w_row, nr, xp, xp_group, Y, ldy, nt, true);
+    gemm_half(n, W, w_row, nr, xp, xp_group, Y, ldy, nt, HALF_BF16);
+}
+
+static void gemm_f32(int64_t n, const void *W, size_t w_row, int64_t nr, const void *xp,
+                     size_t xp_group, float *Y, size_t ldy, int nt) {
+    gemm_half(n, W, w_row, nr, xp, xp_group, Y, ldy, nt, HALF_F32);
 }
 
 /* ---- Q4_0 mat-vec with the token packed as block_q8_0x2v ---- */
@@ -429,4 +439,5 @@ void kern_patch_avx2_gemm(kern_gemm_fn *g, kern_gemv_fn *v) {
     g[GGUF_TYPE_Q6_K] = gemm_q6_K;
     g[GGUF_TYPE_F16] = gemm_f16;
     g[GGUF_TYPE_BF16] = gemm_bf16;
+    g[GGUF_TYPE_F32] = gemm_f32;
 }

@@ -67,13 +67,18 @@ static void pack_groups(const mm_ctx *c, int64_t g0, int64_t g1) {
         const int nt = (int)(c->n_tok - t0 < KERN_GEMM_NT ? c->n_tok - t0 : KERN_GEMM_NT);
         uint8_t *out = c->xp + (size_t)g * c->xp_group;
         memset(out, 0, c->xp_group);
-        if (c->vt->type == GGUF_TYPE_F16 || c->vt->type == GGUF_TYPE_BF16) {
-            /* The rows as F16 / BF16 (the rounding vec_dot sees), back to floats. */
+        if (c->vt->type == GGUF_TYPE_F16 || c->vt->type == GGUF_TYPE_BF16 ||
+            c->vt->type == GGUF_TYPE_F32) {
+            /* The rows as F16 / BF16 (the rounding vec_dot sees) back to floats, or the F32
+             * rows themselves. */
             float *o = (float *)out;
             for (int t = 0; t < nt; t++) {
                 const uint8_t *x = c->xq + (size_t)(t0 + t) * c->x_row;
-                for (int64_t k = 0; k < c->n_in / 8; k++)
-                    c->vt->to_float(x + 16 * k, o + (k * KERN_GEMM_NT + t) * 8, 8);
+                for (int64_t k = 0; k < c->n_in / 8; k++) {
+                    float *dst = o + (k * KERN_GEMM_NT + t) * 8;
+                    if (c->vt->type == GGUF_TYPE_F32) memcpy(dst, (const float *)x + 8 * k, 8 * sizeof(float));
+                    else c->vt->to_float(x + 16 * k, dst, 8);
+                }
             }
         } else if (c->wt->type == GGUF_TYPE_Q4_0 || c->wt->type == GGUF_TYPE_Q5_0) {
             block_q8_0x4p *o = (block_q8_0x4p *)out;
@@ -148,7 +153,7 @@ static void convert_fn(void *vctx, int ith, int nth) {
     int64_t g0, g1;
     split(c->n_groups, ith, nth, &g0, &g1);
     const int64_t t1 = g1 * KERN_GEMM_NT < c->n_tok ? g1 * KERN_GEMM_NT : c->n_tok;
-    convert_rows(c, g0 * KERN_GEMM_NT, t1);
+    if (c->vt->type != GGUF_TYPE_F32) convert_rows(c, g0 * KERN_GEMM_NT, t1); /* F32: X itself */
     if (c->gemm) pack_groups(c, g0, g1);
 }
 
@@ -251,7 +256,8 @@ static bool mm_shape_ok(const kern_traits *wt, const kern_traits *vt, int64_t n_
 
 /* Bytes of one packed group of 4 tokens for the GEMM, or 0 where vt has no packed form. */
 static size_t packed_group_size(const kern_traits *wt, const kern_traits *vt, int64_t n_in) {
-    if ((wt->type == GGUF_TYPE_F16 || wt->type == GGUF_TYPE_BF16) && vt->type == wt->type)
+    if ((wt->type == GGUF_TYPE_F16 || wt->type == GGUF_TYPE_BF16 || wt->type == GGUF_TYPE_F32) &&
+        vt->type == wt->type)
         return n_in % 8 ? 0 : (size_t)n_in * KERN_GEMM_NT * sizeof(float); /* floats, 8 per token */
     if (wt->type == GGUF_TYPE_Q4_0 || wt->type == GGUF_TYPE_Q5_0)
         return (size_t)((n_in / QK8_0 + 1) / 2) * sizeof(block_q8_0x4p);
@@ -284,7 +290,14 @@ size_t kern_matmul_scratch_size(int wtype, int64_t n_in, int64_t n_tok) {
         return kern_matmul_r8_scratch_size(wtype, n_in, n_tok);
     const kern_traits *wt, *vt;
     if (!mm_types(wtype, &wt, &vt) || !mm_shape_ok(wt, vt, n_in) || n_tok <= 0) return 0;
-    if (vt->type == GGUF_TYPE_F32) return 0; /* X is used as it is */
+    if (vt->type == GGUF_TYPE_F32) { /* X is used as it is; batches are regrouped for the GEMM */
+        const size_t group = packed_group_size(wt, vt, n_in);
+        size_t packed;
+        if (n_tok < 2 || !group ||
+            !size_mul(group, (size_t)((n_tok + KERN_GEMM_NT - 1) / KERN_GEMM_NT), &packed))
+            return 0;
+        return packed;
+    }
     size_t xp_off;
     return scratch_layout(wt, vt, n_in, n_tok, &xp_off);
 }
@@ -313,7 +326,15 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
     };
     c.n_groups = (n_tok + KERN_GEMM_NT - 1) / KERN_GEMM_NT;
     if (vt->type == GGUF_TYPE_F32) {
+        /* X is used as it is; batches with scratch are regrouped for the GEMM. */
         c.xq = (uint8_t *)(uintptr_t)X;
+        if (n_tok >= 2 && scratch && kern_gemm_table[wtype] && packed_group_size(wt, vt, n_in)) {
+            c.gemm = kern_gemm_table[wtype];
+            c.xp = scratch;
+            c.xp_group = packed_group_size(wt, vt, n_in);
+            if (n_tok < 2 * tpool_size(pool)) pack_groups(&c, 0, c.n_groups);
+            else tpool_run(pool, convert_fn, &c);
+        }
     } else {
         c.xq = scratch;
         size_t xp_off;

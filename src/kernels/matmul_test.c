@@ -134,7 +134,8 @@ TEST(matmul_batch_equals_single_token) {
     uint64_t rng = 9;
     const int64_t n_in = 256, n_out = 45, n_tok = 6;
     const int types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, GGUF_TYPE_Q5_0,
-                         GGUF_TYPE_Q4_K, GGUF_TYPE_Q6_K, GGUF_TYPE_F16, GGUF_TYPE_BF16};
+                         GGUF_TYPE_Q4_K, GGUF_TYPE_Q6_K, GGUF_TYPE_F16, GGUF_TYPE_BF16,
+                         GGUF_TYPE_F32};
     tpool *pool = tpool_new(3);
     ASSERT_NOT_NULL(pool);
     for (int ti = 0; ti < (int)(sizeof types / sizeof types[0]); ti++) {
@@ -169,6 +170,26 @@ TEST(matmul_batch_equals_single_token) {
     tpool_free(pool);
 }
 
+/* F32 batches without scratch (allowed: X is used as it is) skip the GEMM, and agree with it
+ * to float rounding. */
+TEST(matmul_f32_batch_without_scratch) {
+    uint64_t rng = 21;
+    enum { NI = 256, NO = 37, NT = 9 };
+    static float W[NO * NI], X[NT * NI], Y0[NT * NO], Y1[NT * NO];
+    static uint8_t sc[3 * 4 * NI * 4];
+    ktest_random_floats(W, NO * NI, &rng);
+    ktest_random_floats(X, NT * NI, &rng);
+    ASSERT_CMP_INT(kern_matmul_scratch_size(GGUF_TYPE_F32, NI, NT), <=, (long long)sizeof sc);
+    ASSERT_EQ_INT(kern_matmul(NULL, GGUF_TYPE_F32, W, NI, NO, X, NT, Y0, sc), 0);
+    ASSERT_EQ_INT(kern_matmul(NULL, GGUF_TYPE_F32, W, NI, NO, X, NT, Y1, NULL), 0);
+    for (int t = 0; t < NT; t++)
+        for (int o = 0; o < NO; o++) {
+            double mag = 0;
+            for (int i = 0; i < NI; i++) mag += fabs((double)W[o * NI + i] * X[t * NI + i]);
+            ASSERT_NEAR(Y0[t * NO + o], Y1[t * NO + o], 2e-6 * mag + 1e-30);
+        }
+}
+
 TEST(matmul_errors) {
     float X[64] = {0}, Y[4];
     uint8_t W[256] = {0}, sc[256];
@@ -187,7 +208,7 @@ TEST(matmul_errors) {
     /* Empty products do nothing. */
     ASSERT_EQ_INT(kern_matmul(NULL, GGUF_TYPE_Q8_0, W, 64, 0, X, 1, Y, sc), 0);
     ASSERT_EQ_INT(kern_matmul(NULL, GGUF_TYPE_Q8_0, W, 64, 1, X, 0, Y, sc), 0);
-    /* Scratch sizes: Q8_0 is 34 bytes per 32, Q8_K 292 per 256, F32 needs none; batches add
+    /* Scratch sizes: Q8_0 is 34 bytes per 32, Q8_K 292 per 256, F32 needs none for one token; batches add
      * the packed groups of 4 tokens for the GEMM (160 bytes per 32, 1232 per 256) after the
      * converted rows rounded up to 64 bytes. */
     /* One token with Q8_0 activations: also the token packed for the mat-vec (128 bytes per 64). */
@@ -198,5 +219,9 @@ TEST(matmul_errors) {
     ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_K, 512, 2), 1216 + 1 * 2 * 1232);
     ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_Q4_K, 512, 5), 2944 + 2 * 2 * 1232);
     ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_F16, 10, 2), 2 * 10 * 2);
-    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_F32, 64, 5), 0);
+    /* F32: X as it is for one token; a batch regrouped as floats for the GEMM (n_in a
+     * multiple of 8), 4 tokens x n_in per group. */
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_F32, 64, 1), 0);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_F32, 64, 5), 2 * 4 * 64 * 4);
+    ASSERT_EQ_INT(kern_matmul_scratch_size(GGUF_TYPE_F32, 60, 5), 0);
 }
