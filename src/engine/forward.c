@@ -59,7 +59,24 @@ static void store_kv(llm_session *s, int il, int t) {
     }
 }
 
-static void qkv_row(llm_session *s, int il, int t) {
+/* The layer's RoPE settings (its base differs on gemma3's sliding layers). */
+static kern_rope_params rope_params(const llm_model *m, int il) {
+    const llm_hparams *hp = &m->hp;
+    kern_rope_params rp = kern_rope_default_params();
+    rp.n_rot = hp->n_rot;
+    rp.neox = hp->rope_neox;
+    rp.freq_base = m->layers[il].rope_base;
+    rp.freq_scale = hp->rope_freq_scale;
+    rp.freq_factors = m->rope_freqs ? fdata(m->rope_freqs) : NULL;
+    rp.ext_factor = hp->yarn_ext_factor;
+    rp.attn_factor = hp->yarn_attn_factor;
+    rp.beta_fast = hp->yarn_beta_fast;
+    rp.beta_slow = hp->yarn_beta_slow;
+    rp.n_ctx_orig = hp->yarn_n_ctx_orig;
+    return rp;
+}
+
+static void qkv_row(llm_session *s, int il, int t, const kern_rope_params *rp) {
     const llm_model *m = s->m;
     const llm_hparams *hp = &m->hp;
     const llm_layer *L = &m->layers[il];
@@ -80,20 +97,8 @@ static void qkv_row(llm_session *s, int il, int t) {
         for (int h = 0; h < hp->n_head; h++) norm_row(q + (size_t)h * hd, q + (size_t)h * hd, L->q_norm, hd, hp->norm_eps);
     if (L->k_norm)
         for (int h = 0; h < hp->n_head_kv; h++) norm_row(k + (size_t)h * hd, k + (size_t)h * hd, L->k_norm, hd, hp->norm_eps);
-
-    kern_rope_params rp = kern_rope_default_params();
-    rp.n_rot = hp->n_rot;
-    rp.neox = hp->rope_neox;
-    rp.freq_base = L->rope_base;
-    rp.freq_scale = hp->rope_freq_scale;
-    rp.freq_factors = m->rope_freqs ? fdata(m->rope_freqs) : NULL;
-    rp.ext_factor = hp->yarn_ext_factor;
-    rp.attn_factor = hp->yarn_attn_factor;
-    rp.beta_fast = hp->yarn_beta_fast;
-    rp.beta_slow = hp->yarn_beta_slow;
-    rp.n_ctx_orig = hp->yarn_n_ctx_orig;
-    kern_rope(q, hp->n_head, hd, s->rows[t].pos, &rp);
-    kern_rope(k, hp->n_head_kv, hd, s->rows[t].pos, &rp);
+    kern_rope(q, hp->n_head, hd, s->rows[t].pos, rp);
+    kern_rope(k, hp->n_head_kv, hd, s->rows[t].pos, rp);
     store_kv(s, il, t);
 }
 
@@ -103,11 +108,12 @@ static void step_rows(llm_session *s, int il, step_kind step, int t0, int t1) {
     const llm_layer *L = &m->layers[il];
     const int E = hp->n_embd;
     const size_t F = (size_t)hp->n_ff;
+    const kern_rope_params rp = step == STEP_QKV ? rope_params(m, il) : kern_rope_default_params();
     for (int t = t0; t < t1; t++) {
         float *x = s->x + (size_t)t * E, *h = s->h + (size_t)t * E, *a = s->a + (size_t)t * E;
         switch (step) {
         case STEP_ATTN_IN: norm_row(h, x, L->attn_norm, E, hp->norm_eps); break;
-        case STEP_QKV: qkv_row(s, il, t); break;
+        case STEP_QKV: qkv_row(s, il, t, &rp); break;
         case STEP_ATTN_OUT:
         case STEP_FFN_OUT: {
             const gguf_tensor *post = step == STEP_ATTN_OUT ? L->post_attn_norm : L->post_ffw_norm;
