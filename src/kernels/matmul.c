@@ -55,6 +55,7 @@ static inline void split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi) 
 }
 
 static void convert_rows(const mm_ctx *c, int64_t t0, int64_t t1) {
+    if (c->vt->type == GGUF_TYPE_F32) return; /* X is used as it is */
     for (int64_t t = t0; t < t1; t++)
         c->vt->from_float(c->X + t * c->n_in, c->xq + (size_t)t * c->x_row, c->n_in);
 }
@@ -153,7 +154,7 @@ static void convert_fn(void *vctx, int ith, int nth) {
     int64_t g0, g1;
     split(c->n_groups, ith, nth, &g0, &g1);
     const int64_t t1 = g1 * KERN_GEMM_NT < c->n_tok ? g1 * KERN_GEMM_NT : c->n_tok;
-    if (c->vt->type != GGUF_TYPE_F32) convert_rows(c, g0 * KERN_GEMM_NT, t1); /* F32: X itself */
+    convert_rows(c, g0 * KERN_GEMM_NT, t1);
     if (c->gemm) pack_groups(c, g0, g1);
 }
 
@@ -266,13 +267,14 @@ static size_t packed_group_size(const kern_traits *wt, const kern_traits *vt, in
     return 0;
 }
 
-/* The converted rows, rounded up to 64 bytes, then (batches of 2 or more tokens whose
- * activation type has a packed form) the packed groups. */
+/* The converted rows (none for F32: X itself), rounded up to 64 bytes, then (batches of 2
+ * or more tokens whose activation type has a packed form) the packed groups. */
 static size_t scratch_layout(const kern_traits *wt, const kern_traits *vt, int64_t n_in,
                              int64_t n_tok, size_t *xp_off) {
-    size_t row, total;
-    if (!size_mul((size_t)(n_in / vt->block_size), vt->type_size, &row) ||
-        !size_mul(row, (size_t)n_tok, &total) || total > SIZE_MAX / 4)
+    size_t row, total = 0; /* F32 rows: X itself */
+    if (vt->type != GGUF_TYPE_F32 &&
+        (!size_mul((size_t)(n_in / vt->block_size), vt->type_size, &row) ||
+         !size_mul(row, (size_t)n_tok, &total) || total > SIZE_MAX / 4))
         return 0;
     *xp_off = (total + 63) & ~(size_t)63;
     if (n_tok == 1 && vt->type == GGUF_TYPE_Q8_0) /* the token packed for gemv */
@@ -290,14 +292,6 @@ size_t kern_matmul_scratch_size(int wtype, int64_t n_in, int64_t n_tok) {
         return kern_matmul_r8_scratch_size(wtype, n_in, n_tok);
     const kern_traits *wt, *vt;
     if (!mm_types(wtype, &wt, &vt) || !mm_shape_ok(wt, vt, n_in) || n_tok <= 0) return 0;
-    if (vt->type == GGUF_TYPE_F32) { /* X is used as it is; batches are regrouped for the GEMM */
-        const size_t group = packed_group_size(wt, vt, n_in);
-        size_t packed;
-        if (n_tok < 2 || !group ||
-            !size_mul(group, (size_t)((n_tok + KERN_GEMM_NT - 1) / KERN_GEMM_NT), &packed))
-            return 0;
-        return packed;
-    }
     size_t xp_off;
     return scratch_layout(wt, vt, n_in, n_tok, &xp_off);
 }
@@ -325,18 +319,10 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
         .n_tok = n_tok,
     };
     c.n_groups = (n_tok + KERN_GEMM_NT - 1) / KERN_GEMM_NT;
-    if (vt->type == GGUF_TYPE_F32) {
-        /* X is used as it is; batches with scratch are regrouped for the GEMM. */
-        c.xq = (uint8_t *)(uintptr_t)X;
-        if (n_tok >= 2 && scratch && kern_gemm_table[wtype] && packed_group_size(wt, vt, n_in)) {
-            c.gemm = kern_gemm_table[wtype];
-            c.xp = scratch;
-            c.xp_group = packed_group_size(wt, vt, n_in);
-            if (n_tok < 2 * tpool_size(pool)) pack_groups(&c, 0, c.n_groups);
-            else tpool_run(pool, convert_fn, &c);
-        }
-    } else {
-        c.xq = scratch;
+    /* F32: X is used as it is, and only a batch given scratch is regrouped for the GEMM. */
+    const bool f32 = vt->type == GGUF_TYPE_F32;
+    c.xq = f32 ? (uint8_t *)(uintptr_t)X : scratch;
+    if (scratch) {
         size_t xp_off;
         if (n_tok >= 2 && kern_gemm_table[wtype] && packed_group_size(wt, vt, n_in) &&
             scratch_layout(wt, vt, n_in, n_tok, &xp_off)) {
@@ -348,6 +334,8 @@ int kern_matmul(tpool *pool, int wtype, const void *W, int64_t n_in, int64_t n_o
             c.gemv = kern_gemv_table[wtype];
             c.xp = (uint8_t *)scratch + xp_off;
         }
+    }
+    if (!f32 || c.gemm) {
         /* A single row converts in about a microsecond: cheaper than waking the pool twice. */
         if (n_tok < 2 * tpool_size(pool)) {
             convert_rows(&c, 0, n_tok);

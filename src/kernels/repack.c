@@ -314,7 +314,6 @@ typedef struct {
 /* A product: the tokens, converted once, against up to KERN_MM_MAX matrices in one run. */
 typedef struct {
     r8_mat m[KERN_MM_MAX];
-    int n_mats;
     float offset; /* Q8_0 tokens: see dc below */
     const kern_traits *vt; /* the tokens' type */
     int64_t nb, n_in, n_tok;
@@ -431,12 +430,14 @@ static void r8_fn(void *vctx, int ith, int nth) {
     }
 }
 
-/* Q8_0 tokens carry one offset term per block (dc): two packed types can share the tokens
- * where their offsets agree or one has none (Q8_0's kernels read only the scale). */
+/* Q8_0 tokens carry one offset term per block (dc): tokens converted for offset a serve
+ * offset b where the two agree or one is 0 (Q8_0's kernels, and the Q8_K types', read no
+ * offset term). */
+static bool offsets_agree(float a, float b) { return a == b || a == 0.0f || b == 0.0f; }
+
 static bool r8_shares_tokens(const kern_r8_desc *a, const kern_r8_desc *b) {
     return a->vtype == b->vtype && a->block_elems == b->block_elems &&
-           (a->vtype != GGUF_TYPE_Q8_0 || a->offset == b->offset || a->offset == 0.0f ||
-            b->offset == 0.0f);
+           offsets_agree(a->offset, b->offset);
 }
 
 bool kern_matmul_r8_shares(int ptype_a, int ptype_b) {
@@ -457,7 +458,6 @@ int kern_matmul_r8_multi(tpool *pool, const kern_mm_item *items, int n_items, in
     if (!r8_layout(d0, n_in, n_tok, &x_row, &dc_off, &xt_off, &total)) return BASE_EINVAL;
     const int64_t nb = n_in / d0->block_elems;
     r8_ctx c = {
-        .n_mats = n_items,
         .offset = d0->offset,
         .vt = kern_traits_of(d0->vtype),
         .nb = nb,
@@ -474,8 +474,7 @@ int kern_matmul_r8_multi(tpool *pool, const kern_mm_item *items, int n_items, in
         const kern_mm_item *it = &items[i];
         const kern_r8_desc *d = desc_of(it->wtype);
         if (!d) return BASE_EUNSUPPORTED;
-        if (d->vtype != d0->vtype || d->block_elems != d0->block_elems || it->n_out < 0 ||
-            (d->offset != 0.0f && c.offset != 0.0f && d->offset != c.offset))
+        if (!r8_shares_tokens(d0, d) || !offsets_agree(c.offset, d->offset) || it->n_out < 0)
             return BASE_EINVAL;
         if (it->n_out > 0 && (!it->W || !it->Y)) return BASE_EINVAL;
         if (d->offset != 0.0f) c.offset = d->offset;
