@@ -1,14 +1,16 @@
 /*
- * AVX2 kernels for weights repacked 8 rows at a time (block_q4_0x8, block_q8_0x8): one row
- * per 32-bit lane, so each 256-bit load of weights serves 8 rows, a token's 4 quants are
- * broadcast to every lane, the 8 rows' scales come in with one load and one F16C conversion,
- * and the results are stored with one store per token: no horizontal sums, no scalar scale
- * arithmetic. Up to 4 tokens share each unpacked weight register.
+ * AVX2 kernels for weights repacked 8 rows at a time (block_q4_0x8, block_q8_0x8 and the
+ * Q5_0, Q4_1 and Q5_1 ones): one row per 32-bit lane, so each 256-bit load of weights serves
+ * 8 rows, a token's 4 quants are broadcast to every lane, the 8 rows' scales come in with one
+ * load and one F16C conversion, and the results are stored with one store per token: no
+ * horizontal sums, no scalar scale arithmetic. Up to 4 tokens share each unpacked weight
+ * register.
  *
  * Q4_0: maddubs of the unsigned nibbles (0..15) with the token's int8 quants; the -8 offset is
  * taken off once per block with the token's precomputed -8 * d * sum. |pair sums| <= 2 * 15 *
  * 127, and 8 of them (a block per row) still fit int16, so one madd per block and token.
- * Q8_0: the sign trick (|w| times y with w's sign), int32 sums per piece.
+ * Q4_1 / Q5_1: the same integer sums; the rows' minimums times the token's s (Q8_1) instead
+ * of the offset. Q8_0: the sign trick (|w| times y with w's sign), int32 sums per piece.
  */
 #include "avx2_int.h"
 
@@ -48,21 +50,57 @@ INLINE void qx_0_piece(const uint8_t *qs, const uint8_t (*hb)[8], int j, __m256i
     *hi = _mm256_or_si256(*hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, sel_hi), sel_hi), b4));
 }
 
-/* Q4_0 (Q5 false) and Q5_0 (Q5 true): maddubs of the unsigned quants with the token's int8
- * quants; the offset (-8 or -16) comes off once per block with the token's precomputed
- * offset * d * sum. |pair sums| <= 2 * 15 * 127 (Q4_0): a block's 8 maddubs fit int16;
- * 2 * 31 * 127 (Q5_0): pairs of pieces are summed apart. */
-INLINE void qx_0r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT, const bool Q5) {
-    const size_t bsize = Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8);
-    const size_t qs_off = Q5 ? offsetof(block_q5_0x8, qs) : offsetof(block_q4_0x8, qs);
+/* The four nibble types' packed blocks: d[8] first, Q4_1 / Q5_1 (MIN) the rows' minimums
+ * m[8] next, then Q5_0 / Q5_1 (Q5) the fifth bits hb, then qs. */
+INLINE size_t qx_bsize(const bool Q5, const bool MIN) {
+    return MIN ? (Q5 ? sizeof(block_q5_1x8) : sizeof(block_q4_1x8))
+               : (Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8));
+}
+INLINE size_t qx_qs_off(const bool Q5, const bool MIN) {
+    return MIN ? (Q5 ? offsetof(block_q5_1x8, qs) : offsetof(block_q4_1x8, qs))
+               : (Q5 ? offsetof(block_q5_0x8, qs) : offsetof(block_q4_0x8, qs));
+}
+INLINE const uint8_t (*qx_hb(const uint8_t *w, const bool Q5, const bool MIN))[8] {
+    if (!Q5) return NULL;
+    return MIN ? ((const block_q5_1x8 *)w)->hb : ((const block_q5_0x8 *)w)->hb;
+}
+/* The 8 rows' scales, and minimums (MIN). */
+INLINE __m256 qx_scales(const uint8_t *w) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w)); }
+INLINE __m256 qx_mins(const uint8_t *w, const bool MIN) {
+    return MIN ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 16))) : _mm256_setzero_ps();
+}
+
+/* acc (a token's 8 rows) plus a block: p32 its integer sums, dc the token's (scale, offset
+ * term). Q4_0 / Q5_0: dw * (d p + offset d sum). Q4_1 / Q5_1: dw d p + dm s, dm the rows'
+ * minimums. */
+INLINE __m256 qx_fold(__m256 acc, __m256 dw, __m256 dm, const float *dc, __m256i p32,
+                      const bool MIN) {
+    const __m256 p = _mm256_cvtepi32_ps(p32);
+    if (MIN)
+        return _mm256_fmadd_ps(dm, _mm256_set1_ps(dc[1]),
+                               _mm256_fmadd_ps(dw, _mm256_mul_ps(_mm256_set1_ps(dc[0]), p), acc));
+    return _mm256_fmadd_ps(dw, _mm256_fmadd_ps(_mm256_set1_ps(dc[0]), p, _mm256_set1_ps(dc[1])), acc);
+}
+
+/* Q4_0 / Q4_1 (Q5 false) and Q5_0 / Q5_1 (Q5 true): maddubs of the unsigned quants with the
+ * token's int8 quants; Q4_0 / Q5_0 take their offset (-8 or -16) off once per block with
+ * the token's precomputed offset * d * sum, Q4_1 / Q5_1 (MIN, Q8_1 tokens) add their
+ * minimums times the token's s. |pair sums| <= 2 * 15 * 127 (4 bits): a block's 8 maddubs
+ * fit int16; 2 * 31 * 127 (5 bits): pairs of pieces are summed apart. */
+INLINE void qx_r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row,
+                  const float *dc, float *Y, size_t ldy, const int NT, const bool Q5,
+                  const bool MIN) {
+    const size_t bsize = qx_bsize(Q5, MIN), qs_off = qx_qs_off(Q5, MIN);
+    /* Token blocks: Q8_1's for MIN, else Q8_0's. */
+    const size_t ysize = MIN ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t yqs = MIN ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[KERN_R8_NT];
 #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *w = W + (size_t)i * bsize;
-        const uint8_t(*hb)[8] = Q5 ? ((const block_q5_0x8 *)w)->hb : NULL;
+        const uint8_t(*hb)[8] = qx_hb(w, Q5, MIN);
         if (NT == 1) prefetch_lines(w, bsize);
         __m256i s[KERN_R8_NT][2];
 #pragma GCC unroll 8
@@ -73,21 +111,18 @@ INLINE void qx_0r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row
             qx_0_piece(w + qs_off, hb, j, &lo, &hi);
 #pragma GCC unroll 8
             for (int t = 0; t < NT; t++) {
-                const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
+                const int8_t *y = (const int8_t *)(xq + (size_t)t * x_row + (size_t)i * ysize + yqs);
                 const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(y + 4 * j)),
                                                    _mm256_maddubs_epi16(hi, bcast4(y + 16 + 4 * j)));
                 s[t][Q5 ? j / 2 : 0] = _mm256_add_epi16(s[t][Q5 ? j / 2 : 0], p);
             }
         }
-        /* d[8] leads both block types. */
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w));
+        const __m256 dw = qx_scales(w), dm = qx_mins(w, MIN);
 #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
-            const float *d = dc + 2 * nb * t + 2 * i;
             __m256i q = _mm256_madd_epi16(s[t][0], ones);
             if (Q5) q = _mm256_add_epi32(q, _mm256_madd_epi16(s[t][1], ones));
-            const __m256 v = _mm256_fmadd_ps(_mm256_set1_ps(d[0]), _mm256_cvtepi32_ps(q), _mm256_set1_ps(d[1]));
-            acc[t] = _mm256_fmadd_ps(dw, v, acc[t]);
+            acc[t] = qx_fold(acc[t], dw, dm, dc + 2 * nb * t + 2 * i, q, MIN);
         }
     }
 #pragma GCC unroll 8
@@ -96,12 +131,22 @@ INLINE void qx_0r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row
 
 INLINE void q4_0r8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t x_row,
                    const float *dc, float *Y, size_t ldy, const int NT) {
-    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, false);
+    qx_r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, false, false);
 }
 
 INLINE void q5_0r8(int64_t nb, const block_q5_0x8 *W, const uint8_t *xq, size_t x_row,
                    const float *dc, float *Y, size_t ldy, const int NT) {
-    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, true);
+    qx_r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, true, false);
+}
+
+INLINE void q4_1r8(int64_t nb, const block_q4_1x8 *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT) {
+    qx_r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, false, true);
+}
+
+INLINE void q5_1r8(int64_t nb, const block_q5_1x8 *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT) {
+    qx_r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, true, true);
 }
 
 INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t x_row,
@@ -140,11 +185,10 @@ INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t 
 
 /* ---- batches: a block's weights unpacked into registers once, then every token ---- */
 
-/* acc[t] (8 floats, one per row) += dw * (d_t * p + c_t). */
-INLINE void acc_token(float *acc, __m256 dw, const float *dc, __m256i p32) {
-    const __m256 v = _mm256_fmadd_ps(_mm256_set1_ps(dc[0]), _mm256_cvtepi32_ps(p32),
-                                     _mm256_set1_ps(dc[1]));
-    _mm256_storeu_ps(acc, _mm256_fmadd_ps(dw, v, _mm256_loadu_ps(acc)));
+/* acc[t] (8 floats, one per row) plus a block (qx_fold). */
+INLINE void acc_token(float *acc, __m256 dw, __m256 dm, const float *dc, __m256i p32,
+                      const bool MIN) {
+    _mm256_storeu_ps(acc, qx_fold(_mm256_loadu_ps(acc), dw, dm, dc, p32, MIN));
 }
 
 static void r8b_begin(float *acc, int nt) { memset(acc, 0, sizeof(float) * 8 * (size_t)nt); }
@@ -153,20 +197,20 @@ static void r8b_end(const float *acc, int nt, float *Y, size_t ldy) {
     for (int t = 0; t < nt; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, _mm256_loadu_ps(acc + 8 * t));
 }
 
-/* Q4_0 / Q5_0 batches: the block's 4 pieces unpacked into 8 registers, then every token. */
-INLINE void qx_0r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float *dct, int64_t ld,
-                    int nt, float *acc, float *Y, size_t ldy, const bool Q5) {
-    const size_t bsize = Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8);
-    const size_t qs_off = Q5 ? offsetof(block_q5_0x8, qs) : offsetof(block_q4_0x8, qs);
+/* Q4_0 / Q5_0 / Q4_1 / Q5_1 batches: the block's 4 pieces unpacked into 8 registers, then
+ * every token. */
+INLINE void qx_r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float *dct, int64_t ld,
+                   int nt, float *acc, float *Y, size_t ldy, const bool Q5, const bool MIN) {
+    const size_t bsize = qx_bsize(Q5, MIN), qs_off = qx_qs_off(Q5, MIN);
     const __m256i ones = _mm256_set1_epi16(1);
     r8b_begin(acc, nt);
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *w = W + (size_t)i * bsize;
-        const uint8_t(*hb)[8] = Q5 ? ((const block_q5_0x8 *)w)->hb : NULL;
+        const uint8_t(*hb)[8] = qx_hb(w, Q5, MIN);
         __m256i lo[4], hi[4];
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) qx_0_piece(w + qs_off, hb, j, &lo[j], &hi[j]);
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w));
+        const __m256 dw = qx_scales(w), dm = qx_mins(w, MIN);
         const int8_t *y = xt + 32 * i * ld;
         const float *dc = dct + 2 * i * ld;
         for (int t = 0; t < nt; t++, y += 32, dc += 2) {
@@ -176,35 +220,34 @@ INLINE void qx_0r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float 
             const __m256i s23 = _mm256_add_epi16(
                 _mm256_add_epi16(_mm256_maddubs_epi16(lo[2], bcast4(y + 8)), _mm256_maddubs_epi16(hi[2], bcast4(y + 24))),
                 _mm256_add_epi16(_mm256_maddubs_epi16(lo[3], bcast4(y + 12)), _mm256_maddubs_epi16(hi[3], bcast4(y + 28))));
-            /* Q4_0's sums fit int16 all together; Q5_0's in halves. */
+            /* 4-bit sums fit int16 all together; 5-bit ones in halves. */
             const __m256i q = Q5 ? _mm256_add_epi32(_mm256_madd_epi16(s01, ones), _mm256_madd_epi16(s23, ones))
                                  : _mm256_madd_epi16(_mm256_add_epi16(s01, s23), ones);
-            acc_token(acc + 8 * t, dw, dc, q);
+            acc_token(acc + 8 * t, dw, dm, dc, q, MIN);
         }
     }
     r8b_end(acc, nt, Y, ldy);
 }
 
 
-/* Q4_0 / Q5_0 batches, two groups (16 rows) at a time. A group's whole block takes 8
+/* Q4_0 / Q5_0 / Q4_1 / Q5_1 batches, two groups (16 rows) at a time. A group's whole block takes 8
  * registers, so one group per pass needs a broadcast of the token's quants for every maddubs,
  * and the broadcasts, not the arithmetic, bound that loop (measured on Zen 3). Here a pass
  * holds half a block (pieces h, h + 1) of both groups in the 8 registers, so that each
  * broadcast feeds two maddubs: half 0 leaves the tokens' partial sums in part, half 1 adds
  * its own and converts to int32, and a last pass over the tokens does the float work. Same
- * integer sums as qx_0r8b (Q4_0 in int16 for the whole block, Q5_0 per half), same floats. */
-INLINE void qx_0r8b2(int64_t nb, const uint8_t *W, const int8_t *xt, const float *dct,
-                     int64_t ld, int nt, float *acc, float *Y, size_t ldy, const bool Q5) {
-    const size_t bsize = Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8);
-    const size_t qs_off = Q5 ? offsetof(block_q5_0x8, qs) : offsetof(block_q4_0x8, qs);
+ * integer sums as qx_r8b (4 bits in int16 for the whole block, 5 bits per half), same floats. */
+INLINE void qx_r8b2(int64_t nb, const uint8_t *W, const int8_t *xt, const float *dct,
+                    int64_t ld, int nt, float *acc, float *Y, size_t ldy, const bool Q5,
+                    const bool MIN) {
+    const size_t bsize = qx_bsize(Q5, MIN), qs_off = qx_qs_off(Q5, MIN);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i part[2 * KERN_R8B_MAXT];
     float *acc1 = acc + 8 * (size_t)nt;
     r8b_begin(acc, 2 * nt);
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *w0 = W + (size_t)i * bsize, *w1 = w0 + (size_t)nb * bsize;
-        const uint8_t(*hb0)[8] = Q5 ? ((const block_q5_0x8 *)w0)->hb : NULL;
-        const uint8_t(*hb1)[8] = Q5 ? ((const block_q5_0x8 *)w1)->hb : NULL;
+        const uint8_t(*hb0)[8] = qx_hb(w0, Q5, MIN), (*hb1)[8] = qx_hb(w1, Q5, MIN);
         const int8_t *y0 = xt + 32 * i * ld;
 #pragma GCC unroll 2
         for (int half = 0; half < 2; half++) {
@@ -234,28 +277,32 @@ INLINE void qx_0r8b2(int64_t nb, const uint8_t *W, const int8_t *xt, const float
                 }
             }
         }
-        const __m256 dw0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w0));
-        const __m256 dw1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w1));
+        const __m256 dw0 = qx_scales(w0), dw1 = qx_scales(w1);
+        const __m256 dm0 = qx_mins(w0, MIN), dm1 = qx_mins(w1, MIN);
         const float *dc = dct + 2 * i * ld;
         for (int t = 0; t < nt; t++, dc += 2) {
-            acc_token(acc + 8 * t, dw0, dc, part[2 * t]);
-            acc_token(acc1 + 8 * t, dw1, dc, part[2 * t + 1]);
+            acc_token(acc + 8 * t, dw0, dm0, dc, part[2 * t], MIN);
+            acc_token(acc1 + 8 * t, dw1, dm1, dc, part[2 * t + 1], MIN);
         }
     }
     r8b_end(acc, nt, Y, ldy);
     r8b_end(acc1, nt, Y + 8, ldy);
 }
 
-/* The kern_r8b_fn entries: Q4_0 and Q5_0, one group or two per call. */
-#define DEFINE_R8B(name, impl, Q5)                                                                  \
+/* The kern_r8b_fn entries: Q4_0, Q5_0, Q4_1 and Q5_1, one group or two per call. */
+#define DEFINE_R8B(name, impl, Q5, MIN)                                                             \
     static void name(int64_t nb, const void *W, const int8_t *xt, const float *dct, int64_t ld,    \
                      int nt, float *acc, float *Y, size_t ldy) {                                   \
-        impl(nb, W, xt, dct, ld, nt, acc, Y, ldy, Q5);                                             \
+        impl(nb, W, xt, dct, ld, nt, acc, Y, ldy, Q5, MIN);                                        \
     }
-DEFINE_R8B(q4_0r8b_avx2, qx_0r8b, false)
-DEFINE_R8B(q5_0r8b_avx2, qx_0r8b, true)
-DEFINE_R8B(q4_0r8b2_avx2, qx_0r8b2, false)
-DEFINE_R8B(q5_0r8b2_avx2, qx_0r8b2, true)
+DEFINE_R8B(q4_0r8b_avx2, qx_r8b, false, false)
+DEFINE_R8B(q5_0r8b_avx2, qx_r8b, true, false)
+DEFINE_R8B(q4_1r8b_avx2, qx_r8b, false, true)
+DEFINE_R8B(q5_1r8b_avx2, qx_r8b, true, true)
+DEFINE_R8B(q4_0r8b2_avx2, qx_r8b2, false, false)
+DEFINE_R8B(q5_0r8b2_avx2, qx_r8b2, true, false)
+DEFINE_R8B(q4_1r8b2_avx2, qx_r8b2, false, true)
+DEFINE_R8B(q5_1r8b2_avx2, qx_r8b2, true, true)
 
 /* Q8_0: a block in two halves of 4 pieces, each w and |w| in registers (the sign trick needs
  * both); the first half's int32 sums wait in isum. */
@@ -312,6 +359,8 @@ static void q8_0r8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const flo
 DEFINE_R8(q4_0r8, block_q4_0x8)
 DEFINE_R8(q8_0r8, block_q8_0x8)
 DEFINE_R8(q5_0r8, block_q5_0x8)
+DEFINE_R8(q4_1r8, block_q4_1x8)
+DEFINE_R8(q5_1r8, block_q5_1x8)
 
 void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch, kern_r8b_fn *batch2) {
     batch[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8b_avx2;
@@ -322,6 +371,12 @@ void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch, kern_r8b_fn *batc
     table[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8_avx2;
     table[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8_avx2;
     table[KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = q5_0r8_avx2;
+    table[KERN_TYPE_Q4_1_R8 - KERN_R8_FIRST] = q4_1r8_avx2;
+    table[KERN_TYPE_Q5_1_R8 - KERN_R8_FIRST] = q5_1r8_avx2;
+    batch[KERN_TYPE_Q4_1_R8 - KERN_R8_FIRST] = q4_1r8b_avx2;
+    batch[KERN_TYPE_Q5_1_R8 - KERN_R8_FIRST] = q5_1r8b_avx2;
+    batch2[KERN_TYPE_Q4_1_R8 - KERN_R8_FIRST] = q4_1r8b2_avx2;
+    batch2[KERN_TYPE_Q5_1_R8 - KERN_R8_FIRST] = q5_1r8b2_avx2;
     kern_patch_avx2_r8q6k(table, batch);
     kern_patch_avx2_r8k(table);
     kern_patch_avx2_r8q5k(table);

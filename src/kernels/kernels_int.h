@@ -201,6 +201,18 @@ typedef struct {
     uint8_t hb[4][8];
     uint8_t qs[8 * QK5_0 / 2];
 } block_q5_0x8;
+/* Q4_1, Q5_1: Q4_0's and Q5_0's layouts with the 8 rows' minimums after their scales. */
+typedef struct {
+    uint16_t d[8], m[8];
+    uint8_t qs[8 * QK4_1 / 2];
+} block_q4_1x8;
+typedef struct {
+    uint16_t d[8], m[8];
+    uint8_t hb[4][8];
+    uint8_t qs[8 * QK5_1 / 2];
+} block_q5_1x8;
+static_assert(sizeof(block_q4_1x8) == 8 * sizeof(block_q4_1), "block_q4_1x8 size");
+static_assert(sizeof(block_q5_1x8) == 8 * sizeof(block_q5_1), "block_q5_1x8 size");
 static_assert(sizeof(block_q5_0x8) == 8 * sizeof(block_q5_0), "block_q5_0x8 size");
 static_assert(sizeof(block_q4_0x8) == 8 * sizeof(block_q4_0), "block_q4_0x8 size");
 static_assert(sizeof(block_q8_0x8) == 8 * sizeof(block_q8_0), "block_q8_0x8 size");
@@ -257,10 +269,12 @@ typedef struct {
 static_assert(sizeof(block_q3_Kx8) == 8 * sizeof(block_q3_K), "block_q3_Kx8 size");
 
 /* 8 interleaved rows (nb blocks at W) times nt <= 4 tokens: Y[t * ldy + r] for r < 8. Token
- * t is a row of the packed type's activation blocks (Q8_0 or Q8_K) at xq + t * x_row; for
- * Q8_0 tokens also float pairs at dc + 2 * (n_in / 32) * t: block k's scale and offset *
- * scale * (sum of its quants), offset being the weight type's (-8 for Q4_0); dc is NULL for
- * Q8_K tokens (their blocks carry d and bsums). */
+ * t is a row of the packed type's activation blocks (Q8_0, Q8_1 or Q8_K) at xq + t * x_row;
+ * for Q8_0 and Q8_1 tokens also float pairs at dc + 2 * (n_in / 32) * t: block k's scale and
+ * offset term. Q8_0: offset * scale * (sum of its quants), offset being the weight type's (-8
+ * for Q4_0). Q8_1 (Q4_1, Q5_1, offset 1): the block's own s, d * sum as llama.cpp rounds it,
+ * which the kernels scale by each row's minimum. dc is NULL for Q8_K tokens (their blocks
+ * carry d and bsums). */
 #define KERN_R8_NT 4
 typedef void (*kern_r8_fn)(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                            const float *dc, float *Y, size_t ldy, int nt);
@@ -273,10 +287,10 @@ void kern_r8k_tokens_ref(int64_t nb, const void *W, size_t bbytes, kern_r8k_bloc
 /* One packed type: how to make it and its plain-C kernel (the definition of its product;
  * it runs where the ISA has no kernel). */
 typedef struct kern_r8_desc {
-    int wtype, vtype;   /* the file's type, the tokens' type (Q8_0 or Q8_K) */
+    int wtype, vtype;   /* the file's type, the tokens' type (Q8_0, Q8_1 or Q8_K) */
     int block_elems;    /* elements per block of a row: 32 or 256 */
     size_t block_bytes; /* one packed block of 8 rows */
-    float offset;       /* Q8_0 tokens: see dc above; 0: the kernels read only the scale */
+    float offset;       /* Q8_0 / Q8_1 tokens: see dc above; 0: the kernels read only the scale */
     /* Rows [8 g, 8 g + 8) of W (nb blocks per row) -> nb packed blocks at dst. */
     void (*group)(const void *W, int64_t nb, int64_t g, void *dst);
     /* Blocks [i0, i1) of row r (0..7) of a packed group, back in the file's layout at dst. */
@@ -284,12 +298,12 @@ typedef struct kern_r8_desc {
     kern_r8_fn ref;
 } kern_r8_desc;
 #define KERN_R8_FIRST KERN_TYPE_Q4_0_R8
-#define KERN_R8_COUNT 8
+#define KERN_R8_COUNT 10
 /* Indexed by packed type - KERN_R8_FIRST: the ISA's kernels (NULL: no packing). */
 extern kern_r8_fn kern_r8_table[KERN_R8_COUNT];
 /* Batches: the same 8 rows times nt <= KERN_R8B_MAXT tokens, the weights of a block unpacked
- * once for all of them. The tokens are transposed (block-major): Q8_0 tokens have block k of
- * token t's quants at xt + 32 * (k * ld + t), its (scale, offset term) pair at
+ * once for all of them. The tokens are transposed (block-major): Q8_0 and Q8_1 tokens have
+ * block k of token t's quants at xt + 32 * (k * ld + t), its (scale, offset term) pair at
  * dct + 2 * (k * ld + t); Q8_K tokens have the whole block_q8_K at index k * ld + t of xt and
  * dct is NULL. acc: nt * 8 floats of the caller's scratch. Y[t * ldy + r]. NULL entries use
  * kern_r8_fn. */

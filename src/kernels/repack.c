@@ -1,14 +1,14 @@
 /*
  * Weights repacked 8 rows at a time (kernels.h; the block_*x8 layouts in kernels_int.h) and
- * their matrix products. Here: the table of packed types, the Q4_0/Q5_0/Q8_0 layouts and
- * plain-C kernels (Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS have theirs in repack_q3k.c,
- * repack_q4k.c, repack_q5k.c, repack_q6k.c and repack_iq4xs.c), the public calls
+ * their matrix products. Here: the table of packed types, the Q4_0, Q5_0, Q8_0, Q4_1 and
+ * Q5_1 layouts and plain-C kernels (Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS have theirs in
+ * repack_q3k.c, repack_q4k.c, repack_q5k.c, repack_q6k.c and repack_iq4xs.c), the public calls
  * (kern_repack_type, kern_repack, kern_get_row) and the product. The SIMD kernels are in
  * gemm_r8*_avx2.c and gemm_r8_avx512.c.
  *
- * Products: the tokens are quantized as for the unpacked types (Q8_0, or Q8_K for the
- * K-quants and IQ4_XS), Q8_0 tokens with one float pair per block (scale, offset * scale *
- * sum). Threads take chunks of 8-row groups; within a chunk, a batch goes through the ISA's
+ * Products: the tokens are quantized as for the unpacked types (Q8_0; Q8_1 for Q4_1 and
+ * Q5_1; Q8_K for the K-quants and IQ4_XS), Q8_0 and Q8_1 tokens with one float pair per block
+ * (scale, offset term: offset * scale * sum, or Q8_1's own s). Threads take chunks of 8-row groups; within a chunk, a batch goes through the ISA's
  * batch kernel (a block unpacked once for up to KERN_R8B_MAXT tokens, which read a
  * block-major copy of the tokens) or 4 tokens at a time, so a chunk of weights (one L2 tile)
  * is read from memory once per batch. The last n_out % 8 rows stay in the file's layout after
@@ -41,43 +41,85 @@ static bool repack_enabled(int wtype) {
     return false;
 }
 
-/* ---- Q4_0, Q5_0, Q8_0: layouts and plain-C kernels ---- */
+/* ---- Q4_0, Q5_0, Q8_0, Q4_1, Q5_1: layouts and plain-C kernels ---- */
+
+/* A row's 16 nibble bytes to and from piece j of a packed block (4 bytes at qs + 32 j + 4 r). */
+static void put_nibbles(uint8_t *qs, const uint8_t *src, int r) {
+    for (int j = 0; j < 4; j++) memcpy(qs + 32 * j + 4 * r, src + 4 * j, 4);
+}
+static void get_nibbles(uint8_t *dst, const uint8_t *qs, int r) {
+    for (int j = 0; j < 4; j++) memcpy(dst + 4 * j, qs + 32 * j + 4 * r, 4);
+}
+/* A row's 32 fifth bits (qh) to and from hb[j][r] (block_q5_0x8). */
+static void put_fifth_bits(uint8_t (*hb)[8], const uint8_t qh4[4], int r) {
+    uint32_t qh;
+    memcpy(&qh, qh4, 4);
+    for (int j = 0; j < 4; j++)
+        hb[j][r] = (uint8_t)(((qh >> (4 * j)) & 0xF) | (((qh >> (16 + 4 * j)) & 0xF) << 4));
+}
+static void get_fifth_bits(uint8_t qh4[4], const uint8_t (*hb)[8], int r) {
+    uint32_t qh = 0;
+    for (int j = 0; j < 4; j++) {
+        qh |= (uint32_t)(hb[j][r] & 0xF) << (4 * j);
+        qh |= (uint32_t)(hb[j][r] >> 4) << (16 + 4 * j);
+    }
+    memcpy(qh4, &qh, 4);
+}
+
+/* Block i of row r of a group: the source block of rows 8 g.. of W (nb blocks per row). */
+#define SRC_BLOCK(T, W, nb, g, r, i) ((const T *)(W) + (8 * (g) + (r)) * (nb) + (i))
 
 static void q4_0_group(const void *W, int64_t nb, int64_t g, void *dst) {
-    const block_q4_0 *x = W;
     block_q4_0x8 *o = dst;
     for (int64_t i = 0; i < nb; i++)
         for (int r = 0; r < 8; r++) {
-            const block_q4_0 *s = x + (8 * g + r) * nb + i;
+            const block_q4_0 *s = SRC_BLOCK(block_q4_0, W, nb, g, r, i);
             o[i].d[r] = s->d;
-            for (int j = 0; j < 4; j++) memcpy(o[i].qs + 32 * j + 4 * r, s->qs + 4 * j, 4);
+            put_nibbles(o[i].qs, s->qs, r);
+        }
+}
+
+static void q4_1_group(const void *W, int64_t nb, int64_t g, void *dst) {
+    block_q4_1x8 *o = dst;
+    for (int64_t i = 0; i < nb; i++)
+        for (int r = 0; r < 8; r++) {
+            const block_q4_1 *s = SRC_BLOCK(block_q4_1, W, nb, g, r, i);
+            o[i].d[r] = s->d;
+            o[i].m[r] = s->m;
+            put_nibbles(o[i].qs, s->qs, r);
         }
 }
 
 static void q8_0_group(const void *W, int64_t nb, int64_t g, void *dst) {
-    const block_q8_0 *x = W;
     block_q8_0x8 *o = dst;
     for (int64_t i = 0; i < nb; i++)
         for (int r = 0; r < 8; r++) {
-            const block_q8_0 *s = x + (8 * g + r) * nb + i;
+            const block_q8_0 *s = SRC_BLOCK(block_q8_0, W, nb, g, r, i);
             o[i].d[r] = s->d;
             for (int j = 0; j < 8; j++) memcpy(o[i].qs + 32 * j + 4 * r, s->qs + 4 * j, 4);
         }
 }
 
 static void q5_0_group(const void *W, int64_t nb, int64_t g, void *dst) {
-    const block_q5_0 *x = W;
     block_q5_0x8 *o = dst;
     for (int64_t i = 0; i < nb; i++)
         for (int r = 0; r < 8; r++) {
-            const block_q5_0 *s = x + (8 * g + r) * nb + i;
-            uint32_t qh;
-            memcpy(&qh, s->qh, 4);
+            const block_q5_0 *s = SRC_BLOCK(block_q5_0, W, nb, g, r, i);
             o[i].d[r] = s->d;
-            for (int j = 0; j < 4; j++) {
-                memcpy(o[i].qs + 32 * j + 4 * r, s->qs + 4 * j, 4);
-                o[i].hb[j][r] = (uint8_t)(((qh >> (4 * j)) & 0xF) | (((qh >> (16 + 4 * j)) & 0xF) << 4));
-            }
+            put_nibbles(o[i].qs, s->qs, r);
+            put_fifth_bits(o[i].hb, s->qh, r);
+        }
+}
+
+static void q5_1_group(const void *W, int64_t nb, int64_t g, void *dst) {
+    block_q5_1x8 *o = dst;
+    for (int64_t i = 0; i < nb; i++)
+        for (int r = 0; r < 8; r++) {
+            const block_q5_1 *s = SRC_BLOCK(block_q5_1, W, nb, g, r, i);
+            o[i].d[r] = s->d;
+            o[i].m[r] = s->m;
+            put_nibbles(o[i].qs, s->qs, r);
+            put_fifth_bits(o[i].hb, s->qh, r);
         }
 }
 
@@ -86,7 +128,17 @@ static void q4_0_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
     block_q4_0 *o = dst;
     for (int64_t i = i0; i < i1; i++, o++) {
         o->d = x[i].d[r];
-        for (int j = 0; j < 4; j++) memcpy(o->qs + 4 * j, x[i].qs + 32 * j + 4 * r, 4);
+        get_nibbles(o->qs, x[i].qs, r);
+    }
+}
+
+static void q4_1_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
+    const block_q4_1x8 *x = G;
+    block_q4_1 *o = dst;
+    for (int64_t i = i0; i < i1; i++, o++) {
+        o->d = x[i].d[r];
+        o->m = x[i].m[r];
+        get_nibbles(o->qs, x[i].qs, r);
     }
 }
 
@@ -94,14 +146,20 @@ static void q5_0_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
     const block_q5_0x8 *x = G;
     block_q5_0 *o = dst;
     for (int64_t i = i0; i < i1; i++, o++) {
-        uint32_t qh = 0;
         o->d = x[i].d[r];
-        for (int j = 0; j < 4; j++) {
-            memcpy(o->qs + 4 * j, x[i].qs + 32 * j + 4 * r, 4);
-            qh |= (uint32_t)(x[i].hb[j][r] & 0xF) << (4 * j);
-            qh |= (uint32_t)(x[i].hb[j][r] >> 4) << (16 + 4 * j);
-        }
-        memcpy(o->qh, &qh, 4);
+        get_nibbles(o->qs, x[i].qs, r);
+        get_fifth_bits(o->qh, x[i].hb, r);
+    }
+}
+
+static void q5_1_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
+    const block_q5_1x8 *x = G;
+    block_q5_1 *o = dst;
+    for (int64_t i = i0; i < i1; i++, o++) {
+        o->d = x[i].d[r];
+        o->m = x[i].m[r];
+        get_nibbles(o->qs, x[i].qs, r);
+        get_fifth_bits(o->qh, x[i].hb, r);
     }
 }
 
@@ -114,18 +172,27 @@ static void q8_0_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
     }
 }
 
-/* Weight element e (0..31) of row r in a packed block. */
+/* Weight element e (0..31) of row r in a packed block: its nibble and its fifth bit. */
+static inline int nibble_at(const uint8_t *qs, int r, int e) {
+    const uint8_t v = qs[32 * ((e % 16) / 4) + 4 * r + e % 4];
+    return e < 16 ? v & 0xF : v >> 4;
+}
+static inline int fifth_bit_at(const uint8_t (*hb)[8], int r, int e) {
+    return (hb[(e % 16) / 4][r] >> (4 * (e >= 16) + e % 4)) & 1;
+}
 static inline int q4_0r8_at(const void *vb, int r, int e) {
-    const block_q4_0x8 *b = vb;
-    const uint8_t v = b->qs[32 * ((e % 16) / 4) + 4 * r + e % 4];
-    return (e < 16 ? v & 0xF : v >> 4) - 8;
+    return nibble_at(((const block_q4_0x8 *)vb)->qs, r, e) - 8;
 }
 static inline int q5_0r8_at(const void *vb, int r, int e) {
     const block_q5_0x8 *b = vb;
-    const int j = (e % 16) / 4, hi = e >= 16;
-    const uint8_t v = b->qs[32 * j + 4 * r + e % 4];
-    const int h = (b->hb[j][r] >> (4 * hi + e % 4)) & 1;
-    return ((hi ? v >> 4 : v & 0xF) | h << 4) - 16;
+    return (nibble_at(b->qs, r, e) | fifth_bit_at(b->hb, r, e) << 4) - 16;
+}
+static inline int q4_1r8_at(const void *vb, int r, int e) {
+    return nibble_at(((const block_q4_1x8 *)vb)->qs, r, e);
+}
+static inline int q5_1r8_at(const void *vb, int r, int e) {
+    const block_q5_1x8 *b = vb;
+    return nibble_at(b->qs, r, e) | fifth_bit_at(b->hb, r, e) << 4;
 }
 static inline int q8_0r8_at(const void *vb, int r, int e) {
     const block_q8_0x8 *b = vb;
@@ -146,6 +213,28 @@ static inline void q8_0_tokens_ref(int64_t nb, const void *W, size_t bbytes,
                 for (int e = 0; e < QK8_0; e++) isum += at(b, r, e) * y[i].qs[e];
                 const uint16_t dw = ((const uint16_t *)b)[r]; /* d[8] leads every block */
                 sum += (float)isum * (kern_f16_to_f32(dw) * kern_f16_to_f32(y[i].d));
+            }
+            Y[(size_t)t * ldy + r] = sum;
+        }
+    }
+}
+
+/* Q4_1, Q5_1 with Q8_1 tokens: Y[t][r] = sum over blocks of d_w d_y sum_e w_e y_e + m_w s_y,
+ * the way their vec_dot_ref sums. */
+static inline void q8_1_tokens_ref(int64_t nb, const void *W, size_t bbytes,
+                                   int (*at)(const void *, int, int), const uint8_t *xq,
+                                   size_t x_row, float *Y, size_t ldy, int nt) {
+    for (int t = 0; t < nt; t++) {
+        const block_q8_1 *y = (const block_q8_1 *)(xq + (size_t)t * x_row);
+        for (int r = 0; r < 8; r++) {
+            float sum = 0;
+            for (int64_t i = 0; i < nb; i++) {
+                const void *b = (const uint8_t *)W + (size_t)i * bbytes;
+                int isum = 0;
+                for (int e = 0; e < QK8_1; e++) isum += at(b, r, e) * y[i].qs[e];
+                const uint16_t *dm = b; /* d[8], m[8] lead both blocks */
+                sum += (kern_f16_to_f32(dm[r]) * kern_f16_to_f32(y[i].d)) * (float)isum +
+                       kern_f16_to_f32(dm[8 + r]) * kern_f16_to_f32(y[i].s);
             }
             Y[(size_t)t * ldy + r] = sum;
         }
@@ -179,6 +268,16 @@ static void q8_0r8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_ro
     (void)dc;
     q8_0_tokens_ref(nb, W, sizeof(block_q8_0x8), q8_0r8_at, xq, x_row, Y, ldy, nt);
 }
+static void q4_1r8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
+                       const float *dc, float *Y, size_t ldy, int nt) {
+    (void)dc;
+    q8_1_tokens_ref(nb, W, sizeof(block_q4_1x8), q4_1r8_at, xq, x_row, Y, ldy, nt);
+}
+static void q5_1r8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
+                       const float *dc, float *Y, size_t ldy, int nt) {
+    (void)dc;
+    q8_1_tokens_ref(nb, W, sizeof(block_q5_1x8), q5_1r8_at, xq, x_row, Y, ldy, nt);
+}
 
 /* ---- the packed types ---- */
 
@@ -207,6 +306,12 @@ static const kern_r8_desc r8_descs[KERN_R8_COUNT] = {
     [KERN_TYPE_Q3_K_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q3_K, GGUF_TYPE_Q8_K, QK_K,
                                            sizeof(block_q3_Kx8), 0.0f, kern_q3_Kr8_group,
                                            kern_q3_Kr8_row, kern_q3_Kr8_ref},
+    [KERN_TYPE_Q4_1_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q4_1, GGUF_TYPE_Q8_1, QK4_1,
+                                           sizeof(block_q4_1x8), 1.0f, q4_1_group, q4_1_row,
+                                           q4_1r8_ref},
+    [KERN_TYPE_Q5_1_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q5_1, GGUF_TYPE_Q8_1, QK5_1,
+                                           sizeof(block_q5_1x8), 1.0f, q5_1_group, q5_1_row,
+                                           q5_1r8_ref},
 };
 
 static const kern_r8_desc *desc_of(int ptype) {
@@ -314,13 +419,14 @@ typedef struct {
 /* A product: the tokens, converted once, against up to KERN_MM_MAX matrices in one run. */
 typedef struct {
     r8_mat m[KERN_MM_MAX];
-    float offset; /* Q8_0 tokens: see dc below */
+    float offset; /* Q8_0 / Q8_1 tokens: see dc below */
+    bool q8_1;    /* the tokens are Q8_1 (else Q8_0 where dc is set) */
     const kern_traits *vt; /* the tokens' type */
     int64_t nb, n_in, n_tok;
     const float *X;
     uint8_t *xq;
     size_t x_row;
-    float *dc;  /* Q8_0 tokens: n_tok rows of 2 * nb floats */
+    float *dc;  /* Q8_0 / Q8_1 tokens: n_tok rows of 2 * nb floats */
     int8_t *xt; /* batch kernels: the tokens transposed (kern_r8b_fn) */
     size_t xt_tok; /* bytes of a token's block there */
     float *dct;
@@ -328,15 +434,18 @@ typedef struct {
     atomic_llong next_chunk;
 } r8_ctx;
 
-/* Converted token rows (rounded up to 64 bytes), then for Q8_0 tokens the float pairs, then
- * for batches the same transposed (block-major). */
+/* Tokens that come with a float pair per block (kern_r8_fn's dc). */
+static bool has_pairs(int vtype) { return vtype == GGUF_TYPE_Q8_0 || vtype == GGUF_TYPE_Q8_1; }
+
+/* Converted token rows (rounded up to 64 bytes), then for Q8_0 / Q8_1 tokens the float pairs,
+ * then for batches the same transposed (block-major). */
 static bool r8_layout(const kern_r8_desc *d, int64_t n_in, int64_t n_tok, size_t *x_row,
                       size_t *dc_off, size_t *xt_off, size_t *total) {
     const kern_traits *vt = kern_traits_of(d->vtype);
     size_t xq, dc = 0;
     *x_row = (size_t)(n_in / vt->block_size) * vt->type_size;
     if (!size_mul(*x_row, (size_t)n_tok, &xq) || xq > SIZE_MAX / 8) return false;
-    if (d->vtype == GGUF_TYPE_Q8_0 &&
+    if (has_pairs(d->vtype) &&
         (!size_mul((size_t)(n_in / QK8_0) * 2 * sizeof(float), (size_t)n_tok, &dc) ||
          dc > SIZE_MAX / 8))
         return false;
@@ -369,15 +478,24 @@ static void convert_tokens(const r8_ctx *c, int64_t t0, int64_t t1) {
                            sizeof(block_q8_K));
             continue;
         }
-        const block_q8_0 *x = (const block_q8_0 *)xr;
         float *dc = c->dc + (size_t)(2 * nb * t);
         for (int64_t k = 0; k < nb; k++) {
-            int32_t sum = 0;
-            for (int i = 0; i < QK8_0; i++) sum += x[k].qs[i];
-            dc[2 * k] = kern_f16_to_f32(x[k].d);
-            dc[2 * k + 1] = c->offset * dc[2 * k] * (float)sum;
+            const int8_t *qs;
+            if (c->q8_1) {
+                const block_q8_1 *x = (const block_q8_1 *)xr + k;
+                qs = x->qs;
+                dc[2 * k] = kern_f16_to_f32(x->d);
+                dc[2 * k + 1] = c->offset * kern_f16_to_f32(x->s);
+            } else {
+                const block_q8_0 *x = (const block_q8_0 *)xr + k;
+                int32_t sum = 0;
+                for (int i = 0; i < QK8_0; i++) sum += x->qs[i];
+                qs = x->qs;
+                dc[2 * k] = kern_f16_to_f32(x->d);
+                dc[2 * k + 1] = c->offset * dc[2 * k] * (float)sum;
+            }
             if (c->xt) {
-                memcpy(c->xt + 32 * (k * c->n_tok + t), x[k].qs, 32);
+                memcpy(c->xt + 32 * (k * c->n_tok + t), qs, 32);
                 memcpy(c->dct + 2 * (k * c->n_tok + t), dc + 2 * k, 2 * sizeof(float));
             }
         }
@@ -432,7 +550,7 @@ static void r8_fn(void *vctx, int ith, int nth) {
 
 /* Q8_0 tokens carry one offset term per block (dc): tokens converted for offset a serve
  * offset b where the two agree or one is 0 (Q8_0's kernels, and the Q8_K types', read no
- * offset term). */
+ * offset term). Q8_1 tokens (Q4_1, Q5_1) share only with each other. */
 static bool offsets_agree(float a, float b) { return a == b || a == 0.0f || b == 0.0f; }
 
 static bool r8_shares_tokens(const kern_r8_desc *a, const kern_r8_desc *b) {
@@ -466,7 +584,8 @@ int kern_matmul_r8_multi(tpool *pool, const kern_mm_item *items, int n_items, in
         .X = X,
         .xq = scratch,
         .x_row = x_row,
-        .dc = d0->vtype == GGUF_TYPE_Q8_0 ? (float *)((uint8_t *)scratch + dc_off) : NULL,
+        .q8_1 = d0->vtype == GGUF_TYPE_Q8_1,
+        .dc = has_pairs(d0->vtype) ? (float *)((uint8_t *)scratch + dc_off) : NULL,
     };
     const int nth = tpool_size(pool);
     bool batch = false;
@@ -507,8 +626,8 @@ int kern_matmul_r8_multi(tpool *pool, const kern_mm_item *items, int n_items, in
     }
     if (batch) {
         c.xt = (int8_t *)scratch + xt_off;
-        c.xt_tok = d0->vtype == GGUF_TYPE_Q8_0 ? QK8_0 : sizeof(block_q8_K);
-        if (d0->vtype == GGUF_TYPE_Q8_0)
+        c.xt_tok = has_pairs(d0->vtype) ? QK8_0 : sizeof(block_q8_K);
+        if (has_pairs(d0->vtype))
             c.dct = (float *)((uint8_t *)scratch + xt_off + (size_t)n_in * (size_t)n_tok);
     }
     if (n_tok < 2 * nth) convert_tokens(&c, 0, n_tok);

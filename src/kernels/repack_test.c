@@ -14,7 +14,8 @@
 #include <stdlib.h>
 
 static const int r8_types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, GGUF_TYPE_Q5_0, GGUF_TYPE_Q4_K,
-                               GGUF_TYPE_Q6_K, GGUF_TYPE_Q5_K, GGUF_TYPE_IQ4_XS, GGUF_TYPE_Q3_K};
+                               GGUF_TYPE_Q6_K, GGUF_TYPE_Q5_K, GGUF_TYPE_IQ4_XS, GGUF_TYPE_Q3_K,
+                               GGUF_TYPE_Q4_1, GGUF_TYPE_Q5_1};
 #define N_R8_TYPES ((int)(sizeof r8_types / sizeof r8_types[0]))
 
 /* Y of the packed matrix against Y of W as the file has it. */
@@ -101,6 +102,8 @@ static void check_shapes(void) {
     check_packed(NULL, GGUF_TYPE_Q8_0, 2048, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_Q4_0, 2048, 264, 7, &rng); /* pairs of groups, an odd one */
     check_packed(NULL, GGUF_TYPE_Q5_0, 2048, 264, 7, &rng);
+    check_packed(NULL, GGUF_TYPE_Q4_1, 2048, 264, 7, &rng);
+    check_packed(NULL, GGUF_TYPE_Q5_1, 2048, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_Q4_K, 4096, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_Q5_K, 4096, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_IQ4_XS, 4096, 264, 7, &rng);
@@ -118,7 +121,8 @@ TEST(repack_matches_unpacked) {
 
 /* kern_matmul_multi: each item's Y bit for bit what kern_matmul gives it, whether the items
  * share one conversion and one run (packed types that quantize the tokens alike) or not
- * (unpacked types, Q4_0 next to Q5_0: other offset terms), with rows after the packed
+ * (unpacked types, Q4_0 next to Q5_0: other offset terms; Q4_1 / Q5_1, Q8_1 tokens, next to
+ * Q8_0 or Q5_0), with rows after the packed
  * groups, token counts over one batch-kernel call and 1-3 threads. */
 static void check_multi(tpool *pool, const int *types, int n, int64_t n_in, int64_t n_tok,
                         uint64_t *rng) {
@@ -177,6 +181,7 @@ TEST(matmul_multi_matches_single_products) {
         {GGUF_TYPE_Q4_0, GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, -1},
         {GGUF_TYPE_Q8_0, GGUF_TYPE_Q4_0, GGUF_TYPE_Q5_0, GGUF_TYPE_Q8_0},
         {GGUF_TYPE_Q5_0, GGUF_TYPE_Q4_1, GGUF_TYPE_Q5_0, -1},
+        {GGUF_TYPE_Q5_1, GGUF_TYPE_Q4_1, GGUF_TYPE_Q8_0, GGUF_TYPE_Q5_1},
         {GGUF_TYPE_Q4_K, GGUF_TYPE_Q4_K, GGUF_TYPE_Q6_K, -1},
         {GGUF_TYPE_Q6_K, GGUF_TYPE_Q5_K, GGUF_TYPE_Q3_K, GGUF_TYPE_IQ4_XS},
         {GGUF_TYPE_F32, GGUF_TYPE_Q4_K, -1, -1},
@@ -276,6 +281,8 @@ TEST(repack_refuses_what_it_cannot_pack) {
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q5_K, 256, 8), KERN_TYPE_Q5_K_R8);
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_IQ4_XS, 256, 8), KERN_TYPE_IQ4_XS_R8);
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q3_K, 256, 8), KERN_TYPE_Q3_K_R8);
+        ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_1, 32, 8), KERN_TYPE_Q4_1_R8);
+        ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q5_1, 32, 8), KERN_TYPE_Q5_1_R8);
         setenv("LOCALAI_REPACK", "q4_k", 1); /* a list without Q5_K */
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q5_K, 256, 8), -1);
         unsetenv("LOCALAI_REPACK");

@@ -148,8 +148,8 @@ bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn) {
     uint32_t s = 777u + (uint32_t)ptype;
     for (int r = 0; r < 8; r++) make_row(wt, w + (size_t)r * w_row, n, &s, false);
     d->group(w, nb, 0, p);
-    /* The tokens as kern_matmul_r8 gives them: rows, Q8_0's (scale, offset term) pairs, and
-     * both again block-major for the batch kernel. */
+    /* The tokens as kern_matmul_r8 gives them: rows, Q8_0's or Q8_1's (scale, offset term)
+     * pairs, and both again block-major for the batch kernel. */
     for (int t = 0; t < R8_TOK; t++) {
         uint8_t *xr = xq + (size_t)t * x_row;
         for (int64_t i = 0; i < n; i++) xf[t][i] = rnd(&s);
@@ -157,17 +157,26 @@ bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn) {
         vt->to_float(xr, xf[t], n); /* the values the kernels see, for the tolerance */
         for (int64_t k = 0; k < vb; k++) {
             const size_t kt = (size_t)(k * R8_TOK + t);
-            if (d->vtype != GGUF_TYPE_Q8_0) { /* Q8_K: whole blocks */
+            float *pair = dc + 2 * (t * vb + k);
+            const int8_t *qs;
+            if (d->vtype == GGUF_TYPE_Q8_1) {
+                const block_q8_1 *b = (const block_q8_1 *)xr + k;
+                pair[0] = kern_f16_to_f32(b->d);
+                pair[1] = d->offset * kern_f16_to_f32(b->s);
+                qs = b->qs;
+            } else if (d->vtype == GGUF_TYPE_Q8_0) {
+                const block_q8_0 *b = (const block_q8_0 *)xr + k;
+                int32_t sum = 0;
+                for (int e = 0; e < QK8_0; e++) sum += b->qs[e];
+                pair[0] = kern_f16_to_f32(b->d);
+                pair[1] = d->offset * pair[0] * (float)sum;
+                qs = b->qs;
+            } else { /* Q8_K: whole blocks */
                 memcpy(xt + kt * vsize, xr + k * vsize, vsize);
                 continue;
             }
-            const block_q8_0 *b = (const block_q8_0 *)xr + k;
-            int32_t sum = 0;
-            for (int e = 0; e < QK8_0; e++) sum += b->qs[e];
-            dc[2 * (t * vb + k)] = kern_f16_to_f32(b->d);
-            dc[2 * (t * vb + k) + 1] = d->offset * dc[2 * (t * vb + k)] * (float)sum;
-            memcpy(dct + 2 * kt, dc + 2 * (t * vb + k), 2 * sizeof(float));
-            memcpy(xt + kt * QK8_0, b->qs, QK8_0); /* Q8_0 tokens: only the quants */
+            memcpy(dct + 2 * kt, pair, 2 * sizeof(float));
+            memcpy(xt + kt * QK8_0, qs, QK8_0); /* Q8_0 / Q8_1 tokens: only the quants */
         }
     }
     for (int r = 0; r < 8; r++) {
@@ -177,7 +186,7 @@ bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn) {
             for (int64_t i = 0; i < n; i++) mag[t][r] += fabs((double)wf[i] * xf[t][i]);
         }
     }
-    const float *dcp = d->vtype == GGUF_TYPE_Q8_0 ? dc : NULL;
+    const float *dcp = d->vtype == GGUF_TYPE_Q8_0 || d->vtype == GGUF_TYPE_Q8_1 ? dc : NULL;
     /* The reference, 4 tokens at a time. */
     for (int t0 = 0; t0 < R8_TOK; t0 += KERN_R8_NT) {
         const int k = R8_TOK - t0 < KERN_R8_NT ? R8_TOK - t0 : KERN_R8_NT;
