@@ -8,9 +8,10 @@
  * Types: f16 (every matrix), q8_0, q4_0 (output Q6_K, as llama.cpp's Q4_0 files), q4_k_m (Q4_K with Q6_K for the
  * output and for attn_v / ffn_down on llama.cpp's "more bits" layers; rows whose length is
  * not a multiple of 256 fall back to Q5_0, as llama.cpp does for Qwen2.5-0.5B), q5_k_m (the
- * same with Q5_K, falling back to Q5_1).
- * Types we have a quantizer for are made from random floats; Q6_K, Q5_K, Q5_0 and Q5_1
- * blocks are random bits with a sane scale (and min).
+ * same with Q5_K, falling back to Q5_1), iq4_nl (every matrix, as `llama-quantize --pure`;
+ * the type Q2_K, Q3_K and IQ4_XS files fall back to where rows are not a multiple of 256).
+ * Types we have a quantizer for are made from random floats; Q6_K, Q5_K, Q5_0, Q5_1 and
+ * IQ4_NL blocks are random bits with a sane scale (and min).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,7 @@ static void *make_matrix(int t, int64_t n_in, int64_t n_out, size_t *nbytes) {
 static int weight_type(const char *type, const char *role, int il, int n_layer, int64_t n_in) {
     if (!strcmp(type, "q8_0")) return GGUF_TYPE_Q8_0;
     if (!strcmp(type, "f16")) return GGUF_TYPE_F16;
+    if (!strcmp(type, "iq4_nl")) return GGUF_TYPE_IQ4_NL;
     if (!strcmp(type, "q4_0")) return !strcmp(role, "output") ? GGUF_TYPE_Q6_K : GGUF_TYPE_Q4_0;
     /* q4_k_m, q5_k_m */
     const bool q5 = !strcmp(type, "q5_k_m");
@@ -97,7 +99,7 @@ static int add(gguf_writer *w, const char *name, int t, int64_t n_in, int64_t n_
 
 int main(int argc, char **argv) {
     if (argc != 4) {
-        fprintf(stderr, "usage: mkmodel tinyllama|qwen2.5-0.5b f16|q8_0|q4_0|q4_k_m|q5_k_m OUT.gguf\n");
+        fprintf(stderr, "usage: mkmodel tinyllama|qwen2.5-0.5b f16|q8_0|q4_0|q4_k_m|q5_k_m|iq4_nl OUT.gguf\n");
         return 2;
     }
     const shape *sh = NULL;
@@ -105,7 +107,7 @@ int main(int argc, char **argv) {
         if (!strcmp(shapes[i].name, argv[1])) sh = &shapes[i];
     const char *type = argv[2];
     if (!sh || (strcmp(type, "f16") && strcmp(type, "q8_0") && strcmp(type, "q4_0") && strcmp(type, "q4_k_m") &&
-                strcmp(type, "q5_k_m"))) {
+                strcmp(type, "q5_k_m") && strcmp(type, "iq4_nl"))) {
         fprintf(stderr, "mkmodel: unknown shape or type\n");
         return 2;
     }

@@ -378,6 +378,7 @@ void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch, kern_r8b_fn *batc
     batch2[KERN_TYPE_Q4_1_R8 - KERN_R8_FIRST] = q4_1r8b2_avx2;
     batch2[KERN_TYPE_Q5_1_R8 - KERN_R8_FIRST] = q5_1r8b2_avx2;
     kern_patch_avx2_r8q6k(table, batch);
+    kern_patch_avx2_r8iq4nl(table, batch);
     kern_patch_avx2_r8k(table);
     kern_patch_avx2_r8q5k(table);
     kern_patch_avx2_r8iq4xs(table);

@@ -211,6 +211,11 @@ typedef struct {
     uint8_t hb[4][8];
     uint8_t qs[8 * QK5_1 / 2];
 } block_q5_1x8;
+/* IQ4_NL's blocks are Q4_0's bytes (d, then the nibbles in the same order; only what a
+ * nibble means differs): packed, block_q4_0x8. */
+static_assert(sizeof(block_iq4_nl) == sizeof(block_q4_0) &&
+                  offsetof(block_iq4_nl, qs) == offsetof(block_q4_0, qs),
+              "IQ4_NL blocks laid out as Q4_0's");
 static_assert(sizeof(block_q4_1x8) == 8 * sizeof(block_q4_1), "block_q4_1x8 size");
 static_assert(sizeof(block_q5_1x8) == 8 * sizeof(block_q5_1), "block_q5_1x8 size");
 static_assert(sizeof(block_q5_0x8) == 8 * sizeof(block_q5_0), "block_q5_0x8 size");
@@ -298,7 +303,7 @@ typedef struct kern_r8_desc {
     kern_r8_fn ref;
 } kern_r8_desc;
 #define KERN_R8_FIRST KERN_TYPE_Q4_0_R8
-#define KERN_R8_COUNT 10
+#define KERN_R8_COUNT 11
 /* Indexed by packed type - KERN_R8_FIRST: the ISA's kernels (NULL: no packing). */
 extern kern_r8_fn kern_r8_table[KERN_R8_COUNT];
 /* Batches: the same 8 rows times nt <= KERN_R8B_MAXT tokens, the weights of a block unpacked
@@ -316,6 +321,7 @@ extern kern_r8b_fn kern_r8b_table[KERN_R8_COUNT];
  * of groups and kern_r8b_table serves a chunk's odd last group. */
 extern kern_r8b_fn kern_r8b2_table[KERN_R8_COUNT];
 void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch, kern_r8b_fn *batch2); /* gemm_r8_avx2.c */
+void kern_patch_avx2_r8iq4nl(kern_r8_fn *table, kern_r8b_fn *batch); /* gemm_r8iq4nl_avx2.c */
 /* Q6_K (repack_q6k.c, gemm_r8q6k_avx2.c): d, then the 16 scales of the 8 rows by pairs of
  * sub-blocks (sc[p][r] = {scale 2p, scale 2p + 1} of row r: one sign extension gives a lane per
  * row),

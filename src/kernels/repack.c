@@ -1,7 +1,7 @@
 /*
  * Weights repacked 8 rows at a time (kernels.h; the block_*x8 layouts in kernels_int.h) and
- * their matrix products. Here: the table of packed types, the Q4_0, Q5_0, Q8_0, Q4_1 and
- * Q5_1 layouts and plain-C kernels (Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS have theirs in
+ * their matrix products. Here: the table of packed types, the Q4_0 (and IQ4_NL), Q5_0, Q8_0,
+ * Q4_1 and Q5_1 layouts and plain-C kernels (Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS have theirs in
  * repack_q3k.c, repack_q4k.c, repack_q5k.c, repack_q6k.c and repack_iq4xs.c), the public calls
  * (kern_repack_type, kern_repack, kern_get_row) and the product. The SIMD kernels are in
  * gemm_r8*_avx2.c and gemm_r8_avx512.c.
@@ -41,7 +41,7 @@ static bool repack_enabled(int wtype) {
     return false;
 }
 
-/* ---- Q4_0, Q5_0, Q8_0, Q4_1, Q5_1: layouts and plain-C kernels ---- */
+/* ---- Q4_0, Q5_0, Q8_0, Q4_1, Q5_1, IQ4_NL: layouts and plain-C kernels ---- */
 
 /* A row's 16 nibble bytes to and from piece j of a packed block (4 bytes at qs + 32 j + 4 r). */
 static void put_nibbles(uint8_t *qs, const uint8_t *src, int r) {
@@ -194,6 +194,9 @@ static inline int q5_1r8_at(const void *vb, int r, int e) {
     const block_q5_1x8 *b = vb;
     return nibble_at(b->qs, r, e) | fifth_bit_at(b->hb, r, e) << 4;
 }
+static inline int iq4_nlr8_at(const void *vb, int r, int e) {
+    return kern_iq4nl_values[nibble_at(((const block_q4_0x8 *)vb)->qs, r, e)];
+}
 static inline int q8_0r8_at(const void *vb, int r, int e) {
     const block_q8_0x8 *b = vb;
     return b->qs[32 * (e / 4) + 4 * r + e % 4];
@@ -268,6 +271,11 @@ static void q8_0r8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_ro
     (void)dc;
     q8_0_tokens_ref(nb, W, sizeof(block_q8_0x8), q8_0r8_at, xq, x_row, Y, ldy, nt);
 }
+static void iq4_nlr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
+                         const float *dc, float *Y, size_t ldy, int nt) {
+    (void)dc;
+    q8_0_tokens_ref(nb, W, sizeof(block_q4_0x8), iq4_nlr8_at, xq, x_row, Y, ldy, nt);
+}
 static void q4_1r8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                        const float *dc, float *Y, size_t ldy, int nt) {
     (void)dc;
@@ -312,6 +320,10 @@ static const kern_r8_desc r8_descs[KERN_R8_COUNT] = {
     [KERN_TYPE_Q5_1_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q5_1, GGUF_TYPE_Q8_1, QK5_1,
                                            sizeof(block_q5_1x8), 1.0f, q5_1_group, q5_1_row,
                                            q5_1r8_ref},
+    /* IQ4_NL: Q4_0's bytes (kernels_int.h), levels instead of offset nibbles. */
+    [KERN_TYPE_IQ4_NL_R8 - KERN_R8_FIRST] = {GGUF_TYPE_IQ4_NL, GGUF_TYPE_Q8_0, QK4_NL,
+                                             sizeof(block_q4_0x8), 0.0f, q4_0_group, q4_0_row,
+                                             iq4_nlr8_ref},
 };
 
 static const kern_r8_desc *desc_of(int ptype) {

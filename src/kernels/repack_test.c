@@ -15,7 +15,7 @@
 
 static const int r8_types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, GGUF_TYPE_Q5_0, GGUF_TYPE_Q4_K,
                                GGUF_TYPE_Q6_K, GGUF_TYPE_Q5_K, GGUF_TYPE_IQ4_XS, GGUF_TYPE_Q3_K,
-                               GGUF_TYPE_Q4_1, GGUF_TYPE_Q5_1};
+                               GGUF_TYPE_Q4_1, GGUF_TYPE_Q5_1, GGUF_TYPE_IQ4_NL};
 #define N_R8_TYPES ((int)(sizeof r8_types / sizeof r8_types[0]))
 
 /* Y of the packed matrix against Y of W as the file has it. */
@@ -104,6 +104,7 @@ static void check_shapes(void) {
     check_packed(NULL, GGUF_TYPE_Q5_0, 2048, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_Q4_1, 2048, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_Q5_1, 2048, 264, 7, &rng);
+    check_packed(NULL, GGUF_TYPE_IQ4_NL, 2048, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_Q4_K, 4096, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_Q5_K, 4096, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_IQ4_XS, 4096, 264, 7, &rng);
@@ -182,6 +183,7 @@ TEST(matmul_multi_matches_single_products) {
         {GGUF_TYPE_Q8_0, GGUF_TYPE_Q4_0, GGUF_TYPE_Q5_0, GGUF_TYPE_Q8_0},
         {GGUF_TYPE_Q5_0, GGUF_TYPE_Q4_1, GGUF_TYPE_Q5_0, -1},
         {GGUF_TYPE_Q5_1, GGUF_TYPE_Q4_1, GGUF_TYPE_Q8_0, GGUF_TYPE_Q5_1},
+        {GGUF_TYPE_IQ4_NL, GGUF_TYPE_Q4_0, GGUF_TYPE_IQ4_NL, GGUF_TYPE_Q8_0},
         {GGUF_TYPE_Q4_K, GGUF_TYPE_Q4_K, GGUF_TYPE_Q6_K, -1},
         {GGUF_TYPE_Q6_K, GGUF_TYPE_Q5_K, GGUF_TYPE_Q3_K, GGUF_TYPE_IQ4_XS},
         {GGUF_TYPE_F32, GGUF_TYPE_Q4_K, -1, -1},
@@ -283,6 +285,7 @@ TEST(repack_refuses_what_it_cannot_pack) {
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q3_K, 256, 8), KERN_TYPE_Q3_K_R8);
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_1, 32, 8), KERN_TYPE_Q4_1_R8);
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q5_1, 32, 8), KERN_TYPE_Q5_1_R8);
+        ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_IQ4_NL, 32, 8), KERN_TYPE_IQ4_NL_R8);
         setenv("LOCALAI_REPACK", "q4_k", 1); /* a list without Q5_K */
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q5_K, 256, 8), -1);
         unsetenv("LOCALAI_REPACK");
