@@ -9,9 +9,10 @@
  * output and for attn_v / ffn_down on llama.cpp's "more bits" layers; rows whose length is
  * not a multiple of 256 fall back to Q5_0, as llama.cpp does for Qwen2.5-0.5B), q5_k_m (the
  * same with Q5_K, falling back to Q5_1), iq4_nl (every matrix, as `llama-quantize --pure`;
- * the type Q2_K, Q3_K and IQ4_XS files fall back to where rows are not a multiple of 256).
- * Types we have a quantizer for are made from random floats; Q6_K, Q5_K, Q5_0, Q5_1 and
- * IQ4_NL blocks are random bits with a sane scale (and min).
+ * the type Q2_K, Q3_K and IQ4_XS files fall back to where rows are not a multiple of 256),
+ * q2_k (every matrix Q2_K but the output, Q6_K; real Q2_K files also give a few Q3_K / Q4_K).
+ * Types we have a quantizer for are made from random floats; Q6_K, Q5_K, Q5_0, Q5_1, Q2_K
+ * and IQ4_NL blocks are random bits with a sane scale (and min).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,11 +63,13 @@ static void *make_matrix(int t, int64_t n_in, int64_t n_out, size_t *nbytes) {
         free(row);
     } else {
         for (size_t i = 0; i < *nbytes; i++) data[i] = (unsigned char)rnd();
-        size_t bs = gguf_type_size(t), d_off = t == GGUF_TYPE_Q6_K ? 208 : 0;
+        size_t bs = gguf_type_size(t);
+        size_t d_off = t == GGUF_TYPE_Q6_K ? 208 : t == GGUF_TYPE_Q2_K ? 80 : 0;
         uint16_t d = kern_f32_to_f16(0.001f);
         for (size_t b = 0; b + bs <= *nbytes; b += bs) {
             memcpy(data + b + d_off, &d, 2);
-            if (t == GGUF_TYPE_Q5_K || t == GGUF_TYPE_Q5_1) memcpy(data + b + 2, &d, 2); /* dmin, m */
+            if (t == GGUF_TYPE_Q5_K || t == GGUF_TYPE_Q5_1 || t == GGUF_TYPE_Q2_K)
+                memcpy(data + b + d_off + 2, &d, 2); /* dmin, m */
         }
     }
     return data;
@@ -76,6 +79,8 @@ static int weight_type(const char *type, const char *role, int il, int n_layer, 
     if (!strcmp(type, "q8_0")) return GGUF_TYPE_Q8_0;
     if (!strcmp(type, "f16")) return GGUF_TYPE_F16;
     if (!strcmp(type, "iq4_nl")) return GGUF_TYPE_IQ4_NL;
+    if (!strcmp(type, "q2_k")) /* IQ4_NL: llama.cpp's fallback for Q2_K */
+        return !strcmp(role, "output") ? GGUF_TYPE_Q6_K : n_in % 256 ? GGUF_TYPE_IQ4_NL : GGUF_TYPE_Q2_K;
     if (!strcmp(type, "q4_0")) return !strcmp(role, "output") ? GGUF_TYPE_Q6_K : GGUF_TYPE_Q4_0;
     /* q4_k_m, q5_k_m */
     const bool q5 = !strcmp(type, "q5_k_m");
@@ -99,7 +104,7 @@ static int add(gguf_writer *w, const char *name, int t, int64_t n_in, int64_t n_
 
 int main(int argc, char **argv) {
     if (argc != 4) {
-        fprintf(stderr, "usage: mkmodel tinyllama|qwen2.5-0.5b f16|q8_0|q4_0|q4_k_m|q5_k_m|iq4_nl OUT.gguf\n");
+        fprintf(stderr, "usage: mkmodel tinyllama|qwen2.5-0.5b f16|q8_0|q4_0|q4_k_m|q5_k_m|iq4_nl|q2_k OUT.gguf\n");
         return 2;
     }
     const shape *sh = NULL;
@@ -107,7 +112,7 @@ int main(int argc, char **argv) {
         if (!strcmp(shapes[i].name, argv[1])) sh = &shapes[i];
     const char *type = argv[2];
     if (!sh || (strcmp(type, "f16") && strcmp(type, "q8_0") && strcmp(type, "q4_0") && strcmp(type, "q4_k_m") &&
-                strcmp(type, "q5_k_m") && strcmp(type, "iq4_nl"))) {
+                strcmp(type, "q5_k_m") && strcmp(type, "iq4_nl") && strcmp(type, "q2_k"))) {
         fprintf(stderr, "mkmodel: unknown shape or type\n");
         return 2;
     }

@@ -383,4 +383,5 @@ void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch, kern_r8b_fn *batc
     kern_patch_avx2_r8q5k(table);
     kern_patch_avx2_r8iq4xs(table);
     kern_patch_avx2_r8q3k(table);
+    kern_patch_avx2_r8q2k(table);
 }

@@ -139,10 +139,11 @@ enum {
     KERN_TYPE_Q4_1_R8,
     KERN_TYPE_Q5_1_R8,
     KERN_TYPE_IQ4_NL_R8,
+    KERN_TYPE_Q2_K_R8,
 };
 /* True for the packed type ids above. */
 static inline bool kern_is_repacked(int type) {
-    return type >= KERN_TYPE_Q4_0_R8 && type <= KERN_TYPE_IQ4_NL_R8;
+    return type >= KERN_TYPE_Q4_0_R8 && type <= KERN_TYPE_Q2_K_R8;
 }
 /* The packed type for a matrix of n_out rows of n_in wtype elements on the active ISA, or -1
  * (no kernel, fewer than 8 rows, or repacking off). Rows past the last multiple of 8 stay as

@@ -273,6 +273,17 @@ typedef struct {
 } block_q3_Kx8;
 static_assert(sizeof(block_q3_Kx8) == 8 * sizeof(block_q3_K), "block_q3_Kx8 size");
 
+/* Q2_K: sm[g] holds the file's scale bytes 4g..4g+3 of each row (row r at 4r): a byte per
+ * sub-block, its scale in the low nibble and its min in the high one. qs as block_q3_Kx8's:
+ * sub-block s (16 elements) of row r is the 4 bytes at qs[s][4r], bits 2k, 2k + 1 of byte c
+ * those of element 4k + c. */
+typedef struct {
+    uint16_t d[8], dmin[8];
+    uint8_t sm[4][32];
+    uint8_t qs[QK_K / 16][32];
+} block_q2_Kx8;
+static_assert(sizeof(block_q2_Kx8) == 8 * sizeof(block_q2_K), "block_q2_Kx8 size");
+
 /* 8 interleaved rows (nb blocks at W) times nt <= 4 tokens: Y[t * ldy + r] for r < 8. Token
  * t is a row of the packed type's activation blocks (Q8_0, Q8_1 or Q8_K) at xq + t * x_row;
  * for Q8_0 and Q8_1 tokens also float pairs at dc + 2 * (n_in / 32) * t: block k's scale and
@@ -303,7 +314,7 @@ typedef struct kern_r8_desc {
     kern_r8_fn ref;
 } kern_r8_desc;
 #define KERN_R8_FIRST KERN_TYPE_Q4_0_R8
-#define KERN_R8_COUNT 11
+#define KERN_R8_COUNT 12
 /* Indexed by packed type - KERN_R8_FIRST: the ISA's kernels (NULL: no packing). */
 extern kern_r8_fn kern_r8_table[KERN_R8_COUNT];
 /* Batches: the same 8 rows times nt <= KERN_R8B_MAXT tokens, the weights of a block unpacked
@@ -365,6 +376,11 @@ void kern_iq4_xsr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
 void kern_iq4_xsr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                        const float *dc, float *Y, size_t ldy, int nt);
 /* Q3_K (repack_q3k.c): as Q4_K. */
+void kern_q2_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst);
+void kern_q2_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
+void kern_q2_Kr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,
+                     float *Y, size_t ldy, int nt);
+void kern_patch_avx2_r8q2k(kern_r8_fn *table); /* gemm_r8q2k_avx2.c */
 void kern_q3_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst);
 void kern_q3_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst);
 void kern_q3_Kr8_ref(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,

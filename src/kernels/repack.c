@@ -1,10 +1,10 @@
 /*
  * Weights repacked 8 rows at a time (kernels.h; the block_*x8 layouts in kernels_int.h) and
  * their matrix products. Here: the table of packed types, the Q4_0 (and IQ4_NL), Q5_0, Q8_0,
- * Q4_1 and Q5_1 layouts and plain-C kernels (Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS have theirs in
- * repack_q3k.c, repack_q4k.c, repack_q5k.c, repack_q6k.c and repack_iq4xs.c), the public calls
- * (kern_repack_type, kern_repack, kern_get_row) and the product. The SIMD kernels are in
- * gemm_r8*_avx2.c and gemm_r8_avx512.c.
+ * Q4_1 and Q5_1 layouts and plain-C kernels (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS have
+ * theirs in repack_q2k.c, repack_q3k.c, repack_q4k.c, repack_q5k.c, repack_q6k.c and
+ * repack_iq4xs.c), the public calls (kern_repack_type, kern_repack, kern_get_row) and the
+ * product. The SIMD kernels are in gemm_r8*_avx2.c and gemm_r8*_avx512.c.
  *
  * Products: the tokens are quantized as for the unpacked types (Q8_0; Q8_1 for Q4_1 and
  * Q5_1; Q8_K for the K-quants and IQ4_XS), Q8_0 and Q8_1 tokens with one float pair per block
@@ -324,6 +324,9 @@ static const kern_r8_desc r8_descs[KERN_R8_COUNT] = {
     [KERN_TYPE_IQ4_NL_R8 - KERN_R8_FIRST] = {GGUF_TYPE_IQ4_NL, GGUF_TYPE_Q8_0, QK4_NL,
                                              sizeof(block_q4_0x8), 0.0f, q4_0_group, q4_0_row,
                                              iq4_nlr8_ref},
+    [KERN_TYPE_Q2_K_R8 - KERN_R8_FIRST] = {GGUF_TYPE_Q2_K, GGUF_TYPE_Q8_K, QK_K,
+                                           sizeof(block_q2_Kx8), 0.0f, kern_q2_Kr8_group,
+                                           kern_q2_Kr8_row, kern_q2_Kr8_ref},
 };
 
 static const kern_r8_desc *desc_of(int ptype) {

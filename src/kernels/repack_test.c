@@ -15,7 +15,7 @@
 
 static const int r8_types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, GGUF_TYPE_Q5_0, GGUF_TYPE_Q4_K,
                                GGUF_TYPE_Q6_K, GGUF_TYPE_Q5_K, GGUF_TYPE_IQ4_XS, GGUF_TYPE_Q3_K,
-                               GGUF_TYPE_Q4_1, GGUF_TYPE_Q5_1, GGUF_TYPE_IQ4_NL};
+                               GGUF_TYPE_Q4_1, GGUF_TYPE_Q5_1, GGUF_TYPE_IQ4_NL, GGUF_TYPE_Q2_K};
 #define N_R8_TYPES ((int)(sizeof r8_types / sizeof r8_types[0]))
 
 /* Y of the packed matrix against Y of W as the file has it. */
@@ -109,6 +109,7 @@ static void check_shapes(void) {
     check_packed(NULL, GGUF_TYPE_Q5_K, 4096, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_IQ4_XS, 4096, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_Q3_K, 4096, 264, 7, &rng);
+    check_packed(NULL, GGUF_TYPE_Q2_K, 4096, 264, 7, &rng);
 }
 
 TEST(repack_matches_unpacked) {
@@ -254,14 +255,16 @@ TEST(repack_refuses_what_it_cannot_pack) {
     kern_init(KERN_ISA_AUTO);
     const bool have = kern_repack_type(GGUF_TYPE_Q4_0, 32, 8) >= 0;
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_0, 32, 7), -1); /* fewer than 8 rows */
-    ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q2_K, 256, 8), -1); /* no packed form */
+    ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_F16, 256, 8), -1); /* no packed form */
+    ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q2_K, 128, 8), -1);
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_K, 128, 8), -1); /* not whole super-blocks */
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q5_K, 384, 8), -1);
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_IQ4_XS, 128, 8), -1);
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q3_K, 384, 8), -1);
     ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q8_0, 48, 8), -1);  /* not whole blocks */
     uint8_t w[8 * 18] = {0}, p[8 * 18];
-    ASSERT_TRUE(kern_repack(GGUF_TYPE_Q2_K, w, 256, 8, p, 0, 8) != 0);
+    ASSERT_TRUE(kern_repack(GGUF_TYPE_F16, w, 32, 8, p, 0, 8) != 0);
+    ASSERT_TRUE(kern_repack(GGUF_TYPE_Q2_K, w, 32, 8, p, 0, 8) != 0);
     ASSERT_TRUE(kern_repack(GGUF_TYPE_Q4_K, w, 32, 8, p, 0, 8) != 0);
     ASSERT_TRUE(kern_repack(GGUF_TYPE_Q5_K, w, 32, 8, p, 0, 8) != 0);
     ASSERT_TRUE(kern_repack(GGUF_TYPE_IQ4_XS, w, 32, 8, p, 0, 8) != 0);
@@ -286,6 +289,7 @@ TEST(repack_refuses_what_it_cannot_pack) {
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q4_1, 32, 8), KERN_TYPE_Q4_1_R8);
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q5_1, 32, 8), KERN_TYPE_Q5_1_R8);
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_IQ4_NL, 32, 8), KERN_TYPE_IQ4_NL_R8);
+        ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q2_K, 256, 8), KERN_TYPE_Q2_K_R8);
         setenv("LOCALAI_REPACK", "q4_k", 1); /* a list without Q5_K */
         ASSERT_EQ_INT(kern_repack_type(GGUF_TYPE_Q5_K, 256, 8), -1);
         unsetenv("LOCALAI_REPACK");
