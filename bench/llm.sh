@@ -3,7 +3,8 @@
 # with (../shared/golden/README.md, "Speed anchors"): builds them once into $MODELS (default
 # /tmp/localai-bench-models), then runs `local-ai bench -t 2 -p 128 -n 32 -r 3` on each.
 #   bench/llm.sh                 all models
-#   bench/llm.sh tinyllama q4_0  one
+#   bench/llm.sh tinyllama q4_0  one (also the mixes without an anchor: f16, q5_k_m, iq4_nl,
+#                                q2_k; see bench/mkmodel.c)
 set -eu
 cd "$(dirname "$0")/.."
 make -s build/local-ai build/bench/mkmodel >/dev/null
