@@ -5,12 +5,15 @@
  *
  * Element j of a file block: bits 2 sh, 2 sh + 1 of qs[32 (j / 128) + j % 32], sh = j / 32 % 4
  * (Q3_K's low bits); its sub-block j / 16 has the scale byte scales[j / 16] (scale in the low
- * nibble, min in the high one). The scale bytes are copied as they are.
+ * nibble, min in the high one). A sub-block's 16 elements are thus 16 consecutive bytes at one
+ * shift. The scale bytes are copied as they are.
  */
 #include "kernels_int.h"
 
-static int q2k_qs_byte(int j) { return 32 * (j / 128) + j % 32; }
-static int q2k_sh(int j) { return j / 32 % 4; }
+/* Sub-block s (elements 16 s..16 s + 15) of a file block: its 16 bytes of qs start at
+ * qs_base(s), its bits at shift qs_shift(s) (element 16 s + i is in byte qs_base(s) + i). */
+static int qs_base(int s) { return 32 * (s / 8) + 16 * (s % 2); }
+static int qs_shift(int s) { return 2 * (s / 2 % 4); }
 
 /* Element e (0..15) of sub-block s of row r of a packed block: 0..3. */
 static inline int q2kr8_at(const block_q2_Kx8 *b, int r, int s, int e) {
@@ -20,19 +23,27 @@ static inline int q2kr8_at(const block_q2_Kx8 *b, int r, int s, int e) {
 void kern_q2_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst) {
     const block_q2_K *x = W;
     block_q2_Kx8 *o = dst;
-    for (int64_t i = 0; i < nb; i++) {
-        memset(o[i].qs, 0, sizeof o[i].qs);
+    for (int64_t i = 0; i < nb; i++)
         for (int r = 0; r < 8; r++) {
             const block_q2_K *b = x + (8 * g + r) * nb + i;
             o[i].d[r] = b->d;
             o[i].dmin[r] = b->dmin;
             for (int w = 0; w < 4; w++) memcpy(&o[i].sm[w][4 * r], b->scales + 4 * w, 4);
-            for (int j = 0; j < QK_K; j++) {
-                const int v = (b->qs[q2k_qs_byte(j)] >> 2 * q2k_sh(j)) & 3;
-                o[i].qs[j / 16][4 * r + j % 4] |= (uint8_t)(v << 2 * (j % 16 / 4));
+            /* Byte c of the packed piece word gets element 4k + c at bits 2k: a word of 4
+             * source bytes at a time, each byte's 2 bits masked in place (no bit crosses a
+             * byte, whatever the byte order). */
+            for (int s = 0; s < 16; s++) {
+                const uint8_t *src = b->qs + qs_base(s);
+                const int sh = qs_shift(s);
+                uint32_t v = 0;
+                for (int k = 0; k < 4; k++) {
+                    uint32_t w;
+                    memcpy(&w, src + 4 * k, 4);
+                    v |= ((w >> sh) & 0x03030303u) << 2 * k;
+                }
+                memcpy(&o[i].qs[s][4 * r], &v, 4);
             }
         }
-    }
 }
 
 void kern_q2_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
@@ -43,8 +54,9 @@ void kern_q2_Kr8_row(const void *G, int64_t i0, int64_t i1, int r, void *dst) {
         o->dmin = x[i].dmin[r];
         for (int w = 0; w < 4; w++) memcpy(o->scales + 4 * w, &x[i].sm[w][4 * r], 4);
         memset(o->qs, 0, sizeof o->qs);
-        for (int j = 0; j < QK_K; j++)
-            o->qs[q2k_qs_byte(j)] |= (uint8_t)(q2kr8_at(&x[i], r, j / 16, j % 16) << 2 * q2k_sh(j));
+        for (int s = 0; s < 16; s++)
+            for (int e = 0; e < 16; e++)
+                o->qs[qs_base(s) + e] |= (uint8_t)(q2kr8_at(&x[i], r, s, e) << qs_shift(s));
     }
 }
 

@@ -26,18 +26,29 @@ void kern_q3_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst) {
     const block_q3_K *x = W;
     block_q3_Kx8 *o = dst;
     for (int64_t i = 0; i < nb; i++) {
-        memset(o[i].hm, 0, sizeof o[i].hm);
-        memset(o[i].qs, 0, sizeof o[i].qs);
+        memset(o[i].hm, 0, sizeof o[i].hm); /* two sub-blocks per word: ORed in */
         for (int r = 0; r < 8; r++) {
             const block_q3_K *b = x + (8 * g + r) * nb + i;
             o[i].d[r] = b->d;
             for (int w = 0; w < 3; w++) memcpy(&o[i].scales[w][4 * r], b->scales + 4 * w, 4);
-            for (int j = 0; j < QK_K; j++) {
-                const int s = j / 16, k = j % 16 / 4, c = j % 4;
-                const int lo = (b->qs[q3k_qs_byte(j)] >> 2 * q3k_sh(j)) & 3;
-                const int hi = (b->hmask[j % 32] >> q3k_hm_bit(j)) & 1;
-                o[i].qs[s][4 * r + c] |= (uint8_t)(lo << 2 * k);
-                o[i].hm[s / 2][4 * r + c] |= (uint8_t)(hi << (4 * (s % 2) + k));
+            /* Sub-block s is elements j = 16 s + 4k + c: 16 consecutive bytes of qs at one
+             * shift, and of hmask at one bit. Byte c of the packed words gets element 4k + c,
+             * a word of 4 source bytes at a time, each byte's bits masked in place (no bit
+             * crosses a byte, whatever the byte order). */
+            for (int s = 0; s < 16; s++) {
+                const int j0 = 16 * s, sh = q3k_sh(j0), hb = q3k_hm_bit(j0);
+                uint32_t lo = 0, hi = 0, w;
+                for (int k = 0; k < 4; k++) {
+                    memcpy(&w, b->qs + q3k_qs_byte(j0) + 4 * k, 4);
+                    lo |= ((w >> 2 * sh) & 0x03030303u) << 2 * k;
+                    memcpy(&w, b->hmask + j0 % 32 + 4 * k, 4);
+                    hi |= ((w >> hb) & 0x01010101u) << (4 * (s % 2) + k);
+                }
+                memcpy(&o[i].qs[s][4 * r], &lo, 4);
+                uint32_t h;
+                memcpy(&h, &o[i].hm[s / 2][4 * r], 4);
+                h |= hi;
+                memcpy(&o[i].hm[s / 2][4 * r], &h, 4);
             }
         }
     }
