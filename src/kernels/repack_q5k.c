@@ -8,14 +8,18 @@
  */
 #include "kernels_int.h"
 
-/* Byte c of a row's fifth-bit word for sub-block s (block_q5_Kx8's qh), from its file qh. */
-static uint8_t q5k_hb_byte(const uint8_t *qh, int s, int c) {
-    int v = 0;
+/* A row's fifth-bit word for sub-block s (block_q5_Kx8's qh; byte c at c), from its file
+ * qh: 4 source bytes at a time, each byte's bit s masked in place (no bit crosses a byte,
+ * whatever the byte order). */
+static uint32_t q5k_hb_word(const uint8_t *qh, int s) {
+    uint32_t v = 0, w;
     for (int p = 0; p < 4; p++) {
-        v |= ((qh[4 * p + c] >> s) & 1) << p;
-        v |= ((qh[16 + 4 * p + c] >> s) & 1) << (4 + p);
+        memcpy(&w, qh + 4 * p, 4);
+        v |= ((w >> s) & 0x01010101u) << p;
+        memcpy(&w, qh + 16 + 4 * p, 4);
+        v |= ((w >> s) & 0x01010101u) << (4 + p);
     }
-    return (uint8_t)v;
+    return v;
 }
 
 void kern_q5_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst) {
@@ -28,8 +32,10 @@ void kern_q5_Kr8_group(const void *W, int64_t nb, int64_t g, void *dst) {
             o[i].d[r] = b->d;
             o[i].dmin[r] = b->dmin;
             for (int w = 0; w < 3; w++) memcpy(&o[i].scales[w][4 * r], b->scales + 4 * w, 4);
-            for (int s = 0; s < 8; s++)
-                for (int c = 0; c < 4; c++) o[i].qh[s][4 * r + c] = q5k_hb_byte(b->qh, s, c);
+            for (int s = 0; s < 8; s++) {
+                const uint32_t v = q5k_hb_word(b->qh, s);
+                memcpy(&o[i].qh[s][4 * r], &v, 4);
+            }
             kern_q4k_regroup(b->qs, q);
             for (int j = 0; j < QK_K / 8; j++) memcpy(&o[i].qs[j][4 * r], q + 4 * j, 4);
         }
