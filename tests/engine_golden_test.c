@@ -238,6 +238,11 @@ TEST(engine_golden_avx512_packed_Q5_0) { check_golden_avx512_packed("llama-Q5_0"
 TEST(engine_golden_avx512_packed_Q6_K) { check_golden_avx512_packed("llama-Q6_K", GGUF_TYPE_Q6_K); }
 TEST(engine_golden_avx512_packed_Q4_K) { check_golden_avx512_packed("llama-Q4_K", GGUF_TYPE_Q4_K); }
 TEST(engine_golden_avx512_packed_Q5_K) { check_golden_avx512_packed("llama-Q5_K", GGUF_TYPE_Q5_K); }
+TEST(engine_golden_avx512_packed_Q4_1) { check_golden_avx512_packed("llama-Q4_1", GGUF_TYPE_Q4_1); }
+TEST(engine_golden_avx512_packed_Q5_1) { check_golden_avx512_packed("llama-Q5_1", GGUF_TYPE_Q5_1); }
+TEST(engine_golden_avx512_packed_IQ4_NL) {
+    check_golden_avx512_packed("llama-IQ4_NL", GGUF_TYPE_IQ4_NL);
+}
 TEST(engine_golden_avx512_packed_qwen2_Q4_K) {
     check_golden_avx512_packed("qwen2-Q4_K", GGUF_TYPE_Q4_K);
 }

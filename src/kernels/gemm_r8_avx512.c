@@ -1,7 +1,8 @@
 /*
  * AVX-512 VNNI kernels for weights repacked 8 rows at a time (block_q4_0x8, block_q5_0x8,
- * block_q8_0x8): the mat-vec (1..4 tokens) and batch kinds of gemm_r8_avx2.c, on the same
- * packed layout. Q6_K's are in gemm_r8q6k_avx512.c.
+ * block_q8_0x8, block_q4_1x8, block_q5_1x8, and IQ4_NL's, which is Q4_0's): the mat-vec
+ * (1..4 tokens) and batch kinds of gemm_r8_avx2.c, on the same packed layout. Q6_K's are in
+ * gemm_r8q6k_avx512.c.
  * NOTE: written without AVX-512 hardware at hand; verified through the SIMDe build of this
  * file (avx512_emu.h) against the unpacked product and the golden logits (repack_test.c,
  * engine_golden_test.c), and checked once more at start-up (kern_selfcheck_r8) on the CPU
@@ -16,7 +17,10 @@
  * Q4_0: the unsigned nibbles (0..15) go straight into vpdpbusd; the -8 offset comes off with
  * the token's precomputed -8 * d * sum, added to the even lane of each row only (masked).
  * Q5_0: the same with the fifth bits added to the nibbles first (0..31) and -16.
+ * Q4_1 / Q5_1: Q4_0's / Q5_0's integer sums; the rows' minimums times the token's s (Q8_1)
+ * instead of the offset, on the even lanes.
  * Q8_0: the sign trick, |w| (u8) times y with w's sign, w's signs kept in mask registers.
+ * IQ4_NL: its levels (one vpshufb per nibble half), then Q8_0's sign trick.
  *
  * Instructions per token and block (8 rows x 32 elements), not counting loads:
  *   Q4_0: 4 vpdpbusd + cvt + masked broadcast + 2 FMA = 8 (AVX2: 8 maddubs, 7 adds, madd,
@@ -45,12 +49,23 @@ INLINE void prefetch_lines(const void *w, size_t bytes) {
     for (uintptr_t a = (ahead + 63) & ~(uintptr_t)63; a < ahead + bytes; a += 64) prefetch_l1(a);
 }
 
-/* A Q4_0 or Q5_0 block's quants, unsigned (0..15, 0..31): q[0], q[1] the low and high nibbles
+/* The four nibble types' packed blocks: d[8] first, Q4_1 / Q5_1 (MIN) the rows' minimums
+ * m[8] next, then Q5_0 / Q5_1 (Q5) the fifth bits hb, then qs. */
+INLINE size_t qx_bsize(const bool Q5, const bool MIN) {
+    return MIN ? (Q5 ? sizeof(block_q5_1x8) : sizeof(block_q4_1x8))
+               : (Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8));
+}
+INLINE size_t qx_qs_off(const bool Q5, const bool MIN) {
+    return MIN ? (Q5 ? offsetof(block_q5_1x8, qs) : offsetof(block_q4_1x8, qs))
+               : (Q5 ? offsetof(block_q5_0x8, qs) : offsetof(block_q4_0x8, qs));
+}
+
+/* A Q4_0, Q5_0, Q4_1 or Q5_1 block's quants, unsigned (0..15, 0..31): q[0], q[1] the low and high nibbles
  * of pieces 0, 1 (elements 0-7 and 16-23), q[2], q[3] those of pieces 2, 3 (8-15, 24-31).
  * Q5_0 adds 16 where the fifth bit is set: hb[j], hb[j + 1] in every 128-bit lane, each
  * 32-bit lane's 4 bytes get its row's byte of its piece (vpshufb), and byte c tests bit c
  * (low nibbles) or 4 + c (high nibbles). */
-INLINE void qx_0_unpack(const uint8_t *w, const bool Q5, __m512i q[4]) {
+INLINE void qx_0_unpack(const uint8_t *w, const bool Q5, const bool MIN, __m512i q[4]) {
     const __m512i m4 = _mm512_set1_epi8(0xF), b4 = _mm512_set1_epi8(0x10);
     /* Lane 2r: byte r (hb[j][r]), lane 2r + 1: byte 8 + r (hb[j + 1][r]). */
     const __m512i spread = _mm512_setr_epi32(
@@ -59,14 +74,14 @@ INLINE void qx_0_unpack(const uint8_t *w, const bool Q5, __m512i q[4]) {
         0x07070707, 0x0F0F0F0F);
     const __m512i sel_lo = _mm512_set1_epi32(0x08040201);
     const __m512i sel_hi = _mm512_set1_epi32((int)0x80402010u);
-    const uint8_t *qs = w + (Q5 ? offsetof(block_q5_0x8, qs) : offsetof(block_q4_0x8, qs));
+    const uint8_t *qs = w + qx_qs_off(Q5, MIN);
 #pragma GCC unroll 2
     for (int p = 0; p < 2; p++) {
         const __m512i v = load_pair(qs + 64 * p);
         q[2 * p] = _mm512_and_si512(v, m4);
         q[2 * p + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
         if (!Q5) continue;
-        const uint8_t(*hb)[8] = ((const block_q5_0x8 *)w)->hb;
+        const uint8_t(*hb)[8] = MIN ? ((const block_q5_1x8 *)w)->hb : ((const block_q5_0x8 *)w)->hb;
         const __m128i hb2 = _mm_loadu_si128((const __m128i *)hb[2 * p]); /* hb[j], hb[j + 1] */
         const __m512i h = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(hb2), spread);
         q[2 * p] = _mm512_mask_add_epi8(q[2 * p], _mm512_test_epi8_mask(h, sel_lo), q[2 * p], b4);
@@ -83,11 +98,22 @@ INLINE __m512i qx_0_dot(const __m512i q[4], const int8_t *y) {
     return _mm512_dpbusd_epi32(s, q[3], bcast8(y + 24));
 }
 
-/* acc + dw * (d * s + c), c (the token's offset term) on the even lane of each row only. */
-INLINE __m512 qx_0_acc(__m512 acc, __m512 dw, const float *dc, __m512i s) {
+/* acc + dw * (d * s + c), c (the token's offset term) on the even lane of each row only.
+ * Q4_1 / Q5_1 (MIN): acc + dw * d * s + dm * c, c the token's s (Q8_1), dm the rows'
+ * minimums, again on the even lanes only. */
+INLINE __m512 qx_0_acc(__m512 acc, __m512 dw, __m512 dm, const float *dc, __m512i s,
+                       const bool MIN) {
     const __m512 c = _mm512_maskz_mov_ps(0x5555, _mm512_set1_ps(dc[1]));
+    if (MIN)
+        return _mm512_fmadd_ps(dm, c, _mm512_fmadd_ps(dw, _mm512_mul_ps(_mm512_set1_ps(dc[0]),
+                                                                         _mm512_cvtepi32_ps(s)),
+                                                       acc));
     const __m512 v = _mm512_fmadd_ps(_mm512_set1_ps(dc[0]), _mm512_cvtepi32_ps(s), c);
     return _mm512_fmadd_ps(dw, v, acc);
+}
+/* The rows' minimums (Q4_1 / Q5_1), after their scales. */
+INLINE __m512 qx_0_mins(const uint8_t *w, const bool MIN) {
+    return MIN ? row_scales(w + 16) : _mm512_setzero_ps();
 }
 
 /* A Q8_0 block: |w| of pieces 2k, 2k + 1 in a[k] (elements 8k..8k+7), w's signs in neg[k]. */
@@ -110,12 +136,47 @@ INLINE __m512i q8_0_dot(const __m512i a[4], const __mmask64 neg[4], const int8_t
     return s;
 }
 
+/* An IQ4_NL block (Q4_0's bytes): the nibbles' levels by one vpshufb each (the 16 levels in
+ * every 128-bit lane), then as Q8_0: |level| in a[k], the signs in neg[k]. a[k] holds what
+ * qx_0_unpack's q[k] holds. */
+INLINE void iq4_nl_unpack(const block_q4_0x8 *w, __m512i a[4], __mmask64 neg[4]) {
+    const __m512i lv =
+        _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kern_iq4nl_values));
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+#pragma GCC unroll 2
+    for (int p = 0; p < 2; p++) {
+        const __m512i v = load_pair(w->qs + 64 * p);
+        const __m512i l0 = _mm512_shuffle_epi8(lv, _mm512_and_si512(v, m4));
+        const __m512i l1 = _mm512_shuffle_epi8(lv, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+        a[2 * p] = _mm512_abs_epi8(l0);
+        neg[2 * p] = _mm512_movepi8_mask(l0);
+        a[2 * p + 1] = _mm512_abs_epi8(l1);
+        neg[2 * p + 1] = _mm512_movepi8_mask(l1);
+    }
+}
+
+/* qx_0_dot's token offsets with the sign trick. */
+INLINE __m512i iq4_nl_dot(const __m512i a[4], const __mmask64 neg[4], const int8_t *y) {
+    static const int off[4] = {0, 16, 8, 24};
+    __m512i s = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        const __m512i b = bcast8(y + off[k]);
+        s = _mm512_dpbusd_epi32(s, a[k], _mm512_mask_sub_epi8(b, neg[k], _mm512_setzero_si512(), b));
+    }
+    return s;
+}
+
 /* ---- mat-vec: NT (1..4) tokens share each unpacked block ---- */
 
-/* Q4_0 (Q5 false) and Q5_0 (Q5 true); d[8] leads both block types. */
+/* Q4_0 / Q4_1 (Q5 false) and Q5_0 / Q5_1 (Q5 true); d[8] leads every block type. Q4_1 and
+ * Q5_1 (MIN) read Q8_1 tokens. */
 INLINE void qx_0r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT, const bool Q5) {
-    const size_t bsize = Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8);
+                   const float *dc, float *Y, size_t ldy, const int NT, const bool Q5,
+                   const bool MIN) {
+    const size_t bsize = qx_bsize(Q5, MIN);
+    const size_t ysize = MIN ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t yqs = MIN ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
     __m512 acc[KERN_R8_NT];
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
@@ -123,12 +184,12 @@ INLINE void qx_0r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row
         const uint8_t *w = W + (size_t)i * bsize;
         if (NT == 1) prefetch_lines(w, bsize);
         __m512i q[4];
-        qx_0_unpack(w, Q5, q);
-        const __m512 dw = row_scales(w);
+        qx_0_unpack(w, Q5, MIN, q);
+        const __m512 dw = row_scales(w), dm = qx_0_mins(w, MIN);
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
-            const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
-            acc[t] = qx_0_acc(acc[t], dw, dc + 2 * nb * t + 2 * i, qx_0_dot(q, y));
+            const int8_t *y = (const int8_t *)(xq + (size_t)t * x_row + (size_t)i * ysize + yqs);
+            acc[t] = qx_0_acc(acc[t], dw, dm, dc + 2 * nb * t + 2 * i, qx_0_dot(q, y), MIN);
         }
     }
 #pragma GCC unroll 4
@@ -137,12 +198,22 @@ INLINE void qx_0r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row
 
 INLINE void q4_0r8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t x_row,
                    const float *dc, float *Y, size_t ldy, const int NT) {
-    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, false);
+    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, false, false);
 }
 
 INLINE void q5_0r8(int64_t nb, const block_q5_0x8 *W, const uint8_t *xq, size_t x_row,
                    const float *dc, float *Y, size_t ldy, const int NT) {
-    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, true);
+    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, true, false);
+}
+
+INLINE void q4_1r8(int64_t nb, const block_q4_1x8 *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT) {
+    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, false, true);
+}
+
+INLINE void q5_1r8(int64_t nb, const block_q5_1x8 *W, const uint8_t *xq, size_t x_row,
+                   const float *dc, float *Y, size_t ldy, const int NT) {
+    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, true, true);
 }
 
 INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t x_row,
@@ -168,6 +239,29 @@ INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t 
     for (int t = 0; t < NT; t++) store_rows(Y + (size_t)t * ldy, acc[t]);
 }
 
+INLINE void iq4_nlr8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t x_row,
+                     const float *dc, float *Y, size_t ldy, const int NT) {
+    __m512 acc[KERN_R8_NT];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q4_0x8 *w = W + i;
+        if (NT == 1) prefetch_lines(w, sizeof *w);
+        __m512i a[4];
+        __mmask64 neg[4];
+        iq4_nl_unpack(w, a, neg);
+        const __m512 dw = row_scales(w->d);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
+            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dc[2 * nb * t + 2 * i]));
+            acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(iq4_nl_dot(a, neg, y)), acc[t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) store_rows(Y + (size_t)t * ldy, acc[t]);
+}
+
 #define DEFINE_R8(name, T)                                                                         \
     KERN_TARGET_VNNI static void name##_vnni(int64_t nb, const void *W, const uint8_t *xq,         \
                                              size_t x_row, const float *dc, float *Y, size_t ldy,  \
@@ -183,42 +277,44 @@ INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t 
 DEFINE_R8(q4_0r8, block_q4_0x8)
 DEFINE_R8(q5_0r8, block_q5_0x8)
 DEFINE_R8(q8_0r8, block_q8_0x8)
+DEFINE_R8(q4_1r8, block_q4_1x8)
+DEFINE_R8(q5_1r8, block_q5_1x8)
+DEFINE_R8(iq4_nlr8, block_q4_0x8)
 
 /* ---- batches: a block unpacked into registers once, then every token (block-major xt) ----
  * The accumulators are 16 lanes per token, so they live here rather than in the caller's
  * 8-float acc. */
 
 INLINE void qx_0r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float *dct, int64_t ld,
-                    int nt, float *Y, size_t ldy, const bool Q5) {
-    const size_t bsize = Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8);
+                    int nt, float *Y, size_t ldy, const bool Q5, const bool MIN) {
+    const size_t bsize = qx_bsize(Q5, MIN);
     float acc[KERN_R8B_MAXT][16] __attribute__((aligned(64)));
     for (int t = 0; t < nt; t++) _mm512_store_ps(acc[t], _mm512_setzero_ps());
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *w = W + (size_t)i * bsize;
         __m512i q[4];
-        qx_0_unpack(w, Q5, q);
-        const __m512 dw = row_scales(w);
+        qx_0_unpack(w, Q5, MIN, q);
+        const __m512 dw = row_scales(w), dm = qx_0_mins(w, MIN);
         const int8_t *y = xt + 32 * i * ld;
         const float *dc = dct + 2 * i * ld;
         for (int t = 0; t < nt; t++, y += 32, dc += 2)
-            _mm512_store_ps(acc[t], qx_0_acc(_mm512_load_ps(acc[t]), dw, dc, qx_0_dot(q, y)));
+            _mm512_store_ps(acc[t],
+                            qx_0_acc(_mm512_load_ps(acc[t]), dw, dm, dc, qx_0_dot(q, y), MIN));
     }
     for (int t = 0; t < nt; t++) store_rows(Y + (size_t)t * ldy, _mm512_load_ps(acc[t]));
 }
 
-KERN_TARGET_VNNI static void q4_0r8b_vnni(int64_t nb, const void *W, const int8_t *xt,
-                                          const float *dct, int64_t ld, int nt, float *acc8,
-                                          float *Y, size_t ldy) {
-    (void)acc8;
-    qx_0r8b(nb, W, xt, dct, ld, nt, Y, ldy, false);
-}
-
-KERN_TARGET_VNNI static void q5_0r8b_vnni(int64_t nb, const void *W, const int8_t *xt,
-                                          const float *dct, int64_t ld, int nt, float *acc8,
-                                          float *Y, size_t ldy) {
-    (void)acc8;
-    qx_0r8b(nb, W, xt, dct, ld, nt, Y, ldy, true);
-}
+#define DEFINE_R8B(name, Q5, MIN)                                                                  \
+    KERN_TARGET_VNNI static void name(int64_t nb, const void *W, const int8_t *xt,                \
+                                      const float *dct, int64_t ld, int nt, float *acc8, float *Y, \
+                                      size_t ldy) {                                                \
+        (void)acc8;                                                                                \
+        qx_0r8b(nb, W, xt, dct, ld, nt, Y, ldy, Q5, MIN);                                          \
+    }
+DEFINE_R8B(q4_0r8b_vnni, false, false)
+DEFINE_R8B(q5_0r8b_vnni, true, false)
+DEFINE_R8B(q4_1r8b_vnni, false, true)
+DEFINE_R8B(q5_1r8b_vnni, true, true)
 
 KERN_TARGET_VNNI static void q8_0r8b_vnni(int64_t nb, const void *vW, const int8_t *xt,
                                           const float *dct, int64_t ld, int nt, float *acc8,
@@ -243,6 +339,29 @@ KERN_TARGET_VNNI static void q8_0r8b_vnni(int64_t nb, const void *vW, const int8
     for (int t = 0; t < nt; t++) store_rows(Y + (size_t)t * ldy, _mm512_load_ps(acc[t]));
 }
 
+KERN_TARGET_VNNI static void iq4_nlr8b_vnni(int64_t nb, const void *vW, const int8_t *xt,
+                                            const float *dct, int64_t ld, int nt, float *acc8,
+                                            float *Y, size_t ldy) {
+    const block_q4_0x8 *W = vW;
+    float acc[KERN_R8B_MAXT][16] __attribute__((aligned(64)));
+    (void)acc8;
+    for (int t = 0; t < nt; t++) _mm512_store_ps(acc[t], _mm512_setzero_ps());
+    for (int64_t i = 0; i < nb; i++) {
+        __m512i a[4];
+        __mmask64 neg[4];
+        iq4_nl_unpack(W + i, a, neg);
+        const __m512 dw = row_scales(W[i].d);
+        const int8_t *y = xt + 32 * i * ld;
+        const float *dc = dct + 2 * i * ld;
+        for (int t = 0; t < nt; t++, y += 32, dc += 2) {
+            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dc[0]));
+            _mm512_store_ps(acc[t], _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(iq4_nl_dot(a, neg, y)),
+                                                    _mm512_load_ps(acc[t])));
+        }
+    }
+    for (int t = 0; t < nt; t++) store_rows(Y + (size_t)t * ldy, _mm512_load_ps(acc[t]));
+}
+
 void kern_patch_avx512_r8(kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni) {
     if (!vnni) return; /* AVX-512 without VNNI (Skylake-X): the AVX2 kernels stay */
     r8[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8_vnni;
@@ -251,6 +370,12 @@ void kern_patch_avx512_r8(kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni) {
     r8b[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8b_vnni;
     r8b[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = q8_0r8b_vnni;
     r8b[KERN_TYPE_Q5_0_R8 - KERN_R8_FIRST] = q5_0r8b_vnni;
+    r8[KERN_TYPE_Q4_1_R8 - KERN_R8_FIRST] = q4_1r8_vnni;
+    r8[KERN_TYPE_Q5_1_R8 - KERN_R8_FIRST] = q5_1r8_vnni;
+    r8b[KERN_TYPE_Q4_1_R8 - KERN_R8_FIRST] = q4_1r8b_vnni;
+    r8b[KERN_TYPE_Q5_1_R8 - KERN_R8_FIRST] = q5_1r8b_vnni;
+    r8[KERN_TYPE_IQ4_NL_R8 - KERN_R8_FIRST] = iq4_nlr8_vnni;
+    r8b[KERN_TYPE_IQ4_NL_R8 - KERN_R8_FIRST] = iq4_nlr8b_vnni;
     kern_patch_avx512_r8q6k(r8, r8b);
     kern_patch_avx512_r8k(r8, vnni);
 }

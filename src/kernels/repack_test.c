@@ -342,7 +342,8 @@ TEST(repack_matches_unpacked_avx512_vnni_emulated) {
     ktest_emulate_avx512(true);
     ASSERT_EQ_INT(kern_init(KERN_ISA_AVX512), KERN_ISA_AVX512);
     static const int vnni_types[] = {KERN_TYPE_Q4_0_R8, KERN_TYPE_Q8_0_R8, KERN_TYPE_Q5_0_R8,
-                                     KERN_TYPE_Q6_K_R8, KERN_TYPE_Q4_K_R8, KERN_TYPE_Q5_K_R8};
+                                     KERN_TYPE_Q6_K_R8, KERN_TYPE_Q4_K_R8, KERN_TYPE_Q5_K_R8,
+                                     KERN_TYPE_Q4_1_R8, KERN_TYPE_Q5_1_R8, KERN_TYPE_IQ4_NL_R8};
     for (size_t i = 0; i < sizeof vnni_types / sizeof vnni_types[0]; i++) {
         const int k = vnni_types[i] - KERN_R8_FIRST;
         ASSERT_TRUE(kern_r8_table[k] != avx2[k]);
