@@ -79,8 +79,10 @@ static int weight_type(const char *type, const char *role, int il, int n_layer, 
     if (!strcmp(type, "q8_0")) return GGUF_TYPE_Q8_0;
     if (!strcmp(type, "f16")) return GGUF_TYPE_F16;
     if (!strcmp(type, "iq4_nl")) return GGUF_TYPE_IQ4_NL;
-    if (!strcmp(type, "q2_k")) /* IQ4_NL: llama.cpp's fallback for Q2_K */
-        return !strcmp(role, "output") ? GGUF_TYPE_Q6_K : n_in % 256 ? GGUF_TYPE_IQ4_NL : GGUF_TYPE_Q2_K;
+    if (!strcmp(type, "q2_k")) { /* IQ4_NL: llama.cpp's fallback for Q2_K */
+        if (!strcmp(role, "output")) return GGUF_TYPE_Q6_K;
+        return n_in % 256 ? GGUF_TYPE_IQ4_NL : GGUF_TYPE_Q2_K;
+    }
     if (!strcmp(type, "q4_0")) return !strcmp(role, "output") ? GGUF_TYPE_Q6_K : GGUF_TYPE_Q4_0;
     /* q4_k_m, q5_k_m */
     const bool q5 = !strcmp(type, "q5_k_m");

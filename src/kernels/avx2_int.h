@@ -102,6 +102,23 @@ static inline void prefetch_l1(uintptr_t a) {
     __asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)a));
 }
 
+/* Packed types with 16 sub-blocks of 16 (Q2_K, Q3_K), 8 rows in the lanes: sum_s p_s *
+ * bsum_s per row lane, sp[j] the int16 pair (p_2j, p_2j+1) of each row, madd'ed with the
+ * token's bsums of the same two sub-blocks, broadcast. */
+static inline __attribute__((always_inline)) __m256i pairs_dot_bsums16(const __m256i sp[8],
+                                                                       const int16_t *bsums) {
+    const __m256i b0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)bsums));
+    const __m256i b1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(bsums + 8)));
+    __m256i o = _mm256_madd_epi16(sp[0], _mm256_shuffle_epi32(b0, 0x00));
+    o = _mm256_add_epi32(o, _mm256_madd_epi16(sp[1], _mm256_shuffle_epi32(b0, 0x55)));
+    o = _mm256_add_epi32(o, _mm256_madd_epi16(sp[2], _mm256_shuffle_epi32(b0, 0xAA)));
+    o = _mm256_add_epi32(o, _mm256_madd_epi16(sp[3], _mm256_shuffle_epi32(b0, 0xFF)));
+    o = _mm256_add_epi32(o, _mm256_madd_epi16(sp[4], _mm256_shuffle_epi32(b1, 0x00)));
+    o = _mm256_add_epi32(o, _mm256_madd_epi16(sp[5], _mm256_shuffle_epi32(b1, 0x55)));
+    o = _mm256_add_epi32(o, _mm256_madd_epi16(sp[6], _mm256_shuffle_epi32(b1, 0xAA)));
+    return _mm256_add_epi32(o, _mm256_madd_epi16(sp[7], _mm256_shuffle_epi32(b1, 0xFF)));
+}
+
 /* Two 16-byte halves from two places (two blocks' data side by side). */
 static inline __m256i load_2x16(const void *a, const void *b) {
     return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),

@@ -50,22 +50,15 @@ INLINE void qx_0_piece(const uint8_t *qs, const uint8_t (*hb)[8], int j, __m256i
     *hi = _mm256_or_si256(*hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, sel_hi), sel_hi), b4));
 }
 
-/* The four nibble types' packed blocks: d[8] first, Q4_1 / Q5_1 (MIN) the rows' minimums
- * m[8] next, then Q5_0 / Q5_1 (Q5) the fifth bits hb, then qs. */
-INLINE size_t qx_bsize(const bool Q5, const bool MIN) {
-    return MIN ? (Q5 ? sizeof(block_q5_1x8) : sizeof(block_q4_1x8))
-               : (Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8));
-}
-INLINE size_t qx_qs_off(const bool Q5, const bool MIN) {
-    return MIN ? (Q5 ? offsetof(block_q5_1x8, qs) : offsetof(block_q4_1x8, qs))
-               : (Q5 ? offsetof(block_q5_0x8, qs) : offsetof(block_q4_0x8, qs));
-}
+/* The nibble types' blocks (kern_qx_r8_bytes): Q5_0's / Q5_1's fifth bits, else NULL. */
 INLINE const uint8_t (*qx_hb(const uint8_t *w, const bool Q5, const bool MIN))[8] {
     if (!Q5) return NULL;
     return MIN ? ((const block_q5_1x8 *)w)->hb : ((const block_q5_0x8 *)w)->hb;
 }
 /* The 8 rows' scales, and minimums (MIN). */
-INLINE __m256 qx_scales(const uint8_t *w) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w)); }
+INLINE __m256 qx_scales(const uint8_t *w) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w));
+}
 INLINE __m256 qx_mins(const uint8_t *w, const bool MIN) {
     return MIN ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 16))) : _mm256_setzero_ps();
 }
@@ -90,7 +83,7 @@ INLINE __m256 qx_fold(__m256 acc, __m256 dw, __m256 dm, const float *dc, __m256i
 INLINE void qx_r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row,
                   const float *dc, float *Y, size_t ldy, const int NT, const bool Q5,
                   const bool MIN) {
-    const size_t bsize = qx_bsize(Q5, MIN), qs_off = qx_qs_off(Q5, MIN);
+    const size_t bsize = kern_qx_r8_bytes(Q5, MIN), qs_off = kern_qx_r8_qs(Q5, MIN);
     /* Token blocks: Q8_1's for MIN, else Q8_0's. */
     const size_t ysize = MIN ? sizeof(block_q8_1) : sizeof(block_q8_0);
     const size_t yqs = MIN ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
@@ -127,26 +120,6 @@ INLINE void qx_r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row,
     }
 #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
-}
-
-INLINE void q4_0r8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT) {
-    qx_r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, false, false);
-}
-
-INLINE void q5_0r8(int64_t nb, const block_q5_0x8 *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT) {
-    qx_r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, true, false);
-}
-
-INLINE void q4_1r8(int64_t nb, const block_q4_1x8 *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT) {
-    qx_r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, false, true);
-}
-
-INLINE void q5_1r8(int64_t nb, const block_q5_1x8 *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT) {
-    qx_r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, true, true);
 }
 
 INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t x_row,
@@ -201,7 +174,7 @@ static void r8b_end(const float *acc, int nt, float *Y, size_t ldy) {
  * every token. */
 INLINE void qx_r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float *dct, int64_t ld,
                    int nt, float *acc, float *Y, size_t ldy, const bool Q5, const bool MIN) {
-    const size_t bsize = qx_bsize(Q5, MIN), qs_off = qx_qs_off(Q5, MIN);
+    const size_t bsize = kern_qx_r8_bytes(Q5, MIN), qs_off = kern_qx_r8_qs(Q5, MIN);
     const __m256i ones = _mm256_set1_epi16(1);
     r8b_begin(acc, nt);
     for (int64_t i = 0; i < nb; i++) {
@@ -240,7 +213,7 @@ INLINE void qx_r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float *
 INLINE void qx_r8b2(int64_t nb, const uint8_t *W, const int8_t *xt, const float *dct,
                     int64_t ld, int nt, float *acc, float *Y, size_t ldy, const bool Q5,
                     const bool MIN) {
-    const size_t bsize = qx_bsize(Q5, MIN), qs_off = qx_qs_off(Q5, MIN);
+    const size_t bsize = kern_qx_r8_bytes(Q5, MIN), qs_off = kern_qx_r8_qs(Q5, MIN);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i part[2 * KERN_R8B_MAXT];
     float *acc1 = acc + 8 * (size_t)nt;
@@ -345,22 +318,32 @@ static void q8_0r8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const flo
     r8b_end(acc, nt, Y, ldy);
 }
 
-#define DEFINE_R8(name, T)                                                                         \
-    static void name##_avx2(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,             \
-                            const float *dc, float *Y, size_t ldy, int nt) {                       \
+/* The kern_r8_fn entries: call(NT) is the kernel for NT tokens. */
+#define DEFINE_R8(name, call)                                                                      \
+    static void name(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,  \
+                     float *Y, size_t ldy, int nt) {                                               \
         switch (nt) {                                                                              \
-        case 1: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 1); break;                           \
-        case 2: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 2); break;                           \
-        case 3: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 3); break;                           \
-        default: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 4); break;                          \
+        case 1: call(1); break;                                                                    \
+        case 2: call(2); break;                                                                    \
+        case 3: call(3); break;                                                                    \
+        default: call(4); break;                                                                   \
         }                                                                                          \
     }
-
-DEFINE_R8(q4_0r8, block_q4_0x8)
-DEFINE_R8(q8_0r8, block_q8_0x8)
-DEFINE_R8(q5_0r8, block_q5_0x8)
-DEFINE_R8(q4_1r8, block_q4_1x8)
-DEFINE_R8(q5_1r8, block_q5_1x8)
+#define Q4_0(NT) qx_r8(nb, W, xq, x_row, dc, Y, ldy, NT, false, false)
+#define Q5_0(NT) qx_r8(nb, W, xq, x_row, dc, Y, ldy, NT, true, false)
+#define Q4_1(NT) qx_r8(nb, W, xq, x_row, dc, Y, ldy, NT, false, true)
+#define Q5_1(NT) qx_r8(nb, W, xq, x_row, dc, Y, ldy, NT, true, true)
+#define Q8_0(NT) q8_0r8(nb, W, xq, x_row, dc, Y, ldy, NT)
+DEFINE_R8(q4_0r8_avx2, Q4_0)
+DEFINE_R8(q5_0r8_avx2, Q5_0)
+DEFINE_R8(q4_1r8_avx2, Q4_1)
+DEFINE_R8(q5_1r8_avx2, Q5_1)
+DEFINE_R8(q8_0r8_avx2, Q8_0)
+#undef Q4_0
+#undef Q5_0
+#undef Q4_1
+#undef Q5_1
+#undef Q8_0
 
 void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch, kern_r8b_fn *batch2) {
     batch[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8b_avx2;

@@ -49,19 +49,9 @@ INLINE void prefetch_lines(const void *w, size_t bytes) {
     for (uintptr_t a = (ahead + 63) & ~(uintptr_t)63; a < ahead + bytes; a += 64) prefetch_l1(a);
 }
 
-/* The four nibble types' packed blocks: d[8] first, Q4_1 / Q5_1 (MIN) the rows' minimums
- * m[8] next, then Q5_0 / Q5_1 (Q5) the fifth bits hb, then qs. */
-INLINE size_t qx_bsize(const bool Q5, const bool MIN) {
-    return MIN ? (Q5 ? sizeof(block_q5_1x8) : sizeof(block_q4_1x8))
-               : (Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8));
-}
-INLINE size_t qx_qs_off(const bool Q5, const bool MIN) {
-    return MIN ? (Q5 ? offsetof(block_q5_1x8, qs) : offsetof(block_q4_1x8, qs))
-               : (Q5 ? offsetof(block_q5_0x8, qs) : offsetof(block_q4_0x8, qs));
-}
-
-/* A Q4_0, Q5_0, Q4_1 or Q5_1 block's quants, unsigned (0..15, 0..31): q[0], q[1] the low and high nibbles
- * of pieces 0, 1 (elements 0-7 and 16-23), q[2], q[3] those of pieces 2, 3 (8-15, 24-31).
+/* A Q4_0, Q5_0, Q4_1 or Q5_1 block's quants (kern_qx_r8_bytes), unsigned (0..15, 0..31):
+ * q[0], q[1] the low and high nibbles of pieces 0, 1 (elements 0-7 and 16-23), q[2], q[3]
+ * those of pieces 2, 3 (8-15, 24-31).
  * Q5_0 adds 16 where the fifth bit is set: hb[j], hb[j + 1] in every 128-bit lane, each
  * 32-bit lane's 4 bytes get its row's byte of its piece (vpshufb), and byte c tests bit c
  * (low nibbles) or 4 + c (high nibbles). */
@@ -74,7 +64,7 @@ INLINE void qx_0_unpack(const uint8_t *w, const bool Q5, const bool MIN, __m512i
         0x07070707, 0x0F0F0F0F);
     const __m512i sel_lo = _mm512_set1_epi32(0x08040201);
     const __m512i sel_hi = _mm512_set1_epi32((int)0x80402010u);
-    const uint8_t *qs = w + qx_qs_off(Q5, MIN);
+    const uint8_t *qs = w + kern_qx_r8_qs(Q5, MIN);
 #pragma GCC unroll 2
     for (int p = 0; p < 2; p++) {
         const __m512i v = load_pair(qs + 64 * p);
@@ -136,9 +126,9 @@ INLINE __m512i q8_0_dot(const __m512i a[4], const __mmask64 neg[4], const int8_t
     return s;
 }
 
-/* An IQ4_NL block (Q4_0's bytes): the nibbles' levels by one vpshufb each (the 16 levels in
- * every 128-bit lane), then as Q8_0: |level| in a[k], the signs in neg[k]. a[k] holds what
- * qx_0_unpack's q[k] holds. */
+/* An IQ4_NL block (Q4_0's bytes) as q8_0_unpack gives a Q8_0 one: the nibbles' levels by one
+ * vpshufb each (the 16 levels in every 128-bit lane); pieces 2p, 2p + 1 hold elements 8p..
+ * (low nibbles, a[p]) and 16 + 8p.. (high nibbles, a[2 + p]). */
 INLINE void iq4_nl_unpack(const block_q4_0x8 *w, __m512i a[4], __mmask64 neg[4]) {
     const __m512i lv =
         _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kern_iq4nl_values));
@@ -146,25 +136,22 @@ INLINE void iq4_nl_unpack(const block_q4_0x8 *w, __m512i a[4], __mmask64 neg[4])
 #pragma GCC unroll 2
     for (int p = 0; p < 2; p++) {
         const __m512i v = load_pair(w->qs + 64 * p);
-        const __m512i l0 = _mm512_shuffle_epi8(lv, _mm512_and_si512(v, m4));
-        const __m512i l1 = _mm512_shuffle_epi8(lv, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
-        a[2 * p] = _mm512_abs_epi8(l0);
-        neg[2 * p] = _mm512_movepi8_mask(l0);
-        a[2 * p + 1] = _mm512_abs_epi8(l1);
-        neg[2 * p + 1] = _mm512_movepi8_mask(l1);
+        const __m512i lo = _mm512_shuffle_epi8(lv, _mm512_and_si512(v, m4));
+        const __m512i hi = _mm512_shuffle_epi8(lv, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+        a[p] = _mm512_abs_epi8(lo);
+        neg[p] = _mm512_movepi8_mask(lo);
+        a[2 + p] = _mm512_abs_epi8(hi);
+        neg[2 + p] = _mm512_movepi8_mask(hi);
     }
 }
 
-/* qx_0_dot's token offsets with the sign trick. */
-INLINE __m512i iq4_nl_dot(const __m512i a[4], const __mmask64 neg[4], const int8_t *y) {
-    static const int off[4] = {0, 16, 8, 24};
-    __m512i s = _mm512_setzero_si512();
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) {
-        const __m512i b = bcast8(y + off[k]);
-        s = _mm512_dpbusd_epi32(s, a[k], _mm512_mask_sub_epi8(b, neg[k], _mm512_setzero_si512(), b));
-    }
-    return s;
+/* Q8_0 (IQ4 false) and IQ4_NL (IQ4 true), the types of the sign trick. */
+INLINE size_t signed_bsize(const bool IQ4) {
+    return IQ4 ? sizeof(block_q4_0x8) : sizeof(block_q8_0x8);
+}
+INLINE void signed_unpack(const uint8_t *w, const bool IQ4, __m512i a[4], __mmask64 neg[4]) {
+    if (IQ4) iq4_nl_unpack((const block_q4_0x8 *)w, a, neg);
+    else q8_0_unpack((const block_q8_0x8 *)w, a, neg);
 }
 
 /* ---- mat-vec: NT (1..4) tokens share each unpacked block ---- */
@@ -174,7 +161,7 @@ INLINE __m512i iq4_nl_dot(const __m512i a[4], const __mmask64 neg[4], const int8
 INLINE void qx_0r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row,
                    const float *dc, float *Y, size_t ldy, const int NT, const bool Q5,
                    const bool MIN) {
-    const size_t bsize = qx_bsize(Q5, MIN);
+    const size_t bsize = kern_qx_r8_bytes(Q5, MIN);
     const size_t ysize = MIN ? sizeof(block_q8_1) : sizeof(block_q8_0);
     const size_t yqs = MIN ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
     __m512 acc[KERN_R8_NT];
@@ -196,38 +183,20 @@ INLINE void qx_0r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row
     for (int t = 0; t < NT; t++) store_rows(Y + (size_t)t * ldy, acc[t]);
 }
 
-INLINE void q4_0r8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT) {
-    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, false, false);
-}
-
-INLINE void q5_0r8(int64_t nb, const block_q5_0x8 *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT) {
-    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, true, false);
-}
-
-INLINE void q4_1r8(int64_t nb, const block_q4_1x8 *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT) {
-    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, false, true);
-}
-
-INLINE void q5_1r8(int64_t nb, const block_q5_1x8 *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT) {
-    qx_0r8(nb, (const uint8_t *)W, xq, x_row, dc, Y, ldy, NT, true, true);
-}
-
-INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT) {
+/* Q8_0 and IQ4_NL: the sign trick; only the tokens' scales are read. */
+INLINE void signed_r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row,
+                      const float *dc, float *Y, size_t ldy, const int NT, const bool IQ4) {
+    const size_t bsize = signed_bsize(IQ4);
     __m512 acc[KERN_R8_NT];
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const block_q8_0x8 *w = W + i;
-        if (NT == 1) prefetch_lines(w, sizeof *w);
+        const uint8_t *w = W + (size_t)i * bsize;
+        if (NT == 1) prefetch_lines(w, bsize);
         __m512i a[4];
         __mmask64 neg[4];
-        q8_0_unpack(w, a, neg);
-        const __m512 dw = row_scales(w->d);
+        signed_unpack(w, IQ4, a, neg);
+        const __m512 dw = row_scales(w); /* d[8] leads both block types */
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
             const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
@@ -239,47 +208,35 @@ INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t 
     for (int t = 0; t < NT; t++) store_rows(Y + (size_t)t * ldy, acc[t]);
 }
 
-INLINE void iq4_nlr8(int64_t nb, const block_q4_0x8 *W, const uint8_t *xq, size_t x_row,
-                     const float *dc, float *Y, size_t ldy, const int NT) {
-    __m512 acc[KERN_R8_NT];
-#pragma GCC unroll 4
-    for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const block_q4_0x8 *w = W + i;
-        if (NT == 1) prefetch_lines(w, sizeof *w);
-        __m512i a[4];
-        __mmask64 neg[4];
-        iq4_nl_unpack(w, a, neg);
-        const __m512 dw = row_scales(w->d);
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) {
-            const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
-            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dc[2 * nb * t + 2 * i]));
-            acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(iq4_nl_dot(a, neg, y)), acc[t]);
-        }
-    }
-#pragma GCC unroll 4
-    for (int t = 0; t < NT; t++) store_rows(Y + (size_t)t * ldy, acc[t]);
-}
-
-#define DEFINE_R8(name, T)                                                                         \
-    KERN_TARGET_VNNI static void name##_vnni(int64_t nb, const void *W, const uint8_t *xq,         \
-                                             size_t x_row, const float *dc, float *Y, size_t ldy,  \
-                                             int nt) {                                             \
+/* The kern_r8_fn entries: call(NT) is the kernel for NT tokens. */
+#define DEFINE_R8(name, call)                                                                      \
+    KERN_TARGET_VNNI static void name(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,  \
+                                      const float *dc, float *Y, size_t ldy, int nt) {             \
         switch (nt) {                                                                              \
-        case 1: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 1); break;                           \
-        case 2: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 2); break;                           \
-        case 3: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 3); break;                           \
-        default: name(nb, (const T *)W, xq, x_row, dc, Y, ldy, 4); break;                          \
+        case 1: call(1); break;                                                                    \
+        case 2: call(2); break;                                                                    \
+        case 3: call(3); break;                                                                    \
+        default: call(4); break;                                                                   \
         }                                                                                          \
     }
-
-DEFINE_R8(q4_0r8, block_q4_0x8)
-DEFINE_R8(q5_0r8, block_q5_0x8)
-DEFINE_R8(q8_0r8, block_q8_0x8)
-DEFINE_R8(q4_1r8, block_q4_1x8)
-DEFINE_R8(q5_1r8, block_q5_1x8)
-DEFINE_R8(iq4_nlr8, block_q4_0x8)
+#define Q4_0(NT) qx_0r8(nb, W, xq, x_row, dc, Y, ldy, NT, false, false)
+#define Q5_0(NT) qx_0r8(nb, W, xq, x_row, dc, Y, ldy, NT, true, false)
+#define Q4_1(NT) qx_0r8(nb, W, xq, x_row, dc, Y, ldy, NT, false, true)
+#define Q5_1(NT) qx_0r8(nb, W, xq, x_row, dc, Y, ldy, NT, true, true)
+#define Q8_0(NT) signed_r8(nb, W, xq, x_row, dc, Y, ldy, NT, false)
+#define IQ4_NL(NT) signed_r8(nb, W, xq, x_row, dc, Y, ldy, NT, true)
+DEFINE_R8(q4_0r8_vnni, Q4_0)
+DEFINE_R8(q5_0r8_vnni, Q5_0)
+DEFINE_R8(q4_1r8_vnni, Q4_1)
+DEFINE_R8(q5_1r8_vnni, Q5_1)
+DEFINE_R8(q8_0r8_vnni, Q8_0)
+DEFINE_R8(iq4_nlr8_vnni, IQ4_NL)
+#undef Q4_0
+#undef Q5_0
+#undef Q4_1
+#undef Q5_1
+#undef Q8_0
+#undef IQ4_NL
 
 /* ---- batches: a block unpacked into registers once, then every token (block-major xt) ----
  * The accumulators are 16 lanes per token, so they live here rather than in the caller's
@@ -287,7 +244,7 @@ DEFINE_R8(iq4_nlr8, block_q4_0x8)
 
 INLINE void qx_0r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float *dct, int64_t ld,
                     int nt, float *Y, size_t ldy, const bool Q5, const bool MIN) {
-    const size_t bsize = qx_bsize(Q5, MIN);
+    const size_t bsize = kern_qx_r8_bytes(Q5, MIN);
     float acc[KERN_R8B_MAXT][16] __attribute__((aligned(64)));
     for (int t = 0; t < nt; t++) _mm512_store_ps(acc[t], _mm512_setzero_ps());
     for (int64_t i = 0; i < nb; i++) {
@@ -316,18 +273,18 @@ DEFINE_R8B(q5_0r8b_vnni, true, false)
 DEFINE_R8B(q4_1r8b_vnni, false, true)
 DEFINE_R8B(q5_1r8b_vnni, true, true)
 
-KERN_TARGET_VNNI static void q8_0r8b_vnni(int64_t nb, const void *vW, const int8_t *xt,
-                                          const float *dct, int64_t ld, int nt, float *acc8,
-                                          float *Y, size_t ldy) {
-    const block_q8_0x8 *W = vW;
+/* Q8_0 and IQ4_NL batches. */
+INLINE void signed_r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float *dct,
+                       int64_t ld, int nt, float *Y, size_t ldy, const bool IQ4) {
+    const size_t bsize = signed_bsize(IQ4);
     float acc[KERN_R8B_MAXT][16] __attribute__((aligned(64)));
-    (void)acc8;
     for (int t = 0; t < nt; t++) _mm512_store_ps(acc[t], _mm512_setzero_ps());
     for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *w = W + (size_t)i * bsize;
         __m512i a[4];
         __mmask64 neg[4];
-        q8_0_unpack(W + i, a, neg);
-        const __m512 dw = row_scales(W[i].d);
+        signed_unpack(w, IQ4, a, neg);
+        const __m512 dw = row_scales(w);
         const int8_t *y = xt + 32 * i * ld;
         const float *dc = dct + 2 * i * ld;
         for (int t = 0; t < nt; t++, y += 32, dc += 2) {
@@ -339,28 +296,15 @@ KERN_TARGET_VNNI static void q8_0r8b_vnni(int64_t nb, const void *vW, const int8
     for (int t = 0; t < nt; t++) store_rows(Y + (size_t)t * ldy, _mm512_load_ps(acc[t]));
 }
 
-KERN_TARGET_VNNI static void iq4_nlr8b_vnni(int64_t nb, const void *vW, const int8_t *xt,
-                                            const float *dct, int64_t ld, int nt, float *acc8,
-                                            float *Y, size_t ldy) {
-    const block_q4_0x8 *W = vW;
-    float acc[KERN_R8B_MAXT][16] __attribute__((aligned(64)));
-    (void)acc8;
-    for (int t = 0; t < nt; t++) _mm512_store_ps(acc[t], _mm512_setzero_ps());
-    for (int64_t i = 0; i < nb; i++) {
-        __m512i a[4];
-        __mmask64 neg[4];
-        iq4_nl_unpack(W + i, a, neg);
-        const __m512 dw = row_scales(W[i].d);
-        const int8_t *y = xt + 32 * i * ld;
-        const float *dc = dct + 2 * i * ld;
-        for (int t = 0; t < nt; t++, y += 32, dc += 2) {
-            const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dc[0]));
-            _mm512_store_ps(acc[t], _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(iq4_nl_dot(a, neg, y)),
-                                                    _mm512_load_ps(acc[t])));
-        }
+#define DEFINE_SIGNED_R8B(name, IQ4)                                                               \
+    KERN_TARGET_VNNI static void name(int64_t nb, const void *W, const int8_t *xt,                \
+                                      const float *dct, int64_t ld, int nt, float *acc8, float *Y, \
+                                      size_t ldy) {                                                \
+        (void)acc8;                                                                                \
+        signed_r8b(nb, W, xt, dct, ld, nt, Y, ldy, IQ4);                                           \
     }
-    for (int t = 0; t < nt; t++) store_rows(Y + (size_t)t * ldy, _mm512_load_ps(acc[t]));
-}
+DEFINE_SIGNED_R8B(q8_0r8b_vnni, false)
+DEFINE_SIGNED_R8B(iq4_nlr8b_vnni, true)
 
 void kern_patch_avx512_r8(kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni) {
     if (!vnni) return; /* AVX-512 without VNNI (Skylake-X): the AVX2 kernels stay */

@@ -45,7 +45,8 @@ INLINE __m256i piece_dot(__m256i wl, __m256i wh, __m256i al, __m256i ah, const i
 #define PF_BYTES 2304
 INLINE void prefetch_block(const block_q4_0x8 *w) {
     const uintptr_t ahead = (uintptr_t)w + PF_BYTES;
-    for (uintptr_t a = (ahead + 63) & ~(uintptr_t)63; a < ahead + sizeof *w; a += 64) prefetch_l1(a);
+    for (uintptr_t a = (ahead + 63) & ~(uintptr_t)63; a < ahead + sizeof *w; a += 64)
+        prefetch_l1(a);
 }
 
 /* Up to 4 tokens (kern_r8_fn): a block's pieces unpacked once for all of them. */
@@ -127,7 +128,8 @@ static void iq4_nlr8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const f
             }
         }
     }
-    for (int t = 0; t < nt; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, _mm256_loadu_ps(acc + 8 * t));
+    for (int t = 0; t < nt; t++)
+        _mm256_storeu_ps(Y + (size_t)t * ldy, _mm256_loadu_ps(acc + 8 * t));
 }
 
 void kern_patch_avx2_r8iq4nl(kern_r8_fn *table, kern_r8b_fn *batch) {

@@ -9,27 +9,7 @@
  * pairs with the token's bsums (per 16 elements, as the sub-blocks). Scales and mins are the
  * low and high nibbles of the 4 scale words, row r in lane r.
  */
-#include "avx2_int.h"
-
-#define INLINE static inline __attribute__((always_inline))
-
-/* pshufb controls: 0..3, byte k of every 32-bit lane as the int16 pair [k, k]; 4, 5: bytes
- * (0, 1) and (2, 3) as two int16. The bytes are 0..15: zero high bytes widen them. */
-#define Z 0x80
-#define LANES(a, b, c, d)                                                                          \
-    a, b, c, d, (a) + 4, (b) + 4, (c) + 4, (d) + 4, (a) + 8, (b) + 8, (c) + 8, (d) + 8, (a) + 12,  \
-        (b) + 12, (c) + 12, (d) + 12
-#define CTL(a, b, c, d)                                                                            \
-    { LANES(a, b, c, d), LANES(a, b, c, d) }
-static const uint8_t ctl[6][32] __attribute__((aligned(32))) = {
-    CTL(0, Z, 0, Z), CTL(1, Z, 1, Z), CTL(2, Z, 2, Z),
-    CTL(3, Z, 3, Z), CTL(0, Z, 1, Z), CTL(2, Z, 3, Z),
-};
-#undef Z
-
-INLINE __m256i shuf(__m256i v, int k) {
-    return _mm256_shuffle_epi8(v, _mm256_load_si256((const __m256i *)ctl[k]));
-}
+#include "r8k_avx2.h" /* shuf(): scale pairs (0..3) and two mins (4, 5) of byte lanes */
 
 /* A single token (generation) streams the weights from memory, where the hardware
  * prefetcher alone leaves the bus idle part of the time: the next block's lines (672 bytes,
@@ -66,22 +46,6 @@ INLINE void sub_block(const block_q2_Kx8 *w, const block_q8_K *const *y, int s, 
     }
 }
 
-/* sum_s m_s * bsum_s per row lane: mp[j] the min pair of sub-blocks 2j, 2j + 1, madd'ed with
- * the token's bsums of the same two, broadcast. */
-INLINE __m256i mins_dot(const __m256i mp[8], const block_q8_K *y) {
-    const __m256i b0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)y->bsums));
-    const __m256i b1 =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(y->bsums + 8)));
-    __m256i o = _mm256_madd_epi16(mp[0], _mm256_shuffle_epi32(b0, 0x00));
-    o = _mm256_add_epi32(o, _mm256_madd_epi16(mp[1], _mm256_shuffle_epi32(b0, 0x55)));
-    o = _mm256_add_epi32(o, _mm256_madd_epi16(mp[2], _mm256_shuffle_epi32(b0, 0xAA)));
-    o = _mm256_add_epi32(o, _mm256_madd_epi16(mp[3], _mm256_shuffle_epi32(b0, 0xFF)));
-    o = _mm256_add_epi32(o, _mm256_madd_epi16(mp[4], _mm256_shuffle_epi32(b1, 0x00)));
-    o = _mm256_add_epi32(o, _mm256_madd_epi16(mp[5], _mm256_shuffle_epi32(b1, 0x55)));
-    o = _mm256_add_epi32(o, _mm256_madd_epi16(mp[6], _mm256_shuffle_epi32(b1, 0xAA)));
-    return _mm256_add_epi32(o, _mm256_madd_epi16(mp[7], _mm256_shuffle_epi32(b1, 0xFF)));
-}
-
 /* One super-block of the 8 rows times NT tokens, added to acc[t]: d d_t sumi - dmin d_t mins,
  * as vec_dot_q2_K sums. */
 INLINE void super_block(const block_q2_Kx8 *w, const block_q8_K *const *y, __m256 *acc,
@@ -112,8 +76,8 @@ INLINE void super_block(const block_q2_Kx8 *w, const block_q8_K *const *y, __m25
     for (int t = 0; t < NT; t++) {
         const __m256 yd = _mm256_set1_ps(y[t]->d);
         acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, yd), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-        acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dmw, yd), _mm256_cvtepi32_ps(mins_dot(mp, y[t])),
-                                  acc[t]);
+        acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dmw, yd),
+                                  _mm256_cvtepi32_ps(pairs_dot_bsums16(mp, y[t]->bsums)), acc[t]);
     }
 }
 

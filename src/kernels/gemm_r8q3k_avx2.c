@@ -97,22 +97,6 @@ INLINE void sub_block(const block_q3_Kx8 *w, const block_q8_K *const *y, int g, 
     }
 }
 
-/* sum_s (sc_s - 32) * bsum_s per row lane: sp[j] the scale pair of sub-blocks 2j, 2j + 1,
- * madd'ed with the token's bsums of the same two, broadcast. */
-INLINE __m256i offset_dot(const __m256i sp[8], const block_q8_K *y) {
-    const __m256i b0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)y->bsums));
-    const __m256i b1 =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(y->bsums + 8)));
-    __m256i o = _mm256_madd_epi16(sp[0], _mm256_shuffle_epi32(b0, 0x00));
-    o = _mm256_add_epi32(o, _mm256_madd_epi16(sp[1], _mm256_shuffle_epi32(b0, 0x55)));
-    o = _mm256_add_epi32(o, _mm256_madd_epi16(sp[2], _mm256_shuffle_epi32(b0, 0xAA)));
-    o = _mm256_add_epi32(o, _mm256_madd_epi16(sp[3], _mm256_shuffle_epi32(b0, 0xFF)));
-    o = _mm256_add_epi32(o, _mm256_madd_epi16(sp[4], _mm256_shuffle_epi32(b1, 0x00)));
-    o = _mm256_add_epi32(o, _mm256_madd_epi16(sp[5], _mm256_shuffle_epi32(b1, 0x55)));
-    o = _mm256_add_epi32(o, _mm256_madd_epi16(sp[6], _mm256_shuffle_epi32(b1, 0xAA)));
-    return _mm256_add_epi32(o, _mm256_madd_epi16(sp[7], _mm256_shuffle_epi32(b1, 0xFF)));
-}
-
 /* One super-block of the 8 rows times NT tokens, added to acc[t]. */
 INLINE void super_block(const block_q3_Kx8 *w, const block_q8_K *const *y, __m256 *acc,
                         const int NT) {
@@ -133,7 +117,7 @@ INLINE void super_block(const block_q3_Kx8 *w, const block_q8_K *const *y, __m25
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) {
-        const __m256i off4 = _mm256_slli_epi32(offset_dot(sp, y[t]), 2);
+        const __m256i off4 = _mm256_slli_epi32(pairs_dot_bsums16(sp, y[t]->bsums), 2);
         const __m256 yd = _mm256_set1_ps(y[t]->d);
         acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, yd),
                                  _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[t], off4)), acc[t]);

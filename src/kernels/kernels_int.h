@@ -218,6 +218,17 @@ static_assert(sizeof(block_iq4_nl) == sizeof(block_q4_0) &&
               "IQ4_NL blocks laid out as Q4_0's");
 static_assert(sizeof(block_q4_1x8) == 8 * sizeof(block_q4_1), "block_q4_1x8 size");
 static_assert(sizeof(block_q5_1x8) == 8 * sizeof(block_q5_1), "block_q5_1x8 size");
+/* The four nibble types' packed blocks, for kernels written once for all of them: d[8] first,
+ * Q4_1 / Q5_1 (MIN) the rows' minimums m[8] next, then Q5_0 / Q5_1 (Q5) the fifth bits hb,
+ * then qs. */
+static inline size_t kern_qx_r8_bytes(bool Q5, bool MIN) {
+    return MIN ? (Q5 ? sizeof(block_q5_1x8) : sizeof(block_q4_1x8))
+               : (Q5 ? sizeof(block_q5_0x8) : sizeof(block_q4_0x8));
+}
+static inline size_t kern_qx_r8_qs(bool Q5, bool MIN) {
+    return MIN ? (Q5 ? offsetof(block_q5_1x8, qs) : offsetof(block_q4_1x8, qs))
+               : (Q5 ? offsetof(block_q5_0x8, qs) : offsetof(block_q4_0x8, qs));
+}
 static_assert(sizeof(block_q5_0x8) == 8 * sizeof(block_q5_0), "block_q5_0x8 size");
 static_assert(sizeof(block_q4_0x8) == 8 * sizeof(block_q4_0), "block_q4_0x8 size");
 static_assert(sizeof(block_q8_0x8) == 8 * sizeof(block_q8_0), "block_q8_0x8 size");

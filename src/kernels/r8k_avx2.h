@@ -1,7 +1,8 @@
 /*
  * What the AVX2 kernels of packed Q4_K and Q5_K (gemm_r8k_avx2.c, gemm_r8q5k_avx2.c) share:
  * the two types have the same scales, mins and packed scale words (block_q4_Kx8's), so the
- * 8 rows' scales are unpacked and the mins and block scales applied alike.
+ * 8 rows' scales are unpacked and the mins and block scales applied alike. Q2_K's kernel
+ * (gemm_r8q2k_avx2.c) uses shuf() for its scale and min pairs.
  */
 #ifndef R8K_AVX2_H
 #define R8K_AVX2_H

@@ -8,11 +8,12 @@
  *
  * Products: the tokens are quantized as for the unpacked types (Q8_0; Q8_1 for Q4_1 and
  * Q5_1; Q8_K for the K-quants and IQ4_XS), Q8_0 and Q8_1 tokens with one float pair per block
- * (scale, offset term: offset * scale * sum, or Q8_1's own s). Threads take chunks of 8-row groups; within a chunk, a batch goes through the ISA's
- * batch kernel (a block unpacked once for up to KERN_R8B_MAXT tokens, which read a
- * block-major copy of the tokens) or 4 tokens at a time, so a chunk of weights (one L2 tile)
- * is read from memory once per batch. The last n_out % 8 rows stay in the file's layout after
- * the groups and go through the type's vec_dot.
+ * (scale, offset term: offset * scale * sum, or Q8_1's own s). Threads take chunks of 8-row
+ * groups; within a chunk, a batch goes through the ISA's batch kernel (a block unpacked once
+ * for up to KERN_R8B_MAXT tokens, which read a block-major copy of the tokens) or 4 tokens at
+ * a time, so a chunk of weights (one L2 tile) is read from memory once per batch. The last
+ * n_out % 8 rows stay in the file's layout after the groups and go through the type's
+ * vec_dot.
  */
 #include "kernels_int.h"
 
