@@ -122,22 +122,51 @@ INLINE void qx_r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row,
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
 }
 
-INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t x_row,
-                   const float *dc, float *Y, size_t ldy, const int NT) {
+/* Q8_0 (IQ4 false) and IQ4_NL (IQ4 true: Q4_0's bytes), the types of the sign trick. Piece
+ * j (0..7) of a block: elements 4j..4j+3 of the 8 rows, signed (v), and their magnitudes
+ * (av). IQ4_NL's are its nibbles' levels and their magnitudes (lv, mag: the 16 of each in both
+ * 128-bit lanes), by pshufb: pieces 0-3 the low nibbles of its 4 qs pieces, 4-7 the high ones.
+ * Its levels reach -127..113, so two pair sums may not share an int16 either. */
+INLINE size_t signed_bsize(const bool IQ4) {
+    return IQ4 ? sizeof(block_q4_0x8) : sizeof(block_q8_0x8);
+}
+INLINE void signed_tables(__m256i *lv, __m256i *mag) {
+    *lv = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kern_iq4nl_values));
+    *mag = _mm256_abs_epi8(*lv);
+}
+INLINE void signed_piece(const uint8_t *w, int j, const bool IQ4, __m256i lv, __m256i mag,
+                         __m256i *v, __m256i *av) {
+    if (!IQ4) {
+        *v = _mm256_loadu_si256((const __m256i *)(((const block_q8_0x8 *)w)->qs + 32 * j));
+        *av = _mm256_sign_epi8(*v, *v);
+        return;
+    }
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    const __m256i q = _mm256_loadu_si256((const __m256i *)(((const block_q4_0x8 *)w)->qs + 32 * (j & 3)));
+    const __m256i n = _mm256_and_si256(j < 4 ? q : _mm256_srli_epi16(q, 4), m4);
+    *v = _mm256_shuffle_epi8(lv, n);
+    *av = _mm256_shuffle_epi8(mag, n);
+}
+
+INLINE void signed_r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row,
+                      const float *dc, float *Y, size_t ldy, const int NT, const bool IQ4) {
+    const size_t bsize = signed_bsize(IQ4);
     const __m256i ones = _mm256_set1_epi16(1);
+    __m256i lv, mag;
+    signed_tables(&lv, &mag);
     __m256 acc[KERN_R8_NT];
     #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const block_q8_0x8 *w = W + i;
-        if (NT == 1) prefetch_lines(w, sizeof *w);
+        const uint8_t *w = W + (size_t)i * bsize;
+        if (NT == 1) prefetch_lines(w, bsize);
         __m256i s[KERN_R8_NT];
         #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) s[t] = _mm256_setzero_si256();
         #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * j));
-            const __m256i av = _mm256_sign_epi8(v, v);
+            __m256i v, av;
+            signed_piece(w, j, IQ4, lv, mag, &v, &av);
             #pragma GCC unroll 8
             for (int t = 0; t < NT; t++) {
                 const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
@@ -145,7 +174,7 @@ INLINE void q8_0r8(int64_t nb, const block_q8_0x8 *W, const uint8_t *xq, size_t 
                 s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(_mm256_maddubs_epi16(av, sy), ones));
             }
         }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
+        const __m256 dw = qx_scales(w); /* d[8] leads both block types */
         #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
             const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(dc[2 * nb * t + 2 * i]));
@@ -277,27 +306,26 @@ DEFINE_R8B(q5_0r8b2_avx2, qx_r8b2, true, false)
 DEFINE_R8B(q4_1r8b2_avx2, qx_r8b2, false, true)
 DEFINE_R8B(q5_1r8b2_avx2, qx_r8b2, true, true)
 
-/* Q8_0: a block in two halves of 4 pieces, each w and |w| in registers (the sign trick needs
- * both); the first half's int32 sums wait in isum. */
-static void q8_0r8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const float *dct,
-                         int64_t ld, int nt, float *acc, float *Y, size_t ldy) {
-    const block_q8_0x8 *W = vW;
+/* Q8_0 and IQ4_NL batches: a block in two halves of 4 pieces, each w and |w| in registers
+ * (the sign trick needs both); the first half's int32 sums wait in isum. */
+INLINE void signed_r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float *dct,
+                       int64_t ld, int nt, float *acc, float *Y, size_t ldy, const bool IQ4) {
+    const size_t bsize = signed_bsize(IQ4);
     const __m256i ones = _mm256_set1_epi16(1);
+    __m256i lv, mag;
+    signed_tables(&lv, &mag);
     int32_t isum[KERN_R8B_MAXT * 8] __attribute__((aligned(32)));
     r8b_begin(acc, nt);
     for (int64_t i = 0; i < nb; i++) {
-        const block_q8_0x8 *w = W + i;
+        const uint8_t *w = W + (size_t)i * bsize;
         const int8_t *y0 = xt + 32 * i * ld;
         const float *dc = dct + 2 * i * ld;
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w->d));
+        const __m256 dw = qx_scales(w);
 #pragma GCC unroll 2
         for (int half = 0; half < 2; half++) {
             __m256i v[4], a[4];
 #pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                v[j] = _mm256_loadu_si256((const __m256i *)(w->qs + 32 * (4 * half + j)));
-                a[j] = _mm256_sign_epi8(v[j], v[j]);
-            }
+            for (int j = 0; j < 4; j++) signed_piece(w, 4 * half + j, IQ4, lv, mag, &v[j], &a[j]);
             const int8_t *y = y0 + 16 * half;
             for (int t = 0; t < nt; t++, y += 32) {
                 __m256i p = _mm256_setzero_si256();
@@ -318,6 +346,14 @@ static void q8_0r8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const flo
     r8b_end(acc, nt, Y, ldy);
 }
 
+#define DEFINE_SIGNED_R8B(name, IQ4)                                                               \
+    static void name(int64_t nb, const void *W, const int8_t *xt, const float *dct, int64_t ld,    \
+                     int nt, float *acc, float *Y, size_t ldy) {                                   \
+        signed_r8b(nb, W, xt, dct, ld, nt, acc, Y, ldy, IQ4);                                      \
+    }
+DEFINE_SIGNED_R8B(q8_0r8b_avx2, false)
+DEFINE_SIGNED_R8B(iq4_nlr8b_avx2, true)
+
 /* The kern_r8_fn entries: call(NT) is the kernel for NT tokens. */
 #define DEFINE_R8(name, call)                                                                      \
     static void name(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,  \
@@ -333,17 +369,20 @@ static void q8_0r8b_avx2(int64_t nb, const void *vW, const int8_t *xt, const flo
 #define Q5_0(NT) qx_r8(nb, W, xq, x_row, dc, Y, ldy, NT, true, false)
 #define Q4_1(NT) qx_r8(nb, W, xq, x_row, dc, Y, ldy, NT, false, true)
 #define Q5_1(NT) qx_r8(nb, W, xq, x_row, dc, Y, ldy, NT, true, true)
-#define Q8_0(NT) q8_0r8(nb, W, xq, x_row, dc, Y, ldy, NT)
+#define Q8_0(NT) signed_r8(nb, W, xq, x_row, dc, Y, ldy, NT, false)
+#define IQ4_NL(NT) signed_r8(nb, W, xq, x_row, dc, Y, ldy, NT, true)
 DEFINE_R8(q4_0r8_avx2, Q4_0)
 DEFINE_R8(q5_0r8_avx2, Q5_0)
 DEFINE_R8(q4_1r8_avx2, Q4_1)
 DEFINE_R8(q5_1r8_avx2, Q5_1)
 DEFINE_R8(q8_0r8_avx2, Q8_0)
+DEFINE_R8(iq4_nlr8_avx2, IQ4_NL)
 #undef Q4_0
 #undef Q5_0
 #undef Q4_1
 #undef Q5_1
 #undef Q8_0
+#undef IQ4_NL
 
 void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch, kern_r8b_fn *batch2) {
     batch[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST] = q4_0r8b_avx2;
@@ -361,7 +400,8 @@ void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch, kern_r8b_fn *batc
     batch2[KERN_TYPE_Q4_1_R8 - KERN_R8_FIRST] = q4_1r8b2_avx2;
     batch2[KERN_TYPE_Q5_1_R8 - KERN_R8_FIRST] = q5_1r8b2_avx2;
     kern_patch_avx2_r8q6k(table, batch);
-    kern_patch_avx2_r8iq4nl(table, batch);
+    table[KERN_TYPE_IQ4_NL_R8 - KERN_R8_FIRST] = iq4_nlr8_avx2;
+    batch[KERN_TYPE_IQ4_NL_R8 - KERN_R8_FIRST] = iq4_nlr8b_avx2;
     kern_patch_avx2_r8k(table);
     kern_patch_avx2_r8q5k(table);
     kern_patch_avx2_r8iq4xs(table);

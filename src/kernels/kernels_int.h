@@ -343,7 +343,6 @@ extern kern_r8b_fn kern_r8b_table[KERN_R8_COUNT];
  * of groups and kern_r8b_table serves a chunk's odd last group. */
 extern kern_r8b_fn kern_r8b2_table[KERN_R8_COUNT];
 void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch, kern_r8b_fn *batch2); /* gemm_r8_avx2.c */
-void kern_patch_avx2_r8iq4nl(kern_r8_fn *table, kern_r8b_fn *batch); /* gemm_r8iq4nl_avx2.c */
 /* Q6_K (repack_q6k.c, gemm_r8q6k_avx2.c): d, then the 16 scales of the 8 rows by pairs of
  * sub-blocks (sc[p][r] = {scale 2p, scale 2p + 1} of row r: one sign extension gives a lane per
  * row),
