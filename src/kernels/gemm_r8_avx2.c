@@ -354,29 +354,19 @@ INLINE void signed_r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const flo
 DEFINE_SIGNED_R8B(q8_0r8b_avx2, false)
 DEFINE_SIGNED_R8B(iq4_nlr8b_avx2, true)
 
-/* The kern_r8_fn entries: call(NT) is the kernel for NT tokens. */
-#define DEFINE_R8(name, call)                                                                      \
-    static void name(int64_t nb, const void *W, const uint8_t *xq, size_t x_row, const float *dc,  \
-                     float *Y, size_t ldy, int nt) {                                               \
-        switch (nt) {                                                                              \
-        case 1: call(1); break;                                                                    \
-        case 2: call(2); break;                                                                    \
-        case 3: call(3); break;                                                                    \
-        default: call(4); break;                                                                   \
-        }                                                                                          \
-    }
+/* The kern_r8_fn entries (KERN_DEFINE_R8): the kernel for NT tokens. */
 #define Q4_0(NT) qx_r8(nb, W, xq, x_row, dc, Y, ldy, NT, false, false)
 #define Q5_0(NT) qx_r8(nb, W, xq, x_row, dc, Y, ldy, NT, true, false)
 #define Q4_1(NT) qx_r8(nb, W, xq, x_row, dc, Y, ldy, NT, false, true)
 #define Q5_1(NT) qx_r8(nb, W, xq, x_row, dc, Y, ldy, NT, true, true)
 #define Q8_0(NT) signed_r8(nb, W, xq, x_row, dc, Y, ldy, NT, false)
 #define IQ4_NL(NT) signed_r8(nb, W, xq, x_row, dc, Y, ldy, NT, true)
-DEFINE_R8(q4_0r8_avx2, Q4_0)
-DEFINE_R8(q5_0r8_avx2, Q5_0)
-DEFINE_R8(q4_1r8_avx2, Q4_1)
-DEFINE_R8(q5_1r8_avx2, Q5_1)
-DEFINE_R8(q8_0r8_avx2, Q8_0)
-DEFINE_R8(iq4_nlr8_avx2, IQ4_NL)
+KERN_DEFINE_R8(q4_0r8_avx2, , Q4_0)
+KERN_DEFINE_R8(q5_0r8_avx2, , Q5_0)
+KERN_DEFINE_R8(q4_1r8_avx2, , Q4_1)
+KERN_DEFINE_R8(q5_1r8_avx2, , Q5_1)
+KERN_DEFINE_R8(q8_0r8_avx2, , Q8_0)
+KERN_DEFINE_R8(iq4_nlr8_avx2, , IQ4_NL)
 #undef Q4_0
 #undef Q5_0
 #undef Q4_1

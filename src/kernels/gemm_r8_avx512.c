@@ -208,29 +208,19 @@ INLINE void signed_r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_
     for (int t = 0; t < NT; t++) store_rows(Y + (size_t)t * ldy, acc[t]);
 }
 
-/* The kern_r8_fn entries: call(NT) is the kernel for NT tokens. */
-#define DEFINE_R8(name, call)                                                                      \
-    KERN_TARGET_VNNI static void name(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,  \
-                                      const float *dc, float *Y, size_t ldy, int nt) {             \
-        switch (nt) {                                                                              \
-        case 1: call(1); break;                                                                    \
-        case 2: call(2); break;                                                                    \
-        case 3: call(3); break;                                                                    \
-        default: call(4); break;                                                                   \
-        }                                                                                          \
-    }
+/* The kern_r8_fn entries (KERN_DEFINE_R8): the kernel for NT tokens. */
 #define Q4_0(NT) qx_0r8(nb, W, xq, x_row, dc, Y, ldy, NT, false, false)
 #define Q5_0(NT) qx_0r8(nb, W, xq, x_row, dc, Y, ldy, NT, true, false)
 #define Q4_1(NT) qx_0r8(nb, W, xq, x_row, dc, Y, ldy, NT, false, true)
 #define Q5_1(NT) qx_0r8(nb, W, xq, x_row, dc, Y, ldy, NT, true, true)
 #define Q8_0(NT) signed_r8(nb, W, xq, x_row, dc, Y, ldy, NT, false)
 #define IQ4_NL(NT) signed_r8(nb, W, xq, x_row, dc, Y, ldy, NT, true)
-DEFINE_R8(q4_0r8_vnni, Q4_0)
-DEFINE_R8(q5_0r8_vnni, Q5_0)
-DEFINE_R8(q4_1r8_vnni, Q4_1)
-DEFINE_R8(q5_1r8_vnni, Q5_1)
-DEFINE_R8(q8_0r8_vnni, Q8_0)
-DEFINE_R8(iq4_nlr8_vnni, IQ4_NL)
+KERN_DEFINE_R8(q4_0r8_vnni, KERN_TARGET_VNNI, Q4_0)
+KERN_DEFINE_R8(q5_0r8_vnni, KERN_TARGET_VNNI, Q5_0)
+KERN_DEFINE_R8(q4_1r8_vnni, KERN_TARGET_VNNI, Q4_1)
+KERN_DEFINE_R8(q5_1r8_vnni, KERN_TARGET_VNNI, Q5_1)
+KERN_DEFINE_R8(q8_0r8_vnni, KERN_TARGET_VNNI, Q8_0)
+KERN_DEFINE_R8(iq4_nlr8_vnni, KERN_TARGET_VNNI, IQ4_NL)
 #undef Q4_0
 #undef Q5_0
 #undef Q4_1

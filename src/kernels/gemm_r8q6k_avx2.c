@@ -127,16 +127,10 @@ INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t 
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(Y + (size_t)t * ldy, acc[t]);
 }
 
-static void q6_Kr8_avx2(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
-                        const float *dc, float *Y, size_t ldy, int nt) {
-    (void)dc;
-    switch (nt) {
-    case 1: q6_Kr8(nb, W, xq, x_row, Y, ldy, 1); break;
-    case 2: q6_Kr8(nb, W, xq, x_row, Y, ldy, 2); break;
-    case 3: q6_Kr8(nb, W, xq, x_row, Y, ldy, 3); break;
-    default: q6_Kr8(nb, W, xq, x_row, Y, ldy, 4); break;
-    }
-}
+/* The kern_r8_fn entry (dc unused: Q8_K tokens carry their own scale). */
+#define Q6_K(NT) ((void)dc, q6_Kr8(nb, W, xq, x_row, Y, ldy, NT))
+KERN_DEFINE_R8(q6_Kr8_avx2, , Q6_K)
+#undef Q6_K
 
 /* Batches: per super-block, the offset term per token, then each (half, run, piece pair)
  * unpacked once (two streams of 4 registers, to stay within 16) for every token; the int32

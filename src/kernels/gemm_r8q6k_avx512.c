@@ -163,17 +163,10 @@ INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t 
     for (int t = 0; t < NT; t++) store_rows(Y + (size_t)t * ldy, acc[t]);
 }
 
-KERN_TARGET_VNNI static void q6_Kr8_vnni(int64_t nb, const void *W, const uint8_t *xq,
-                                         size_t x_row, const float *dc, float *Y, size_t ldy,
-                                         int nt) {
-    (void)dc;
-    switch (nt) {
-    case 1: q6_Kr8(nb, W, xq, x_row, Y, ldy, 1); break;
-    case 2: q6_Kr8(nb, W, xq, x_row, Y, ldy, 2); break;
-    case 3: q6_Kr8(nb, W, xq, x_row, Y, ldy, 3); break;
-    default: q6_Kr8(nb, W, xq, x_row, Y, ldy, 4); break;
-    }
-}
+/* The kern_r8_fn entry (dc unused: Q8_K tokens carry their own scale). */
+#define Q6_K(NT) ((void)dc, q6_Kr8(nb, W, xq, x_row, Y, ldy, NT))
+KERN_DEFINE_R8(q6_Kr8_vnni, KERN_TARGET_VNNI, Q6_K)
+#undef Q6_K
 
 /* Batches: each step's 8 registers of quants unpacked once for every token; a token's int32
  * sums wait in isum between steps (the bias starts them, the last step ends the block). */

@@ -305,6 +305,18 @@ static_assert(sizeof(block_q2_Kx8) == 8 * sizeof(block_q2_K), "block_q2_Kx8 size
 #define KERN_R8_NT 4
 typedef void (*kern_r8_fn)(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                            const float *dc, float *Y, size_t ldy, int nt);
+/* A kern_r8_fn called name (attr: a target attribute, or nothing) whose body is call(NT),
+ * NT the constant 1..KERN_R8_NT for nt tokens, so that the kernel is compiled per count. */
+#define KERN_DEFINE_R8(name, attr, call)                                                           \
+    attr static void name(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,             \
+                          const float *dc, float *Y, size_t ldy, int nt) {                         \
+        switch (nt) {                                                                              \
+        case 1: call(1); break;                                                                    \
+        case 2: call(2); break;                                                                    \
+        case 3: call(3); break;                                                                    \
+        default: call(4); break;                                                                   \
+        }                                                                                          \
+    }
 /* The plain-C kernels of the packed types with Q8_K tokens share one driver: Y[t * ldy + r] =
  * the sum over blocks i of dot(packed block i, row r, token t's block i), in block order
  * (repack.c). */
