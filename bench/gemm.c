@@ -7,13 +7,15 @@
  * a third, "r8", where the type has a repacked form (kern_repack).
  * The matrices are small enough to stay in L2/L3: this is the kernels' compute speed.
  *
- *   build/bench/gemm [N_IN N_OUT N_TOK]     (default 4096 256 32; N_TOK 1: the mat-vec)
+ *   build/bench/gemm [N_IN N_OUT N_TOK [TYPE]]   (default 4096 256 32, every type; N_TOK 1:
+ *                                                 the mat-vec; TYPE: q4_0, q8_0, ...)
  */
 #include "base/base.h"
 #include "kernels/kernels.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <time.h>
 
 static double thread_seconds(void) {
@@ -22,15 +24,16 @@ static double thread_seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const int types[] = {GGUF_TYPE_Q8_0, GGUF_TYPE_Q4_0, GGUF_TYPE_Q5_0, GGUF_TYPE_Q4_K,
-                            GGUF_TYPE_Q5_K, GGUF_TYPE_Q6_K, GGUF_TYPE_IQ4_XS,
-                            GGUF_TYPE_Q3_K};
+static const int types[] = {GGUF_TYPE_Q8_0, GGUF_TYPE_Q4_0, GGUF_TYPE_Q5_0, GGUF_TYPE_Q4_1,
+                            GGUF_TYPE_Q5_1, GGUF_TYPE_IQ4_NL, GGUF_TYPE_Q4_K, GGUF_TYPE_Q5_K,
+                            GGUF_TYPE_Q6_K, GGUF_TYPE_IQ4_XS, GGUF_TYPE_Q3_K, GGUF_TYPE_Q2_K};
 
 int main(int argc, char **argv) {
     int64_t n_in = 4096, n_out = 256, n_tok = 32;
-    if (argc == 4) n_in = atoll(argv[1]), n_out = atoll(argv[2]), n_tok = atoll(argv[3]);
+    if (argc >= 4) n_in = atoll(argv[1]), n_out = atoll(argv[2]), n_tok = atoll(argv[3]);
+    const char *only = argc >= 5 ? argv[4] : NULL;
     if (n_in <= 0 || n_in % 256 || n_out <= 0 || n_tok <= 0) {
-        fprintf(stderr, "usage: %s [N_IN (a multiple of 256) N_OUT N_TOK]\n", argv[0]);
+        fprintf(stderr, "usage: %s [N_IN (a multiple of 256) N_OUT N_TOK [TYPE]]\n", argv[0]);
         return 2;
     }
     printf("one thread, CPU time, %lld x %lld weights by %lld tokens, best of 40 x 10 products "
@@ -39,6 +42,7 @@ int main(int argc, char **argv) {
     uint64_t rng = 12345;
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         const kern_traits *t = kern_traits_of(types[ti]);
+        if (only && strcasecmp(only, t->name) != 0) continue;
         const size_t rb = (size_t)(n_in / t->block_size) * t->type_size;
         uint8_t *W = mem_alloc(rb * (size_t)n_out);
         float *X = mem_alloc(sizeof(float) * (size_t)(n_in * n_tok));

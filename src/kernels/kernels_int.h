@@ -512,12 +512,25 @@ void kern_patch_avx512_r8k(kern_r8_fn *r8, bool vnni);
 typedef void (*kern_avx512_patch_fn)(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b,
                                      bool vnni);
 void kern_emulate_avx512(kern_avx512_patch_fn patch, bool vnni);
+/* gemm_r8amx_avx512.c: AMX kernels for batches (16 or more tokens) by pairs of groups in r8b2,
+ * over the AVX-512 VNNI batch kernels in r8b (which serve them fewer tokens). The caller has
+ * checked that the CPU has AMX-INT8 and the OS lets this process use it. */
+void kern_patch_amx(kern_r8b_fn *r8b, kern_r8b_fn *r8b2);
+/* Tests on CPUs without AMX: kern_init(KERN_ISA_AVX512) then also installs patch's kernels
+ * (kern_patch_amx_emu: the tile instructions emulated in C); NULL ends it. Never set in the
+ * product. */
+typedef void (*kern_amx_patch_fn)(kern_r8b_fn *r8b, kern_r8b_fn *r8b2);
+void kern_emulate_amx(kern_amx_patch_fn patch);
+/* Whether kern_init installed AMX kernels. */
+bool kern_amx_active(void);
 /* Compare table[type]'s vec_dot and from_float (bytes) with the reference on fixed data;
  * false (and a warning) when they disagree. selfcheck.c. */
 bool kern_selfcheck(const kern_traits *table, int type);
 /* The same for a packed type's kernels (either may be NULL: not checked) against its plain-C
  * kernel: nt 1..4 and a batch of 5 tokens on a few blocks of 8 rows. selfcheck.c. */
 bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn);
+/* The same for a kernel of two groups (kern_r8b2_table): 16 rows, 21 tokens. */
+bool kern_selfcheck_r8b2(int ptype, kern_r8b_fn b2fn);
 /* A packed type's description (repack.c), or NULL. */
 const kern_r8_desc *kern_r8_desc_of(int ptype);
 

@@ -21,6 +21,10 @@ void kern_patch_avx512_emu(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b,
 static inline void ktest_emulate_avx512(bool vnni) {
     if (!kern_cpu_supports(KERN_ISA_AVX512)) kern_emulate_avx512(kern_patch_avx512_emu, vnni);
 }
+/* The AMX kernels (gemm_r8amx_avx512.c) with the tile instructions emulated in C, for CPUs
+ * without AMX (kern_emulate_amx leaves a CPU that has it on the real ones). */
+void kern_patch_amx_emu(kern_r8b_fn *r8b, kern_r8b_fn *r8b2);
+static inline void ktest_emulate_amx(void) { kern_emulate_amx(kern_patch_amx_emu); }
 #endif
 
 static inline uint16_t ktest_half(uint64_t *rng, float lo, float hi) {

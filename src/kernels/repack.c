@@ -450,6 +450,8 @@ typedef struct {
     atomic_llong next_chunk;
 } r8_ctx;
 
+#define R8_TILE_OVERREAD (16 * QK8_0)
+
 /* Tokens that come with a float pair per block (kern_r8_fn's dc). */
 static bool has_pairs(int vtype) { return vtype == GGUF_TYPE_Q8_0 || vtype == GGUF_TYPE_Q8_1; }
 
@@ -468,8 +470,10 @@ static bool r8_layout(const kern_r8_desc *d, int64_t n_in, int64_t n_tok, size_t
     *dc_off = (xq + 63) & ~(size_t)63;
     *xt_off = (*dc_off + dc + 63) & ~(size_t)63;
     *total = *dc_off + dc;
-    /* The transposed copy: n_in quants and 2 floats per block per token. */
-    if (n_tok >= 2) *total = *xt_off + xq + dc; /* Q8_K: whole blocks, block-major */
+    /* The transposed copy: n_in quants and 2 floats per block per token (Q8_K: whole blocks,
+     * block-major), and room for the AMX kernels' tiles of 16 tokens to read past the last
+     * token (gemm_r8amx_avx512.c). */
+    if (n_tok >= 2) *total = *xt_off + xq + dc + R8_TILE_OVERREAD;
     return true;
 }
 

@@ -352,6 +352,50 @@ TEST(repack_matches_unpacked_avx512_vnni_emulated) {
     check_shapes();
 }
 
+/* The AMX kernels (emulated in C where the CPU lacks AMX) for batches of the six types with
+ * 32-element blocks, over
+ * the AVX-512 VNNI ones (emulated where the CPU lacks them), on the same shapes plus token
+ * counts around the 16-token tiles; the start-up check passes them and catches a wrong one. */
+static kern_r8b_fn good_b2fn;
+
+static void wrong_b2(int64_t nb, const void *W, const int8_t *xt, const float *dct, int64_t ld,
+                     int nt, float *acc, float *Y, size_t ldy) {
+    good_b2fn(nb, W, xt, dct, ld, nt, acc, Y, ldy);
+    Y[(size_t)(nt - 1) * ldy + 12] += 1e-3f; /* the second group, the last token */
+}
+
+TEST(repack_matches_unpacked_amx) {
+    ktest_emulate_avx512(true);
+    ktest_emulate_amx();
+    ASSERT_EQ_INT(kern_init(KERN_ISA_AVX512), KERN_ISA_AVX512);
+    ASSERT_TRUE(kern_amx_active());
+    static const int amx_types[] = {KERN_TYPE_Q4_0_R8, KERN_TYPE_Q8_0_R8, KERN_TYPE_Q5_0_R8,
+                                    KERN_TYPE_Q4_1_R8, KERN_TYPE_Q5_1_R8, KERN_TYPE_IQ4_NL_R8};
+    for (size_t i = 0; i < sizeof amx_types / sizeof amx_types[0]; i++) {
+        const int k = amx_types[i] - KERN_R8_FIRST;
+        ASSERT_NOT_NULL(kern_r8b2_table[k]);
+        ASSERT_TRUE(kern_selfcheck_r8b2(amx_types[i], kern_r8b2_table[k]));
+    }
+    check_shapes();
+    uint64_t rng = 5;
+    static const int64_t toks[] = {8, 15, 16, 17, 40, 64, 100};
+    tpool *pool = tpool_new(2);
+    ASSERT_NOT_NULL(pool);
+    for (size_t i = 0; i < sizeof toks / sizeof toks[0]; i++) {
+        check_packed(pool, GGUF_TYPE_Q4_0, 1024, 48, toks[i], &rng);
+        check_packed(pool, GGUF_TYPE_Q5_0, 512, 32, toks[i], &rng);
+        check_packed(pool, GGUF_TYPE_Q4_1, 512, 32, toks[i], &rng);
+        check_packed(pool, GGUF_TYPE_Q5_1, 512, 32, toks[i], &rng);
+        check_packed(pool, GGUF_TYPE_IQ4_NL, 512, 32, toks[i], &rng);
+        check_packed(pool, GGUF_TYPE_Q8_0, 96, 40, toks[i], &rng); /* 3 blocks: an odd count */
+        check_packed(pool, GGUF_TYPE_Q8_0, 2080, 32, toks[i], &rng); /* 65: over one KC run */
+    }
+    tpool_free(pool);
+    good_b2fn = kern_r8b2_table[KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST];
+    log_set_level(LOG_ERROR); /* the expected warning */
+    ASSERT_FALSE(kern_selfcheck_r8b2(KERN_TYPE_Q4_0_R8, wrong_b2));
+}
+
 /* AVX-512 without VNNI keeps AVX2's packed kernels. */
 TEST(repack_avx512_without_vnni_keeps_avx2) {
     ASSERT_EQ_INT(kern_init(KERN_ISA_AVX2), KERN_ISA_AVX2);
@@ -359,7 +403,8 @@ TEST(repack_avx512_without_vnni_keeps_avx2) {
     kern_r8b_fn r8b[KERN_R8_COUNT];
     memcpy(r8, kern_r8_table, sizeof r8);
     memcpy(r8b, kern_r8b_table, sizeof r8b);
-    ktest_emulate_avx512(false);
+    /* Emulated even on an AVX-512 CPU: that one has VNNI, this test needs a CPU without. */
+    kern_emulate_avx512(kern_patch_avx512_emu, false);
     ASSERT_EQ_INT(kern_init(KERN_ISA_AVX512), KERN_ISA_AVX512);
     ASSERT_TRUE(memcmp(r8, kern_r8_table, sizeof r8) == 0);
     ASSERT_TRUE(memcmp(r8b, kern_r8b_table, sizeof r8b) == 0);

@@ -205,3 +205,75 @@ bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn) {
     }
     return true;
 }
+
+/* kern_selfcheck_r8b2: two groups (16 rows) of R8_NB blocks of a type with Q8_0 or Q8_1
+ * tokens (their blocks are no larger than Q8_0's) against R8B2_TOK
+ * tokens, a tile of 16 and a part of one. */
+#define R8B2_TOK 21
+
+bool kern_selfcheck_r8b2(int ptype, kern_r8b_fn b2fn) {
+    const kern_r8_desc *d = kern_r8_desc_of(ptype);
+    if (!d || !b2fn) return true;
+    if ((d->vtype != GGUF_TYPE_Q8_0 && d->vtype != GGUF_TYPE_Q8_1) || d->block_elems != QK8_0)
+        return false; /* no two-group kernel of another kind */
+    const kern_traits *wt = kern_traits_ref(d->wtype), *vt = kern_traits_ref(d->vtype);
+    const int64_t nb = R8_NB, n = nb * QK8_0;
+    const size_t w_row = (size_t)nb * wt->type_size, x_row = (size_t)nb * vt->type_size;
+    uint8_t w[16 * R8_NB * sizeof(block_q8_0)], p[16 * R8_NB * sizeof(block_q8_0)];
+    uint8_t xq[R8B2_TOK * R8_NB * sizeof(block_q8_1)];
+    int8_t xt[(R8B2_TOK * R8_NB + 16) * QK8_0]; /* + a tile's over-read */
+    float dc[R8B2_TOK * R8_NB * 2], dct[R8B2_TOK * R8_NB * 2];
+    float xf[R8B2_TOK][R8_NB * QK8_0], wf[R8_NB * QK8_0], acc[16 * R8B2_TOK];
+    float Y[16 * R8B2_TOK];
+    double mag[R8B2_TOK][8];
+    uint32_t s = 991u + (uint32_t)ptype;
+    memset(xt, 0, sizeof xt);
+    for (int r = 0; r < 16; r++) make_row(wt, w + (size_t)r * w_row, n, &s, false);
+    d->group(w, nb, 0, p);
+    d->group(w, nb, 1, p + (size_t)nb * d->block_bytes);
+    for (int t = 0; t < R8B2_TOK; t++) {
+        uint8_t *xr = xq + (size_t)t * x_row;
+        for (int64_t i = 0; i < n; i++) xf[t][i] = rnd(&s);
+        vt->from_float(xf[t], xr, n);
+        vt->to_float(xr, xf[t], n);
+        for (int64_t k = 0; k < nb; k++) {
+            float *pair = dc + 2 * (t * nb + k);
+            const int8_t *qs;
+            if (d->vtype == GGUF_TYPE_Q8_1) {
+                const block_q8_1 *b = (const block_q8_1 *)xr + k;
+                pair[0] = kern_f16_to_f32(b->d);
+                pair[1] = d->offset * kern_f16_to_f32(b->s);
+                qs = b->qs;
+            } else {
+                const block_q8_0 *b = (const block_q8_0 *)xr + k;
+                int32_t sum = 0;
+                for (int e = 0; e < QK8_0; e++) sum += b->qs[e];
+                pair[0] = kern_f16_to_f32(b->d);
+                pair[1] = d->offset * pair[0] * (float)sum;
+                qs = b->qs;
+            }
+            memcpy(dct + 2 * (k * R8B2_TOK + t), pair, 2 * sizeof(float));
+            memcpy(xt + (k * R8B2_TOK + t) * QK8_0, qs, QK8_0);
+        }
+    }
+    for (int i = 0; i < 16 * R8B2_TOK; i++) Y[i] = NAN;
+    b2fn(nb, p, xt, dct, R8B2_TOK, R8B2_TOK, acc, Y, 16);
+    for (int g = 0; g < 2; g++) {
+        const uint8_t *pg = p + (size_t)g * nb * d->block_bytes;
+        float Yg[8 * R8B2_TOK], Yrg[8 * R8B2_TOK];
+        for (int t0 = 0; t0 < R8B2_TOK; t0 += KERN_R8_NT) {
+            const int k = R8B2_TOK - t0 < KERN_R8_NT ? R8B2_TOK - t0 : KERN_R8_NT;
+            d->ref(nb, pg, xq + (size_t)t0 * x_row, x_row, dc + 2 * nb * t0, Yrg + 8 * t0, 8, k);
+        }
+        for (int r = 0; r < 8; r++) {
+            wt->to_float(w + (size_t)(8 * g + r) * w_row, wf, n);
+            for (int t = 0; t < R8B2_TOK; t++) {
+                mag[t][r] = 0;
+                for (int64_t i = 0; i < n; i++) mag[t][r] += fabs((double)wf[i] * xf[t][i]);
+                Yg[8 * t + r] = Y[16 * t + 8 * g + r];
+            }
+        }
+        if (!r8_agree("two-group batch", d->wtype, Yg, Yrg, mag, R8B2_TOK)) return false;
+    }
+    return true;
+}

@@ -10,6 +10,10 @@
 #include <stdatomic.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #endif
 #include <stdlib.h>
 
@@ -93,7 +97,7 @@ void kern_set_f16_rows(void (*to32)(const uint16_t *, float *, int64_t),
 /* CPU features straight from CPUID (compilers disagree on __builtin_cpu_supports' names), and
  * XGETBV for whether the OS saves the wider registers. */
 typedef struct cpu_feats {
-    bool avx2, avx512, vnni;
+    bool avx2, avx512, vnni, amx;
 } cpu_feats;
 
 static cpu_feats feats;
@@ -116,12 +120,36 @@ static void detect_cpu(void) {
     feats.avx2 = os_ymm && avx2 && fma && f16c && bmi2;
     feats.avx512 = feats.avx2 && os_zmm && avx512f && avx512dq && avx512bw && avx512vl;
     feats.vnni = feats.avx512 && (c & (1u << 11));
+    /* AMX-TILE and AMX-INT8, tile state enabled in XCR0 (bits 17, 18), and Linux's
+     * permission for this process to use it (ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA):
+     * without it the first tile instruction faults. */
+    const bool amx_tile = d & (1u << 24), amx_int8 = d & (1u << 25);
+    const bool os_amx = (xlo & 0x60000) == 0x60000;
+#if defined(__linux__) && defined(__x86_64__)
+    feats.amx = feats.vnni && amx_tile && amx_int8 && os_amx &&
+                syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+#else
+    (void)amx_tile, (void)amx_int8, (void)os_amx;
+#endif
 #endif
 }
 
 /* Set by tests only (kern_emulate_avx512): the emulated build of the AVX-512 kernels. */
 static kern_avx512_patch_fn avx512_emulated;
 static bool avx512_emulated_vnni;
+static kern_amx_patch_fn amx_emulated; /* kern_emulate_amx */
+static bool amx_active;
+
+void kern_emulate_amx(kern_amx_patch_fn patch) {
+    pthread_once(&feats_once, detect_cpu);
+    amx_emulated = feats.avx2 && !feats.amx ? patch : NULL;
+}
+
+/* LOCALAI_AMX=off keeps batches on the AVX-512 kernels (for A/B timing). */
+static bool amx_enabled(void) {
+    const char *a = getenv("LOCALAI_AMX");
+    return !a || strcmp(a, "off") != 0;
+}
 
 void kern_emulate_avx512(kern_avx512_patch_fn patch, bool vnni) {
     pthread_once(&feats_once, detect_cpu);
@@ -188,6 +216,7 @@ kern_isa kern_init(kern_isa want) {
     memset(kern_r8_table, 0, sizeof kern_r8_table);
     memset(kern_r8b_table, 0, sizeof kern_r8b_table);
     memset(kern_r8b2_table, 0, sizeof kern_r8b2_table);
+    amx_active = false;
     kern_set_f16_rows(kern_f16_to_f32_row_ref, kern_f32_to_f16_row_ref);
 #if defined(__x86_64__)
     if (want == KERN_ISA_AVX2 || want == KERN_ISA_AVX512) {
@@ -232,6 +261,25 @@ kern_isa kern_init(kern_isa want) {
             kern_patch_avx2(active_table);
             if (gemm_enabled()) kern_patch_avx2_gemm(kern_gemm_table, kern_gemv_table);
         }
+        /* AMX for batches, over the AVX-512 VNNI batch kernels it leaves fewer tokens to. */
+        const kern_amx_patch_fn amx = amx_emulated ? amx_emulated
+                                      : feats.amx && !avx512_emulated ? kern_patch_amx
+                                                                      : NULL;
+        if (ok && r8_ok && cpu_has_vnni() && amx && amx_enabled()) {
+            kern_r8b_fn r8b2[KERN_R8_COUNT];
+            memcpy(r8b2, kern_r8b2_table, sizeof r8b2);
+            amx(kern_r8b_table, kern_r8b2_table);
+            bool amx_ok = true;
+            for (int i = 0; i < KERN_R8_COUNT; i++)
+                if (kern_r8b2_table[i] != r8b2[i] &&
+                    !kern_selfcheck_r8b2(KERN_R8_FIRST + i, kern_r8b2_table[i]))
+                    amx_ok = false;
+            if (amx_ok) amx_active = true;
+            else {
+                log_warn("kernels: AMX kernels disabled, using AVX-512's");
+                memcpy(kern_r8b2_table, r8b2, sizeof r8b2);
+            }
+        }
     }
 #endif
     active_isa = want;
@@ -245,6 +293,11 @@ static void init_auto(void) {
 
 static inline void ensure_init(void) {
     if (!atomic_load_explicit(&inited, memory_order_acquire)) pthread_once(&auto_once, init_auto);
+}
+
+bool kern_amx_active(void) {
+    ensure_init();
+    return amx_active;
 }
 
 kern_isa kern_active_isa(void) {
