@@ -8,9 +8,8 @@
  * which is how the packed layouts already interleave their rows) into 16 x 16 int32 sums of
  * one block, then AVX-512 scales them into float accumulators (one zmm per token, a lane per
  * row): acc += dw * (dx * sum + offset term). A block has its own scales, so K is 32 per
- * tile product and the scaling costs more instructions than the product; four C tiles
- * take four blocks' products before the first is scaled, so the products run while the
- * earlier ones are scaled.
+ * tile product and the scaling costs more instructions than the product; the tile unit
+ * makes four blocks' sums while the vector units scale the four before (amx_tokens).
  *   Q8_0: signed x signed (tdpbssd), B copied from the two groups' blocks.
  *   IQ4_NL: the nibbles' signed levels (vpshufb), then as Q8_0.
  *   Q4_0, Q5_0: signed tokens x the unsigned nibbles (tdpbsud), with the fifth bits added
@@ -214,8 +213,7 @@ INLINE void amx_scale(__m512 *acc, const int32_t (*cs)[16], const float *dc,
 
 #define AMX_DP(K, c, a, b)                                                                             do {                                                                                                   if (AMX_SIGNED(K)) TILE_DPBSSD(c, a, b);                                                           else TILE_DPBSUD(c, a, b);                                                                     } while (0)
 
-/* Block ka's product into C tile c (A tile a, B tile b) and its scaling (u: which of the
- * caller's 4 buffers). */
+/* Block k + u's product into C tile tc (A tile ta, B tile tb). */
 #define AMX_PRODUCT(ta, tb, tc, u)                                                                \
     if (k + (u) < kc) {                                                                            \
         TILE_LOAD(ta, xt + 32 * ((k0 + k + (u)) * ld + t0), 32);                                  \
@@ -223,30 +221,37 @@ INLINE void amx_scale(__m512 *acc, const int32_t (*cs)[16], const float *dc,
         TILE_ZERO(tc);                                                                             \
         AMX_DP(K, tc, ta, tb);                                                                     \
     }
-#define AMX_SCALE(tc, u)                                                                           \
-    if (k + (u) < kc) {                                                                            \
-        TILE_STORE(tc, cs[u], 64);                                                                  \
-        amx_scale(acc, cs[u], dct + 2 * ((k0 + k + (u)) * ld + t0), &bl[k + (u)], nn, K);         \
-    }
+/* Blocks k .. k + 3's products, stored at cs[0..3]. */
+#define AMX_PRODUCTS(cs)                                                                           \
+    do {                                                                                           \
+        AMX_PRODUCT(0, 2, 4, 0)                                                                    \
+        AMX_PRODUCT(1, 3, 5, 1)                                                                    \
+        AMX_PRODUCT(0, 2, 6, 2)                                                                    \
+        AMX_PRODUCT(1, 3, 7, 3)                                                                    \
+        TILE_STORE(4, (cs)[0], 64);                                                                \
+        if (k + 1 < kc) TILE_STORE(5, (cs)[1], 64);                                                \
+        if (k + 2 < kc) TILE_STORE(6, (cs)[2], 64);                                                \
+        if (k + 3 < kc) TILE_STORE(7, (cs)[3], 64);                                                \
+    } while (0)
 
 /* Tokens t0 .. t0 + n - 1 (n <= 16) against blocks [k0, k0 + kc) (their amx_blocks in bl),
- * acc (n zmm) carried in and out. N: n as a constant where it is 16, else 0. Four blocks'
- * products are issued before the first is read back: a tile product's latency is several
- * times its issue interval. */
+ * acc (n zmm) carried in and out. N: n as a constant where it is 16, else 0.
+ * Software-pipelined by 4 blocks: the tile unit makes and stores the next 4 blocks' sums
+ * (one buffer) while the vector units scale the last 4 (the other), so that neither waits
+ * for the other and a scaling's loads come long after the stores they read. */
 INLINE void amx_tokens(const amx_block *bl, int64_t k0, int kc, const int8_t *xt,
                        const float *dct, int64_t ld, int64_t t0, int n, __m512 *acc,
                        const int K, const int N) {
-    int32_t cs[4][16][16] __attribute__((aligned(64)));
+    int32_t cs[2][4][16][16] __attribute__((aligned(64)));
     const int nn = N ? N : n;
-    for (int k = 0; k < kc; k += 4) {
-        AMX_PRODUCT(0, 2, 4, 0)
-        AMX_PRODUCT(1, 3, 5, 1)
-        AMX_PRODUCT(0, 2, 6, 2)
-        AMX_PRODUCT(1, 3, 7, 3)
-        AMX_SCALE(4, 0)
-        AMX_SCALE(5, 1)
-        AMX_SCALE(6, 2)
-        AMX_SCALE(7, 3)
+    int k = 0;
+    AMX_PRODUCTS(cs[0]);
+    for (int b = 0; k < kc; b ^= 1) {
+        const int kcur = k;
+        k += 4;
+        if (k < kc) AMX_PRODUCTS(cs[b ^ 1]);
+        for (int u = 0; u < 4 && kcur + u < kc; u++)
+            amx_scale(acc, cs[b][u], dct + 2 * ((k0 + kcur + u) * ld + t0), &bl[kcur + u], nn, K);
     }
 }
 
@@ -292,6 +297,138 @@ DEFINE_AMX(q5_1r8b2_amx, AMX_Q5_1)
 DEFINE_AMX(q8_0r8b2_amx, AMX_Q8_0)
 DEFINE_AMX(iq4_nlr8b2_amx, AMX_IQ4_NL)
 
+/* ---- Q4_K: Q8_K tokens, a product per 32-element sub-block ----
+ * A: 16 tokens' 32 quants of sub-block s, read in place from the block-major block_q8_K
+ * tokens (their stride is the block's size). The rows' scales and mins of each sub-block
+ * are made into floats once per call (d * scale, dmin * min); per token and super-block,
+ * t = sum over sub-blocks of scale x sum - min x the token's sub-block sum (from its bsums),
+ * then acc += d_token * t. */
+
+#define AMXK_KC 4 /* super-blocks made at a time: 4 x 5 KiB of stack */
+
+typedef struct {
+    int8_t b[8][8][64]; /* sub-block s's B tile */
+    float sc[8][16];    /* d * scale of sub-block s, per row */
+    float mn[8][16];    /* dmin * min */
+} amx_kblock;
+
+/* 6-bit fields of the rows' 12 scale bytes (one row per 32-bit lane; block_q4_Kx8's words
+ * w0, w1, w2 hold bytes 0-3, 4-7, 8-11), as kern_scale_min_k4 reads them. */
+INLINE __m512i amxk_bits(__m512i w, int shift, int mask) {
+    return _mm512_and_si512(_mm512_srlv_epi32(w, _mm512_set1_epi32(shift)), _mm512_set1_epi32(mask));
+}
+
+INLINE void amx_make_kblock(const block_q4_Kx8 *g0, const block_q4_Kx8 *g1, amx_kblock *o) {
+    const __m512 d = amx_halves16(g0->d, g1->d), dmin = amx_halves16(g0->dmin, g1->dmin);
+    __m512i w[3];
+    for (int i = 0; i < 3; i++)
+        w[i] = join256(_mm256_loadu_si256((const __m256i *)g0->scales[i]),
+                       _mm256_loadu_si256((const __m256i *)g1->scales[i]));
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        const __m512i sc = amxk_bits(w[0], 8 * j, 63), mn = amxk_bits(w[1], 8 * j, 63);
+        const __m512i sc2 = _mm512_or_si512(amxk_bits(w[2], 8 * j, 15),
+                                            _mm512_slli_epi32(amxk_bits(w[0], 8 * j + 6, 3), 4));
+        const __m512i mn2 = _mm512_or_si512(amxk_bits(w[2], 8 * j + 4, 15),
+                                            _mm512_slli_epi32(amxk_bits(w[1], 8 * j + 6, 3), 4));
+        _mm512_storeu_ps(o->sc[j], _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc)));
+        _mm512_storeu_ps(o->mn[j], _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(mn)));
+        _mm512_storeu_ps(o->sc[4 + j], _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc2)));
+        _mm512_storeu_ps(o->mn[4 + j], _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(mn2)));
+    }
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    for (int sb = 0; sb < 8; sb++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m512i v = join256(_mm256_loadu_si256((const __m256i *)g0->qs[4 * sb + j]),
+                                      _mm256_loadu_si256((const __m256i *)g1->qs[4 * sb + j]));
+            _mm512_storeu_si512(o->b[sb][j], _mm512_and_si512(v, m4));
+            _mm512_storeu_si512(o->b[sb][4 + j],
+                                _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+        }
+}
+
+/* Sub-block s of super-block k (its tokens' quants in tile ta, its B in tb) into tc. */
+#define AMXK_PRODUCT(ta, tb, tc, s)                                                                \
+    TILE_LOAD(ta, y0->qs + 32 * (s), sizeof(block_q8_K));                                          \
+    TILE_LOAD(tb, kb_->b[s], 64);                                                                  \
+    TILE_ZERO(tc);                                                                                 \
+    TILE_DPBSUD(tc, ta, tb);
+/* Super-block k's 8 sub-blocks' sums, stored at cs[0..7]. */
+#define AMXK_PRODUCTS(k, cs)                                                                       \
+    do {                                                                                           \
+        const block_q8_K *y0 = xk + (k0 + (k)) * ld + t0;                                         \
+        const amx_kblock *kb_ = &bl[k];                                                            \
+        AMXK_PRODUCT(0, 2, 4, 0)                                                                   \
+        AMXK_PRODUCT(1, 3, 5, 1)                                                                   \
+        AMXK_PRODUCT(0, 2, 6, 2)                                                                   \
+        AMXK_PRODUCT(1, 3, 7, 3)                                                                   \
+        TILE_STORE(4, (cs)[0], 64);                                                                \
+        TILE_STORE(5, (cs)[1], 64);                                                                \
+        TILE_STORE(6, (cs)[2], 64);                                                                \
+        TILE_STORE(7, (cs)[3], 64);                                                                \
+        AMXK_PRODUCT(0, 2, 4, 4)                                                                   \
+        AMXK_PRODUCT(1, 3, 5, 5)                                                                   \
+        AMXK_PRODUCT(0, 2, 6, 6)                                                                   \
+        AMXK_PRODUCT(1, 3, 7, 7)                                                                   \
+        TILE_STORE(4, (cs)[4], 64);                                                                \
+        TILE_STORE(5, (cs)[5], 64);                                                                \
+        TILE_STORE(6, (cs)[6], 64);                                                                \
+        TILE_STORE(7, (cs)[7], 64);                                                                \
+    } while (0)
+
+/* Super-block k's sums (cs) into the accumulators of tokens t0 .. t0 + n - 1 (accm rows). */
+INLINE void amxk_scale(const amx_kblock *b, const int32_t (*cs)[16][16], const block_q8_K *y,
+                       int n, float *accm) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < n; i++, y++) {
+        float bs[8] __attribute__((aligned(32)));
+        _mm256_store_ps(bs, _mm256_cvtepi32_ps(_mm256_madd_epi16(
+                                _mm256_loadu_si256((const __m256i *)y->bsums), ones)));
+        __m512 t = _mm512_mul_ps(_mm512_loadu_ps(b->sc[0]),
+                                 _mm512_cvtepi32_ps(_mm512_load_si512(cs[0][i])));
+#pragma GCC unroll 8
+        for (int s = 1; s < 8; s++)
+            t = _mm512_fmadd_ps(_mm512_loadu_ps(b->sc[s]),
+                                _mm512_cvtepi32_ps(_mm512_load_si512(cs[s][i])), t);
+#pragma GCC unroll 8
+        for (int s = 0; s < 8; s++)
+            t = _mm512_fnmadd_ps(_mm512_loadu_ps(b->mn[s]), _mm512_set1_ps(bs[s]), t);
+        float *a = accm + 16 * i;
+        _mm512_storeu_ps(a, _mm512_fmadd_ps(_mm512_set1_ps(y->d), t, _mm512_loadu_ps(a)));
+    }
+}
+
+INLINE void amxk_tokens(const amx_kblock *bl, int64_t k0, int kc, const block_q8_K *xk,
+                        int64_t ld, int64_t t0, int n, float *accm) {
+    int32_t cs[2][8][16][16] __attribute__((aligned(64)));
+    AMXK_PRODUCTS(0, cs[0]);
+    for (int k = 0, cur = 0; k < kc; k++, cur ^= 1) {
+        if (k + 1 < kc) AMXK_PRODUCTS(k + 1, cs[cur ^ 1]);
+        amxk_scale(&bl[k], (const int32_t(*)[16][16])cs[cur], xk + (k0 + k) * ld + t0, n, accm);
+    }
+}
+
+KERN_TARGET_AMX static void q4_Kr8b2_amx(int64_t nb, const void *W, const int8_t *xt,
+                                         const float *dct, int64_t ld, int nt, float *accm,
+                                         float *Y, size_t ldy) {
+    (void)dct;
+    const block_q4_Kx8 *W0 = W, *W1 = W0 + nb;
+    const block_q8_K *xk = (const block_q8_K *)(const void *)xt;
+    amx_kblock bl[AMXK_KC];
+    amx_config();
+    memset(accm, 0, sizeof(float) * 16 * (size_t)nt);
+    for (int64_t k0 = 0; k0 < nb; k0 += AMXK_KC) {
+        const int kc = (int)(nb - k0 < AMXK_KC ? nb - k0 : AMXK_KC);
+        for (int k = 0; k < kc; k++) amx_make_kblock(W0 + k0 + k, W1 + k0 + k, &bl[k]);
+        for (int t0 = 0; t0 < nt; t0 += 16)
+            amxk_tokens(bl, k0, kc, xk, ld, t0, nt - t0 < 16 ? nt - t0 : 16, accm + 16 * t0);
+    }
+    TILE_RELEASE();
+    for (int t = 0; t < nt; t++)
+        _mm512_storeu_ps(Y + (size_t)t * ldy, _mm512_loadu_ps(accm + 16 * t));
+}
+
 void kern_patch_amx(kern_r8b_fn *r8b, kern_r8b_fn *r8b2) {
     static const kern_r8b_fn fns[] = {q4_0r8b2_amx, q5_0r8b2_amx, q4_1r8b2_amx,
                                       q5_1r8b2_amx, q8_0r8b2_amx, iq4_nlr8b2_amx};
@@ -300,4 +437,5 @@ void kern_patch_amx(kern_r8b_fn *r8b, kern_r8b_fn *r8b2) {
         const int k = amx_ptype[i] - KERN_R8_FIRST;
         if (r8b[k]) r8b2[k] = fns[i]; /* a fallback for fewer tokens is there */
     }
+    r8b2[KERN_TYPE_Q4_K_R8 - KERN_R8_FIRST] = q4_Kr8b2_amx; /* every token count */
 }

@@ -450,7 +450,10 @@ typedef struct {
     atomic_llong next_chunk;
 } r8_ctx;
 
-#define R8_TILE_OVERREAD (16 * QK8_0)
+#define R8_TILE_OVERREAD (16 * sizeof(block_q8_K))
+/* Where a type has a kernel for pairs of groups and none for one group (AMX's Q4_K), batches
+ * from this many tokens use it; fewer stay on the mat-vec kernel. */
+#define R8_B2_ALONE_MIN 8
 
 /* Tokens that come with a float pair per block (kern_r8_fn's dc). */
 static bool has_pairs(int vtype) { return vtype == GGUF_TYPE_Q8_0 || vtype == GGUF_TYPE_Q8_1; }
@@ -527,15 +530,23 @@ static void convert_fn(void *vctx, int ith, int nth) {
     convert_tokens(c, c->n_tok * ith / nth, c->n_tok * (ith + 1) / nth);
 }
 
+static void r8_tokens(const r8_ctx *c, const r8_mat *m, int64_t g0, int64_t g1, int64_t ta,
+                      int64_t tb);
+
 /* Groups [g0, g1) of m times every token, 4 tokens at a time (or up to KERN_R8B_MAXT with a
  * batch kernel: each weight block is unpacked once per KERN_R8B_MAXT tokens). */
 static void r8_block(const r8_ctx *c, const r8_mat *m, int64_t g0, int64_t g1) {
-    if (m->bfn) {
+    if (m->bfn || m->b2fn) {
         float acc[KERN_R8B_MAXT * 16];
         for (int64_t t0 = 0; t0 < c->n_tok; t0 += KERN_R8B_MAXT) {
             const int nt = (int)(c->n_tok - t0 < KERN_R8B_MAXT ? c->n_tok - t0 : KERN_R8B_MAXT);
             for (int64_t g = g0; g < g1;) {
                 const kern_r8b_fn f = m->b2fn && g + 1 < g1 ? m->b2fn : m->bfn;
+                if (!f) { /* an odd last group without a one-group batch kernel */
+                    r8_tokens(c, m, g, g + 1, t0, t0 + nt);
+                    g++;
+                    continue;
+                }
                 f(c->nb, m->W + (size_t)g * m->group_bytes, c->xt + c->xt_tok * t0,
                   c->dct ? c->dct + 2 * t0 : NULL, c->n_tok, nt, acc,
                   m->Y + t0 * m->n_out + 8 * g, (size_t)m->n_out);
@@ -544,8 +555,14 @@ static void r8_block(const r8_ctx *c, const r8_mat *m, int64_t g0, int64_t g1) {
         }
         return;
     }
-    for (int64_t t0 = 0; t0 < c->n_tok; t0 += KERN_R8_NT) {
-        const int nt = (int)(c->n_tok - t0 < KERN_R8_NT ? c->n_tok - t0 : KERN_R8_NT);
+    r8_tokens(c, m, g0, g1, 0, c->n_tok);
+}
+
+/* Groups [g0, g1) times tokens [ta, tb) by the mat-vec kernel, KERN_R8_NT tokens a call. */
+static void r8_tokens(const r8_ctx *c, const r8_mat *m, int64_t g0, int64_t g1, int64_t ta,
+                      int64_t tb) {
+    for (int64_t t0 = ta; t0 < tb; t0 += KERN_R8_NT) {
+        const int nt = (int)(tb - t0 < KERN_R8_NT ? tb - t0 : KERN_R8_NT);
         const uint8_t *xq = c->xq + (size_t)t0 * c->x_row;
         const float *dc = c->dc ? c->dc + (size_t)(2 * (c->n_in / QK8_0) * t0) : NULL;
         for (int64_t g = g0; g < g1; g++) {
@@ -630,6 +647,9 @@ int kern_matmul_r8_multi(tpool *pool, const kern_mm_item *items, int n_items, in
         if (n_tok >= 2 && kern_r8b_table[p]) {
             m->bfn = kern_r8b_table[p];
             m->b2fn = kern_r8b2_table[p];
+            batch = true;
+        } else if (n_tok >= R8_B2_ALONE_MIN && kern_r8b2_table[p]) {
+            m->b2fn = kern_r8b2_table[p]; /* pairs of groups; an odd one goes by fn */
             batch = true;
         }
         /* Chunks of one L2 tile (batches) or of MV chunk bytes, but at least 4 per thread

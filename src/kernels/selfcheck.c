@@ -8,6 +8,7 @@
 #include "kernels_int.h"
 
 #include <math.h>
+#include <pthread.h>
 
 static uint32_t lcg(uint32_t *s) {
     *s = *s * 1664525u + 1013904223u;
@@ -206,26 +207,31 @@ bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn) {
     return true;
 }
 
-/* kern_selfcheck_r8b2: two groups (16 rows) of R8_NB blocks of a type with Q8_0 or Q8_1
- * tokens (their blocks are no larger than Q8_0's) against R8B2_TOK
- * tokens, a tile of 16 and a part of one. */
+/* kern_selfcheck_r8b2: two groups (16 rows) of a few blocks (R8_NB of 32 elements, or 2
+ * super-blocks) against R8B2_TOK tokens, a tile of 16 and a part of one. */
 #define R8B2_TOK 21
+#define R8B2_NK 2
+#define R8B2_WROW (R8B2_NK * sizeof(block_q4_K)) /* bytes of the largest weight row */
+#define R8B2_XROW (R8B2_NK * sizeof(block_q8_K)) /* and of a token */
 
 bool kern_selfcheck_r8b2(int ptype, kern_r8b_fn b2fn) {
     const kern_r8_desc *d = kern_r8_desc_of(ptype);
     if (!d || !b2fn) return true;
-    if ((d->vtype != GGUF_TYPE_Q8_0 && d->vtype != GGUF_TYPE_Q8_1) || d->block_elems != QK8_0)
-        return false; /* no two-group kernel of another kind */
     const kern_traits *wt = kern_traits_ref(d->wtype), *vt = kern_traits_ref(d->vtype);
-    const int64_t nb = R8_NB, n = nb * QK8_0;
-    const size_t w_row = (size_t)nb * wt->type_size, x_row = (size_t)nb * vt->type_size;
-    uint8_t w[16 * R8_NB * sizeof(block_q8_0)], p[16 * R8_NB * sizeof(block_q8_0)];
-    uint8_t xq[R8B2_TOK * R8_NB * sizeof(block_q8_1)];
-    int8_t xt[(R8B2_TOK * R8_NB + 16) * QK8_0]; /* + a tile's over-read */
-    float dc[R8B2_TOK * R8_NB * 2], dct[R8B2_TOK * R8_NB * 2];
-    float xf[R8B2_TOK][R8_NB * QK8_0], wf[R8_NB * QK8_0], acc[16 * R8B2_TOK];
-    float Y[16 * R8B2_TOK];
-    double mag[R8B2_TOK][8];
+    const bool pairs = d->vtype == GGUF_TYPE_Q8_0 || d->vtype == GGUF_TYPE_Q8_1;
+    const int64_t nb = d->block_elems == QK_K ? R8B2_NK : R8_NB, n = nb * d->block_elems;
+    const int64_t vb = n / vt->block_size;
+    const size_t w_row = (size_t)(n / wt->block_size) * wt->type_size;
+    const size_t x_row = (size_t)vb * vt->type_size, vsize = vt->type_size;
+    if (w_row > R8B2_WROW || x_row > R8B2_XROW) return false; /* no kernel of such a type */
+    static uint8_t w[16 * R8B2_WROW], p[16 * R8B2_WROW], xq[R8B2_TOK * R8B2_XROW];
+    static uint8_t xt[R8B2_TOK * R8B2_XROW + 16 * sizeof(block_q8_K)]; /* + a tile's over-read */
+    static float dc[R8B2_TOK * R8_NB * 2], dct[R8B2_TOK * R8_NB * 2];
+    static float xf[R8B2_TOK][R8B2_NK * QK_K], wf[R8B2_NK * QK_K], acc[16 * R8B2_TOK];
+    static float Y[16 * R8B2_TOK];
+    static double mag[R8B2_TOK][8];
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the buffers are static */
+    pthread_mutex_lock(&lock);
     uint32_t s = 991u + (uint32_t)ptype;
     memset(xt, 0, sizeof xt);
     for (int r = 0; r < 16; r++) make_row(wt, w + (size_t)r * w_row, n, &s, false);
@@ -236,8 +242,12 @@ bool kern_selfcheck_r8b2(int ptype, kern_r8b_fn b2fn) {
         for (int64_t i = 0; i < n; i++) xf[t][i] = rnd(&s);
         vt->from_float(xf[t], xr, n);
         vt->to_float(xr, xf[t], n);
-        for (int64_t k = 0; k < nb; k++) {
-            float *pair = dc + 2 * (t * nb + k);
+        for (int64_t k = 0; k < vb; k++) {
+            if (!pairs) { /* Q8_K: whole blocks, block-major */
+                memcpy(xt + (size_t)(k * R8B2_TOK + t) * vsize, xr + k * vsize, vsize);
+                continue;
+            }
+            float *pair = dc + 2 * (t * vb + k);
             const int8_t *qs;
             if (d->vtype == GGUF_TYPE_Q8_1) {
                 const block_q8_1 *b = (const block_q8_1 *)xr + k;
@@ -257,13 +267,15 @@ bool kern_selfcheck_r8b2(int ptype, kern_r8b_fn b2fn) {
         }
     }
     for (int i = 0; i < 16 * R8B2_TOK; i++) Y[i] = NAN;
-    b2fn(nb, p, xt, dct, R8B2_TOK, R8B2_TOK, acc, Y, 16);
-    for (int g = 0; g < 2; g++) {
+    b2fn(nb, p, (const int8_t *)xt, pairs ? dct : NULL, R8B2_TOK, R8B2_TOK, acc, Y, 16);
+    bool ok = true;
+    for (int g = 0; g < 2 && ok; g++) {
         const uint8_t *pg = p + (size_t)g * nb * d->block_bytes;
         float Yg[8 * R8B2_TOK], Yrg[8 * R8B2_TOK];
         for (int t0 = 0; t0 < R8B2_TOK; t0 += KERN_R8_NT) {
             const int k = R8B2_TOK - t0 < KERN_R8_NT ? R8B2_TOK - t0 : KERN_R8_NT;
-            d->ref(nb, pg, xq + (size_t)t0 * x_row, x_row, dc + 2 * nb * t0, Yrg + 8 * t0, 8, k);
+            d->ref(nb, pg, xq + (size_t)t0 * x_row, x_row, pairs ? dc + 2 * vb * t0 : NULL,
+                   Yrg + 8 * t0, 8, k);
         }
         for (int r = 0; r < 8; r++) {
             wt->to_float(w + (size_t)(8 * g + r) * w_row, wf, n);
@@ -273,7 +285,8 @@ bool kern_selfcheck_r8b2(int ptype, kern_r8b_fn b2fn) {
                 Yg[8 * t + r] = Y[16 * t + 8 * g + r];
             }
         }
-        if (!r8_agree("two-group batch", d->wtype, Yg, Yrg, mag, R8B2_TOK)) return false;
+        ok = r8_agree("two-group batch", d->wtype, Yg, Yrg, mag, R8B2_TOK);
     }
-    return true;
+    pthread_mutex_unlock(&lock);
+    return ok;
 }
