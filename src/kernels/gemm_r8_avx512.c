@@ -42,11 +42,10 @@
 #define INLINE KERN_AVX512_INLINE KERN_TARGET_VNNI
 
 /* As gemm_r8_avx2.c: a single token streams the weights, so with each block ask for the
- * lines about 2 KiB ahead that start in the block's bytes, each line once. */
-#define R8_PF_BYTES 2304
+ * lines KERN_AVX512_PF_AHEAD bytes ahead that start in the block's bytes, each line once. */
 INLINE void prefetch_lines(const void *w, size_t bytes) {
-    const uintptr_t ahead = (uintptr_t)w + R8_PF_BYTES;
-    for (uintptr_t a = (ahead + 63) & ~(uintptr_t)63; a < ahead + bytes; a += 64) prefetch_l1(a);
+    const uintptr_t ahead = (uintptr_t)w + KERN_AVX512_PF_AHEAD;
+    for (uintptr_t a = (ahead + 63) & ~(uintptr_t)63; a < ahead + bytes; a += 64) prefetch_l2(a);
 }
 
 /* A Q4_0, Q5_0, Q4_1 or Q5_1 block's quants (kern_qx_r8_bytes), unsigned (0..15, 0..31):

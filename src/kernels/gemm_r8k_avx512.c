@@ -35,13 +35,13 @@
 /* Every kernel here uses VNNI and is installed only where the CPU has it. */
 #define INLINE KERN_AVX512_INLINE KERN_TARGET_VNNI
 
-/* As the AVX2 kernels: a single token streams the weights, so the next super-block's nl
- * lines are asked for a few at a time, 2 (d, dmin, scales) with part 0, the rest spread over
- * parts 1..8 (the sub-blocks). */
+/* As the AVX2 kernels: a single token streams the weights, so the nl lines of the super-block
+ * KERN_AVX512_PF_AHEAD bytes ahead (rounded up to a block) are asked for, into L2, a few at a
+ * time: 2 (d, dmin, scales) with part 0, the rest spread over parts 1..8 (the sub-blocks). */
 INLINE void prefetch_part(const void *next, int nl, int part) {
     const int l0 = part == 0 ? 0 : 2 + (nl - 2) * (part - 1) / 8;
     const int l1 = part == 0 ? 2 : 2 + (nl - 2) * part / 8;
-    for (int l = l0; l < l1; l++) prefetch_l1((uintptr_t)next + 64 * (uintptr_t)l);
+    for (int l = l0; l < l1; l++) prefetch_l2((uintptr_t)next + 64 * (uintptr_t)l);
 }
 
 /* A super-block's scales, mins, d and dmin, each row's in both of its lanes. */
@@ -164,7 +164,8 @@ INLINE void r8k_block(const void *wv, size_t bsize, const block_q8_K *const *y, 
                       const int NT, const bool Q5) {
     const block_q4_Kx8 *w4 = wv;
     const block_q5_Kx8 *w5 = wv;
-    const void *next = (const uint8_t *)wv + bsize;
+    /* The super-block about KERN_AVX512_PF_AHEAD bytes ahead. */
+    const void *next = (const uint8_t *)wv + bsize * (KERN_AVX512_PF_AHEAD / bsize + 1);
     const int nl = (int)(bsize / 64);
     if (NT == 1) prefetch_part(next, nl, 0);
     const r8k_scales S = Q5 ? unpack_scales(w5->d, w5->scales) : unpack_scales(w4->d, w4->scales);

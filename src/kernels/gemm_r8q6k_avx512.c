@@ -120,12 +120,13 @@ INLINE __m512i q6_dot(const __m512i q[8], const __m512i sc[4], const int8_t *qs,
     return isum;
 }
 
-/* A single token streams the weights: with each step, ask for 7 lines of the next block
- * (4 x 7 lines cover its 1680 bytes), as gemm_r8q6k_avx2.c does in 8 steps. */
+/* A single token streams the weights: with each step, ask for 7 lines of the block about
+ * KERN_AVX512_PF_AHEAD bytes ahead (4 x 7 lines cover its 1680 bytes), into L2. */
 #define R8Q6_PF_LINES 7
 INLINE void prefetch_step(const block_q6_Kx8 *w, int s) {
-    const uintptr_t p = (uintptr_t)(w + 1) + 64 * R8Q6_PF_LINES * (uintptr_t)s;
-    for (int l = 0; l < R8Q6_PF_LINES; l++) prefetch_l1(p + 64 * (uintptr_t)l);
+    const uintptr_t p = (uintptr_t)(w + KERN_AVX512_PF_AHEAD / sizeof *w + 1) +
+                        64 * R8Q6_PF_LINES * (uintptr_t)s;
+    for (int l = 0; l < R8Q6_PF_LINES; l++) prefetch_l2(p + 64 * (uintptr_t)l);
 }
 
 INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t x_row, float *Y,
