@@ -1,7 +1,7 @@
 /*
  * AMX (Advanced Matrix Extensions, Sapphire Rapids and later) batch kernels for weights packed
- * 8 rows at a time: Q4_0, Q5_0, Q4_1, Q5_1, Q8_0 and IQ4_NL, two packed groups (16 rows) per
- * call (kern_r8b2_table).
+ * 8 rows at a time: Q4_0, Q5_0, Q4_1, Q5_1, Q8_0, IQ4_NL, Q4_K and Q5_K, two packed groups
+ * (16 rows) per call (kern_r8b2_table).
  *
  * A tile product takes 16 tokens (A: 16 rows of a block's 32 quants, straight from the
  * block-major tokens xt) times the 16 rows' block (B: 8 rows of 4-byte pieces, 64 bytes each,
@@ -297,7 +297,7 @@ DEFINE_AMX(q5_1r8b2_amx, AMX_Q5_1)
 DEFINE_AMX(q8_0r8b2_amx, AMX_Q8_0)
 DEFINE_AMX(iq4_nlr8b2_amx, AMX_IQ4_NL)
 
-/* ---- Q4_K: Q8_K tokens, a product per 32-element sub-block ----
+/* ---- Q4_K and Q5_K: Q8_K tokens, a product per 32-element sub-block ----
  * A: 16 tokens' 32 quants of sub-block s, read in place from the block-major block_q8_K
  * tokens (their stride is the block's size). The rows' scales and mins of each sub-block
  * are made into floats once per call (d * scale, dmin * min); per token and super-block,
@@ -318,7 +318,13 @@ INLINE __m512i amxk_bits(__m512i w, int shift, int mask) {
     return _mm512_and_si512(_mm512_srlv_epi32(w, _mm512_set1_epi32(shift)), _mm512_set1_epi32(mask));
 }
 
-INLINE void amx_make_kblock(const block_q4_Kx8 *g0, const block_q4_Kx8 *g1, amx_kblock *o) {
+/* Q4_K and Q5_K (Q5) blocks share d, dmin and scales; Q5_K's fifth bits come before qs. */
+static_assert(offsetof(block_q5_Kx8, scales) == offsetof(block_q4_Kx8, scales) &&
+                  offsetof(block_q5_Kx8, dmin) == offsetof(block_q4_Kx8, dmin),
+              "Q4_K and Q5_K packed blocks start alike");
+
+INLINE void amx_make_kblock(const void *v0, const void *v1, const bool Q5, amx_kblock *o) {
+    const block_q4_Kx8 *g0 = v0, *g1 = v1;
     const __m512 d = amx_halves16(g0->d, g1->d), dmin = amx_halves16(g0->dmin, g1->dmin);
     __m512i w[3];
     for (int i = 0; i < 3; i++)
@@ -336,16 +342,35 @@ INLINE void amx_make_kblock(const block_q4_Kx8 *g0, const block_q4_Kx8 *g1, amx_
         _mm512_storeu_ps(o->sc[4 + j], _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc2)));
         _mm512_storeu_ps(o->mn[4 + j], _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(mn2)));
     }
-    const __m512i m4 = _mm512_set1_epi8(0xF);
-    for (int sb = 0; sb < 8; sb++)
+    const size_t qs = Q5 ? offsetof(block_q5_Kx8, qs) : offsetof(block_q4_Kx8, qs);
+    const uint8_t *q0 = (const uint8_t *)v0 + qs, *q1 = (const uint8_t *)v1 + qs;
+    const uint8_t(*h0)[32] = ((const block_q5_Kx8 *)v0)->qh;
+    const uint8_t(*h1)[32] = ((const block_q5_Kx8 *)v1)->qh;
+    const __m512i m4 = _mm512_set1_epi8(0xF), b4 = _mm512_set1_epi8(0x10);
+    for (int sb = 0; sb < 8; sb++) {
+        /* Q5_K: bit p of a byte is the fifth bit of its low nibble of piece p, bit 4 + p of
+         * its high nibble; moved to bit 4 (16-bit shifts: the masks keep each byte's own). */
+        const __m512i h = Q5 ? join256(_mm256_loadu_si256((const __m256i *)h0[sb]),
+                                       _mm256_loadu_si256((const __m256i *)h1[sb]))
+                             : _mm512_setzero_si512();
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
-            const __m512i v = join256(_mm256_loadu_si256((const __m256i *)g0->qs[4 * sb + j]),
-                                      _mm256_loadu_si256((const __m256i *)g1->qs[4 * sb + j]));
-            _mm512_storeu_si512(o->b[sb][j], _mm512_and_si512(v, m4));
-            _mm512_storeu_si512(o->b[sb][4 + j],
-                                _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+            const __m512i v = join256(_mm256_loadu_si256((const __m256i *)(q0 + 32 * (4 * sb + j))),
+                                      _mm256_loadu_si256((const __m256i *)(q1 + 32 * (4 * sb + j))));
+            __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            if (Q5) {
+                lo = _mm512_or_si512(lo, _mm512_and_si512(
+                                             _mm512_srlv_epi16(_mm512_slli_epi16(h, 4),
+                                                               _mm512_set1_epi16((short)j)),
+                                             b4));
+                hi = _mm512_or_si512(hi, _mm512_and_si512(
+                                             _mm512_srlv_epi16(h, _mm512_set1_epi16((short)j)),
+                                             b4));
+            }
+            _mm512_storeu_si512(o->b[sb][j], lo);
+            _mm512_storeu_si512(o->b[sb][4 + j], hi);
         }
+    }
 }
 
 /* Sub-block s of super-block k (its tokens' quants in tile ta, its B in tb) into tc. */
@@ -409,18 +434,20 @@ INLINE void amxk_tokens(const amx_kblock *bl, int64_t k0, int kc, const block_q8
     }
 }
 
-KERN_TARGET_AMX static void q4_Kr8b2_amx(int64_t nb, const void *W, const int8_t *xt,
-                                         const float *dct, int64_t ld, int nt, float *accm,
-                                         float *Y, size_t ldy) {
-    (void)dct;
-    const block_q4_Kx8 *W0 = W, *W1 = W0 + nb;
+/* kern_r8b_fn over two groups of Q4_K or Q5_K (Q5). */
+INLINE void amxk_r8b2(int64_t nb, const void *W, const int8_t *xt, int64_t ld, int nt,
+                      float *accm, float *Y, size_t ldy, const bool Q5) {
+    const size_t bsize = Q5 ? sizeof(block_q5_Kx8) : sizeof(block_q4_Kx8);
+    const uint8_t *W0 = W, *W1 = W0 + (size_t)nb * bsize;
     const block_q8_K *xk = (const block_q8_K *)(const void *)xt;
     amx_kblock bl[AMXK_KC];
     amx_config();
     memset(accm, 0, sizeof(float) * 16 * (size_t)nt);
     for (int64_t k0 = 0; k0 < nb; k0 += AMXK_KC) {
         const int kc = (int)(nb - k0 < AMXK_KC ? nb - k0 : AMXK_KC);
-        for (int k = 0; k < kc; k++) amx_make_kblock(W0 + k0 + k, W1 + k0 + k, &bl[k]);
+        for (int k = 0; k < kc; k++)
+            amx_make_kblock(W0 + (size_t)(k0 + k) * bsize, W1 + (size_t)(k0 + k) * bsize, Q5,
+                            &bl[k]);
         for (int t0 = 0; t0 < nt; t0 += 16)
             amxk_tokens(bl, k0, kc, xk, ld, t0, nt - t0 < 16 ? nt - t0 : 16, accm + 16 * t0);
     }
@@ -428,6 +455,16 @@ KERN_TARGET_AMX static void q4_Kr8b2_amx(int64_t nb, const void *W, const int8_t
     for (int t = 0; t < nt; t++)
         _mm512_storeu_ps(Y + (size_t)t * ldy, _mm512_loadu_ps(accm + 16 * t));
 }
+
+#define DEFINE_AMXK(name, Q5)                                                                      \
+    KERN_TARGET_AMX static void name(int64_t nb, const void *W, const int8_t *xt,                 \
+                                     const float *dct, int64_t ld, int nt, float *acc, float *Y,  \
+                                     size_t ldy) {                                                 \
+        (void)dct;                                                                                 \
+        amxk_r8b2(nb, W, xt, ld, nt, acc, Y, ldy, Q5);                                             \
+    }
+DEFINE_AMXK(q4_Kr8b2_amx, false)
+DEFINE_AMXK(q5_Kr8b2_amx, true)
 
 void kern_patch_amx(kern_r8b_fn *r8b, kern_r8b_fn *r8b2) {
     static const kern_r8b_fn fns[] = {q4_0r8b2_amx, q5_0r8b2_amx, q4_1r8b2_amx,
@@ -438,4 +475,5 @@ void kern_patch_amx(kern_r8b_fn *r8b, kern_r8b_fn *r8b2) {
         if (r8b[k]) r8b2[k] = fns[i]; /* a fallback for fewer tokens is there */
     }
     r8b2[KERN_TYPE_Q4_K_R8 - KERN_R8_FIRST] = q4_Kr8b2_amx; /* every token count */
+    r8b2[KERN_TYPE_Q5_K_R8 - KERN_R8_FIRST] = q5_Kr8b2_amx;
 }

@@ -344,7 +344,7 @@ TEST(repack_matches_unpacked_avx512_vnni_emulated) {
     static const int vnni_types[] = {KERN_TYPE_Q4_0_R8, KERN_TYPE_Q8_0_R8, KERN_TYPE_Q5_0_R8,
                                      KERN_TYPE_Q6_K_R8, KERN_TYPE_Q4_K_R8, KERN_TYPE_Q5_K_R8,
                                      KERN_TYPE_Q4_1_R8, KERN_TYPE_Q5_1_R8, KERN_TYPE_IQ4_NL_R8,
-                                    KERN_TYPE_Q4_K_R8};
+                                    KERN_TYPE_Q4_K_R8, KERN_TYPE_Q5_K_R8};
     for (size_t i = 0; i < sizeof vnni_types / sizeof vnni_types[0]; i++) {
         const int k = vnni_types[i] - KERN_R8_FIRST;
         ASSERT_TRUE(kern_r8_table[k] != avx2[k]);
@@ -354,7 +354,7 @@ TEST(repack_matches_unpacked_avx512_vnni_emulated) {
 }
 
 /* The AMX kernels (emulated in C where the CPU lacks AMX) for batches of the six types with
- * 32-element blocks and of Q4_K, over
+ * 32-element blocks and of Q4_K and Q5_K, over
  * the AVX-512 VNNI ones (emulated where the CPU lacks them), on the same shapes plus token
  * counts around the 16-token tiles; the start-up check passes them and catches a wrong one. */
 static kern_r8b_fn good_b2fn;
@@ -372,7 +372,7 @@ TEST(repack_matches_unpacked_amx) {
     ASSERT_TRUE(kern_amx_active());
     static const int amx_types[] = {KERN_TYPE_Q4_0_R8, KERN_TYPE_Q8_0_R8, KERN_TYPE_Q5_0_R8,
                                     KERN_TYPE_Q4_1_R8, KERN_TYPE_Q5_1_R8, KERN_TYPE_IQ4_NL_R8,
-                                    KERN_TYPE_Q4_K_R8};
+                                    KERN_TYPE_Q4_K_R8, KERN_TYPE_Q5_K_R8};
     for (size_t i = 0; i < sizeof amx_types / sizeof amx_types[0]; i++) {
         const int k = amx_types[i] - KERN_R8_FIRST;
         ASSERT_NOT_NULL(kern_r8b2_table[k]);
@@ -390,6 +390,7 @@ TEST(repack_matches_unpacked_amx) {
         check_packed(pool, GGUF_TYPE_Q5_1, 512, 32, toks[i], &rng);
         check_packed(pool, GGUF_TYPE_IQ4_NL, 512, 32, toks[i], &rng);
         check_packed(pool, GGUF_TYPE_Q4_K, 1280, 40, toks[i], &rng); /* 5 super-blocks, odd group */
+        check_packed(pool, GGUF_TYPE_Q5_K, 1280, 40, toks[i], &rng);
         check_packed(pool, GGUF_TYPE_Q8_0, 96, 40, toks[i], &rng); /* 3 blocks: an odd count */
         check_packed(pool, GGUF_TYPE_Q8_0, 2080, 32, toks[i], &rng); /* 65: over one KC run */
     }

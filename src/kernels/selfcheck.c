@@ -218,7 +218,7 @@ bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn) {
  * super-blocks) against R8B2_TOK tokens, a tile of 16 and a part of one. */
 #define R8B2_TOK 21
 #define R8B2_NK 2
-#define R8B2_WROW (R8B2_NK * sizeof(block_q4_K)) /* bytes of the largest weight row */
+#define R8B2_WROW (R8B2_NK * sizeof(block_q6_K)) /* bytes of the largest weight row */
 #define R8B2_XROW (R8B2_NK * sizeof(block_q8_K)) /* and of a token */
 
 bool kern_selfcheck_r8b2(int ptype, kern_r8b_fn b2fn) {
