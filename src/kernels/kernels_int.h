@@ -305,6 +305,25 @@ static_assert(sizeof(block_q2_Kx8) == 8 * sizeof(block_q2_K), "block_q2_Kx8 size
 #define KERN_R8_NT 4
 typedef void (*kern_r8_fn)(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                            const float *dc, float *Y, size_t ldy, int nt);
+/* Block k of a token row xr (Q8_0 or Q8_1 quants, vtype): its (scale, offset term) pair as
+ * the packed kernels read it (dc above; offset: the weight type's, 0 for none) into pair, and
+ * its quants; NULL for other token types (Q8_K: no pair). */
+static inline const int8_t *kern_r8_token_pair(int vtype, float offset, const void *xr,
+                                               int64_t k, float pair[2]) {
+    if (vtype == GGUF_TYPE_Q8_1) {
+        const block_q8_1 *b = (const block_q8_1 *)xr + k;
+        pair[0] = kern_f16_to_f32(b->d);
+        pair[1] = offset * kern_f16_to_f32(b->s);
+        return b->qs;
+    }
+    if (vtype != GGUF_TYPE_Q8_0) return NULL;
+    const block_q8_0 *b = (const block_q8_0 *)xr + k;
+    int32_t sum = 0;
+    for (int e = 0; e < QK8_0; e++) sum += b->qs[e];
+    pair[0] = kern_f16_to_f32(b->d);
+    pair[1] = offset * pair[0] * (float)sum;
+    return b->qs;
+}
 /* A kern_r8_fn called name (attr: a target attribute, or nothing) whose body is call(NT),
  * NT the constant 1..KERN_R8_NT for nt tokens, so that the kernel is compiled per count. */
 #define KERN_DEFINE_R8(name, attr, call)                                                           \

@@ -436,7 +436,6 @@ typedef struct {
 typedef struct {
     r8_mat m[KERN_MM_MAX];
     float offset; /* Q8_0 / Q8_1 tokens: see dc below */
-    bool q8_1;    /* the tokens are Q8_1 (else Q8_0 where dc is set) */
     const kern_traits *vt; /* the tokens' type */
     int64_t nb, n_in, n_tok;
     const float *X;
@@ -503,20 +502,7 @@ static void convert_tokens(const r8_ctx *c, int64_t t0, int64_t t1) {
         }
         float *dc = c->dc + (size_t)(2 * nb * t);
         for (int64_t k = 0; k < nb; k++) {
-            const int8_t *qs;
-            if (c->q8_1) {
-                const block_q8_1 *x = (const block_q8_1 *)xr + k;
-                qs = x->qs;
-                dc[2 * k] = kern_f16_to_f32(x->d);
-                dc[2 * k + 1] = c->offset * kern_f16_to_f32(x->s);
-            } else {
-                const block_q8_0 *x = (const block_q8_0 *)xr + k;
-                int32_t sum = 0;
-                for (int i = 0; i < QK8_0; i++) sum += x->qs[i];
-                qs = x->qs;
-                dc[2 * k] = kern_f16_to_f32(x->d);
-                dc[2 * k + 1] = c->offset * dc[2 * k] * (float)sum;
-            }
+            const int8_t *qs = kern_r8_token_pair(c->vt->type, c->offset, xr, k, dc + 2 * k);
             if (c->xt) {
                 memcpy(c->xt + 32 * (k * c->n_tok + t), qs, 32);
                 memcpy(c->dct + 2 * (k * c->n_tok + t), dc + 2 * k, 2 * sizeof(float));
@@ -621,7 +607,6 @@ int kern_matmul_r8_multi(tpool *pool, const kern_mm_item *items, int n_items, in
         .X = X,
         .xq = scratch,
         .x_row = x_row,
-        .q8_1 = d0->vtype == GGUF_TYPE_Q8_1,
         .dc = has_pairs(d0->vtype) ? (float *)((uint8_t *)scratch + dc_off) : NULL,
     };
     const int nth = tpool_size(pool);

@@ -132,25 +132,6 @@ static bool r8_agree(const char *what, int wtype, const float *Y, const float *Y
     return true;
 }
 
-/* Block k of a token row xr of Q8_0 or Q8_1 quants: its (scale, offset term) pair as
- * kern_matmul_r8 makes it, and its quants; NULL for Q8_K tokens (no pair). */
-static const int8_t *token_pair(const kern_r8_desc *d, const uint8_t *xr, int64_t k,
-                                float pair[2]) {
-    if (d->vtype == GGUF_TYPE_Q8_1) {
-        const block_q8_1 *b = (const block_q8_1 *)xr + k;
-        pair[0] = kern_f16_to_f32(b->d);
-        pair[1] = d->offset * kern_f16_to_f32(b->s);
-        return b->qs;
-    }
-    if (d->vtype != GGUF_TYPE_Q8_0) return NULL;
-    const block_q8_0 *b = (const block_q8_0 *)xr + k;
-    int32_t sum = 0;
-    for (int e = 0; e < QK8_0; e++) sum += b->qs[e];
-    pair[0] = kern_f16_to_f32(b->d);
-    pair[1] = d->offset * pair[0] * (float)sum;
-    return b->qs;
-}
-
 bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn) {
     const kern_r8_desc *d = kern_r8_desc_of(ptype);
     if (!d || (!fn && !bfn)) return true;
@@ -178,7 +159,7 @@ bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn) {
         for (int64_t k = 0; k < vb; k++) {
             const size_t kt = (size_t)(k * R8_TOK + t);
             float *pair = dc + 2 * (t * vb + k);
-            const int8_t *qs = token_pair(d, xr, k, pair);
+            const int8_t *qs = kern_r8_token_pair(d->vtype, d->offset, xr, k, pair);
             if (!qs) { /* Q8_K: whole blocks */
                 memcpy(xt + kt * vsize, xr + k * vsize, vsize);
                 continue;
@@ -255,7 +236,7 @@ bool kern_selfcheck_r8b2(int ptype, kern_r8b_fn b2fn) {
                 continue;
             }
             float *pair = dc + 2 * (t * vb + k);
-            const int8_t *qs = token_pair(d, xr, k, pair);
+            const int8_t *qs = kern_r8_token_pair(d->vtype, d->offset, xr, k, pair);
             memcpy(dct + 2 * (k * R8B2_TOK + t), pair, 2 * sizeof(float));
             memcpy(xt + (k * R8B2_TOK + t) * QK8_0, qs, QK8_0);
         }
