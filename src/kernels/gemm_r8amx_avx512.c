@@ -97,9 +97,7 @@ static void emu_dp(int c, int a, int b, bool bs) {
 /* Blocks whose B tiles are made at a time: 32 x 576 bytes of stack. */
 #define AMX_KC 32
 
-/* Fewer tokens than this go to the AVX-512 batch kernels (kern_r8b_table), which do not pay
- * a 16-token product per block. */
-#define AMX_MIN_TOKENS 8
+/* The AVX-512 batch kernels, for fewer than KERN_AMX_MIN_TOKENS tokens. */
 static kern_r8b_fn amx_small[KERN_R8_COUNT];
 
 /* The types, as template constants. */
@@ -261,7 +259,7 @@ INLINE void amx_r8b2(int64_t nb, const uint8_t *W, const int8_t *xt, const float
                      int64_t ld, int nt, float *accm, float *Y, size_t ldy, const int K) {
     const size_t bsize = amx_bsize(K);
     const uint8_t *W1 = W + (size_t)nb * bsize;
-    if (nt < AMX_MIN_TOKENS) { /* the AVX-512 kernel, a group at a time */
+    if (nt < KERN_AMX_MIN_TOKENS) { /* the AVX-512 kernel, a group at a time */
         const kern_r8b_fn f = amx_small[amx_ptype[K] - KERN_R8_FIRST];
         f(nb, W, xt, dct, ld, nt, accm, Y, ldy);
         f(nb, W1, xt, dct, ld, nt, accm, Y + 8, ldy);
@@ -474,6 +472,6 @@ void kern_patch_amx(kern_r8b_fn *r8b, kern_r8b_fn *r8b2) {
         const int k = amx_ptype[i] - KERN_R8_FIRST;
         if (r8b[k]) r8b2[k] = fns[i]; /* a fallback for fewer tokens is there */
     }
-    r8b2[KERN_TYPE_Q4_K_R8 - KERN_R8_FIRST] = q4_Kr8b2_amx; /* every token count */
+    r8b2[KERN_TYPE_Q4_K_R8 - KERN_R8_FIRST] = q4_Kr8b2_amx; /* no r8b: gated by repack.c */
     r8b2[KERN_TYPE_Q5_K_R8 - KERN_R8_FIRST] = q5_Kr8b2_amx;
 }

@@ -531,9 +531,12 @@ void kern_patch_avx512_r8k(kern_r8_fn *r8, bool vnni);
 typedef void (*kern_avx512_patch_fn)(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b,
                                      bool vnni);
 void kern_emulate_avx512(kern_avx512_patch_fn patch, bool vnni);
-/* gemm_r8amx_avx512.c: AMX kernels for batches (16 or more tokens) by pairs of groups in r8b2,
- * over the AVX-512 VNNI batch kernels in r8b (which serve them fewer tokens). The caller has
- * checked that the CPU has AMX-INT8 and the OS lets this process use it. */
+/* gemm_r8amx_avx512.c: AMX kernels for batches by pairs of groups in r8b2, over the AVX-512
+ * VNNI batch kernels in r8b. The caller has checked that the CPU has AMX-INT8 and the OS lets
+ * this process use it. A tile product costs the same for 1 token as for 16, so batches of
+ * fewer than KERN_AMX_MIN_TOKENS go to the kernels in r8b (the AMX kernels call them), or, for
+ * a type with none (Q4_K, Q5_K), to the mat-vec kernel (kern_matmul_r8 does not use r8b2). */
+#define KERN_AMX_MIN_TOKENS 8
 void kern_patch_amx(kern_r8b_fn *r8b, kern_r8b_fn *r8b2);
 /* Tests on CPUs without AMX: kern_init(KERN_ISA_AVX512) then also installs patch's kernels
  * (kern_patch_amx_emu: the tile instructions emulated in C); NULL ends it. Never set in the

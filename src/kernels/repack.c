@@ -450,9 +450,6 @@ typedef struct {
 } r8_ctx;
 
 #define R8_TILE_OVERREAD (16 * sizeof(block_q8_K))
-/* Where a type has a kernel for pairs of groups and none for one group (AMX's Q4_K), batches
- * from this many tokens use it; fewer stay on the mat-vec kernel. */
-#define R8_B2_ALONE_MIN 8
 
 /* Tokens that come with a float pair per block (kern_r8_fn's dc). */
 static bool has_pairs(int vtype) { return vtype == GGUF_TYPE_Q8_0 || vtype == GGUF_TYPE_Q8_1; }
@@ -633,8 +630,10 @@ int kern_matmul_r8_multi(tpool *pool, const kern_mm_item *items, int n_items, in
             m->bfn = kern_r8b_table[p];
             m->b2fn = kern_r8b2_table[p];
             batch = true;
-        } else if (n_tok >= R8_B2_ALONE_MIN && kern_r8b2_table[p]) {
-            m->b2fn = kern_r8b2_table[p]; /* pairs of groups; an odd one goes by fn */
+        } else if (n_tok >= KERN_AMX_MIN_TOKENS && kern_r8b2_table[p]) {
+            /* Pairs of groups without a one-group batch kernel (AMX's Q4_K, Q5_K); an odd
+             * group goes by fn. */
+            m->b2fn = kern_r8b2_table[p];
             batch = true;
         }
         /* Chunks of one L2 tile (batches) or of MV chunk bytes, but at least 4 per thread
