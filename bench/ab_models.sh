@@ -8,6 +8,7 @@
 set -e
 [ $# -ge 4 ] || { sed -n '2,7p' "$0"; exit 2; }
 old=$1 new=$2 rounds=$3 model=$4 p=${5:-128} g=${6:-32}
+. "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 i=0
@@ -15,14 +16,11 @@ while [ $i -lt "$rounds" ]; do
     for side in old new; do
         bin=$old
         [ $side = new ] && bin=$new
-        "$bin" bench -m "$model" -t 2 -p "$p" -n "$g" -r 1 --json 2>/dev/null |
-            grep -o '"test": "[a-z]*[0-9]*", "n_tokens": [0-9]*, "avg_ts": [0-9.]*' |
-            sed 's/"test": "\([a-z]*\)[0-9]*".*"avg_ts": \([0-9.]*\)/\1 \2/' |
+        localai_rates "$bin" "$model" 2 "$p" "$g" |
             while read -r test ts; do echo "$ts" >>"$tmp/$side.$test"; done
     done
     i=$((i + 1))
 done
-median() { sort -n "$1" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 for test in pp tg; do
     [ -f "$tmp/old.$test" ] && [ -f "$tmp/new.$test" ] || continue
     paste "$tmp/old.$test" "$tmp/new.$test" | awk '{print $2 / $1}' >"$tmp/ratio.$test"

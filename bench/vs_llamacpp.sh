@@ -11,6 +11,7 @@ set -e
 [ $# -ge 2 ] || { sed -n '2,9p' "$0"; exit 2; }
 rounds=$1 model=$2 p=${3:-128} g=${4:-32} threads=${THREADS:-2}
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 dir=${LLAMACPP_DIR:-/tmp/localai-llamacpp}
 if [ ! -d "$dir/node_modules/node-llama-cpp" ]; then
     mkdir -p "$dir"
@@ -26,13 +27,10 @@ i=0
 while [ $i -lt "$rounds" ]; do
     node "$dir/bench.mjs" "$model" "$threads" 1 "$p" "$g" |
         while read -r test ts; do echo "$ts" >>"$tmp/llamacpp.$test"; done
-    build/local-ai bench -m "$model" -t "$threads" -p "$p" -n "$g" -r 1 --json 2>/dev/null |
-        grep -o '"test": "[a-z]*[0-9]*", "n_tokens": [0-9]*, "avg_ts": [0-9.]*' |
-        sed 's/"test": "\([a-z]*\)[0-9]*".*"avg_ts": \([0-9.]*\)/\1 \2/' |
+    localai_rates build/local-ai "$model" "$threads" "$p" "$g" |
         while read -r test ts; do echo "$ts" >>"$tmp/localai.$test"; done
     i=$((i + 1))
 done
-median() { sort -n "$1" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 for test in pp tg; do
     [ -f "$tmp/llamacpp.$test" ] && [ -f "$tmp/localai.$test" ] || continue
     paste "$tmp/llamacpp.$test" "$tmp/localai.$test" | awk '{print $2 / $1}' >"$tmp/ratio.$test"
