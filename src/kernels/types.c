@@ -145,12 +145,6 @@ void kern_emulate_amx(kern_amx_patch_fn patch) {
     amx_emulated = feats.avx2 && !feats.amx ? patch : NULL;
 }
 
-/* LOCALAI_AMX=off keeps batches on the AVX-512 kernels (for A/B timing). */
-static bool amx_enabled(void) {
-    const char *a = getenv("LOCALAI_AMX");
-    return !a || strcmp(a, "off") != 0;
-}
-
 void kern_emulate_avx512(kern_avx512_patch_fn patch, bool vnni) {
     pthread_once(&feats_once, detect_cpu);
     avx512_emulated = feats.avx2 ? patch : NULL; /* the emulation itself runs on AVX2 */
@@ -195,11 +189,15 @@ static kern_isa isa_from_env(void) {
     return KERN_ISA_AUTO;
 }
 
-/* LOCALAI_GEMM=off keeps products on the vec_dot kernels (for A/B timing). */
-static bool gemm_enabled(void) {
-    const char *g = getenv("LOCALAI_GEMM");
-    return !g || strcmp(g, "off") != 0;
+/* Kernel families that an environment variable set to "off" leaves out, for A/B timing:
+ * LOCALAI_GEMM (products stay on the vec_dot kernels), LOCALAI_AMX (batches stay on the
+ * AVX-512 kernels). */
+static bool env_not_off(const char *name) {
+    const char *v = getenv(name);
+    return !v || strcmp(v, "off") != 0;
 }
+static bool gemm_enabled(void) { return env_not_off("LOCALAI_GEMM"); }
+static bool amx_enabled(void) { return env_not_off("LOCALAI_AMX"); }
 
 kern_isa kern_init(kern_isa want) {
     if (want == KERN_ISA_AUTO) want = isa_from_env();
