@@ -171,7 +171,8 @@ static void vec_dot_q6_K(int64_t n, float *s, const void *vx, const void *vy) {
     *s = _mm512_reduce_add_ps(acc);
 }
 
-void kern_patch_avx512(kern_traits *t, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni) {
+void kern_patch_avx512(kern_traits *t, kern_r8_fn *r8, kern_r8b_fn *r8b, kern_r8v_fn *r8v,
+                       bool vnni) {
     t[GGUF_TYPE_Q8_0].vec_dot = vnni ? vec_dot_q8_0_vnni : vec_dot_q8_0;
     t[GGUF_TYPE_Q4_0].vec_dot = vnni ? vec_dot_q4_0_vnni : vec_dot_q4_0;
     t[GGUF_TYPE_Q4_K].vec_dot = vec_dot_q4_K;
@@ -185,5 +186,5 @@ void kern_patch_avx512(kern_traits *t, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vn
     kern_patch_avx512_q(t, vnni);
     kern_patch_avx512_kq(t, vnni);
     kern_patch_avx512_f(t, vnni);
-    kern_patch_avx512_r8(r8, r8b, vnni);
+    kern_patch_avx512_r8(r8, r8b, r8v, vnni);
 }

@@ -129,40 +129,65 @@ INLINE void prefetch_step(const block_q6_Kx8 *w, int s) {
     for (int l = 0; l < R8Q6_PF_LINES; l++) prefetch_l2(p + 64 * (uintptr_t)l);
 }
 
+/* Block w of the 8 rows times NT tokens y[t], added to acc[t]; PF: prefetch (a single
+ * token's one stream). */
+INLINE void q6_block(const block_q6_Kx8 *w, const block_q8_K *const *y, __m512 *acc,
+                     const int NT, const bool PF) {
+    __m512i isum[KERN_R8_NT], z[4], off[4];
+    q6_scales(w, z);
+    q6_bias_scales(z, off);
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) isum[t] = q6_bias(off, y[t]->bsums, _mm512_setzero_si512());
+#pragma GCC unroll 4
+    for (int s = 0; s < 4; s++) {
+        if (PF) prefetch_step(w, s);
+        __m512i q[8], sc[4];
+        q6_unpack(w, s, q);
+        q6_step_scales(z, s, sc);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) isum[t] = q6_dot(q, sc, y[t]->qs, s, isum[t]);
+    }
+    const __m512 dw = row_scales(w->d);
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++)
+        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(y[t]->d)),
+                                 _mm512_cvtepi32_ps(isum[t]), acc[t]);
+}
+
 INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t x_row, float *Y,
                    size_t ldy, const int NT) {
     __m512 acc[KERN_R8_NT];
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const block_q6_Kx8 *w = W + i;
         const block_q8_K *y[KERN_R8_NT];
-        __m512i isum[KERN_R8_NT], z[4], off[4];
-        q6_scales(w, z);
-        q6_bias_scales(z, off);
 #pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) {
-            y[t] = (const block_q8_K *)(xq + (size_t)t * x_row) + i;
-            isum[t] = q6_bias(off, y[t]->bsums, _mm512_setzero_si512());
-        }
-#pragma GCC unroll 4
-        for (int s = 0; s < 4; s++) {
-            if (NT == 1) prefetch_step(w, s);
-            __m512i q[8], sc[4];
-            q6_unpack(w, s, q);
-            q6_step_scales(z, s, sc);
-#pragma GCC unroll 4
-            for (int t = 0; t < NT; t++) isum[t] = q6_dot(q, sc, y[t]->qs, s, isum[t]);
-        }
-        const __m512 dw = row_scales(w->d);
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++)
-            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(y[t]->d)),
-                                     _mm512_cvtepi32_ps(isum[t]), acc[t]);
+        for (int t = 0; t < NT; t++) y[t] = (const block_q8_K *)(xq + (size_t)t * x_row) + i;
+        q6_block(W + i, y, acc, NT, NT == 1);
     }
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) store_rows(Y + (size_t)t * ldy, acc[t]);
 }
+
+/* One token, S groups (kern_r8v_fn): block i of each group in turn, each stream prefetched
+ * as the one-group kernel does (gemm_r8k_avx512.c says why). */
+INLINE void q6_Kr8v(int64_t nb, const uint8_t *W, size_t w_step, const uint8_t *xq, float *Y,
+                    size_t y_step, const int S) {
+    __m512 acc[KERN_R8V_MAXG];
+#pragma GCC unroll 8
+    for (int g = 0; g < S; g++) acc[g] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q8_K *y = (const block_q8_K *)xq + i;
+#pragma GCC unroll 8
+        for (int g = 0; g < S; g++)
+            q6_block((const block_q6_Kx8 *)(W + (size_t)g * w_step) + i, &y, &acc[g], 1, true);
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < S; g++) store_rows(Y + (size_t)g * y_step, acc[g]);
+}
+#define Q6_K(S) ((void)dc, q6_Kr8v(nb, W, w_step, xq, Y, y_step, S))
+KERN_DEFINE_R8V(q6_Kr8v_vnni, KERN_TARGET_VNNI, Q6_K)
+#undef Q6_K
 
 /* The kern_r8_fn entry (dc unused: Q8_K tokens carry their own scale). */
 #define Q6_K(NT) ((void)dc, q6_Kr8(nb, W, xq, x_row, Y, ldy, NT))
@@ -209,7 +234,8 @@ KERN_TARGET_VNNI static void q6_Kr8b_vnni(int64_t nb, const void *vW, const int8
     for (int t = 0; t < nt; t++) store_rows(Y + (size_t)t * ldy, _mm512_load_ps(acc[t]));
 }
 
-void kern_patch_avx512_r8q6k(kern_r8_fn *r8, kern_r8b_fn *r8b) {
+void kern_patch_avx512_r8q6k(kern_r8_fn *r8, kern_r8b_fn *r8b, kern_r8v_fn *r8v) {
+    r8v[KERN_TYPE_Q6_K_R8 - KERN_R8_FIRST] = q6_Kr8v_vnni;
     r8[KERN_TYPE_Q6_K_R8 - KERN_R8_FIRST] = q6_Kr8_vnni;
     r8b[KERN_TYPE_Q6_K_R8 - KERN_R8_FIRST] = q6_Kr8b_vnni;
 }

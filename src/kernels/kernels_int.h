@@ -373,6 +373,34 @@ extern kern_r8b_fn kern_r8b_table[KERN_R8_COUNT];
  * Y[t * ldy + r] for r < 16, acc: nt * 16 floats. Where an entry is set, batches go by pairs
  * of groups and kern_r8b_table serves a chunk's odd last group. */
 extern kern_r8b_fn kern_r8b2_table[KERN_R8_COUNT];
+/* A single token against ng <= KERN_R8V_MAXG groups at once, block by block: group s at W +
+ * s * w_step, its 8 results at Y + s * y_step; tokens and dc as kern_r8_fn's for one token.
+ * The weights come as ng streams. One stream per thread left the memory bus part idle on the
+ * Xeon we measured (bench/RESULTS.md): the hardware prefetchers follow each stream only so
+ * far ahead, and only within a 4 KiB page. The caller makes each stream long: the groups of
+ * a chunk split into ng runs, and call j takes group j of every run (w_step = a run's bytes),
+ * so that a stream goes on where the last call left it. NULL entries use kern_r8_fn group by
+ * group. */
+#define KERN_R8V_MAXG 8
+typedef void (*kern_r8v_fn)(int64_t nb, const void *W, size_t w_step, int ng, const uint8_t *xq,
+                            const float *dc, float *Y, size_t y_step);
+extern kern_r8v_fn kern_r8v_table[KERN_R8_COUNT];
+/* A kern_r8v_fn called name whose body is call(S), S the constant 1..KERN_R8V_MAXG for ng
+ * groups, so that the group loops unroll and keep their accumulators in registers. */
+#define KERN_DEFINE_R8V(name, attr, call)                                                          \
+    attr static void name(int64_t nb, const void *W, size_t w_step, int ng, const uint8_t *xq,    \
+                          const float *dc, float *Y, size_t y_step) {                              \
+        switch (ng) {                                                                              \
+        case 1: call(1); break;                                                                    \
+        case 2: call(2); break;                                                                    \
+        case 3: call(3); break;                                                                    \
+        case 4: call(4); break;                                                                    \
+        case 5: call(5); break;                                                                    \
+        case 6: call(6); break;                                                                    \
+        case 7: call(7); break;                                                                    \
+        default: call(8); break;                                                                   \
+        }                                                                                          \
+    }
 void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch, kern_r8b_fn *batch2); /* gemm_r8_avx2.c */
 /* Q6_K (repack_q6k.c, gemm_r8q6k_avx2.c): d, then the 16 scales of the 8 rows by pairs of
  * sub-blocks (sc[p][r] = {scale 2p, scale 2p + 1} of row r: one sign extension gives a lane per
@@ -512,24 +540,27 @@ void kern_patch_avx2_quant(kern_traits *table); /* quant_avx2.c */
 void kern_patch_avx2_gemm(kern_gemm_fn *gemm, kern_gemv_fn *gemv); /* gemm_avx2.c */
 /* dot_avx512.c: the AVX-512 kernels over the AVX2 ones (vec_dot entries, and packed-weight
  * kernels in r8 / r8b where it has them); vnni: the CPU has AVX512_VNNI. */
-void kern_patch_avx512(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni);
+void kern_patch_avx512(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b, kern_r8v_fn *r8v,
+                       bool vnni);
 /* dot_q_avx512.c, called by kern_patch_avx512: Q4_1, Q5_0, Q5_1 and IQ4_NL. */
 void kern_patch_avx512_q(kern_traits *table, bool vnni);
 /* dot_kq_avx512.c, called by kern_patch_avx512: Q2_K, Q3_K, Q5_K and IQ4_XS vec_dot. */
 void kern_patch_avx512_kq(kern_traits *table, bool vnni);
 /* dot_f_avx512.c, called by kern_patch_avx512: F32/F16/BF16 vec_dot, Q8_0/Q8_1/Q8_K from_float. */
 void kern_patch_avx512_f(kern_traits *table, bool vnni);
-void kern_patch_avx512_r8(kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni); /* gemm_r8_avx512.c */
-void kern_patch_avx512_r8q6k(kern_r8_fn *r8, kern_r8b_fn *r8b); /* gemm_r8q6k_avx512.c, VNNI */
+void kern_patch_avx512_r8(kern_r8_fn *r8, kern_r8b_fn *r8b, kern_r8v_fn *r8v,
+                          bool vnni); /* gemm_r8_avx512.c */
+void kern_patch_avx512_r8q6k(kern_r8_fn *r8, kern_r8b_fn *r8b,
+                             kern_r8v_fn *r8v); /* gemm_r8q6k_avx512.c, VNNI */
 /* gemm_r8k_avx512.c, called by kern_patch_avx512_r8: Q4_K and Q5_K mat-vec (VNNI only). */
-void kern_patch_avx512_r8k(kern_r8_fn *r8, bool vnni);
+void kern_patch_avx512_r8k(kern_r8_fn *r8, kern_r8v_fn *r8v, bool vnni);
 
 /* Tests on CPUs without AVX-512: kern_init(KERN_ISA_AVX512) then takes its kernels from patch
  * (kern_patch_avx512_emu, the *_avx512.c files built on SIMDe's portable intrinsics; see
  * avx512_emu.h) with VNNI as given, and kern_cpu_supports(KERN_ISA_AVX512) says true. NULL
  * ends it. Never set in the product. */
 typedef void (*kern_avx512_patch_fn)(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b,
-                                     bool vnni);
+                                     kern_r8v_fn *r8v, bool vnni);
 void kern_emulate_avx512(kern_avx512_patch_fn patch, bool vnni);
 /* gemm_r8amx_avx512.c: AMX kernels for batches by pairs of groups in r8b2, over the AVX-512
  * VNNI batch kernels in r8b. The caller has checked that the CPU has AMX-INT8 and the OS lets
@@ -548,9 +579,10 @@ bool kern_amx_active(void);
 /* Compare table[type]'s vec_dot and from_float (bytes) with the reference on fixed data;
  * false (and a warning) when they disagree. selfcheck.c. */
 bool kern_selfcheck(const kern_traits *table, int type);
-/* The same for a packed type's kernels (either may be NULL: not checked) against its plain-C
- * kernel: nt 1..4 and a batch of 5 tokens on a few blocks of 8 rows. selfcheck.c. */
-bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn);
+/* The same for a packed type's kernels (any may be NULL: not checked) against its plain-C
+ * kernel: nt 1..4, a batch of 5 tokens and 1..KERN_R8V_MAXG groups of one token (the same
+ * group repeated) on a few blocks of 8 rows. selfcheck.c. */
+bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn, kern_r8v_fn vfn);
 /* The same for a kernel of two groups (kern_r8b2_table): 16 rows, 21 tokens. */
 bool kern_selfcheck_r8b2(int ptype, kern_r8b_fn b2fn);
 /* A packed type's description (repack.c), or NULL. */

@@ -13,7 +13,8 @@
 
 #if defined(__x86_64__)
 /* The AVX-512 kernels built on SIMDe (Makefile: EMU_ALL), for CPUs without AVX-512. */
-void kern_patch_avx512_emu(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni);
+void kern_patch_avx512_emu(kern_traits *table, kern_r8_fn *r8, kern_r8b_fn *r8b, kern_r8v_fn *r8v,
+                           bool vnni);
 
 /* From here on, kern_init(KERN_ISA_AVX512) runs the emulated AVX-512 kernels (VNNI or not)
  * where the CPU lacks AVX-512; a CPU that has it runs the real ones. Each test runs in its

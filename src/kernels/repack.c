@@ -25,6 +25,7 @@
 kern_r8_fn kern_r8_table[KERN_R8_COUNT];
 kern_r8b_fn kern_r8b_table[KERN_R8_COUNT];
 kern_r8b_fn kern_r8b2_table[KERN_R8_COUNT];
+kern_r8v_fn kern_r8v_table[KERN_R8_COUNT];
 
 /* LOCALAI_REPACK=off keeps weights as the file has them; a comma-separated list of type names
  * (q4_0,q4_k,...) repacks only those (for A/B timing). */
@@ -418,6 +419,10 @@ int kern_get_row(int type, const void *W, int64_t n_in, int64_t n_out, int64_t r
 
 #define R8_TILE_BYTES (192 * 1024) /* weights per chunk of a batch: an L2 tile */
 #define R8_CHUNK_BYTES (256 * 1024) /* per chunk of a mat-vec */
+/* The same with a kernel of several streams (kern_r8v_fn): longer chunks, longer streams.
+ * 1 MiB against 256 KiB: TinyLlama-shape Q8_0 and Q4_0 generation 12-13% faster, the
+ * Qwen2.5-0.5B shape's the same (bench/RESULTS.md). */
+#define R8V_CHUNK_BYTES (1024 * 1024)
 
 /* One matrix of a product: its kernels, its chunks of 8-row groups and its output. */
 typedef struct {
@@ -425,6 +430,7 @@ typedef struct {
     kern_r8_fn fn;   /* the ISA's kernel, or d->ref */
     kern_r8b_fn bfn; /* batches: the ISA's batch kernel, or NULL */
     kern_r8b_fn b2fn; /* batches by pairs of groups, or NULL */
+    kern_r8v_fn vfn;  /* a single token by runs of groups, or NULL */
     const uint8_t *W;
     size_t group_bytes; /* one group of 8 rows */
     int64_t n_out;
@@ -541,9 +547,24 @@ static void r8_block(const r8_ctx *c, const r8_mat *m, int64_t g0, int64_t g1) {
     r8_tokens(c, m, g0, g1, 0, c->n_tok);
 }
 
-/* Groups [g0, g1) times tokens [ta, tb) by the mat-vec kernel, KERN_R8_NT tokens a call. */
+/* Groups [g0, g1) times tokens [ta, tb) by the mat-vec kernel, KERN_R8_NT tokens a call (a
+ * single token: up to KERN_R8V_MAXG groups a call where the type has such a kernel). */
 static void r8_tokens(const r8_ctx *c, const r8_mat *m, int64_t g0, int64_t g1, int64_t ta,
                       int64_t tb) {
+    if (m->vfn && tb - ta == 1) {
+        /* S runs of k groups, a stream each (kern_r8v_fn), then the groups left over. */
+        const uint8_t *xq = c->xq + (size_t)ta * c->x_row;
+        const float *dc = c->dc ? c->dc + (size_t)(2 * (c->n_in / QK8_0) * ta) : NULL;
+        float *Y = m->Y + ta * m->n_out;
+        const int64_t n = g1 - g0, S = n < KERN_R8V_MAXG ? n : KERN_R8V_MAXG, k = n / S;
+        for (int64_t j = 0; j < k; j++)
+            m->vfn(c->nb, m->W + (size_t)(g0 + j) * m->group_bytes, (size_t)k * m->group_bytes,
+                   (int)S, xq, dc, Y + 8 * (g0 + j), (size_t)(8 * k));
+        if (n > S * k)
+            m->vfn(c->nb, m->W + (size_t)(g0 + S * k) * m->group_bytes, m->group_bytes,
+                   (int)(n - S * k), xq, dc, Y + 8 * (g0 + S * k), 8);
+        return;
+    }
     for (int64_t t0 = ta; t0 < tb; t0 += KERN_R8_NT) {
         const int nt = (int)(tb - t0 < KERN_R8_NT ? tb - t0 : KERN_R8_NT);
         const uint8_t *xq = c->xq + (size_t)t0 * c->x_row;
@@ -621,6 +642,7 @@ int kern_matmul_r8_multi(tpool *pool, const kern_mm_item *items, int n_items, in
         *m = (r8_mat){
             .d = d,
             .fn = kern_r8_table[p] ? kern_r8_table[p] : d->ref,
+            .vfn = kern_r8v_table[p],
             .W = it->W,
             .group_bytes = (size_t)nb * d->block_bytes,
             .n_out = it->n_out,
@@ -639,7 +661,8 @@ int kern_matmul_r8_multi(tpool *pool, const kern_mm_item *items, int n_items, in
         /* Chunks of one L2 tile (batches) or of MV chunk bytes, but at least 4 per thread
          * where there are groups enough, so that the load evens out. */
         const int64_t n_groups = it->n_out / 8;
-        int64_t groups = (int64_t)((n_tok == 1 ? R8_CHUNK_BYTES : R8_TILE_BYTES) / m->group_bytes);
+        const size_t chunk = n_tok > 1 ? R8_TILE_BYTES : m->vfn ? R8V_CHUNK_BYTES : R8_CHUNK_BYTES;
+        int64_t groups = (int64_t)(chunk / m->group_bytes);
         const int64_t balanced = n_groups / (4 * (int64_t)nth);
         if (balanced >= 1 && balanced < groups) groups = balanced;
         if (m->b2fn && groups > 1) groups &= ~(int64_t)1; /* whole pairs */

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const int r8_types[] = {GGUF_TYPE_Q4_0, GGUF_TYPE_Q8_0, GGUF_TYPE_Q5_0, GGUF_TYPE_Q4_K,
                                GGUF_TYPE_Q6_K, GGUF_TYPE_Q5_K, GGUF_TYPE_IQ4_XS, GGUF_TYPE_Q3_K,
@@ -110,6 +111,14 @@ static void check_shapes(void) {
     check_packed(NULL, GGUF_TYPE_IQ4_XS, 4096, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_Q3_K, 4096, 264, 7, &rng);
     check_packed(NULL, GGUF_TYPE_Q2_K, 4096, 264, 7, &rng);
+    /* A single token by runs of groups (kern_r8v_fn): chunks of 11 groups (8 runs of 1, 3
+     * left over) and of 25 (8 runs of 3, 1 left over). */
+    static const int run_types[] = {GGUF_TYPE_Q8_0, GGUF_TYPE_Q4_0, GGUF_TYPE_Q5_1,
+                                    GGUF_TYPE_Q4_K, GGUF_TYPE_Q5_K, GGUF_TYPE_Q6_K};
+    for (int i = 0; i < 6; i++) {
+        check_packed(NULL, run_types[i], 2048, 8 * 45, 1, &rng);
+        check_packed(NULL, run_types[i], 512, 8 * 100, 1, &rng);
+    }
 }
 
 TEST(repack_matches_unpacked) {
@@ -353,6 +362,64 @@ TEST(repack_matches_unpacked_avx512_vnni_emulated) {
     check_shapes();
 }
 
+/* The kernels of a single token against several groups (kern_r8v_table) give each group bit
+ * for bit what the mat-vec kernel gives it alone: every group count, groups next to each other
+ * and a group apart (as runs of 2), from group 0 and from group 3, with the groups' own
+ * weights (random, not one group repeated as in the start-up check). */
+TEST(repack_groups_kernels_match_mat_vec) {
+    ktest_emulate_avx512(true);
+    ASSERT_EQ_INT(kern_init(KERN_ISA_AVX512), KERN_ISA_AVX512);
+    uint64_t rng = 91;
+    int n_kernels = 0;
+    for (int ti = 0; ti < N_R8_TYPES; ti++) {
+        const int type = r8_types[ti];
+        const kern_traits *t = kern_traits_of(type);
+        const int64_t n_in = t->block_size == 256 ? 512 : 96, n_out = 8 * 20;
+        const int ptype = kern_repack_type(type, n_in, n_out);
+        ASSERT_TRUE(ptype >= 0);
+        const kern_r8v_fn vfn = kern_r8v_table[ptype - KERN_R8_FIRST];
+        const kern_r8_fn fn = kern_r8_table[ptype - KERN_R8_FIRST];
+        if (!vfn) continue;
+        n_kernels++;
+        const kern_r8_desc *d = kern_r8_desc_of(ptype);
+        const kern_traits *vt = kern_traits_of(d->vtype);
+        const int64_t nb = n_in / d->block_elems, vb = n_in / vt->block_size;
+        const size_t wbytes = (size_t)(n_in / t->block_size) * t->type_size * (size_t)n_out;
+        const size_t gbytes = (size_t)nb * d->block_bytes, x_row = (size_t)vb * vt->type_size;
+        uint8_t *W = mem_alloc(wbytes), *P = mem_alloc(wbytes), *xq = mem_alloc(x_row);
+        float X[512], dc[2 * 512 / 32], Yv[16 * KERN_R8V_MAXG], Yf[16 * KERN_R8V_MAXG];
+        for (int64_t o = 0; o < n_out; o++)
+            ktest_random_row(type, W + (size_t)o * (wbytes / (size_t)n_out), n_in, &rng);
+        ASSERT_EQ_INT(kern_repack(type, W, n_in, n_out, P, 0, n_out), 0);
+        ktest_random_floats(X, n_in, &rng);
+        vt->from_float(X, xq, n_in);
+        const bool pairs = d->vtype == GGUF_TYPE_Q8_0 || d->vtype == GGUF_TYPE_Q8_1;
+        for (int64_t k = 0; pairs && k < vb; k++)
+            kern_r8_token_pair(d->vtype, d->offset, xq, k, dc + 2 * k);
+        for (int g0 = 0; g0 <= 3; g0 += 3)
+            for (int step = 1; step <= 2; step++)
+                for (int ng = 1; ng <= KERN_R8V_MAXG; ng++) {
+                    const uint8_t *w0 = P + (size_t)g0 * gbytes;
+                    const size_t ys = 8 * (size_t)step;
+                    for (int i = 0; i < 16 * KERN_R8V_MAXG; i++) Yv[i] = Yf[i] = NAN;
+                    vfn(nb, w0, gbytes * (size_t)step, ng, xq, pairs ? dc : NULL, Yv, ys);
+                    for (int g = 0; g < ng; g++)
+                        fn(nb, w0 + (size_t)(g * step) * gbytes, xq, x_row, pairs ? dc : NULL,
+                           Yf + ys * (size_t)g, 8, 1);
+                    for (int g = 0; g < ng; g++)
+                        if (memcmp(Yv + ys * (size_t)g, Yf + ys * (size_t)g, 8 * sizeof(float)))
+                            test_fail(__FILE__, __LINE__,
+                                      "%s: group %d of %d (from group %d, %d apart) differs "
+                                      "from the mat-vec kernel",
+                                      t->name, g, ng, g0, step);
+                }
+        mem_free(W);
+        mem_free(P);
+        mem_free(xq);
+    }
+    ASSERT_EQ_INT(n_kernels, 9); /* the AVX-512 VNNI types' */
+}
+
 /* The AMX kernels (emulated in C where the CPU lacks AMX) for batches of the six types with
  * 32-element blocks and of Q4_K and Q5_K, over
  * the AVX-512 VNNI ones (emulated where the CPU lacks them), on the same shapes plus token
@@ -418,6 +485,7 @@ TEST(repack_avx512_without_vnni_keeps_avx2) {
  * kern_init then keeps AVX-512's vec_dots but AVX2's packed kernels. */
 static kern_r8_fn good_fn;
 static kern_r8b_fn good_bfn;
+static kern_r8v_fn good_vfn;
 
 static void wrong_r8(int64_t nb, const void *W, const uint8_t *xq, size_t x_row,
                      const float *dc, float *Y, size_t ldy, int nt) {
@@ -430,8 +498,15 @@ static void wrong_r8b(int64_t nb, const void *W, const int8_t *xt, const float *
     good_bfn(nb - 1, W, xt, dct, ld, nt, acc, Y, ldy); /* the last block dropped */
 }
 
-static void patch_wrong_r8(kern_traits *t, kern_r8_fn *r8, kern_r8b_fn *r8b, bool vnni) {
-    kern_patch_avx512_emu(t, r8, r8b, vnni);
+static void wrong_r8v(int64_t nb, const void *W, size_t w_step, int ng, const uint8_t *xq,
+                      const float *dc, float *Y, size_t y_step) {
+    good_vfn(nb, W, w_step, ng, xq, dc, Y, y_step);
+    if (ng == KERN_R8V_MAXG) Y[(size_t)(ng - 1) * y_step + 7] *= 1.001f; /* only with the most groups */
+}
+
+static void patch_wrong_r8(kern_traits *t, kern_r8_fn *r8, kern_r8b_fn *r8b, kern_r8v_fn *r8v,
+                           bool vnni) {
+    kern_patch_avx512_emu(t, r8, r8b, r8v, vnni);
     good_fn = r8[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST];
     r8[KERN_TYPE_Q8_0_R8 - KERN_R8_FIRST] = wrong_r8;
 }
@@ -441,14 +516,19 @@ TEST(repack_selfcheck_catches_wrong_kernels) {
     ASSERT_EQ_INT(kern_init(KERN_ISA_AVX512), KERN_ISA_AVX512);
     for (int p = KERN_R8_FIRST; p < KERN_R8_FIRST + KERN_R8_COUNT; p++)
         ASSERT_TRUE(kern_selfcheck_r8(p, kern_r8_table[p - KERN_R8_FIRST],
-                                      kern_r8b_table[p - KERN_R8_FIRST]));
+                                      kern_r8b_table[p - KERN_R8_FIRST],
+                                      kern_r8v_table[p - KERN_R8_FIRST]));
     const int q4 = KERN_TYPE_Q4_0_R8 - KERN_R8_FIRST;
     good_fn = kern_r8_table[q4];
     good_bfn = kern_r8b_table[q4];
+    good_vfn = kern_r8v_table[q4];
+    ASSERT_NOT_NULL(good_vfn);
     log_set_level(LOG_ERROR); /* the expected warnings */
-    ASSERT_FALSE(kern_selfcheck_r8(KERN_TYPE_Q4_0_R8, wrong_r8, NULL));
-    ASSERT_FALSE(kern_selfcheck_r8(KERN_TYPE_Q4_0_R8, NULL, wrong_r8b));
-    ASSERT_TRUE(kern_selfcheck_r8(KERN_TYPE_Q4_0_R8, NULL, good_bfn));
+    ASSERT_FALSE(kern_selfcheck_r8(KERN_TYPE_Q4_0_R8, NULL, NULL, wrong_r8v));
+    ASSERT_TRUE(kern_selfcheck_r8(KERN_TYPE_Q4_0_R8, NULL, NULL, good_vfn));
+    ASSERT_FALSE(kern_selfcheck_r8(KERN_TYPE_Q4_0_R8, wrong_r8, NULL, NULL));
+    ASSERT_FALSE(kern_selfcheck_r8(KERN_TYPE_Q4_0_R8, NULL, wrong_r8b, NULL));
+    ASSERT_TRUE(kern_selfcheck_r8(KERN_TYPE_Q4_0_R8, NULL, good_bfn, NULL));
 
     ASSERT_EQ_INT(kern_init(KERN_ISA_AVX2), KERN_ISA_AVX2);
     kern_r8_fn r8[KERN_R8_COUNT];

@@ -132,9 +132,9 @@ static bool r8_agree(const char *what, int wtype, const float *Y, const float *Y
     return true;
 }
 
-bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn) {
+bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn, kern_r8v_fn vfn) {
     const kern_r8_desc *d = kern_r8_desc_of(ptype);
-    if (!d || (!fn && !bfn)) return true;
+    if (!d || (!fn && !bfn && !vfn)) return true;
     const kern_traits *wt = kern_traits_ref(d->wtype), *vt = kern_traits_ref(d->vtype);
     const int64_t nb = d->block_elems == QK_K ? 1 : R8_NB, n = nb * d->block_elems;
     const int64_t vb = n / vt->block_size;
@@ -191,6 +191,18 @@ bool kern_selfcheck_r8(int ptype, kern_r8_fn fn, kern_r8b_fn bfn) {
         for (int i = 0; i < 8 * R8_TOK; i++) Y[i] = NAN;
         bfn(nb, p, (const int8_t *)xt, dcp ? dct : NULL, R8_TOK, R8_TOK, acc, Y, 8);
         if (!r8_agree("batch", d->wtype, Y, Yr, mag, R8_TOK)) return false;
+    }
+    /* Groups 0 apart: every group is this one, so each gives token 0's 8 results. */
+    for (int ng = 1; vfn && ng <= KERN_R8V_MAXG; ng++) {
+        float Yv[8 * KERN_R8V_MAXG], Yg[8 * KERN_R8V_MAXG];
+        double magv[KERN_R8V_MAXG][8];
+        for (int i = 0; i < 8 * ng; i++) {
+            Yv[i] = NAN;
+            Yg[i] = Yr[i % 8];
+            magv[i / 8][i % 8] = mag[0][i % 8];
+        }
+        vfn(nb, p, 0, ng, xq, dcp, Yv, 8);
+        if (!r8_agree("groups", d->wtype, Yv, Yg, magv, ng)) return false;
     }
     return true;
 }

@@ -214,6 +214,7 @@ kern_isa kern_init(kern_isa want) {
     memset(kern_r8_table, 0, sizeof kern_r8_table);
     memset(kern_r8b_table, 0, sizeof kern_r8b_table);
     memset(kern_r8b2_table, 0, sizeof kern_r8b2_table);
+    memset(kern_r8v_table, 0, sizeof kern_r8v_table);
     amx_active = false;
     kern_set_f16_rows(kern_f16_to_f32_row_ref, kern_f32_to_f16_row_ref);
 #if defined(__x86_64__)
@@ -228,11 +229,13 @@ kern_isa kern_init(kern_isa want) {
          * kernels if one of the AVX-512 ones does). */
         kern_r8_fn r8_avx2[KERN_R8_COUNT];
         kern_r8b_fn r8b_avx2[KERN_R8_COUNT], r8b2_avx2[KERN_R8_COUNT];
+        kern_r8v_fn r8v_avx2[KERN_R8_COUNT];
         memcpy(r8_avx2, kern_r8_table, sizeof r8_avx2);
+        memcpy(r8v_avx2, kern_r8v_table, sizeof r8v_avx2);
         memcpy(r8b_avx2, kern_r8b_table, sizeof r8b_avx2);
         memcpy(r8b2_avx2, kern_r8b2_table, sizeof r8b2_avx2);
-        (avx512_emulated ? avx512_emulated : kern_patch_avx512)(active_table, kern_r8_table,
-                                                                kern_r8b_table, cpu_has_vnni());
+        (avx512_emulated ? avx512_emulated : kern_patch_avx512)(
+            active_table, kern_r8_table, kern_r8b_table, kern_r8v_table, cpu_has_vnni());
         /* An AVX-512 batch kernel replaces AVX2's pairs of groups too. */
         for (int i = 0; i < KERN_R8_COUNT; i++)
             if (kern_r8b_table[i] != r8b_avx2[i]) kern_r8b2_table[i] = NULL;
@@ -244,13 +247,15 @@ kern_isa kern_init(kern_isa want) {
         for (int i = 0; i < KERN_R8_COUNT; i++) {
             const kern_r8_fn f = kern_r8_table[i] != r8_avx2[i] ? kern_r8_table[i] : NULL;
             const kern_r8b_fn b = kern_r8b_table[i] != r8b_avx2[i] ? kern_r8b_table[i] : NULL;
-            if (!kern_selfcheck_r8(KERN_R8_FIRST + i, f, b)) r8_ok = false;
+            const kern_r8v_fn v = kern_r8v_table[i] != r8v_avx2[i] ? kern_r8v_table[i] : NULL;
+            if (!kern_selfcheck_r8(KERN_R8_FIRST + i, f, b, v)) r8_ok = false;
         }
         if (!ok || !r8_ok) {
             if (ok) log_warn("kernels: AVX-512 packed-weight kernels disabled, using AVX2's");
             memcpy(kern_r8_table, r8_avx2, sizeof r8_avx2);
             memcpy(kern_r8b_table, r8b_avx2, sizeof r8b_avx2);
             memcpy(kern_r8b2_table, r8b2_avx2, sizeof r8b2_avx2);
+            memcpy(kern_r8v_table, r8v_avx2, sizeof r8v_avx2);
         }
         if (!ok) {
             log_warn("kernels: AVX-512 kernels disabled, using AVX2");
