@@ -4,11 +4,12 @@
  * bandwidth: generation is bound by that ratio) and the mat-mat speed of a prompt batch
  * (GFLOP/s). Also the thread pool's cost per run. Best of several repetitions everywhere,
  * because the machine may be shared; each mat-vec is compared with a plain AVX2 read of the
- * same weight buffer timed alternately with it, so drifts in bandwidth cancel out. Likewise
- * each mat-mat with the register-blocked GEMM kernels is timed alternately with the same
- * product on the vec_dot kernels (LOCALAI_GEMM=off), where the type has a GEMM kernel. Types
- * with a repacked form (kern_repack) get a second row, "r8": the mat-vec on the packed copy, and
- * the mat-mat as GEMM on the file's layout -> the packed kernels.
+ * same weight buffer (the faster of one stream and 8, see sum_avx2) timed alternately with
+ * it, so drifts in bandwidth cancel out. Likewise each mat-mat with the register-blocked GEMM
+ * kernels is timed alternately with the same product on the vec_dot kernels (LOCALAI_GEMM=off),
+ * where the type has a GEMM kernel. Types with a repacked form (kern_repack) get a second row,
+ * "r8": the mat-vec on the packed copy, and the mat-mat as GEMM on the file's layout -> the
+ * packed kernels.
  *
  *   build/bench/kernels [-t MAX_THREADS] [--type q4_0] [--mb WEIGHT_MB] [--reps N] [--no-mm]
  *                       [--mm-only]
@@ -62,17 +63,26 @@ static void fill_weights(uint8_t *p, size_t n) {
 typedef struct bw_ctx {
     const float *buf;
     size_t n; /* floats */
+    int streams;
     float sums[64];
 } bw_ctx;
 
-__attribute__((target("avx2"))) static float sum_avx2(const float *p, size_t n) {
+/* A plain read of n floats as BW_STREAMS interleaved streams (each a contiguous part, read
+ * 128 bytes at a time in turn): one stream alone reads slower than the bus allows on some
+ * CPUs (the prefetchers follow each stream only so far ahead, within a 4 KiB page), and the
+ * packed mat-vec kernels read several streams too (kern_r8v_fn). Best of 1 and 8 streams. */
+#define BW_STREAMS 8
+__attribute__((target("avx2"))) static float sum_avx2(const float *p, size_t n, int streams) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (size_t i = 0; i + 32 <= n; i += 32) {
-        a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
-        a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
-        a2 = _mm256_add_ps(a2, _mm256_load_ps(p + i + 16));
-        a3 = _mm256_add_ps(a3, _mm256_load_ps(p + i + 24));
-    }
+    const size_t sub = (n / (size_t)streams) & ~(size_t)31;
+    for (size_t i = 0; i + 32 <= sub; i += 32)
+        for (int k = 0; k < streams; k++) {
+            const float *q = p + (size_t)k * sub + i;
+            a0 = _mm256_add_ps(a0, _mm256_load_ps(q));
+            a1 = _mm256_add_ps(a1, _mm256_load_ps(q + 8));
+            a2 = _mm256_add_ps(a2, _mm256_load_ps(q + 16));
+            a3 = _mm256_add_ps(a3, _mm256_load_ps(q + 24));
+        }
     __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
     float t[8];
     _mm256_storeu_ps(t, s);
@@ -82,7 +92,7 @@ __attribute__((target("avx2"))) static float sum_avx2(const float *p, size_t n) 
 static void bw_fn(void *vctx, int ith, int nth) {
     bw_ctx *c = vctx;
     const size_t per = (c->n / (size_t)nth) & ~(size_t)31;
-    c->sums[ith] = sum_avx2(c->buf + per * (size_t)ith, per);
+    c->sums[ith] = sum_avx2(c->buf + per * (size_t)ith, per, c->streams);
 }
 
 static double measure_bw(int nt, int reps) {
@@ -93,7 +103,8 @@ static double measure_bw(int nt, int reps) {
     tpool *pool = tpool_new(nt);
     bw_ctx c = {.buf = mem, .n = bytes / 4};
     double best = 0;
-    for (int r = 0; r < reps; r++) {
+    for (int r = 0; r < 2 * reps; r++) {
+        c.streams = r & 1 ? BW_STREAMS : 1;
         uint64_t t0 = time_now_ns();
         tpool_run(pool, bw_fn, &c);
         double gbs = (double)bytes / (double)(time_now_ns() - t0);
@@ -196,10 +207,13 @@ static int bench_type(int type, const opts *o, bool packed) {
         bw_ctx bc = {.buf = (const float *)W, .n = wbytes / 4};
         double best_mv = 1e30, best_rd = 1e30, wall = 0, cpu = 0;
         for (int r = 0; r < o->reps; r++) {
-            uint64_t t0 = time_now_ns();
-            tpool_run(pool, bw_fn, &bc);
-            double rd = (double)(time_now_ns() - t0) / 1e9;
-            if (rd < best_rd) best_rd = rd;
+            for (int k = 0; k < 2; k++) {
+                bc.streams = k ? BW_STREAMS : 1;
+                uint64_t t0 = time_now_ns();
+                tpool_run(pool, bw_fn, &bc);
+                double rd = (double)(time_now_ns() - t0) / 1e9;
+                if (rd < best_rd) best_rd = rd;
+            }
             double c0 = cpu_seconds();
             double mv = time_matmul(pool, mv_type, MV, n_in, n_out, X, 1, Y, sc, 1);
             cpu += cpu_seconds() - c0;
