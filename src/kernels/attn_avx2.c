@@ -83,19 +83,7 @@ INLINE void values_n(const float *S, size_t ss, const uint16_t *V, size_t vs, in
         const int n = nq - h0 < MAXQ ? nq - h0 : MAXQ;                                             \
         const float *in = (in0) + h0 * (in_stride);                                                \
         float *out = (out0) + h0 * (out_stride);                                                   \
-        CASES(call)                                                                                \
-    }
-
-#define CASES(call)                                                                                \
-    switch (n) {                                                                                   \
-    case 1: call(1); break;                                                                        \
-    case 2: call(2); break;                                                                        \
-    case 3: call(3); break;                                                                        \
-    case 4: call(4); break;                                                                        \
-    case 5: call(5); break;                                                                        \
-    case 6: call(6); break;                                                                        \
-    case 7: call(7); break;                                                                        \
-    default: call(8); break;                                                                       \
+        KERN_CASES_1_8(n, call)                                                                    \
     }
 
 void kern_attn_scores_f16_avx2(const float *q, size_t q_stride, int nq, const uint16_t *K,

@@ -385,21 +385,25 @@ extern kern_r8b_fn kern_r8b2_table[KERN_R8_COUNT];
 typedef void (*kern_r8v_fn)(int64_t nb, const void *W, size_t w_step, int ng, const uint8_t *xq,
                             const float *dc, float *Y, size_t y_step);
 extern kern_r8v_fn kern_r8v_table[KERN_R8_COUNT];
+/* call(N) with N the constant n for n in 1..7, and 8 for any other n: loops over N unroll
+ * and keep their registers (the kernels by runs of groups, attn_avx2.c's runs of heads). */
+#define KERN_CASES_1_8(n, call)                                                                    \
+    switch (n) {                                                                                   \
+    case 1: call(1); break;                                                                        \
+    case 2: call(2); break;                                                                        \
+    case 3: call(3); break;                                                                        \
+    case 4: call(4); break;                                                                        \
+    case 5: call(5); break;                                                                        \
+    case 6: call(6); break;                                                                        \
+    case 7: call(7); break;                                                                        \
+    default: call(8); break;                                                                       \
+    }
 /* A kern_r8v_fn called name whose body is call(S), S the constant 1..KERN_R8V_MAXG for ng
- * groups, so that the group loops unroll and keep their accumulators in registers. */
+ * groups (KERN_R8V_MAXG is 8, as KERN_CASES_1_8 takes). */
 #define KERN_DEFINE_R8V(name, attr, call)                                                          \
     attr static void name(int64_t nb, const void *W, size_t w_step, int ng, const uint8_t *xq,    \
                           const float *dc, float *Y, size_t y_step) {                              \
-        switch (ng) {                                                                              \
-        case 1: call(1); break;                                                                    \
-        case 2: call(2); break;                                                                    \
-        case 3: call(3); break;                                                                    \
-        case 4: call(4); break;                                                                    \
-        case 5: call(5); break;                                                                    \
-        case 6: call(6); break;                                                                    \
-        case 7: call(7); break;                                                                    \
-        default: call(8); break;                                                                   \
-        }                                                                                          \
+        KERN_CASES_1_8(ng, call)                                                                   \
     }
 void kern_patch_avx2_r8(kern_r8_fn *table, kern_r8b_fn *batch, kern_r8b_fn *batch2); /* gemm_r8_avx2.c */
 /* Q6_K (repack_q6k.c, gemm_r8q6k_avx2.c): d, then the 16 scales of the 8 rows by pairs of
