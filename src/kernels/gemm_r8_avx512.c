@@ -48,31 +48,62 @@ INLINE void prefetch_lines(const void *w, size_t bytes) {
     for (uintptr_t a = (ahead + 63) & ~(uintptr_t)63; a < ahead + bytes; a += 64) prefetch_l2(a);
 }
 
+/* The kernels by runs of groups (kern_r8v_fn) leave a 64-byte load as it is: lanes 0-7 hold
+ * piece j of the 8 rows, lanes 8-15 piece j + 1 ("halves", HL). The token's pieces are put
+ * to match once per block (bcast_hl), for all the groups, instead of each group's weights
+ * being permuted (load_pair); the scales and the end follow (row_scales_hl, store_rows_hl).
+ * The integer sums per row and piece parity are the same as load_pair's, so the results are
+ * bit for bit the same. */
+INLINE __m512i load_w(const void *p, const bool HL) {
+    return HL ? _mm512_loadu_si512(p) : load_pair(p);
+}
+/* The 8 bytes at p: the first 4 in lanes 0-7, the next 4 in lanes 8-15. */
+INLINE __m512i bcast_hl(const void *p) {
+    const __m512i lohi = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    return _mm512_permutexvar_epi32(lohi, bcast8(p));
+}
+/* The 8 rows' half scales, row r's in lanes r and 8 + r. */
+INLINE __m512 row_scales_hl(const void *d) {
+    const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(d8), d8, 1);
+}
+/* Lanes r and 8 + r summed: 8 floats to Y. */
+INLINE void store_rows_hl(float *Y, __m512 acc) {
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
+    _mm256_storeu_ps(Y, _mm256_add_ps(_mm512_castps512_ps256(acc), hi));
+}
+
 /* A Q4_0, Q5_0, Q4_1 or Q5_1 block's quants (kern_qx_r8_bytes), unsigned (0..15, 0..31):
  * q[0], q[1] the low and high nibbles of pieces 0, 1 (elements 0-7 and 16-23), q[2], q[3]
  * those of pieces 2, 3 (8-15, 24-31).
  * Q5_0 adds 16 where the fifth bit is set: hb[j], hb[j + 1] in every 128-bit lane, each
  * 32-bit lane's 4 bytes get its row's byte of its piece (vpshufb), and byte c tests bit c
  * (low nibbles) or 4 + c (high nibbles). */
-INLINE void qx_0_unpack(const uint8_t *w, const bool Q5, const bool MIN, __m512i q[4]) {
+INLINE void qx_0_unpack(const uint8_t *w, const bool Q5, const bool MIN, const bool HL,
+                        __m512i q[4]) {
     const __m512i m4 = _mm512_set1_epi8(0xF), b4 = _mm512_set1_epi8(0x10);
     /* Lane 2r: byte r (hb[j][r]), lane 2r + 1: byte 8 + r (hb[j + 1][r]). */
     const __m512i spread = _mm512_setr_epi32(
         0x00000000, 0x08080808, 0x01010101, 0x09090909, 0x02020202, 0x0A0A0A0A, 0x03030303,
         0x0B0B0B0B, 0x04040404, 0x0C0C0C0C, 0x05050505, 0x0D0D0D0D, 0x06060606, 0x0E0E0E0E,
         0x07070707, 0x0F0F0F0F);
+    /* HL: lane r byte r, lane 8 + r byte 8 + r. */
+    const __m512i spread_hl = _mm512_setr_epi32(
+        0x00000000, 0x01010101, 0x02020202, 0x03030303, 0x04040404, 0x05050505, 0x06060606,
+        0x07070707, 0x08080808, 0x09090909, 0x0A0A0A0A, 0x0B0B0B0B, 0x0C0C0C0C, 0x0D0D0D0D,
+        0x0E0E0E0E, 0x0F0F0F0F);
     const __m512i sel_lo = _mm512_set1_epi32(0x08040201);
     const __m512i sel_hi = _mm512_set1_epi32((int)0x80402010u);
     const uint8_t *qs = w + kern_qx_r8_qs(Q5, MIN);
 #pragma GCC unroll 2
     for (int p = 0; p < 2; p++) {
-        const __m512i v = load_pair(qs + 64 * p);
+        const __m512i v = load_w(qs + 64 * p, HL);
         q[2 * p] = _mm512_and_si512(v, m4);
         q[2 * p + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
         if (!Q5) continue;
         const uint8_t(*hb)[8] = MIN ? ((const block_q5_1x8 *)w)->hb : ((const block_q5_0x8 *)w)->hb;
         const __m128i hb2 = _mm_loadu_si128((const __m128i *)hb[2 * p]); /* hb[j], hb[j + 1] */
-        const __m512i h = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(hb2), spread);
+        const __m512i h = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(hb2), HL ? spread_hl : spread);
         q[2 * p] = _mm512_mask_add_epi8(q[2 * p], _mm512_test_epi8_mask(h, sel_lo), q[2 * p], b4);
         q[2 * p + 1] = _mm512_mask_add_epi8(q[2 * p + 1], _mm512_test_epi8_mask(h, sel_hi),
                                             q[2 * p + 1], b4);
@@ -91,8 +122,8 @@ INLINE __m512i qx_0_dot(const __m512i q[4], const int8_t *y) {
  * Q4_1 / Q5_1 (MIN): acc + dw * d * s + dm * c, c the token's s (Q8_1), dm the rows'
  * minimums, again on the even lanes only. */
 INLINE __m512 qx_0_acc(__m512 acc, __m512 dw, __m512 dm, const float *dc, __m512i s,
-                       const bool MIN) {
-    const __m512 c = _mm512_maskz_mov_ps(0x5555, _mm512_set1_ps(dc[1]));
+                       const bool MIN, const bool HL) {
+    const __m512 c = _mm512_maskz_mov_ps(HL ? 0x00FF : 0x5555, _mm512_set1_ps(dc[1]));
     if (MIN)
         return _mm512_fmadd_ps(dm, c, _mm512_fmadd_ps(dw, _mm512_mul_ps(_mm512_set1_ps(dc[0]),
                                                                          _mm512_cvtepi32_ps(s)),
@@ -101,15 +132,15 @@ INLINE __m512 qx_0_acc(__m512 acc, __m512 dw, __m512 dm, const float *dc, __m512
     return _mm512_fmadd_ps(dw, v, acc);
 }
 /* The rows' minimums (Q4_1 / Q5_1), after their scales. */
-INLINE __m512 qx_0_mins(const uint8_t *w, const bool MIN) {
-    return MIN ? row_scales(w + 16) : _mm512_setzero_ps();
+INLINE __m512 qx_0_mins(const uint8_t *w, const bool MIN, const bool HL) {
+    return !MIN ? _mm512_setzero_ps() : HL ? row_scales_hl(w + 16) : row_scales(w + 16);
 }
 
 /* A Q8_0 block: |w| of pieces 2k, 2k + 1 in a[k] (elements 8k..8k+7), w's signs in neg[k]. */
-INLINE void q8_0_unpack(const block_q8_0x8 *w, __m512i a[4], __mmask64 neg[4]) {
+INLINE void q8_0_unpack(const block_q8_0x8 *w, const bool HL, __m512i a[4], __mmask64 neg[4]) {
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
-        const __m512i v = load_pair(w->qs + 64 * k);
+        const __m512i v = load_w(w->qs + 64 * k, HL);
         a[k] = _mm512_abs_epi8(v);
         neg[k] = _mm512_movepi8_mask(v);
     }
@@ -128,13 +159,13 @@ INLINE __m512i q8_0_dot(const __m512i a[4], const __mmask64 neg[4], const int8_t
 /* An IQ4_NL block (Q4_0's bytes) as q8_0_unpack gives a Q8_0 one: the nibbles' levels by one
  * vpshufb each (the 16 levels in every 128-bit lane); pieces 2p, 2p + 1 hold elements 8p..
  * (low nibbles, a[p]) and 16 + 8p.. (high nibbles, a[2 + p]). */
-INLINE void iq4_nl_unpack(const block_q4_0x8 *w, __m512i a[4], __mmask64 neg[4]) {
+INLINE void iq4_nl_unpack(const block_q4_0x8 *w, const bool HL, __m512i a[4], __mmask64 neg[4]) {
     const __m512i lv =
         _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kern_iq4nl_values));
     const __m512i m4 = _mm512_set1_epi8(0xF);
 #pragma GCC unroll 2
     for (int p = 0; p < 2; p++) {
-        const __m512i v = load_pair(w->qs + 64 * p);
+        const __m512i v = load_w(w->qs + 64 * p, HL);
         const __m512i lo = _mm512_shuffle_epi8(lv, _mm512_and_si512(v, m4));
         const __m512i hi = _mm512_shuffle_epi8(lv, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
         a[p] = _mm512_abs_epi8(lo);
@@ -148,9 +179,10 @@ INLINE void iq4_nl_unpack(const block_q4_0x8 *w, __m512i a[4], __mmask64 neg[4])
 INLINE size_t signed_bsize(const bool IQ4) {
     return IQ4 ? sizeof(block_q4_0x8) : sizeof(block_q8_0x8);
 }
-INLINE void signed_unpack(const uint8_t *w, const bool IQ4, __m512i a[4], __mmask64 neg[4]) {
-    if (IQ4) iq4_nl_unpack((const block_q4_0x8 *)w, a, neg);
-    else q8_0_unpack((const block_q8_0x8 *)w, a, neg);
+INLINE void signed_unpack(const uint8_t *w, const bool IQ4, const bool HL, __m512i a[4],
+                          __mmask64 neg[4]) {
+    if (IQ4) iq4_nl_unpack((const block_q4_0x8 *)w, HL, a, neg);
+    else q8_0_unpack((const block_q8_0x8 *)w, HL, a, neg);
 }
 
 /* ---- mat-vec: NT (1..4) tokens share each unpacked block ---- */
@@ -170,12 +202,12 @@ INLINE void qx_0r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row
         const uint8_t *w = W + (size_t)i * bsize;
         if (NT == 1) prefetch_lines(w, bsize);
         __m512i q[4];
-        qx_0_unpack(w, Q5, MIN, q);
-        const __m512 dw = row_scales(w), dm = qx_0_mins(w, MIN);
+        qx_0_unpack(w, Q5, MIN, false, q);
+        const __m512 dw = row_scales(w), dm = qx_0_mins(w, MIN, false);
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
             const int8_t *y = (const int8_t *)(xq + (size_t)t * x_row + (size_t)i * ysize + yqs);
-            acc[t] = qx_0_acc(acc[t], dw, dm, dc + 2 * nb * t + 2 * i, qx_0_dot(q, y), MIN);
+            acc[t] = qx_0_acc(acc[t], dw, dm, dc + 2 * nb * t + 2 * i, qx_0_dot(q, y), MIN, false);
         }
     }
 #pragma GCC unroll 4
@@ -194,7 +226,7 @@ INLINE void signed_r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_
         if (NT == 1) prefetch_lines(w, bsize);
         __m512i a[4];
         __mmask64 neg[4];
-        signed_unpack(w, IQ4, a, neg);
+        signed_unpack(w, IQ4, false, a, neg);
         const __m512 dw = row_scales(w); /* d[8] leads both block types */
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
@@ -241,24 +273,26 @@ INLINE void qx_0r8v(int64_t nb, const uint8_t *W, size_t w_step, const uint8_t *
     const size_t yqs = MIN ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
     __m512 acc[KERN_R8V_MAXG];
 #pragma GCC unroll 8
-    for (int g = 0; g < S; g++) acc[g] = _mm512_setzero_ps();
+    for (int g = 0; g < KERN_R8V_MAXG; g++) acc[g] = _mm512_setzero_ps(); /* all: else GCC warns */
     for (int64_t i = 0; i < nb; i++) {
         const int8_t *y = (const int8_t *)(xq + (size_t)i * ysize + yqs);
-        const __m512i b0 = bcast8(y), b1 = bcast8(y + 16), b2 = bcast8(y + 8), b3 = bcast8(y + 24);
+        const __m512i b0 = bcast_hl(y), b1 = bcast_hl(y + 16), b2 = bcast_hl(y + 8),
+                      b3 = bcast_hl(y + 24);
 #pragma GCC unroll 8
         for (int g = 0; g < S; g++) {
             const uint8_t *w = W + (size_t)g * w_step + (size_t)i * bsize;
             __m512i q[4];
-            qx_0_unpack(w, Q5, MIN, q);
+            qx_0_unpack(w, Q5, MIN, true, q);
             __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[0], b0);
             sum = _mm512_dpbusd_epi32(sum, q[1], b1);
             sum = _mm512_dpbusd_epi32(sum, q[2], b2);
             sum = _mm512_dpbusd_epi32(sum, q[3], b3);
-            acc[g] = qx_0_acc(acc[g], row_scales(w), qx_0_mins(w, MIN), dc + 2 * i, sum, MIN);
+            acc[g] = qx_0_acc(acc[g], row_scales_hl(w), qx_0_mins(w, MIN, true), dc + 2 * i, sum,
+                              MIN, true);
         }
     }
 #pragma GCC unroll 8
-    for (int g = 0; g < S; g++) store_rows(Y + (size_t)g * y_step, acc[g]);
+    for (int g = 0; g < S; g++) store_rows_hl(Y + (size_t)g * y_step, acc[g]);
 }
 
 INLINE void signed_r8v(int64_t nb, const uint8_t *W, size_t w_step, const uint8_t *xq,
@@ -266,29 +300,29 @@ INLINE void signed_r8v(int64_t nb, const uint8_t *W, size_t w_step, const uint8_
     const size_t bsize = signed_bsize(IQ4);
     __m512 acc[KERN_R8V_MAXG];
 #pragma GCC unroll 8
-    for (int g = 0; g < S; g++) acc[g] = _mm512_setzero_ps();
+    for (int g = 0; g < KERN_R8V_MAXG; g++) acc[g] = _mm512_setzero_ps(); /* all: else GCC warns */
     for (int64_t i = 0; i < nb; i++) {
         const int8_t *y = ((const block_q8_0 *)xq)[i].qs;
         __m512i b[4];
 #pragma GCC unroll 4
-        for (int k = 0; k < 4; k++) b[k] = bcast8(y + 8 * k);
+        for (int k = 0; k < 4; k++) b[k] = bcast_hl(y + 8 * k);
         const __m512 dy = _mm512_set1_ps(dc[2 * i]);
 #pragma GCC unroll 8
         for (int g = 0; g < S; g++) {
             const uint8_t *w = W + (size_t)g * w_step + (size_t)i * bsize;
             __m512i a[4], sum = _mm512_setzero_si512();
             __mmask64 neg[4];
-            signed_unpack(w, IQ4, a, neg);
+            signed_unpack(w, IQ4, true, a, neg);
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
                 sum = _mm512_dpbusd_epi32(
                     sum, a[k], _mm512_mask_sub_epi8(b[k], neg[k], _mm512_setzero_si512(), b[k]));
-            acc[g] = _mm512_fmadd_ps(_mm512_mul_ps(row_scales(w), dy), _mm512_cvtepi32_ps(sum),
+            acc[g] = _mm512_fmadd_ps(_mm512_mul_ps(row_scales_hl(w), dy), _mm512_cvtepi32_ps(sum),
                                      acc[g]);
         }
     }
 #pragma GCC unroll 8
-    for (int g = 0; g < S; g++) store_rows(Y + (size_t)g * y_step, acc[g]);
+    for (int g = 0; g < S; g++) store_rows_hl(Y + (size_t)g * y_step, acc[g]);
 }
 
 #define Q4_0(S) qx_0r8v(nb, W, w_step, xq, dc, Y, y_step, S, false, false)
@@ -322,13 +356,14 @@ INLINE void qx_0r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float 
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *w = W + (size_t)i * bsize;
         __m512i q[4];
-        qx_0_unpack(w, Q5, MIN, q);
-        const __m512 dw = row_scales(w), dm = qx_0_mins(w, MIN);
+        qx_0_unpack(w, Q5, MIN, false, q);
+        const __m512 dw = row_scales(w), dm = qx_0_mins(w, MIN, false);
         const int8_t *y = xt + 32 * i * ld;
         const float *dc = dct + 2 * i * ld;
         for (int t = 0; t < nt; t++, y += 32, dc += 2)
             _mm512_store_ps(acc[t],
-                            qx_0_acc(_mm512_load_ps(acc[t]), dw, dm, dc, qx_0_dot(q, y), MIN));
+                            qx_0_acc(_mm512_load_ps(acc[t]), dw, dm, dc, qx_0_dot(q, y), MIN,
+                                     false));
     }
     for (int t = 0; t < nt; t++) store_rows(Y + (size_t)t * ldy, _mm512_load_ps(acc[t]));
 }
@@ -355,7 +390,7 @@ INLINE void signed_r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const flo
         const uint8_t *w = W + (size_t)i * bsize;
         __m512i a[4];
         __mmask64 neg[4];
-        signed_unpack(w, IQ4, a, neg);
+        signed_unpack(w, IQ4, false, a, neg);
         const __m512 dw = row_scales(w);
         const int8_t *y = xt + 32 * i * ld;
         const float *dc = dct + 2 * i * ld;
