@@ -70,4 +70,31 @@ KERN_AVX512_INLINE void store_rows(float *Y, __m512 acc) {
     _mm256_storeu_si256((__m256i *)Y, _mm512_cvtepi64_epi32(_mm512_castps_si512(s)));
 }
 
+/* A kern_r8v_fn called name for a packed type with Q8_K tokens (dc unused): super-block i of
+ * each of the S groups in turn, block_fn(w, y, acc) adding block w (a block_t) times the
+ * token's block y to *acc. name##_s is the kernel for a constant S. */
+#define KERN_DEFINE_R8V_Q8K(name, block_t, block_fn)                                               \
+    KERN_AVX512_INLINE KERN_TARGET_VNNI void name##_s(int64_t nb, const uint8_t *W,                \
+                                                      size_t w_step, const uint8_t *xq, float *Y,  \
+                                                      size_t y_step, const int S) {                \
+        __m512 acc[KERN_R8V_MAXG];                                                                 \
+        _Pragma("GCC unroll 8") for (int g = 0; g < KERN_R8V_MAXG; g++) acc[g] =                   \
+            _mm512_setzero_ps();                                                                   \
+        for (int64_t i = 0; i < nb; i++) {                                                         \
+            const block_q8_K *y = (const block_q8_K *)xq + i;                                      \
+            _Pragma("GCC unroll 8") for (int g = 0; g < S; g++)                                    \
+                block_fn((const block_t *)(W + (size_t)g * w_step) + i, y, &acc[g]);               \
+        }                                                                                          \
+        _Pragma("GCC unroll 8") for (int g = 0; g < S; g++)                                        \
+            store_rows(Y + (size_t)g * y_step, acc[g]);                                            \
+    }                                                                                              \
+    KERN_TARGET_VNNI static void name(int64_t nb, const void *W, size_t w_step, int ng,           \
+                                      const uint8_t *xq, const float *dc, float *Y,              \
+                                      size_t y_step) {                                             \
+        (void)dc;                                                                                  \
+        KERN_CASES_1_8(ng, name##_s KERN_R8V_Q8K_ARGS)                                             \
+    }
+/* name##_s's arguments in name, for KERN_CASES_1_8. */
+#define KERN_R8V_Q8K_ARGS(S) (nb, (const uint8_t *)W, w_step, xq, Y, y_step, S)
+
 #endif

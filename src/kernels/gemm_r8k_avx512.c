@@ -225,29 +225,16 @@ DEFINE_R8K(q5_Kr8_vnni, block_q5_Kx8, q5k_block)
  * generation, 6 alternated rounds: 30.3 tokens/s with one stream, 32.5 with these (faster in
  * every round); without the prefetch they were slower than one stream (28.7 against 30.6). */
 
-INLINE void r8k_v(int64_t nb, const uint8_t *W, size_t w_step, const uint8_t *xq, float *Y,
-                  size_t y_step, const int S, const bool Q5) {
-    const size_t bsize = Q5 ? sizeof(block_q5_Kx8) : sizeof(block_q4_Kx8);
-    __m512 acc[KERN_R8V_MAXG];
-#pragma GCC unroll 8
-    for (int g = 0; g < S; g++) acc[g] = _mm512_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const block_q8_K *y = (const block_q8_K *)xq + i;
-#pragma GCC unroll 8
-        for (int g = 0; g < S; g++)
-            r8k_block(W + (size_t)g * w_step + (size_t)i * bsize, bsize, &y, &acc[g], 1, Q5,
-                      true);
-    }
-#pragma GCC unroll 8
-    for (int g = 0; g < S; g++) store_rows(Y + (size_t)g * y_step, acc[g]);
+INLINE void q4k_v_block(const block_q4_Kx8 *w, const block_q8_K *y, __m512 *acc) {
+    r8k_block(w, sizeof *w, &y, acc, 1, false, true);
 }
 
-#define Q4_K(S) ((void)dc, r8k_v(nb, W, w_step, xq, Y, y_step, S, false))
-#define Q5_K(S) ((void)dc, r8k_v(nb, W, w_step, xq, Y, y_step, S, true))
-KERN_DEFINE_R8V(q4_Kr8v_vnni, KERN_TARGET_VNNI, Q4_K)
-KERN_DEFINE_R8V(q5_Kr8v_vnni, KERN_TARGET_VNNI, Q5_K)
-#undef Q4_K
-#undef Q5_K
+INLINE void q5k_v_block(const block_q5_Kx8 *w, const block_q8_K *y, __m512 *acc) {
+    r8k_block(w, sizeof *w, &y, acc, 1, true, true);
+}
+
+KERN_DEFINE_R8V_Q8K(q4_Kr8v_vnni, block_q4_Kx8, q4k_v_block)
+KERN_DEFINE_R8V_Q8K(q5_Kr8v_vnni, block_q5_Kx8, q5k_v_block)
 
 void kern_patch_avx512_r8k(kern_r8_fn *r8, kern_r8v_fn *r8v, bool vnni) {
     if (!vnni) return; /* AVX-512 without VNNI: the AVX2 kernels stay */

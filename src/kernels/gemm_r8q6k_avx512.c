@@ -171,23 +171,10 @@ INLINE void q6_Kr8(int64_t nb, const block_q6_Kx8 *W, const uint8_t *xq, size_t 
 
 /* One token, S groups (kern_r8v_fn): block i of each group in turn, each stream prefetched
  * as the one-group kernel does (gemm_r8k_avx512.c says why). */
-INLINE void q6_Kr8v(int64_t nb, const uint8_t *W, size_t w_step, const uint8_t *xq, float *Y,
-                    size_t y_step, const int S) {
-    __m512 acc[KERN_R8V_MAXG];
-#pragma GCC unroll 8
-    for (int g = 0; g < S; g++) acc[g] = _mm512_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        const block_q8_K *y = (const block_q8_K *)xq + i;
-#pragma GCC unroll 8
-        for (int g = 0; g < S; g++)
-            q6_block((const block_q6_Kx8 *)(W + (size_t)g * w_step) + i, &y, &acc[g], 1, true);
-    }
-#pragma GCC unroll 8
-    for (int g = 0; g < S; g++) store_rows(Y + (size_t)g * y_step, acc[g]);
+INLINE void q6_v_block(const block_q6_Kx8 *w, const block_q8_K *y, __m512 *acc) {
+    q6_block(w, &y, acc, 1, true);
 }
-#define Q6_K(S) ((void)dc, q6_Kr8v(nb, W, w_step, xq, Y, y_step, S))
-KERN_DEFINE_R8V(q6_Kr8v_vnni, KERN_TARGET_VNNI, Q6_K)
-#undef Q6_K
+KERN_DEFINE_R8V_Q8K(q6_Kr8v_vnni, block_q6_Kx8, q6_v_block)
 
 /* The kern_r8_fn entry (dc unused: Q8_K tokens carry their own scale). */
 #define Q6_K(NT) ((void)dc, q6_Kr8(nb, W, xq, x_row, Y, ldy, NT))
