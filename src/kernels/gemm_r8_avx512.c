@@ -110,12 +110,19 @@ INLINE void qx_0_unpack(const uint8_t *w, const bool Q5, const bool MIN, const b
     }
 }
 
-/* Sum of quant times the token's quant for one token's block y, per lane. */
-INLINE __m512i qx_0_dot(const __m512i q[4], const int8_t *y) {
-    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[0], bcast8(y));
-    s = _mm512_dpbusd_epi32(s, q[1], bcast8(y + 16));
-    s = _mm512_dpbusd_epi32(s, q[2], bcast8(y + 8));
-    return _mm512_dpbusd_epi32(s, q[3], bcast8(y + 24));
+/* A token's block y as the kernels multiply it: b[k] holds its quants 8k..8k+7, in the
+ * lanes of load_pair's weights (bcast8) or of the halves (HL, bcast_hl). */
+INLINE void token_b(const int8_t *y, const bool HL, __m512i b[4]) {
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) b[k] = HL ? bcast_hl(y + 8 * k) : bcast8(y + 8 * k);
+}
+
+/* Sum of quant times the token's quant for one token's block (token_b), per lane. */
+INLINE __m512i qx_0_dot(const __m512i q[4], const __m512i b[4]) {
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[0], b[0]);
+    s = _mm512_dpbusd_epi32(s, q[1], b[2]);
+    s = _mm512_dpbusd_epi32(s, q[2], b[1]);
+    return _mm512_dpbusd_epi32(s, q[3], b[3]);
 }
 
 /* acc + dw * (d * s + c), c (the token's offset term) on the even lane of each row only.
@@ -146,13 +153,12 @@ INLINE void q8_0_unpack(const block_q8_0x8 *w, const bool HL, __m512i a[4], __mm
     }
 }
 
-INLINE __m512i q8_0_dot(const __m512i a[4], const __mmask64 neg[4], const int8_t *y) {
+INLINE __m512i q8_0_dot(const __m512i a[4], const __mmask64 neg[4], const __m512i b[4]) {
     __m512i s = _mm512_setzero_si512();
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) {
-        const __m512i b = bcast8(y + 8 * k);
-        s = _mm512_dpbusd_epi32(s, a[k], _mm512_mask_sub_epi8(b, neg[k], _mm512_setzero_si512(), b));
-    }
+    for (int k = 0; k < 4; k++)
+        s = _mm512_dpbusd_epi32(
+            s, a[k], _mm512_mask_sub_epi8(b[k], neg[k], _mm512_setzero_si512(), b[k]));
     return s;
 }
 
@@ -207,7 +213,9 @@ INLINE void qx_0r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_row
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
             const int8_t *y = (const int8_t *)(xq + (size_t)t * x_row + (size_t)i * ysize + yqs);
-            acc[t] = qx_0_acc(acc[t], dw, dm, dc + 2 * nb * t + 2 * i, qx_0_dot(q, y), MIN, false);
+            __m512i b[4];
+            token_b(y, false, b);
+            acc[t] = qx_0_acc(acc[t], dw, dm, dc + 2 * nb * t + 2 * i, qx_0_dot(q, b), MIN, false);
         }
     }
 #pragma GCC unroll 4
@@ -230,9 +238,10 @@ INLINE void signed_r8(int64_t nb, const uint8_t *W, const uint8_t *xq, size_t x_
         const __m512 dw = row_scales(w); /* d[8] leads both block types */
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
-            const int8_t *y = ((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs;
+            __m512i b[4];
+            token_b(((const block_q8_0 *)(xq + (size_t)t * x_row))[i].qs, false, b);
             const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dc[2 * nb * t + 2 * i]));
-            acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(q8_0_dot(a, neg, y)), acc[t]);
+            acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(q8_0_dot(a, neg, b)), acc[t]);
         }
     }
 #pragma GCC unroll 4
@@ -275,20 +284,15 @@ INLINE void qx_0r8v(int64_t nb, const uint8_t *W, size_t w_step, const uint8_t *
 #pragma GCC unroll 8
     for (int g = 0; g < KERN_R8V_MAXG; g++) acc[g] = _mm512_setzero_ps(); /* all: else GCC warns */
     for (int64_t i = 0; i < nb; i++) {
-        const int8_t *y = (const int8_t *)(xq + (size_t)i * ysize + yqs);
-        const __m512i b0 = bcast_hl(y), b1 = bcast_hl(y + 16), b2 = bcast_hl(y + 8),
-                      b3 = bcast_hl(y + 24);
+        __m512i b[4];
+        token_b((const int8_t *)(xq + (size_t)i * ysize + yqs), true, b);
 #pragma GCC unroll 8
         for (int g = 0; g < S; g++) {
             const uint8_t *w = W + (size_t)g * w_step + (size_t)i * bsize;
             __m512i q[4];
             qx_0_unpack(w, Q5, MIN, true, q);
-            __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[0], b0);
-            sum = _mm512_dpbusd_epi32(sum, q[1], b1);
-            sum = _mm512_dpbusd_epi32(sum, q[2], b2);
-            sum = _mm512_dpbusd_epi32(sum, q[3], b3);
-            acc[g] = qx_0_acc(acc[g], row_scales_hl(w), qx_0_mins(w, MIN, true), dc + 2 * i, sum,
-                              MIN, true);
+            acc[g] = qx_0_acc(acc[g], row_scales_hl(w), qx_0_mins(w, MIN, true), dc + 2 * i,
+                              qx_0_dot(q, b), MIN, true);
         }
     }
 #pragma GCC unroll 8
@@ -302,23 +306,17 @@ INLINE void signed_r8v(int64_t nb, const uint8_t *W, size_t w_step, const uint8_
 #pragma GCC unroll 8
     for (int g = 0; g < KERN_R8V_MAXG; g++) acc[g] = _mm512_setzero_ps(); /* all: else GCC warns */
     for (int64_t i = 0; i < nb; i++) {
-        const int8_t *y = ((const block_q8_0 *)xq)[i].qs;
         __m512i b[4];
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++) b[k] = bcast_hl(y + 8 * k);
+        token_b(((const block_q8_0 *)xq)[i].qs, true, b);
         const __m512 dy = _mm512_set1_ps(dc[2 * i]);
 #pragma GCC unroll 8
         for (int g = 0; g < S; g++) {
             const uint8_t *w = W + (size_t)g * w_step + (size_t)i * bsize;
-            __m512i a[4], sum = _mm512_setzero_si512();
+            __m512i a[4];
             __mmask64 neg[4];
             signed_unpack(w, IQ4, true, a, neg);
-#pragma GCC unroll 4
-            for (int k = 0; k < 4; k++)
-                sum = _mm512_dpbusd_epi32(
-                    sum, a[k], _mm512_mask_sub_epi8(b[k], neg[k], _mm512_setzero_si512(), b[k]));
-            acc[g] = _mm512_fmadd_ps(_mm512_mul_ps(row_scales_hl(w), dy), _mm512_cvtepi32_ps(sum),
-                                     acc[g]);
+            acc[g] = _mm512_fmadd_ps(_mm512_mul_ps(row_scales_hl(w), dy),
+                                     _mm512_cvtepi32_ps(q8_0_dot(a, neg, b)), acc[g]);
         }
     }
 #pragma GCC unroll 8
@@ -360,10 +358,13 @@ INLINE void qx_0r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const float 
         const __m512 dw = row_scales(w), dm = qx_0_mins(w, MIN, false);
         const int8_t *y = xt + 32 * i * ld;
         const float *dc = dct + 2 * i * ld;
-        for (int t = 0; t < nt; t++, y += 32, dc += 2)
+        for (int t = 0; t < nt; t++, y += 32, dc += 2) {
+            __m512i b[4];
+            token_b(y, false, b);
             _mm512_store_ps(acc[t],
-                            qx_0_acc(_mm512_load_ps(acc[t]), dw, dm, dc, qx_0_dot(q, y), MIN,
+                            qx_0_acc(_mm512_load_ps(acc[t]), dw, dm, dc, qx_0_dot(q, b), MIN,
                                      false));
+        }
     }
     for (int t = 0; t < nt; t++) store_rows(Y + (size_t)t * ldy, _mm512_load_ps(acc[t]));
 }
@@ -395,8 +396,10 @@ INLINE void signed_r8b(int64_t nb, const uint8_t *W, const int8_t *xt, const flo
         const int8_t *y = xt + 32 * i * ld;
         const float *dc = dct + 2 * i * ld;
         for (int t = 0; t < nt; t++, y += 32, dc += 2) {
+            __m512i b[4];
+            token_b(y, false, b);
             const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dc[0]));
-            _mm512_store_ps(acc[t], _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(q8_0_dot(a, neg, y)),
+            _mm512_store_ps(acc[t], _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(q8_0_dot(a, neg, b)),
                                                     _mm512_load_ps(acc[t])));
         }
     }
